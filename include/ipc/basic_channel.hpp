@@ -1,0 +1,293 @@
+// ipc/basic_channel.hpp: ipc::channel<T, Transport, Sync, Framing>, the typed channel.
+#pragma once
+
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <optional>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "codec.hpp"
+#include "concepts.hpp"
+#include "detail/fd.hpp"
+#include "error.hpp"
+#include "framing/fixed.hpp"
+#include "framing/length_prefixed.hpp"
+#include "status.hpp"
+#include "sync/poll.hpp"
+
+namespace ipc {
+
+// fixed for trivially copyable types, length_prefixed for everything else.
+template <class T>
+using default_framing_t = std::conditional_t<std::is_trivially_copyable_v<T>, framing::fixed, framing::length_prefixed>;
+
+// A typed channel composed at compile time. It sends if the transport writes,
+// receives if it reads, and does both over a duplex transport. No virtual
+// calls; buffers are allocated once and reused, so the steady state does not
+// allocate.
+//
+// Every operation comes three ways: send (blocks), try_send (never waits),
+// send_for/send_until (waits up to a deadline); likewise recv. Each returns a
+// status: ok, would_block, timed_out or closed (the peer closed: end of
+// stream). Real failures throw ipc::error; the overloads taking a
+// std::error_code& never throw and return status::failed instead.
+template <class T, class Transport, class Sync = sync::poll, class Framing = default_framing_t<T>>
+class channel {
+    static_assert(transport::any_transport<Transport>,
+                  "ipc::channel: Transport must read or write (see ipc/concepts.hpp) and be nothrow-movable");
+    static_assert(sync::policy_for<Sync, Transport>,
+                  "ipc::channel: this Sync policy cannot wait on this Transport (see ipc/concepts.hpp)");
+    static_assert(framing::policy_for<Framing, T> && Framing::template check<T>(),
+                  "ipc::channel: this Framing cannot carry T");
+
+    static constexpr bool is_stream_in = transport::stream_reader<Transport>;
+    static constexpr bool is_stream_out = transport::stream_writer<Transport>;
+
+public:
+    using value_type = T;
+    using transport_type = Transport;
+    using sync_type = Sync;
+    using framing_type = Framing;
+
+    static constexpr bool can_send = transport::writable<Transport>;
+    static constexpr bool can_recv = transport::readable<Transport>;
+
+    channel() = default;
+    explicit channel(Transport t, Framing f = {}, Sync s = {}) noexcept(std::is_nothrow_move_constructible_v<Framing> &&
+                                                                         std::is_nothrow_move_constructible_v<Sync>)
+        : transport_(std::move(t)), sync_(std::move(s)), framing_(std::move(f)) {}
+
+    // ---- sending -------------------------------------------------------
+
+    status send(const T& v) requires can_send && Sync::can_block { return finish(send_impl(v, deadline::never()), "send"); }
+    status send(const T& v, std::error_code& ec) requires can_send && Sync::can_block {
+        return finish(send_impl(v, deadline::never()), ec);
+    }
+    status try_send(const T& v) requires can_send { return finish(send_impl(v, deadline::immediate()), "try_send"); }
+    status try_send(const T& v, std::error_code& ec) requires can_send {
+        return finish(send_impl(v, deadline::immediate()), ec);
+    }
+    template <class Rep, class Period>
+    status send_for(const T& v, std::chrono::duration<Rep, Period> d) requires can_send && Sync::can_block {
+        return finish(send_impl(v, deadline::after(d)), "send_for");
+    }
+    template <class Rep, class Period>
+    status send_for(const T& v, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_send && Sync::can_block {
+        return finish(send_impl(v, deadline::after(d)), ec);
+    }
+    template <class Clock, class Dur>
+    status send_until(const T& v, std::chrono::time_point<Clock, Dur> tp) requires can_send && Sync::can_block {
+        return finish(send_impl(v, deadline::until(tp)), "send_until");
+    }
+    template <class Clock, class Dur>
+    status send_until(const T& v, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_send && Sync::can_block {
+        return finish(send_impl(v, deadline::until(tp)), ec);
+    }
+
+    // ---- receiving -----------------------------------------------------
+
+    // Blocks for the next message: ok, or closed at end of stream.
+    status recv(T& out) requires can_recv && Sync::can_block { return finish(recv_impl(out, deadline::never()), "recv"); }
+    status recv(T& out, std::error_code& ec) requires can_recv && Sync::can_block {
+        return finish(recv_impl(out, deadline::never()), ec);
+    }
+    // The next message, or nullopt at end of stream.
+    std::optional<T> recv() requires can_recv && Sync::can_block && std::is_default_constructible_v<T> {
+        std::optional<T> out(std::in_place);
+        if (!recv(*out)) out.reset();
+        return out;
+    }
+    status try_recv(T& out) requires can_recv { return finish(recv_impl(out, deadline::immediate()), "try_recv"); }
+    status try_recv(T& out, std::error_code& ec) requires can_recv { return finish(recv_impl(out, deadline::immediate()), ec); }
+    template <class Rep, class Period>
+    status recv_for(T& out, std::chrono::duration<Rep, Period> d) requires can_recv && Sync::can_block {
+        return finish(recv_impl(out, deadline::after(d)), "recv_for");
+    }
+    template <class Rep, class Period>
+    status recv_for(T& out, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_recv && Sync::can_block {
+        return finish(recv_impl(out, deadline::after(d)), ec);
+    }
+    template <class Clock, class Dur>
+    status recv_until(T& out, std::chrono::time_point<Clock, Dur> tp) requires can_recv && Sync::can_block {
+        return finish(recv_impl(out, deadline::until(tp)), "recv_until");
+    }
+    template <class Clock, class Dur>
+    status recv_until(T& out, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_recv && Sync::can_block {
+        return finish(recv_impl(out, deadline::until(tp)), ec);
+    }
+
+    // ---- access --------------------------------------------------------
+
+    // The descriptor to hand to poll/epoll, where the transport has one.
+    int native_handle() const noexcept requires transport::pollable<Transport> { return transport_.native_handle(); }
+    Transport& transport() noexcept { return transport_; }
+    const Transport& transport() const noexcept { return transport_; }
+    Sync& sync_policy() noexcept { return sync_; }
+    const Framing& framing_policy() const noexcept { return framing_; }
+    // Bytes received but not yet returned as a message (stream transports).
+    std::size_t buffered() const noexcept { return rx_end_ - rx_begin_; }
+
+private:
+    static status finish(std::error_code ec, const char* what) {
+        if (!ec) return status::ok;
+        if (auto s = outcome(ec)) return *s;
+        detail::throw_error(ec, what);
+    }
+    static status finish(std::error_code got, std::error_code& ec) noexcept {
+        ec = got;
+        if (!got) return status::ok;
+        if (auto s = outcome(got)) return *s;
+        return status::failed;
+    }
+    static std::optional<status> outcome(std::error_code ec) noexcept {
+        if (ec.category() != ipc_category()) return std::nullopt;
+        switch (static_cast<errc>(ec.value())) {
+        case errc::would_block: return status::would_block;
+        case errc::timed_out: return status::timed_out;
+        case errc::peer_closed: return status::closed;
+        default: return std::nullopt;
+        }
+    }
+
+    static bool is(const std::error_code& ec, errc e) noexcept { return ec == make_error_code(e); }
+
+    io_mode mode_for(const deadline& dl) const noexcept {
+        return Sync::kernel_blocking && dl.is_never() ? io_mode::blocking : io_mode::nonblocking;
+    }
+
+    // Waits in direction d. Once part of a frame has moved, the rest must
+    // follow whatever the deadline says (a half frame would corrupt the
+    // stream), so that wait is unbounded and does not depend on Sync.
+    bool wait(direction d, const deadline& dl, bool mid_frame, std::error_code& ec) {
+        if constexpr (transport::pollable<Transport>) {
+            if (mid_frame) return detail::wait_fd(transport_.native_handle(), d == direction::recv ? POLLIN : POLLOUT,
+                                                  deadline::never(), ec);
+        }
+        return sync_.wait(transport_, d, mid_frame ? deadline::never() : dl, ec);
+    }
+
+    std::error_code send_impl(const T& v, const deadline& dl) {
+        std::error_code ec;
+        framing::frame f;
+        if (!framing_.encode(v, f, scratch_, ec)) return ec;
+        if constexpr (is_stream_out) {
+            std::array<std::span<const std::byte>, 3> all{std::span<const std::byte>(f.head.data(), f.head_len), f.body, f.tail};
+            const std::size_t total = f.size();
+            std::size_t sent = 0;
+            while (sent < total) {
+                std::array<std::span<const std::byte>, 3> rest;
+                std::size_t nparts = 0, skip = sent;
+                for (auto p : all) {
+                    if (skip >= p.size()) { skip -= p.size(); continue; }
+                    rest[nparts++] = p.subspan(skip);
+                    skip = 0;
+                }
+                const bool mid = sent > 0;
+                std::size_t n = transport_.write_some(std::span<const std::span<const std::byte>>(rest.data(), nparts),
+                                                      mid ? (Sync::kernel_blocking ? io_mode::blocking : io_mode::nonblocking)
+                                                          : mode_for(dl),
+                                                      ec);
+                if (n > 0) { sent += n; continue; }
+                if (!is(ec, errc::would_block)) return ec ? ec : make_error_code(errc::peer_closed);
+                ec.clear();
+                if (!wait(direction::send, dl, mid, ec)) return ec;
+            }
+        } else {
+            for (;;) {
+                if (transport_.send_message(f.body, mode_for(dl), ec)) break;
+                if (!is(ec, errc::would_block)) return ec;
+                ec.clear();
+                if (!wait(direction::send, dl, false, ec)) return ec;
+            }
+        }
+        sync_.notify(transport_, direction::send);
+        return {};
+    }
+
+    std::error_code recv_impl(T& out, const deadline& dl) {
+        std::error_code ec;
+        if constexpr (is_stream_in) {
+            if (broken_) return make_error_code(errc::bad_message);
+            for (;;) {
+                auto have = std::span<const std::byte>(rx_.data() + rx_begin_, rx_end_ - rx_begin_);
+                framing::cut c = framing_.template cut_stream<T>(have, scanned_);
+                if (c.kind == framing::cut::complete) {
+                    bool ok = framing_.decode(have.subspan(c.payload_off, c.payload_len), out, ec);
+                    rx_begin_ += c.frame_len;
+                    if (rx_begin_ == rx_end_) rx_begin_ = rx_end_ = 0;
+                    if (!ok) return ec;
+                    sync_.notify(transport_, direction::recv);
+                    return {};
+                }
+                if (c.kind == framing::cut::invalid) {
+                    // A stream cannot find the next frame after a bad one: refuse from now on.
+                    broken_ = true;
+                    return make_error_code(c.error);
+                }
+                std::span<std::byte> room = make_room(c.need);
+                const bool mid = have.size() > 0;
+                std::size_t n = transport_.read_some(room, mode_for(dl), ec);
+                if (n > 0) { rx_end_ += n; continue; }
+                if (is(ec, errc::peer_closed)) {
+                    if (!mid) return ec;
+                    broken_ = true;
+                    return make_error_code(errc::truncated);
+                }
+                if (!is(ec, errc::would_block)) return ec ? ec : make_error_code(errc::peer_closed);
+                ec.clear();
+                // A timed-out receive keeps its partial frame buffered for the next call.
+                if (!wait(direction::recv, dl, false, ec)) return ec;
+            }
+        } else {
+            const std::size_t cap = framing_.template max_payload<T>();
+            if (rx_.size() < cap) rx_.resize(cap);
+            for (;;) {
+                std::size_t n = transport_.recv_message(std::span<std::byte>(rx_.data(), cap), mode_for(dl), ec);
+                if (!ec) {
+                    auto payload = framing_.message_payload(std::span<const std::byte>(rx_.data(), n));
+                    if (!framing_.decode(payload, out, ec)) return ec;
+                    sync_.notify(transport_, direction::recv);
+                    return {};
+                }
+                if (!is(ec, errc::would_block)) return ec;
+                ec.clear();
+                if (!wait(direction::recv, dl, false, ec)) return ec;
+            }
+        }
+    }
+
+    // Free space after the buffered bytes. need > 0: exactly enough to reach
+    // `need` buffered bytes (never read past a frame another reader may own);
+    // need == 0: whatever fits up to the framing's maximum.
+    std::span<std::byte> make_room(std::size_t need) {
+        const std::size_t have = rx_end_ - rx_begin_;
+        std::size_t want = need > have ? need - have : 0;
+        if (need == 0) {
+            std::size_t max = framing_.template max_payload<T>() + 1;
+            if (rx_.size() < max) rx_.resize(max);
+        }
+        if (rx_begin_ > 0 && rx_.size() - rx_end_ < (want ? want : 1)) {
+            std::memmove(rx_.data(), rx_.data() + rx_begin_, have);
+            rx_begin_ = 0;
+            rx_end_ = have;
+        }
+        if (rx_.size() < rx_end_ + want) rx_.resize(rx_end_ + want);
+        std::size_t len = need ? want : rx_.size() - rx_end_;
+        return {rx_.data() + rx_end_, len};
+    }
+
+    Transport transport_{};
+    [[no_unique_address]] Sync sync_{};
+    [[no_unique_address]] Framing framing_{};
+    std::vector<std::byte> rx_;       // stream: buffered bytes [rx_begin_, rx_end_); message: one message
+    std::vector<std::byte> scratch_;  // encoded bodies of types without a byte view
+    std::size_t rx_begin_ = 0;
+    std::size_t rx_end_ = 0;
+    std::size_t scanned_ = 0;  // how far a delimiter search has looked
+    bool broken_ = false;      // the stream lost its framing
+};
+
+} // namespace ipc
