@@ -16,6 +16,7 @@
 #include "sync/none.hpp"
 #include "sync/poll.hpp"
 #include "sync/spin.hpp"
+#include "transport/eventfd.hpp"
 #include "transport/file.hpp"
 #include "transport/pipe.hpp"
 #include "version.hpp"
