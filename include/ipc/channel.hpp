@@ -19,6 +19,7 @@
 #include "transport/eventfd.hpp"
 #include "transport/file.hpp"
 #include "transport/pipe.hpp"
+#include "transport/signal.hpp"
 #include "version.hpp"
 
 namespace ipc {
