@@ -16,7 +16,10 @@
 #include "sync/none.hpp"
 #include "sync/poll.hpp"
 #include "sync/spin.hpp"
+#include "transport/eventfd.hpp"
+#include "transport/file.hpp"
 #include "transport/pipe.hpp"
+#include "transport/signal.hpp"
 #include "version.hpp"
 
 namespace ipc {
