@@ -17,6 +17,8 @@
 #include "sync/poll.hpp"
 #include "sync/spin.hpp"
 #include "transport/pipe.hpp"
+#include "transport/posix_mq.hpp"
+#include "transport/sysv_mq.hpp"
 #include "version.hpp"
 
 namespace ipc {
