@@ -9,9 +9,11 @@
 namespace ipc_test {
 
 // Two worker processes receive from one queue while the parent sends `count`
-// sequence numbers and then one stop mark per worker. Each worker reports what
-// it got through a pipe; every number must arrive exactly once in total.
-// make_tx() and make_rx() open channels of std::uint64_t on the queue.
+// sequence numbers and then one stop mark per worker. Each worker says it is
+// ready, then reports what it got through a pipe, pausing briefly after each
+// message so that the other one gets work too; every number must arrive
+// exactly once in total. make_tx() and make_rx() open channels of
+// std::uint64_t on the queue.
 template <class MakeTx, class MakeRx>
 void check_two_receivers_share(MakeTx make_tx, MakeRx make_rx, std::uint64_t count = 300) {
     constexpr std::uint64_t stop = ~std::uint64_t{0};
@@ -21,11 +23,13 @@ void check_two_receivers_share(MakeTx make_tx, MakeRx make_rx, std::uint64_t cou
         return [&] {
             report.receiver.transport().close();
             auto rx = make_rx();
+            if (report.sender.send_for(stop, 10s) != ipc::status::ok) return 3;  // ready
             std::uint64_t v = 0;
             for (;;) {
                 if (rx.recv_for(v, 10s) != ipc::status::ok) return 1;
                 if (v == stop) return 0;
                 if (report.sender.send_for(v, 10s) != ipc::status::ok) return 2;
+                ::usleep(200);
             }
         };
     };
@@ -34,6 +38,9 @@ void check_two_receivers_share(MakeTx make_tx, MakeRx make_rx, std::uint64_t cou
     report_a.sender.transport().close();
     report_b.sender.transport().close();
 
+    std::uint64_t ready = 0;
+    REQUIRE(report_a.receiver.recv_for(ready, 10s) == ipc::status::ok);
+    REQUIRE(report_b.receiver.recv_for(ready, 10s) == ipc::status::ok);
     auto tx = make_tx();
     for (std::uint64_t i = 0; i < count; ++i) REQUIRE(tx.send_for(i, 10s) == ipc::status::ok);
     REQUIRE(tx.send_for(stop, 10s) == ipc::status::ok);
@@ -52,7 +59,8 @@ void check_two_receivers_share(MakeTx make_tx, MakeRx make_rx, std::uint64_t cou
         return n;
     };
     const std::uint64_t by_a = collect(report_a.receiver), by_b = collect(report_b.receiver);
-    MESSAGE("worker a received ", by_a, ", worker b ", by_b);
+    CHECK(by_a > 0);
+    CHECK(by_b > 0);
     CHECK(by_a + by_b == count);
     for (std::uint64_t i = 0; i < count; ++i) REQUIRE_MESSAGE(seen[i] == 1, "message ", i, " arrived ", seen[i], " times");
 }

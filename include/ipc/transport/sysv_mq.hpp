@@ -97,8 +97,8 @@ struct sysv_mq_options {
 // A queue has no notion of its peer closing (the channel never reports
 // status::closed) and no descriptor to poll: wait with sync::backoff (the
 // default in sysv_mq_channel). The queue lives until remove(); destroying the
-// transport does not remove it. A queue removed under a waiting receiver is
-// errc::not_found.
+// transport does not remove it. Using a queue that was removed, even while
+// waiting on it, is errc::not_found.
 class sysv_mq {
 public:
     sysv_mq() noexcept = default;
@@ -118,7 +118,7 @@ public:
         sysv_mq q;
         msqid_ds ds{};
         if (::msgctl(msqid, IPC_STAT, &ds) != 0) {
-            ec = errno == EINVAL || errno == EIDRM ? make_error_code(errc::not_found) : detail::last_error();
+            ec = failure();
             return q;
         }
         if (q.make_buffer(o, ec)) q.id_ = msqid;
@@ -152,7 +152,7 @@ public:
             return false;
         }
         if (::msgctl(std::exchange(id_, -1), IPC_RMID, nullptr) != 0) {
-            ec = errno == EINVAL || errno == EIDRM ? make_error_code(errc::not_found) : detail::last_error();
+            ec = failure();
             return false;
         }
         return true;
@@ -190,9 +190,9 @@ public:
         if (!msg.empty()) std::memcpy(buf_.get() + sizeof(long), msg.data(), msg.size());
         const int flags = m == io_mode::nonblocking ? IPC_NOWAIT : 0;
         if (detail::retry_eintr([&] { return ::msgsnd(id_, buf_.get(), msg.size(), flags); }) == 0) return true;
-        ec = failure();
+        const int e = errno;
         // msgsnd says EINVAL for a message over the kernel's msgmax.
-        if (errno == EINVAL && msg.size() > kernel_msgmax()) ec = make_error_code(errc::message_too_large);
+        ec = e == EINVAL && msg.size() > kernel_msgmax() ? make_error_code(errc::message_too_large) : failure(e);
         return false;
     }
 
@@ -275,9 +275,10 @@ private:
         return false;
     }
 
-    // EIDRM: removed while we waited.
-    static std::error_code failure() noexcept {
-        return errno == EIDRM ? make_error_code(errc::not_found) : detail::last_error();
+    // EIDRM: removed while we waited. EINVAL, once type and size are checked,
+    // can only mean the id no longer names a queue: removed before the call.
+    static std::error_code failure(int e = errno) noexcept {
+        return e == EIDRM || e == EINVAL ? make_error_code(errc::not_found) : detail::errno_code(e);
     }
 
     static std::size_t kernel_msgmax() noexcept {
