@@ -38,7 +38,7 @@ struct queue_name {
     queue_name& operator=(const queue_name&) = delete;
 };
 
-posix_mq_options queue_of(long max_messages, long message_size) {
+posix_mq_options queue_of(std::size_t max_messages, std::size_t message_size) {
     posix_mq_options o;
     o.max_messages = max_messages;
     o.message_size = message_size;
@@ -260,7 +260,7 @@ TEST_CASE("posix_mq: a refused size names the /proc/sys/fs/mqueue limit and its 
     REQUIRE(lim.msg_max > 0);
     REQUIRE(lim.msgsize_max > 0);
     // Over even the privileged hard limits (16 MiB, 65536 messages), so this fails as root too.
-    for (auto o : {queue_of(2, 1L << 26), queue_of(1L << 20, 8)}) {
+    for (auto o : {queue_of(2, std::size_t{1} << 26), queue_of(std::size_t{1} << 20, 8)}) {
         std::error_code ec;
         posix_mq t(ipc::create_only, q.name, o, ec);
         CHECK(ec == ipc::errc::limit_exceeded);

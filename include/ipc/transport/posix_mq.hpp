@@ -30,8 +30,8 @@ enum class mq_access : unsigned char { send, recv, both };
 // How a queue is created. The kernel's defaults for unprivileged processes
 // allow at most 10 messages of at most 8192 bytes (see posix_mq_limits).
 struct posix_mq_options {
-    long max_messages = 10;   // mq_maxmsg
-    long message_size = 8192; // mq_msgsize: the largest message, in bytes
+    std::size_t max_messages = 10;   // mq_maxmsg
+    std::size_t message_size = 8192; // mq_msgsize: the largest message, in bytes
     mode_t mode = 0600;
     mq_access access = mq_access::both;
 };
@@ -86,15 +86,15 @@ inline bool mq_path(std::string_view name, char (&out)[NAME_MAX + 2], std::error
 inline std::string mq_limit_text(const char* path, int err, const transport::posix_mq_options& o) {
     auto l = transport::posix_mq_limits::read();
     auto n = [](long long v) { return v < 0 ? std::string("unknown") : std::to_string(v); };
-    std::string s = std::string("posix_mq \"") + path + "\": the kernel refused max_messages " + n(o.max_messages) +
-                    ", message_size " + n(o.message_size) + ": ";
+    std::string s = std::string("posix_mq \"") + path + "\": the kernel refused max_messages " + std::to_string(o.max_messages) +
+                    ", message_size " + std::to_string(o.message_size) + ": ";
     switch (err) {
     case EINVAL:
         s += "max_messages must be at most /proc/sys/fs/mqueue/msg_max (" + n(l.msg_max) +
              ") and message_size at most /proc/sys/fs/mqueue/msgsize_max (" + n(l.msgsize_max) + ")";
         break;
     case EMFILE:
-        s += "the queue needs more than " + n(static_cast<long long>(o.max_messages) * o.message_size) +
+        s += "the queue needs more than " + std::to_string(o.max_messages * o.message_size) +
              " bytes of RLIMIT_MSGQUEUE (ulimit -q: " + (l.rlimit_bytes < 0 ? "unlimited" : n(l.rlimit_bytes)) +
              " bytes per user), or RLIMIT_NOFILE ran out";
         break;
@@ -242,7 +242,7 @@ public:
 
     // ---- the queue ------------------------------------------------------
 
-    long max_messages() const noexcept { return maxmsg_; }
+    std::size_t max_messages() const noexcept { return maxmsg_; }
     std::size_t message_size() const noexcept { return msgsize_; }
     // Messages waiting in the queue now.
     std::size_t queued(std::error_code& ec) const noexcept {
@@ -300,15 +300,15 @@ private:
             if (why) *why = "posix_mq: a queue name is '/' then 1 to 255 characters without '/'";
             return false;
         }
-        if (create && (o.max_messages <= 0 || o.message_size <= 0)) {
+        if (create && (o.max_messages == 0 || o.message_size == 0 || o.max_messages > LONG_MAX || o.message_size > LONG_MAX)) {
             ec = std::make_error_code(std::errc::invalid_argument);
-            if (why) *why = std::string("posix_mq \"") + path + "\": max_messages and message_size must be positive";
+            if (why) *why = std::string("posix_mq \"") + path + "\": max_messages and message_size must be 1 to LONG_MAX";
             return false;
         }
         const int access = o.access == mq_access::send ? O_WRONLY : o.access == mq_access::recv ? O_RDONLY : O_RDWR;
         mq_attr attr{};
-        attr.mq_maxmsg = o.max_messages;
-        attr.mq_msgsize = o.message_size;
+        attr.mq_maxmsg = static_cast<long>(o.max_messages);
+        attr.mq_msgsize = static_cast<long>(o.message_size);
         int fd = detail::retry_eintr([&] { return ::mq_open(path, access | create | O_CLOEXEC, o.mode, create ? &attr : nullptr); });
         if (fd < 0) {
             const int e = errno;
@@ -328,7 +328,7 @@ private:
             return false;
         }
         mq_ = std::move(q);
-        maxmsg_ = attr.mq_maxmsg;
+        maxmsg_ = static_cast<std::size_t>(attr.mq_maxmsg);
         msgsize_ = static_cast<std::size_t>(attr.mq_msgsize);
         return true;
     }
@@ -336,7 +336,7 @@ private:
     detail::unique_fd mq_;                 // mq_close is close(2) on Linux
     std::unique_ptr<std::byte[]> spill_;   // one whole message, for receive buffers smaller than msgsize_
     std::size_t msgsize_ = 0;
-    long maxmsg_ = 0;
+    std::size_t maxmsg_ = 0;
     unsigned send_priority_ = 0;
     unsigned last_priority_ = 0;
 };
