@@ -65,11 +65,20 @@ void check_two_receivers_share(MakeTx make_tx, MakeRx make_rx, std::uint64_t cou
     for (std::uint64_t i = 0; i < count; ++i) REQUIRE_MESSAGE(seen[i] == 1, "message ", i, " arrived ", seen[i], " times");
 }
 
-// A bounded wait on a full queue: try_send says would_block, send_for waits
-// its whole time and says timed_out, and once a child drains the queue after
-// `g` opens, sending works again. The queue holds exactly `capacity` records.
-template <class Channel>
-void check_full_queue(Channel& tx, std::size_t capacity, gate& g, child& drainer) {
+// A bounded wait on a full queue that holds exactly `capacity` records:
+// try_send says would_block, send_for waits its whole time and says
+// timed_out, and once a child drains the queue, sending works again.
+template <class Channel, class MakeRx>
+void check_full_queue(Channel& tx, std::size_t capacity, MakeRx make_rx) {
+    gate g;
+    child drainer([&] {
+        auto rx = make_rx();
+        if (!g.wait()) return 1;
+        record r{};
+        for (std::uint64_t i = 0; i <= capacity; ++i)
+            if (rx.recv_for(r, 10s) != ipc::status::ok || !is_msg(i, r, 0)) return 2;
+        return 0;
+    });
     for (std::size_t i = 0; i < capacity; ++i) REQUIRE(tx.try_send(make_msg<record>(i, 0)) == ipc::status::ok);
     CHECK(tx.try_send(make_msg<record>(capacity, 0)) == ipc::status::would_block);
     auto t0 = std::chrono::steady_clock::now();
@@ -79,6 +88,29 @@ void check_full_queue(Channel& tx, std::size_t capacity, gate& g, child& drainer
     g.open();
     CHECK(tx.send_for(make_msg<record>(capacity, 0), 10s) == ipc::status::ok);
     CHECK(drainer.wait() == child_ok);
+}
+
+// The ipc::errc that f() throws, or errc{} if it throws none.
+template <class F>
+ipc::errc errc_thrown_by(F&& f) {
+    try {
+        f();
+    } catch (const ipc::error& e) {
+        if (e.code().category() == ipc::ipc_category()) return static_cast<ipc::errc>(e.code().value());
+    }
+    return ipc::errc{};
+}
+
+// A foreign sender queued a message larger than a record, then record 7: the
+// first receive says message_too_large and drops it, the next gets record 7.
+template <class Channel>
+void check_oversized_then_intact(Channel& rx) {
+    record r{};
+    std::error_code ec;
+    CHECK(rx.recv_for(r, 5s, ec) == ipc::status::failed);
+    CHECK(ec == ipc::errc::message_too_large);
+    REQUIRE(rx.recv_for(r, 5s) == ipc::status::ok);
+    CHECK(is_msg(7, r, 0));
 }
 
 } // namespace ipc_test

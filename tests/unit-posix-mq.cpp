@@ -74,15 +74,6 @@ using ipc::framing::delimited;
 using ipc::framing::fixed;
 using ipc::framing::length_prefixed;
 
-ipc::errc code_of(auto&& f) {
-    try {
-        f();
-    } catch (const ipc::error& e) {
-        if (e.code().category() == ipc::ipc_category()) return static_cast<ipc::errc>(e.code().value());
-    }
-    return ipc::errc{};
-}
-
 } // namespace
 
 IPC_CONFORMANCE(combo<posix_mq_setup, fixed>, combo<posix_mq_setup, length_prefixed>, combo<posix_mq_setup, delimited>,
@@ -119,7 +110,7 @@ TEST_CASE("posix_mq: a priority is set per channel or per message, and bounded b
     std::error_code ec;
     CHECK_FALSE(t.set_send_priority(posix_mq::max_priority() + 1, ec));
     CHECK(ec == ipc::errc::limit_exceeded);
-    CHECK(code_of([&] { t.set_send_priority(posix_mq::max_priority() + 1); }) == ipc::errc::limit_exceeded);
+    CHECK(errc_thrown_by([&] { t.set_send_priority(posix_mq::max_priority() + 1); }) == ipc::errc::limit_exceeded);
     t.set_send_priority(posix_mq::max_priority());
     const char low[] = "low", high[] = "high";
     REQUIRE(t.send(std::as_bytes(std::span(low)), 2, ipc::io_mode::nonblocking, ec));
@@ -145,16 +136,7 @@ TEST_CASE("posix_mq: two receiver processes share a queue, each message goes to 
 TEST_CASE("posix_mq: a full queue: try_send would_block, send_for times out, not early") {
     queue_name q;
     posix_mq_channel<record> tx(posix_mq(ipc::create_only, q.name, queue_of(2, sizeof(record))));
-    gate g;
-    child drainer([&] {
-        posix_mq_channel<record> rx(posix_mq(ipc::open_only, q.name, mq_access::recv));
-        if (!g.wait()) return 1;
-        record r{};
-        for (std::uint64_t i = 0; i < 3; ++i)
-            if (rx.recv_for(r, 10s) != ipc::status::ok || !is_msg(i, r, 0)) return 2;
-        return 0;
-    });
-    check_full_queue(tx, 2, g, drainer);
+    check_full_queue(tx, 2, [&] { return posix_mq_channel<record>(posix_mq(ipc::open_only, q.name, mq_access::recv)); });
 }
 
 TEST_CASE("posix_mq: a message over message_size is refused at send, nothing is queued") {
@@ -184,13 +166,7 @@ TEST_CASE("posix_mq: a foreign message larger than the channel's type is discard
         return ok ? 0 : 1;
     });
     REQUIRE(foreign.wait() == child_ok);
-    record r{};
-    std::error_code ec;
-    CHECK(rx.recv_for(r, 5s, ec) == ipc::status::failed);
-    CHECK(ec == ipc::errc::message_too_large);
-    // The bad message is gone; the next one is intact.
-    REQUIRE(rx.recv_for(r, 5s) == ipc::status::ok);
-    CHECK(is_msg(7, r, 0));
+    check_oversized_then_intact(rx);
 }
 
 TEST_CASE("posix_mq: create_only, open_only and open_or_create") {
@@ -199,12 +175,12 @@ TEST_CASE("posix_mq: create_only, open_only and open_or_create") {
     posix_mq missing(ipc::open_only, q.name, mq_access::both, ec);
     CHECK(ec == ipc::errc::not_found);
     CHECK_FALSE(missing.is_open());
-    CHECK(code_of([&] { (void)posix_mq(ipc::open_only, q.name); }) == ipc::errc::not_found);
+    CHECK(errc_thrown_by([&] { (void)posix_mq(ipc::open_only, q.name); }) == ipc::errc::not_found);
 
     posix_mq first(ipc::create_only, q.name, queue_of(3, 100));
     CHECK(first.max_messages() == 3);
     CHECK(first.message_size() == 100);
-    CHECK(code_of([&] { (void)posix_mq(ipc::create_only, q.name); }) == ipc::errc::already_exists);
+    CHECK(errc_thrown_by([&] { (void)posix_mq(ipc::create_only, q.name); }) == ipc::errc::already_exists);
     // An existing queue keeps its own attributes.
     posix_mq again(ipc::open_or_create, q.name, queue_of(5, 200));
     CHECK(again.message_size() == 100);
@@ -216,7 +192,7 @@ TEST_CASE("posix_mq: create_only, open_only and open_or_create") {
 
     CHECK(posix_mq::remove(q.name));
     CHECK_FALSE(posix_mq::remove(q.name));
-    CHECK(code_of([&] { (void)posix_mq(ipc::open_only, q.name); }) == ipc::errc::not_found);
+    CHECK(errc_thrown_by([&] { (void)posix_mq(ipc::open_only, q.name); }) == ipc::errc::not_found);
     // Removed names vanish at once; open descriptors still work.
     CHECK(first.send(std::as_bytes(std::span("x", 1)), 0, ipc::io_mode::nonblocking, ec));
     CHECK(again.queued() == 1);
@@ -239,7 +215,7 @@ TEST_CASE("posix_mq: names are '/' and 1..NAME_MAX characters without another '/
         std::error_code ec;
         posix_mq t(ipc::create_only, name, {}, ec);
         CHECK(ec == ipc::errc::name_invalid);
-        CHECK(code_of([&] { (void)posix_mq(ipc::open_or_create, name); }) == ipc::errc::name_invalid);
+        CHECK(errc_thrown_by([&] { (void)posix_mq(ipc::open_or_create, name); }) == ipc::errc::name_invalid);
         ec.clear();
         CHECK_FALSE(posix_mq::remove(name, ec));
         CHECK(ec == ipc::errc::name_invalid);

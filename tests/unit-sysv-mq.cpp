@@ -79,15 +79,6 @@ struct sysv_mq_spin_setup : sysv_mq_setup_of<ipc::sync::spin> {
 using ipc::framing::fixed;
 using ipc::framing::length_prefixed;
 
-ipc::errc code_of(auto&& f) {
-    try {
-        f();
-    } catch (const ipc::error& e) {
-        if (e.code().category() == ipc::ipc_category()) return static_cast<ipc::errc>(e.code().value());
-    }
-    return ipc::errc{};
-}
-
 // The message layout a C program declares.
 struct raw_msg {
     long mtype;
@@ -157,16 +148,7 @@ TEST_CASE("sysv_mq: two receiver processes share a queue, each message goes to e
 TEST_CASE("sysv_mq: a full queue: try_send would_block, send_for times out, not early") {
     private_queue pq(options(sizeof(record), 2 * sizeof(record)));
     auto tx = pq.channel<record>(options(sizeof(record)));
-    gate g;
-    child drainer([&] {
-        auto rx = pq.channel<record>();
-        if (!g.wait()) return 1;
-        record r{};
-        for (std::uint64_t i = 0; i < 3; ++i)
-            if (rx.recv_for(r, 10s) != ipc::status::ok || !is_msg(i, r, 0)) return 2;
-        return 0;
-    });
-    check_full_queue(tx, 2, g, drainer);
+    check_full_queue(tx, 2, [&] { return pq.channel<record>(); });
 }
 
 TEST_CASE("sysv_mq: a timed receive ends at its deadline, not long after") {
@@ -223,13 +205,7 @@ TEST_CASE("sysv_mq: a foreign message larger than the channel's type is discarde
         return ::msgsnd(pq.q.id(), &junk, 300, 0) == 0 && ::msgsnd(pq.q.id(), &good, sizeof good.r, 0) == 0 ? 0 : 1;
     });
     REQUIRE(foreign.wait() == child_ok);
-    record r{};
-    std::error_code ec;
-    CHECK(rx.recv_for(r, 5s, ec) == ipc::status::failed);
-    CHECK(ec == ipc::errc::message_too_large);
-    // The bad message is gone; the next one is intact.
-    REQUIRE(rx.recv_for(r, 5s) == ipc::status::ok);
-    CHECK(is_msg(7, r, 0));
+    check_oversized_then_intact(rx);
 }
 
 TEST_CASE("sysv_mq: keys from ftok: create_only, open_only, open_or_create, remove") {
@@ -246,7 +222,7 @@ TEST_CASE("sysv_mq: keys from ftok: create_only, open_only, open_or_create, remo
 
     sysv_mq made(ipc::create_only, key);
     used_ids().insert(made.id());
-    CHECK(code_of([&] { (void)sysv_mq(ipc::create_only, key); }) == ipc::errc::already_exists);
+    CHECK(errc_thrown_by([&] { (void)sysv_mq(ipc::create_only, key); }) == ipc::errc::already_exists);
     sysv_mq same(ipc::open_or_create, key);
     CHECK(same.id() == made.id());
 
@@ -267,7 +243,7 @@ TEST_CASE("sysv_mq: keys from ftok: create_only, open_only, open_or_create, remo
 
     CHECK(made.remove());
     CHECK_FALSE(made.is_open());
-    CHECK(code_of([&] { (void)sysv_mq(ipc::open_only, key); }) == ipc::errc::not_found);
+    CHECK(errc_thrown_by([&] { (void)sysv_mq(ipc::open_only, key); }) == ipc::errc::not_found);
     // The channel that still holds the old id finds it gone.
     CHECK(rx.try_send(1, ec) == ipc::status::failed);
     CHECK(ec == ipc::errc::not_found);
@@ -288,7 +264,7 @@ TEST_CASE("sysv_mq: bad keys: a missing path, an id outside 1..255, opening a pr
     ec.clear();
     sysv_mq q(ipc::open_only, sysv_key::private_key(), {}, ec);
     CHECK(ec == ipc::errc::name_invalid);
-    CHECK(code_of([] { (void)sysv_mq::attach(-1); }) == ipc::errc::not_found);
+    CHECK(errc_thrown_by([] { (void)sysv_mq::attach(-1); }) == ipc::errc::not_found);
 }
 
 TEST_CASE("sysv_mq: removing the queue wakes a blocked receiver with not_found") {

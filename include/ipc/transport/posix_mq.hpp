@@ -7,7 +7,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -17,6 +16,7 @@
 
 #include "../basic_channel.hpp"
 #include "../detail/fd.hpp"
+#include "../detail/proc.hpp"
 #include "../open_mode.hpp"
 #include "../sync/poll.hpp"
 
@@ -45,18 +45,10 @@ struct posix_mq_limits {
     long long rlimit_bytes = -1;  // RLIMIT_MSGQUEUE (ulimit -q): bytes of queues per user
 
     static posix_mq_limits read() noexcept {
-        auto number = [](const char* path) {
-            long v = -1;
-            if (FILE* f = std::fopen(path, "re")) {
-                if (std::fscanf(f, "%ld", &v) != 1) v = -1;
-                std::fclose(f);
-            }
-            return v;
-        };
         posix_mq_limits l;
-        l.msg_max = number("/proc/sys/fs/mqueue/msg_max");
-        l.msgsize_max = number("/proc/sys/fs/mqueue/msgsize_max");
-        l.queues_max = number("/proc/sys/fs/mqueue/queues_max");
+        l.msg_max = detail::read_proc_number("/proc/sys/fs/mqueue/msg_max");
+        l.msgsize_max = detail::read_proc_number("/proc/sys/fs/mqueue/msgsize_max");
+        l.queues_max = detail::read_proc_number("/proc/sys/fs/mqueue/queues_max");
         rlimit r{};
         if (::getrlimit(RLIMIT_MSGQUEUE, &r) == 0 && r.rlim_cur != RLIM_INFINITY) l.rlimit_bytes = static_cast<long long>(r.rlim_cur);
         return l;

@@ -6,12 +6,12 @@
 #include <sys/stat.h>
 
 #include <climits>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
 
 #include "../basic_channel.hpp"
+#include "../detail/proc.hpp"
 #include "../open_mode.hpp"
 #include "../sync/backoff.hpp"
 
@@ -282,11 +282,7 @@ private:
     }
 
     static std::size_t kernel_msgmax() noexcept {
-        long v = -1;
-        if (FILE* f = std::fopen("/proc/sys/kernel/msgmax", "re")) {
-            if (std::fscanf(f, "%ld", &v) != 1) v = -1;
-            std::fclose(f);
-        }
+        long v = detail::read_proc_number("/proc/sys/kernel/msgmax");
         return v < 0 ? 8192 : static_cast<std::size_t>(v);
     }
 
