@@ -82,7 +82,7 @@ struct sysv_mq_options {
     // the transport's buffer has this size, made once. The kernel's own limit
     // is /proc/sys/kernel/msgmax (8192 by default).
     std::size_t max_message = 8192;
-    // When creating: the queue's capacity in bytes (msg_qbytes), 0 = the
+    // create_only: the new queue's capacity in bytes (msg_qbytes), 0 = the
     // kernel's default /proc/sys/kernel/msgmnb. Lowering needs no privilege.
     std::size_t queue_bytes = 0;
 };
