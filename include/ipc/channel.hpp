@@ -20,6 +20,8 @@
 #include "transport/file.hpp"
 #include "transport/pipe.hpp"
 #include "transport/signal.hpp"
+#include "transport/posix_mq.hpp"
+#include "transport/sysv_mq.hpp"
 #include "version.hpp"
 
 namespace ipc {
