@@ -16,7 +16,9 @@
 #include "sync/none.hpp"
 #include "sync/poll.hpp"
 #include "sync/spin.hpp"
+#include "transport/inet_socket.hpp"
 #include "transport/pipe.hpp"
+#include "transport/unix_socket.hpp"
 #include "version.hpp"
 
 namespace ipc {
