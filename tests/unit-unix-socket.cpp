@@ -105,6 +105,7 @@ IPC_CONFORMANCE(combo<stream_setup, fixed>, combo<stream_setup, length_prefixed>
 TEST_CASE("unix_address: names are validated: empty, too long, NUL inside") {
     std::error_code ec;
     const std::string longest(unix_address::max_length, 'x');
+    const std::string too_long = longest + "x";
     CHECK(unix_address::max_length == 107);
 
     CHECK(unix_address::path(longest, ec).name() == longest);
@@ -112,7 +113,7 @@ TEST_CASE("unix_address: names are validated: empty, too long, NUL inside") {
     CHECK(unix_address::abstract(longest, ec).name() == longest);
     CHECK_FALSE(ec);
 
-    for (std::string_view bad : {std::string_view(), std::string_view(longest + "x"), std::string_view("a\0b", 3)}) {
+    for (std::string_view bad : {std::string_view(), std::string_view(too_long), std::string_view("a\0b", 3)}) {
         ec.clear();
         (void)unix_address::path(bad, ec);
         CHECK(ec == ipc::errc::name_invalid);
@@ -301,6 +302,44 @@ TEST_CASE("unix connect: nobody there is not_found; a full backlog times out") {
     CHECK(ec == ipc::errc::timed_out);
     CHECK(ms_since(t0) >= 50.0);
     CHECK(queued.size() >= 1);
+}
+
+TEST_CASE("unix sockets: listening, connecting, accepting and closing leave no descriptor behind") {
+    const int before = open_fd_count();
+    {
+        temp_dir dir;
+        auto addr = unix_address::path(dir / "s");
+        auto l = ipc::transport::unix_seqpacket_listener::listen(addr);
+        auto c = unix_seqpacket::connect_for(addr, 1s);
+        auto s = l.accept_for(1s);
+        REQUIRE(s.has_value());
+        auto d = unix_dgram::bind(unix_address::path(dir / "d"));
+        auto p = unix_stream::pair();
+        std::error_code ec;
+        (void)unix_stream::connect_for(unix_address::path(dir / "none"), 1s, ec);
+        (void)ipc::transport::unix_stream_listener::listen(addr, ec);
+        CHECK(ec == ipc::errc::already_exists);
+    }
+    CHECK(open_fd_count() == before);
+}
+
+TEST_CASE("unix stream: try_send on a full socket is would_block; everything sent arrives") {
+    auto p = unix_stream::pair();
+    ipc::unix_stream_channel<record> tx(std::move(p.first));
+    std::size_t sent = 0;
+    while (tx.try_send(make_msg<record>(sent, 0)) == ipc::status::ok) ++sent;
+    CHECK(sent > 0);
+    child reader([&] {
+        ipc::unix_stream_channel<record> rx(std::move(p.second));
+        record r{};
+        for (std::size_t i = 0; i <= sent; ++i)
+            if (rx.recv_for(r, 5s) != ipc::status::ok || !is_msg(i, r, 0)) return 1;
+        return 0;
+    });
+    p.second.close();
+    // The blocked remainder of a partly written record goes out once the reader drains.
+    CHECK(tx.send_for(make_msg<record>(sent, 0), 5s) == ipc::status::ok);
+    CHECK(reader.wait() == child_ok);
 }
 
 TEST_CASE("unix accept: try_accept and accept_for wait as long as asked, no longer") {

@@ -59,6 +59,7 @@ inline bool connect_socket(int fd, const sockaddr* sa, socklen_t len, const dead
 // that gives up between poll and accept cannot leave us blocked). The new
 // socket is blocking and close-on-exec.
 inline unique_fd accept_socket(int listen_fd, const deadline& dl, std::error_code& ec) noexcept {
+    ec.clear();
     for (;;) {
         int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd >= 0) return unique_fd(fd);
@@ -238,7 +239,7 @@ struct connect_ops {
     static Socket connect(const Address& a) {
         std::error_code ec;
         Socket s = Socket::connect_until(a, deadline::never(), ec);
-        throw_if(ec, "connect");
+        if (ec) throw_error(ec, ("connect " + a.to_string()).c_str());
         return s;
     }
     static Socket connect(const Address& a, std::error_code& ec) noexcept { return Socket::connect_until(a, deadline::never(), ec); }
@@ -247,7 +248,7 @@ struct connect_ops {
     static Socket connect_for(const Address& a, std::chrono::duration<Rep, Period> d) {
         std::error_code ec;
         Socket s = Socket::connect_until(a, deadline::after(d), ec);
-        throw_if(ec, "connect");
+        if (ec) throw_error(ec, ("connect " + a.to_string()).c_str());
         return s;
     }
     template <class Rep, class Period>

@@ -30,6 +30,7 @@ public:
     inet_address() noexcept = default;
 
     static inet_address v4(std::string_view host, std::uint16_t port, std::error_code& ec) noexcept {
+        ec.clear();
         inet_address a;
         char text[INET6_ADDRSTRLEN];
         if (!terminated(host, text) || ::inet_pton(AF_INET, text, &a.sa_.v4.sin_addr) != 1) {
@@ -41,6 +42,7 @@ public:
         return a;
     }
     static inet_address v6(std::string_view host, std::uint16_t port, std::error_code& ec) noexcept {
+        ec.clear();
         inet_address a;
         char text[INET6_ADDRSTRLEN];
         if (!terminated(host, text) || ::inet_pton(AF_INET6, text, &a.sa_.v6.sin6_addr) != 1) {
@@ -151,6 +153,7 @@ public:
     explicit tcp(detail::unique_fd fd) noexcept : stream_socket(std::move(fd)) {}
 
     static tcp connect_until(const inet_address& a, const deadline& dl, std::error_code& ec) noexcept {
+        ec.clear();
         detail::unique_fd fd = detail::open_socket(a.family(), SOCK_STREAM | SOCK_NONBLOCK, ec);
         if (ec || !detail::connect_socket(fd.get(), a.data(), a.size(), dl, ec)) return {};
         tcp s(std::move(fd));
@@ -170,6 +173,7 @@ public:
     tcp_listener() noexcept = default;
 
     static tcp_listener listen(const inet_address& a, std::error_code& ec, int backlog = SOMAXCONN) noexcept {
+        ec.clear();
         tcp_listener l;
         l.fd_ = detail::open_socket(a.family(), SOCK_STREAM | SOCK_NONBLOCK, ec);  // see detail::accept_socket
         if (ec || !detail::set_int_option(l.fd_.get(), SOL_SOCKET, SO_REUSEADDR, 1, ec)) return {};
@@ -217,6 +221,7 @@ public:
     explicit udp(detail::unique_fd fd, bool connected = false) noexcept : message_socket(std::move(fd), kind::datagram, connected) {}
 
     static udp bind(const inet_address& local, std::error_code& ec) noexcept {
+        ec.clear();
         detail::unique_fd fd = detail::open_socket(local.family(), SOCK_DGRAM, ec);
         if (ec) return {};
         if (::bind(fd.get(), local.data(), local.size()) != 0) {
@@ -233,6 +238,7 @@ public:
     }
     // Sends to (and receives only from) remote; from an ephemeral port, or from local.
     static udp connect(const inet_address& remote, std::error_code& ec, const inet_address& local = {}) noexcept {
+        ec.clear();
         udp s = local.empty() ? udp(detail::open_socket(remote.family(), SOCK_DGRAM, ec)) : bind(local, ec);
         if (ec || !s.set_peer(remote, ec)) return {};
         return s;

@@ -52,6 +52,7 @@ public:
 
 private:
     static unix_address make(std::string_view s, bool abstract, std::error_code& ec) noexcept {
+        ec.clear();
         unix_address a;
         if (s.empty() || s.size() > max_length || s.find('\0') != std::string_view::npos) {
             ec = make_error_code(errc::name_invalid);
@@ -171,6 +172,7 @@ inline void throw_bind_error(std::error_code ec, const transport::unix_address& 
 }
 
 inline unique_fd connect_unix(const transport::unix_address& a, int type, const deadline& dl, std::error_code& ec) noexcept {
+    ec.clear();
     unique_fd fd = open_socket(AF_UNIX, type | SOCK_NONBLOCK, ec);
     if (ec) return {};
     // seqpacket: see message_socket (credentials tell an empty message from end of stream).
@@ -186,6 +188,7 @@ struct socket_pair {
 };
 
 inline bool make_socketpair(int type, unique_fd (&out)[2], std::error_code& ec) noexcept {
+    ec.clear();
     int fds[2];
     if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) != 0) { ec = last_error(); return false; }
     out[0].reset(fds[0]);
@@ -266,6 +269,7 @@ public:
 
     // A socket that receives on `local`.
     static unix_dgram bind(const unix_address& local, std::error_code& ec, mode_t mode = 0600) {
+        ec.clear();
         detail::unique_fd fd = detail::open_socket(AF_UNIX, SOCK_DGRAM, ec);
         if (ec) return {};
         detail::socket_file file = detail::bind_unix(fd.get(), local, SOCK_DGRAM, mode, ec);
@@ -281,6 +285,7 @@ public:
     // A socket that sends to `remote` (and receives only from it), unnamed
     // or bound to `local` so that the peer can answer.
     static unix_dgram connect(const unix_address& remote, std::error_code& ec, const unix_address& local = {}) {
+        ec.clear();
         unix_dgram s = local.empty() ? unix_dgram(detail::open_socket(AF_UNIX, SOCK_DGRAM, ec)) : bind(local, ec);
         if (ec || !s.set_peer(remote, ec)) return {};
         return s;
@@ -318,6 +323,7 @@ public:
     basic_unix_listener() noexcept = default;
 
     static basic_unix_listener listen(const unix_address& a, std::error_code& ec, int backlog = SOMAXCONN, mode_t mode = 0600) {
+        ec.clear();
         basic_unix_listener l;
         // Nonblocking: see detail::accept_socket.
         l.fd_ = detail::open_socket(AF_UNIX, Socket::socket_type | SOCK_NONBLOCK, ec);
