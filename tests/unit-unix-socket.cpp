@@ -494,16 +494,25 @@ TEST_CASE("unix sockets: sending to a closed peer is status::closed, never SIGPI
     {
         auto stream = unix_stream::pair();
         auto seq = unix_seqpacket::pair();
-        child kid([&] { return 0; });  // the child's copies close when it exits
-        REQUIRE(kid.wait() == child_ok);
+        auto dgram = unix_dgram::pair();
+        gate leave;
+        child kid([&] {  // holds the peers' last copies until the parent lets it exit
+            leave.wait();
+            return 0;
+        });
         stream.second.close();
         seq.second.close();
+        dgram.second.close();
+        leave.open();
+        REQUIRE(kid.wait() == child_ok);
         ipc::unix_stream_channel<int> a(std::move(stream.first));
         ipc::unix_seqpacket_channel<int> b(std::move(seq.first));
+        ipc::unix_dgram_channel<int> c(std::move(dgram.first));
         std::error_code ec;
         CHECK(a.send_for(1, 1s, ec) == ipc::status::closed);
         CHECK(ec == ipc::errc::peer_closed);
         CHECK(b.send(1) == ipc::status::closed);
+        CHECK(c.send(1) == ipc::status::closed);
     }
     struct sigaction now {};
     sigaction(SIGPIPE, nullptr, &now);

@@ -30,28 +30,10 @@ public:
     inet_address() noexcept = default;
 
     static inet_address v4(std::string_view host, std::uint16_t port, std::error_code& ec) noexcept {
-        ec.clear();
-        inet_address a;
-        char text[INET6_ADDRSTRLEN];
-        if (!terminated(host, text) || ::inet_pton(AF_INET, text, &a.sa_.v4.sin_addr) != 1) {
-            ec = make_error_code(errc::name_invalid);
-            return {};
-        }
-        a.sa_.v4.sin_family = AF_INET;
-        a.sa_.v4.sin_port = htons(port);
-        return a;
+        return make(AF_INET, host, port, ec);
     }
     static inet_address v6(std::string_view host, std::uint16_t port, std::error_code& ec) noexcept {
-        ec.clear();
-        inet_address a;
-        char text[INET6_ADDRSTRLEN];
-        if (!terminated(host, text) || ::inet_pton(AF_INET6, text, &a.sa_.v6.sin6_addr) != 1) {
-            ec = make_error_code(errc::name_invalid);
-            return {};
-        }
-        a.sa_.v6.sin6_family = AF_INET6;
-        a.sa_.v6.sin6_port = htons(port);
-        return a;
+        return make(AF_INET6, host, port, ec);
     }
     static inet_address parse(std::string_view text, std::error_code& ec) noexcept {
         std::uint16_t port = 0;
@@ -118,6 +100,18 @@ public:
     socklen_t size() const noexcept { return family() == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in); }
 
 private:
+    static inet_address make(int family, std::string_view host, std::uint16_t port, std::error_code& ec) noexcept {
+        ec.clear();
+        inet_address a;
+        char text[INET6_ADDRSTRLEN];
+        void* bytes = family == AF_INET6 ? static_cast<void*>(&a.sa_.v6.sin6_addr) : static_cast<void*>(&a.sa_.v4.sin_addr);
+        if (!terminated(host, text) || ::inet_pton(family, text, bytes) != 1) {
+            ec = make_error_code(errc::name_invalid);
+            return {};
+        }
+        a.sa_.any.sa_family = static_cast<sa_family_t>(family);
+        return a.with_port(port);
+    }
     static bool terminated(std::string_view s, char (&out)[INET6_ADDRSTRLEN]) noexcept {
         if (s.empty() || s.size() >= sizeof out || s.find('\0') != std::string_view::npos) return false;
         s.copy(out, s.size());

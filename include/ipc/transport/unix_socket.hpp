@@ -198,13 +198,24 @@ inline bool make_socketpair(int type, unique_fd (&out)[2], std::error_code& ec) 
     return true;
 }
 
-// socketpair() as two transports; throwing and error_code faces.
-template <class Socket, class Make>
-socket_pair<Socket> pair_of(int type, Make make, std::error_code& ec) {
-    unique_fd fds[2];
-    if (!make_socketpair(type, fds, ec)) return {};
-    return {make(std::move(fds[0])), make(std::move(fds[1]))};
-}
+// socketpair() as two transports: Socket::pair(), for a parent and the child it forks.
+template <class Socket>
+struct pair_ops {
+    static socket_pair<Socket> pair(std::error_code& ec) {
+        unique_fd fds[2];
+        if (!make_socketpair(Socket::socket_type, fds, ec)) return {};
+        if constexpr (Socket::socket_type == SOCK_DGRAM)  // each end is connected to the other
+            return {Socket(std::move(fds[0]), true), Socket(std::move(fds[1]), true)};
+        else
+            return {Socket(std::move(fds[0])), Socket(std::move(fds[1]))};
+    }
+    static socket_pair<Socket> pair() {
+        std::error_code ec;
+        auto p = pair(ec);
+        throw_if(ec, "socketpair");
+        return p;
+    }
+};
 
 } // namespace ipc::detail
 
@@ -214,7 +225,9 @@ template <class Socket>
 using socket_pair = detail::socket_pair<Socket>;
 
 // A connected Unix stream socket: read_some/write_some, both directions.
-class unix_stream : public detail::stream_socket, public detail::connect_ops<unix_stream, unix_address> {
+class unix_stream : public detail::stream_socket,
+                    public detail::connect_ops<unix_stream, unix_address>,
+                    public detail::pair_ops<unix_stream> {
 public:
     unix_stream() noexcept = default;
     explicit unix_stream(detail::unique_fd fd) noexcept : stream_socket(std::move(fd)) {}
@@ -222,21 +235,13 @@ public:
     static unix_stream connect_until(const unix_address& a, const deadline& dl, std::error_code& ec) noexcept {
         return unix_stream(detail::connect_unix(a, SOCK_STREAM, dl, ec));
     }
-    // Two connected ends, for a parent and the child it forks.
-    static socket_pair<unix_stream> pair(std::error_code& ec) {
-        return detail::pair_of<unix_stream>(SOCK_STREAM, [](detail::unique_fd fd) { return unix_stream(std::move(fd)); }, ec);
-    }
-    static socket_pair<unix_stream> pair() {
-        std::error_code ec;
-        auto p = pair(ec);
-        detail::throw_if(ec, "socketpair");
-        return p;
-    }
     static constexpr int socket_type = SOCK_STREAM;
 };
 
 // A connected Unix seqpacket socket: send_message/recv_message, both directions.
-class unix_seqpacket : public detail::message_socket, public detail::connect_ops<unix_seqpacket, unix_address> {
+class unix_seqpacket : public detail::message_socket,
+                       public detail::connect_ops<unix_seqpacket, unix_address>,
+                       public detail::pair_ops<unix_seqpacket> {
 public:
     unix_seqpacket() noexcept = default;
     // Adopts fd; it must have SO_PASSCRED set (see detail::message_socket).
@@ -245,15 +250,6 @@ public:
     static unix_seqpacket connect_until(const unix_address& a, const deadline& dl, std::error_code& ec) noexcept {
         return unix_seqpacket(detail::connect_unix(a, SOCK_SEQPACKET, dl, ec));
     }
-    static socket_pair<unix_seqpacket> pair(std::error_code& ec) {
-        return detail::pair_of<unix_seqpacket>(SOCK_SEQPACKET, [](detail::unique_fd fd) { return unix_seqpacket(std::move(fd)); }, ec);
-    }
-    static socket_pair<unix_seqpacket> pair() {
-        std::error_code ec;
-        auto p = pair(ec);
-        detail::throw_if(ec, "socketpair");
-        return p;
-    }
     static constexpr int socket_type = SOCK_SEQPACKET;
 };
 
@@ -261,11 +257,13 @@ public:
 // created 0600 and removed when the socket is destroyed); connect() fixes the
 // peer it sends to. Sending to a connected peer that closed its socket is
 // errc::peer_closed (status::closed); a receiver never sees end of stream.
-class unix_dgram : public detail::message_socket {
+class unix_dgram : public detail::message_socket, public detail::pair_ops<unix_dgram> {
 public:
     unix_dgram() noexcept = default;
+    // Adopts fd; `connected` says it has a peer (so that ECONNREFUSED is peer_closed).
     explicit unix_dgram(detail::unique_fd fd, bool connected = false, detail::socket_file file = {}) noexcept
         : message_socket(std::move(fd), kind::datagram, connected), file_(std::move(file)) {}
+    static constexpr int socket_type = SOCK_DGRAM;
 
     // A socket that receives on `local`.
     static unix_dgram bind(const unix_address& local, std::error_code& ec, mode_t mode = 0600) {
@@ -299,17 +297,6 @@ public:
     // Connects this socket (e.g. a bound server answering one client). A
     // socket connected elsewhere refuses datagrams from others: EPERM.
     bool set_peer(const unix_address& remote, std::error_code& ec) noexcept { return connect_peer(remote.data(), remote.size(), ec); }
-    // Two connected unnamed ends.
-    static socket_pair<unix_dgram> pair(std::error_code& ec) {
-        return detail::pair_of<unix_dgram>(SOCK_DGRAM, [](detail::unique_fd fd) { return unix_dgram(std::move(fd), true); }, ec);
-    }
-    static socket_pair<unix_dgram> pair() {
-        std::error_code ec;
-        auto p = pair(ec);
-        detail::throw_if(ec, "socketpair");
-        return p;
-    }
-
 private:
     detail::socket_file file_;
 };
