@@ -22,6 +22,9 @@
 #include "transport/signal.hpp"
 #include "transport/posix_mq.hpp"
 #include "transport/sysv_mq.hpp"
+#include "transport/inet_socket.hpp"
+#include "transport/pipe.hpp"
+#include "transport/unix_socket.hpp"
 #include "version.hpp"
 
 namespace ipc {
