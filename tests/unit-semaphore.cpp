@@ -92,7 +92,7 @@ void timed_acquire_is_never_early(Sem& s) {
 
 TEST_CASE("posix_semaphore: names are checked before anything is created") {
     std::error_code ec;
-    for (std::string bad : {std::string(), std::string("/"), std::string("a/b"), std::string(".."), std::string(".hidden"),
+    for (std::string bad : {std::string(), std::string("/"), std::string("a/b"), std::string(".."), std::string("."),
                             std::string("sp ace"), std::string("../../etc/x"), std::string(300, 'a')}) {
         ipc::sem::posix_semaphore s(ipc::create_only, bad, 0, ec);
         CHECK_MESSAGE(ec == ipc::errc::name_invalid, bad);

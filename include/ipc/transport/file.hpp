@@ -57,7 +57,8 @@ public:
 
     // create_only fails with errc::already_exists; open_only with errc::not_found.
     // New files are 0600; a symbolic link is refused (ELOOP), so is anything
-    // that is not a regular file (EINVAL).
+    // that is not a regular file (EINVAL); a bad path (see detail::fs_path)
+    // is errc::name_invalid.
     template <class Mode>
     file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock = {}) : lock_(lock) {
         std::error_code ec;
@@ -65,8 +66,19 @@ public:
         detail::throw_if(ec, "file_writer open");
     }
     template <class Mode>
-    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock, std::error_code& ec) noexcept : lock_(lock) {
-        fd_ = detail::open_regular_file(path, O_WRONLY | O_APPEND | detail::creation_flags(m), ec);
+    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock, std::error_code& ec) noexcept
+        : file_writer(m, path, lock, permissions{}, ec) {}
+    // The same, a new file getting wider permissions than 0600 (less the umask).
+    template <class Mode>
+    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock, permissions p) : lock_(lock) {
+        std::error_code ec;
+        fd_ = detail::open_regular_file(path, O_WRONLY | O_APPEND | detail::creation_flags(m), ec, p);
+        detail::throw_if(ec, "file_writer open");
+    }
+    template <class Mode>
+    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock, permissions p, std::error_code& ec) noexcept
+        : lock_(lock) {
+        fd_ = detail::open_regular_file(path, O_WRONLY | O_APPEND | detail::creation_flags(m), ec, p);
     }
 
     // Blocking: waits for the lock in the kernel. Nonblocking: errc::would_block
