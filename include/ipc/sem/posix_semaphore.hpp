@@ -225,7 +225,9 @@ private:
         }
         std::string n;
         if (!ipc::detail::posix_ipc_name(name, n, ec, ipc::detail::sem_name_prefix)) return;
-        // glibc opens /dev/shm/sem.* with O_NOFOLLOW and O_CLOEXEC, and creates through a temporary file and link(2).
+        // glibc opens /dev/shm/sem.<name> with O_NOFOLLOW, creates it by link(2)
+        // from an O_EXCL temporary file (never through a planted link), and
+        // closes the descriptor once it is mapped.
         sem_t* s = (flags & O_CREAT) ? ::sem_open(n.c_str(), flags, p.mode & 0777, initial) : ::sem_open(n.c_str(), flags);
         if (s == SEM_FAILED) {
             ec = ipc::detail::last_error();

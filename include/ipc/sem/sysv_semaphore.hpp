@@ -236,7 +236,9 @@ private:
     }
 
     bool open(key_t key, std::error_code& ec) noexcept {
-        int id = ::semget(key, 0, 0);
+        // Asking for read and alter access checks it now: a process without it
+        // is refused here (EACCES), not at its first wait. semget with 0 checks nothing.
+        int id = ::semget(key, 0, S_IRUSR | S_IWUSR);
         if (id < 0) {
             ec = ipc::detail::last_error();
             return false;
