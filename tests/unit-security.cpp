@@ -10,7 +10,6 @@
 #include <grp.h>
 #include <pwd.h>
 #include <sys/ipc.h>
-#include <sys/mman.h>
 #include <sys/msg.h>
 #include <sys/sem.h>
 #include <sys/stat.h>
@@ -18,12 +17,12 @@
 #include <csignal>
 #include <fstream>
 #include <iterator>
-#include <new>
 #include <optional>
 #include <set>
 #include <string>
 #include <vector>
 
+#include "shared_memory.hpp"
 #include "support.hpp"
 
 namespace {
@@ -180,24 +179,6 @@ struct reported_error {
     }
 };
 
-// Anonymous shared memory for a child's answers; unmapped on destruction.
-template <class T>
-class shared_page {
-public:
-    shared_page() {
-        void* p = ::mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        REQUIRE(p != MAP_FAILED);
-        value_ = new (p) T{};
-    }
-    ~shared_page() { ::munmap(value_, sizeof(T)); }
-    shared_page(const shared_page&) = delete;
-    shared_page& operator=(const shared_page&) = delete;
-    T& operator*() const noexcept { return *value_; }
-
-private:
-    T* value_;
-};
-
 struct stranger_report {
     reported_error errors[kind_count];
 };
@@ -205,19 +186,19 @@ struct stranger_report {
 // Runs, in a child that has become `nobody` for good, an attempt to open each
 // object; returns what each attempt said.
 std::vector<std::error_code> open_each_as_nobody(const named_objects& objects, const passwd& nobody) {
-    shared_page<stranger_report> report;
+    shared<stranger_report> report;
     child c([&] {
         if (::setgroups(0, nullptr) != 0 || ::setgid(nobody.pw_gid) != 0 || ::setuid(nobody.pw_uid) != 0) return 1;
         if (::setuid(0) == 0) return 2;  // the drop must be for good
         for (int k = 0; k < kind_count; ++k) {
             const std::error_code ec = objects.open_as_a_stranger(static_cast<kind>(k));
-            (*report).errors[k] = {ec.value(), ec.category() == ipc::ipc_category()};
+            report->errors[k] = {ec.value(), ec.category() == ipc::ipc_category()};
         }
         return 0;
     });
     REQUIRE(c.wait() == child_ok);
     std::vector<std::error_code> out;
-    for (const auto& e : (*report).errors) out.push_back(e.code());
+    for (const auto& e : report->errors) out.push_back(e.code());
     return out;
 }
 

@@ -7,30 +7,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "shared_memory.hpp"
 #include "support.hpp"
 
 namespace {
 
 using namespace ipc_test;
-
-// Memory both sides of a fork() share, as a real program would map it.
-template <class T>
-class shared {
-public:
-    shared() {
-        void* p = ::mmap(nullptr, sizeof(T), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        REQUIRE(p != MAP_FAILED);
-        p_ = new (p) T{};
-    }
-    ~shared() { ::munmap(p_, sizeof(T)); }
-    shared(const shared&) = delete;
-    shared& operator=(const shared&) = delete;
-    T* operator->() const { return p_; }
-    T& operator*() const { return *p_; }
-
-private:
-    T* p_;
-};
 
 bool in_dev_shm(const std::string& name) { return std::filesystem::exists("/dev/shm/sem." + name); }
 
