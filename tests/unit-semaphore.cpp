@@ -2,8 +2,6 @@
 #include <ipc/sem/posix_semaphore.hpp>
 #include <ipc/sem/sysv_semaphore.hpp>
 
-#include <sys/mman.h>
-
 #include <filesystem>
 #include <fstream>
 
