@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "conformance.hpp"
 #include "shared_memory.hpp"
 #include "support.hpp"
 
@@ -408,4 +409,50 @@ TEST_CASE("connecting to a Unix socket refuses a symlink planted at the path") {
     struct stat st {};
     REQUIRE(::lstat((dir / "real").c_str(), &st) == 0);
     CHECK(S_ISSOCK(st.st_mode));
+}
+
+TEST_CASE("a Unix socket server can tell who connected (SO_PEERCRED)") {
+    temp_dir dir;
+    const auto addr = unix_address::path(dir / "s");
+    auto listener = ipc::transport::unix_seqpacket_listener::listen(addr);
+    gate done;
+    child c([&] {
+        auto s = ipc::transport::unix_seqpacket::connect_for(addr, 5s);
+        return done.wait() ? 0 : 1;
+    });
+    auto server = listener.accept_for(5s);
+    REQUIRE(server);
+    const auto who = server->peer_credentials();
+    CHECK(who.pid == c.pid());
+    CHECK(who.uid == ::geteuid());
+    CHECK(who.gid == ::getegid());
+    done.open();
+    CHECK(c.wait() == child_ok);
+
+    auto pair = ipc::transport::unix_stream::pair();
+    CHECK(pair.first.peer_credentials().pid == ::getpid());
+
+    passwd nobody{};
+    if (!root_with_nobody(nobody)) return;
+    REQUIRE(::chmod(dir.path().c_str(), 0711) == 0);
+    const auto open_addr = unix_address::path(dir / "open");
+    auto open_listener = [&] {
+        umask_scope no_mask(0);  // connecting needs write permission, which a usual umask (022) takes away
+        return ipc::transport::unix_stream_listener::listen(open_addr, SOMAXCONN, 0666);
+    }();
+    gate stranger_done;
+    child stranger([&] {
+        if (::setgroups(0, nullptr) != 0 || ::setgid(nobody.pw_gid) != 0 || ::setuid(nobody.pw_uid) != 0) return 1;
+        auto s = ipc::transport::unix_stream::connect_for(open_addr, 5s);
+        return stranger_done.wait() ? 0 : 2;
+    });
+    auto from_stranger = open_listener.accept_for(5s);
+    REQUIRE(from_stranger);
+    CHECK(from_stranger->peer_credentials().uid == nobody.pw_uid);
+    CHECK(from_stranger->peer_credentials().gid == nobody.pw_gid);
+    stranger_done.open();
+    CHECK(stranger.wait() == child_ok);
+    std::error_code ec;
+    (void)ipc::transport::unix_stream{}.peer_credentials(ec);
+    CHECK(ec == std::errc::bad_file_descriptor);
 }

@@ -22,12 +22,13 @@ inline int creation_flags(open_or_create_t) noexcept { return O_CREAT; }
 // with ELOOP rather than followed somewhere an attacker chose) and O_CLOEXEC;
 // a new file gets p.mode (0600 unless widened) less the umask.
 // Anything but a regular file (a FIFO, a device) is refused with EINVAL; it is
-// opened with O_NONBLOCK so that even a FIFO cannot hang the open.
+// opened with O_NONBLOCK so that even a FIFO cannot hang the open, and
+// O_NOCTTY so that a terminal at the path cannot become ours.
 inline unique_fd open_regular_file(const std::filesystem::path& path, int flags, std::error_code& ec,
                                    permissions p = {}) noexcept {
     ec.clear();
     if (!fs_path(path.native(), ec)) return {};
-    unique_fd fd(retry_eintr([&] { return ::open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, p.mode & 0777); }));
+    unique_fd fd(retry_eintr([&] { return ::open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, p.mode & 0777); }));
     if (!fd) {
         ec = last_error();
         return {};

@@ -255,10 +255,50 @@ namespace ipc::transport {
 template <class Socket>
 using socket_pair = detail::socket_pair<Socket>;
 
+// Who is at the other end of a connected Unix socket, as the kernel recorded
+// it when the connection was made (SO_PEERCRED): a server checks uid before
+// it trusts a client. The pid may have exited, and been reused, since.
+struct unix_credentials {
+    pid_t pid = 0;
+    uid_t uid = static_cast<uid_t>(-1);
+    gid_t gid = static_cast<gid_t>(-1);
+};
+
+} // namespace ipc::transport
+
+namespace ipc::detail {
+
+// peer_credentials() for the connected Unix sockets, written once over Socket::native_handle().
+template <class Socket>
+class peer_credential_ops {
+public:
+    transport::unix_credentials peer_credentials(std::error_code& ec) const noexcept {
+        ec.clear();
+        ucred c{};
+        socklen_t n = sizeof c;
+        if (::getsockopt(static_cast<const Socket&>(*this).native_handle(), SOL_SOCKET, SO_PEERCRED, &c, &n) != 0) {
+            ec = last_error();
+            return {};
+        }
+        return {c.pid, c.uid, c.gid};
+    }
+    transport::unix_credentials peer_credentials() const {
+        std::error_code ec;
+        auto c = peer_credentials(ec);
+        throw_if(ec, "getsockopt(SO_PEERCRED)");
+        return c;
+    }
+};
+
+} // namespace ipc::detail
+
+namespace ipc::transport {
+
 // A connected Unix stream socket: read_some/write_some, both directions.
 class unix_stream : public detail::stream_socket,
                     public detail::connect_ops<unix_stream, unix_address>,
-                    public detail::pair_ops<unix_stream> {
+                    public detail::pair_ops<unix_stream>,
+                    public detail::peer_credential_ops<unix_stream> {
 public:
     unix_stream() noexcept = default;
     explicit unix_stream(detail::unique_fd fd) noexcept : stream_socket(std::move(fd)) {}
@@ -272,7 +312,8 @@ public:
 // A connected Unix seqpacket socket: send_message/recv_message, both directions.
 class unix_seqpacket : public detail::message_socket,
                        public detail::connect_ops<unix_seqpacket, unix_address>,
-                       public detail::pair_ops<unix_seqpacket> {
+                       public detail::pair_ops<unix_seqpacket>,
+                       public detail::peer_credential_ops<unix_seqpacket> {
 public:
     unix_seqpacket() noexcept = default;
     // Adopts fd; it must have SO_PASSCRED set (see detail::message_socket).
