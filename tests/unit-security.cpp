@@ -151,6 +151,22 @@ public:
         return ec;
     }
 
+    // Creates each object again with create_only, as a second process would.
+    std::error_code create_again(kind k) const {
+        std::error_code ec;
+        switch (k) {
+        case posix_mq: (void)ipc::transport::posix_mq(ipc::create_only, mq_name, {}, ec); break;
+        case posix_sem: (void)ipc::sem::posix_semaphore(ipc::create_only, sem_name, 0, ec); break;
+        case sysv_mq: (void)ipc::transport::sysv_mq(ipc::create_only, mq_key, {}, ec); break;
+        case sysv_sem: (void)ipc::sem::sysv_semaphore(ipc::create_only, sem_key, 0, ec); break;
+        case file_log: (void)ipc::transport::file_writer(ipc::create_only, log_path, {}, ec); break;
+        case file_lock: (void)ipc::file_mutex(ipc::create_only, lock_path, ipc::sync::file_lock_kind::ofd, ec); break;
+        case unix_socket: (void)ipc::transport::unix_stream_listener::listen(sock, ec); break;
+        case kind_count: break;
+        }
+        return ec;
+    }
+
     temp_dir dir;
     const std::string mq_name = unique_name("mq");
     const std::string sem_name = unique_name("sem");
@@ -233,6 +249,15 @@ TEST_CASE("every named object is created 0600 by default, even under umask(0)") 
         INFO(std::string(kind_names[k]));
         CHECK(objects.mode_of(static_cast<kind>(k)) == 0600);
     }
+}
+
+TEST_CASE("create_only never opens what is there already (O_EXCL, IPC_EXCL, a live socket)") {
+    named_objects objects(std::nullopt);
+    for (int k = 0; k < kind_count; ++k) {
+        INFO(std::string(kind_names[k]));
+        CHECK(objects.create_again(static_cast<kind>(k)) == ipc::errc::already_exists);
+    }
+    CHECK(objects.mode_of(file_log) == 0600);  // and the refused attempt changed nothing
 }
 
 TEST_CASE("ipc::permissions widens a new object's mode exactly as asked (under umask(0))") {

@@ -6,7 +6,10 @@
 //
 // Names are explicit: unix_address::path("/run/x.sock") is a file,
 // unix_address::abstract("x") lives in Linux's abstract namespace (no file,
-// gone with the last socket, but reachable by anyone in the network namespace).
+// gone with the last socket, but reachable by anyone in the network namespace:
+// no file mode guards it, so a server checks peer_credentials()).
+// A path is created 0600 unless widened; a symbolic link at it is refused by
+// listen, bind and connect alike, never followed.
 #pragma once
 
 #include <fcntl.h>
