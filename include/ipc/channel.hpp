@@ -16,6 +16,7 @@
 #include "sync/none.hpp"
 #include "sync/poll.hpp"
 #include "sync/spin.hpp"
+#include "transport/fifo.hpp"
 #include "transport/pipe.hpp"
 #include "version.hpp"
 
