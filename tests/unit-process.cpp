@@ -35,9 +35,19 @@ TEST_CASE("fork_with: a child that throws exits with uncaught_exception") {
     CHECK(c.wait_for(5s) == ipc::child_process::uncaught_exception);
 }
 
-TEST_CASE("fork_with: a void body exits 0") {
-    auto c = ipc::fork_with([] {});
-    CHECK(c.wait_for(5s) == 0);
+TEST_CASE("fork_with: a void body exits 0; the error_code twins report no error") {
+    std::error_code ec;
+    auto c = ipc::fork_with([] {}, ec);
+    CHECK_FALSE(ec);
+    CHECK(c.wait_for(5s, ec) == 0);
+    CHECK_FALSE(ec);
+    auto kid = ipc::fork_with<int>([](ipc::pipe_receiver<int>&, ipc::pipe_sender<int>& out) { return out.send(9) ? 0 : 1; }, ec);
+    CHECK_FALSE(ec);
+    int v = 0;
+    CHECK(kid.from_child.recv_for(v, 5s) == ipc::status::ok);
+    CHECK(v == 9);
+    CHECK(kid.process.wait(ec) == 0);
+    CHECK_FALSE(ec);
 }
 
 TEST_CASE("fork_with: typed pipes each way, end of stream when either side is done") {

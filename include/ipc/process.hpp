@@ -60,8 +60,8 @@ public:
     // True until the child has been reaped (by wait, wait_for or the destructor).
     bool running() const noexcept { return pid_ > 0; }
 
-    // Waits for the child to end; returns its result. Once reaped, returns the
-    // same result again.
+    // Waits for the child to end; returns its result (meaningless if ec is
+    // set). Once reaped, returns the same result again.
     int wait(std::error_code& ec) noexcept {
         if (pid_ <= 0) return result_;
         int st = 0;
@@ -210,18 +210,30 @@ struct forked_child {
 // is end of stream for from_child.
 template <class ToChild, class FromChild = ToChild, class Sync = sync::poll, class F>
     requires std::invocable<F&, pipe_receiver<ToChild, Sync>&, pipe_sender<FromChild, Sync>&>
-forked_child<ToChild, FromChild, Sync> fork_with(F&& child_body) {
-    auto down = pipe_channel<ToChild, Sync>::create();
-    auto up = pipe_channel<FromChild, Sync>::create();
-    std::error_code ec;
+forked_child<ToChild, FromChild, Sync> fork_with(F&& child_body, std::error_code& ec) {
+    auto down = transport::make_pipe(ec);
+    if (ec) return {};
+    auto up = transport::make_pipe(ec);
+    if (ec) return {};
     pid_t pid = detail::fork_flushed(ec);
     if (pid == 0) {
-        down.sender.transport().close();
-        up.receiver.transport().close();
-        detail::run_child(child_body, down.receiver, up.sender);
+        down.writer.close();
+        up.reader.close();
+        pipe_receiver<ToChild, Sync> from_parent(std::move(down.reader));
+        pipe_sender<FromChild, Sync> to_parent(std::move(up.writer));
+        detail::run_child(child_body, from_parent, to_parent);
     }
-    detail::throw_if(ec, "fork");
-    return {child_process(pid), std::move(down.sender), std::move(up.receiver)};
+    if (pid < 0) return {};
+    return {child_process(pid), pipe_sender<ToChild, Sync>(std::move(down.writer)),
+            pipe_receiver<FromChild, Sync>(std::move(up.reader))};
+}
+template <class ToChild, class FromChild = ToChild, class Sync = sync::poll, class F>
+    requires std::invocable<F&, pipe_receiver<ToChild, Sync>&, pipe_sender<FromChild, Sync>&>
+forked_child<ToChild, FromChild, Sync> fork_with(F&& child_body) {
+    std::error_code ec;
+    auto c = fork_with<ToChild, FromChild, Sync>(std::forward<F>(child_body), ec);
+    detail::throw_if(ec, "fork_with");
+    return c;
 }
 
 // Which of a spawned program's standard streams are connected to pipes; the
@@ -240,14 +252,6 @@ struct spawned_process {
 
 namespace detail {
 
-// A copy of fd at 3 or above, close-on-exec: dup2 onto 0/1 then always makes
-// a fresh descriptor (dup2(fd, fd) would keep FD_CLOEXEC set and lose it).
-inline unique_fd dup_high(int fd, std::error_code& ec) noexcept {
-    unique_fd d(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
-    if (!d) ec = last_error();
-    return d;
-}
-
 class spawn_actions {
 public:
     spawn_actions() noexcept { ok_ = ::posix_spawn_file_actions_init(&a_) == 0; }
@@ -256,12 +260,29 @@ public:
     }
     spawn_actions(const spawn_actions&) = delete;
     spawn_actions& operator=(const spawn_actions&) = delete;
-    int dup2(int fd, int to) noexcept { return ok_ ? ::posix_spawn_file_actions_adddup2(&a_, fd, to) : ENOMEM; }
+    // The child gets a copy of fd as its descriptor `target` (0 or 1). The
+    // copy, kept here until spawn, sits at 3 or above and is close-on-exec:
+    // dup2 onto the target then always makes a fresh descriptor without
+    // FD_CLOEXEC (dup2(fd, fd) would keep the flag and the child would lose it).
+    bool give(int fd, int target, std::error_code& ec) noexcept {
+        unique_fd& copy = given_[target & 1];
+        copy.reset(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        if (!copy) {
+            ec = last_error();
+            return false;
+        }
+        if (int e = ok_ ? ::posix_spawn_file_actions_adddup2(&a_, copy.get(), target) : ENOMEM) {
+            ec = errno_code(e);
+            return false;
+        }
+        return true;
+    }
     const posix_spawn_file_actions_t* get() const noexcept { return &a_; }
 
 private:
     posix_spawn_file_actions_t a_{};
     bool ok_ = false;
+    unique_fd given_[2];
 };
 
 } // namespace detail
@@ -278,23 +299,16 @@ inline spawned_process spawn(const std::vector<std::string>& argv, stdio_pipes p
     const bool pipe_in = (static_cast<unsigned>(pipes) & 1u) != 0;
     const bool pipe_out = (static_cast<unsigned>(pipes) & 2u) != 0;
     spawned_process p;
-    detail::unique_fd child_in, child_out;
     detail::spawn_actions actions;
     if (pipe_in) {
         auto pp = transport::make_pipe(ec);
-        if (ec) return {};
-        child_in = detail::dup_high(pp.reader.native_handle(), ec);
-        if (ec) return {};
+        if (ec || !actions.give(pp.reader.native_handle(), STDIN_FILENO, ec)) return {};
         p.in = std::move(pp.writer);
-        if (int e = actions.dup2(child_in.get(), STDIN_FILENO)) { ec = detail::errno_code(e); return {}; }
     }
     if (pipe_out) {
         auto pp = transport::make_pipe(ec);
-        if (ec) return {};
-        child_out = detail::dup_high(pp.writer.native_handle(), ec);
-        if (ec) return {};
+        if (ec || !actions.give(pp.writer.native_handle(), STDOUT_FILENO, ec)) return {};
         p.out = std::move(pp.reader);
-        if (int e = actions.dup2(child_out.get(), STDOUT_FILENO)) { ec = detail::errno_code(e); return {}; }
     }
     std::vector<char*> args;
     args.reserve(argv.size() + 1);
@@ -306,7 +320,7 @@ inline spawned_process spawn(const std::vector<std::string>& argv, stdio_pipes p
         return {};
     }
     p.process = child_process(pid);
-    return p;  // child_in/child_out close here: the child holds the only copies
+    return p;  // the copies in `actions` close here: the child holds the only ones
 }
 inline spawned_process spawn(const std::vector<std::string>& argv, stdio_pipes pipes = stdio_pipes::in_out) {
     std::error_code ec;

@@ -106,6 +106,32 @@ inline ipc::detail::unique_fd open_fifo(const char* path, int flags, std::error_
     return fd;
 }
 
+// What the two ends share: the timed opens (End::open(path, deadline, ec)
+// does the work) and the descriptor.
+template <class End>
+class fifo_end {
+public:
+    template <class Rep, class Period>
+    static End open(std::string_view path, std::chrono::duration<Rep, Period> timeout, std::error_code& ec) noexcept {
+        return End::open(path, deadline::after(timeout), ec);
+    }
+    template <class Rep, class Period>
+    static End open(std::string_view path, std::chrono::duration<Rep, Period> timeout) {
+        std::error_code ec;
+        End e = End::open(path, deadline::after(timeout), ec);
+        ipc::detail::throw_if(ec, End::open_what);
+        return e;
+    }
+
+    int native_handle() const noexcept { return end_.native_handle(); }
+    bool is_open() const noexcept { return end_.is_open(); }
+    void close() noexcept { end_.close(); }
+    [[nodiscard]] int release() noexcept { return end_.release(); }
+
+protected:
+    ipc::detail::pipe_end end_;
+};
+
 } // namespace detail_fifo
 
 // Creating and removing the FIFO itself. Paths are file-system paths,
@@ -174,8 +200,11 @@ struct fifo {
 // left; before any writer it is would_block (nonblocking) or keeps waiting
 // (blocking). It relies on the kernel's own record: a FIFO opened O_NONBLOCK
 // with no writer reports POLLHUP only after a writer has come and gone.
-class fifo_reader {
+class fifo_reader : public detail_fifo::fifo_end<fifo_reader> {
 public:
+    static constexpr const char* open_what = "fifo_reader::open";
+    using fifo_end::open;  // open(path, timeout[, ec]): see open(path, deadline, ec)
+
     fifo_reader() noexcept = default;
 
     // Opens at once, writer or not; the first receive waits for a writer.
@@ -191,7 +220,7 @@ public:
     static fifo_reader open(std::string_view path) {
         std::error_code ec;
         auto r = open(path, ec);
-        ipc::detail::throw_if(ec, "fifo_reader::open");
+        ipc::detail::throw_if(ec, open_what);
         return r;
     }
 
@@ -204,17 +233,6 @@ public:
         fifo_reader r = open(path, ec);
         if (ec) return {};
         if (!ipc::detail::wait_fd(r.native_handle(), POLLIN, dl, ec)) return {};
-        return r;
-    }
-    template <class Rep, class Period>
-    static fifo_reader open(std::string_view path, std::chrono::duration<Rep, Period> timeout, std::error_code& ec) noexcept {
-        return open(path, deadline::after(timeout), ec);
-    }
-    template <class Rep, class Period>
-    static fifo_reader open(std::string_view path, std::chrono::duration<Rep, Period> timeout) {
-        std::error_code ec;
-        auto r = open(path, deadline::after(timeout), ec);
-        ipc::detail::throw_if(ec, "fifo_reader::open");
         return r;
     }
 
@@ -242,19 +260,15 @@ public:
         }
     }
 
-    int native_handle() const noexcept { return end_.native_handle(); }
-    bool is_open() const noexcept { return end_.is_open(); }
-    void close() noexcept { end_.close(); }
-    [[nodiscard]] int release() noexcept { return end_.release(); }
-
-private:
-    ipc::detail::pipe_end end_;
 };
 
 // The write end of a FIFO. Writing after every reader left is
 // errc::peer_closed (status::closed), never a SIGPIPE death.
-class fifo_writer {
+class fifo_writer : public detail_fifo::fifo_end<fifo_writer> {
 public:
+    static constexpr const char* open_what = "fifo_writer::open";
+    using fifo_end::open;  // open(path, timeout[, ec]): see open(path, deadline, ec)
+
     fifo_writer() noexcept = default;
 
     // Waits until a reader has the FIFO open, up to the deadline
@@ -287,28 +301,10 @@ public:
             pause = std::min<microseconds>(pause * 2, milliseconds(10));
         }
     }
-    template <class Rep, class Period>
-    static fifo_writer open(std::string_view path, std::chrono::duration<Rep, Period> timeout, std::error_code& ec) noexcept {
-        return open(path, deadline::after(timeout), ec);
-    }
-    template <class Rep, class Period>
-    static fifo_writer open(std::string_view path, std::chrono::duration<Rep, Period> timeout) {
-        std::error_code ec;
-        auto w = open(path, deadline::after(timeout), ec);
-        ipc::detail::throw_if(ec, "fifo_writer::open");
-        return w;
-    }
 
     std::size_t write_some(std::span<const std::span<const std::byte>> parts, io_mode m, std::error_code& ec) noexcept {
         return end_.write(parts, m, ec);
     }
-    int native_handle() const noexcept { return end_.native_handle(); }
-    bool is_open() const noexcept { return end_.is_open(); }
-    void close() noexcept { end_.close(); }
-    [[nodiscard]] int release() noexcept { return end_.release(); }
-
-private:
-    ipc::detail::pipe_end end_;
 };
 
 } // namespace ipc::transport
