@@ -26,16 +26,14 @@
 #include "../detail/pipe_io.hpp"
 #include "../framing/delimited.hpp"
 
-namespace ipc::transport {
-
-namespace detail_fifo {
+namespace ipc::detail {
 
 // A validated, NUL-terminated copy of a FIFO path: not empty, no NUL byte,
 // shorter than PATH_MAX, every component at most NAME_MAX, and the last
 // component a real name (not empty, "." or ".."). No allocation.
-class path_buf {
+class fifo_path {
 public:
-    path_buf(std::string_view p, std::error_code& ec) noexcept {
+    fifo_path(std::string_view p, std::error_code& ec) noexcept {
         if (!valid(p)) {
             ec = make_error_code(errc::name_invalid);
             return;
@@ -66,10 +64,10 @@ private:
 
 // Refuses a path that is there but is not a FIFO (a file, a directory, a
 // device), before opening it: opening a device can have side effects.
-inline bool check_is_fifo_path(const char* path, std::error_code& ec) noexcept {
+inline bool check_fifo_path(const char* path, std::error_code& ec) noexcept {
     struct stat st {};
     if (::lstat(path, &st) != 0) {
-        ec = ipc::detail::last_error();
+        ec = last_error();
         return false;
     }
     if (S_ISLNK(st.st_mode)) {
@@ -84,25 +82,25 @@ inline bool check_is_fifo_path(const char* path, std::error_code& ec) noexcept {
 }
 
 // Opens path with flags (O_NONBLOCK among them), checks that what was opened
-// is a FIFO, then makes the descriptor blocking as ipc::detail::pipe_end
+// is a FIFO, then makes the descriptor blocking as pipe_end
 // expects. The descriptor is its own open file description, so clearing
 // O_NONBLOCK on it affects no other process.
-inline ipc::detail::unique_fd open_fifo(const char* path, int flags, std::error_code& ec) noexcept {
-    ipc::detail::unique_fd fd(ipc::detail::retry_eintr([&] { return ::open(path, flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC); }));
+inline unique_fd open_fifo(const char* path, int flags, std::error_code& ec) noexcept {
+    unique_fd fd(retry_eintr([&] { return ::open(path, flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC); }));
     if (!fd) {
-        ec = ipc::detail::last_error();
+        ec = last_error();
         return {};
     }
     struct stat st {};
     if (::fstat(fd.get(), &st) != 0) {
-        ec = ipc::detail::last_error();
+        ec = last_error();
         return {};
     }
     if (!S_ISFIFO(st.st_mode)) {  // swapped in after the lstat
         ec = make_error_code(errc::bad_message);
         return {};
     }
-    if (!ipc::detail::set_nonblocking(fd.get(), false, ec)) return {};
+    if (!set_nonblocking(fd.get(), false, ec)) return {};
     return fd;
 }
 
@@ -119,7 +117,7 @@ public:
     static End open(std::string_view path, std::chrono::duration<Rep, Period> timeout) {
         std::error_code ec;
         End e = End::open(path, deadline::after(timeout), ec);
-        ipc::detail::throw_if(ec, End::open_what);
+        throw_if(ec, End::open_what);
         return e;
     }
 
@@ -129,13 +127,15 @@ public:
     [[nodiscard]] int release() noexcept { return end_.release(); }
 
 protected:
-    ipc::detail::pipe_end end_;
+    pipe_end end_;
 };
 
-} // namespace detail_fifo
+} // namespace ipc::detail
+
+namespace ipc::transport {
 
 // Creating and removing the FIFO itself. Paths are file-system paths,
-// validated as described at detail_fifo::path_buf (errc::name_invalid).
+// validated as described at detail::fifo_path (errc::name_invalid).
 struct fifo {
     // mkfifo with O_EXCL semantics: an existing path (of any kind, a dangling
     // symlink included) is errc::already_exists. The FIFO gets exactly `mode`,
@@ -143,14 +143,14 @@ struct fifo {
     // through an O_PATH descriptor so that a path swapped in meanwhile is not
     // followed and the FIFO is never opened for I/O.
     static bool create(std::string_view path, ::mode_t mode, std::error_code& ec) noexcept {
-        detail_fifo::path_buf p(path, ec);
+        detail::fifo_path p(path, ec);
         if (!p) return false;
         mode &= 07777;
         if (::mkfifo(p.c_str(), mode) != 0) {  // umask can only take bits away: never wider than asked
-            ec = ipc::detail::last_error();
+            ec = detail::last_error();
             return false;
         }
-        ipc::detail::unique_fd fd(::open(p.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        detail::unique_fd fd(::open(p.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
         struct stat st {};
         bool ours = fd && ::fstat(fd.get(), &st) == 0 && S_ISFIFO(st.st_mode);
         if (ours) {
@@ -158,28 +158,28 @@ struct fifo {
             std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd.get());
             if (::chmod(proc, mode) == 0) return true;
         }
-        ec = ours ? ipc::detail::last_error() : make_error_code(errc::bad_message);
+        ec = ours ? detail::last_error() : make_error_code(errc::bad_message);
         if (ours) ::unlink(p.c_str());
         return false;
     }
     static void create(std::string_view path, ::mode_t mode = 0600) {
         std::error_code ec;
         (void)create(path, mode, ec);
-        ipc::detail::throw_if(ec, "fifo::create");
+        detail::throw_if(ec, "fifo::create");
     }
 
     // Unlinks the FIFO. Returns false (without an error) when nothing is
     // there; a path that is not a FIFO is left alone: errc::bad_message.
     static bool remove(std::string_view path, std::error_code& ec) noexcept {
-        detail_fifo::path_buf p(path, ec);
+        detail::fifo_path p(path, ec);
         if (!p) return false;
         std::error_code why;
-        if (!detail_fifo::check_is_fifo_path(p.c_str(), why)) {
+        if (!detail::check_fifo_path(p.c_str(), why)) {
             if (why != errc::not_found) ec = why;
             return false;
         }
         if (::unlink(p.c_str()) != 0) {
-            if (errno != ENOENT) ec = ipc::detail::last_error();
+            if (errno != ENOENT) ec = detail::last_error();
             return false;
         }
         return true;
@@ -187,7 +187,7 @@ struct fifo {
     static bool remove(std::string_view path) {
         std::error_code ec;
         bool r = remove(path, ec);
-        ipc::detail::throw_if(ec, "fifo::remove");
+        detail::throw_if(ec, "fifo::remove");
         return r;
     }
 };
@@ -200,7 +200,7 @@ struct fifo {
 // left; before any writer it is would_block (nonblocking) or keeps waiting
 // (blocking). It relies on the kernel's own record: a FIFO opened O_NONBLOCK
 // with no writer reports POLLHUP only after a writer has come and gone.
-class fifo_reader : public detail_fifo::fifo_end<fifo_reader> {
+class fifo_reader : public detail::fifo_end<fifo_reader> {
 public:
     static constexpr const char* open_what = "fifo_reader::open";
     using fifo_end::open;  // open(path, timeout[, ec]): see open(path, deadline, ec)
@@ -209,18 +209,18 @@ public:
 
     // Opens at once, writer or not; the first receive waits for a writer.
     static fifo_reader open(std::string_view path, std::error_code& ec) noexcept {
-        detail_fifo::path_buf p(path, ec);
-        if (!p || !detail_fifo::check_is_fifo_path(p.c_str(), ec)) return {};
-        auto fd = detail_fifo::open_fifo(p.c_str(), O_RDONLY, ec);
+        detail::fifo_path p(path, ec);
+        if (!p || !detail::check_fifo_path(p.c_str(), ec)) return {};
+        auto fd = detail::open_fifo(p.c_str(), O_RDONLY, ec);
         if (!fd) return {};
         fifo_reader r;
-        r.end_ = ipc::detail::pipe_end(std::move(fd), O_RDONLY);
+        r.end_ = detail::pipe_end(std::move(fd), O_RDONLY);
         return r;
     }
     static fifo_reader open(std::string_view path) {
         std::error_code ec;
         auto r = open(path, ec);
-        ipc::detail::throw_if(ec, open_what);
+        detail::throw_if(ec, open_what);
         return r;
     }
 
@@ -232,7 +232,7 @@ public:
     static fifo_reader open(std::string_view path, const deadline& dl, std::error_code& ec) noexcept {
         fifo_reader r = open(path, ec);
         if (ec) return {};
-        if (!ipc::detail::wait_fd(r.native_handle(), POLLIN, dl, ec)) return {};
+        if (!detail::wait_fd(r.native_handle(), POLLIN, dl, ec)) return {};
         return r;
     }
 
@@ -243,8 +243,8 @@ public:
             // read() said 0: a writer came and left (POLLHUP), or none has come yet.
             ec.clear();
             pollfd p{end_.native_handle(), POLLIN, 0};
-            if (ipc::detail::retry_eintr([&] { return ::poll(&p, 1, 0); }) < 0) {
-                ec = ipc::detail::last_error();
+            if (detail::retry_eintr([&] { return ::poll(&p, 1, 0); }) < 0) {
+                ec = detail::last_error();
                 return 0;
             }
             if (p.revents & POLLIN) continue;  // a writer wrote (and maybe left) just now
@@ -256,7 +256,7 @@ public:
                 ec = make_error_code(errc::would_block);
                 return 0;
             }
-            if (!ipc::detail::wait_fd(end_.native_handle(), POLLIN, deadline::never(), ec)) return 0;
+            if (!detail::wait_fd(end_.native_handle(), POLLIN, deadline::never(), ec)) return 0;
         }
     }
 
@@ -264,7 +264,7 @@ public:
 
 // The write end of a FIFO. Writing after every reader left is
 // errc::peer_closed (status::closed), never a SIGPIPE death.
-class fifo_writer : public detail_fifo::fifo_end<fifo_writer> {
+class fifo_writer : public detail::fifo_end<fifo_writer> {
 public:
     static constexpr const char* open_what = "fifo_writer::open";
     using fifo_end::open;  // open(path, timeout[, ec]): see open(path, deadline, ec)
@@ -276,17 +276,17 @@ public:
     // missing path is errc::not_found at once: create() it first.
     static fifo_writer open(std::string_view path, const deadline& dl, std::error_code& ec) noexcept {
         using namespace std::chrono;
-        detail_fifo::path_buf p(path, ec);
-        if (!p || !detail_fifo::check_is_fifo_path(p.c_str(), ec)) return {};
+        detail::fifo_path p(path, ec);
+        if (!p || !detail::check_fifo_path(p.c_str(), ec)) return {};
         // O_WRONLY|O_NONBLOCK is ENXIO until a reader exists; the kernel
         // offers no wakeup for that, so poll with a backoff capped well below
         // any useful timeout.
         auto pause = microseconds(200);
         for (;;) {
-            auto fd = detail_fifo::open_fifo(p.c_str(), O_WRONLY, ec);
+            auto fd = detail::open_fifo(p.c_str(), O_WRONLY, ec);
             if (fd) {
                 fifo_writer w;
-                w.end_ = ipc::detail::pipe_end(std::move(fd), O_WRONLY);
+                w.end_ = detail::pipe_end(std::move(fd), O_WRONLY);
                 return w;
             }
             if (ec != std::error_code(ENXIO, std::system_category())) return {};
