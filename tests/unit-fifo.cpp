@@ -96,6 +96,11 @@ TEST_CASE("fifo: a blocking receive on a reader that opened first waits for the 
         ipc::fifo_sender<int> tx(fifo_writer::open(f.path, 5s));
         return tx.send(42) == ipc::status::ok ? 0 : 1;
     });
+    child watchdog([&] {  // bounds the blocking calls below: a writer that comes and goes after 10 s
+        usleep(10000000);
+        auto w = fifo_writer::open(f.path, 1s);
+        return 0;
+    });
     int v = 0;
     CHECK(rx.recv(v) == ipc::status::ok);  // not closed, though no writer existed when it started
     CHECK(v == 42);
@@ -105,12 +110,16 @@ TEST_CASE("fifo: a blocking receive on a reader that opened first waits for the 
 
 TEST_CASE("fifo: a writer that opens first waits, bounded, for a reader") {
     fresh_fifo f;
+    auto opening = ipc::pipe_channel<char>::create();  // the child says when it starts to open
     child writer([&] {
         auto t0 = std::chrono::steady_clock::now();
+        if (opening.sender.send('!') != ipc::status::ok) return 3;
         ipc::fifo_sender<int> tx(fifo_writer::open(f.path, 5s));
         if (ms_since(t0) < 50.0) return 1;  // it did wait for the reader
         return tx.send_for(7, 5s) == ipc::status::ok ? 0 : 2;
     });
+    char c = 0;
+    REQUIRE(opening.receiver.recv_for(c, 5s) == ipc::status::ok);
     usleep(100000);
     ipc::fifo_receiver<int> rx(fifo_reader::open(f.path));
     int v = 0;
