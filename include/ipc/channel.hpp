@@ -22,6 +22,7 @@
 #include "sync/poll.hpp"
 #include "sync/spin.hpp"
 #include "transport/eventfd.hpp"
+#include "transport/fifo.hpp"
 #include "transport/file.hpp"
 #include "transport/inet_socket.hpp"
 #include "transport/pipe.hpp"
