@@ -76,14 +76,18 @@ TEST_CASE("posix_ipc_name: optional '/', 1..NAME_MAX-prefix of [A-Za-z0-9._-], n
     }
 }
 
-TEST_CASE("fs_path: non-empty, no NUL, shorter than PATH_MAX, no '..' component unless allowed") {
-    const std::string long_ok = "/" + std::string(PATH_MAX - 2, 'p');  // PATH_MAX - 1 bytes
+TEST_CASE("fs_path: non-empty, no NUL, < PATH_MAX, components <= NAME_MAX, names an object, no '..' unless allowed") {
+    std::string long_ok;  // PATH_MAX - 1 bytes in components of NAME_MAX
+    while (long_ok.size() + NAME_MAX + 1 < PATH_MAX) long_ok += "/" + std::string(NAME_MAX, 'p');
+    long_ok += "/" + std::string(PATH_MAX - 2 - long_ok.size(), 'q');
+    REQUIRE(long_ok.size() == PATH_MAX - 1);
     const path_case table[] = {
         {"/run/app/log", parent_refs::refuse, true},
         {"relative/log", parent_refs::refuse, true},
         {"log", parent_refs::refuse, true},
         {"/a/..b/c..", parent_refs::refuse, true},  // names that merely contain dots
         {"/a/./b", parent_refs::refuse, true},
+        {"/" + std::string(NAME_MAX, 'c') + "/x", parent_refs::refuse, true},
         {"/a/.../b", parent_refs::refuse, true},
         {long_ok, parent_refs::refuse, true},
         {"../x", parent_refs::allow, true},
@@ -96,6 +100,10 @@ TEST_CASE("fs_path: non-empty, no NUL, shorter than PATH_MAX, no '..' component 
         {"/a/../b", parent_refs::refuse, false},
         {"/a/..", parent_refs::refuse, false},
         {"a//../b", parent_refs::refuse, false},
+        {"/dir/", parent_refs::refuse, false},  // the last component must name an object
+        {"/dir/.", parent_refs::refuse, false},
+        {"/dir/..", parent_refs::allow, false},
+        {"/" + std::string(NAME_MAX + 1, 'c') + "/x", parent_refs::refuse, false},
         {std::string("/a\0b", 4), parent_refs::refuse, false},
         {std::string("/a\0b", 4), parent_refs::allow, false},
         {long_ok + "p", parent_refs::allow, false},

@@ -56,9 +56,9 @@ std::string contents(const std::string& path) {
 }
 
 // The kinds of named object a process of another user might try to open.
-enum kind : int { posix_mq, posix_sem, sysv_mq, sysv_sem, file_log, file_lock, unix_socket, kind_count };
+enum kind : int { posix_mq, posix_sem, sysv_mq, sysv_sem, file_log, file_lock, unix_socket, fifo, kind_count };
 const char* const kind_names[] = {"POSIX mq", "POSIX named semaphore", "SysV mq", "SysV semaphore",
-                                  "file log", "file_mutex", "Unix socket"};
+                                  "file log", "file_mutex", "Unix socket", "FIFO"};
 
 // One object of every named kind, made by this process (with `p`, or the
 // defaults) in a directory that anyone may traverse but not list, so that
@@ -86,6 +86,7 @@ public:
             log = ipc::transport::file_writer(ipc::create_only, log_path, {}, *p);
             lock = ipc::file_mutex(ipc::create_only, lock_path, ipc::sync::file_lock_kind::ofd, *p);
             listener = ipc::transport::unix_stream_listener::listen(sock, SOMAXCONN, p->mode);
+            ipc::transport::fifo::create(fifo_path, p->mode);
         } else {
             mq = ipc::transport::posix_mq(ipc::create_only, mq_name, mq_o);
             sem = ipc::sem::posix_semaphore(ipc::create_only, sem_name);
@@ -94,6 +95,7 @@ public:
             log = ipc::transport::file_writer(ipc::create_only, log_path);
             lock = ipc::file_mutex(ipc::create_only, lock_path);
             listener = ipc::transport::unix_stream_listener::listen(sock);
+            ipc::transport::fifo::create(fifo_path);
         }
     }
     ~named_objects() {
@@ -130,6 +132,7 @@ public:
         case file_log: return file_mode(log_path);
         case file_lock: return file_mode(lock_path);
         case unix_socket: return file_mode(sock_path);
+        case fifo: return file_mode(fifo_path);
         case kind_count: break;
         }
         return 07777;
@@ -146,6 +149,7 @@ public:
         case file_log: (void)ipc::transport::file_writer(ipc::open_only, log_path, {}, ec); break;
         case file_lock: (void)ipc::file_mutex(ipc::open_only, lock_path, ipc::sync::file_lock_kind::ofd, ec); break;
         case unix_socket: (void)ipc::transport::unix_stream::connect_for(sock, 2s, ec); break;
+        case fifo: (void)ipc::transport::fifo_reader::open(fifo_path, ec); break;
         case kind_count: break;
         }
         return ec;
@@ -162,6 +166,7 @@ public:
         case file_log: (void)ipc::transport::file_writer(ipc::create_only, log_path, {}, ec); break;
         case file_lock: (void)ipc::file_mutex(ipc::create_only, lock_path, ipc::sync::file_lock_kind::ofd, ec); break;
         case unix_socket: (void)ipc::transport::unix_stream_listener::listen(sock, ec); break;
+        case fifo: (void)ipc::transport::fifo::create(fifo_path, 0600, ec); break;
         case kind_count: break;
         }
         return ec;
@@ -173,6 +178,7 @@ public:
     const std::string log_path = dir / "log";
     const std::string lock_path = dir / "lock";
     const std::string sock_path = dir / "sock";
+    const std::string fifo_path = dir / "fifo";
     const unix_address sock = unix_address::path(sock_path);
     ipc::transport::sysv_key mq_key{IPC_PRIVATE};
     key_t sem_key = IPC_PRIVATE;
@@ -344,6 +350,10 @@ TEST_CASE("every descriptor the library opens closes on exec") {
     ipc::transport::file_writer log(ipc::create_only, dir / "log");
     ipc::transport::file_reader follower(dir / "log", ipc::transport::file_end::follow);
     ipc::file_mutex lock(ipc::create_only, dir / "lock");
+    ipc::transport::fifo::create(dir / "fifo");
+    auto fifo_in = ipc::transport::fifo_reader::open(dir / "fifo");
+    auto fifo_out = ipc::transport::fifo_writer::open(dir / "fifo", ipc::deadline::after(5s), ec);
+    REQUIRE_FALSE(ec);
 
     // A descriptor that arrives over a socket (SCM_RIGHTS).
     auto passing = ipc::transport::unix_stream::pair();
@@ -398,6 +408,12 @@ TEST_CASE("a symlink planted at a file path is refused; its target is untouched"
         auto l = ipc::transport::unix_stream_listener::listen(unix_address::path(link), ec);
         CHECK(ec == std::errc::too_many_symbolic_link_levels);
         auto d = ipc::transport::unix_dgram::bind(unix_address::path(dangling), ec);
+        CHECK(ec == std::errc::too_many_symbolic_link_levels);
+    }
+    SUBCASE("FIFO: create and open refuse the link") {
+        CHECK_FALSE(ipc::transport::fifo::create(dangling, 0600, ec));
+        CHECK(ec == ipc::errc::already_exists);
+        auto r = ipc::transport::fifo_reader::open(link, ec);
         CHECK(ec == std::errc::too_many_symbolic_link_levels);
     }
     SUBCASE("remove() takes the link away, never the target") {

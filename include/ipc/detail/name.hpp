@@ -68,20 +68,23 @@ enum class parent_refs : unsigned char { refuse, allow };
 
 // The rule for a file-system path (log file, lock file, FIFO, socket file):
 //   - not empty, no NUL byte (c_str() would silently cut the path there);
-//   - shorter than PATH_MAX bytes (Unix sockets have the tighter sun_path
-//     limit, which unix_address checks itself);
-//   - no ".." component unless parent_refs::allow.
+//   - shorter than PATH_MAX bytes, every component at most NAME_MAX (Unix
+//     sockets have the tighter sun_path limit, which unix_address checks);
+//   - the last component names an object: not empty ("dir/"), "." or "..";
+//   - no ".." component anywhere unless parent_refs::allow.
 // Otherwise errc::name_invalid. Symbolic links are not a matter of the name:
 // the open refuses them (O_NOFOLLOW, lstat) at the moment it happens.
 inline bool fs_path(std::string_view path, std::error_code& ec, parent_refs parents = parent_refs::refuse) noexcept {
     bool ok = !path.empty() && path.size() < PATH_MAX && path.find('\0') == std::string_view::npos;
-    if (ok && parents == parent_refs::refuse) {
-        for (std::size_t start = 0; start <= path.size();) {
-            std::size_t end = path.find('/', start);
-            if (end == std::string_view::npos) end = path.size();
-            ok = ok && path.substr(start, end - start) != "..";
-            start = end + 1;
+    for (std::size_t start = 0; ok;) {
+        const std::size_t slash = path.find('/', start);
+        const std::string_view comp = path.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
+        ok = comp.size() <= NAME_MAX && (comp != ".." || parents == parent_refs::allow);
+        if (slash == std::string_view::npos) {
+            ok = ok && !comp.empty() && comp != "." && comp != "..";
+            break;
         }
+        start = slash + 1;
     }
     if (!ok) ec = make_error_code(errc::name_invalid);
     return ok;

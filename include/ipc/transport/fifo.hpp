@@ -23,21 +23,19 @@
 #include <thread>
 
 #include "../basic_channel.hpp"
+#include "../detail/name.hpp"
 #include "../detail/pipe_io.hpp"
 #include "../framing/delimited.hpp"
 
 namespace ipc::detail {
 
-// A validated, NUL-terminated copy of a FIFO path: not empty, no NUL byte,
-// shorter than PATH_MAX, every component at most NAME_MAX, and the last
-// component a real name (not empty, "." or ".."). No allocation.
+// A validated (detail::fs_path), NUL-terminated copy of a FIFO path. No
+// allocation. Every FIFO call starts here, so this is where ec is cleared.
 class fifo_path {
 public:
     fifo_path(std::string_view p, std::error_code& ec) noexcept {
-        if (!valid(p)) {
-            ec = make_error_code(errc::name_invalid);
-            return;
-        }
+        ec.clear();
+        if (!fs_path(p, ec)) return;
         std::memcpy(buf_, p.data(), p.size());
         buf_[p.size()] = '\0';
         ok_ = true;
@@ -46,18 +44,6 @@ public:
     const char* c_str() const noexcept { return buf_; }
 
 private:
-    static bool valid(std::string_view p) noexcept {
-        if (p.empty() || p.size() >= PATH_MAX || p.find('\0') != std::string_view::npos) return false;
-        std::size_t start = 0;
-        for (;;) {
-            std::size_t slash = p.find('/', start);
-            std::string_view comp = p.substr(start, slash == std::string_view::npos ? std::string_view::npos : slash - start);
-            if (comp.size() > NAME_MAX) return false;
-            if (slash == std::string_view::npos) return !comp.empty() && comp != "." && comp != "..";
-            start = slash + 1;
-        }
-    }
-
     char buf_[PATH_MAX] = {};
     bool ok_ = false;
 };
@@ -135,7 +121,7 @@ protected:
 namespace ipc::transport {
 
 // Creating and removing the FIFO itself. Paths are file-system paths,
-// validated as described at detail::fifo_path (errc::name_invalid).
+// validated as described at detail::fs_path (errc::name_invalid).
 struct fifo {
     // mkfifo with O_EXCL semantics: an existing path (of any kind, a dangling
     // symlink included) is errc::already_exists. The FIFO gets exactly `mode`,
