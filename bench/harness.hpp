@@ -5,22 +5,26 @@
 // bytes. The harness forks, pins the two processes to different CPUs and runs,
 // in the same pair of processes:
 //   round trips: the parent sends, the child echoes; each round trip is timed;
-//   one way:     the parent sends N messages back to back, the child answers
-//                the last one (or every `window`-th, for lossy transports), and
+//   one way:     the parent sends messages back to back, the child answers
+//                the last one (and every `window`-th, for lossy transports), and
 //                the whole transfer is timed.
+// Each phase runs for a time budget or a count, whichever ends first.
 // At the end the parent sends a goodbye that the child waits for, so neither
 // side ever closes with a message still in flight (ZeroMQ and nng send from
-// background threads).
+// background threads). Strict ping-pong links (rtt_only) end with the message
+// that stops the round trips: their single slot holds one message at a time.
 #pragma once
 
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstddef>
@@ -29,6 +33,7 @@
 #include <cstring>
 #include <exception>
 #include <limits>
+#include <new>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -39,16 +44,18 @@ namespace bench {
 // a: the measuring parent; b: the echoing child.
 enum class side { a, b };
 
-// How much one measurement runs (--quick makes each part smaller).
+// How much one measurement runs: each phase stops at its time budget or its
+// count, whichever comes first (--quick makes both smaller).
 struct plan {
-    std::size_t warmup;        // round trips before timing
-    std::size_t rounds;        // timed round trips
-    std::size_t oneway_bytes;  // one-way phase: about this many bytes,
-    std::size_t oneway_min;    // but at least this many messages
-    std::size_t oneway_max;    // and at most this many
-    std::size_t memcpy_bytes;  // floor.memcpy: bytes copied per measurement
+    std::size_t warmup;          // round trips before timing
+    std::size_t max_rounds;      // timed round trips, at most
+    std::int64_t rtt_budget_ns;  // and for at most this long
+    std::size_t max_messages;    // one-way phase: at most this many messages,
+    std::size_t max_bytes;       // this many bytes,
+    std::int64_t oneway_budget_ns;  // and this long
+    std::size_t memcpy_bytes;    // floor.memcpy: bytes copied per measurement
 
-    std::size_t messages(std::size_t size) const { return std::clamp(oneway_bytes / size, oneway_min, oneway_max); }
+    std::size_t messages(std::size_t size) const { return std::clamp<std::size_t>(max_bytes / size, 1, max_messages); }
 };
 
 inline constexpr double none = std::numeric_limits<double>::quiet_NaN();
@@ -142,11 +149,28 @@ std::size_t window_of(const L& link, std::size_t msgs) {
     return msgs;
 }
 
+// What the parent tells the child outside the measured path, in a shared
+// page: when the round trips end and which message is the last one-way one.
+// Both are written before the message that makes them matter is sent, so the
+// child sees them when it receives that message.
+struct control {
+    std::atomic<bool> rtt_done{false};
+    std::atomic<std::uint64_t> last_message{0};
+};
+
 // Runs one measurement of link type L at `size` bytes. L(size) is built in the
 // parent; L::open(side) runs in each process after fork; send()/recv() move one
 // message and throw on failure.
 template <class L>
 result run_link(std::size_t size, const plan& p) {
+    void* page = ::mmap(nullptr, sizeof(control), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED) return result::fail("mmap failed");
+    struct unmap {
+        void* p;
+        ~unmap() { ::munmap(p, sizeof(control)); }
+    } unmap_page{page};
+    control& ctl = *new (page) control;
+
     std::optional<L> link;
     try {
         link.emplace(size);
@@ -155,8 +179,8 @@ result run_link(std::size_t size, const plan& p) {
     } catch (const std::exception& e) {
         return result::fail(e.what());
     }
-    const std::size_t msgs = rtt_only_link<L> ? 0 : p.messages(size);
-    const std::size_t window = window_of(*link, msgs);
+    const std::size_t max_msgs = p.messages(size);
+    const std::size_t window = window_of(*link, max_msgs);
 
     std::fflush(nullptr);
     const pid_t pid = ::fork();
@@ -167,15 +191,20 @@ result run_link(std::size_t size, const plan& p) {
             pin(side::b);
             ::alarm(measurement_timeout_s);
             link->open(side::b);
-            for (std::size_t i = 0; i < p.warmup + p.rounds; ++i) {
+            for (;;) {
                 link->recv();
+                if (ctl.rtt_done.load(std::memory_order_acquire)) break;
                 link->send();
             }
-            for (std::size_t got = 1; got <= msgs; ++got) {
-                link->recv();
-                if (got % window == 0 || got == msgs) link->send();
+            if constexpr (!rtt_only_link<L>) {
+                for (std::uint64_t got = 1;; ++got) {
+                    link->recv();
+                    const bool last = got == ctl.last_message.load(std::memory_order_acquire);
+                    if (last || got % window == 0) link->send();
+                    if (last) break;
+                }
+                link->recv();  // goodbye
             }
-            link->recv();  // goodbye
         } catch (const std::exception& e) {
             std::fprintf(stderr, "ipc_bench child: %s\n", e.what());
             code = 1;
@@ -193,26 +222,37 @@ result run_link(std::size_t size, const plan& p) {
             link->send();
             link->recv();
         }
-        std::vector<std::int64_t> rtt(p.rounds);
-        for (auto& sample : rtt) {
+        std::vector<std::int64_t> rtt;
+        rtt.reserve(p.max_rounds);
+        for (const std::int64_t start = now_ns(); rtt.size() < p.max_rounds;) {
             const std::int64_t t0 = now_ns();
             link->send();
             link->recv();
-            sample = now_ns() - t0;
+            const std::int64_t t1 = now_ns();
+            rtt.push_back(t1 - t0);
+            if (t1 - start > p.rtt_budget_ns) break;
         }
+        ctl.rtt_done.store(true, std::memory_order_release);
+        link->send();
         r.rtt_p50_ns = percentile(rtt, 0.50);
         r.rtt_p99_ns = percentile(rtt, 0.99);
-        if (msgs > 0) {
+
+        if constexpr (!rtt_only_link<L>) {
             const std::int64_t t0 = now_ns();
-            for (std::size_t sent = 1; sent <= msgs; ++sent) {
+            std::uint64_t sent = 0;
+            // Checking the clock every 16 messages keeps it off the fast cases' path.
+            while (sent + 1 < max_msgs && (sent % 16 != 0 || now_ns() - t0 < p.oneway_budget_ns)) {
                 link->send();
-                if (sent % window == 0 || sent == msgs) link->recv();
+                if (++sent % window == 0) link->recv();
             }
+            ctl.last_message.store(++sent, std::memory_order_release);
+            link->send();
+            link->recv();
             const double secs = static_cast<double>(now_ns() - t0) * 1e-9;
-            r.msgs_per_s = static_cast<double>(msgs) / secs;
+            r.msgs_per_s = static_cast<double>(sent) / secs;
             r.mb_per_s = r.msgs_per_s * static_cast<double>(size) * 1e-6;
+            link->send();  // goodbye
         }
-        link->send();  // goodbye
     } catch (const std::exception& e) {
         r = result::fail(e.what());
         ::kill(pid, SIGKILL);

@@ -59,8 +59,10 @@ const case_entry table[] = {
     {"floor.memcpy", nullptr, floors::run_memcpy},
 };
 
-constexpr plan full_plan{1000, 10000, std::size_t{128} << 20, 1000, 100000, std::size_t{1} << 30};
-constexpr plan quick_plan{100, 500, std::size_t{8} << 20, 100, 5000, std::size_t{32} << 20};
+constexpr std::int64_t ms = 1'000'000;
+//                      warmup  rounds  rtt time  messages   bytes           one-way time  memcpy bytes
+constexpr plan full_plan{200,    20000,  250 * ms, 1'000'000, std::size_t{1} << 30, 250 * ms, std::size_t{1} << 30};
+constexpr plan quick_plan{50,    2000,   25 * ms,  100'000,   std::size_t{64} << 20, 25 * ms, std::size_t{32} << 20};
 
 struct options {
     bool json = false;
