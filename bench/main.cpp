@@ -221,23 +221,32 @@ int main(int argc, char** argv) {
         std::printf("%-34s %7s %10s %10s %12s %10s %7s %7s  %s\n", "case", "bytes", "rtt p50us", "rtt p99us", "msgs/s",
                     "MB/s", "x rtt", "x tput", "baseline");
     }
+    // Repeats go round the whole selection, so that a burst of load from
+    // elsewhere hits every case alike instead of one case's five runs.
+    struct job {
+        const case_entry* c;
+        std::size_t size;
+        std::vector<result> runs;
+    };
+    std::vector<job> jobs;
+    for (std::size_t i = 0; i < cases.size(); ++i)
+        if (run[i])
+            for (std::size_t size : o.sizes) jobs.push_back({&cases[i], size, {}});
     std::map<std::pair<std::string, std::size_t>, result> done;
-    for (std::size_t i = 0; i < cases.size(); ++i) {
-        if (!run[i]) continue;
-        const case_entry& c = cases[i];
-        for (std::size_t size : o.sizes) {
-            std::vector<result> runs;
-            for (int k = 0; k < o.repeat; ++k) runs.push_back(c.run(size, p));
-            result r = median_of(runs);
+    for (int k = 0; k < o.repeat; ++k) {
+        for (job& j : jobs) {
+            j.runs.push_back(j.c->run(j.size, p));
+            if (k + 1 < o.repeat) continue;
+            result r = median_of(j.runs);
             const result* base = nullptr;
-            if (c.baseline)
-                if (auto it = done.find({c.baseline, size}); it != done.end()) base = &it->second;
+            if (j.c->baseline)
+                if (auto it = done.find({j.c->baseline, j.size}); it != done.end()) base = &it->second;
             if (o.json)
-                print_json(c, size, r, base, o.repeat);
+                print_json(*j.c, j.size, r, base, o.repeat);
             else
-                print_row(c, size, r, base);
+                print_row(*j.c, j.size, r, base);
             std::fflush(stdout);
-            done[{c.name, size}] = std::move(r);
+            done[{j.c->name, j.size}] = std::move(r);
         }
     }
     return 0;
