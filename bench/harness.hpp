@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <limits>
@@ -94,6 +95,26 @@ inline std::vector<case_entry>& peer_cases() {
 }
 struct register_peer {
     explicit register_peer(case_entry e) { peer_cases().push_back(e); }
+};
+
+// A private directory under /tmp for sockets and FIFOs; it and the files
+// named through file() are removed on destruction.
+class temp_dir {
+public:
+    temp_dir() {
+        if (!::mkdtemp(path_)) throw std::runtime_error("mkdtemp failed");
+    }
+    temp_dir(const temp_dir&) = delete;
+    temp_dir& operator=(const temp_dir&) = delete;
+    ~temp_dir() {
+        for (auto& f : files_) ::unlink(f.c_str());
+        ::rmdir(path_);
+    }
+    std::string file(const char* name) { return files_.emplace_back(std::string(path_) + "/" + name); }
+
+private:
+    char path_[32] = "/tmp/ipc_bench.XXXXXX";
+    std::vector<std::string> files_;
 };
 
 // ---- processes ---------------------------------------------------------------

@@ -1,9 +1,6 @@
 // peer.nng: nng pair0 sockets over ipc:// (a Unix stream socket underneath,
 // hence compared with raw.unix_stream). nng panics in a child forked from a
 // process that used it, so each measurement runs in a fresh process (isolated).
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -19,14 +16,9 @@ using bench::side;
 
 class nng_pair {
 public:
-    explicit nng_pair(std::size_t size) : tx_(size, 'x'), rx_(size + 1) {
-        if (!::mkdtemp(dir_)) throw std::runtime_error("mkdtemp failed");
-        url_ = std::string("ipc://") + dir_ + "/nng";
-    }
+    explicit nng_pair(std::size_t size) : url_("ipc://" + dir_.file("nng")), tx_(size, 'x'), rx_(size + 1) {}
     ~nng_pair() {
         if (open_) ::nng_close(sock_);
-        ::unlink((std::string(dir_) + "/nng").c_str());
-        ::rmdir(dir_);
     }
     nng_pair(const nng_pair&) = delete;
     nng_pair& operator=(const nng_pair&) = delete;
@@ -51,7 +43,7 @@ private:
         if (rv != 0) throw std::runtime_error(std::string(what) + ": " + ::nng_strerror(rv));
     }
 
-    char dir_[32] = "/tmp/ipc_bench.XXXXXX";
+    bench::temp_dir dir_;
     std::string url_;
     nng_socket sock_ = NNG_SOCKET_INITIALIZER;
     bool open_ = false;

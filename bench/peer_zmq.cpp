@@ -1,9 +1,6 @@
 // peer.zmq: ZeroMQ PAIR sockets over ipc:// (a Unix stream socket underneath,
 // hence compared with raw.unix_stream). Each process makes its own context
 // after fork: a ZeroMQ context must not cross fork().
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -18,15 +15,10 @@ using bench::side;
 
 class zmq_pair {
 public:
-    explicit zmq_pair(std::size_t size) : tx_(size, 'x'), rx_(size + 1) {
-        if (!::mkdtemp(dir_)) throw std::runtime_error("mkdtemp failed");
-        endpoint_ = std::string("ipc://") + dir_ + "/zmq";
-    }
+    explicit zmq_pair(std::size_t size) : endpoint_("ipc://" + dir_.file("zmq")), tx_(size, 'x'), rx_(size + 1) {}
     ~zmq_pair() {
         if (sock_) ::zmq_close(sock_);
         if (ctx_) ::zmq_ctx_term(ctx_);
-        ::unlink((std::string(dir_) + "/zmq").c_str());
-        ::rmdir(dir_);
     }
     zmq_pair(const zmq_pair&) = delete;
     zmq_pair& operator=(const zmq_pair&) = delete;
@@ -52,7 +44,7 @@ public:
 private:
     [[noreturn]] static void fail(const char* what) { throw std::runtime_error(std::string(what) + ": " + ::zmq_strerror(::zmq_errno())); }
 
-    char dir_[32] = "/tmp/ipc_bench.XXXXXX";
+    bench::temp_dir dir_;
     std::string endpoint_;
     void* ctx_ = nullptr;
     void* sock_ = nullptr;

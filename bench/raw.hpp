@@ -66,32 +66,21 @@ struct pipes {
     }
 };
 
-// Two FIFOs in a private directory, opened and unlinked at once, so nothing is
-// left behind even if the run is killed.
+// Two FIFOs in a private directory, removed as soon as both ends are open.
 struct fifos {
     static both_sides make(std::size_t) {
-        char dir[] = "/tmp/ipc_bench.XXXXXX";
-        if (!::mkdtemp(dir)) fail("mkdtemp");
-        const std::string ab = std::string(dir) + "/ab", ba = std::string(dir) + "/ba";
-        auto open_fifo = [](const std::string& path, unique_fd& r, unique_fd& w) {
+        temp_dir dir;
+        both_sides s;
+        auto open_fifo = [&](const char* name, unique_fd& r, unique_fd& w) {
+            const std::string path = dir.file(name);
             check(::mkfifo(path.c_str(), 0600), "mkfifo");
             // The read end opens without waiting for a writer; then it is made blocking.
             r.reset(check(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC), "open fifo"));
             w.reset(check(::open(path.c_str(), O_WRONLY | O_CLOEXEC), "open fifo"));
             check(::fcntl(r.get(), F_SETFL, ::fcntl(r.get(), F_GETFL) & ~O_NONBLOCK), "fcntl");
-            ::unlink(path.c_str());
         };
-        both_sides s;
-        try {
-            open_fifo(ab, s.b.rx, s.a.tx);
-            open_fifo(ba, s.a.rx, s.b.tx);
-        } catch (...) {
-            ::unlink(ab.c_str());
-            ::unlink(ba.c_str());
-            ::rmdir(dir);
-            throw;
-        }
-        ::rmdir(dir);
+        open_fifo("ab", s.b.rx, s.a.tx);
+        open_fifo("ba", s.a.rx, s.b.tx);
         return s;
     }
 };
