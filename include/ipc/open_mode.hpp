@@ -1,0 +1,23 @@
+// ipc/open_mode.hpp: how a named object is opened: create_only, open_only, open_or_create.
+#pragma once
+
+namespace ipc {
+
+struct create_only_t {
+    explicit create_only_t() = default;
+};
+struct open_only_t {
+    explicit open_only_t() = default;
+};
+struct open_or_create_t {
+    explicit open_or_create_t() = default;
+};
+
+// Create a new object; fail with errc::already_exists if the name is taken.
+inline constexpr create_only_t create_only{};
+// Open an existing object; fail with errc::not_found if there is none.
+inline constexpr open_only_t open_only{};
+// Open the object, creating it first if it does not exist.
+inline constexpr open_or_create_t open_or_create{};
+
+} // namespace ipc
