@@ -2,11 +2,13 @@
 //
 // A maker builds, in the parent, the two endpoints of a duplex connection for
 // a message type T and a framing F; each endpoint has send(const T&) and
-// recv(T&) returning ipc::status. A new transport needs one maker here and one
-// line per framing in the case table (main.cpp).
+// recv(T&) returning ipc::status: a pair of one-way channels (split_endpoint)
+// or one duplex channel. A new transport needs one maker here and one line per
+// framing in the case table (main.cpp).
 #pragma once
 
 #include <array>
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
@@ -16,6 +18,7 @@
 #include <ipc/channel.hpp>
 
 #include "harness.hpp"
+#include "raw.hpp"
 
 namespace bench::channels {
 
@@ -37,14 +40,74 @@ std::pair<split_endpoint<Tx, Rx>, split_endpoint<Tx, Rx>> cross(Tx ab_tx, Rx ab_
 }
 
 // ---- makers, one per transport -------------------------------------------------
+//
+// make<T, F>(size) returns the two endpoints; it may throw not_applicable for
+// a size the transport cannot carry. window(size), where present, is the
+// one-way credit for lossy transports (see harness.hpp).
 
 struct pipe_maker {
     template <class T, class F>
-    static auto make() {
+    static auto make(std::size_t) {
         auto ab = ipc::pipe_channel<T, ipc::sync::poll, F>::create();
         auto ba = ipc::pipe_channel<T, ipc::sync::poll, F>::create();
         return cross(std::move(ab.sender), std::move(ab.receiver), std::move(ba.sender), std::move(ba.receiver));
     }
+};
+
+// Two FIFOs in a private directory, unlinked once both ends are open.
+struct fifo_maker {
+    template <class T, class F>
+    static auto make(std::size_t) {
+        using namespace ipc::transport;
+        temp_dir dir;
+        auto open_one = [&](const char* name) {
+            const std::string path = dir.file(name);
+            fifo::create(path);
+            fifo_reader r = fifo_reader::open(path);
+            fifo_writer w = fifo_writer::open(path, std::chrono::seconds(5));
+            return std::pair{ipc::fifo_sender<T, ipc::sync::poll, F>(std::move(w)), ipc::fifo_receiver<T, ipc::sync::poll, F>(std::move(r))};
+        };
+        auto ab = open_one("ab");
+        auto ba = open_one("ba");
+        return cross(std::move(ab.first), std::move(ab.second), std::move(ba.first), std::move(ba.second));
+    }
+};
+
+// One duplex channel per side over socketpair(2).
+template <class Socket>
+struct socketpair_maker {
+    template <class T, class F>
+    static auto make(std::size_t) {
+        using chan = ipc::channel<T, Socket, ipc::sync::poll, F>;
+        auto p = Socket::pair();
+        return std::pair<chan, chan>{chan(std::move(p.first)), chan(std::move(p.second))};
+    }
+};
+
+struct tcp_maker {
+    template <class T, class F>
+    static auto make(std::size_t) {
+        using namespace ipc::transport;
+        using chan = ipc::tcp_channel<T, ipc::sync::poll, F>;
+        auto listener = tcp_listener::listen(ipc::transport::inet_address::loopback_v4());
+        tcp client = tcp::connect(inet_address::loopback_v4(listener.local_port()));
+        return std::pair<chan, chan>{chan(std::move(client)), chan(listener.accept())};
+    }
+};
+
+struct udp_maker {
+    template <class T, class F>
+    static auto make(std::size_t size) {
+        using namespace ipc::transport;
+        using chan = ipc::udp_channel<T, ipc::sync::poll, F>;
+        if (size > raw::udp_loopback::max_datagram) throw not_applicable("a UDP/IPv4 datagram carries at most 65507 bytes");
+        udp a = udp::bind(inet_address::loopback_v4());
+        udp b = udp::bind(inet_address::loopback_v4());
+        std::error_code ec;
+        if (!a.set_peer(b.local_address(ec), ec) || !b.set_peer(a.local_address(ec), ec)) ipc::detail::throw_if(ec, "udp connect");
+        return std::pair<chan, chan>{chan(std::move(a)), chan(std::move(b))};
+    }
+    static std::size_t window(std::size_t size) { return raw::udp_loopback::window(size); }
 };
 
 // ---- messages ------------------------------------------------------------------
@@ -68,11 +131,13 @@ T make_message(std::size_t size) {
 
 template <class Maker, class Framing, class T>
 class link {
-    using pair_type = decltype(Maker::template make<T, Framing>());
+    using pair_type = decltype(Maker::template make<T, Framing>(0));
     using endpoint = typename pair_type::first_type;
 
 public:
-    explicit link(std::size_t size) : tx_(make_message<T>(size)), rx_(tx_) { both_.emplace(Maker::template make<T, Framing>()); }
+    explicit link(std::size_t size) : size_(size), tx_(make_message<T>(size)), rx_(tx_) {
+        both_.emplace(Maker::template make<T, Framing>(size));
+    }
 
     void open(side s) {
         me_.emplace(std::move(s == side::a ? both_->first : both_->second));
@@ -80,12 +145,17 @@ public:
     }
     void send() { expect(me_->send(tx_)); }
     void recv() { expect(me_->recv(rx_)); }
+    std::size_t window() const {
+        if constexpr (requires { Maker::window(size_); }) return Maker::window(size_);
+        return 0;
+    }
 
 private:
     static void expect(ipc::status st) {
         if (!st) throw std::runtime_error(std::string("channel: ") + st.name());
     }
 
+    std::size_t size_;
     std::optional<pair_type> both_;
     std::optional<endpoint> me_;
     T tx_, rx_;
