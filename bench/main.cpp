@@ -80,7 +80,7 @@ const case_entry table[] = {
 constexpr std::int64_t ms = 1'000'000;
 //                      warmup  rounds  rtt time  messages   bytes           one-way time  memcpy bytes
 constexpr plan full_plan{200,    20000,  250 * ms, 1'000'000, std::size_t{1} << 30, 250 * ms, std::size_t{1} << 30};
-constexpr plan quick_plan{50,    2000,   25 * ms,  100'000,   std::size_t{64} << 20, 25 * ms, std::size_t{32} << 20};
+constexpr plan quick_plan{20,    1000,   15 * ms,  100'000,   std::size_t{64} << 20, 15 * ms, std::size_t{32} << 20};
 
 struct options {
     bool json = false;
