@@ -1,0 +1,55 @@
+// ipc/detail/parking.hpp: the no-lost-wake-up protocol the memory sync policies share.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <ctime>
+
+#include "../concepts.hpp"
+#include "../error.hpp"
+#include "../status.hpp"
+
+namespace ipc::detail {
+
+constexpr direction opposite(direction d) noexcept { return d == direction::send ? direction::recv : direction::send; }
+
+// A waiter in direction d, counted in the region while it exists. Construct,
+// then re-check t.ready(d), then sleep: a notifier that published before our
+// count became visible is seen by that re-check (both sides fence seq_cst).
+template <class Tr>
+class parking {
+public:
+    parking(Tr& t, direction d) noexcept : w_(t.waiters(d)) {
+        w_.fetch_add(1, std::memory_order_seq_cst);
+        std::atomic_thread_fence(std::memory_order_seq_cst);
+    }
+    parking(const parking&) = delete;
+    parking& operator=(const parking&) = delete;
+    ~parking() { w_.fetch_sub(1, std::memory_order_seq_cst); }
+
+private:
+    std::atomic<std::uint32_t>& w_;
+};
+
+// The notifier's half, called after an operation in direction `done`
+// published: is anybody parked waiting for the opposite direction?
+template <class Tr>
+bool peer_parked(Tr& t, direction done) noexcept {
+    std::atomic_thread_fence(std::memory_order_seq_cst);
+    return t.waiters(opposite(done)).load(std::memory_order_relaxed) != 0;
+}
+
+// Ends a wait whose deadline passed: would_block for try_ calls, else timed_out.
+inline bool deadline_passed(const deadline& dl, std::error_code& ec) noexcept {
+    ec = make_error_code(dl.reports_would_block() ? errc::would_block : errc::timed_out);
+    return false;
+}
+
+// The deadline as an absolute CLOCK_MONOTONIC time (steady_clock on Linux).
+inline timespec monotonic_timespec(const deadline& dl) noexcept {
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(dl.time_point().time_since_epoch()).count();
+    if (ns < 0) ns = 0;
+    return timespec{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+}
+
+} // namespace ipc::detail
