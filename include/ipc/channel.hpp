@@ -15,8 +15,16 @@
 #include "status.hpp"
 #include "sync/none.hpp"
 #include "sync/poll.hpp"
+#include "sync/eventfd.hpp"
+#include "sync/futex.hpp"
+#include "sync/posix_sem.hpp"
 #include "sync/spin.hpp"
+#include "sync/sysv_sem.hpp"
+#include "transport/mapped_file.hpp"
+#include "transport/memfd.hpp"
 #include "transport/pipe.hpp"
+#include "transport/posix_shm.hpp"
+#include "transport/sysv_shm.hpp"
 #include "version.hpp"
 
 namespace ipc {
