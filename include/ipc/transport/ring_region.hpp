@@ -131,6 +131,7 @@ public:
 
     bool send_message(std::span<const std::byte> msg, io_mode, std::error_code& ec) noexcept {
         enter(direction::send);
+        if (send_closed(ec)) return {};
         if constexpr (fixed_size) {
             if (msg.size() != sizeof(value_type)) {
                 ec = make_error_code(errc::bad_message);
@@ -173,6 +174,7 @@ public:
     // Fixed rings: one compile-time-sized copy straight into the slot.
     bool try_send_value(const value_type& v, std::error_code& ec) noexcept requires fixed_size {
         enter(direction::send);
+        if (send_closed(ec)) return {};
         if (value_type* p = loan_slot()) {
             std::memcpy(static_cast<void*>(p), &v, sizeof(value_type));
             commit();
@@ -194,6 +196,7 @@ public:
     template <class V>
     bool try_send_value(const V& v, std::error_code& ec) requires(!fixed_size && encodable<V>) {
         enter(direction::send);
+        if (send_closed(ec)) return {};
         const std::size_t n = encoded_size(v);
         std::byte* p = ring_.loan(n, ec);
         if (!p) return ec ? false : full(ec);
@@ -222,6 +225,7 @@ public:
     // closed, see ec); nothing is sent until commit().
     value_type* try_loan(std::error_code& ec) noexcept requires fixed_size {
         enter(direction::send);
+        if (send_closed(ec)) return {};
         if (value_type* p = loan_slot()) return p;
         full(ec);
         return nullptr;
@@ -229,6 +233,7 @@ public:
     // Room for an n-byte record (byte ring); commit(used) sends its first `used` bytes.
     std::byte* try_loan(std::size_t n, std::error_code& ec) noexcept requires(!fixed_size) {
         enter(direction::send);
+        if (send_closed(ec)) return {};
         if (std::byte* p = ring_.loan(n, ec)) return p;
         if (!ec) full(ec);
         return nullptr;
@@ -263,6 +268,7 @@ public:
     // Sends up to vs.size() messages, as many as fit; 0 sets ec (would_block / peer_closed).
     std::size_t try_send_n(std::span<const value_type> vs, std::error_code& ec) noexcept requires fixed_size {
         enter(direction::send);
+        if (send_closed(ec)) return {};
         std::size_t n = ring_.push_n(vs);
         if (n == 0 && !vs.empty()) full(ec);
         return n;
@@ -279,6 +285,15 @@ private:
         if (!(roles_ & role_bit(d))) [[unlikely]]
             attach(d);
     }
+    // Once a send has seen every receiver gone, later sends say so too (even
+    // a smaller record that would fit), until a receiver attaches again.
+    bool send_closed(std::error_code& ec) noexcept {
+        if (!send_closed_) [[likely]]
+            return false;
+        if (!gone(direction::recv)) return send_closed_ = false;
+        ec = make_error_code(errc::peer_closed);
+        return true;
+    }
     bool gone(direction d) const noexcept {
         return ring_.members().side[ring::detail::index(d)].load(std::memory_order_seq_cst) & 1u;
     }
@@ -288,8 +303,9 @@ private:
         return false;
     }
     // No room: closed if every receiver left (nobody will ever make room).
-    bool full(std::error_code& ec) const noexcept {
-        ec = make_error_code(gone(direction::recv) && !ring_.can_push() ? errc::peer_closed : errc::would_block);
+    bool full(std::error_code& ec) noexcept {
+        send_closed_ = gone(direction::recv) && !ring_.can_push();
+        ec = make_error_code(send_closed_ ? errc::peer_closed : errc::would_block);
         return false;
     }
     void wake_futex(direction d) noexcept {
@@ -326,6 +342,7 @@ private:
     ipc::detail::mapping map_;
     Ring ring_{};
     unsigned roles_ = 0;
+    bool send_closed_ = false;
     claim_type claim_{};  // mpmc: the slot loaned or peeked last
 };
 
