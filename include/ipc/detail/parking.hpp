@@ -39,6 +39,14 @@ bool peer_parked(Tr& t, direction done) noexcept {
     return t.waiters(opposite(done)).load(std::memory_order_relaxed) != 0;
 }
 
+// A semaphore-like wake-up (one token) reaches one waiter. The woken one
+// passes it on while the condition still holds and others are parked, so a
+// close (or a burst of messages) reaches every parked waiter in turn.
+template <class Tr>
+bool pass_wake_on(Tr& t, direction d) noexcept {
+    return t.waiters(d).load(std::memory_order_seq_cst) > 1 && t.ready(d);
+}
+
 // Ends a wait whose deadline passed: would_block for try_ calls, else timed_out.
 inline bool deadline_passed(const deadline& dl, std::error_code& ec) noexcept {
     ec = make_error_code(dl.reports_would_block() ? errc::would_block : errc::timed_out);

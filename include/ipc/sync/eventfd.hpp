@@ -90,18 +90,21 @@ public:
         if (t.ready(d)) return true;
         if (!detail::wait_fd(fd_[idx(d)].get(), POLLIN, dl, ec)) return false;
         take_token(d);
+        if (detail::pass_wake_on(t, d)) post(d);
         return true;
     }
 
     template <transport::memory_transport Tr>
     void notify(Tr& t, direction done) noexcept {
-        if (!detail::peer_parked(t, done)) return;
-        const std::uint64_t one = 1;
-        // A full counter (EAGAIN) already wakes everyone: nothing is lost.
-        [[maybe_unused]] auto r = ::write(fd_[idx(detail::opposite(done))].get(), &one, sizeof one);
+        if (detail::peer_parked(t, done)) post(detail::opposite(done));
     }
 
 private:
+    void post(direction d) noexcept {
+        const std::uint64_t one = 1;
+        // A full counter (EAGAIN) already wakes everyone: nothing is lost.
+        [[maybe_unused]] auto r = ::write(fd_[idx(d)].get(), &one, sizeof one);
+    }
     static constexpr std::size_t idx(direction d) noexcept { return d == direction::send ? 0 : 1; }
     void take_token(direction d) noexcept {
         std::uint64_t v;

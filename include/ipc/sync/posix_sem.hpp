@@ -33,7 +33,11 @@ struct posix_sem {
             const timespec abs = detail::monotonic_timespec(dl);
             r = ::sem_clockwait(s, CLOCK_MONOTONIC, &abs);
         }
-        if (r == 0 || errno == EINTR) return true;
+        if (r == 0) {
+            if (detail::pass_wake_on(t, d)) ::sem_post(s);
+            return true;
+        }
+        if (errno == EINTR) return true;
         if (errno == ETIMEDOUT) return dl.expired() ? detail::deadline_passed(dl, ec) : true;
         ec = detail::last_error();
         return false;

@@ -38,7 +38,14 @@ struct sysv_sem {
             timespec rel = dl.remaining_timespec();
             r = ::semtimedop(id, &op, 1, &rel);
         }
-        if (r == 0 || errno == EINTR || errno == EIDRM || errno == EINVAL) return true;  // removed: the next wait makes a new set
+        if (r == 0) {
+            if (detail::pass_wake_on(t, d)) {
+                op.sem_op = 1;
+                ::semop(id, &op, 1);
+            }
+            return true;
+        }
+        if (errno == EINTR || errno == EIDRM || errno == EINVAL) return true;  // removed: the next wait makes a new set
         if (errno == EAGAIN) return dl.expired() ? detail::deadline_passed(dl, ec) : true;
         ec = detail::last_error();
         return false;
