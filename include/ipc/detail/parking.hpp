@@ -14,14 +14,16 @@ namespace ipc::detail {
 constexpr direction opposite(direction d) noexcept { return d == direction::send ? direction::recv : direction::send; }
 
 // A waiter in direction d, counted in the region while it exists. Construct,
-// then re-check t.ready(d), then sleep: a notifier that published before our
-// count became visible is seen by that re-check (both sides fence seq_cst).
+// then re-check t.ready(d), then sleep. Both halves touch the counter with a
+// read-modify-write (acq_rel, a full barrier on x86): if the notifier's RMW
+// comes first in the counter's order, it synchronises with ours and our
+// re-check sees what it published; if ours comes first, it sees us and wakes
+// us. (RMWs rather than fences: ThreadSanitizer understands them.)
 template <class Tr>
 class parking {
 public:
     parking(Tr& t, direction d) noexcept : w_(t.waiters(d)) {
         w_.fetch_add(1, std::memory_order_seq_cst);
-        std::atomic_thread_fence(std::memory_order_seq_cst);
     }
     parking(const parking&) = delete;
     parking& operator=(const parking&) = delete;
@@ -35,8 +37,7 @@ private:
 // published: is anybody parked waiting for the opposite direction?
 template <class Tr>
 bool peer_parked(Tr& t, direction done) noexcept {
-    std::atomic_thread_fence(std::memory_order_seq_cst);
-    return t.waiters(opposite(done)).load(std::memory_order_relaxed) != 0;
+    return t.waiters(opposite(done)).fetch_add(0, std::memory_order_seq_cst) != 0;
 }
 
 // A semaphore-like wake-up (one token) reaches one waiter. The woken one

@@ -68,7 +68,6 @@ public:
     template <transport::memory_transport Tr>
     bool arm(Tr& t, direction d) noexcept {
         t.waiters(d).fetch_add(1, std::memory_order_seq_cst);
-        std::atomic_thread_fence(std::memory_order_seq_cst);
         if (!t.ready(d)) return true;
         t.waiters(d).fetch_sub(1, std::memory_order_seq_cst);
         return false;

@@ -309,8 +309,7 @@ private:
         return false;
     }
     void wake_futex(direction d) noexcept {
-        std::atomic_thread_fence(std::memory_order_seq_cst);
-        if (waiters(d).load(std::memory_order_relaxed) == 0) return;
+        if (waiters(d).fetch_add(0, std::memory_order_seq_cst) == 0) return;  // see detail::parking
         wait_word(d).fetch_add(1, std::memory_order_seq_cst);
         ipc::detail::futex_wake_all(wait_word(d));
     }
