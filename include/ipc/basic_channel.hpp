@@ -84,19 +84,19 @@ public:
     }
     template <class Rep, class Period>
     status send_for(const T& v, std::chrono::duration<Rep, Period> d) requires can_send && Sync::can_block {
-        return finish(send_impl(v, deadline::after(d)), "send_for");
+        return finish(timed_send(v, [&] { return deadline::after(d); }), "send_for");
     }
     template <class Rep, class Period>
     status send_for(const T& v, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_send && Sync::can_block {
-        return finish(send_impl(v, deadline::after(d)), ec);
+        return finish(timed_send(v, [&] { return deadline::after(d); }), ec);
     }
     template <class Clock, class Dur>
     status send_until(const T& v, std::chrono::time_point<Clock, Dur> tp) requires can_send && Sync::can_block {
-        return finish(send_impl(v, deadline::until(tp)), "send_until");
+        return finish(timed_send(v, [&] { return deadline::until(tp); }), "send_until");
     }
     template <class Clock, class Dur>
     status send_until(const T& v, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_send && Sync::can_block {
-        return finish(send_impl(v, deadline::until(tp)), ec);
+        return finish(timed_send(v, [&] { return deadline::until(tp); }), ec);
     }
 
     // ---- receiving -----------------------------------------------------
@@ -116,19 +116,19 @@ public:
     status try_recv(T& out, std::error_code& ec) requires can_recv { return finish(recv_impl(out, deadline::immediate()), ec); }
     template <class Rep, class Period>
     status recv_for(T& out, std::chrono::duration<Rep, Period> d) requires can_recv && Sync::can_block {
-        return finish(recv_impl(out, deadline::after(d)), "recv_for");
+        return finish(timed_recv(out, [&] { return deadline::after(d); }), "recv_for");
     }
     template <class Rep, class Period>
     status recv_for(T& out, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_recv && Sync::can_block {
-        return finish(recv_impl(out, deadline::after(d)), ec);
+        return finish(timed_recv(out, [&] { return deadline::after(d); }), ec);
     }
     template <class Clock, class Dur>
     status recv_until(T& out, std::chrono::time_point<Clock, Dur> tp) requires can_recv && Sync::can_block {
-        return finish(recv_impl(out, deadline::until(tp)), "recv_until");
+        return finish(timed_recv(out, [&] { return deadline::until(tp); }), "recv_until");
     }
     template <class Clock, class Dur>
     status recv_until(T& out, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_recv && Sync::can_block {
-        return finish(recv_impl(out, deadline::until(tp)), ec);
+        return finish(timed_recv(out, [&] { return deadline::until(tp); }), ec);
     }
 
     // ---- zero copy (memory transports) ----------------------------------
@@ -290,6 +290,33 @@ private:
             ec.clear();
             if (!sync_.wait(transport_, d, dl, ec)) return ec;
         }
+    }
+
+    // Timed calls on a typed transport try once before reading the clock:
+    // when the ring has room (or a message), the deadline is never needed.
+    template <class MakeDeadline>
+    std::error_code timed_send(const T& v, MakeDeadline make) {
+        if constexpr (transport::value_writer<Transport, T>) {
+            std::error_code ec;
+            if (transport_.try_send_value(v, ec)) {
+                sync_.notify(transport_, direction::send);
+                return {};
+            }
+            if (!is(ec, errc::would_block)) return ec;
+        }
+        return send_impl(v, make());
+    }
+    template <class MakeDeadline>
+    std::error_code timed_recv(T& out, MakeDeadline make) {
+        if constexpr (transport::value_reader<Transport, T>) {
+            std::error_code ec;
+            if (transport_.try_recv_value(out, ec)) {
+                sync_.notify(transport_, direction::recv);
+                return {};
+            }
+            if (!is(ec, errc::would_block)) return ec;
+        }
+        return recv_impl(out, make());
     }
 
     // The typed fast path: the transport moves T itself (no framing, no

@@ -75,12 +75,15 @@ concept pollable = requires(const T& t) {
 // operation in direction d would not block (or would report closed);
 // wait_word(d) is bumped by a notifier when waiters(d) says someone is parked.
 // A waiter announces itself (waiters += 1), reads the word, re-checks ready(d),
-// and only then sleeps on the word, so no wake-up is lost.
+// and only then sleeps on the word, so no wake-up is lost. armed(d) lets a
+// policy that wakes every sleeper at once skip repeated wake-up calls while
+// its sleepers have not yet run.
 template <class T>
 concept memory_transport = requires(T& t, const T& ct, direction d) {
     { ct.ready(d) } -> std::same_as<bool>;
     { t.wait_word(d) } -> std::same_as<std::atomic<std::uint32_t>&>;
     { t.waiters(d) } -> std::same_as<std::atomic<std::uint32_t>&>;
+    { t.armed(d) } -> std::same_as<std::atomic<std::uint32_t>&>;
 };
 
 // A transport that moves a V itself (a typed ring: one fixed-size copy into

@@ -71,6 +71,7 @@ inline constexpr std::uint64_t type_tag = detail::fnv1a(type_name<T>::value);
 struct alignas(ipc::detail::cache_line) wait_slot {
     std::atomic<std::uint32_t> word;
     std::atomic<std::uint32_t> waiters;
+    std::atomic<std::uint32_t> armed;  // sync::futex: a sleeper wants a wake-up system call
 };
 
 // Everything the sync policies share through the region.

@@ -125,6 +125,7 @@ public:
     }
     std::atomic<std::uint32_t>& wait_word(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].word; }
     std::atomic<std::uint32_t>& waiters(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].waiters; }
+    std::atomic<std::uint32_t>& armed(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].armed; }
     ring::sync_area& sync_area() noexcept { return ring_.sync(); }
 
     // ---- messages as bytes (ipc::transport::message_reader / _writer) ---
