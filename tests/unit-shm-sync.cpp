@@ -93,6 +93,23 @@ TEST_CASE_TEMPLATE_DEFINE("shm sync: a parked side is woken by its peer", Sync, 
         CHECK(ms_since(t0) < 10000.0);
         CHECK(sender.wait() == child_ok);
     }
+    if constexpr (!std::is_same_v<Sync, ipc::sync::eventfd>) {
+        SUBCASE("a sender that is a bare transport (no channel) wakes the parked receiver as it closes") {
+            child sender([&] {
+                transport t(ipc::open_only, region.name);
+                t.attach(ipc::direction::send);
+                std::this_thread::sleep_for(100ms);
+                t.close();
+                return 0;
+            });
+            channel rx(transport(ipc::open_only, region.name), {}, std::move(sync));
+            std::uint64_t v = 0;
+            auto t0 = std::chrono::steady_clock::now();
+            CHECK(rx.recv_for(v, 20s) == ipc::status::closed);
+            CHECK(ms_since(t0) < 10000.0);
+            CHECK(sender.wait() == child_ok);
+        }
+    }
     SUBCASE("a timed wait on a full ring ends on time, never early") {
         channel tx(transport(ipc::open_only, region.name), {}, std::move(sync));
         REQUIRE(tx.try_send(0) == ipc::status::ok);

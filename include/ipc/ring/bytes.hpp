@@ -69,10 +69,13 @@ public:
         }
         if (pad) put_header(off, {0, padding_flag});
         loan_at_ = h + pad;
+        loan_len_ = n;
         return data_ + (loan_at_ & mask_) + sizeof(record_header);
     }
-    // Publishes the loaned record with its final length (at most the loaned n).
+    // Publishes the loaned record with its final length (at most the loaned
+    // n; more is cut to n rather than overrun the loan).
     void commit(std::size_t n) noexcept {
+        if (n > loan_len_) n = loan_len_;
         put_header(loan_at_ & mask_, {static_cast<std::uint32_t>(n), 0});
         st_->ctl.head.store(loan_at_ + record_size(n), std::memory_order_release);
     }
@@ -163,6 +166,7 @@ private:
     std::uint64_t cached_tail_ = 0;  // producer's copy of the consumer's index
     std::uint64_t cached_head_ = 0;  // consumer's copy of the producer's index
     std::uint64_t loan_at_ = 0;      // where the loaned record starts
+    std::size_t loan_len_ = 0;       // and how long it may be
     std::uint64_t taken_ = 0;        // tail after the record front() returned
     std::uint64_t want_ = 0;         // bytes the last failed loan needed
 };

@@ -57,13 +57,14 @@ public:
     }
     ring_region(ring_region&& o) noexcept
         : map_(std::move(o.map_)), ring_(std::exchange(o.ring_, Ring{})), roles_(std::exchange(o.roles_, 0u)),
-          claim_(o.claim_) {}
+          send_closed_(o.send_closed_), claim_(o.claim_) {}
     ring_region& operator=(ring_region&& o) noexcept {
         if (this != &o) {
             close();
             map_ = std::move(o.map_);
             ring_ = std::exchange(o.ring_, Ring{});
             roles_ = std::exchange(o.roles_, 0u);
+            send_closed_ = o.send_closed_;
             claim_ = o.claim_;
         }
         return *this;
@@ -100,7 +101,7 @@ public:
     }
     // Stops counting this process; when the last sender (receiver) leaves,
     // receivers (senders) see status::closed once the ring is empty (full),
-    // and parked futex waiters are woken. Returns the directions it left, so
+    // and parked waiters are woken. Returns the directions it left, so
     // a channel can also wake waiters of its own sync policy.
     unsigned leave() noexcept {
         const unsigned had = roles_;
@@ -109,7 +110,7 @@ public:
             auto& side = ring_.members().side[ring::detail::index(d)];
             std::uint32_t v = side.load(std::memory_order_relaxed);
             while (!side.compare_exchange_weak(v, v >= 4 ? v - 2 : 1u, std::memory_order_seq_cst)) {}
-            wake_futex(other(d));
+            wake_sleepers(other(d));
         }
         roles_ = 0;
         return had;
@@ -309,10 +310,20 @@ private:
         ec = make_error_code(send_closed_ ? errc::peer_closed : errc::would_block);
         return false;
     }
-    void wake_futex(direction d) noexcept {
+    // Wakes whoever sleeps in direction d on something the region holds: the
+    // futex word, the POSIX semaphore or the System V set (their waiters pass
+    // the wake-up on). Only an eventfd, held outside the region, needs the
+    // channel's own notify (see ipc::channel's destructor).
+    void wake_sleepers(direction d) noexcept {
         if (waiters(d).fetch_add(0, std::memory_order_seq_cst) == 0) return;  // see detail::parking
         wait_word(d).fetch_add(1, std::memory_order_seq_cst);
         ipc::detail::futex_wake_all(wait_word(d));
+        const auto i = ring::detail::index(d);
+        ::sem_post(&ring_.sync().sem[i]);
+        if (const std::int64_t id = ring_.sync().sysv_id.load(std::memory_order_acquire); id > 0) {
+            ::sembuf op{static_cast<unsigned short>(i), 1, 0};
+            ::semop(static_cast<int>(id - 1), &op, 1);
+        }
     }
 
     value_type* loan_slot() noexcept requires fixed_size {
