@@ -31,31 +31,40 @@ struct remover {
     }
 };
 
-// Setup for IPC_CONFORMANCE: a region is created in the parent; each process
-// opens it by name and says which end it is (attach), so the peer can tell
-// when it leaves.
+// Capacity of the rings in conformance cases: small, so they wrap and fill.
+template <class T>
+inline constexpr std::uint64_t conformance_capacity = std::is_trivially_copyable_v<T> ? 64 : 16384;
+
+// The two ends of a conformance case over a region: Derived::open() makes a
+// new transport on it in the calling process; each end says which end it is
+// (attach), so the peer can tell when it leaves.
+template <class Derived, class T, class Transport, class Sync, class Framing>
+struct region_ends {
+    using channel = ipc::channel<T, Transport, Sync, Framing>;
+    Sync sync = make_sync<Sync>();
+
+    channel open_as(ipc::direction d) {
+        Transport t = static_cast<Derived&>(*this).open();
+        t.attach(d);
+        return channel(std::move(t), Framing{}, std::move(sync));
+    }
+    channel make_sender() { return open_as(ipc::direction::send); }
+    channel make_receiver() { return open_as(ipc::direction::recv); }
+};
+
+// Setup for IPC_CONFORMANCE over a named transport: the region is created in
+// the parent and opened by name in each process.
 template <template <class> class Named, class Sync>
 struct named_setup {
     static constexpr bool reports_close = true;
     static constexpr std::size_t max_message = 8000;
 
     template <class T, class Framing>
-    struct ends {
+    struct ends : region_ends<ends<T, Framing>, T, Named<ring_for<T>>, Sync, Framing> {
         using transport = Named<ring_for<T>>;
-        using channel = ipc::channel<T, transport, Sync, Framing>;
-        static constexpr std::uint64_t capacity = std::is_trivially_copyable_v<T> ? 64 : 16384;
-
         remover<transport> region{unique_name("conf")};
-        Sync sync = make_sync<Sync>();
-
-        ends() { transport(ipc::create_only, region.name, capacity); }
-        channel open_as(ipc::direction d) {
-            transport t(ipc::open_only, region.name);
-            t.attach(d);
-            return channel(std::move(t), Framing{}, std::move(sync));
-        }
-        channel make_sender() { return open_as(ipc::direction::send); }
-        channel make_receiver() { return open_as(ipc::direction::recv); }
+        ends() { transport(ipc::create_only, region.name, conformance_capacity<T>); }
+        transport open() { return transport(ipc::open_only, region.name); }
     };
 };
 

@@ -20,19 +20,12 @@ struct file_setup {
     static constexpr bool reports_close = true;
     static constexpr std::size_t max_message = 8000;
     template <class T, class Framing>
-    struct ends {
+    struct ends : region_ends<ends<T, Framing>, T, file<ring_for<T>>, ipc::sync::futex, Framing> {
         using transport = file<ring_for<T>>;
-        using channel = ipc::channel<T, transport, ipc::sync::futex, Framing>;
         temp_dir dir;
         std::string path = dir / "ring";
-        ends() { transport(ipc::create_only, path, std::is_trivially_copyable_v<T> ? 64 : 16384); }
-        channel open_as(ipc::direction d) {
-            transport t(ipc::open_only, path);
-            t.attach(d);
-            return channel(std::move(t));
-        }
-        channel make_sender() { return open_as(ipc::direction::send); }
-        channel make_receiver() { return open_as(ipc::direction::recv); }
+        ends() { transport(ipc::create_only, path, conformance_capacity<T>); }
+        transport open() { return transport(ipc::open_only, path); }
     };
 };
 

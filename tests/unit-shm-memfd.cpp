@@ -13,18 +13,11 @@ struct memfd_setup {
     static constexpr bool reports_close = true;
     static constexpr std::size_t max_message = 8000;
     template <class T, class Framing>
-    struct ends {
+    struct ends : region_ends<ends<T, Framing>, T, ipc::transport::memfd<ring_for<T>>, ipc::sync::futex, Framing> {
         using transport = ipc::transport::memfd<ring_for<T>>;
-        using channel = ipc::channel<T, transport, ipc::sync::futex, Framing>;
-        transport region{std::is_trivially_copyable_v<T> ? 64u : 16384u};
+        transport region{conformance_capacity<T>};
         // Each process makes its own transport from a copy of the descriptor it inherited.
-        channel open_as(ipc::direction d) {
-            transport t(region.share());
-            t.attach(d);
-            return channel(std::move(t));
-        }
-        channel make_sender() { return open_as(ipc::direction::send); }
-        channel make_receiver() { return open_as(ipc::direction::recv); }
+        transport open() { return transport(region.share()); }
     };
 };
 

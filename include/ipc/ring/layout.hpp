@@ -15,6 +15,7 @@
 #include <new>
 #include <span>
 #include <string_view>
+#include <utility>
 #include <system_error>
 #include <type_traits>
 
@@ -152,6 +153,64 @@ protected:
 struct alignas(ipc::detail::cache_line) two_indices {
     alignas(ipc::detail::cache_line) std::atomic<std::uint64_t> head;  // next to write
     alignas(ipc::detail::cache_line) std::atomic<std::uint64_t> tail;  // next to read
+};
+
+// What the fixed-slot rings (spsc, mpmc) share: their description in the
+// header, slot initialisation, readiness checks and batches. Derived is the
+// ring (CRTP), for try_push/try_pop.
+template <class Derived, class T, kind K>
+class fixed_slots : public view_base<two_indices> {
+    static_assert(std::is_trivially_copyable_v<T>, "ipc::ring: slots hold a trivially copyable T (use ring::bytes for others)");
+    static_assert(alignof(T) <= ipc::detail::cache_line, "ipc::ring: T may be aligned to a cache line at most");
+
+public:
+    using value_type = T;
+    static constexpr kind ring_kind = K;
+    static constexpr std::uint64_t min_capacity = 2;  // a turn must tell "free" from "full"
+    static constexpr std::uint64_t slot_size = sizeof(slot<T>);
+    static constexpr std::uint64_t value_size = sizeof(T);
+    static constexpr std::uint64_t value_align = alignof(T);
+    static constexpr std::uint64_t tag = type_tag<T>;
+
+    // Slot i starts with turn i: free for the producer at index i.
+    static void init_data(std::byte* data, std::uint64_t capacity) noexcept {
+        auto* s = reinterpret_cast<slot<T>*>(data);
+        for (std::uint64_t i = 0; i < capacity; ++i) new (&s[i].turn) std::atomic<std::uint64_t>(i);
+    }
+
+    using view_base::view_base;
+
+    // Pushes as many of vs as fit; returns how many.
+    std::size_t push_n(std::span<const T> vs) noexcept {
+        std::size_t n = 0;
+        while (n < vs.size() && self().try_push(vs[n])) ++n;
+        return n;
+    }
+    std::size_t pop_n(std::span<T> out) noexcept {
+        std::size_t n = 0;
+        while (n < out.size() && self().try_pop(out[n])) ++n;
+        return n;
+    }
+    bool can_push() const noexcept {
+        const std::uint64_t h = st_->ctl.head.load(std::memory_order_relaxed);
+        return at(h).turn.load(std::memory_order_acquire) == h;
+    }
+    bool can_pop() const noexcept {
+        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_relaxed);
+        return at(t).turn.load(std::memory_order_acquire) == t + 1;
+    }
+    // Messages waiting; exact only when every side is idle.
+    std::uint64_t size() const noexcept {
+        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_acquire);
+        const std::uint64_t h = st_->ctl.head.load(std::memory_order_acquire);
+        return h - t <= capacity_ ? h - t : capacity_;
+    }
+
+protected:
+    slot<T>& at(std::uint64_t i) const noexcept { return reinterpret_cast<slot<T>*>(data_)[i & mask_]; }
+
+private:
+    Derived& self() noexcept { return static_cast<Derived&>(*this); }
 };
 
 template <class Ring>

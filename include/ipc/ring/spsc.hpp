@@ -16,25 +16,14 @@ namespace ipc::ring {
 // shared index); each index stays on its owner's line. Indices are 64-bit and
 // only ever masked, so capacity is any power of two >= 2.
 template <class T>
-class spsc : public view_base<two_indices> {
-    static_assert(std::is_trivially_copyable_v<T>, "ipc::ring::spsc needs a trivially copyable T");
-    static_assert(alignof(T) <= ipc::detail::cache_line, "ipc::ring::spsc: T may be aligned to a cache line at most");
+class spsc : public fixed_slots<spsc<T>, T, kind::spsc> {
+    using base = fixed_slots<spsc<T>, T, kind::spsc>;
+    using base::at;
+    using base::capacity_;
+    using base::st_;
 
 public:
-    using value_type = T;
-    static constexpr ring::kind ring_kind = kind::spsc;
-    static constexpr std::uint64_t min_capacity = 2;
-    static constexpr std::uint64_t slot_size = sizeof(slot<T>);
-    static constexpr std::uint64_t value_size = sizeof(T);
-    static constexpr std::uint64_t value_align = alignof(T);
-    static constexpr std::uint64_t tag = type_tag<T>;
-
-    static void init_data(std::byte* data, std::uint64_t capacity) noexcept {
-        auto* s = reinterpret_cast<slot<T>*>(data);
-        for (std::uint64_t i = 0; i < capacity; ++i) new (&s[i].turn) std::atomic<std::uint64_t>(i);
-    }
-
-    using view_base::view_base;
+    using base::base;
 
     // ---- producer ------------------------------------------------------
 
@@ -58,16 +47,6 @@ public:
         commit();
         return true;
     }
-    // Pushes as many of vs as fit; returns how many.
-    std::size_t push_n(std::span<const T> vs) noexcept {
-        std::size_t n = 0;
-        while (n < vs.size() && try_push(vs[n])) ++n;
-        return n;
-    }
-    bool can_push() const noexcept {
-        const std::uint64_t h = st_->ctl.head.load(std::memory_order_relaxed);
-        return at(h).turn.load(std::memory_order_acquire) == h;
-    }
 
     // ---- consumer ------------------------------------------------------
 
@@ -89,25 +68,6 @@ public:
         release();
         return true;
     }
-    std::size_t pop_n(std::span<T> out) noexcept {
-        std::size_t n = 0;
-        while (n < out.size() && try_pop(out[n])) ++n;
-        return n;
-    }
-    bool can_pop() const noexcept {
-        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_relaxed);
-        return at(t).turn.load(std::memory_order_acquire) == t + 1;
-    }
-
-    // Messages waiting; exact only when both sides are idle.
-    std::uint64_t size() const noexcept {
-        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_acquire);
-        const std::uint64_t h = st_->ctl.head.load(std::memory_order_acquire);
-        return h - t <= capacity_ ? h - t : capacity_;
-    }
-
-private:
-    slot<T>& at(std::uint64_t i) const noexcept { return reinterpret_cast<slot<T>*>(data_)[i & mask_]; }
 };
 
 } // namespace ipc::ring
