@@ -67,7 +67,7 @@ public:
     // means poll native_handle(d), then disarm().
     template <transport::memory_transport Tr>
     bool arm(Tr& t, direction d) noexcept {
-        t.waiters(d).fetch_add(1, std::memory_order_seq_cst);
+        detail::announce_sleeper(t, d);
         if (!t.ready(d)) return true;
         t.waiters(d).fetch_sub(1, std::memory_order_seq_cst);
         return false;
