@@ -4,7 +4,9 @@
 
 #include <ipc/channel.hpp>
 
+#include <filesystem>
 #include <type_traits>
+#include <vector>
 
 #include "conformance.hpp"
 
@@ -30,6 +32,16 @@ struct remover {
         (void)Named::remove(name, ec);
     }
 };
+
+// Objects this test process (or its children, whose names it made) left in
+// /dev/shm: every test removes what it made, so this must stay empty.
+inline std::vector<std::string> leftovers_in_dev_shm() {
+    const std::string mine = "ipc.ipc-test-" + std::to_string(::getpid()) + "-";
+    std::vector<std::string> found;
+    for (const auto& e : std::filesystem::directory_iterator("/dev/shm"))
+        if (e.path().filename().string().rfind(mine, 0) == 0) found.push_back(e.path().filename().string());
+    return found;
+}
 
 // Capacity of the rings in conformance cases: small, so they wrap and fill.
 template <class T>

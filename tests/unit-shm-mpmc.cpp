@@ -101,3 +101,6 @@ TEST_CASE_TEMPLATE("shm mpmc: several producer and consumer processes, each mess
     for (std::size_t i = 0; i < producers * per_producer; ++i) missing += delivered[i].load() != 1;
     CHECK(missing == 0);
 }
+
+// Last in this file (doctest runs a file's cases in order): everything above cleaned up.
+TEST_CASE("shm: nothing of this run is left in /dev/shm") { CHECK(leftovers_in_dev_shm().empty()); }

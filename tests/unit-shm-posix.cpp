@@ -225,3 +225,6 @@ TEST_CASE("posix_shm: zero copy (loan/commit, peek/release) and batches across p
     CHECK(rx.try_recv_n(buf, got) == ipc::status::closed);
     CHECK(got == 0);
 }
+
+// Last in this file (doctest runs a file's cases in order): everything above cleaned up.
+TEST_CASE("shm: nothing of this run is left in /dev/shm") { CHECK(leftovers_in_dev_shm().empty()); }

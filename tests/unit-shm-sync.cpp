@@ -201,3 +201,6 @@ TEST_CASE("shm sync: the System V semaphore set goes with the region's last mapp
     }
     CHECK(::semctl(id, 0, GETVAL) == -1);
 }
+
+// Last in this file (doctest runs a file's cases in order): everything above cleaned up.
+TEST_CASE("shm: nothing of this run is left in /dev/shm") { CHECK(leftovers_in_dev_shm().empty()); }
