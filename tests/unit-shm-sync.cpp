@@ -158,14 +158,15 @@ TEST_CASE("shm sync: eventfds passed over a Unix socket work like inherited ones
     using channel = ipc::channel<int, transport, ipc::sync::eventfd>;
     remover<transport> region{unique_name("evpass")};
     transport(ipc::create_only, region.name, 8);
-    ipc::detail::unique_fd here, there;
+    ipc::detail::unique_fd sockets[2];
     std::error_code ec;
-    REQUIRE(ipc::detail::fd_socketpair(here, there, ec));
+    REQUIRE(ipc::detail::make_socketpair(SOCK_STREAM, sockets, ec));
+    auto& [here, there] = sockets;
     child receiver([&] {
         // This child made no eventfd before fork: it receives both.
         here.reset();
-        auto room = ipc::detail::recv_fd(there.get(), ec);
-        auto data = ipc::detail::recv_fd(there.get(), ec);
+        auto room = ipc::detail::receive_fd(there.get(), ec);
+        auto data = ipc::detail::receive_fd(there.get(), ec);
         if (ec) return 1;
         channel rx(transport(ipc::open_only, region.name), {}, ipc::sync::eventfd(std::move(room), std::move(data)));
         int v = 0;

@@ -1,11 +1,8 @@
-// ipc/open_mode.hpp: how a named object is opened, shared by every named transport.
+// ipc/open_mode.hpp: how a named object is opened: create_only, open_only, open_or_create.
 #pragma once
 
 namespace ipc {
 
-// create_only fails with errc::already_exists if the object is there;
-// open_only fails with errc::not_found if it is not; open_or_create does
-// whichever applies, and two processes racing to create agree on one object.
 struct create_only_t {
     explicit create_only_t() = default;
 };
@@ -16,8 +13,11 @@ struct open_or_create_t {
     explicit open_or_create_t() = default;
 };
 
+// Create a new object; fail with errc::already_exists if the name is taken.
 inline constexpr create_only_t create_only{};
+// Open an existing object; fail with errc::not_found if there is none.
 inline constexpr open_only_t open_only{};
+// Open the object, creating it first if it does not exist.
 inline constexpr open_or_create_t open_or_create{};
 
 } // namespace ipc

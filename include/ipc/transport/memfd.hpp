@@ -13,7 +13,7 @@ namespace ipc::transport {
 // No name, nothing to clean up: the region lives while a descriptor or a
 // mapping of it does. Hand it to a forked child (it inherits the object; make
 // a new memfd from share() there) or to any process over a Unix socket
-// (detail::send_fd / recv_fd). The size is sealed, so a peer cannot shrink
+// (detail::send_fd / receive_fd). The size is sealed, so a peer cannot shrink
 // the region under our mapping (which would be SIGBUS, not an error code).
 template <class Ring>
 class memfd : public ring_region<Ring> {

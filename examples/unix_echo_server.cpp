@@ -1,0 +1,172 @@
+// unix_echo_server: one process serving many Unix socket clients at once.
+//
+//   unix_echo_server --path /run/user/1000/echo.sock    serve until SIGINT/SIGTERM
+//   unix_echo_server --abstract echo                    the same, abstract name
+//   unix_echo_server --clients 8                        self-test: fork 8 clients,
+//                                                       check their echoes, exit 0
+//
+// One epoll set watches the listener and every client channel's
+// native_handle(); each message (a length-prefixed string) goes back to the
+// client that sent it.
+#include <ipc/channel.hpp>
+
+#include <sys/epoll.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+
+namespace {
+
+using namespace std::chrono_literals;
+using ipc::transport::unix_address;
+using channel = ipc::unix_stream_channel<std::string>;
+
+volatile std::sig_atomic_t stop = 0;
+extern "C" void on_signal(int) { stop = 1; }
+
+constexpr int messages_per_client = 100;
+
+// A client: sends numbered messages and checks each echo. Exit code 0 = all good.
+int run_client(const unix_address& addr, int id) {
+    channel ch(ipc::transport::unix_stream::connect_for(addr, 5s));
+    std::string echo;
+    for (int i = 0; i < messages_per_client; ++i) {
+        std::string msg = "client " + std::to_string(id) + " message " + std::to_string(i);
+        if (ch.send_for(msg, 5s) != ipc::status::ok) return 1;
+        if (ch.recv_for(echo, 5s) != ipc::status::ok) return 2;
+        if (echo != msg) return 3;
+    }
+    return 0;
+}
+
+void watch(int ep, int fd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) throw ipc::error(ipc::detail::last_error(), "epoll_ctl");
+}
+
+// Serves until `stop`, or (self-test) until `expected` clients have come and gone.
+void serve(ipc::transport::unix_stream_listener& listener, int expected) {
+    ipc::detail::unique_fd ep(::epoll_create1(EPOLL_CLOEXEC));
+    if (!ep) throw ipc::error(ipc::detail::last_error(), "epoll_create1");
+    watch(ep.get(), listener.native_handle());
+    std::map<int, channel> clients;
+    int finished = 0;
+    auto idle_since = std::chrono::steady_clock::now();
+    while (!stop && (expected == 0 || finished < expected)) {
+        epoll_event events[32];
+        int n = ::epoll_wait(ep.get(), events, 32, 1000);
+        if (n < 0 && errno != EINTR) throw ipc::error(ipc::detail::last_error(), "epoll_wait");
+        if (n <= 0) {
+            if (expected > 0 && std::chrono::steady_clock::now() - idle_since > 30s) throw std::runtime_error("self-test stalled");
+            continue;
+        }
+        idle_since = std::chrono::steady_clock::now();
+        for (int k = 0; k < n; ++k) {
+            int fd = events[k].data.fd;
+            if (fd == listener.native_handle()) {
+                while (auto s = listener.try_accept()) {
+                    int cfd = s->native_handle();
+                    clients.emplace(cfd, channel(std::move(*s)));
+                    watch(ep.get(), cfd);
+                }
+                continue;
+            }
+            channel& ch = clients.at(fd);
+            std::string msg;
+            std::error_code ec;
+            // Drain what arrived: one read can bring several messages.
+            ipc::status st = ch.try_recv(msg, ec);
+            for (; st == ipc::status::ok; st = ch.try_recv(msg, ec))
+                if (ch.send_for(msg, 5s, ec) != ipc::status::ok) break;
+            if (st != ipc::status::would_block) {
+                if (st == ipc::status::failed) std::fprintf(stderr, "client %d: %s\n", fd, ec.message().c_str());
+                clients.erase(fd);  // closing the descriptor also removes it from the epoll set
+                ++finished;
+            }
+        }
+    }
+}
+
+int self_test(int n) {
+    char dir[] = "/tmp/unix-echo-XXXXXX";
+    if (!::mkdtemp(dir)) return 1;
+    const std::string path = std::string(dir) + "/echo.sock";
+    int failures = 0;
+    {
+        auto addr = unix_address::path(path);
+        auto listener = ipc::transport::unix_stream_listener::listen(addr);
+        std::map<pid_t, int> kids;
+        for (int i = 0; i < n; ++i) {
+            std::fflush(nullptr);
+            pid_t pid = ::fork();
+            if (pid < 0) return 1;
+            if (pid == 0) {
+                listener.close();  // the child's copy; the parent's file stays
+                int code = 90;
+                try {
+                    code = run_client(addr, i);
+                } catch (const std::exception& e) {
+                    std::fprintf(stderr, "client %d: %s\n", i, e.what());
+                }
+                ::_exit(code);
+            }
+            kids[pid] = i;
+        }
+        try {
+            serve(listener, n);
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "server: %s\n", e.what());
+            ++failures;
+            for (auto& [pid, id] : kids) ::kill(pid, SIGKILL);
+        }
+        for (auto& [pid, id] : kids) {
+            int st = 0;
+            ::waitpid(pid, &st, 0);
+            if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                std::fprintf(stderr, "client %d failed (status %d)\n", id, st);
+                ++failures;
+            }
+        }
+    }  // the listener removes its socket file
+    ::rmdir(dir);
+    std::printf("%d clients x %d messages: %s\n", n, messages_per_client, failures ? "FAILED" : "all echoed");
+    return failures ? 1 : 0;
+}
+
+int usage() {
+    std::fprintf(stderr, "usage: unix_echo_server (--path FILE | --abstract NAME | --clients N)\n");
+    return 2;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    if (argc != 3) return usage();
+    try {
+        if (std::strcmp(argv[1], "--clients") == 0) {
+            int n = std::atoi(argv[2]);
+            return n > 0 ? self_test(n) : usage();
+        }
+        unix_address addr;
+        if (std::strcmp(argv[1], "--path") == 0) addr = unix_address::path(argv[2]);
+        else if (std::strcmp(argv[1], "--abstract") == 0) addr = unix_address::abstract(argv[2]);
+        else return usage();
+        std::signal(SIGINT, on_signal);
+        std::signal(SIGTERM, on_signal);
+        auto listener = ipc::transport::unix_stream_listener::listen(addr);
+        std::printf("echoing on %s\n", addr.to_string().c_str());
+        std::fflush(stdout);
+        serve(listener, 0);
+        return 0;
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "unix_echo_server: %s\n", e.what());
+        return 1;
+    }
+}

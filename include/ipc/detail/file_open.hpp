@@ -1,0 +1,59 @@
+// ipc/detail/file_open.hpp: opening a regular file by path, the secure way.
+#pragma once
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "../open_mode.hpp"
+#include "fd.hpp"
+
+namespace ipc::detail {
+
+inline int creation_flags(create_only_t) noexcept { return O_CREAT | O_EXCL; }
+inline int creation_flags(open_only_t) noexcept { return 0; }
+inline int creation_flags(open_or_create_t) noexcept { return O_CREAT; }
+
+// Opens `path` with `flags` (access mode, O_APPEND, O_CREAT/O_EXCL...), always
+// adding O_NOFOLLOW (a symbolic link is refused with ELOOP rather than followed
+// somewhere an attacker chose) and O_CLOEXEC; a new file gets mode 0600.
+// Anything but a regular file (a FIFO, a device) is refused with EINVAL; it is
+// opened with O_NONBLOCK so that even a FIFO cannot hang the open.
+inline unique_fd open_regular_file(const std::filesystem::path& path, int flags, std::error_code& ec) noexcept {
+    ec.clear();
+    unique_fd fd(retry_eintr([&] { return ::open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, S_IRUSR | S_IWUSR); }));
+    if (!fd) {
+        ec = last_error();
+        return {};
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        ec = last_error();
+        return {};
+    }
+    if (!S_ISREG(st.st_mode)) {
+        ec = std::make_error_code(std::errc::invalid_argument);
+        return {};
+    }
+    if (!set_nonblocking(fd.get(), false, ec)) return {};
+    return fd;
+}
+
+// unlink(path): true if removed; a missing file is errc::not_found.
+inline bool remove_file(const std::filesystem::path& path, std::error_code& ec) noexcept {
+    ec.clear();
+    if (::unlink(path.c_str()) == 0) return true;
+    ec = last_error();
+    return false;
+}
+// The throwing twin returns false (no throw) when there was nothing to remove.
+inline bool remove_file(const std::filesystem::path& path) {
+    std::error_code ec;
+    if (remove_file(path, ec)) return true;
+    if (ec == errc::not_found) return false;
+    throw_error(ec, "unlink");
+}
+
+} // namespace ipc::detail

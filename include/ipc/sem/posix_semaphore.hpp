@@ -1,0 +1,311 @@
+// ipc/sem/posix_semaphore.hpp: POSIX semaphores, named (sem_open) or placed in shared memory (sem_init).
+//
+//   ipc::sem::posix_semaphore          named, counting      sem_open("/name"), lives in /dev/shm
+//   ipc::sem::posix_binary_semaphore   named, count 0 or 1
+//   ipc::sem::unnamed_semaphore        a sem_t inside memory the caller shares (pshared = 1)
+//   ipc::sem::unnamed_binary_semaphore
+//
+// All offer acquire / try_acquire / try_acquire_for / try_acquire_until /
+// release(n) / value(), each with an std::error_code& twin. Waits retry EINTR;
+// timed waits use sem_clockwait on CLOCK_MONOTONIC (the steady clock), so a
+// change of the wall clock neither shortens nor stretches them, and they
+// never return before the deadline.
+//
+// A POSIX semaphore has no crash recovery: a process that dies between
+// acquire and release keeps the count. Use ipc::sem::sysv_semaphore (SEM_UNDO)
+// or ipc::file_mutex where a holder may die.
+#pragma once
+
+#include <fcntl.h>
+#include <semaphore.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <climits>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "../detail/posix_name.hpp"
+#include "../detail/semaphore_api.hpp"
+#include "../error.hpp"
+#include "../open_mode.hpp"
+#include "../status.hpp"
+
+namespace ipc::sem {
+
+namespace detail {
+
+using namespace ipc::detail;
+
+// sem_open stores "/name" as /dev/shm/sem.name: NAME_MAX less the "sem." prefix.
+inline constexpr std::size_t posix_sem_name_max = NAME_MAX - 4;
+
+inline timespec monotonic_timespec(deadline::clock::time_point tp) noexcept {
+    // std::chrono::steady_clock is CLOCK_MONOTONIC on Linux (libstdc++ and libc++).
+    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(tp.time_since_epoch()).count();
+    if (ns < 0) ns = 0;
+    return timespec{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
+}
+
+inline bool posix_sem_wait(sem_t* s, const deadline& dl, std::error_code& ec) noexcept {
+    for (;;) {
+        int r;
+        if (dl.is_never()) {
+            r = ::sem_wait(s);
+        } else if (dl.is_immediate()) {
+            r = ::sem_trywait(s);
+        } else {
+            timespec abs = monotonic_timespec(dl.time_point());
+            r = ::sem_clockwait(s, CLOCK_MONOTONIC, &abs);
+        }
+        if (r == 0) return true;
+        int e = errno;
+        if (e == EINTR) continue;
+        if (e == EAGAIN || e == ETIMEDOUT) {
+            if (!dl.is_immediate() && !dl.expired()) continue;  // never give up early
+            ec = expired_code(dl);
+            return false;
+        }
+        ec = errno_code(e);
+        return false;
+    }
+}
+
+inline int posix_sem_value(sem_t* s, std::error_code& ec) noexcept {
+    int v = 0;
+    if (::sem_getvalue(s, &v) != 0) ec = last_error();
+    return v < 0 ? 0 : v;  // Linux reports 0, not minus the waiters, but POSIX allows either
+}
+
+// Posting a binary semaphore that already holds 1 is refused. The check and
+// the post are two steps, so two processes releasing at the same moment can
+// still reach 2: a binary POSIX semaphore suits one releaser at a time.
+inline bool posix_sem_post(sem_t* s, std::ptrdiff_t n, std::ptrdiff_t max, std::error_code& ec) noexcept {
+    if (max < SEM_VALUE_MAX) {
+        int v = posix_sem_value(s, ec);
+        if (ec) return false;
+        if (v + n > max) {
+            ec = make_error_code(errc::limit_exceeded);
+            return false;
+        }
+    }
+    for (std::ptrdiff_t i = 0; i < n; ++i) {
+        if (::sem_post(s) != 0) {
+            ec = errno == EOVERFLOW ? make_error_code(errc::limit_exceeded) : last_error();
+            return false;
+        }
+    }
+    return true;
+}
+
+// What both kinds share: a sem_t* and the operations on it.
+template <std::ptrdiff_t Max>
+class posix_sem_handle : public semaphore_api<posix_sem_handle<Max>, Max> {
+    static_assert(Max >= 1 && Max <= SEM_VALUE_MAX);
+
+public:
+    sem_t* native_handle() const noexcept { return sem_; }
+    bool is_open() const noexcept { return sem_ != nullptr; }
+
+protected:
+    posix_sem_handle() noexcept = default;
+    explicit posix_sem_handle(sem_t* s) noexcept : sem_(s) {}
+
+    sem_t* sem_ = nullptr;
+
+private:
+    friend class semaphore_api<posix_sem_handle, Max>;
+
+    bool wait(const deadline& dl, std::error_code& ec) noexcept {
+        if (!usable(ec)) return false;
+        return detail::posix_sem_wait(sem_, dl, ec);
+    }
+    bool post(std::ptrdiff_t n, std::error_code& ec) noexcept {
+        if (!usable(ec)) return false;
+        return detail::posix_sem_post(sem_, n, Max, ec);
+    }
+    int get_value(std::error_code& ec) const noexcept {
+        if (!usable(ec)) return 0;
+        return detail::posix_sem_value(sem_, ec);
+    }
+    bool usable(std::error_code& ec) const noexcept {
+        if (sem_) return true;
+        ec = std::make_error_code(std::errc::bad_file_descriptor);
+        return false;
+    }
+};
+
+} // namespace detail
+
+// A named semaphore any process can open by name. The name ("name" or
+// "/name", up to 251 characters of [A-Za-z0-9._-]) lives in /dev/shm until
+// remove(name); the object stays usable by those that have it open.
+// Created with mode 0600: only the same user can open it.
+template <std::ptrdiff_t Max>
+class basic_posix_semaphore : public detail::posix_sem_handle<Max> {
+    using detail::posix_sem_handle<Max>::sem_;
+
+public:
+    basic_posix_semaphore() noexcept = default;
+
+    // A new semaphore with count `initial`; errc::already_exists if the name is taken (O_EXCL).
+    basic_posix_semaphore(create_only_t, std::string_view name, unsigned initial = 0) {
+        std::error_code ec;
+        *this = basic_posix_semaphore(create_only, name, initial, ec);
+        ipc::detail::throw_if(ec, "sem_open(create_only)");
+    }
+    basic_posix_semaphore(create_only_t, std::string_view name, unsigned initial, std::error_code& ec) noexcept {
+        open(name, O_CREAT | O_EXCL, initial, ec);
+    }
+    // An existing semaphore; errc::not_found if there is none.
+    basic_posix_semaphore(open_only_t, std::string_view name) {
+        std::error_code ec;
+        *this = basic_posix_semaphore(open_only, name, ec);
+        ipc::detail::throw_if(ec, "sem_open(open_only)");
+    }
+    basic_posix_semaphore(open_only_t, std::string_view name, std::error_code& ec) noexcept { open(name, 0, 0, ec); }
+    // Opens it, or creates it with count `initial` (the kernel makes this one atomic step).
+    basic_posix_semaphore(open_or_create_t, std::string_view name, unsigned initial = 0) {
+        std::error_code ec;
+        *this = basic_posix_semaphore(open_or_create, name, initial, ec);
+        ipc::detail::throw_if(ec, "sem_open(open_or_create)");
+    }
+    basic_posix_semaphore(open_or_create_t, std::string_view name, unsigned initial, std::error_code& ec) noexcept {
+        open(name, O_CREAT, initial, ec);
+    }
+
+    basic_posix_semaphore(basic_posix_semaphore&& o) noexcept : detail::posix_sem_handle<Max>(std::exchange(o.sem_, nullptr)) {}
+    basic_posix_semaphore& operator=(basic_posix_semaphore&& o) noexcept {
+        if (this != &o) {
+            close();
+            sem_ = std::exchange(o.sem_, nullptr);
+        }
+        return *this;
+    }
+    ~basic_posix_semaphore() { close(); }
+
+    // Removes the name; processes that have it open keep using it.
+    static bool remove(std::string_view name, std::error_code& ec) noexcept {
+        ec.clear();
+        try {
+            std::string n = ipc::detail::posix_name(name, detail::posix_sem_name_max, ec);
+            if (ec) return false;
+            if (::sem_unlink(n.c_str()) != 0) {
+                ec = ipc::detail::last_error();
+                return false;
+            }
+            return true;
+        } catch (...) {
+            ec = std::make_error_code(std::errc::not_enough_memory);
+            return false;
+        }
+    }
+    // Returns false (does not throw) when there was nothing to remove.
+    static bool remove(std::string_view name) {
+        std::error_code ec;
+        if (remove(name, ec)) return true;
+        if (ec == errc::not_found) return false;
+        ipc::detail::throw_error(ec, "sem_unlink");
+    }
+
+    void close() noexcept {
+        if (sem_) ::sem_close(std::exchange(sem_, nullptr));
+    }
+
+private:
+    void open(std::string_view name, int flags, unsigned initial, std::error_code& ec) noexcept {
+        ec.clear();
+        if (initial > static_cast<unsigned>(Max)) {
+            ec = make_error_code(errc::limit_exceeded);
+            return;
+        }
+        try {
+            std::string n = ipc::detail::posix_name(name, detail::posix_sem_name_max, ec);
+            if (ec) return;
+            sem_t* s = (flags & O_CREAT) ? ::sem_open(n.c_str(), flags, S_IRUSR | S_IWUSR, initial) : ::sem_open(n.c_str(), flags);
+            if (s == SEM_FAILED) {
+                ec = ipc::detail::last_error();
+                return;
+            }
+            sem_ = s;
+        } catch (...) {
+            ec = std::make_error_code(std::errc::not_enough_memory);
+        }
+    }
+
+};
+
+// A semaphore in memory the caller provides and shares between processes
+// (a MAP_SHARED mapping, POSIX or System V shared memory), initialised with
+// pshared = 1. The object is a non-owning view: the memory outlives it, and
+// any number of views, in any process, may point at the same sem_t.
+// The storage must be storage_size bytes aligned to storage_align.
+template <std::ptrdiff_t Max>
+class basic_unnamed_semaphore : public detail::posix_sem_handle<Max> {
+    using detail::posix_sem_handle<Max>::sem_;
+
+public:
+    static constexpr std::size_t storage_size = sizeof(sem_t);
+    static constexpr std::size_t storage_align = alignof(sem_t);
+
+    basic_unnamed_semaphore() noexcept = default;
+
+    // Initialises a new semaphore at `where` with count `initial`. Exactly one
+    // process does this, before any other process uses the memory.
+    basic_unnamed_semaphore(create_only_t, void* where, unsigned initial = 0) {
+        std::error_code ec;
+        *this = basic_unnamed_semaphore(create_only, where, initial, ec);
+        ipc::detail::throw_if(ec, "sem_init");
+    }
+    basic_unnamed_semaphore(create_only_t, void* where, unsigned initial, std::error_code& ec) noexcept {
+        ec.clear();
+        if (!aligned(where, ec)) return;
+        if (initial > static_cast<unsigned>(Max)) {
+            ec = make_error_code(errc::limit_exceeded);
+            return;
+        }
+        if (::sem_init(static_cast<sem_t*>(where), 1, initial) != 0) {
+            ec = ipc::detail::last_error();
+            return;
+        }
+        sem_ = static_cast<sem_t*>(where);
+    }
+    // A view of a semaphore another process (or this one) initialised at `where`.
+    basic_unnamed_semaphore(open_only_t, void* where) {
+        std::error_code ec;
+        *this = basic_unnamed_semaphore(open_only, where, ec);
+        ipc::detail::throw_if(ec, "unnamed semaphore");
+    }
+    basic_unnamed_semaphore(open_only_t, void* where, std::error_code& ec) noexcept {
+        ec.clear();
+        if (aligned(where, ec)) sem_ = static_cast<sem_t*>(where);
+    }
+
+    basic_unnamed_semaphore(basic_unnamed_semaphore&& o) noexcept
+        : detail::posix_sem_handle<Max>(std::exchange(o.sem_, nullptr)) {}
+    basic_unnamed_semaphore& operator=(basic_unnamed_semaphore&& o) noexcept {
+        sem_ = std::exchange(o.sem_, nullptr);
+        return *this;
+    }
+
+    // sem_destroy: only once no process waits on it or will use it again.
+    void destroy() noexcept {
+        if (sem_) ::sem_destroy(std::exchange(sem_, nullptr));
+    }
+
+private:
+    static bool aligned(void* where, std::error_code& ec) noexcept {
+        if (where && reinterpret_cast<std::uintptr_t>(where) % storage_align == 0) return true;
+        ec = std::make_error_code(std::errc::invalid_argument);
+        return false;
+    }
+};
+
+using posix_semaphore = basic_posix_semaphore<SEM_VALUE_MAX>;
+using posix_binary_semaphore = basic_posix_semaphore<1>;
+using unnamed_semaphore = basic_unnamed_semaphore<SEM_VALUE_MAX>;
+using unnamed_binary_semaphore = basic_unnamed_semaphore<1>;
+
+} // namespace ipc::sem

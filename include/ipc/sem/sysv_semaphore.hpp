@@ -1,0 +1,288 @@
+// ipc/sem/sysv_semaphore.hpp: System V semaphores (semget/semop), the ones that survive a crashed holder.
+//
+//   ipc::sem::sysv_semaphore          counting, up to SEMVMX (32767)
+//   ipc::sem::sysv_binary_semaphore   count 0 or 1; release of a full one is refused atomically
+//
+// What System V adds over POSIX semaphores: SEM_UNDO. With undo on (the
+// default) the kernel remembers what each process took and gives it back when
+// the process dies, so a holder killed by SIGKILL does not keep the count.
+// Undo suits lock-like use, where the process that acquires also releases.
+// For signalling, where one process releases what another acquires (turn
+// taking, producer/consumer), call set_undo(false): otherwise each process's
+// exit would replay its share of the other's operations.
+//
+// A semaphore set is named by a key: make_key(path, id) (ftok), an explicit
+// number, or private_key (IPC_PRIVATE: a new set only this process tree knows,
+// by id()). It outlives every process until remove(); created mode 0600.
+#pragma once
+
+#include <sys/ipc.h>
+#include <sys/sem.h>
+#include <sys/stat.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+#include <utility>
+
+#include "../detail/fd.hpp"
+#include "../detail/semaphore_api.hpp"
+#include "../error.hpp"
+#include "../open_mode.hpp"
+#include "../status.hpp"
+
+namespace ipc::sem {
+
+// IPC_PRIVATE: a set no other key can reach; share it by id() (e.g. across fork()).
+inline constexpr key_t private_key = IPC_PRIVATE;
+
+// ftok(path, proj_id): the same file and id give the same key in every
+// process. Only the low 8 bits of proj_id count, and it must not be 0.
+inline key_t make_key(const std::filesystem::path& path, int proj_id, std::error_code& ec) noexcept {
+    ec.clear();
+    if ((proj_id & 0xff) == 0) {
+        ec = make_error_code(errc::name_invalid);
+        return -1;
+    }
+    key_t k = ::ftok(path.c_str(), proj_id);
+    if (k == -1) ec = ipc::detail::last_error();
+    return k;
+}
+inline key_t make_key(const std::filesystem::path& path, int proj_id) {
+    std::error_code ec;
+    key_t k = make_key(path, proj_id, ec);
+    ipc::detail::throw_if(ec, "ftok");
+    return k;
+}
+
+namespace detail {
+
+using namespace ipc::detail;
+
+// glibc leaves union semun to the caller.
+union semun {
+    int val;
+    semid_ds* buf;
+    unsigned short* array;
+};
+
+// The largest count a System V semaphore holds (SEMVMX in the kernel).
+inline constexpr std::ptrdiff_t sysv_value_max = 32767;
+
+// A new set's semaphore starts at 0; it is brought to `initial` by semop(),
+// which also sets sem_otime. An opener waits for sem_otime != 0, so it never
+// uses a set its creator has not finished (the classic System V race).
+inline bool sysv_init(int id, unsigned initial, std::error_code& ec) noexcept {
+    sembuf op{0, static_cast<short>(initial), static_cast<short>(initial == 0 ? IPC_NOWAIT : 0)};
+    if (retry_eintr([&] { return ::semop(id, &op, 1); }) != 0) {
+        ec = last_error();
+        return false;
+    }
+    return true;
+}
+
+inline bool sysv_wait_ready(int id, std::error_code& ec) noexcept {
+    for (int tries = 0; tries < 2000; ++tries) {
+        semid_ds ds{};
+        semun arg{};
+        arg.buf = &ds;
+        if (::semctl(id, 0, IPC_STAT, arg) != 0) {
+            ec = last_error();
+            return false;
+        }
+        if (ds.sem_otime != 0) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    // The creator died between semget and its first semop.
+    ec = make_error_code(errc::timed_out);
+    return false;
+}
+
+} // namespace detail
+
+template <std::ptrdiff_t Max>
+class basic_sysv_semaphore : public ipc::detail::semaphore_api<basic_sysv_semaphore<Max>, Max> {
+    static_assert(Max >= 1 && Max <= detail::sysv_value_max);
+
+public:
+    basic_sysv_semaphore() noexcept = default;
+
+    // A new set of one semaphore with count `initial`; errc::already_exists if the key is taken.
+    basic_sysv_semaphore(create_only_t, key_t key, unsigned initial = 0) {
+        std::error_code ec;
+        *this = basic_sysv_semaphore(create_only, key, initial, ec);
+        ipc::detail::throw_if(ec, "semget(create_only)");
+    }
+    basic_sysv_semaphore(create_only_t, key_t key, unsigned initial, std::error_code& ec) noexcept {
+        ec.clear();
+        create(key, initial, ec);
+    }
+    // The existing set for key; errc::not_found if there is none.
+    basic_sysv_semaphore(open_only_t, key_t key) {
+        std::error_code ec;
+        *this = basic_sysv_semaphore(open_only, key, ec);
+        ipc::detail::throw_if(ec, "semget(open_only)");
+    }
+    basic_sysv_semaphore(open_only_t, key_t key, std::error_code& ec) noexcept {
+        ec.clear();
+        open(key, ec);
+    }
+    basic_sysv_semaphore(open_or_create_t, key_t key, unsigned initial = 0) {
+        std::error_code ec;
+        *this = basic_sysv_semaphore(open_or_create, key, initial, ec);
+        ipc::detail::throw_if(ec, "semget(open_or_create)");
+    }
+    basic_sysv_semaphore(open_or_create_t, key_t key, unsigned initial, std::error_code& ec) noexcept {
+        ec.clear();
+        // Creating and opening race with other processes doing the same: retry
+        // until one of them wins (a set removed in between is simply made again).
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            ec.clear();
+            if (create(key, initial, ec)) return;
+            if (ec != errc::already_exists) return;
+            ec.clear();
+            if (open(key, ec)) return;
+            if (ec != errc::not_found) return;
+        }
+    }
+
+    // A handle on a set known by its id (another process's id(), e.g. a private set).
+    static basic_sysv_semaphore from_id(int id) noexcept {
+        basic_sysv_semaphore s;
+        s.id_ = id;
+        return s;
+    }
+
+    basic_sysv_semaphore(basic_sysv_semaphore&& o) noexcept : id_(std::exchange(o.id_, -1)), undo_(o.undo_) {}
+    basic_sysv_semaphore& operator=(basic_sysv_semaphore&& o) noexcept {
+        id_ = std::exchange(o.id_, -1);
+        undo_ = o.undo_;
+        return *this;
+    }
+
+    // Removes the set now (IPC_RMID): waiters in every process fail with EIDRM.
+    bool remove(std::error_code& ec) noexcept {
+        ec.clear();
+        if (id_ < 0) {
+            ec = std::make_error_code(std::errc::bad_file_descriptor);
+            return false;
+        }
+        if (::semctl(std::exchange(id_, -1), 0, IPC_RMID) != 0) {
+            ec = ipc::detail::last_error();
+            return false;
+        }
+        return true;
+    }
+    void remove() {
+        std::error_code ec;
+        (void)remove(ec);
+        ipc::detail::throw_if(ec, "semctl(IPC_RMID)");
+    }
+    // Removes the set for key; false (no throw) when there is none.
+    static bool remove(key_t key, std::error_code& ec) noexcept {
+        basic_sysv_semaphore s(open_only, key, ec);
+        return !ec && s.remove(ec);
+    }
+    static bool remove(key_t key) {
+        std::error_code ec;
+        if (remove(key, ec)) return true;
+        if (ec == errc::not_found) return false;
+        ipc::detail::throw_error(ec, "semctl(IPC_RMID)");
+    }
+
+    // SEM_UNDO on acquire and release (default on): see the top of this file.
+    void set_undo(bool on) noexcept { undo_ = on; }
+    bool undo() const noexcept { return undo_; }
+
+    int id() const noexcept { return id_; }
+    int native_handle() const noexcept { return id_; }
+    bool is_open() const noexcept { return id_ >= 0; }
+
+private:
+    friend class ipc::detail::semaphore_api<basic_sysv_semaphore, Max>;
+
+    bool create(key_t key, unsigned initial, std::error_code& ec) noexcept {
+        if (initial > static_cast<unsigned>(Max)) {
+            ec = make_error_code(errc::limit_exceeded);
+            return false;
+        }
+        int id = ::semget(key, 1, IPC_CREAT | IPC_EXCL | S_IRUSR | S_IWUSR);
+        if (id < 0) {
+            ec = ipc::detail::last_error();
+            return false;
+        }
+        if (!detail::sysv_init(id, initial, ec)) {
+            ::semctl(id, 0, IPC_RMID);
+            return false;
+        }
+        id_ = id;
+        return true;
+    }
+
+    bool open(key_t key, std::error_code& ec) noexcept {
+        int id = ::semget(key, 0, 0);
+        if (id < 0) {
+            ec = ipc::detail::last_error();
+            return false;
+        }
+        if (!detail::sysv_wait_ready(id, ec)) return false;
+        id_ = id;
+        return true;
+    }
+
+    short flags() const noexcept { return undo_ ? SEM_UNDO : 0; }
+
+    bool wait(const deadline& dl, std::error_code& ec) noexcept {
+        sembuf op{0, -1, flags()};
+        for (;;) {
+            int r;
+            if (dl.is_never()) {
+                r = ::semop(id_, &op, 1);
+            } else if (dl.is_immediate()) {
+                sembuf nb = op;
+                nb.sem_flg = static_cast<short>(nb.sem_flg | IPC_NOWAIT);
+                r = ::semop(id_, &nb, 1);
+            } else {
+                timespec left = dl.remaining_timespec();
+                r = ::semtimedop(id_, &op, 1, &left);
+            }
+            if (r == 0) return true;
+            int e = errno;
+            if (e == EINTR) continue;
+            if (e == EAGAIN) {
+                if (!dl.is_immediate() && !dl.expired()) continue;  // never give up early
+                ec = ipc::detail::expired_code(dl);
+                return false;
+            }
+            ec = ipc::detail::errno_code(e);
+            return false;
+        }
+    }
+
+    bool post(std::ptrdiff_t n, std::error_code& ec) noexcept {
+        // Binary: "is zero" and "+1" in one semop, which the kernel applies atomically.
+        sembuf ops[2] = {{0, 0, IPC_NOWAIT}, {0, static_cast<short>(n), flags()}};
+        sembuf* first = Max == 1 ? ops : ops + 1;
+        int count = Max == 1 ? 2 : 1;
+        if (ipc::detail::retry_eintr([&] { return ::semop(id_, first, count); }) == 0) return true;
+        ec = errno == EAGAIN || errno == ERANGE ? make_error_code(errc::limit_exceeded) : ipc::detail::last_error();
+        return false;
+    }
+
+    int get_value(std::error_code& ec) const noexcept {
+        int v = ::semctl(id_, 0, GETVAL);
+        if (v < 0) {
+            ec = ipc::detail::last_error();
+            return 0;
+        }
+        return v;
+    }
+
+    int id_ = -1;
+    bool undo_ = true;
+};
+
+using sysv_semaphore = basic_sysv_semaphore<detail::sysv_value_max>;
+using sysv_binary_semaphore = basic_sysv_semaphore<1>;
+
+} // namespace ipc::sem

@@ -1,0 +1,280 @@
+// ipc/transport/file.hpp: a regular file as an append-only log of framed messages.
+//
+// Writers append whole frames (any framing: fixed, length_prefixed, delimited)
+// with O_APPEND, each frame under an exclusive file lock (ipc::sync::file_lock),
+// so frames from several writer processes never interleave, even frames larger
+// than one write(2). Readers need no lock: they read from an offset with
+// pread(2), so any number of them, in any process, now or much later, replay
+// the same log independently.
+//
+// A reader is one of two kinds (file_end):
+//   closed  one-shot replay: the end of the file ends the stream. recv returns
+//           status::closed there; a frame cut short by the end is errc::truncated.
+//   follow  tail -f: the end of the file means "nothing yet" (would_block,
+//           timed_out, or a blocking wait). Waiting uses inotify, whose
+//           descriptor is native_handle(), so poll/epoll and sync::poll work.
+//
+// Channels: ipc::file_sender<T> (Sync = sync::file_lock, which waits for the
+// writers' lock) and ipc::file_receiver<T> (sync::poll on the inotify descriptor).
+//
+// Resuming: file_position(receiver) is the offset just past the last message
+// returned; a new reader constructed at that offset continues from there.
+//
+// What the file does not protect against: a writer that does not take the
+// lock, truncation or rewriting behind a reader's back (a follower whose
+// offset is past the end reports errc::bad_message), and a file replaced by
+// rename (a follower keeps reading the old one).
+#pragma once
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdint>
+#include <cstdio>
+#include <filesystem>
+#include <span>
+
+#include "../basic_channel.hpp"
+#include "../concepts.hpp"
+#include "../detail/fd.hpp"
+#include "../detail/file_open.hpp"
+#include "../open_mode.hpp"
+#include "../sync/file_lock.hpp"
+#include "../sync/poll.hpp"
+
+namespace ipc::transport {
+
+// Appends frames to a log file. A stream writer: write_some() writes all the
+// parts it is given (one frame, from the channel) under the lock, or nothing.
+class file_writer {
+public:
+    file_writer() noexcept = default;
+
+    // create_only fails with errc::already_exists; open_only with errc::not_found.
+    // New files are 0600; a symbolic link is refused (ELOOP), so is anything
+    // that is not a regular file (EINVAL).
+    template <class Mode>
+    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock = {}) : lock_(lock) {
+        std::error_code ec;
+        fd_ = detail::open_regular_file(path, O_WRONLY | O_APPEND | detail::creation_flags(m), ec);
+        detail::throw_if(ec, "file_writer open");
+    }
+    template <class Mode>
+    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock, std::error_code& ec) noexcept : lock_(lock) {
+        fd_ = detail::open_regular_file(path, O_WRONLY | O_APPEND | detail::creation_flags(m), ec);
+    }
+
+    // Blocking: waits for the lock in the kernel. Nonblocking: errc::would_block
+    // while another writer holds it; a channel with sync::file_lock then waits
+    // for the lock (sync::poll cannot: a regular file always polls writable).
+    // A failed write (disk full) is cut back off the file, so readers never see
+    // half a frame.
+    std::size_t write_some(std::span<const std::span<const std::byte>> parts, io_mode m, std::error_code& ec) noexcept {
+        if (!fd_) {
+            ec = std::make_error_code(std::errc::bad_file_descriptor);
+            return 0;
+        }
+        std::array<iovec, 4> iov{};
+        int cnt = 0;
+        std::size_t total = 0;
+        for (auto p : parts) {
+            if (p.empty() || cnt == static_cast<int>(iov.size())) continue;
+            iov[cnt++] = {const_cast<std::byte*>(p.data()), p.size()};
+            total += p.size();
+        }
+        if (!lock_.lock(fd_.get(), m == io_mode::blocking ? deadline::never() : deadline::immediate(), ec)) return 0;
+        const off_t start = ::lseek(fd_.get(), 0, SEEK_END);
+        std::size_t done = 0;
+        int first = 0;
+        while (done < total) {
+            ssize_t n = detail::retry_eintr([&] { return ::writev(fd_.get(), iov.data() + first, cnt - first); });
+            if (n <= 0) {
+                ec = n < 0 ? detail::last_error() : std::make_error_code(std::errc::no_space_on_device);
+                if (start >= 0 && ::ftruncate(fd_.get(), start) != 0) { /* the error above is the one to report */ }
+                unlock();
+                return 0;
+            }
+            done += static_cast<std::size_t>(n);
+            // Skip what went out; the rest goes in the next writev.
+            for (auto k = static_cast<std::size_t>(n); k > 0 && first < cnt;) {
+                if (k >= iov[first].iov_len) {
+                    k -= iov[first++].iov_len;
+                } else {
+                    iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + k;
+                    iov[first].iov_len -= k;
+                    k = 0;
+                }
+            }
+        }
+        unlock();
+        return total;
+    }
+
+    // fdatasync: the appended messages survive a power cut once this returns.
+    void flush(std::error_code& ec) noexcept {
+        ec.clear();
+        if (detail::retry_eintr([&] { return ::fdatasync(fd_.get()); }) != 0) ec = detail::last_error();
+    }
+    void flush() {
+        std::error_code ec;
+        flush(ec);
+        detail::throw_if(ec, "fdatasync");
+    }
+
+    // Size of the log, which is where the next message will start unless
+    // another writer appends first.
+    std::uint64_t size() const noexcept {
+        struct stat st {};
+        return ::fstat(fd_.get(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    }
+
+    int native_handle() const noexcept { return fd_.get(); }
+    bool is_open() const noexcept { return static_cast<bool>(fd_); }
+    void close() noexcept { fd_.reset(); }
+    sync::file_lock lock_policy() const noexcept { return lock_; }
+
+    // Removes a log file by path (readers that have it open keep reading it).
+    static bool remove(const std::filesystem::path& path, std::error_code& ec) noexcept { return detail::remove_file(path, ec); }
+    static bool remove(const std::filesystem::path& path) { return detail::remove_file(path); }
+
+private:
+    void unlock() noexcept {
+        std::error_code ignored;  // unlocking a lock we hold does not fail
+        (void)lock_.unlock(fd_.get(), ignored);
+    }
+
+    detail::unique_fd fd_;
+    sync::file_lock lock_;
+};
+
+// What a reader does at the end of the file.
+enum class file_end : unsigned char {
+    closed,  // the end of the stream: replay what is there, then status::closed
+    follow,  // not yet: wait for writers to append more
+};
+
+// Reads a log file from an offset. A stream reader; the channel's framing cuts
+// the frames, and rejects lying lengths and partial frames.
+class file_reader {
+public:
+    file_reader() noexcept = default;
+
+    file_reader(const std::filesystem::path& path, file_end end = file_end::closed, std::uint64_t offset = 0) {
+        std::error_code ec;
+        *this = file_reader(path, end, offset, ec);
+        detail::throw_if(ec, "file_reader open");
+    }
+    file_reader(const std::filesystem::path& path, file_end end, std::uint64_t offset, std::error_code& ec) noexcept
+        : offset_(offset), end_(end) {
+        fd_ = detail::open_regular_file(path, O_RDONLY, ec);
+        if (ec || end != file_end::follow) return;
+        notify_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+        if (!notify_) {
+            ec = detail::last_error();
+            fd_.reset();
+            return;
+        }
+        // Watch the file we opened, not whatever the path names by now.
+        char self[32];
+        std::snprintf(self, sizeof self, "/proc/self/fd/%d", fd_.get());
+        if (::inotify_add_watch(notify_.get(), self, IN_MODIFY) < 0) {
+            ec = detail::last_error();
+            fd_.reset();
+            notify_.reset();
+        }
+    }
+
+    std::size_t read_some(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept {
+        if (!fd_) {
+            ec = std::make_error_code(std::errc::bad_file_descriptor);
+            return 0;
+        }
+        for (;;) {
+            ssize_t n = detail::retry_eintr([&] { return ::pread(fd_.get(), buf.data(), buf.size(), static_cast<off_t>(offset_)); });
+            if (n > 0) {
+                offset_ += static_cast<std::uint64_t>(n);
+                return static_cast<std::size_t>(n);
+            }
+            if (n < 0) {
+                ec = detail::last_error();
+                return 0;
+            }
+            if (end_ == file_end::closed) {
+                ec = make_error_code(errc::peer_closed);
+                return 0;
+            }
+            // At the end: forget old notifications, then look once more, so an
+            // append between the two reads is either seen now or wakes the poll.
+            if (!drain_and_check(ec)) return 0;
+            n = detail::retry_eintr([&] { return ::pread(fd_.get(), buf.data(), buf.size(), static_cast<off_t>(offset_)); });
+            if (n > 0) {
+                offset_ += static_cast<std::uint64_t>(n);
+                return static_cast<std::size_t>(n);
+            }
+            if (m == io_mode::nonblocking) {
+                ec = make_error_code(errc::would_block);
+                return 0;
+            }
+            if (!detail::wait_fd(notify_.get(), POLLIN, deadline::never(), ec)) return 0;
+        }
+    }
+
+    // Bytes consumed from the file so far. The channel may hold some of them
+    // buffered: use ipc::file_position(receiver) to resume at a message boundary.
+    std::uint64_t offset() const noexcept { return offset_; }
+    file_end end_mode() const noexcept { return end_; }
+
+    // inotify for a follower (readable when the file changed), else the file.
+    int native_handle() const noexcept { return notify_ ? notify_.get() : fd_.get(); }
+    bool is_open() const noexcept { return static_cast<bool>(fd_); }
+    void close() noexcept {
+        notify_.reset();
+        fd_.reset();
+    }
+
+private:
+    bool drain_and_check(std::error_code& ec) noexcept {
+        char events[4096];
+        while (::read(notify_.get(), events, sizeof events) > 0) {
+        }
+        struct stat st {};
+        if (::fstat(fd_.get(), &st) != 0) {
+            ec = detail::last_error();
+            return false;
+        }
+        if (static_cast<std::uint64_t>(st.st_size) < offset_) {
+            ec = make_error_code(errc::bad_message);  // the log was truncated under us
+            return false;
+        }
+        return true;
+    }
+
+    detail::unique_fd fd_;
+    detail::unique_fd notify_;
+    std::uint64_t offset_ = 0;
+    file_end end_ = file_end::closed;
+};
+
+} // namespace ipc::transport
+
+namespace ipc {
+
+template <class T, class Framing = default_framing_t<T>>
+using file_sender = channel<T, transport::file_writer, sync::file_lock, Framing>;
+template <class T, class Framing = default_framing_t<T>>
+using file_receiver = channel<T, transport::file_reader, sync::poll, Framing>;
+
+// The file offset just past the last message a receiver returned: where a new
+// file_reader resumes without losing or repeating a message.
+template <class Ch>
+    requires std::is_same_v<typename Ch::transport_type, transport::file_reader>
+std::uint64_t file_position(const Ch& receiver) noexcept {
+    return receiver.transport().offset() - receiver.buffered();
+}
+
+} // namespace ipc

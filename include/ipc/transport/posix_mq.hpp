@@ -1,0 +1,348 @@
+// ipc/transport/posix_mq.hpp: POSIX message queues (mq_open), messages with priorities.
+#pragma once
+
+#include <fcntl.h>
+#include <limits.h>
+#include <mqueue.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <cstring>
+#include <memory>
+#include <new>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "../basic_channel.hpp"
+#include "../detail/fd.hpp"
+#include "../detail/proc.hpp"
+#include "../open_mode.hpp"
+#include "../sync/poll.hpp"
+
+namespace ipc::transport {
+
+static_assert(std::is_same_v<mqd_t, int>, "ipc::transport::posix_mq needs Linux, where a queue descriptor is a file descriptor");
+
+// The directions a process opens a queue for (O_WRONLY, O_RDONLY, O_RDWR).
+enum class mq_access : unsigned char { send, recv, both };
+
+// How a queue is created. The kernel's defaults for unprivileged processes
+// allow at most 10 messages of at most 8192 bytes (see posix_mq_limits).
+struct posix_mq_options {
+    std::size_t max_messages = 10;   // mq_maxmsg
+    std::size_t message_size = 8192; // mq_msgsize: the largest message, in bytes
+    mode_t mode = 0600;
+    mq_access access = mq_access::both;
+};
+
+// The kernel limits that decide whether a queue can be created; -1 = unknown
+// (or, for rlimit_bytes, unlimited).
+struct posix_mq_limits {
+    long msg_max = -1;            // /proc/sys/fs/mqueue/msg_max: largest max_messages
+    long msgsize_max = -1;        // /proc/sys/fs/mqueue/msgsize_max: largest message_size
+    long queues_max = -1;         // /proc/sys/fs/mqueue/queues_max: queues in the system
+    long long rlimit_bytes = -1;  // RLIMIT_MSGQUEUE (ulimit -q): bytes of queues per user
+
+    static posix_mq_limits read() noexcept {
+        posix_mq_limits l;
+        l.msg_max = detail::read_proc_number("/proc/sys/fs/mqueue/msg_max");
+        l.msgsize_max = detail::read_proc_number("/proc/sys/fs/mqueue/msgsize_max");
+        l.queues_max = detail::read_proc_number("/proc/sys/fs/mqueue/queues_max");
+        rlimit r{};
+        if (::getrlimit(RLIMIT_MSGQUEUE, &r) == 0 && r.rlim_cur != RLIM_INFINITY) l.rlimit_bytes = static_cast<long long>(r.rlim_cur);
+        return l;
+    }
+};
+
+} // namespace ipc::transport
+
+namespace ipc::detail {
+
+// A queue name as mq_open wants it: '/' then 1..NAME_MAX characters with no
+// '/', no control characters, and not "." or "..". Copied into out with its NUL.
+inline bool mq_path(std::string_view name, char (&out)[NAME_MAX + 2], std::error_code& ec) noexcept {
+    std::string_view rest = name.empty() ? name : name.substr(1);
+    bool ok = name.size() >= 2 && name.front() == '/' && rest.size() <= NAME_MAX && rest != "." && rest != "..";
+    for (char c : rest) ok = ok && c != '/' && static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
+    if (!ok) {
+        ec = make_error_code(errc::name_invalid);
+        return false;
+    }
+    std::memcpy(out, name.data(), name.size());
+    out[name.size()] = '\0';
+    return true;
+}
+
+// Why the kernel refused to create a queue, with the limits that did it.
+inline std::string mq_limit_text(const char* path, int err, const transport::posix_mq_options& o) {
+    auto l = transport::posix_mq_limits::read();
+    auto n = [](long long v) { return v < 0 ? std::string("unknown") : std::to_string(v); };
+    std::string s = std::string("posix_mq \"") + path + "\": the kernel refused max_messages " + std::to_string(o.max_messages) +
+                    ", message_size " + std::to_string(o.message_size) + ": ";
+    switch (err) {
+    case EINVAL:
+        s += "max_messages must be at most /proc/sys/fs/mqueue/msg_max (" + n(l.msg_max) +
+             ") and message_size at most /proc/sys/fs/mqueue/msgsize_max (" + n(l.msgsize_max) + ")";
+        break;
+    case EMFILE:
+        s += "the queue needs more than " + std::to_string(o.max_messages * o.message_size) +
+             " bytes of RLIMIT_MSGQUEUE (ulimit -q: " + (l.rlimit_bytes < 0 ? "unlimited" : n(l.rlimit_bytes)) +
+             " bytes per user), or RLIMIT_NOFILE ran out";
+        break;
+    case ENOSPC: s += "/proc/sys/fs/mqueue/queues_max (" + n(l.queues_max) + ") queues exist already"; break;
+    default: s += std::strerror(err); break;
+    }
+    return s;
+}
+
+} // namespace ipc::detail
+
+namespace ipc::transport {
+
+// A POSIX message queue: whole messages of up to message_size() bytes, each
+// with a priority; a receive takes the oldest message of the highest
+// priority. Any number of processes may send and receive; each message goes
+// to exactly one receiver. A queue has no notion of its peer closing: the
+// channel never reports status::closed. The queue lives until remove(name)
+// and the last close. The descriptor is pollable (native_handle()).
+//
+// Nonblocking calls are mq_timedsend/mq_timedreceive with a deadline already
+// past, which POSIX defines to fail at once with ETIMEDOUT when the call would
+// wait: one system call, no second descriptor, and no O_NONBLOCK toggling on
+// an open description that a forked child may share.
+class posix_mq {
+public:
+    posix_mq() noexcept = default;
+
+    // A new queue; errc::already_exists if the name is taken.
+    posix_mq(create_only_t, std::string_view name, const posix_mq_options& o = {}) { open_or_throw(name, O_CREAT | O_EXCL, o); }
+    posix_mq(create_only_t, std::string_view name, const posix_mq_options& o, std::error_code& ec) noexcept {
+        open(name, O_CREAT | O_EXCL, o, ec, nullptr);
+    }
+    // The queue of that name, created with o if there is none (o is ignored otherwise).
+    posix_mq(open_or_create_t, std::string_view name, const posix_mq_options& o = {}) { open_or_throw(name, O_CREAT, o); }
+    posix_mq(open_or_create_t, std::string_view name, const posix_mq_options& o, std::error_code& ec) noexcept {
+        open(name, O_CREAT, o, ec, nullptr);
+    }
+    // An existing queue; errc::not_found if there is none.
+    posix_mq(open_only_t, std::string_view name, mq_access a = mq_access::both) { open_or_throw(name, 0, with_access(a)); }
+    posix_mq(open_only_t, std::string_view name, mq_access a, std::error_code& ec) noexcept {
+        open(name, 0, with_access(a), ec, nullptr);
+    }
+
+    // Deletes the name; processes that have the queue open go on using it.
+    // False with ec = errc::not_found when there is no such queue.
+    static bool remove(std::string_view name, std::error_code& ec) noexcept {
+        char path[NAME_MAX + 2];
+        if (!detail::mq_path(name, path, ec)) return false;
+        if (::mq_unlink(path) != 0) {
+            ec = detail::last_error();
+            return false;
+        }
+        return true;
+    }
+    // False when there was no such queue; other failures throw.
+    static bool remove(std::string_view name) {
+        std::error_code ec;
+        if (remove(name, ec)) return true;
+        if (ec == errc::not_found) return false;
+        detail::throw_error(ec, "posix_mq::remove");
+    }
+
+    // ---- the message transport ------------------------------------------
+
+    // Sends with send_priority().
+    bool send_message(std::span<const std::byte> msg, io_mode m, std::error_code& ec) noexcept {
+        return send(msg, send_priority_, m, ec);
+    }
+    // Receives the highest-priority message; its priority is last_priority().
+    std::size_t recv_message(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept { return receive(buf, m, ec); }
+
+    bool send(std::span<const std::byte> msg, unsigned priority, io_mode m, std::error_code& ec) noexcept {
+        if (!check_open(ec)) return false;
+        if (priority >= MQ_PRIO_MAX) {
+            ec = make_error_code(errc::limit_exceeded);
+            return false;
+        }
+        auto data = reinterpret_cast<const char*>(msg.data());
+        int r = detail::retry_eintr([&] {
+            return m == io_mode::blocking ? ::mq_send(mq_.get(), data, msg.size(), priority)
+                                          : ::mq_timedsend(mq_.get(), data, msg.size(), priority, &long_ago);
+        });
+        if (r == 0) return true;
+        ec = failure(m);
+        return false;
+    }
+
+    // A buffer smaller than message_size() costs one copy through a buffer
+    // made on first need; a message larger than buf is discarded and reported
+    // as errc::message_too_large.
+    std::size_t receive(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept {
+        if (!check_open(ec)) return 0;
+        const bool direct = buf.size() >= msgsize_;
+        if (!direct && !spill_) {
+            spill_.reset(new (std::nothrow) std::byte[msgsize_]);
+            if (!spill_) {
+                ec = std::error_code(ENOMEM, std::system_category());
+                return 0;
+            }
+        }
+        char* into = reinterpret_cast<char*>(direct ? buf.data() : spill_.get());
+        const std::size_t cap = direct ? buf.size() : msgsize_;
+        unsigned prio = 0;
+        ssize_t n = detail::retry_eintr([&] {
+            return m == io_mode::blocking ? ::mq_receive(mq_.get(), into, cap, &prio)
+                                          : ::mq_timedreceive(mq_.get(), into, cap, &prio, &long_ago);
+        });
+        if (n < 0) {
+            ec = failure(m);
+            return 0;
+        }
+        last_priority_ = prio;
+        const auto len = static_cast<std::size_t>(n);
+        if (!direct) {
+            if (len > buf.size()) {
+                ec = make_error_code(errc::message_too_large);
+                return 0;
+            }
+            if (len > 0) std::memcpy(buf.data(), spill_.get(), len);
+        }
+        return len;
+    }
+
+    // ---- priorities -----------------------------------------------------
+
+    // The priority send_message (so a channel's send) uses: 0 (lowest) up to
+    // max_priority(); over that is errc::limit_exceeded.
+    void set_send_priority(unsigned p) {
+        std::error_code ec;
+        detail::throw_if(set_send_priority(p, ec) ? std::error_code{} : ec, "posix_mq::set_send_priority");
+    }
+    bool set_send_priority(unsigned p, std::error_code& ec) noexcept {
+        if (p > max_priority()) {
+            ec = make_error_code(errc::limit_exceeded);
+            return false;
+        }
+        send_priority_ = p;
+        return true;
+    }
+    unsigned send_priority() const noexcept { return send_priority_; }
+    // The priority of the message the last successful receive returned.
+    unsigned last_priority() const noexcept { return last_priority_; }
+    static constexpr unsigned max_priority() noexcept { return MQ_PRIO_MAX - 1; }
+
+    // ---- the queue ------------------------------------------------------
+
+    std::size_t max_messages() const noexcept { return maxmsg_; }
+    std::size_t message_size() const noexcept { return msgsize_; }
+    // Messages waiting in the queue now.
+    std::size_t queued(std::error_code& ec) const noexcept {
+        mq_attr a{};
+        if (!check_open(ec)) return 0;
+        if (::mq_getattr(mq_.get(), &a) != 0) {
+            ec = detail::last_error();
+            return 0;
+        }
+        return static_cast<std::size_t>(a.mq_curmsgs);
+    }
+    std::size_t queued() const {
+        std::error_code ec;
+        auto n = queued(ec);
+        detail::throw_if(ec, "posix_mq::queued");
+        return n;
+    }
+
+    int native_handle() const noexcept { return mq_.get(); }
+    bool is_open() const noexcept { return static_cast<bool>(mq_); }
+    void close() noexcept { mq_.reset(); }
+
+private:
+    static constexpr timespec long_ago{0, 0};
+
+    static posix_mq_options with_access(mq_access a) noexcept {
+        posix_mq_options o;
+        o.access = a;
+        return o;
+    }
+
+    bool check_open(std::error_code& ec) const noexcept {
+        if (mq_) return true;
+        ec = std::error_code(EBADF, std::system_category());
+        return false;
+    }
+
+    // A call that would have waited fails with ETIMEDOUT (past deadline) or
+    // EAGAIN (a descriptor adopted with O_NONBLOCK): both are would_block.
+    static std::error_code failure(io_mode m) noexcept {
+        if (m == io_mode::nonblocking && errno == ETIMEDOUT) return make_error_code(errc::would_block);
+        return detail::last_error();
+    }
+
+    void open_or_throw(std::string_view name, int create, const posix_mq_options& o) {
+        std::error_code ec;
+        std::string why;
+        if (!open(name, create, o, ec, &why)) throw ipc::error(ec, why);
+    }
+
+    // Opens (create != 0: creates) the queue; on failure, why (if given) says so in words.
+    bool open(std::string_view name, int create, const posix_mq_options& o, std::error_code& ec, std::string* why) {
+        char path[NAME_MAX + 2];
+        if (!detail::mq_path(name, path, ec)) {
+            if (why) *why = "posix_mq: a queue name is '/' then 1 to 255 characters without '/'";
+            return false;
+        }
+        if (create && (o.max_messages == 0 || o.message_size == 0 || o.max_messages > LONG_MAX || o.message_size > LONG_MAX)) {
+            ec = std::make_error_code(std::errc::invalid_argument);
+            if (why) *why = std::string("posix_mq \"") + path + "\": max_messages and message_size must be 1 to LONG_MAX";
+            return false;
+        }
+        const int access = o.access == mq_access::send ? O_WRONLY : o.access == mq_access::recv ? O_RDONLY : O_RDWR;
+        mq_attr attr{};
+        attr.mq_maxmsg = static_cast<long>(o.max_messages);
+        attr.mq_msgsize = static_cast<long>(o.message_size);
+        int fd = detail::retry_eintr([&] { return ::mq_open(path, access | create | O_CLOEXEC, o.mode, create ? &attr : nullptr); });
+        if (fd < 0) {
+            const int e = errno;
+            if (create && (e == EINVAL || e == EMFILE || e == ENOSPC)) {
+                ec = make_error_code(errc::limit_exceeded);
+                if (why) *why = detail::mq_limit_text(path, e, o);
+            } else {
+                ec = detail::errno_code(e);
+                if (why) *why = std::string(create ? "posix_mq: create \"" : "posix_mq: open \"") + path + "\"";
+            }
+            return false;
+        }
+        detail::unique_fd q(fd);
+        if (::mq_getattr(fd, &attr) != 0) {
+            ec = detail::last_error();
+            if (why) *why = "posix_mq: mq_getattr";
+            return false;
+        }
+        mq_ = std::move(q);
+        maxmsg_ = static_cast<std::size_t>(attr.mq_maxmsg);
+        msgsize_ = static_cast<std::size_t>(attr.mq_msgsize);
+        return true;
+    }
+
+    detail::unique_fd mq_;                 // mq_close is close(2) on Linux
+    std::unique_ptr<std::byte[]> spill_;   // one whole message, for receive buffers smaller than msgsize_
+    std::size_t msgsize_ = 0;
+    std::size_t maxmsg_ = 0;
+    unsigned send_priority_ = 0;
+    unsigned last_priority_ = 0;
+};
+
+} // namespace ipc::transport
+
+namespace ipc {
+
+// A typed channel over a POSIX message queue; it both sends and receives.
+//   ipc::posix_mq_channel<job> q(ipc::transport::posix_mq(ipc::create_only, "/jobs"));
+//   q.transport().set_send_priority(5);
+// Messages must fit message_size(); give the queue message_size = sizeof(T)
+// for fixed-size T and receives go straight into the channel's buffer.
+template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
+using posix_mq_channel = channel<T, transport::posix_mq, Sync, Framing>;
+
+} // namespace ipc

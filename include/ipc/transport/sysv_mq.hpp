@@ -1,0 +1,347 @@
+// ipc/transport/sysv_mq.hpp: System V message queues (msgget), messages with a type.
+#pragma once
+
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/stat.h>
+
+#include <climits>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "../basic_channel.hpp"
+#include "../detail/proc.hpp"
+#include "../open_mode.hpp"
+#include "../sync/backoff.hpp"
+
+namespace ipc::transport {
+
+// Which queue: a key made with ftok(path, id), an explicit key, or
+// private_key() (IPC_PRIVATE) for a queue a parent makes and its children inherit.
+class sysv_key {
+public:
+    constexpr explicit sysv_key(key_t k) noexcept : key_(k) {}
+    static constexpr sysv_key private_key() noexcept { return sysv_key(IPC_PRIVATE); }
+
+    // ftok(3): the same existing path and id give the same key in every process.
+    // id must be 1..255 (ftok uses its low 8 bits; 0 is refused as name_invalid).
+    static sysv_key from_path(const char* path, int id, std::error_code& ec) noexcept {
+        if (id < 1 || id > 255 || path == nullptr || *path == '\0') {
+            ec = make_error_code(errc::name_invalid);
+            return private_key();
+        }
+        key_t k = ::ftok(path, id);
+        if (k == -1) {
+            ec = detail::last_error();
+            return private_key();
+        }
+        return sysv_key(k);
+    }
+    static sysv_key from_path(const char* path, int id) {
+        std::error_code ec;
+        auto k = from_path(path, id, ec);
+        if (ec) throw ipc::error(ec, std::string("sysv_key: ftok \"") + (path ? path : "") + "\"");
+        return k;
+    }
+
+    constexpr key_t value() const noexcept { return key_; }
+    constexpr bool is_private() const noexcept { return key_ == IPC_PRIVATE; }
+
+private:
+    key_t key_;
+};
+
+// Which message a receive takes, by its type (mtype): msgrcv's msgtyp argument.
+class type_selector {
+public:
+    // The oldest message of any type (msgtyp 0). The default.
+    static constexpr type_selector any() noexcept { return {0, 0}; }
+    // The oldest message of this type (msgtyp > 0).
+    static constexpr type_selector exact(long type) noexcept { return {type > 0 ? type : invalid, 0}; }
+    // The oldest message of the lowest type that is <= n (msgtyp = -n): a priority queue.
+    static constexpr type_selector lowest_up_to(long n) noexcept { return {n > 0 ? -n : invalid, 0}; }
+    // The oldest message of any other type (MSG_EXCEPT, Linux).
+    static constexpr type_selector except(long type) noexcept { return {type > 0 ? type : invalid, MSG_EXCEPT}; }
+
+    constexpr long msgtyp() const noexcept { return msgtyp_; }
+    constexpr int flags() const noexcept { return flags_; }
+    // exact, lowest_up_to and except need a type > 0; a receive with an invalid selector is EINVAL.
+    constexpr bool valid() const noexcept { return msgtyp_ != invalid; }
+
+private:
+    static constexpr long invalid = LONG_MIN;
+    constexpr type_selector(long t, int f) noexcept : msgtyp_(t), flags_(f) {}
+    long msgtyp_;
+    int flags_;
+};
+
+struct sysv_mq_options {
+    mode_t mode = 0600;
+    // The largest message this side sends or receives (the payload after mtype);
+    // the transport's buffer has this size, made once. The kernel's own limit
+    // is /proc/sys/kernel/msgmax (8192 by default).
+    std::size_t max_message = 8192;
+    // create_only: the new queue's capacity in bytes (msg_qbytes), 0 = the
+    // kernel's default /proc/sys/kernel/msgmnb. Lowering needs no privilege.
+    std::size_t queue_bytes = 0;
+};
+
+// A System V message queue. Each message is a long mtype followed by the
+// payload, exactly as in `struct { long mtype; char text[N]; }`: the channel's
+// bytes are the payload, and the transport adds the mtype on send (the
+// send_type(), 1 unless set) and strips it on receive (last_type()), through
+// one buffer made at construction. A program using msgsnd/msgrcv directly can
+// talk to a channel in both directions.
+//
+// A queue has no notion of its peer closing (the channel never reports
+// status::closed) and no descriptor to poll: wait with sync::backoff (the
+// default in sysv_mq_channel). The queue lives until remove(); destroying the
+// transport does not remove it. Using a queue that was removed, even while
+// waiting on it, is errc::not_found.
+class sysv_mq {
+public:
+    sysv_mq() noexcept = default;
+
+    // A new queue (IPC_CREAT | IPC_EXCL); errc::already_exists if the key has one.
+    sysv_mq(create_only_t, sysv_key key, const sysv_mq_options& o = {}) { get_or_throw(key, IPC_CREAT | IPC_EXCL, o, "create"); }
+    sysv_mq(create_only_t, sysv_key key, const sysv_mq_options& o, std::error_code& ec) noexcept { get(key, IPC_CREAT | IPC_EXCL, o, ec); }
+    sysv_mq(open_or_create_t, sysv_key key, const sysv_mq_options& o = {}) { get_or_throw(key, IPC_CREAT, o, "open_or_create"); }
+    sysv_mq(open_or_create_t, sysv_key key, const sysv_mq_options& o, std::error_code& ec) noexcept { get(key, IPC_CREAT, o, ec); }
+    // The existing queue of a key; errc::not_found if none. private_key() has
+    // no existing queue to open: errc::name_invalid.
+    sysv_mq(open_only_t, sysv_key key, const sysv_mq_options& o = {}) { get_or_throw(key, 0, o, "open"); }
+    sysv_mq(open_only_t, sysv_key key, const sysv_mq_options& o, std::error_code& ec) noexcept { get(key, 0, o, ec); }
+
+    // The queue with this id (from id() in another process, or ipcs -q).
+    static sysv_mq attach(int msqid, const sysv_mq_options& o, std::error_code& ec) noexcept {
+        sysv_mq q;
+        msqid_ds ds{};
+        if (::msgctl(msqid, IPC_STAT, &ds) != 0) {
+            ec = failure();
+            return q;
+        }
+        if (q.make_buffer(o, ec)) q.id_ = msqid;
+        return q;
+    }
+    static sysv_mq attach(int msqid, const sysv_mq_options& o = {}) {
+        std::error_code ec;
+        auto q = attach(msqid, o, ec);
+        detail::throw_if(ec, "sysv_mq::attach");
+        return q;
+    }
+
+    sysv_mq(sysv_mq&& o) noexcept
+        : buf_(std::move(o.buf_)), max_(o.max_), id_(std::exchange(o.id_, -1)), send_type_(o.send_type_),
+          recv_sel_(o.recv_sel_), last_type_(o.last_type_) {}
+    sysv_mq& operator=(sysv_mq&& o) noexcept {
+        buf_ = std::move(o.buf_);
+        max_ = o.max_;
+        id_ = std::exchange(o.id_, -1);
+        send_type_ = o.send_type_;
+        recv_sel_ = o.recv_sel_;
+        last_type_ = o.last_type_;
+        return *this;
+    }
+
+    // Removes the queue (IPC_RMID) for every process; waiting receivers and
+    // senders fail with errc::not_found.
+    bool remove(std::error_code& ec) noexcept {
+        if (id_ < 0) {
+            ec = make_error_code(errc::not_found);
+            return false;
+        }
+        if (::msgctl(std::exchange(id_, -1), IPC_RMID, nullptr) != 0) {
+            ec = failure();
+            return false;
+        }
+        return true;
+    }
+    // False when the queue was gone already; other failures throw.
+    bool remove() {
+        std::error_code ec;
+        if (remove(ec)) return true;
+        if (ec == errc::not_found) return false;
+        detail::throw_error(ec, "sysv_mq::remove");
+    }
+
+    // ---- the message transport ------------------------------------------
+
+    // Sends with send_type().
+    bool send_message(std::span<const std::byte> msg, io_mode m, std::error_code& ec) noexcept {
+        return send(msg, send_type_, m, ec);
+    }
+    // Receives what recv_selector() selects; its type is last_type().
+    std::size_t recv_message(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept {
+        return receive(buf, recv_sel_, m, ec);
+    }
+
+    bool send(std::span<const std::byte> msg, long type, io_mode m, std::error_code& ec) noexcept {
+        if (!check_open(ec)) return false;
+        if (type <= 0) {
+            ec = std::make_error_code(std::errc::invalid_argument);
+            return false;
+        }
+        if (msg.size() > max_) {
+            ec = make_error_code(errc::message_too_large);
+            return false;
+        }
+        std::memcpy(buf_.get(), &type, sizeof type);
+        if (!msg.empty()) std::memcpy(buf_.get() + sizeof(long), msg.data(), msg.size());
+        const int flags = m == io_mode::nonblocking ? IPC_NOWAIT : 0;
+        if (detail::retry_eintr([&] { return ::msgsnd(id_, buf_.get(), msg.size(), flags); }) == 0) return true;
+        const int e = errno;
+        // msgsnd says EINVAL for a message over the kernel's msgmax.
+        ec = e == EINVAL && msg.size() > kernel_msgmax() ? make_error_code(errc::message_too_large) : failure(e);
+        return false;
+    }
+
+    // A message larger than buf (or than max_message) is taken off the queue
+    // and reported as errc::message_too_large: MSG_NOERROR with room for one
+    // byte more than allowed tells "too large" apart from "exactly full".
+    std::size_t receive(std::span<std::byte> buf, type_selector sel, io_mode m, std::error_code& ec) noexcept {
+        if (!check_open(ec)) return 0;
+        if (!sel.valid()) {
+            ec = std::make_error_code(std::errc::invalid_argument);
+            return 0;
+        }
+        const std::size_t allowed = buf.size() < max_ ? buf.size() : max_;
+        const int flags = MSG_NOERROR | sel.flags() | (m == io_mode::nonblocking ? IPC_NOWAIT : 0);
+        ssize_t n = detail::retry_eintr([&] { return ::msgrcv(id_, buf_.get(), allowed + 1, sel.msgtyp(), flags); });
+        if (n < 0) {
+            ec = errno == ENOMSG ? make_error_code(errc::would_block) : failure();
+            return 0;
+        }
+        std::memcpy(&last_type_, buf_.get(), sizeof(long));
+        const auto len = static_cast<std::size_t>(n);
+        if (len > allowed) {
+            ec = make_error_code(errc::message_too_large);
+            return 0;
+        }
+        if (len > 0) std::memcpy(buf.data(), buf_.get() + sizeof(long), len);
+        return len;
+    }
+
+    // ---- message types --------------------------------------------------
+
+    // The mtype send_message (so a channel's send) gives each message: > 0.
+    void set_send_type(long type) {
+        if (type <= 0) throw ipc::error(std::make_error_code(std::errc::invalid_argument), "sysv_mq: a message type must be > 0");
+        send_type_ = type;
+    }
+    bool set_send_type(long type, std::error_code& ec) noexcept {
+        if (type <= 0) {
+            ec = std::make_error_code(std::errc::invalid_argument);
+            return false;
+        }
+        send_type_ = type;
+        return true;
+    }
+    long send_type() const noexcept { return send_type_; }
+    // Which messages recv_message (so a channel's recv) takes.
+    void set_recv_selector(type_selector s) noexcept { recv_sel_ = s; }
+    type_selector recv_selector() const noexcept { return recv_sel_; }
+    // The mtype of the message the last receive took.
+    long last_type() const noexcept { return last_type_; }
+
+    // ---- the queue ------------------------------------------------------
+
+    int id() const noexcept { return id_; }
+    bool is_open() const noexcept { return id_ >= 0; }
+    std::size_t max_message() const noexcept { return max_; }
+    // Messages waiting in the queue now.
+    std::size_t queued(std::error_code& ec) const noexcept {
+        msqid_ds ds{};
+        if (!check_open(ec)) return 0;
+        if (::msgctl(id_, IPC_STAT, &ds) != 0) {
+            ec = failure();
+            return 0;
+        }
+        return static_cast<std::size_t>(ds.msg_qnum);
+    }
+    std::size_t queued() const {
+        std::error_code ec;
+        auto n = queued(ec);
+        detail::throw_if(ec, "sysv_mq::queued");
+        return n;
+    }
+    // Forgets the queue without removing it.
+    void close() noexcept { id_ = -1; }
+
+private:
+    bool check_open(std::error_code& ec) const noexcept {
+        if (id_ >= 0) return true;
+        ec = std::error_code(EBADF, std::system_category());
+        return false;
+    }
+
+    // EIDRM: removed while we waited. EINVAL, once type and size are checked,
+    // can only mean the id no longer names a queue: removed before the call.
+    static std::error_code failure(int e = errno) noexcept {
+        return e == EIDRM || e == EINVAL ? make_error_code(errc::not_found) : detail::errno_code(e);
+    }
+
+    static std::size_t kernel_msgmax() noexcept {
+        long v = detail::read_proc_number("/proc/sys/kernel/msgmax");
+        return v < 0 ? 8192 : static_cast<std::size_t>(v);
+    }
+
+    bool make_buffer(const sysv_mq_options& o, std::error_code& ec) noexcept {
+        // mtype, the payload, and one byte to detect a payload over the limit.
+        buf_.reset(new (std::nothrow) std::byte[sizeof(long) + o.max_message + 1]);
+        if (!buf_) {
+            ec = std::error_code(ENOMEM, std::system_category());
+            return false;
+        }
+        max_ = o.max_message;
+        return true;
+    }
+
+    bool get(sysv_key key, int create, const sysv_mq_options& o, std::error_code& ec) noexcept {
+        if (!create && key.is_private()) {
+            ec = make_error_code(errc::name_invalid);
+            return false;
+        }
+        if (!make_buffer(o, ec)) return false;
+        int id = ::msgget(key.value(), create | static_cast<int>(o.mode & 0777));
+        if (id < 0) {
+            ec = errno == ENOSPC ? make_error_code(errc::limit_exceeded) : detail::last_error();
+            return false;
+        }
+        // A capacity set only on the queue we made: IPC_CREAT without IPC_EXCL may have opened one.
+        if (o.queue_bytes > 0 && (create & IPC_EXCL)) {
+            msqid_ds ds{};
+            if (::msgctl(id, IPC_STAT, &ds) != 0 || (ds.msg_qbytes = o.queue_bytes, ::msgctl(id, IPC_SET, &ds) != 0)) {
+                ec = detail::last_error();
+                ::msgctl(id, IPC_RMID, nullptr);
+                return false;
+            }
+        }
+        id_ = id;
+        return true;
+    }
+
+    void get_or_throw(sysv_key key, int create, const sysv_mq_options& o, const char* what) {
+        std::error_code ec;
+        if (!get(key, create, o, ec)) throw ipc::error(ec, std::string("sysv_mq: ") + what + " key " + std::to_string(key.value()));
+    }
+
+    std::unique_ptr<std::byte[]> buf_;  // [long mtype][payload up to max_ + 1]
+    std::size_t max_ = 0;
+    int id_ = -1;
+    long send_type_ = 1;
+    type_selector recv_sel_ = type_selector::any();
+    long last_type_ = 0;
+};
+
+} // namespace ipc::transport
+
+namespace ipc {
+
+// A typed channel over a System V message queue; it both sends and receives.
+//   auto q = ipc::sysv_mq_channel<job>(ipc::transport::sysv_mq(ipc::create_only, key));
+//   q.transport().set_send_type(2);
+template <class T, class Sync = sync::backoff, class Framing = default_framing_t<T>>
+using sysv_mq_channel = channel<T, transport::sysv_mq, Sync, Framing>;
+
+} // namespace ipc

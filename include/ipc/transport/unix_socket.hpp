@@ -1,0 +1,373 @@
+// ipc/transport/unix_socket.hpp: Unix domain sockets: stream, seqpacket and datagram.
+//
+//   unix_stream     a byte stream (framing cuts messages), duplex
+//   unix_seqpacket  connected, reliable, keeps message boundaries, duplex
+//   unix_dgram      datagrams to a bound name, keeps boundaries
+//
+// Names are explicit: unix_address::path("/run/x.sock") is a file,
+// unix_address::abstract("x") lives in Linux's abstract namespace (no file,
+// gone with the last socket, but reachable by anyone in the network namespace).
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+#include "../basic_channel.hpp"
+#include "../detail/socket_io.hpp"
+
+namespace ipc::transport {
+
+// Where a Unix socket lives. Validated on construction: a path must fit
+// sun_path with its terminating NUL and contain no NUL; an abstract name must
+// fit after the leading NUL and (by our choice, for printable names) have none.
+class unix_address {
+public:
+    static constexpr std::size_t max_length = sizeof(sockaddr_un::sun_path) - 1;
+
+    unix_address() noexcept = default;
+
+    static unix_address path(std::string_view p, std::error_code& ec) noexcept { return make(p, false, ec); }
+    static unix_address path(std::string_view p) { return checked(p, false, "unix_address::path"); }
+    static unix_address abstract(std::string_view name, std::error_code& ec) noexcept { return make(name, true, ec); }
+    static unix_address abstract(std::string_view name) { return checked(name, true, "unix_address::abstract"); }
+
+    bool is_abstract() const noexcept { return abstract_; }
+    bool empty() const noexcept { return name_len_ == 0; }
+    // The path, or the abstract name without its leading NUL.
+    std::string_view name() const noexcept { return {sa_.sun_path + (abstract_ ? 1 : 0), name_len_}; }
+    // For messages: "@name" for abstract names, as ss(8) prints them.
+    std::string to_string() const { return (abstract_ ? "@" : "") + std::string(name()); }
+
+    const sockaddr* data() const noexcept { return reinterpret_cast<const sockaddr*>(&sa_); }
+    socklen_t size() const noexcept {
+        // Abstract names are exactly their bytes; paths include the NUL.
+        return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name_len_);
+    }
+
+private:
+    static unix_address make(std::string_view s, bool abstract, std::error_code& ec) noexcept {
+        ec.clear();
+        unix_address a;
+        if (s.empty() || s.size() > max_length || s.find('\0') != std::string_view::npos) {
+            ec = make_error_code(errc::name_invalid);
+            return a;
+        }
+        a.abstract_ = abstract;
+        a.name_len_ = s.size();
+        s.copy(a.sa_.sun_path + (abstract ? 1 : 0), s.size());
+        return a;
+    }
+    static unix_address checked(std::string_view s, bool abstract, const char* what) {
+        std::error_code ec;
+        unix_address a = make(s, abstract, ec);
+        if (ec)
+            detail::throw_error(ec, (std::string(what) + ": empty, longer than " + std::to_string(max_length) +
+                                     " bytes, or contains NUL")
+                                        .c_str());
+        return a;
+    }
+
+    sockaddr_un sa_{AF_UNIX, {}};
+    std::size_t name_len_ = 0;
+    bool abstract_ = false;
+};
+
+} // namespace ipc::transport
+
+namespace ipc::detail {
+
+// The socket file a bind created. Removed on destruction, but only by the
+// process that created it (a forked child's copy leaves it alone) and only if
+// the path still names the same inode (nobody replaced it since).
+class socket_file {
+public:
+    socket_file() noexcept = default;
+    socket_file(std::string path, dev_t dev, ino_t ino) : path_(std::move(path)), dev_(dev), ino_(ino), owner_(::getpid()) {}
+    socket_file(socket_file&& o) noexcept
+        : path_(std::move(o.path_)), dev_(o.dev_), ino_(o.ino_), owner_(std::exchange(o.owner_, 0)) {}
+    socket_file& operator=(socket_file&& o) noexcept {
+        if (this != &o) {
+            remove();
+            path_ = std::move(o.path_);
+            dev_ = o.dev_;
+            ino_ = o.ino_;
+            owner_ = std::exchange(o.owner_, 0);
+        }
+        return *this;
+    }
+    ~socket_file() { remove(); }
+
+    void remove() noexcept {
+        struct stat st {};
+        if (owner_ != 0 && owner_ == ::getpid() && ::lstat(path_.c_str(), &st) == 0 && S_ISSOCK(st.st_mode) &&
+            st.st_dev == dev_ && st.st_ino == ino_)
+            ::unlink(path_.c_str());
+        owner_ = 0;
+    }
+
+private:
+    std::string path_;
+    dev_t dev_ = 0;
+    ino_t ino_ = 0;
+    pid_t owner_ = 0;
+};
+
+// Is a socket of this type answering at a? ECONNREFUSED means the file is
+// a leftover nobody listens on.
+inline bool unix_name_is_live(const transport::unix_address& a, int type) noexcept {
+    std::error_code ec;
+    unique_fd probe = open_socket(AF_UNIX, type | SOCK_NONBLOCK, ec);
+    if (ec) return true;
+    return ::connect(probe.get(), a.data(), a.size()) == 0 || errno != ECONNREFUSED;
+}
+
+// Binds fd to a, with the file created `mode` (the kernel takes a Unix socket
+// file's mode from the socket inode minus the umask, so fchmod on the socket
+// before bind sets it atomically, with no window and no process-wide umask).
+// A leftover socket file nobody listens on is replaced; a live one is
+// errc::already_exists; a symlink (ELOOP) or any other file (ENOTSOCK) at
+// the path is refused and never followed or removed.
+inline socket_file bind_unix(int fd, const transport::unix_address& a, int type, mode_t mode, std::error_code& ec) {
+    if (!a.is_abstract() && ::fchmod(fd, mode) != 0) { ec = last_error(); return {}; }
+    for (int attempt = 0; attempt < 3; ++attempt) {
+        if (::bind(fd, a.data(), a.size()) == 0) {
+            if (a.is_abstract()) return {};
+            struct stat st {};
+            if (::lstat(std::string(a.name()).c_str(), &st) != 0) { ec = last_error(); return {}; }
+            return socket_file(std::string(a.name()), st.st_dev, st.st_ino);
+        }
+        if (errno != EADDRINUSE) { ec = last_error(); return {}; }
+        if (a.is_abstract()) break;
+        const std::string path(a.name());
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0) {
+            if (errno == ENOENT) continue;  // removed meanwhile: try again
+            ec = last_error();
+            return {};
+        }
+        if (S_ISLNK(st.st_mode)) { ec = std::error_code(ELOOP, std::system_category()); return {}; }
+        if (!S_ISSOCK(st.st_mode)) { ec = std::error_code(ENOTSOCK, std::system_category()); return {}; }
+        if (unix_name_is_live(a, type)) break;
+        // Stale. Remove it only if it is still the socket we looked at.
+        struct stat again {};
+        if (::lstat(path.c_str(), &again) == 0 && S_ISSOCK(again.st_mode) && again.st_ino == st.st_ino && again.st_dev == st.st_dev)
+            ::unlink(path.c_str());
+    }
+    ec = make_error_code(errc::already_exists);
+    return {};
+}
+
+inline void throw_bind_error(std::error_code ec, const transport::unix_address& a) {
+    std::string why = "bind " + a.to_string();
+    if (ec == std::errc::too_many_symbolic_link_levels) why += ": a symlink is at the socket path; refusing to follow or remove it";
+    else if (ec == std::errc::not_a_socket) why += ": a file that is not a socket is at the path; refusing to remove it";
+    else if (ec == errc::already_exists) why += ": a live socket is listening there";
+    throw_error(ec, why.c_str());
+}
+
+inline unique_fd connect_unix(const transport::unix_address& a, int type, const deadline& dl, std::error_code& ec) noexcept {
+    ec.clear();
+    unique_fd fd = open_socket(AF_UNIX, type | SOCK_NONBLOCK, ec);
+    if (ec) return {};
+    // seqpacket: see message_socket (credentials tell an empty message from end of stream).
+    if (type == SOCK_SEQPACKET && !set_int_option(fd.get(), SOL_SOCKET, SO_PASSCRED, 1, ec)) return {};
+    if (!connect_socket(fd.get(), a.data(), a.size(), dl, ec)) return {};
+    return fd;
+}
+
+template <class Socket>
+struct socket_pair {
+    Socket first;
+    Socket second;
+};
+
+inline bool make_socketpair(int type, unique_fd (&out)[2], std::error_code& ec) noexcept {
+    ec.clear();
+    int fds[2];
+    if (::socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, fds) != 0) { ec = last_error(); return false; }
+    out[0].reset(fds[0]);
+    out[1].reset(fds[1]);
+    if (type == SOCK_SEQPACKET)
+        return set_int_option(fds[0], SOL_SOCKET, SO_PASSCRED, 1, ec) && set_int_option(fds[1], SOL_SOCKET, SO_PASSCRED, 1, ec);
+    return true;
+}
+
+// socketpair() as two transports: Socket::pair(), for a parent and the child it forks.
+template <class Socket>
+struct pair_ops {
+    static socket_pair<Socket> pair(std::error_code& ec) {
+        unique_fd fds[2];
+        if (!make_socketpair(Socket::socket_type, fds, ec)) return {};
+        if constexpr (Socket::socket_type == SOCK_DGRAM)  // each end is connected to the other
+            return {Socket(std::move(fds[0]), true), Socket(std::move(fds[1]), true)};
+        else
+            return {Socket(std::move(fds[0])), Socket(std::move(fds[1]))};
+    }
+    static socket_pair<Socket> pair() {
+        std::error_code ec;
+        auto p = pair(ec);
+        throw_if(ec, "socketpair");
+        return p;
+    }
+};
+
+} // namespace ipc::detail
+
+namespace ipc::transport {
+
+template <class Socket>
+using socket_pair = detail::socket_pair<Socket>;
+
+// A connected Unix stream socket: read_some/write_some, both directions.
+class unix_stream : public detail::stream_socket,
+                    public detail::connect_ops<unix_stream, unix_address>,
+                    public detail::pair_ops<unix_stream> {
+public:
+    unix_stream() noexcept = default;
+    explicit unix_stream(detail::unique_fd fd) noexcept : stream_socket(std::move(fd)) {}
+
+    static unix_stream connect_until(const unix_address& a, const deadline& dl, std::error_code& ec) noexcept {
+        return unix_stream(detail::connect_unix(a, SOCK_STREAM, dl, ec));
+    }
+    static constexpr int socket_type = SOCK_STREAM;
+};
+
+// A connected Unix seqpacket socket: send_message/recv_message, both directions.
+class unix_seqpacket : public detail::message_socket,
+                       public detail::connect_ops<unix_seqpacket, unix_address>,
+                       public detail::pair_ops<unix_seqpacket> {
+public:
+    unix_seqpacket() noexcept = default;
+    // Adopts fd; it must have SO_PASSCRED set (see detail::message_socket).
+    explicit unix_seqpacket(detail::unique_fd fd) noexcept : message_socket(std::move(fd), kind::seqpacket, true) {}
+
+    static unix_seqpacket connect_until(const unix_address& a, const deadline& dl, std::error_code& ec) noexcept {
+        return unix_seqpacket(detail::connect_unix(a, SOCK_SEQPACKET, dl, ec));
+    }
+    static constexpr int socket_type = SOCK_SEQPACKET;
+};
+
+// A Unix datagram socket. bind() gives it a name to receive on (the file is
+// created 0600 and removed when the socket is destroyed); connect() fixes the
+// peer it sends to. Sending to a connected peer that closed its socket is
+// errc::peer_closed (status::closed); a receiver never sees end of stream.
+class unix_dgram : public detail::message_socket, public detail::pair_ops<unix_dgram> {
+public:
+    unix_dgram() noexcept = default;
+    // Adopts fd; `connected` says it has a peer (so that ECONNREFUSED is peer_closed).
+    explicit unix_dgram(detail::unique_fd fd, bool connected = false, detail::socket_file file = {}) noexcept
+        : message_socket(std::move(fd), kind::datagram, connected), file_(std::move(file)) {}
+    static constexpr int socket_type = SOCK_DGRAM;
+
+    // A socket that receives on `local`.
+    static unix_dgram bind(const unix_address& local, std::error_code& ec, mode_t mode = 0600) {
+        ec.clear();
+        detail::unique_fd fd = detail::open_socket(AF_UNIX, SOCK_DGRAM, ec);
+        if (ec) return {};
+        detail::socket_file file = detail::bind_unix(fd.get(), local, SOCK_DGRAM, mode, ec);
+        if (ec) return {};
+        return unix_dgram(std::move(fd), false, std::move(file));
+    }
+    static unix_dgram bind(const unix_address& local, mode_t mode = 0600) {
+        std::error_code ec;
+        unix_dgram s = bind(local, ec, mode);
+        if (ec) detail::throw_bind_error(ec, local);
+        return s;
+    }
+    // A socket that sends to `remote` (and receives only from it), unnamed
+    // or bound to `local` so that the peer can answer.
+    static unix_dgram connect(const unix_address& remote, std::error_code& ec, const unix_address& local = {}) {
+        ec.clear();
+        unix_dgram s = local.empty() ? unix_dgram(detail::open_socket(AF_UNIX, SOCK_DGRAM, ec)) : bind(local, ec);
+        if (ec || !s.set_peer(remote, ec)) return {};
+        return s;
+    }
+    static unix_dgram connect(const unix_address& remote, const unix_address& local = {}) {
+        std::error_code ec;
+        unix_dgram s = connect(remote, ec, local);
+        detail::throw_if(ec, ("connect " + remote.to_string()).c_str());
+        return s;
+    }
+    // Connects this socket (e.g. a bound server answering one client). A
+    // socket connected elsewhere refuses datagrams from others: EPERM.
+    bool set_peer(const unix_address& remote, std::error_code& ec) noexcept { return connect_peer(remote.data(), remote.size(), ec); }
+private:
+    detail::socket_file file_;
+};
+
+// Listens on a Unix name and accepts Socket (unix_stream or unix_seqpacket)
+// connections. The socket file is created 0600 (mode) and removed by the
+// destructor; see detail::bind_unix for what happens to an existing file.
+template <class Socket>
+class basic_unix_listener : public detail::accept_ops<basic_unix_listener<Socket>, Socket> {
+public:
+    basic_unix_listener() noexcept = default;
+
+    static basic_unix_listener listen(const unix_address& a, std::error_code& ec, int backlog = SOMAXCONN, mode_t mode = 0600) {
+        ec.clear();
+        basic_unix_listener l;
+        // Nonblocking: see detail::accept_socket.
+        l.fd_ = detail::open_socket(AF_UNIX, Socket::socket_type | SOCK_NONBLOCK, ec);
+        if (ec) return {};
+        if (Socket::socket_type == SOCK_SEQPACKET && !detail::set_int_option(l.fd_.get(), SOL_SOCKET, SO_PASSCRED, 1, ec))
+            return {};
+        l.file_ = detail::bind_unix(l.fd_.get(), a, Socket::socket_type, mode, ec);
+        if (ec) return {};
+        if (::listen(l.fd_.get(), backlog) != 0) {
+            ec = detail::last_error();
+            return {};
+        }
+        l.address_ = a;
+        return l;
+    }
+    static basic_unix_listener listen(const unix_address& a, int backlog = SOMAXCONN, mode_t mode = 0600) {
+        std::error_code ec;
+        basic_unix_listener l = listen(a, ec, backlog, mode);
+        if (ec) detail::throw_bind_error(ec, a);
+        return l;
+    }
+
+    Socket accept_until(const deadline& dl, std::error_code& ec) noexcept {
+        detail::unique_fd fd = detail::accept_socket(fd_.get(), dl, ec);
+        if (fd && Socket::socket_type == SOCK_SEQPACKET && !detail::set_int_option(fd.get(), SOL_SOCKET, SO_PASSCRED, 1, ec))
+            return {};
+        return Socket(std::move(fd));
+    }
+
+    const unix_address& local_address() const noexcept { return address_; }
+    int native_handle() const noexcept { return fd_.get(); }
+    bool is_open() const noexcept { return static_cast<bool>(fd_); }
+    // Stops listening and removes the socket file now.
+    void close() noexcept {
+        file_.remove();
+        fd_.reset();
+    }
+
+private:
+    detail::unique_fd fd_;
+    detail::socket_file file_;
+    unix_address address_;
+};
+
+using unix_stream_listener = basic_unix_listener<unix_stream>;
+using unix_seqpacket_listener = basic_unix_listener<unix_seqpacket>;
+
+} // namespace ipc::transport
+
+namespace ipc {
+
+// A connected Unix socket is one channel that both sends and receives.
+template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
+using unix_stream_channel = channel<T, transport::unix_stream, Sync, Framing>;
+template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
+using unix_seqpacket_channel = channel<T, transport::unix_seqpacket, Sync, Framing>;
+template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
+using unix_dgram_channel = channel<T, transport::unix_dgram, Sync, Framing>;
+
+} // namespace ipc
