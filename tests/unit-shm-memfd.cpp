@@ -34,7 +34,8 @@ TEST_CASE("memfd: a region made after fork reaches the child over SCM_RIGHTS") {
         ipc::detail::unique_fd sockets[2];
         std::error_code ec;
         REQUIRE(ipc::detail::make_socketpair(SOCK_STREAM, sockets, ec));
-        auto& [here, there] = sockets;
+        auto& here = sockets[0];
+        auto& there = sockets[1];
         child receiver([&] {
             here.reset();
             std::error_code e;

@@ -161,7 +161,8 @@ TEST_CASE("shm sync: eventfds passed over a Unix socket work like inherited ones
     ipc::detail::unique_fd sockets[2];
     std::error_code ec;
     REQUIRE(ipc::detail::make_socketpair(SOCK_STREAM, sockets, ec));
-    auto& [here, there] = sockets;
+    auto& here = sockets[0];
+    auto& there = sockets[1];
     child receiver([&] {
         // This child made no eventfd before fork: it receives both.
         here.reset();
