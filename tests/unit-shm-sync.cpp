@@ -77,37 +77,34 @@ TEST_CASE_TEMPLATE_DEFINE("shm sync: a parked side is woken by its peer", Sync, 
         for (std::uint64_t i = 2; i < 1000; ++i) REQUIRE(tx.send_for(i, 10s) == ipc::status::ok);
         CHECK(receiver.wait() == child_ok);
     }
-    SUBCASE("a receiver parked without a timeout limit learns that the last sender left") {
+    // A receiver parks with a deadline that must not be reached: the sender
+    // leaving (after 100 ms, as `leave` does) wakes it with status::closed.
+    auto parked_until_sender_leaves = [&](auto leave) {
         child sender([&] {
             transport t(ipc::open_only, region.name);
             t.attach(ipc::direction::send);
-            channel tx(std::move(t), {}, std::move(sync));
-            std::this_thread::sleep_for(100ms);
+            leave(std::move(t));
             return 0;
         });
         channel rx(transport(ipc::open_only, region.name), {}, std::move(sync));
         std::uint64_t v = 0;
         auto t0 = std::chrono::steady_clock::now();
-        // A long deadline that must not be reached: the leaving sender wakes us.
         CHECK(rx.recv_for(v, 20s) == ipc::status::closed);
         CHECK(ms_since(t0) < 10000.0);
         CHECK(sender.wait() == child_ok);
+    };
+    SUBCASE("a receiver parked without a timeout limit learns that the last sender left") {
+        parked_until_sender_leaves([&](transport t) {
+            channel tx(std::move(t), {}, std::move(sync));
+            std::this_thread::sleep_for(100ms);
+        });
     }
     if constexpr (!std::is_same_v<Sync, ipc::sync::eventfd>) {
         SUBCASE("a sender that is a bare transport (no channel) wakes the parked receiver as it closes") {
-            child sender([&] {
-                transport t(ipc::open_only, region.name);
-                t.attach(ipc::direction::send);
+            parked_until_sender_leaves([](transport t) {
                 std::this_thread::sleep_for(100ms);
                 t.close();
-                return 0;
             });
-            channel rx(transport(ipc::open_only, region.name), {}, std::move(sync));
-            std::uint64_t v = 0;
-            auto t0 = std::chrono::steady_clock::now();
-            CHECK(rx.recv_for(v, 20s) == ipc::status::closed);
-            CHECK(ms_since(t0) < 10000.0);
-            CHECK(sender.wait() == child_ok);
         }
     }
     SUBCASE("a timed wait on a full ring ends on time, never early") {
