@@ -26,12 +26,13 @@
 // Adding a transport is one adapter struct (see the "adapters" section): how
 // the supervisor sets it up, how a producer and a consumer open it, and what
 // the largest payload is.
-#define DOCTEST_CONFIG_DISABLE  // support.hpp's names and helpers, without a test runner
+#define DOCTEST_CONFIG_IMPLEMENT  // support.hpp's helpers check with REQUIRE outside any test case: see main()
 #include "support.hpp"
 
 #include <ipc/channel.hpp>
 
 #include <sys/mman.h>
+#include <sys/prctl.h>
 
 #include <algorithm>
 #include <array>
@@ -241,27 +242,6 @@ struct string_io {
 // A unique name for this run: ipc-test-<process group>-<pid>-<n>-<tag>.
 std::string object_name(const char* tag) { return ipc_test::unique_name(tag); }
 
-// A private directory under /tmp named with the run's tag, removed with its
-// contents. (ipc_test::temp_dir checks with REQUIRE, which is off here.)
-class scratch_dir {
-public:
-    scratch_dir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / (ipc_test::run_tag() + "XXXXXX")).string();
-        if (::mkdtemp(tmpl.data()) == nullptr) throw std::system_error(errno, std::system_category(), "mkdtemp");
-        path_ = tmpl;
-    }
-    ~scratch_dir() {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
-    }
-    scratch_dir(const scratch_dir&) = delete;
-    scratch_dir& operator=(const scratch_dir&) = delete;
-    std::string operator/(const std::string& leaf) const { return (path_ / leaf).string(); }
-
-private:
-    std::filesystem::path path_;
-};
-
 struct posix_mq_case : string_io<ipc::posix_mq_channel<std::string>, ipc::posix_mq_channel<std::string>> {
     static constexpr const char* name = "posix_mq";
     static constexpr bool broadcast = false, resumable = false, producer_killable = true;
@@ -299,7 +279,7 @@ struct file_case : string_io<ipc::file_sender<std::string>, ipc::file_receiver<s
     // reads the torn prefix plus the next frame as one frame. Only a commit
     // mark that readers honour could fix this; --kill-all shows it.
     static constexpr bool producer_killable = false;
-    scratch_dir dir;
+    ipc_test::temp_dir dir;
     std::string path = dir / "log";
 
     file_case(const options&) { ipc::transport::file_writer(ipc::create_only, path); }
@@ -318,7 +298,7 @@ struct unix_dgram_case
     using channel_type = ipc::channel<std::string, ipc::transport::unix_dgram>;
     static constexpr const char* name = "unix_dgram";
     static constexpr bool broadcast = false, resumable = false, producer_killable = true;
-    scratch_dir dir;
+    ipc_test::temp_dir dir;
     ipc::transport::unix_address address = ipc::transport::unix_address::path(dir / "rx.sock");
     ipc::transport::unix_dgram bound = ipc::transport::unix_dgram::bind(address);
 
@@ -443,13 +423,16 @@ int run_consumer(Case& c, const shared_log& log, unsigned k) {
     }
 }
 
-// Runs fn in a forked child that always _exits; returns its pid.
+// Runs fn in a forked child that always _exits, and dies with the supervisor
+// (so a killed supervisor leaves no orphans spinning); returns its pid.
 template <class F>
 pid_t spawn(F&& fn) {
     std::fflush(nullptr);
+    const pid_t parent = ::getpid();
     pid_t pid = ::fork();
     if (pid < 0) throw std::system_error(errno, std::system_category(), "fork");
     if (pid == 0) {
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != parent) ::_exit(failed_transport);
         int code = failed_transport;
         try {
             code = fn();
@@ -485,6 +468,24 @@ report run_case(const options& o) {
     std::mt19937_64 rng(o.seed);
 
     std::vector<pid_t> producers(o.producers, -1), consumers(o.consumers, -1);
+    // Whatever ends this function (a throw included), no child outlives it;
+    // says whether there was one left to end.
+    auto end_all = [&] {
+        bool any = false;
+        for (auto* pids : {&producers, &consumers})
+            for (pid_t& pid : *pids)
+                if (pid > 0) {
+                    any = true;
+                    ::kill(pid, SIGKILL);
+                    ::waitpid(pid, nullptr, 0);
+                    pid = -1;
+                }
+        return any;
+    };
+    struct on_exit {
+        decltype(end_all)& f;
+        ~on_exit() { f(); }
+    } guard{end_all};
     auto start_producer = [&](unsigned p) { producers[p] = spawn([&, p] { return run_producer(c, log, p, limit, o.seed); }); };
     auto start_consumer = [&](unsigned k) { consumers[k] = spawn([&, k] { return run_consumer(c, log, k); }); };
     for (unsigned k = 0; k < o.consumers; ++k) start_consumer(k);
@@ -582,14 +583,7 @@ report run_case(const options& o) {
         std::this_thread::sleep_for(2ms);
         reap(consumers, false);
     }
-    for (auto* pids : {&producers, &consumers})
-        for (pid_t& pid : *pids)
-            if (pid > 0) {
-                r.hung = true;
-                ::kill(pid, SIGKILL);
-                ::waitpid(pid, nullptr, 0);
-                pid = -1;
-            }
+    if (end_all()) r.hung = true;
 
     // The accounting.
     std::uint64_t missing = 0;
@@ -659,6 +653,13 @@ constexpr entry cases[] = {
 
 int main(int argc, char** argv) {
     const options o = parse(argc, argv);
+    // No test cases here: a failed REQUIRE in a support.hpp helper ends the program.
+    doctest::Context asserts;
+    asserts.setAsDefaultForAssertsOutOfTestCases();
+    asserts.setAssertHandler([](const doctest::AssertData& a) {
+        std::fprintf(stderr, "ipc_torture: %s failed at %s:%d\n", a.m_expr, a.m_file, a.m_line);
+        std::exit(3);
+    });
     // Own process group: names carry it (ipc_test::run_tag), and nothing of
     // another run is ever touched.
     ::setpgid(0, 0);
@@ -675,6 +676,15 @@ int main(int argc, char** argv) {
         ok = e.run(o) && ok;
     }
     if (!found) usage(("unknown transport " + o.transport).c_str());
+    // Hygiene: nothing named with this run's tag may be left.
+    for (const char* dir : {"/dev/mqueue", "/dev/shm", "/tmp"}) {
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+            if (e.path().filename().string().starts_with(ipc_test::run_tag())) {
+                std::printf("ipc_torture: left behind: %s\n", e.path().c_str());
+                ok = false;
+            }
+    }
     std::printf("ipc_torture: %s\n", ok ? "all checks passed" : "FAILED");
     return ok ? 0 : 1;
 }
