@@ -22,8 +22,14 @@
 //
 // What the file does not protect against: a writer that does not take the
 // lock, truncation or rewriting behind a reader's back (a follower whose
-// offset is past the end reports errc::bad_message), and a file replaced by
-// rename (a follower keeps reading the old one).
+// offset is past the end reports errc::bad_message), a file replaced by
+// rename (a follower keeps reading the old one), and a writer killed (SIGKILL)
+// inside a write: the kernel may stop a regular-file write between pages, so
+// the log can end in the first part of a frame, which no later writer can
+// finish or cut off safely; readers wait for the rest (errc::truncated when
+// closed), and once another writer appends they read garbage or
+// errc::message_too_large. tests/torture.cpp --transport file --crash
+// --kill-all shows it.
 #pragma once
 
 #include <fcntl.h>
