@@ -383,7 +383,6 @@ int run_consumer(Case& c, const shared_log& log, unsigned k) {
     for (;;) {
         const bool draining = st.drain.load();
         slot.phase.store(receiving);
-        std::error_code ec;
         auto s = Case::recv(rx, msg, 50ms);
         if (s == ipc::status::timed_out) {
             slot.phase.store(idle);
