@@ -676,7 +676,7 @@ int main(int argc, char** argv) {
     for (const char* dir : {"/dev/mqueue", "/dev/shm", "/tmp"}) {
         std::error_code ec;
         for (const auto& e : std::filesystem::directory_iterator(dir, ec))
-            if (e.path().filename().string().starts_with(ipc_test::run_tag())) {
+            if (e.path().filename().string().find(ipc_test::run_tag()) != std::string::npos) {
                 std::printf("ipc_torture: left behind: %s\n", e.path().c_str());
                 ok = false;
             }
