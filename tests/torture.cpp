@@ -221,9 +221,9 @@ private:
 // An adapter says, for one transport:
 //   name, broadcast (every consumer reads every message), resumable (a
 //   restarted consumer continues from consumer_slot::position),
-//   producer_killable (false: a producer SIGKILLed mid-send can corrupt the
-//   transport for everyone, so crash mode kills only its consumers unless
-//   --kill-all says otherwise);
+//   producer_killable, consumer_killable (false: a process SIGKILLed inside a
+//   send or receive can wreck the transport for everyone, so crash mode
+//   spares that side unless --kill-all says otherwise);
 //   its constructor: the supervisor's setup, before any child is forked; its
 //   destructor removes whatever it created;
 //   max_payload(): the largest payload (after wire_header) it carries;
@@ -244,7 +244,7 @@ std::string object_name(const char* tag) { return ipc_test::unique_name(tag); }
 
 struct posix_mq_case : string_io<ipc::posix_mq_channel<std::string>, ipc::posix_mq_channel<std::string>> {
     static constexpr const char* name = "posix_mq";
-    static constexpr bool broadcast = false, resumable = false, producer_killable = true;
+    static constexpr bool broadcast = false, resumable = false, producer_killable = true, consumer_killable = true;
     static constexpr std::size_t message_size = 1024;
     std::string queue = "/" + object_name("torture-mq");
     ipc::transport::posix_mq owner{ipc::create_only, queue, {.max_messages = 10, .message_size = message_size}};
@@ -258,7 +258,7 @@ struct posix_mq_case : string_io<ipc::posix_mq_channel<std::string>, ipc::posix_
 
 struct sysv_mq_case : string_io<ipc::sysv_mq_channel<std::string>, ipc::sysv_mq_channel<std::string>> {
     static constexpr const char* name = "sysv_mq";
-    static constexpr bool broadcast = false, resumable = false, producer_killable = true;
+    static constexpr bool broadcast = false, resumable = false, producer_killable = true, consumer_killable = true;
     static constexpr ipc::transport::sysv_mq_options opts{.max_message = 2048, .queue_bytes = 16384};
     ipc::transport::sysv_mq owner{ipc::create_only, ipc::transport::sysv_key::private_key(), opts};
 
@@ -275,7 +275,7 @@ struct file_case : string_io<ipc::file_sender<std::string>, ipc::file_receiver<s
     static constexpr bool broadcast = true, resumable = true;
     // A writer killed inside writev(2) leaves the start of a frame; the next
     // writer finishes it from the journal (see file.hpp), so killing is fair.
-    static constexpr bool producer_killable = true;
+    static constexpr bool producer_killable = true, consumer_killable = true;
     ipc_test::temp_dir dir;
     std::string path = dir / "log";
 
@@ -294,7 +294,7 @@ struct unix_dgram_case
     : string_io<ipc::channel<std::string, ipc::transport::unix_dgram>, ipc::channel<std::string, ipc::transport::unix_dgram>> {
     using channel_type = ipc::channel<std::string, ipc::transport::unix_dgram>;
     static constexpr const char* name = "unix_dgram";
-    static constexpr bool broadcast = false, resumable = false, producer_killable = true;
+    static constexpr bool broadcast = false, resumable = false, producer_killable = true, consumer_killable = true;
     ipc_test::temp_dir dir;
     ipc::transport::unix_address address = ipc::transport::unix_address::path(dir / "rx.sock");
     ipc::transport::unix_dgram bound = ipc::transport::unix_dgram::bind(address);
@@ -314,7 +314,7 @@ struct pipe_case {
     using record = std::array<char, 512>;
     static_assert(sizeof(record) <= PIPE_BUF);
     static constexpr const char* name = "pipe";
-    static constexpr bool broadcast = false, resumable = false, producer_killable = true;
+    static constexpr bool broadcast = false, resumable = false, producer_killable = true, consumer_killable = true;
     ipc::transport::pipe_pair ends = ipc::transport::make_pipe();
 
     pipe_case(const options&) {}
@@ -541,12 +541,13 @@ report run_case(const options& o) {
         if (now >= run_until) st.stop_producers.store(1);
         std::this_thread::sleep_for(std::chrono::microseconds(o.kill_every_ms * 500 + rng() % (o.kill_every_ms * 1000)));
         if (o.crash && !st.stop_producers.load()) {
-            const unsigned killable = Case::producer_killable || o.kill_all ? o.producers : 0;
-            const unsigned victim = static_cast<unsigned>(rng() % (killable + o.consumers));
-            const bool is_producer = victim < killable;
+            const unsigned killable_p = Case::producer_killable || o.kill_all ? o.producers : 0;
+            const unsigned killable_c = Case::consumer_killable || o.kill_all ? o.consumers : 0;
+            const unsigned victim = static_cast<unsigned>(rng() % std::max(1u, killable_p + killable_c));
+            const bool is_producer = victim < killable_p;
             auto& pids = is_producer ? producers : consumers;
-            const unsigned i = is_producer ? victim : victim - killable;
-            if (pids[i] > 0) {
+            const unsigned i = is_producer ? victim : victim - killable_p;
+            if (killable_p + killable_c > 0 && pids[i] > 0) {
                 ::kill(pids[i], SIGKILL);
                 int status = 0;
                 ::waitpid(pids[i], &status, 0);
@@ -610,7 +611,7 @@ report run_case(const options& o) {
     return r;
 }
 
-void print(const char* name, const report& r, unsigned consumers, bool broadcast, bool producers_spared) {
+void print(const char* name, const report& r, unsigned consumers, bool broadcast, bool spared) {
     std::printf("%-10s %s  %.1fs  committed %" PRIu64 "  delivered %" PRIu64 "%s  uncertain %" PRIu64
                 "  kills %" PRIu64 "/%" PRIu64 " (producers/consumers)  lost-with-killed-consumer %" PRIu64 "/%" PRIu64
                 "  losses %" PRIu64 "  duplicates %" PRIu64 "  order-violations %" PRIu64 "  corrupt %" PRIu64
@@ -619,7 +620,7 @@ void print(const char* name, const report& r, unsigned consumers, bool broadcast
                 broadcast ? (" (x" + std::to_string(consumers) + " readers)").c_str() : "", r.uncertain, r.producer_kills,
                 r.consumer_kills, r.lost_with_blind, r.blind_kills, r.losses, r.duplicates, r.order_violations, r.corrupt,
                 r.phantoms, r.hung ? "  HUNG" : "", r.child_failed ? "  CHILD-FAILED" : "",
-                producers_spared ? "  (producers not killed: see the adapter)" : "");
+                spared ? "  (some processes spared: see the adapter)" : "");
     std::fflush(stdout);
 }
 
@@ -627,7 +628,8 @@ template <class Case>
 bool run_one(const options& o) {
     try {
         report r = run_case<Case>(o);
-        print(Case::name, r, o.consumers, Case::broadcast, o.crash && !Case::producer_killable && !o.kill_all);
+        const bool spared = !(Case::producer_killable && Case::consumer_killable) && !o.kill_all;
+        print(Case::name, r, o.consumers, Case::broadcast, o.crash && spared);
         return r.ok();
     } catch (const std::exception& e) {
         std::printf("%-10s FAIL  setup: %s\n", Case::name, e.what());
