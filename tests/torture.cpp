@@ -307,28 +307,18 @@ struct unix_dgram_case
     }
 };
 
-// One pipe, every producer writing and every consumer reading fixed records of
-// at most PIPE_BUF bytes: each write is atomic and each read takes exactly one
-// record. The supervisor keeps both ends open, so no one ever sees EOF or EPIPE.
-struct pipe_case {
-    using record = std::array<char, 512>;
-    static_assert(sizeof(record) <= PIPE_BUF);
-    static constexpr const char* name = "pipe";
-    static constexpr bool broadcast = false, resumable = false, producer_killable = true, consumer_killable = true;
-    ipc::transport::pipe_pair ends = ipc::transport::make_pipe();
+// Transports of fixed-size values carry a message in a record of this size,
+// its header telling how much of it is the message.
+using record = std::array<char, 512>;
 
-    pipe_case(const options&) {}
-    static std::size_t max_payload() { return sizeof(record) - header_size; }
-    static ipc::detail::unique_fd dup(int fd) { return ipc::detail::unique_fd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
-    auto producer() { return ipc::pipe_sender<record>(ipc::transport::pipe_writer(dup(ends.writer.native_handle()))); }
-    auto consumer(std::uint64_t) { return ipc::pipe_receiver<record>(ipc::transport::pipe_reader(dup(ends.reader.native_handle()))); }
-
-    static ipc::status send(ipc::pipe_sender<record>& tx, const std::string& m, std::chrono::milliseconds t) {
+template <class Tx, class Rx>
+struct record_io {
+    static ipc::status send(Tx& tx, const std::string& m, std::chrono::milliseconds t) {
         record r{};
         std::memcpy(r.data(), m.data(), m.size());
         return tx.send_for(r, t);
     }
-    static ipc::status recv(ipc::pipe_receiver<record>& rx, std::string& m, std::chrono::milliseconds t) {
+    static ipc::status recv(Rx& rx, std::string& m, std::chrono::milliseconds t) {
         record r{};
         auto st = rx.recv_for(r, t);
         wire_header h{};
@@ -336,6 +326,22 @@ struct pipe_case {
         m.assign(r.data(), header_size + std::min<std::size_t>(h.length, sizeof(record) - header_size));
         return st;
     }
+    static std::size_t max_payload() { return sizeof(record) - header_size; }
+};
+
+// One pipe, every producer writing and every consumer reading fixed records of
+// at most PIPE_BUF bytes: each write is atomic and each read takes exactly one
+// record. The supervisor keeps both ends open, so no one ever sees EOF or EPIPE.
+struct pipe_case : record_io<ipc::pipe_sender<record>, ipc::pipe_receiver<record>> {
+    static_assert(sizeof(record) <= PIPE_BUF);
+    static constexpr const char* name = "pipe";
+    static constexpr bool broadcast = false, resumable = false, producer_killable = true, consumer_killable = true;
+    ipc::transport::pipe_pair ends = ipc::transport::make_pipe();
+
+    pipe_case(const options&) {}
+    static ipc::detail::unique_fd dup(int fd) { return ipc::detail::unique_fd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
+    auto producer() { return ipc::pipe_sender<record>(ipc::transport::pipe_writer(dup(ends.writer.native_handle()))); }
+    auto consumer(std::uint64_t) { return ipc::pipe_receiver<record>(ipc::transport::pipe_reader(dup(ends.reader.native_handle()))); }
 };
 
 // ---- the processes -----------------------------------------------------------
