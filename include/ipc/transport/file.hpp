@@ -101,12 +101,12 @@ public:
         }
         if (!lock_.lock(fd_.get(), m == io_mode::blocking ? deadline::never() : deadline::immediate(), ec)) return 0;
         off_t start = ::lseek(fd_.get(), 0, SEEK_END);
-        if (start < 0 || !finish_torn_frame(start, ec) || !journal(iov.data(), cnt, start, total, ec)) {
+        if (start < 0 || !finish_torn_frame(start, ec) || !journal(iov, cnt, start, total, ec)) {
             if (!ec) ec = detail::last_error();
             unlock();
             return 0;
         }
-        if (!append(iov.data(), cnt, total, ec)) {
+        if (!write_all(fd_.get(), iov.data(), cnt, total, -1, ec)) {
             // Cut back, and make sure no later writer finishes the frame for us.
             if (::ftruncate(fd_.get(), start) != 0) { /* the error above is the one to report */ }
             const journal_header none{};
@@ -187,18 +187,21 @@ private:
         if (ec) fd_.reset();
     }
 
-    // writev until all of iov went out (at the end of the log: O_APPEND).
-    bool append(iovec* iov, int cnt, std::size_t total, std::error_code& ec) noexcept {
+    // Writes all of iov to fd: at `at`, or appended when at < 0 (O_APPEND).
+    // iov is used up on the way.
+    static bool write_all(int fd, iovec* iov, int cnt, std::size_t total, off_t at, std::error_code& ec) noexcept {
         std::size_t done = 0;
         int first = 0;
         while (done < total) {
-            ssize_t n = detail::retry_eintr([&] { return ::writev(fd_.get(), iov + first, cnt - first); });
+            ssize_t n = detail::retry_eintr([&] {
+                return at < 0 ? ::writev(fd, iov + first, cnt - first) : ::pwritev(fd, iov + first, cnt - first, at + static_cast<off_t>(done));
+            });
             if (n <= 0) {
                 ec = n < 0 ? detail::last_error() : std::make_error_code(std::errc::no_space_on_device);
                 return false;
             }
             done += static_cast<std::size_t>(n);
-            // Skip what went out; the rest goes in the next writev.
+            // Skip what went out; the rest goes in the next call.
             for (auto k = static_cast<std::size_t>(n); k > 0 && first < cnt;) {
                 if (k >= iov[first].iov_len) {
                     k -= iov[first++].iov_len;
@@ -214,29 +217,14 @@ private:
 
     // The frame goes to the journal before the log: its bytes, then the header
     // that makes them count.
-    bool journal(const iovec* parts, int cnt, off_t start, std::size_t total, std::error_code& ec) noexcept {
-        off_t at = sizeof(journal_header);
-        for (int i = 0; i < cnt; ++i) {
-            for (std::size_t done = 0; done < parts[i].iov_len;) {
-                ssize_t n = detail::retry_eintr(
-                    [&] { return ::pwrite(journal_.get(), static_cast<const char*>(parts[i].iov_base) + done, parts[i].iov_len - done, at); });
-                if (n <= 0) {
-                    ec = n < 0 ? detail::last_error() : std::make_error_code(std::errc::no_space_on_device);
-                    return false;
-                }
-                done += static_cast<std::size_t>(n);
-                at += n;
-            }
-        }
+    bool journal(std::array<iovec, 4> parts, int cnt, off_t start, std::size_t total, std::error_code& ec) noexcept {
+        if (!write_all(journal_.get(), parts.data(), cnt, total, sizeof(journal_header), ec)) return false;
         journal_header h;
         h.start = static_cast<std::uint64_t>(start);
         h.length = total;
         h.check = journal_header::sum(h.start, h.length);
-        if (detail::retry_eintr([&] { return ::pwrite(journal_.get(), &h, sizeof h, 0); }) != static_cast<ssize_t>(sizeof h)) {
-            ec = detail::last_error();
-            return false;
-        }
-        return true;
+        iovec one{&h, sizeof h};
+        return write_all(journal_.get(), &one, 1, sizeof h, 0, ec);
     }
 
     // The log ends at `end`. If that is inside the frame the journal holds, a
@@ -256,7 +244,7 @@ private:
                 return false;
             }
             iovec one{buf, static_cast<std::size_t>(n)};
-            if (!append(&one, 1, one.iov_len, ec)) return false;
+            if (!write_all(fd_.get(), &one, 1, one.iov_len, -1, ec)) return false;
             off += static_cast<std::uint64_t>(n);
         }
         end = static_cast<off_t>(h.start + h.length);
