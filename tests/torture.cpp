@@ -73,7 +73,7 @@ constexpr std::uint64_t seconds_mode_cap = std::uint64_t{1} << 21;
                  "ipc_torture: %s\n"
                  "usage: ipc_torture [--transport NAME|all] [--producers N] [--consumers M]\n"
                  "                   [--messages K | --seconds S] [--crash [--kill-all]] [--kill-every-ms X] [--seed N]\n"
-                 "transports: posix_mq sysv_mq file unix_dgram pipe\n",
+                 "transports: posix_mq sysv_mq file unix_dgram pipe fifo shm_mpmc\n",
                  why);
     std::exit(2);
 }
@@ -342,6 +342,42 @@ struct pipe_case : record_io<ipc::pipe_sender<record>, ipc::pipe_receiver<record
     static ipc::detail::unique_fd dup(int fd) { return ipc::detail::unique_fd(::fcntl(fd, F_DUPFD_CLOEXEC, 0)); }
     auto producer() { return ipc::pipe_sender<record>(ipc::transport::pipe_writer(dup(ends.writer.native_handle()))); }
     auto consumer(std::uint64_t) { return ipc::pipe_receiver<record>(ipc::transport::pipe_reader(dup(ends.reader.native_handle()))); }
+};
+
+// A named FIFO shared like the pipe above: every process opens the path
+// itself; the supervisor holds both ends so opens never wait and no one sees EOF.
+struct fifo_case : record_io<ipc::fifo_sender<record>, ipc::fifo_receiver<record>> {
+    static constexpr const char* name = "fifo";
+    static constexpr bool broadcast = false, resumable = false, producer_killable = true, consumer_killable = true;
+    ipc_test::temp_dir dir;
+    std::string path = dir / "fifo";
+    bool made = (ipc::transport::fifo::create(path), true);
+    ipc::transport::fifo_reader keep_reader = ipc::transport::fifo_reader::open(path);
+    ipc::transport::fifo_writer keep_writer = ipc::transport::fifo_writer::open(path, 1s);
+
+    fifo_case(const options&) {}
+    auto producer() { return ipc::fifo_sender<record>(ipc::transport::fifo_writer::open(path, 1s)); }
+    auto consumer(std::uint64_t) { return ipc::fifo_receiver<record>(ipc::transport::fifo_reader::open(path)); }
+};
+
+// The lock-free MPMC ring in POSIX shared memory. A process killed between
+// claiming a slot and publishing (or releasing) it stalls the ring at that
+// slot (see ring/mpmc.hpp): crash mode spares both sides; --kill-all shows it.
+struct shm_mpmc_case : record_io<ipc::shm_mpmc_channel<record>, ipc::shm_mpmc_channel<record>> {
+    using transport = ipc::transport::posix_shm<ipc::ring::mpmc<record>>;
+    static constexpr const char* name = "shm_mpmc";
+    static constexpr bool broadcast = false, resumable = false, producer_killable = false, consumer_killable = false;
+    std::string region = object_name("torture-ring");
+    ipc::shm_mpmc_channel<record> owner{transport(ipc::create_only, region, 64)};
+
+    shm_mpmc_case(const options&) {
+        // The supervisor counts as both sides, so no one ever sees "closed".
+        owner.transport().attach(ipc::direction::send);
+        owner.transport().attach(ipc::direction::recv);
+    }
+    ~shm_mpmc_case() { transport::remove(region); }
+    auto producer() { return ipc::shm_mpmc_channel<record>(transport(ipc::open_only, region)); }
+    auto consumer(std::uint64_t) { return producer(); }
 };
 
 // ---- the processes -----------------------------------------------------------
@@ -650,7 +686,8 @@ struct entry {
 constexpr entry cases[] = {
     {posix_mq_case::name, run_one<posix_mq_case>}, {sysv_mq_case::name, run_one<sysv_mq_case>},
     {file_case::name, run_one<file_case>},         {unix_dgram_case::name, run_one<unix_dgram_case>},
-    {pipe_case::name, run_one<pipe_case>},
+    {pipe_case::name, run_one<pipe_case>},         {fifo_case::name, run_one<fifo_case>},
+    {shm_mpmc_case::name, run_one<shm_mpmc_case>},
 };
 
 } // namespace

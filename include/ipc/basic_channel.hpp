@@ -59,6 +59,18 @@ public:
     explicit channel(Transport t, Framing f = {}, Sync s = {}) noexcept(std::is_nothrow_move_constructible_v<Framing> &&
                                                                          std::is_nothrow_move_constructible_v<Sync>)
         : transport_(std::move(t)), sync_(std::move(s)), framing_(std::move(f)) {}
+    channel(channel&&) = default;
+    channel& operator=(channel&&) = default;
+    // A transport that counts its ends (shared memory) is told this end left,
+    // and the peer's waiters are woken through this channel's Sync, so a
+    // parked receiver sees status::closed.
+    ~channel() {
+        if constexpr (transport::membership<Transport>) {
+            const unsigned had = transport_.leave();
+            for (direction d : {direction::send, direction::recv})
+                if (had & Transport::role(d)) sync_.notify(transport_, d);
+        }
+    }
 
     // ---- sending -------------------------------------------------------
 
@@ -72,19 +84,19 @@ public:
     }
     template <class Rep, class Period>
     status send_for(const T& v, std::chrono::duration<Rep, Period> d) requires can_send && Sync::can_block {
-        return finish(send_impl(v, deadline::after(d)), "send_for");
+        return finish(timed_send(v, [&] { return deadline::after(d); }), "send_for");
     }
     template <class Rep, class Period>
     status send_for(const T& v, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_send && Sync::can_block {
-        return finish(send_impl(v, deadline::after(d)), ec);
+        return finish(timed_send(v, [&] { return deadline::after(d); }), ec);
     }
     template <class Clock, class Dur>
     status send_until(const T& v, std::chrono::time_point<Clock, Dur> tp) requires can_send && Sync::can_block {
-        return finish(send_impl(v, deadline::until(tp)), "send_until");
+        return finish(timed_send(v, [&] { return deadline::until(tp); }), "send_until");
     }
     template <class Clock, class Dur>
     status send_until(const T& v, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_send && Sync::can_block {
-        return finish(send_impl(v, deadline::until(tp)), ec);
+        return finish(timed_send(v, [&] { return deadline::until(tp); }), ec);
     }
 
     // ---- receiving -----------------------------------------------------
@@ -104,19 +116,117 @@ public:
     status try_recv(T& out, std::error_code& ec) requires can_recv { return finish(recv_impl(out, deadline::immediate()), ec); }
     template <class Rep, class Period>
     status recv_for(T& out, std::chrono::duration<Rep, Period> d) requires can_recv && Sync::can_block {
-        return finish(recv_impl(out, deadline::after(d)), "recv_for");
+        return finish(timed_recv(out, [&] { return deadline::after(d); }), "recv_for");
     }
     template <class Rep, class Period>
     status recv_for(T& out, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_recv && Sync::can_block {
-        return finish(recv_impl(out, deadline::after(d)), ec);
+        return finish(timed_recv(out, [&] { return deadline::after(d); }), ec);
     }
     template <class Clock, class Dur>
     status recv_until(T& out, std::chrono::time_point<Clock, Dur> tp) requires can_recv && Sync::can_block {
-        return finish(recv_impl(out, deadline::until(tp)), "recv_until");
+        return finish(timed_recv(out, [&] { return deadline::until(tp); }), "recv_until");
     }
     template <class Clock, class Dur>
     status recv_until(T& out, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_recv && Sync::can_block {
-        return finish(recv_impl(out, deadline::until(tp)), ec);
+        return finish(timed_recv(out, [&] { return deadline::until(tp); }), ec);
+    }
+
+    // ---- zero copy (memory transports) ----------------------------------
+    //
+    // loan a slot, construct the message in it, commit() to send; peek the
+    // oldest message in place, release() to free its slot. One loan (peek)
+    // at a time per channel, committed (released) before the next.
+
+    status try_loan(T*& slot) requires transport::loaning<Transport, T> {
+        return finish(loan_impl(slot, deadline::immediate()), "try_loan");
+    }
+    status try_loan(T*& slot, std::error_code& ec) requires transport::loaning<Transport, T> {
+        return finish(loan_impl(slot, deadline::immediate()), ec);
+    }
+    status loan(T*& slot) requires transport::loaning<Transport, T> && Sync::can_block {
+        return finish(loan_impl(slot, deadline::never()), "loan");
+    }
+    status loan(T*& slot, std::error_code& ec) requires transport::loaning<Transport, T> && Sync::can_block {
+        return finish(loan_impl(slot, deadline::never()), ec);
+    }
+    template <class Rep, class Period>
+    status loan_for(T*& slot, std::chrono::duration<Rep, Period> d) requires transport::loaning<Transport, T> && Sync::can_block {
+        return finish(loan_impl(slot, deadline::after(d)), "loan_for");
+    }
+    template <class Rep, class Period>
+    status loan_for(T*& slot, std::chrono::duration<Rep, Period> d, std::error_code& ec)
+        requires transport::loaning<Transport, T> && Sync::can_block {
+        return finish(loan_impl(slot, deadline::after(d)), ec);
+    }
+    // Sends the loaned slot.
+    void commit() noexcept requires transport::loaning<Transport, T> {
+        transport_.commit();
+        sync_.notify(transport_, direction::send);
+    }
+
+    status try_peek(const T*& msg) requires transport::loaning<Transport, T> {
+        return finish(peek_impl(msg, deadline::immediate()), "try_peek");
+    }
+    status try_peek(const T*& msg, std::error_code& ec) requires transport::loaning<Transport, T> {
+        return finish(peek_impl(msg, deadline::immediate()), ec);
+    }
+    status peek(const T*& msg) requires transport::loaning<Transport, T> && Sync::can_block {
+        return finish(peek_impl(msg, deadline::never()), "peek");
+    }
+    status peek(const T*& msg, std::error_code& ec) requires transport::loaning<Transport, T> && Sync::can_block {
+        return finish(peek_impl(msg, deadline::never()), ec);
+    }
+    template <class Rep, class Period>
+    status peek_for(const T*& msg, std::chrono::duration<Rep, Period> d) requires transport::loaning<Transport, T> && Sync::can_block {
+        return finish(peek_impl(msg, deadline::after(d)), "peek_for");
+    }
+    template <class Rep, class Period>
+    status peek_for(const T*& msg, std::chrono::duration<Rep, Period> d, std::error_code& ec)
+        requires transport::loaning<Transport, T> && Sync::can_block {
+        return finish(peek_impl(msg, deadline::after(d)), ec);
+    }
+    // Frees the peeked message's slot.
+    void release() noexcept requires transport::loaning<Transport, T> {
+        transport_.release();
+        sync_.notify(transport_, direction::recv);
+    }
+
+    // ---- batches (memory transports) -------------------------------------
+    //
+    // Moves as many of the messages as fit (at least one unless the status
+    // says otherwise) and wakes the peer once for all of them.
+
+    status try_send_n(std::span<const T> vs, std::size_t& sent) requires transport::batching<Transport, T> {
+        return finish(send_n_impl(vs, sent, deadline::immediate()), "try_send_n");
+    }
+    status try_send_n(std::span<const T> vs, std::size_t& sent, std::error_code& ec) requires transport::batching<Transport, T> {
+        return finish(send_n_impl(vs, sent, deadline::immediate()), ec);
+    }
+    template <class Rep, class Period>
+    status send_n_for(std::span<const T> vs, std::size_t& sent, std::chrono::duration<Rep, Period> d)
+        requires transport::batching<Transport, T> && Sync::can_block {
+        return finish(send_n_impl(vs, sent, deadline::after(d)), "send_n_for");
+    }
+    template <class Rep, class Period>
+    status send_n_for(std::span<const T> vs, std::size_t& sent, std::chrono::duration<Rep, Period> d, std::error_code& ec)
+        requires transport::batching<Transport, T> && Sync::can_block {
+        return finish(send_n_impl(vs, sent, deadline::after(d)), ec);
+    }
+    status try_recv_n(std::span<T> out, std::size_t& got) requires transport::batching<Transport, T> {
+        return finish(recv_n_impl(out, got, deadline::immediate()), "try_recv_n");
+    }
+    status try_recv_n(std::span<T> out, std::size_t& got, std::error_code& ec) requires transport::batching<Transport, T> {
+        return finish(recv_n_impl(out, got, deadline::immediate()), ec);
+    }
+    template <class Rep, class Period>
+    status recv_n_for(std::span<T> out, std::size_t& got, std::chrono::duration<Rep, Period> d)
+        requires transport::batching<Transport, T> && Sync::can_block {
+        return finish(recv_n_impl(out, got, deadline::after(d)), "recv_n_for");
+    }
+    template <class Rep, class Period>
+    status recv_n_for(std::span<T> out, std::size_t& got, std::chrono::duration<Rep, Period> d, std::error_code& ec)
+        requires transport::batching<Transport, T> && Sync::can_block {
+        return finish(recv_n_impl(out, got, deadline::after(d)), ec);
     }
 
     // ---- access --------------------------------------------------------
@@ -169,7 +279,83 @@ private:
         return sync_.wait(transport_, d, mid_frame ? deadline::never() : dl, ec);
     }
 
+    // Retries a nonblocking memory-transport operation, waiting in direction
+    // d between tries, until it succeeds, fails or the deadline passes.
+    template <class Op>
+    std::error_code retry(direction d, const deadline& dl, Op op) {
+        std::error_code ec;
+        for (;;) {
+            if (op(ec)) return {};
+            if (!is(ec, errc::would_block)) return ec;
+            ec.clear();
+            if (!sync_.wait(transport_, d, dl, ec)) return ec;
+        }
+    }
+
+    // Timed calls on a typed transport try once before reading the clock:
+    // when the ring has room (or a message), the deadline is never needed.
+    template <class MakeDeadline>
+    std::error_code timed_send(const T& v, MakeDeadline make) {
+        if constexpr (transport::value_writer<Transport, T>) {
+            std::error_code ec;
+            if (transport_.try_send_value(v, ec)) {
+                sync_.notify(transport_, direction::send);
+                return {};
+            }
+            if (!is(ec, errc::would_block)) return ec;
+        }
+        return send_impl(v, make());
+    }
+    template <class MakeDeadline>
+    std::error_code timed_recv(T& out, MakeDeadline make) {
+        if constexpr (transport::value_reader<Transport, T>) {
+            std::error_code ec;
+            if (transport_.try_recv_value(out, ec)) {
+                sync_.notify(transport_, direction::recv);
+                return {};
+            }
+            if (!is(ec, errc::would_block)) return ec;
+        }
+        return recv_impl(out, make());
+    }
+
+    // The typed fast path: the transport moves T itself (no framing, no
+    // runtime-sized copy loop).
+    std::error_code send_value(const T& v, const deadline& dl) {
+        auto ec = retry(direction::send, dl, [&](std::error_code& e) { return transport_.try_send_value(v, e); });
+        if (!ec) sync_.notify(transport_, direction::send);
+        return ec;
+    }
+    std::error_code recv_value(T& out, const deadline& dl) {
+        auto ec = retry(direction::recv, dl, [&](std::error_code& e) { return transport_.try_recv_value(out, e); });
+        if (!ec) sync_.notify(transport_, direction::recv);
+        return ec;
+    }
+    std::error_code loan_impl(T*& slot, const deadline& dl) {
+        slot = nullptr;
+        return retry(direction::send, dl, [&](std::error_code& e) { return (slot = transport_.try_loan(e)) != nullptr; });
+    }
+    std::error_code peek_impl(const T*& msg, const deadline& dl) {
+        msg = nullptr;
+        return retry(direction::recv, dl, [&](std::error_code& e) { return (msg = transport_.try_peek(e)) != nullptr; });
+    }
+    std::error_code send_n_impl(std::span<const T> vs, std::size_t& sent, const deadline& dl) {
+        sent = 0;
+        if (vs.empty()) return {};
+        auto ec = retry(direction::send, dl, [&](std::error_code& e) { return (sent = transport_.try_send_n(vs, e)) > 0; });
+        if (!ec) sync_.notify(transport_, direction::send);
+        return ec;
+    }
+    std::error_code recv_n_impl(std::span<T> out, std::size_t& got, const deadline& dl) {
+        got = 0;
+        if (out.empty()) return {};
+        auto ec = retry(direction::recv, dl, [&](std::error_code& e) { return (got = transport_.try_recv_n(out, e)) > 0; });
+        if (!ec) sync_.notify(transport_, direction::recv);
+        return ec;
+    }
+
     std::error_code send_impl(const T& v, const deadline& dl) {
+        if constexpr (transport::value_writer<Transport, T>) return send_value(v, dl);
         std::error_code ec;
         framing::frame f;
         if (!framing_.encode(v, f, scratch_, ec)) return ec;
@@ -208,6 +394,7 @@ private:
     }
 
     std::error_code recv_impl(T& out, const deadline& dl) {
+        if constexpr (transport::value_reader<Transport, T>) return recv_value(out, dl);
         std::error_code ec;
         if constexpr (is_stream_in) {
             if (broken_) return make_error_code(errc::bad_message);

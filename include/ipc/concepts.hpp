@@ -10,7 +10,9 @@
 //                      policy on shared words (futex, spin, semaphores).
 #pragma once
 
+#include <atomic>
 #include <concepts>
+#include <cstdint>
 #include <cstddef>
 #include <span>
 #include <system_error>
@@ -66,6 +68,59 @@ concept any_transport = std::is_nothrow_move_constructible_v<T> && (readable<T> 
 template <class T>
 concept pollable = requires(const T& t) {
     { t.native_handle() } -> std::same_as<int>;
+};
+
+// Memory transports: a ring in shared memory. The sync policies (futex,
+// eventfd, semaphores) wait on the region's shared words: ready(d) says an
+// operation in direction d would not block (or would report closed);
+// wait_word(d) is bumped by a notifier when waiters(d) says someone is parked.
+// A waiter announces itself (waiters += 1), reads the word, re-checks ready(d),
+// and only then sleeps on the word, so no wake-up is lost. armed(d) lets a
+// policy that wakes every sleeper at once skip repeated wake-up calls while
+// its sleepers have not yet run.
+template <class T>
+concept memory_transport = requires(T& t, const T& ct, direction d) {
+    { ct.ready(d) } -> std::same_as<bool>;
+    { t.wait_word(d) } -> std::same_as<std::atomic<std::uint32_t>&>;
+    { t.waiters(d) } -> std::same_as<std::atomic<std::uint32_t>&>;
+    { t.armed(d) } -> std::same_as<std::atomic<std::uint32_t>&>;
+};
+
+// A transport that moves a V itself (a typed ring: one fixed-size copy into
+// the slot, or a codec encoding straight into a record), bypassing framing.
+// Nonblocking: false with ec = would_block / peer_closed / an error.
+template <class Tr, class V>
+concept value_writer = requires(Tr& t, const V& v, std::error_code& ec) {
+    { t.try_send_value(v, ec) } -> std::same_as<bool>;
+};
+template <class Tr, class V>
+concept value_reader = requires(Tr& t, V& v, std::error_code& ec) {
+    { t.try_recv_value(v, ec) } -> std::same_as<bool>;
+};
+
+// Zero copy: a slot is loaned, constructed in place and committed; a message
+// is peeked in place and released. Nonblocking, nullptr with ec as above.
+template <class Tr, class V>
+concept loaning = requires(Tr& t, std::error_code& ec) {
+    { t.try_loan(ec) } -> std::same_as<V*>;
+    t.commit();
+    { t.try_peek(ec) } -> std::same_as<const V*>;
+    t.release();
+};
+
+// Several messages per call; returns how many moved (0 sets ec).
+template <class Tr, class V>
+concept batching = requires(Tr& t, std::span<const V> in, std::span<V> out, std::error_code& ec) {
+    { t.try_send_n(in, ec) } -> std::same_as<std::size_t>;
+    { t.try_recv_n(out, ec) } -> std::same_as<std::size_t>;
+};
+
+// A transport that counts its senders and receivers in shared state: leave()
+// stops counting this end and returns role(d) bits for the directions it left.
+template <class T>
+concept membership = requires(T& t, direction d) {
+    { t.leave() } -> std::same_as<unsigned>;
+    { T::role(d) } -> std::same_as<unsigned>;
 };
 
 } // namespace transport

@@ -9,6 +9,7 @@
 
 #include "../open_mode.hpp"
 #include "fd.hpp"
+#include "name.hpp"
 
 namespace ipc::detail {
 
@@ -16,14 +17,18 @@ inline int creation_flags(create_only_t) noexcept { return O_CREAT | O_EXCL; }
 inline int creation_flags(open_only_t) noexcept { return 0; }
 inline int creation_flags(open_or_create_t) noexcept { return O_CREAT; }
 
-// Opens `path` with `flags` (access mode, O_APPEND, O_CREAT/O_EXCL...), always
-// adding O_NOFOLLOW (a symbolic link is refused with ELOOP rather than followed
-// somewhere an attacker chose) and O_CLOEXEC; a new file gets mode 0600.
+// Opens `path` (checked by fs_path) with `flags` (access mode, O_APPEND,
+// O_CREAT/O_EXCL...), always adding O_NOFOLLOW (a symbolic link is refused
+// with ELOOP rather than followed somewhere an attacker chose) and O_CLOEXEC;
+// a new file gets p.mode (0600 unless widened) less the umask.
 // Anything but a regular file (a FIFO, a device) is refused with EINVAL; it is
-// opened with O_NONBLOCK so that even a FIFO cannot hang the open.
-inline unique_fd open_regular_file(const std::filesystem::path& path, int flags, std::error_code& ec) noexcept {
+// opened with O_NONBLOCK so that even a FIFO cannot hang the open, and
+// O_NOCTTY so that a terminal at the path cannot become ours.
+inline unique_fd open_regular_file(const std::filesystem::path& path, int flags, std::error_code& ec,
+                                   permissions p = {}) noexcept {
     ec.clear();
-    unique_fd fd(retry_eintr([&] { return ::open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, S_IRUSR | S_IWUSR); }));
+    if (!fs_path(path.native(), ec)) return {};
+    unique_fd fd(retry_eintr([&] { return ::open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, p.mode & 0777); }));
     if (!fd) {
         ec = last_error();
         return {};
@@ -41,9 +46,11 @@ inline unique_fd open_regular_file(const std::filesystem::path& path, int flags,
     return fd;
 }
 
-// unlink(path): true if removed; a missing file is errc::not_found.
+// unlink(path): true if removed; a missing file is errc::not_found. A symbolic
+// link at path is removed itself; unlink never touches what it points to.
 inline bool remove_file(const std::filesystem::path& path, std::error_code& ec) noexcept {
     ec.clear();
+    if (!fs_path(path.native(), ec)) return false;
     if (::unlink(path.c_str()) == 0) return true;
     ec = last_error();
     return false;

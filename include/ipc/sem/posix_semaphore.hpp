@@ -27,7 +27,7 @@
 #include <string_view>
 #include <utility>
 
-#include "../detail/posix_name.hpp"
+#include "../detail/name.hpp"
 #include "../detail/semaphore_api.hpp"
 #include "../error.hpp"
 #include "../open_mode.hpp"
@@ -38,9 +38,6 @@ namespace ipc::sem {
 namespace detail {
 
 using namespace ipc::detail;
-
-// sem_open stores "/name" as /dev/shm/sem.name: NAME_MAX less the "sem." prefix.
-inline constexpr std::size_t posix_sem_name_max = NAME_MAX - 4;
 
 inline timespec monotonic_timespec(deadline::clock::time_point tp) noexcept {
     // std::chrono::steady_clock is CLOCK_MONOTONIC on Linux (libstdc++ and libc++).
@@ -140,9 +137,10 @@ private:
 } // namespace detail
 
 // A named semaphore any process can open by name. The name ("name" or
-// "/name", up to 251 characters of [A-Za-z0-9._-]) lives in /dev/shm until
-// remove(name); the object stays usable by those that have it open.
-// Created with mode 0600: only the same user can open it.
+// "/name", up to 251 characters of [A-Za-z0-9._-]: see detail::posix_ipc_name)
+// lives in /dev/shm until remove(name); the object stays usable by those that
+// have it open. Created with mode 0600 unless permissions widen it: only the
+// same user can open it.
 template <std::ptrdiff_t Max>
 class basic_posix_semaphore : public detail::posix_sem_handle<Max> {
     using detail::posix_sem_handle<Max>::sem_;
@@ -157,7 +155,16 @@ public:
         ipc::detail::throw_if(ec, "sem_open(create_only)");
     }
     basic_posix_semaphore(create_only_t, std::string_view name, unsigned initial, std::error_code& ec) noexcept {
-        open(name, O_CREAT | O_EXCL, initial, ec);
+        open(name, O_CREAT | O_EXCL, initial, {}, ec);
+    }
+    // The same with wider permissions than 0600 (less the umask).
+    basic_posix_semaphore(create_only_t, std::string_view name, unsigned initial, permissions p) {
+        std::error_code ec;
+        *this = basic_posix_semaphore(create_only, name, initial, p, ec);
+        ipc::detail::throw_if(ec, "sem_open(create_only)");
+    }
+    basic_posix_semaphore(create_only_t, std::string_view name, unsigned initial, permissions p, std::error_code& ec) noexcept {
+        open(name, O_CREAT | O_EXCL, initial, p, ec);
     }
     // An existing semaphore; errc::not_found if there is none.
     basic_posix_semaphore(open_only_t, std::string_view name) {
@@ -165,7 +172,7 @@ public:
         *this = basic_posix_semaphore(open_only, name, ec);
         ipc::detail::throw_if(ec, "sem_open(open_only)");
     }
-    basic_posix_semaphore(open_only_t, std::string_view name, std::error_code& ec) noexcept { open(name, 0, 0, ec); }
+    basic_posix_semaphore(open_only_t, std::string_view name, std::error_code& ec) noexcept { open(name, 0, 0, {}, ec); }
     // Opens it, or creates it with count `initial` (the kernel makes this one atomic step).
     basic_posix_semaphore(open_or_create_t, std::string_view name, unsigned initial = 0) {
         std::error_code ec;
@@ -173,7 +180,7 @@ public:
         ipc::detail::throw_if(ec, "sem_open(open_or_create)");
     }
     basic_posix_semaphore(open_or_create_t, std::string_view name, unsigned initial, std::error_code& ec) noexcept {
-        open(name, O_CREAT, initial, ec);
+        open(name, O_CREAT, initial, {}, ec);
     }
 
     basic_posix_semaphore(basic_posix_semaphore&& o) noexcept : detail::posix_sem_handle<Max>(std::exchange(o.sem_, nullptr)) {}
@@ -189,18 +196,13 @@ public:
     // Removes the name; processes that have it open keep using it.
     static bool remove(std::string_view name, std::error_code& ec) noexcept {
         ec.clear();
-        try {
-            std::string n = ipc::detail::posix_name(name, detail::posix_sem_name_max, ec);
-            if (ec) return false;
-            if (::sem_unlink(n.c_str()) != 0) {
-                ec = ipc::detail::last_error();
-                return false;
-            }
-            return true;
-        } catch (...) {
-            ec = std::make_error_code(std::errc::not_enough_memory);
+        std::string n;
+        if (!ipc::detail::posix_ipc_name(name, n, ec, ipc::detail::sem_name_prefix)) return false;
+        if (::sem_unlink(n.c_str()) != 0) {
+            ec = ipc::detail::last_error();
             return false;
         }
+        return true;
     }
     // Returns false (does not throw) when there was nothing to remove.
     static bool remove(std::string_view name) {
@@ -215,24 +217,23 @@ public:
     }
 
 private:
-    void open(std::string_view name, int flags, unsigned initial, std::error_code& ec) noexcept {
+    void open(std::string_view name, int flags, unsigned initial, permissions p, std::error_code& ec) noexcept {
         ec.clear();
         if (initial > static_cast<unsigned>(Max)) {
             ec = make_error_code(errc::limit_exceeded);
             return;
         }
-        try {
-            std::string n = ipc::detail::posix_name(name, detail::posix_sem_name_max, ec);
-            if (ec) return;
-            sem_t* s = (flags & O_CREAT) ? ::sem_open(n.c_str(), flags, S_IRUSR | S_IWUSR, initial) : ::sem_open(n.c_str(), flags);
-            if (s == SEM_FAILED) {
-                ec = ipc::detail::last_error();
-                return;
-            }
-            sem_ = s;
-        } catch (...) {
-            ec = std::make_error_code(std::errc::not_enough_memory);
+        std::string n;
+        if (!ipc::detail::posix_ipc_name(name, n, ec, ipc::detail::sem_name_prefix)) return;
+        // glibc opens /dev/shm/sem.<name> with O_NOFOLLOW, creates it by link(2)
+        // from an O_EXCL temporary file (never through a planted link), and
+        // closes the descriptor once it is mapped.
+        sem_t* s = (flags & O_CREAT) ? ::sem_open(n.c_str(), flags, p.mode & 0777, initial) : ::sem_open(n.c_str(), flags);
+        if (s == SEM_FAILED) {
+            ec = ipc::detail::last_error();
+            return;
         }
+        sem_ = s;
     }
 
 };

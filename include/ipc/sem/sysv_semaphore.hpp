@@ -13,7 +13,8 @@
 //
 // A semaphore set is named by a key: make_key(path, id) (ftok), an explicit
 // number, or private_key (IPC_PRIVATE: a new set only this process tree knows,
-// by id()). It outlives every process until remove(); created mode 0600.
+// by id()). It outlives every process until remove(); created mode 0600
+// unless permissions widen it.
 #pragma once
 
 #include <sys/ipc.h>
@@ -113,9 +114,17 @@ public:
         *this = basic_sysv_semaphore(create_only, key, initial, ec);
         ipc::detail::throw_if(ec, "semget(create_only)");
     }
-    basic_sysv_semaphore(create_only_t, key_t key, unsigned initial, std::error_code& ec) noexcept {
+    basic_sysv_semaphore(create_only_t, key_t key, unsigned initial, std::error_code& ec) noexcept
+        : basic_sysv_semaphore(create_only, key, initial, permissions{}, ec) {}
+    // The same with wider permissions than 0600 (System V applies no umask).
+    basic_sysv_semaphore(create_only_t, key_t key, unsigned initial, permissions p) {
+        std::error_code ec;
+        *this = basic_sysv_semaphore(create_only, key, initial, p, ec);
+        ipc::detail::throw_if(ec, "semget(create_only)");
+    }
+    basic_sysv_semaphore(create_only_t, key_t key, unsigned initial, permissions p, std::error_code& ec) noexcept {
         ec.clear();
-        create(key, initial, ec);
+        create(key, initial, p, ec);
     }
     // The existing set for key; errc::not_found if there is none.
     basic_sysv_semaphore(open_only_t, key_t key) {
@@ -132,13 +141,20 @@ public:
         *this = basic_sysv_semaphore(open_or_create, key, initial, ec);
         ipc::detail::throw_if(ec, "semget(open_or_create)");
     }
-    basic_sysv_semaphore(open_or_create_t, key_t key, unsigned initial, std::error_code& ec) noexcept {
+    basic_sysv_semaphore(open_or_create_t, key_t key, unsigned initial, std::error_code& ec) noexcept
+        : basic_sysv_semaphore(open_or_create, key, initial, permissions{}, ec) {}
+    basic_sysv_semaphore(open_or_create_t, key_t key, unsigned initial, permissions p) {
+        std::error_code ec;
+        *this = basic_sysv_semaphore(open_or_create, key, initial, p, ec);
+        ipc::detail::throw_if(ec, "semget(open_or_create)");
+    }
+    basic_sysv_semaphore(open_or_create_t, key_t key, unsigned initial, permissions p, std::error_code& ec) noexcept {
         ec.clear();
         // Creating and opening race with other processes doing the same: retry
         // until one of them wins (a set removed in between is simply made again).
         for (int attempt = 0; attempt < 100; ++attempt) {
             ec.clear();
-            if (create(key, initial, ec)) return;
+            if (create(key, initial, p, ec)) return;
             if (ec != errc::already_exists) return;
             ec.clear();
             if (open(key, ec)) return;
@@ -201,12 +217,12 @@ public:
 private:
     friend class ipc::detail::semaphore_api<basic_sysv_semaphore, Max>;
 
-    bool create(key_t key, unsigned initial, std::error_code& ec) noexcept {
+    bool create(key_t key, unsigned initial, permissions p, std::error_code& ec) noexcept {
         if (initial > static_cast<unsigned>(Max)) {
             ec = make_error_code(errc::limit_exceeded);
             return false;
         }
-        int id = ::semget(key, 1, IPC_CREAT | IPC_EXCL | S_IRUSR | S_IWUSR);
+        int id = ::semget(key, 1, IPC_CREAT | IPC_EXCL | static_cast<int>(p.mode & 0777));
         if (id < 0) {
             ec = ipc::detail::last_error();
             return false;
@@ -220,7 +236,9 @@ private:
     }
 
     bool open(key_t key, std::error_code& ec) noexcept {
-        int id = ::semget(key, 0, 0);
+        // Asking for read and alter access checks it now: a process without it
+        // is refused here (EACCES), not at its first wait. semget with 0 checks nothing.
+        int id = ::semget(key, 0, S_IRUSR | S_IWUSR);
         if (id < 0) {
             ec = ipc::detail::last_error();
             return false;

@@ -157,6 +157,23 @@ public:
     file_mutex(Mode m, const std::filesystem::path& path, sync::file_lock_kind k, std::error_code& ec) noexcept : lock_(k) {
         open(m, path, ec);
     }
+    // The same, a new lock file getting wider permissions than 0600 (less the
+    // umask): a process that cannot open the file cannot take the lock.
+    template <class Mode>
+        requires std::is_same_v<Mode, create_only_t> || std::is_same_v<Mode, open_only_t> ||
+                 std::is_same_v<Mode, open_or_create_t>
+    file_mutex(Mode m, const std::filesystem::path& path, sync::file_lock_kind k, permissions p) : lock_(k) {
+        std::error_code ec;
+        open(m, path, ec, p);
+        detail::throw_if(ec, "file_mutex open");
+    }
+    template <class Mode>
+        requires std::is_same_v<Mode, create_only_t> || std::is_same_v<Mode, open_only_t> ||
+                 std::is_same_v<Mode, open_or_create_t>
+    file_mutex(Mode m, const std::filesystem::path& path, sync::file_lock_kind k, permissions p, std::error_code& ec) noexcept
+        : lock_(k) {
+        open(m, path, ec, p);
+    }
     // Locks through a descriptor the caller opened (e.g. the file being guarded).
     file_mutex(detail::unique_fd fd, sync::file_lock_kind k) noexcept : fd_(std::move(fd)), lock_(k) {}
 
@@ -193,8 +210,6 @@ public:
         (void)lock_.unlock(fd_.get(), ec);
     }
 
-    // Removes the lock file. Only safe once no process uses it: a process that
-    // opens the path afterwards gets a new file and a different lock.
     // Removes the lock file. Only once no process uses it: a process that opens
     // the path afterwards gets a new file, and a lock that excludes nobody.
     static bool remove(const std::filesystem::path& path, std::error_code& ec) noexcept { return detail::remove_file(path, ec); }
@@ -206,8 +221,8 @@ public:
 
 private:
     template <class Mode>
-    void open(Mode m, const std::filesystem::path& path, std::error_code& ec) noexcept {
-        fd_ = detail::open_regular_file(path, O_RDWR | detail::creation_flags(m), ec);
+    void open(Mode m, const std::filesystem::path& path, std::error_code& ec, permissions p = {}) noexcept {
+        fd_ = detail::open_regular_file(path, O_RDWR | detail::creation_flags(m), ec, p);
     }
     bool timed(const deadline& dl) {
         std::error_code ec;

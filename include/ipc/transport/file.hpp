@@ -68,16 +68,24 @@ public:
 
     // create_only fails with errc::already_exists; open_only with errc::not_found.
     // New files are 0600; a symbolic link is refused (ELOOP), so is anything
-    // that is not a regular file (EINVAL).
+    // that is not a regular file (EINVAL); a bad path (see detail::fs_path)
+    // is errc::name_invalid.
     template <class Mode>
-    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock = {}) : lock_(lock) {
+    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock = {}) : file_writer(m, path, lock, permissions{}) {}
+    template <class Mode>
+    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock, std::error_code& ec) noexcept
+        : file_writer(m, path, lock, permissions{}, ec) {}
+    // The same, a new file (and its journal) getting wider permissions than 0600 (less the umask).
+    template <class Mode>
+    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock, permissions p) : lock_(lock) {
         std::error_code ec;
-        open(m, path, ec);
+        open(m, path, p, ec);
         detail::throw_if(ec, "file_writer open");
     }
     template <class Mode>
-    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock, std::error_code& ec) noexcept : lock_(lock) {
-        open(m, path, ec);
+    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock, permissions p, std::error_code& ec) noexcept
+        : lock_(lock) {
+        open(m, path, p, ec);
     }
 
     // Blocking: waits for the lock in the kernel. Nonblocking: errc::would_block
@@ -176,11 +184,11 @@ private:
     };
 
     template <class Mode>
-    void open(Mode m, const std::filesystem::path& path, std::error_code& ec) noexcept {
-        fd_ = detail::open_regular_file(path, O_WRONLY | O_APPEND | detail::creation_flags(m), ec);
+    void open(Mode m, const std::filesystem::path& path, permissions p, std::error_code& ec) noexcept {
+        fd_ = detail::open_regular_file(path, O_WRONLY | O_APPEND | detail::creation_flags(m), ec, p);
         if (ec) return;
         try {
-            journal_ = detail::open_regular_file(journal_path(path), O_RDWR | O_CREAT, ec);
+            journal_ = detail::open_regular_file(journal_path(path), O_RDWR | O_CREAT, ec, p);
         } catch (const std::bad_alloc&) {
             ec = std::make_error_code(std::errc::not_enough_memory);
         }

@@ -16,6 +16,7 @@
 
 #include "../basic_channel.hpp"
 #include "../detail/fd.hpp"
+#include "../detail/name.hpp"
 #include "../detail/proc.hpp"
 #include "../open_mode.hpp"
 #include "../sync/poll.hpp"
@@ -58,21 +59,6 @@ struct posix_mq_limits {
 } // namespace ipc::transport
 
 namespace ipc::detail {
-
-// A queue name as mq_open wants it: '/' then 1..NAME_MAX characters with no
-// '/', no control characters, and not "." or "..". Copied into out with its NUL.
-inline bool mq_path(std::string_view name, char (&out)[NAME_MAX + 2], std::error_code& ec) noexcept {
-    std::string_view rest = name.empty() ? name : name.substr(1);
-    bool ok = name.size() >= 2 && name.front() == '/' && rest.size() <= NAME_MAX && rest != "." && rest != "..";
-    for (char c : rest) ok = ok && c != '/' && static_cast<unsigned char>(c) >= 0x20 && c != 0x7f;
-    if (!ok) {
-        ec = make_error_code(errc::name_invalid);
-        return false;
-    }
-    std::memcpy(out, name.data(), name.size());
-    out[name.size()] = '\0';
-    return true;
-}
 
 // Why the kernel refused to create a queue, with the limits that did it.
 inline std::string mq_limit_text(const char* path, int err, const transport::posix_mq_options& o) {
@@ -134,9 +120,9 @@ public:
     // Deletes the name; processes that have the queue open go on using it.
     // False with ec = errc::not_found when there is no such queue.
     static bool remove(std::string_view name, std::error_code& ec) noexcept {
-        char path[NAME_MAX + 2];
-        if (!detail::mq_path(name, path, ec)) return false;
-        if (::mq_unlink(path) != 0) {
+        std::string path;
+        if (!detail::posix_ipc_name(name, path, ec)) return false;
+        if (::mq_unlink(path.c_str()) != 0) {
             ec = detail::last_error();
             return false;
         }
@@ -287,9 +273,9 @@ private:
 
     // Opens (create != 0: creates) the queue; on failure, why (if given) says so in words.
     bool open(std::string_view name, int create, const posix_mq_options& o, std::error_code& ec, std::string* why) {
-        char path[NAME_MAX + 2];
-        if (!detail::mq_path(name, path, ec)) {
-            if (why) *why = "posix_mq: a queue name is '/' then 1 to 255 characters without '/'";
+        std::string path;
+        if (!detail::posix_ipc_name(name, path, ec)) {
+            if (why) *why = "posix_mq: a queue name is an optional '/' then 1 to 255 characters of [A-Za-z0-9._-], not \".\" or \"..\"";
             return false;
         }
         if (create && (o.max_messages == 0 || o.message_size == 0 || o.max_messages > LONG_MAX || o.message_size > LONG_MAX)) {
@@ -301,12 +287,12 @@ private:
         mq_attr attr{};
         attr.mq_maxmsg = static_cast<long>(o.max_messages);
         attr.mq_msgsize = static_cast<long>(o.message_size);
-        int fd = detail::retry_eintr([&] { return ::mq_open(path, access | create | O_CLOEXEC, o.mode, create ? &attr : nullptr); });
+        int fd = detail::retry_eintr([&] { return ::mq_open(path.c_str(), access | create | O_CLOEXEC, o.mode & 0777, create ? &attr : nullptr); });
         if (fd < 0) {
             const int e = errno;
             if (create && (e == EINVAL || e == EMFILE || e == ENOSPC)) {
                 ec = make_error_code(errc::limit_exceeded);
-                if (why) *why = detail::mq_limit_text(path, e, o);
+                if (why) *why = detail::mq_limit_text(path.c_str(), e, o);
             } else {
                 ec = detail::errno_code(e);
                 if (why) *why = std::string(create ? "posix_mq: create \"" : "posix_mq: open \"") + path + "\"";

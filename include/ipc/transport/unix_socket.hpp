@@ -6,26 +6,33 @@
 //
 // Names are explicit: unix_address::path("/run/x.sock") is a file,
 // unix_address::abstract("x") lives in Linux's abstract namespace (no file,
-// gone with the last socket, but reachable by anyone in the network namespace).
+// gone with the last socket, but reachable by anyone in the network namespace:
+// no file mode guards it, so a server checks peer_credentials()).
+// A path is created 0600 unless widened; a symbolic link at it is refused by
+// listen, bind and connect alike, never followed.
 #pragma once
 
+#include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cstddef>
+#include <cstdio>
 #include <string>
 #include <string_view>
 
 #include "../basic_channel.hpp"
+#include "../detail/name.hpp"
 #include "../detail/socket_io.hpp"
 
 namespace ipc::transport {
 
 // Where a Unix socket lives. Validated on construction: a path must fit
-// sun_path with its terminating NUL and contain no NUL; an abstract name must
-// fit after the leading NUL and (by our choice, for printable names) have none.
+// sun_path with its terminating NUL and pass detail::fs_path (no NUL, no ".."
+// component); an abstract name must fit after the leading NUL and (by our
+// choice, for printable names) have no NUL.
 class unix_address {
 public:
     static constexpr std::size_t max_length = sizeof(sockaddr_un::sun_path) - 1;
@@ -54,7 +61,7 @@ private:
     static unix_address make(std::string_view s, bool abstract, std::error_code& ec) noexcept {
         ec.clear();
         unix_address a;
-        if (s.empty() || s.size() > max_length || s.find('\0') != std::string_view::npos) {
+        if (s.size() > max_length || (abstract ? s.empty() || s.find('\0') != std::string_view::npos : !detail::fs_path(s, ec))) {
             ec = make_error_code(errc::name_invalid);
             return a;
         }
@@ -68,7 +75,7 @@ private:
         unix_address a = make(s, abstract, ec);
         if (ec)
             detail::throw_error(ec, (std::string(what) + ": empty, longer than " + std::to_string(max_length) +
-                                     " bytes, or contains NUL")
+                                     " bytes, contains NUL, or (a path) has a \"..\" component")
                                         .c_str());
         return a;
     }
@@ -171,13 +178,40 @@ inline void throw_bind_error(std::error_code ec, const transport::unix_address& 
     throw_error(ec, why.c_str());
 }
 
+// A path address pinned to the file it names now. connect(2) follows a
+// symbolic link; this does not: the path is opened O_PATH | O_NOFOLLOW, a link
+// found there is refused with ELOOP, and the connect goes through
+// /proc/self/fd/N, so the file checked is the file connected to.
+struct pinned_unix_address {
+    unique_fd file;                  // held until the connect is done
+    transport::unix_address address; // a itself (abstract), or /proc/self/fd/N
+};
+inline bool pin_unix_address(const transport::unix_address& a, pinned_unix_address& out, std::error_code& ec) noexcept {
+    if (a.is_abstract()) {
+        out.address = a;
+        return true;
+    }
+    // name() of a path address is NUL-terminated in sun_path.
+    out.file.reset(retry_eintr([&] { return ::open(a.name().data(), O_PATH | O_NOFOLLOW | O_CLOEXEC); }));
+    if (!out.file) { ec = last_error(); return false; }
+    struct stat st {};
+    if (::fstat(out.file.get(), &st) != 0) { ec = last_error(); return false; }
+    if (S_ISLNK(st.st_mode)) { ec = std::error_code(ELOOP, std::system_category()); return false; }
+    char proc[32];
+    std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", out.file.get());
+    out.address = transport::unix_address::path(proc, ec);
+    return !ec;
+}
+
 inline unique_fd connect_unix(const transport::unix_address& a, int type, const deadline& dl, std::error_code& ec) noexcept {
     ec.clear();
+    pinned_unix_address to;
+    if (!pin_unix_address(a, to, ec)) return {};
     unique_fd fd = open_socket(AF_UNIX, type | SOCK_NONBLOCK, ec);
     if (ec) return {};
     // seqpacket: see message_socket (credentials tell an empty message from end of stream).
     if (type == SOCK_SEQPACKET && !set_int_option(fd.get(), SOL_SOCKET, SO_PASSCRED, 1, ec)) return {};
-    if (!connect_socket(fd.get(), a.data(), a.size(), dl, ec)) return {};
+    if (!connect_socket(fd.get(), to.address.data(), to.address.size(), dl, ec)) return {};
     return fd;
 }
 
@@ -224,10 +258,50 @@ namespace ipc::transport {
 template <class Socket>
 using socket_pair = detail::socket_pair<Socket>;
 
+// Who is at the other end of a connected Unix socket, as the kernel recorded
+// it when the connection was made (SO_PEERCRED): a server checks uid before
+// it trusts a client. The pid may have exited, and been reused, since.
+struct unix_credentials {
+    pid_t pid = 0;
+    uid_t uid = static_cast<uid_t>(-1);
+    gid_t gid = static_cast<gid_t>(-1);
+};
+
+} // namespace ipc::transport
+
+namespace ipc::detail {
+
+// peer_credentials() for the connected Unix sockets, written once over Socket::native_handle().
+template <class Socket>
+class peer_credential_ops {
+public:
+    transport::unix_credentials peer_credentials(std::error_code& ec) const noexcept {
+        ec.clear();
+        ucred c{};
+        socklen_t n = sizeof c;
+        if (::getsockopt(static_cast<const Socket&>(*this).native_handle(), SOL_SOCKET, SO_PEERCRED, &c, &n) != 0) {
+            ec = last_error();
+            return {};
+        }
+        return {c.pid, c.uid, c.gid};
+    }
+    transport::unix_credentials peer_credentials() const {
+        std::error_code ec;
+        auto c = peer_credentials(ec);
+        throw_if(ec, "getsockopt(SO_PEERCRED)");
+        return c;
+    }
+};
+
+} // namespace ipc::detail
+
+namespace ipc::transport {
+
 // A connected Unix stream socket: read_some/write_some, both directions.
 class unix_stream : public detail::stream_socket,
                     public detail::connect_ops<unix_stream, unix_address>,
-                    public detail::pair_ops<unix_stream> {
+                    public detail::pair_ops<unix_stream>,
+                    public detail::peer_credential_ops<unix_stream> {
 public:
     unix_stream() noexcept = default;
     explicit unix_stream(detail::unique_fd fd) noexcept : stream_socket(std::move(fd)) {}
@@ -241,7 +315,8 @@ public:
 // A connected Unix seqpacket socket: send_message/recv_message, both directions.
 class unix_seqpacket : public detail::message_socket,
                        public detail::connect_ops<unix_seqpacket, unix_address>,
-                       public detail::pair_ops<unix_seqpacket> {
+                       public detail::pair_ops<unix_seqpacket>,
+                       public detail::peer_credential_ops<unix_seqpacket> {
 public:
     unix_seqpacket() noexcept = default;
     // Adopts fd; it must have SO_PASSCRED set (see detail::message_socket).
@@ -296,7 +371,12 @@ public:
     }
     // Connects this socket (e.g. a bound server answering one client). A
     // socket connected elsewhere refuses datagrams from others: EPERM.
-    bool set_peer(const unix_address& remote, std::error_code& ec) noexcept { return connect_peer(remote.data(), remote.size(), ec); }
+    // A symbolic link at remote's path is refused (ELOOP), as for connect.
+    bool set_peer(const unix_address& remote, std::error_code& ec) noexcept {
+        ec.clear();
+        detail::pinned_unix_address to;
+        return detail::pin_unix_address(remote, to, ec) && connect_peer(to.address.data(), to.address.size(), ec);
+    }
 private:
     detail::socket_file file_;
 };

@@ -1,0 +1,194 @@
+// bench/floors.hpp: what shared memory can do at best on this machine, the
+// floors a shared-memory channel is measured against.
+//
+//   floor.atomic_pingpong  one shared line with a counter (the payload follows
+//                          it), bounced by spinning: round trip only
+//   floor.futex_pingpong   the same, but each side sleeps in FUTEX_WAIT and the
+//                          sender always calls FUTEX_WAKE: round trip only
+//   floor.spsc_handwritten a minimal ring with cached indices, one per
+//                          direction: one-way throughput, and round trips over both
+//   floor.memcpy           one core copying `size` bytes: the bandwidth bound
+#pragma once
+
+#include <linux/futex.h>
+#include <sched.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <bit>
+#include <cstdint>
+#include <cstring>
+#include <new>
+#include <system_error>
+#include <vector>
+
+#include <ipc/detail/cpu.hpp>
+
+#include "harness.hpp"
+
+namespace bench::floors {
+
+using ipc::detail::cache_line;
+
+// An anonymous MAP_SHARED mapping: made before fork, shared by both processes.
+class shared_region {
+public:
+    explicit shared_region(std::size_t bytes) : size_(bytes) {
+        p_ = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (p_ == MAP_FAILED) throw std::system_error(errno, std::generic_category(), "mmap");
+    }
+    shared_region(const shared_region&) = delete;
+    shared_region& operator=(const shared_region&) = delete;
+    ~shared_region() { ::munmap(p_, size_); }
+    std::byte* data() const noexcept { return static_cast<std::byte*>(p_); }
+
+private:
+    void* p_;
+    std::size_t size_;
+};
+
+constexpr std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+
+// Spins, then yields: on a loaded machine the peer may not be running.
+template <class Pred>
+void spin_until(Pred ready) {
+    for (unsigned i = 0; !ready(); ++i) {
+        if (i < 1u << 14)
+            ipc::detail::cpu_relax();
+        else
+            ::sched_yield();
+    }
+}
+
+using word = std::atomic<std::uint32_t>;
+static_assert(sizeof(word) == sizeof(std::uint32_t) && word::is_always_lock_free);
+
+struct spin {
+    static void wait(word& w, std::uint32_t seen) {
+        spin_until([&] { return w.load(std::memory_order_acquire) != seen; });
+    }
+    static void wake(word&) {}
+};
+
+// Shared (not FUTEX_PRIVATE) futexes: the two processes have different mm's.
+struct futex {
+    static long call(word& w, int op, std::uint32_t val) {
+        return ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&w), op, val, nullptr, nullptr, 0);
+    }
+    static void wait(word& w, std::uint32_t seen) { call(w, FUTEX_WAIT, seen); }
+    static void wake(word& w) { call(w, FUTEX_WAKE, 1); }
+};
+
+// Strict ping-pong on one counter; the payload sits right after it, so an
+// 8-byte message and its signal share one cache line.
+template <class Wait>
+class pingpong {
+public:
+    static constexpr bool rtt_only = true;
+
+    explicit pingpong(std::size_t size)
+        : size_(size), region_(cache_line + round_up(size, cache_line)), tx_(size, std::byte{'x'}), rx_(size) {
+        seq_ = new (region_.data()) word(0);
+    }
+    void open(side) {}
+    void send() {
+        std::memcpy(payload(), tx_.data(), size_);
+        seq_->store(++count_, std::memory_order_release);
+        Wait::wake(*seq_);
+    }
+    void recv() {
+        const std::uint32_t want = count_ + 1;
+        for (std::uint32_t v; (v = seq_->load(std::memory_order_acquire)) != want;) Wait::wait(*seq_, v);
+        count_ = want;
+        std::memcpy(rx_.data(), payload(), size_);
+    }
+
+private:
+    std::byte* payload() const noexcept { return region_.data() + sizeof(std::uint64_t); }
+
+    std::size_t size_;
+    shared_region region_;
+    word* seq_;
+    std::uint32_t count_ = 0;  // messages each side has seen go by, sent or received
+    std::vector<std::byte> tx_, rx_;
+};
+
+// The ring's shared indices, each on its own line; slots follow.
+struct ring_indices {
+    alignas(cache_line) std::atomic<std::uint64_t> head{0};  // next slot the producer fills
+    alignas(cache_line) std::atomic<std::uint64_t> tail{0};  // next slot the consumer empties
+};
+static_assert(sizeof(ring_indices) == 2 * cache_line && alignof(ring_indices) == cache_line);
+
+// Two single-producer single-consumer rings (a->b, b->a). Each side keeps a
+// private copy of the other side's index and rereads the shared one only when
+// the copy says full (producer) or empty (consumer).
+class spsc {
+public:
+    explicit spsc(std::size_t size)
+        : size_(size),
+          slots_(std::bit_floor(std::clamp<std::size_t>((std::size_t{1} << 20) / size, 16, 4096))),
+          slot_bytes_(round_up(size, 8)),
+          region_(2 * (sizeof(ring_indices) + slots_ * slot_bytes_)),
+          tx_(size, std::byte{'x'}),
+          rx_(size) {
+        for (int i = 0; i < 2; ++i) new (ring(i)) ring_indices;
+    }
+    void open(side s) {
+        out_ = s == side::a ? 0 : 1;
+        in_ = 1 - out_;
+    }
+    void send() {
+        ring_indices& r = *ring(out_);
+        if (head_ - tail_seen_ == slots_)
+            spin_until([&] { return head_ - (tail_seen_ = r.tail.load(std::memory_order_acquire)) < slots_; });
+        std::memcpy(slot(out_, head_), tx_.data(), size_);
+        r.head.store(++head_, std::memory_order_release);
+    }
+    void recv() {
+        ring_indices& r = *ring(in_);
+        if (tail_ == head_seen_) spin_until([&] { return (head_seen_ = r.head.load(std::memory_order_acquire)) != tail_; });
+        std::memcpy(rx_.data(), slot(in_, tail_), size_);
+        r.tail.store(++tail_, std::memory_order_release);
+    }
+
+private:
+    ring_indices* ring(int i) const noexcept {
+        return reinterpret_cast<ring_indices*>(region_.data() + static_cast<std::size_t>(i) * (sizeof(ring_indices) + slots_ * slot_bytes_));
+    }
+    std::byte* slot(int i, std::uint64_t idx) const noexcept {
+        return reinterpret_cast<std::byte*>(ring(i) + 1) + (idx & (slots_ - 1)) * slot_bytes_;
+    }
+
+    std::size_t size_, slots_, slot_bytes_;
+    shared_region region_;
+    int out_ = 0, in_ = 1;
+    std::uint64_t head_ = 0, tail_seen_ = 0;  // producer side of ring out_
+    std::uint64_t tail_ = 0, head_seen_ = 0;  // consumer side of ring in_
+    std::vector<std::byte> tx_, rx_;
+};
+
+// Single-core copy bandwidth at this size; no second process.
+inline result run_memcpy(std::size_t size, const plan& p) {
+    std::vector<std::byte> src(size, std::byte{'x'}), dst(size);
+    const std::size_t copies = std::clamp<std::size_t>(p.memcpy_bytes / size, 1000, 20'000'000);
+    auto copy_all = [&](std::size_t n) {
+        for (std::size_t i = 0; i < n; ++i) {
+            std::memcpy(dst.data(), src.data(), size);
+            asm volatile("" : : "r"(dst.data()), "r"(src.data()) : "memory");  // keep every copy
+        }
+    };
+    pin(side::a);
+    copy_all(copies / 10);
+    const std::int64_t t0 = now_ns();
+    copy_all(copies);
+    const double secs = static_cast<double>(now_ns() - t0) * 1e-9;
+    result r;
+    r.msgs_per_s = static_cast<double>(copies) / secs;
+    r.mb_per_s = r.msgs_per_s * static_cast<double>(size) * 1e-6;
+    return r;
+}
+
+} // namespace bench::floors

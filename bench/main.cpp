@@ -1,0 +1,271 @@
+// ipc_bench: ipc channels against hand-written system calls, shared-memory
+// floors and other libraries, between two processes pinned to two CPUs.
+//
+//   ipc_bench [--json] [--quick] [--filter TEXT] [--sizes 8,64,4096,65536] [--repeat N] [--list]
+//
+// Each case reports round-trip latency (median and p99) and one-way throughput.
+// A case with a baseline also reports ratio_rtt = rtt_p50 / baseline rtt_p50
+// (above 1: slower) and ratio_tput = msgs_per_s / baseline msgs_per_s (below 1:
+// slower). A selected case always runs its baseline too.
+#include <sys/socket.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "channels.hpp"
+#include "floors.hpp"
+#include "harness.hpp"
+#include "raw.hpp"
+
+namespace {
+
+using namespace bench;
+namespace fr = ipc::framing;
+namespace ch = bench::channels;
+
+// The cases, baselines before what is compared with them. Adding an ipc
+// channel is one line: {name, its raw baseline, ch::run<maker, framing>}.
+const case_entry table[] = {
+    {"raw.pipe", nullptr, run_link<raw::link<raw::pipes, raw::exact>>},
+    {"raw.pipe.length_prefixed", nullptr, run_link<raw::link<raw::pipes, raw::prefixed>>},
+    {"raw.pipe.delimited", nullptr, run_link<raw::link<raw::pipes, raw::delimited>>},
+    {"raw.fifo", nullptr, run_link<raw::link<raw::fifos, raw::exact>>},
+    {"raw.fifo.length_prefixed", nullptr, run_link<raw::link<raw::fifos, raw::prefixed>>},
+    {"raw.fifo.delimited", nullptr, run_link<raw::link<raw::fifos, raw::delimited>>},
+    {"raw.unix_stream", nullptr, run_link<raw::link<raw::unix_stream, raw::exact>>},
+    {"raw.unix_stream.length_prefixed", nullptr, run_link<raw::link<raw::unix_stream, raw::prefixed>>},
+    {"raw.unix_stream.delimited", nullptr, run_link<raw::link<raw::unix_stream, raw::delimited>>},
+    {"raw.unix_seqpacket", nullptr, run_link<raw::link<raw::unix_seqpacket, raw::datagram>>},
+    {"raw.unix_dgram", nullptr, run_link<raw::link<raw::unix_dgram, raw::datagram>>},
+    {"raw.tcp", nullptr, run_link<raw::link<raw::tcp_loopback, raw::exact>>},
+    {"raw.tcp.length_prefixed", nullptr, run_link<raw::link<raw::tcp_loopback, raw::prefixed>>},
+    {"raw.tcp.delimited", nullptr, run_link<raw::link<raw::tcp_loopback, raw::delimited>>},
+    {"raw.udp", nullptr, run_link<raw::link<raw::udp_loopback, raw::datagram>>},
+
+    {"ipc.pipe.fixed", "raw.pipe", ch::run<ch::pipe_maker, fr::fixed>},
+    {"ipc.pipe.length_prefixed", "raw.pipe.length_prefixed", ch::run<ch::pipe_maker, fr::length_prefixed>},
+    {"ipc.pipe.delimited", "raw.pipe.delimited", ch::run<ch::pipe_maker, fr::delimited>},
+    {"ipc.fifo.fixed", "raw.fifo", ch::run<ch::fifo_maker, fr::fixed>},
+    {"ipc.fifo.length_prefixed", "raw.fifo.length_prefixed", ch::run<ch::fifo_maker, fr::length_prefixed>},
+    {"ipc.fifo.delimited", "raw.fifo.delimited", ch::run<ch::fifo_maker, fr::delimited>},
+    {"ipc.unix_stream.fixed", "raw.unix_stream", ch::run<ch::socketpair_maker<ipc::transport::unix_stream>, fr::fixed>},
+    {"ipc.unix_stream.length_prefixed", "raw.unix_stream.length_prefixed",
+     ch::run<ch::socketpair_maker<ipc::transport::unix_stream>, fr::length_prefixed>},
+    {"ipc.unix_stream.delimited", "raw.unix_stream.delimited", ch::run<ch::socketpair_maker<ipc::transport::unix_stream>, fr::delimited>},
+    // Message transports keep boundaries: every framing sends the bare body.
+    {"ipc.unix_seqpacket.fixed", "raw.unix_seqpacket", ch::run<ch::socketpair_maker<ipc::transport::unix_seqpacket>, fr::fixed>},
+    {"ipc.unix_seqpacket.length_prefixed", "raw.unix_seqpacket",
+     ch::run<ch::socketpair_maker<ipc::transport::unix_seqpacket>, fr::length_prefixed>},
+    {"ipc.unix_dgram.fixed", "raw.unix_dgram", ch::run<ch::socketpair_maker<ipc::transport::unix_dgram>, fr::fixed>},
+    {"ipc.unix_dgram.length_prefixed", "raw.unix_dgram", ch::run<ch::socketpair_maker<ipc::transport::unix_dgram>, fr::length_prefixed>},
+    {"ipc.tcp.fixed", "raw.tcp", ch::run<ch::tcp_maker, fr::fixed>},
+    {"ipc.tcp.length_prefixed", "raw.tcp.length_prefixed", ch::run<ch::tcp_maker, fr::length_prefixed>},
+    {"ipc.tcp.delimited", "raw.tcp.delimited", ch::run<ch::tcp_maker, fr::delimited>},
+    {"ipc.udp.fixed", "raw.udp", ch::run<ch::udp_maker, fr::fixed>},
+    {"ipc.udp.length_prefixed", "raw.udp", ch::run<ch::udp_maker, fr::length_prefixed>},
+
+    {"floor.atomic_pingpong", nullptr, run_link<floors::pingpong<floors::spin>>},
+    {"floor.futex_pingpong", nullptr, run_link<floors::pingpong<floors::futex>>},
+    {"floor.spsc_handwritten", nullptr, run_link<floors::spsc>},
+    {"floor.memcpy", nullptr, floors::run_memcpy},
+};
+
+constexpr std::int64_t ms = 1'000'000;
+//                      warmup  rounds  rtt time  messages   bytes           one-way time  memcpy bytes
+constexpr plan full_plan{200,    20000,  250 * ms, 1'000'000, std::size_t{1} << 30, 250 * ms, std::size_t{1} << 30};
+constexpr plan quick_plan{20,    1000,   15 * ms,  100'000,   std::size_t{64} << 20, 15 * ms, std::size_t{32} << 20};
+
+struct options {
+    bool json = false;
+    bool quick = false;
+    bool list = false;
+    std::string filter;
+    std::vector<std::size_t> sizes{8, 64, 4096, 65536};
+    int repeat = 1;
+};
+
+[[noreturn]] void usage(int code) {
+    std::fprintf(code ? stderr : stdout,
+                 "usage: ipc_bench [--json] [--quick] [--filter TEXT] [--sizes 8,64,4096,65536] [--repeat N] [--list]\n"
+                 "  --json      one JSON object per line instead of a table\n"
+                 "  --quick     short run (CI smoke test); numbers are rough\n"
+                 "  --filter    only cases whose name contains TEXT (their baselines run too)\n"
+                 "  --sizes     message sizes in bytes\n"
+                 "  --repeat    run each measurement N times and report the medians\n"
+                 "  --list      print the case names and exit\n"
+                 "ratio_rtt = rtt_p50 / baseline's (>1 slower); ratio_tput = msgs_per_s / baseline's (<1 slower)\n");
+    std::exit(code);
+}
+
+options parse(int argc, char** argv) {
+    options o;
+    for (int i = 1; i < argc; ++i) {
+        std::string_view a = argv[i];
+        auto value = [&]() -> const char* {
+            if (i + 1 >= argc) usage(2);
+            return argv[++i];
+        };
+        if (a == "--json") o.json = true;
+        else if (a == "--quick") o.quick = true;
+        else if (a == "--list") o.list = true;
+        else if (a == "--filter") o.filter = value();
+        else if (a == "--repeat") o.repeat = std::max(1, std::atoi(value()));
+        else if (a == "--sizes") {
+            o.sizes.clear();
+            for (const char* p = value(); *p;) {
+                char* end = nullptr;
+                unsigned long long n = std::strtoull(p, &end, 10);
+                if (end == p || n == 0 || n > (std::size_t{1} << 20)) usage(2);
+                o.sizes.push_back(n);
+                p = *end == ',' ? end + 1 : end;
+                if (*end && *end != ',') usage(2);
+            }
+        } else if (a == "--help" || a == "-h") usage(0);
+        else usage(2);
+    }
+    return o;
+}
+
+// The first two CPUs this process may run on; fewer than two: no pinning.
+void choose_cpus(bool quiet) {
+    cpu_set_t set;
+    if (::sched_getaffinity(0, sizeof set, &set) != 0) return;
+    int found = 0;
+    for (int c = 0; c < CPU_SETSIZE && found < 2; ++c)
+        if (CPU_ISSET(c, &set)) cpu_of[found++] = c;
+    if (found < 2) {
+        cpu_of[0] = cpu_of[1] = -1;
+        if (!quiet) std::fprintf(stderr, "ipc_bench: fewer than 2 CPUs available: processes are not pinned\n");
+    }
+}
+
+std::string json_string(std::string_view s) {
+    std::string out = "\"";
+    for (char c : s) {
+        if (c == '"' || c == '\\') out += '\\';
+        if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+        out += c;
+    }
+    return out + '"';
+}
+
+std::string json_number(double v, int decimals) {
+    if (std::isnan(v)) return "null";
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+    return buf;
+}
+
+void print_json(const case_entry& c, std::size_t size, const result& r, const result* base, int repeat) {
+    std::string line = "{\"case\":" + json_string(c.name) + ",\"size\":" + std::to_string(size);
+    if (!r.error.empty()) {
+        line += std::string(r.skipped ? ",\"skipped\":" : ",\"error\":") + json_string(r.error) + "}";
+        std::puts(line.c_str());
+        return;
+    }
+    line += ",\"rtt_p50_ns\":" + json_number(r.rtt_p50_ns, 0) + ",\"rtt_p99_ns\":" + json_number(r.rtt_p99_ns, 0) +
+            ",\"msgs_per_s\":" + json_number(r.msgs_per_s, 0) + ",\"mb_per_s\":" + json_number(r.mb_per_s, 1) +
+            ",\"repeat\":" + std::to_string(repeat);
+    if (c.baseline) {
+        line += ",\"baseline\":" + json_string(c.baseline);
+        if (base && base->error.empty())
+            line += ",\"ratio_rtt\":" + json_number(r.rtt_p50_ns / base->rtt_p50_ns, 3) +
+                    ",\"ratio_tput\":" + json_number(r.msgs_per_s / base->msgs_per_s, 3);
+    }
+    std::puts((line + "}").c_str());
+}
+
+std::string cell(double v, double scale, const char* fmt) {
+    if (std::isnan(v)) return "-";
+    char buf[32];
+    std::snprintf(buf, sizeof buf, fmt, v * scale);
+    return buf;
+}
+
+void print_row(const case_entry& c, std::size_t size, const result& r, const result* base) {
+    if (!r.error.empty()) {
+        std::printf("%-34s %7zu  %s: %s\n", c.name, size, r.skipped ? "skipped" : "FAILED", r.error.c_str());
+        return;
+    }
+    std::string ratio_rtt = "-", ratio_tput = "-";
+    if (base && base->error.empty()) {
+        ratio_rtt = cell(r.rtt_p50_ns / base->rtt_p50_ns, 1, "%.2f");
+        ratio_tput = cell(r.msgs_per_s / base->msgs_per_s, 1, "%.2f");
+    }
+    std::printf("%-34s %7zu %10s %10s %12s %10s %7s %7s  %s\n", c.name, size, cell(r.rtt_p50_ns, 1e-3, "%.2f").c_str(),
+                cell(r.rtt_p99_ns, 1e-3, "%.2f").c_str(), cell(r.msgs_per_s, 1, "%.0f").c_str(),
+                cell(r.mb_per_s, 1, "%.1f").c_str(), ratio_rtt.c_str(), ratio_tput.c_str(), c.baseline ? c.baseline : "");
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+    const options o = parse(argc, argv);
+    std::vector<case_entry> cases(std::begin(table), std::end(table));
+    cases.insert(cases.end(), peer_cases().begin(), peer_cases().end());
+
+    if (o.list) {
+        for (auto& c : cases) std::printf("%s%s%s\n", c.name, c.baseline ? "  vs " : "", c.baseline ? c.baseline : "");
+        return 0;
+    }
+
+    // The selection, plus the baselines of what was selected.
+    std::vector<bool> run(cases.size());
+    for (std::size_t i = 0; i < cases.size(); ++i)
+        if (std::string_view(cases[i].name).find(o.filter) != std::string_view::npos) run[i] = true;
+    for (std::size_t i = 0; i < cases.size(); ++i)
+        if (run[i] && cases[i].baseline)
+            for (std::size_t j = 0; j < cases.size(); ++j)
+                if (std::string_view(cases[j].name) == cases[i].baseline) run[j] = true;
+
+    ::signal(SIGPIPE, SIG_IGN);  // as any program writing to pipes and sockets does
+    struct sigaction sa {};
+    sa.sa_handler = on_hang;
+    ::sigaction(SIGALRM, &sa, nullptr);
+    choose_cpus(o.json);
+    pin(side::a);
+
+    const plan& p = o.quick ? quick_plan : full_plan;
+    if (!o.json) {
+        std::printf("ipc_bench: %s run, median of %d, CPUs %d and %d (-1: not pinned). Shared machines are noisy.\n",
+                    o.quick ? "quick" : "full", o.repeat, cpu_of[0], cpu_of[1]);
+        std::printf("%-34s %7s %10s %10s %12s %10s %7s %7s  %s\n", "case", "bytes", "rtt p50us", "rtt p99us", "msgs/s",
+                    "MB/s", "x rtt", "x tput", "baseline");
+    }
+    // Repeats go round the whole selection, so that a burst of load from
+    // elsewhere hits every case alike instead of one case's five runs.
+    struct job {
+        const case_entry* c;
+        std::size_t size;
+        std::vector<result> runs;
+    };
+    std::vector<job> jobs;
+    for (std::size_t i = 0; i < cases.size(); ++i)
+        if (run[i])
+            for (std::size_t size : o.sizes) jobs.push_back({&cases[i], size, {}});
+    std::map<std::pair<std::string, std::size_t>, result> done;
+    for (int k = 0; k < o.repeat; ++k) {
+        for (job& j : jobs) {
+            j.runs.push_back(j.c->run(j.size, p));
+            if (k + 1 < o.repeat) continue;
+            result r = median_of(j.runs);
+            const result* base = nullptr;
+            if (j.c->baseline)
+                if (auto it = done.find({j.c->baseline, j.size}); it != done.end()) base = &it->second;
+            if (o.json)
+                print_json(*j.c, j.size, r, base, o.repeat);
+            else
+                print_row(*j.c, j.size, r, base);
+            std::fflush(stdout);
+            done[{j.c->name, j.size}] = std::move(r);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,332 @@
+// ipc/process.hpp: child processes connected by pipes.
+//
+//   fork_with(body)                    runs body() in a forked child
+//   fork_with<ToChild, FromChild>(body) the same, with a typed pipe each way
+//   spawn({"sort", "-r"}, stdio_pipes::in_out)  another program with its stdin/stdout piped
+//
+// Each returns a child_process (or holds one) that waits for the child, and
+// whose destructor kills and reaps a child still running: no zombies.
+#pragma once
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <optional>
+#include <string>
+#include <thread>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "channel.hpp"
+
+extern char** environ;
+
+namespace ipc {
+
+// A child process this process created. Move-only. Exit results are ints:
+// the exit code (0-255), or -N when signal N ended the child.
+//
+// The destructor of a child still running sends SIGKILL and reaps it: a
+// destructor must neither hang nor leave a zombie. To let a child finish,
+// wait() (or wait_for()) for it first.
+class child_process {
+public:
+    // A child body that throws ends with this exit code (after printing what()).
+    static constexpr int uncaught_exception = 70;
+
+    child_process() noexcept = default;
+    explicit child_process(pid_t pid) noexcept : pid_(pid) {}
+    child_process(child_process&& o) noexcept : pid_(std::exchange(o.pid_, -1)), result_(o.result_) {}
+    child_process& operator=(child_process&& o) noexcept {
+        if (this != &o) {
+            terminate();
+            pid_ = std::exchange(o.pid_, -1);
+            result_ = o.result_;
+        }
+        return *this;
+    }
+    child_process(const child_process&) = delete;
+    child_process& operator=(const child_process&) = delete;
+    ~child_process() { terminate(); }
+
+    pid_t pid() const noexcept { return pid_; }
+    // True until the child has been reaped (by wait, wait_for or the destructor).
+    bool running() const noexcept { return pid_ > 0; }
+
+    // Waits for the child to end; returns its result (meaningless if ec is
+    // set). Once reaped, returns the same result again.
+    int wait(std::error_code& ec) noexcept {
+        if (pid_ <= 0) return result_;
+        int st = 0;
+        if (detail::retry_eintr([&] { return ::waitpid(pid_, &st, 0); }) < 0) {
+            ec = detail::last_error();
+            return -1;
+        }
+        return reaped(st);
+    }
+    int wait() {
+        std::error_code ec;
+        int r = wait(ec);
+        detail::throw_if(ec, "child_process::wait");
+        return r;
+    }
+
+    // Waits at most `timeout`; nullopt if the child is still running (it is
+    // left running: kill() it, or let the destructor do so).
+    template <class Rep, class Period>
+    std::optional<int> wait_for(std::chrono::duration<Rep, Period> timeout, std::error_code& ec) noexcept {
+        return wait_until(deadline::after(timeout), ec);
+    }
+    template <class Rep, class Period>
+    std::optional<int> wait_for(std::chrono::duration<Rep, Period> timeout) {
+        std::error_code ec;
+        auto r = wait_until(deadline::after(timeout), ec);
+        detail::throw_if(ec, "child_process::wait_for");
+        return r;
+    }
+
+    // Sends sig to a child not yet reaped; false (and nothing sent) once it
+    // has been reaped, since its pid may belong to someone else by then.
+    bool kill(int sig = SIGKILL) noexcept { return pid_ > 0 && ::kill(pid_, sig) == 0; }
+
+private:
+    int reaped(int st) noexcept {
+        pid_ = -1;
+        result_ = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? -WTERMSIG(st) : -1;
+        return result_;
+    }
+
+    std::optional<int> wait_until(const deadline& dl, std::error_code& ec) noexcept {
+        if (pid_ <= 0) return result_;
+        // A pidfd becomes readable when the child exits: one poll, no busy loop.
+        detail::unique_fd pidfd(static_cast<int>(::syscall(SYS_pidfd_open, pid_, 0)));
+        auto pause = std::chrono::microseconds(200);
+        for (;;) {
+            int st = 0;
+            pid_t r = detail::retry_eintr([&] { return ::waitpid(pid_, &st, WNOHANG); });
+            if (r == pid_) return reaped(st);
+            if (r < 0) {
+                ec = detail::last_error();
+                return std::nullopt;
+            }
+            if (dl.expired()) return std::nullopt;
+            if (pidfd) {
+                std::error_code wait_ec;
+                if (!detail::wait_fd(pidfd.get(), POLLIN, dl, wait_ec) && wait_ec != errc::timed_out &&
+                    wait_ec != errc::would_block) {
+                    ec = wait_ec;
+                    return std::nullopt;
+                }
+            } else {  // kernels before 5.3
+                std::this_thread::sleep_for(std::min<deadline::clock::duration>(pause, dl.remaining()));
+                pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(10));
+            }
+        }
+    }
+
+    void terminate() noexcept {
+        if (pid_ <= 0) return;
+        ::kill(pid_, SIGKILL);
+        detail::retry_eintr([&] { return ::waitpid(pid_, nullptr, 0); });
+        pid_ = -1;
+    }
+
+    pid_t pid_ = -1;
+    int result_ = 0;
+};
+
+namespace detail {
+
+// In a forked child: runs body, then _exits with its result, never returning
+// into the parent's code (no atexit handlers, no double-flushed buffers).
+template <class F, class... Args>
+[[noreturn]] void run_child(F& body, Args&... args) noexcept {
+    int code = child_process::uncaught_exception;
+    try {
+        if constexpr (std::is_void_v<std::invoke_result_t<F&, Args&...>>) {
+            body(args...);
+            code = 0;
+        } else {
+            code = static_cast<int>(body(args...));
+        }
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ipc child %d: %s\n", static_cast<int>(::getpid()), e.what());
+    } catch (...) {
+        std::fprintf(stderr, "ipc child %d: unknown exception\n", static_cast<int>(::getpid()));
+    }
+    std::fflush(nullptr);
+    ::_exit(code);
+}
+
+inline pid_t fork_flushed(std::error_code& ec) noexcept {
+    std::fflush(nullptr);  // or the child would write the parent's buffered output again
+    pid_t pid = ::fork();
+    if (pid < 0) ec = last_error();
+    return pid;
+}
+
+} // namespace detail
+
+// Runs child_body() in a forked child, which exits with its return value (an
+// int, or 0 for void). The child shares nothing with the parent after the
+// fork but what it inherited: descriptors the parent still holds for other
+// children are inherited too, so close what the child does not need.
+template <class F>
+    requires std::invocable<F&>
+child_process fork_with(F&& child_body, std::error_code& ec) {
+    pid_t pid = detail::fork_flushed(ec);
+    if (pid == 0) detail::run_child(child_body);
+    return pid > 0 ? child_process(pid) : child_process();
+}
+template <class F>
+    requires std::invocable<F&>
+child_process fork_with(F&& child_body) {
+    std::error_code ec;
+    auto c = fork_with(std::forward<F>(child_body), ec);
+    detail::throw_if(ec, "fork");
+    return c;
+}
+
+// A forked child and the parent's ends of a pipe each way.
+template <class ToChild, class FromChild = ToChild, class Sync = sync::poll>
+struct forked_child {
+    child_process process;
+    pipe_sender<ToChild, Sync> to_child;
+    pipe_receiver<FromChild, Sync> from_child;
+};
+
+// Creates a pipe each way, forks, and runs
+//   child_body(pipe_receiver<ToChild>& from_parent, pipe_sender<FromChild>& to_parent)
+// in the child, which exits with its return value. The parent gets the other
+// ends; each side's copy of the other side's ends is closed, so closing (or
+// destroying) to_child is end of stream for the child, and the child exiting
+// is end of stream for from_child.
+template <class ToChild, class FromChild = ToChild, class Sync = sync::poll, class F>
+    requires std::invocable<F&, pipe_receiver<ToChild, Sync>&, pipe_sender<FromChild, Sync>&>
+forked_child<ToChild, FromChild, Sync> fork_with(F&& child_body, std::error_code& ec) {
+    auto down = transport::make_pipe(ec);
+    if (ec) return {};
+    auto up = transport::make_pipe(ec);
+    if (ec) return {};
+    pid_t pid = detail::fork_flushed(ec);
+    if (pid == 0) {
+        down.writer.close();
+        up.reader.close();
+        pipe_receiver<ToChild, Sync> from_parent(std::move(down.reader));
+        pipe_sender<FromChild, Sync> to_parent(std::move(up.writer));
+        detail::run_child(child_body, from_parent, to_parent);
+    }
+    if (pid < 0) return {};
+    return {child_process(pid), pipe_sender<ToChild, Sync>(std::move(down.writer)),
+            pipe_receiver<FromChild, Sync>(std::move(up.reader))};
+}
+template <class ToChild, class FromChild = ToChild, class Sync = sync::poll, class F>
+    requires std::invocable<F&, pipe_receiver<ToChild, Sync>&, pipe_sender<FromChild, Sync>&>
+forked_child<ToChild, FromChild, Sync> fork_with(F&& child_body) {
+    std::error_code ec;
+    auto c = fork_with<ToChild, FromChild, Sync>(std::forward<F>(child_body), ec);
+    detail::throw_if(ec, "fork_with");
+    return c;
+}
+
+// Which of a spawned program's standard streams are connected to pipes; the
+// others are inherited from this process.
+enum class stdio_pipes : unsigned char { none = 0, in = 1, out = 2, in_out = 3 };
+
+// A spawned program: its stdin (write to it) and stdout (read from it), open
+// where stdio_pipes asked for them. Wrap them in any channel, e.g.
+// pipe_line_sender(std::move(p.in)). Members are destroyed bottom-up: the
+// pipes close before the process handle kills a child still running.
+struct spawned_process {
+    child_process process;
+    transport::pipe_writer in;
+    transport::pipe_reader out;
+};
+
+namespace detail {
+
+class spawn_actions {
+public:
+    spawn_actions() noexcept { ok_ = ::posix_spawn_file_actions_init(&a_) == 0; }
+    ~spawn_actions() {
+        if (ok_) ::posix_spawn_file_actions_destroy(&a_);
+    }
+    spawn_actions(const spawn_actions&) = delete;
+    spawn_actions& operator=(const spawn_actions&) = delete;
+    // The child gets a copy of fd as its descriptor `target` (0 or 1). The
+    // copy, kept here until spawn, sits at 3 or above and is close-on-exec:
+    // dup2 onto the target then always makes a fresh descriptor without
+    // FD_CLOEXEC (dup2(fd, fd) would keep the flag and the child would lose it).
+    bool give(int fd, int target, std::error_code& ec) noexcept {
+        unique_fd& copy = given_[target & 1];
+        copy.reset(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+        if (!copy) {
+            ec = last_error();
+            return false;
+        }
+        if (int e = ok_ ? ::posix_spawn_file_actions_adddup2(&a_, copy.get(), target) : ENOMEM) {
+            ec = errno_code(e);
+            return false;
+        }
+        return true;
+    }
+    const posix_spawn_file_actions_t* get() const noexcept { return &a_; }
+
+private:
+    posix_spawn_file_actions_t a_{};
+    bool ok_ = false;
+    unique_fd given_[2];
+};
+
+} // namespace detail
+
+// Starts argv[0] (searched in PATH when it has no '/') with arguments argv[1..],
+// this process's environment, and the pipes `pipes` asks for. A program that
+// cannot be started is an error (errc::not_found for a missing one), not a
+// child that exits 127.
+inline spawned_process spawn(const std::vector<std::string>& argv, stdio_pipes pipes, std::error_code& ec) {
+    if (argv.empty() || argv[0].empty()) {
+        ec = make_error_code(errc::name_invalid);
+        return {};
+    }
+    const bool pipe_in = (static_cast<unsigned>(pipes) & 1u) != 0;
+    const bool pipe_out = (static_cast<unsigned>(pipes) & 2u) != 0;
+    spawned_process p;
+    detail::spawn_actions actions;
+    if (pipe_in) {
+        auto pp = transport::make_pipe(ec);
+        if (ec || !actions.give(pp.reader.native_handle(), STDIN_FILENO, ec)) return {};
+        p.in = std::move(pp.writer);
+    }
+    if (pipe_out) {
+        auto pp = transport::make_pipe(ec);
+        if (ec || !actions.give(pp.writer.native_handle(), STDOUT_FILENO, ec)) return {};
+        p.out = std::move(pp.reader);
+    }
+    std::vector<char*> args;
+    args.reserve(argv.size() + 1);
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid = -1;
+    if (int e = ::posix_spawnp(&pid, args[0], actions.get(), nullptr, args.data(), environ)) {
+        ec = detail::errno_code(e);
+        return {};
+    }
+    p.process = child_process(pid);
+    return p;  // the copies in `actions` close here: the child holds the only ones
+}
+inline spawned_process spawn(const std::vector<std::string>& argv, stdio_pipes pipes = stdio_pipes::in_out) {
+    std::error_code ec;
+    auto p = spawn(argv, pipes, ec);
+    detail::throw_if(ec, "spawn");
+    return p;
+}
+
+} // namespace ipc

@@ -1,0 +1,174 @@
+// ipc/ring/bytes.hpp: single-producer single-consumer ring of variable-size records.
+#pragma once
+
+#include <cstring>
+#include <optional>
+
+#include "layout.hpp"
+
+namespace ipc::ring {
+
+// Records are an 8-byte header (length, flags) and the payload padded to 8
+// bytes, always contiguous: a record that would cross the end of the buffer
+// is preceded by a padding record filling the rest, and starts at offset 0.
+// A record may take up to half the buffer (max_record()), which guarantees an
+// empty ring always has room for one wherever its head is.
+//
+// Each side keeps a cached copy of the other side's index and re-reads the
+// shared one only when the cache says full or empty. Everything read from the
+// region (lengths, flags, indices) is checked before use: a corrupt record is
+// errc::corrupt, never an access outside the buffer.
+class bytes : public view_base<two_indices> {
+    struct record_header {
+        std::uint32_t len;
+        std::uint32_t flags;
+    };
+    static constexpr std::uint32_t padding_flag = 1;
+    static constexpr std::uint64_t align = 8;
+    static constexpr std::uint64_t record_size(std::uint64_t n) noexcept { return sizeof(record_header) + detail::round_up(n, align); }
+
+public:
+    using value_type = std::byte;
+    static constexpr ring::kind ring_kind = kind::bytes;
+    static constexpr std::uint64_t min_capacity = 64;
+    static constexpr std::uint64_t slot_size = 1;
+    static constexpr std::uint64_t value_size = 1;
+    static constexpr std::uint64_t value_align = 1;
+    static constexpr std::uint64_t tag = detail::fnv1a("ipc::ring::bytes");
+
+    static void init_data(std::byte*, std::uint64_t) noexcept {}
+
+    using view_base::view_base;
+
+    // The largest payload a record can carry.
+    std::size_t max_record() const noexcept {
+        const std::uint64_t m = capacity_ / 2 - sizeof(record_header);
+        return m > UINT32_MAX ? UINT32_MAX : static_cast<std::size_t>(m);
+    }
+
+    // ---- producer ------------------------------------------------------
+
+    // Room for an n-byte payload to write in place, or nullptr: full (ec
+    // untouched), or n over max_record() (ec = errc::message_too_large).
+    [[nodiscard]] std::byte* loan(std::size_t n, std::error_code& ec) noexcept {
+        if (n > max_record()) {
+            ec = make_error_code(errc::message_too_large);
+            return nullptr;
+        }
+        const std::uint64_t h = st_->ctl.head.load(std::memory_order_relaxed);
+        if (h % align != 0) {
+            ec = make_error_code(errc::corrupt);
+            return nullptr;
+        }
+        const std::uint64_t off = h & mask_;
+        const std::uint64_t need = record_size(n);
+        const std::uint64_t pad = capacity_ - off < need ? capacity_ - off : 0;
+        if (!room_for(h, pad + need)) {
+            want_ = pad + need;
+            return nullptr;
+        }
+        if (pad) put_header(off, {0, padding_flag});
+        loan_at_ = h + pad;
+        loan_len_ = n;
+        return data_ + (loan_at_ & mask_) + sizeof(record_header);
+    }
+    // Publishes the loaned record with its final length (at most the loaned
+    // n; more is cut to n rather than overrun the loan).
+    void commit(std::size_t n) noexcept {
+        if (n > loan_len_) n = loan_len_;
+        put_header(loan_at_ & mask_, {static_cast<std::uint32_t>(n), 0});
+        st_->ctl.head.store(loan_at_ + record_size(n), std::memory_order_release);
+    }
+    [[nodiscard]] bool try_push(std::span<const std::byte> msg, std::error_code& ec) noexcept {
+        std::byte* p = loan(msg.size(), ec);
+        if (!p) return false;
+        if (!msg.empty()) std::memcpy(p, msg.data(), msg.size());
+        commit(msg.size());
+        return true;
+    }
+    // Room for the record the last failed loan() wanted (any record if none failed).
+    bool can_push() const noexcept {
+        const std::uint64_t h = st_->ctl.head.load(std::memory_order_relaxed);
+        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_acquire);
+        return h - t <= capacity_ && capacity_ - (h - t) >= want_;
+    }
+
+    // ---- consumer ------------------------------------------------------
+
+    // The oldest record in place: nullopt when empty (ec untouched) or
+    // corrupt (ec = errc::corrupt). release() frees it.
+    [[nodiscard]] std::optional<std::span<const std::byte>> front(std::error_code& ec) noexcept {
+        std::uint64_t t = st_->ctl.tail.load(std::memory_order_relaxed);
+        for (;;) {
+            if (t % align != 0) return corrupt(ec);
+            if (t == cached_head_ || cached_head_ - t > capacity_) {
+                cached_head_ = st_->ctl.head.load(std::memory_order_acquire);
+                if (t == cached_head_) return std::nullopt;
+            }
+            const std::uint64_t avail = cached_head_ - t;
+            const std::uint64_t off = t & mask_;
+            if (avail > capacity_ || avail < sizeof(record_header)) return corrupt(ec);
+            record_header r;
+            std::memcpy(&r, data_ + off, sizeof r);
+            if (r.flags == padding_flag) {
+                if (capacity_ - off > avail) return corrupt(ec);
+                t += capacity_ - off;
+                st_->ctl.tail.store(t, std::memory_order_release);
+                continue;
+            }
+            const std::uint64_t size = record_size(r.len);
+            if (r.flags != 0 || r.len > max_record() || size > avail || off + size > capacity_) return corrupt(ec);
+            taken_ = t + size;
+            return std::span<const std::byte>(data_ + off + sizeof(record_header), r.len);
+        }
+    }
+    void release() noexcept { st_->ctl.tail.store(taken_, std::memory_order_release); }
+
+    // Copies the oldest record into buf and frees it. A record larger than buf
+    // is dropped and reported as errc::message_too_large.
+    [[nodiscard]] std::optional<std::size_t> try_pop(std::span<std::byte> buf, std::error_code& ec) noexcept {
+        auto m = front(ec);
+        if (!m) return std::nullopt;
+        const std::size_t n = m->size();
+        if (n > buf.size()) {
+            release();
+            ec = make_error_code(errc::message_too_large);
+            return std::nullopt;
+        }
+        if (n) std::memcpy(buf.data(), m->data(), n);
+        release();
+        return n;
+    }
+    bool can_pop() const noexcept {
+        return st_->ctl.head.load(std::memory_order_acquire) != st_->ctl.tail.load(std::memory_order_relaxed);
+    }
+
+    // Bytes in use; exact only when both sides are idle.
+    std::uint64_t size() const noexcept {
+        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_acquire);
+        const std::uint64_t h = st_->ctl.head.load(std::memory_order_acquire);
+        return h - t <= capacity_ ? h - t : capacity_;
+    }
+
+private:
+    bool room_for(std::uint64_t h, std::uint64_t total) noexcept {
+        // A tail ahead of head or more than a buffer behind is corrupt: report full, touch nothing.
+        if (h - cached_tail_ <= capacity_ && capacity_ - (h - cached_tail_) >= total) return true;
+        cached_tail_ = st_->ctl.tail.load(std::memory_order_acquire);
+        return h - cached_tail_ <= capacity_ && capacity_ - (h - cached_tail_) >= total;
+    }
+    void put_header(std::uint64_t off, record_header r) noexcept { std::memcpy(data_ + off, &r, sizeof r); }
+    static std::nullopt_t corrupt(std::error_code& ec) noexcept {
+        ec = make_error_code(errc::corrupt);
+        return std::nullopt;
+    }
+
+    std::uint64_t cached_tail_ = 0;  // producer's copy of the consumer's index
+    std::uint64_t cached_head_ = 0;  // consumer's copy of the producer's index
+    std::uint64_t loan_at_ = 0;      // where the loaned record starts
+    std::size_t loan_len_ = 0;       // and how long it may be
+    std::uint64_t taken_ = 0;        // tail after the record front() returned
+    std::uint64_t want_ = 0;         // bytes the last failed loan needed
+};
+
+} // namespace ipc::ring

@@ -1,0 +1,310 @@
+// ipc/ring/layout.hpp: the self-describing header every shared ring region starts with.
+//
+// A region is [shared_state<Control>][padding to a cache line][ring data].
+// It holds offsets and indices only, never pointers, so each process may map
+// it at a different address. format() builds a region in any memory (shared
+// mapping, file, heap for tests); attach() checks an existing one and refuses
+// another T, layout or a truncated region with a clear error.
+#pragma once
+
+#include <semaphore.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <span>
+#include <string_view>
+#include <utility>
+#include <system_error>
+#include <type_traits>
+
+#include "../concepts.hpp"
+#include "../detail/cpu.hpp"
+#include "../error.hpp"
+
+namespace ipc::ring {
+
+inline constexpr std::uint64_t region_magic = 0x31474e4952435049ULL;  // "IPCRING1" in memory
+inline constexpr std::uint32_t layout_version = 1;
+
+enum class kind : std::uint32_t { spsc = 1, mpmc = 2, bytes = 3 };
+
+namespace detail {
+
+template <class T>
+constexpr std::string_view compiler_type_name() noexcept {
+    return __PRETTY_FUNCTION__;
+}
+
+constexpr std::uint64_t fnv1a(std::string_view s) noexcept {
+    std::uint64_t h = 0xcbf29ce484222325ULL;
+    for (char c : s) {
+        h ^= static_cast<unsigned char>(c);
+        h *= 0x100000001b3ULL;
+    }
+    return h;
+}
+
+constexpr std::uint64_t round_up(std::uint64_t v, std::uint64_t a) noexcept { return (v + a - 1) / a * a; }
+constexpr bool is_pow2(std::uint64_t v) noexcept { return v != 0 && (v & (v - 1)) == 0; }
+constexpr std::size_t index(direction d) noexcept { return d == direction::send ? 0 : 1; }
+
+} // namespace detail
+
+// The name whose hash tags a region with its element type. The default is
+// derived by the compiler (__PRETTY_FUNCTION__), so it only matches between
+// programs built by the same compiler family; and it sees a name, not a
+// definition: two programs with different `struct msg` of equal size and
+// alignment are not told apart. Specialise it with a stable name (and bump it
+// when the type changes) for channels between independently built programs.
+template <class T>
+struct type_name {
+    static constexpr std::string_view value = detail::compiler_type_name<T>();
+};
+
+template <class T>
+inline constexpr std::uint64_t type_tag = detail::fnv1a(type_name<T>::value);
+
+// One waitable word per direction, each on its own line: [send] is where a
+// sender waits for room, [recv] where a receiver waits for data. The counters
+// let a notifier skip the system call when nobody is parked.
+struct alignas(ipc::detail::cache_line) wait_slot {
+    std::atomic<std::uint32_t> word;
+    std::atomic<std::uint32_t> waiters;
+    std::atomic<std::uint32_t> armed;  // sync::futex: a sleeper wants a wake-up system call
+};
+
+// Everything the sync policies share through the region.
+struct sync_area {
+    wait_slot dir[2];
+    alignas(ipc::detail::cache_line) sem_t sem[2];  // sync::posix_sem, process-shared
+    std::atomic<std::int64_t> sysv_id;              // sync::sysv_sem: semaphore set id + 1, 0 = none yet
+    std::atomic<std::uint32_t> attached;            // mappings open on the region (the last one frees sysv_id)
+};
+
+// Who is using the ring, per direction: attached count * 2, plus 1 once the
+// last one of a side left (so the other side can report status::closed).
+struct alignas(ipc::detail::cache_line) membership {
+    std::atomic<std::uint32_t> side[2];
+};
+
+struct header {
+    std::uint64_t magic;
+    std::uint32_t version;
+    std::uint32_t kind;
+    std::uint64_t capacity;     // slots (or bytes for ring::bytes), a power of two
+    std::uint64_t slot_size;    // bytes per slot
+    std::uint64_t value_size;   // sizeof(T)
+    std::uint64_t value_align;  // alignof(T)
+    std::uint64_t type_tag;     // type_tag<T>
+    std::uint64_t total_size;   // bytes the region needs
+    std::uint64_t data_offset;  // where the ring data starts
+    std::atomic<std::uint32_t> state;  // 0 while being formatted, formatted_state once usable
+};
+inline constexpr std::uint32_t formatted_state = 0x600d;
+
+template <class Control>
+struct shared_state {
+    alignas(ipc::detail::cache_line) header hdr;
+    sync_area sync;
+    membership members;
+    Control ctl;
+};
+
+static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free,
+              "ipc::ring needs address-free atomics to share them between processes");
+
+// A slot of a fixed-size ring: the turn word beside the payload, so a small
+// message and its "ready" mark travel in one cache line.
+template <class T>
+struct slot {
+    std::atomic<std::uint64_t> turn;
+    alignas(T) std::byte value[sizeof(T)];
+
+    T* get() noexcept { return std::launder(reinterpret_cast<T*>(value)); }
+};
+
+// What every ring view holds: where the shared state and the data are in this
+// process's mapping. Copyable and trivially cheap; owns nothing.
+template <class Control>
+class view_base {
+public:
+    using control = Control;
+
+    view_base() noexcept = default;
+    view_base(shared_state<Control>* st, std::byte* data, std::uint64_t capacity) noexcept
+        : st_(st), data_(data), capacity_(capacity), mask_(capacity - 1) {}
+
+    bool valid() const noexcept { return st_ != nullptr; }
+    std::uint64_t capacity() const noexcept { return capacity_; }
+    sync_area& sync() const noexcept { return st_->sync; }
+    membership& members() const noexcept { return st_->members; }
+    const header& hdr() const noexcept { return st_->hdr; }
+
+protected:
+    shared_state<Control>* st_ = nullptr;
+    std::byte* data_ = nullptr;
+    std::uint64_t capacity_ = 0;
+    std::uint64_t mask_ = 0;  // indices are masked with the capacity this process checked: never out of bounds
+};
+
+// Indices of a ring: each side's on its own cache line.
+struct alignas(ipc::detail::cache_line) two_indices {
+    alignas(ipc::detail::cache_line) std::atomic<std::uint64_t> head;  // next to write
+    alignas(ipc::detail::cache_line) std::atomic<std::uint64_t> tail;  // next to read
+};
+
+// What the fixed-slot rings (spsc, mpmc) share: their description in the
+// header, slot initialisation, readiness checks and batches. Derived is the
+// ring (CRTP), for try_push/try_pop.
+template <class Derived, class T, kind K>
+class fixed_slots : public view_base<two_indices> {
+    static_assert(std::is_trivially_copyable_v<T>, "ipc::ring: slots hold a trivially copyable T (use ring::bytes for others)");
+    static_assert(alignof(T) <= ipc::detail::cache_line, "ipc::ring: T may be aligned to a cache line at most");
+
+public:
+    using value_type = T;
+    static constexpr kind ring_kind = K;
+    static constexpr std::uint64_t min_capacity = 2;  // a turn must tell "free" from "full"
+    static constexpr std::uint64_t slot_size = sizeof(slot<T>);
+    static constexpr std::uint64_t value_size = sizeof(T);
+    static constexpr std::uint64_t value_align = alignof(T);
+    static constexpr std::uint64_t tag = type_tag<T>;
+
+    // Slot i starts with turn i: free for the producer at index i.
+    static void init_data(std::byte* data, std::uint64_t capacity) noexcept {
+        auto* s = reinterpret_cast<slot<T>*>(data);
+        for (std::uint64_t i = 0; i < capacity; ++i) new (&s[i].turn) std::atomic<std::uint64_t>(i);
+    }
+
+    using view_base::view_base;
+
+    // Pushes as many of vs as fit; returns how many.
+    std::size_t push_n(std::span<const T> vs) noexcept {
+        std::size_t n = 0;
+        while (n < vs.size() && self().try_push(vs[n])) ++n;
+        return n;
+    }
+    std::size_t pop_n(std::span<T> out) noexcept {
+        std::size_t n = 0;
+        while (n < out.size() && self().try_pop(out[n])) ++n;
+        return n;
+    }
+    bool can_push() const noexcept {
+        const std::uint64_t h = st_->ctl.head.load(std::memory_order_relaxed);
+        return at(h).turn.load(std::memory_order_acquire) == h;
+    }
+    bool can_pop() const noexcept {
+        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_relaxed);
+        return at(t).turn.load(std::memory_order_acquire) == t + 1;
+    }
+    // Messages waiting; exact only when every side is idle.
+    std::uint64_t size() const noexcept {
+        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_acquire);
+        const std::uint64_t h = st_->ctl.head.load(std::memory_order_acquire);
+        return h - t <= capacity_ ? h - t : capacity_;
+    }
+
+protected:
+    slot<T>& at(std::uint64_t i) const noexcept { return reinterpret_cast<slot<T>*>(data_)[i & mask_]; }
+
+private:
+    Derived& self() noexcept { return static_cast<Derived&>(*this); }
+};
+
+template <class Ring>
+inline constexpr std::uint64_t data_offset =
+    detail::round_up(sizeof(shared_state<typename Ring::control>), ipc::detail::cache_line);
+
+// Bytes a region for Ring with this capacity needs; 0 if the capacity is not
+// a power of two at least Ring::min_capacity, or the size would overflow.
+template <class Ring>
+constexpr std::uint64_t required_size(std::uint64_t capacity) noexcept {
+    if (!detail::is_pow2(capacity) || capacity < Ring::min_capacity) return 0;
+    constexpr std::uint64_t limit = std::uint64_t{1} << 62;
+    if (capacity > (limit - data_offset<Ring>) / Ring::slot_size) return 0;
+    return detail::round_up(data_offset<Ring> + capacity * Ring::slot_size, ipc::detail::cache_line);
+}
+
+template <class Ring>
+inline shared_state<typename Ring::control>* state_of(std::span<std::byte> mem) noexcept {
+    return std::launder(reinterpret_cast<shared_state<typename Ring::control>*>(mem.data()));
+}
+
+// True once a region has been fully formatted: an opener that races a creator
+// waits for this before attach().
+inline bool is_formatted(std::span<const std::byte> mem) noexcept {
+    if (mem.size() < sizeof(header) + ipc::detail::cache_line) return false;
+    auto* h = std::launder(reinterpret_cast<const header*>(mem.data()));
+    return h->state.load(std::memory_order_acquire) == formatted_state;
+}
+
+// Builds an empty Ring in mem (which must be cache-line aligned and at least
+// required_size<Ring>(capacity) bytes). Not safe against concurrent attach:
+// attach() refuses a region until its state says formatted.
+template <class Ring>
+Ring format(std::span<std::byte> mem, std::uint64_t capacity, std::error_code& ec) noexcept {
+    const std::uint64_t need = required_size<Ring>(capacity);
+    if (need == 0) {
+        ec = make_error_code(errc::limit_exceeded);
+        return {};
+    }
+    if (mem.size() < need || reinterpret_cast<std::uintptr_t>(mem.data()) % ipc::detail::cache_line != 0) {
+        ec = make_error_code(errc::corrupt);
+        return {};
+    }
+    auto* st = new (mem.data()) shared_state<typename Ring::control>{};
+    header& h = st->hdr;
+    h.magic = region_magic;
+    h.version = layout_version;
+    h.kind = static_cast<std::uint32_t>(Ring::ring_kind);
+    h.capacity = capacity;
+    h.slot_size = Ring::slot_size;
+    h.value_size = Ring::value_size;
+    h.value_align = Ring::value_align;
+    h.type_tag = Ring::tag;
+    h.total_size = need;
+    h.data_offset = data_offset<Ring>;
+    for (auto& s : st->sync.sem)
+        if (::sem_init(&s, 1, 0) != 0) {
+            ec = std::error_code(errno, std::system_category());
+            return {};
+        }
+    std::byte* data = mem.data() + data_offset<Ring>;
+    Ring::init_data(data, capacity);
+    h.state.store(formatted_state, std::memory_order_release);
+    return Ring(st, data, capacity);
+}
+
+// Checks a formatted region and returns a Ring working on it. The header is
+// compared with what this program's Ring expects; sizes come from the header
+// only after they are checked against mem.size(), so a lying header cannot
+// make the ring reach outside mem.
+template <class Ring>
+Ring attach(std::span<std::byte> mem, std::error_code& ec) noexcept {
+    if (!is_formatted(mem) || mem.size() < data_offset<Ring>) {
+        ec = make_error_code(errc::corrupt);
+        return {};
+    }
+    auto* st = state_of<Ring>(mem);
+    const header& h = st->hdr;
+    if (h.magic != region_magic) {
+        ec = make_error_code(errc::corrupt);
+        return {};
+    }
+    if (h.version != layout_version || h.kind != static_cast<std::uint32_t>(Ring::ring_kind) ||
+        h.slot_size != Ring::slot_size || h.value_size != Ring::value_size || h.value_align != Ring::value_align ||
+        h.type_tag != Ring::tag || h.data_offset != data_offset<Ring>) {
+        ec = make_error_code(errc::layout_mismatch);
+        return {};
+    }
+    const std::uint64_t need = required_size<Ring>(h.capacity);
+    if (need == 0 || h.total_size != need || mem.size() < need) {
+        ec = make_error_code(errc::corrupt);
+        return {};
+    }
+    return Ring(st, mem.data() + data_offset<Ring>, h.capacity);
+}
+
+} // namespace ipc::ring

@@ -1,0 +1,309 @@
+// ipc/transport/fifo.hpp: named pipes (mkfifo), a byte stream between unrelated processes.
+//
+//   ipc::transport::fifo::create("/run/me/jobs");                 // mode 0600, fails if the path exists
+//   auto rx = ipc::fifo_line_receiver(ipc::transport::fifo_reader::open("/run/me/jobs"));
+//   ...                                       // elsewhere: echo hello > /run/me/jobs
+//   ipc::transport::fifo::remove("/run/me/jobs");
+//
+// Either side may open first. A reader never waits in open (unless asked to);
+// a writer waits, bounded by its deadline, until a reader exists.
+#pragma once
+
+#include <fcntl.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "../basic_channel.hpp"
+#include "../detail/name.hpp"
+#include "../detail/pipe_io.hpp"
+#include "../framing/delimited.hpp"
+
+namespace ipc::detail {
+
+// A validated (detail::fs_path), NUL-terminated copy of a FIFO path. No
+// allocation. Every FIFO call starts here, so this is where ec is cleared.
+class fifo_path {
+public:
+    fifo_path(std::string_view p, std::error_code& ec) noexcept {
+        ec.clear();
+        if (!fs_path(p, ec)) return;
+        std::memcpy(buf_, p.data(), p.size());
+        buf_[p.size()] = '\0';
+        ok_ = true;
+    }
+    explicit operator bool() const noexcept { return ok_; }
+    const char* c_str() const noexcept { return buf_; }
+
+private:
+    char buf_[PATH_MAX] = {};
+    bool ok_ = false;
+};
+
+// Refuses a path that is there but is not a FIFO (a file, a directory, a
+// device), before opening it: opening a device can have side effects.
+inline bool check_fifo_path(const char* path, std::error_code& ec) noexcept {
+    struct stat st {};
+    if (::lstat(path, &st) != 0) {
+        ec = last_error();
+        return false;
+    }
+    if (S_ISLNK(st.st_mode)) {
+        ec = std::error_code(ELOOP, std::system_category());  // what O_NOFOLLOW says
+        return false;
+    }
+    if (!S_ISFIFO(st.st_mode)) {
+        ec = make_error_code(errc::bad_message);
+        return false;
+    }
+    return true;
+}
+
+// Opens path with flags (O_NONBLOCK among them), checks that what was opened
+// is a FIFO, then makes the descriptor blocking as pipe_end
+// expects. The descriptor is its own open file description, so clearing
+// O_NONBLOCK on it affects no other process.
+inline unique_fd open_fifo(const char* path, int flags, std::error_code& ec) noexcept {
+    unique_fd fd(retry_eintr([&] { return ::open(path, flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC); }));
+    if (!fd) {
+        ec = last_error();
+        return {};
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        ec = last_error();
+        return {};
+    }
+    if (!S_ISFIFO(st.st_mode)) {  // swapped in after the lstat
+        ec = make_error_code(errc::bad_message);
+        return {};
+    }
+    if (!set_nonblocking(fd.get(), false, ec)) return {};
+    return fd;
+}
+
+// What the two ends share: the timed opens (End::open(path, deadline, ec)
+// does the work) and the descriptor.
+template <class End>
+class fifo_end {
+public:
+    template <class Rep, class Period>
+    static End open(std::string_view path, std::chrono::duration<Rep, Period> timeout, std::error_code& ec) noexcept {
+        return End::open(path, deadline::after(timeout), ec);
+    }
+    template <class Rep, class Period>
+    static End open(std::string_view path, std::chrono::duration<Rep, Period> timeout) {
+        std::error_code ec;
+        End e = End::open(path, deadline::after(timeout), ec);
+        throw_if(ec, End::open_what);
+        return e;
+    }
+
+    int native_handle() const noexcept { return end_.native_handle(); }
+    bool is_open() const noexcept { return end_.is_open(); }
+    void close() noexcept { end_.close(); }
+    [[nodiscard]] int release() noexcept { return end_.release(); }
+
+protected:
+    pipe_end end_;
+};
+
+} // namespace ipc::detail
+
+namespace ipc::transport {
+
+// Creating and removing the FIFO itself. Paths are file-system paths,
+// validated as described at detail::fs_path (errc::name_invalid).
+struct fifo {
+    // mkfifo with O_EXCL semantics: an existing path (of any kind, a dangling
+    // symlink included) is errc::already_exists. The FIFO gets exactly `mode`,
+    // whatever the umask: the mode is set again on the created inode, reached
+    // through an O_PATH descriptor so that a path swapped in meanwhile is not
+    // followed and the FIFO is never opened for I/O.
+    static bool create(std::string_view path, ::mode_t mode, std::error_code& ec) noexcept {
+        detail::fifo_path p(path, ec);
+        if (!p) return false;
+        mode &= 07777;
+        if (::mkfifo(p.c_str(), mode) != 0) {  // umask can only take bits away: never wider than asked
+            ec = detail::last_error();
+            return false;
+        }
+        detail::unique_fd fd(::open(p.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        struct stat st {};
+        bool ours = fd && ::fstat(fd.get(), &st) == 0 && S_ISFIFO(st.st_mode);
+        if (ours) {
+            char proc[32];
+            std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd.get());
+            if (::chmod(proc, mode) == 0) return true;
+        }
+        ec = ours ? detail::last_error() : make_error_code(errc::bad_message);
+        if (ours) ::unlink(p.c_str());
+        return false;
+    }
+    static void create(std::string_view path, ::mode_t mode = 0600) {
+        std::error_code ec;
+        (void)create(path, mode, ec);
+        detail::throw_if(ec, "fifo::create");
+    }
+
+    // Unlinks the FIFO. Returns false (without an error) when nothing is
+    // there; a path that is not a FIFO is left alone: errc::bad_message.
+    static bool remove(std::string_view path, std::error_code& ec) noexcept {
+        detail::fifo_path p(path, ec);
+        if (!p) return false;
+        std::error_code why;
+        if (!detail::check_fifo_path(p.c_str(), why)) {
+            if (why != errc::not_found) ec = why;
+            return false;
+        }
+        if (::unlink(p.c_str()) != 0) {
+            if (errno != ENOENT) ec = detail::last_error();
+            return false;
+        }
+        return true;
+    }
+    static bool remove(std::string_view path) {
+        std::error_code ec;
+        bool r = remove(path, ec);
+        detail::throw_if(ec, "fifo::remove");
+        return r;
+    }
+};
+
+// The read end of a FIFO.
+//
+// End of stream: read(2) on a FIFO returns 0 whenever no writer is connected,
+// including before the first one arrives. This reader reports end of stream
+// (errc::peer_closed) only once a writer has connected and every writer has
+// left; before any writer it is would_block (nonblocking) or keeps waiting
+// (blocking). It relies on the kernel's own record: a FIFO opened O_NONBLOCK
+// with no writer reports POLLHUP only after a writer has come and gone.
+class fifo_reader : public detail::fifo_end<fifo_reader> {
+public:
+    static constexpr const char* open_what = "fifo_reader::open";
+    using fifo_end::open;  // open(path, timeout[, ec]): see open(path, deadline, ec)
+
+    fifo_reader() noexcept = default;
+
+    // Opens at once, writer or not; the first receive waits for a writer.
+    static fifo_reader open(std::string_view path, std::error_code& ec) noexcept {
+        detail::fifo_path p(path, ec);
+        if (!p || !detail::check_fifo_path(p.c_str(), ec)) return {};
+        auto fd = detail::open_fifo(p.c_str(), O_RDONLY, ec);
+        if (!fd) return {};
+        fifo_reader r;
+        r.end_ = detail::pipe_end(std::move(fd), O_RDONLY);
+        return r;
+    }
+    static fifo_reader open(std::string_view path) {
+        std::error_code ec;
+        auto r = open(path, ec);
+        detail::throw_if(ec, open_what);
+        return r;
+    }
+
+    // Opens, then waits until a writer has shown itself: its first bytes are
+    // there, or it connected and already left. A writer that is connected but
+    // has written nothing yet cannot be seen by a reader (the kernel does not
+    // tell), so do not use this where the writer waits for the reader before
+    // writing: use open(path) and a timed receive instead.
+    static fifo_reader open(std::string_view path, const deadline& dl, std::error_code& ec) noexcept {
+        fifo_reader r = open(path, ec);
+        if (ec) return {};
+        if (!detail::wait_fd(r.native_handle(), POLLIN, dl, ec)) return {};
+        return r;
+    }
+
+    std::size_t read_some(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept {
+        for (;;) {
+            std::size_t n = end_.read(buf, m, ec);
+            if (n > 0 || ec != errc::peer_closed) return n;
+            // read() said 0: a writer came and left (POLLHUP), or none has come yet.
+            ec.clear();
+            pollfd p{end_.native_handle(), POLLIN, 0};
+            if (detail::retry_eintr([&] { return ::poll(&p, 1, 0); }) < 0) {
+                ec = detail::last_error();
+                return 0;
+            }
+            if (p.revents & POLLIN) continue;  // a writer wrote (and maybe left) just now
+            if (p.revents & POLLHUP) {
+                ec = make_error_code(errc::peer_closed);
+                return 0;
+            }
+            if (m == io_mode::nonblocking) {
+                ec = make_error_code(errc::would_block);
+                return 0;
+            }
+            if (!detail::wait_fd(end_.native_handle(), POLLIN, deadline::never(), ec)) return 0;
+        }
+    }
+
+};
+
+// The write end of a FIFO. Writing after every reader left is
+// errc::peer_closed (status::closed), never a SIGPIPE death.
+class fifo_writer : public detail::fifo_end<fifo_writer> {
+public:
+    static constexpr const char* open_what = "fifo_writer::open";
+    using fifo_end::open;  // open(path, timeout[, ec]): see open(path, deadline, ec)
+
+    fifo_writer() noexcept = default;
+
+    // Waits until a reader has the FIFO open, up to the deadline
+    // (errc::timed_out; errc::would_block for deadline::immediate()). A
+    // missing path is errc::not_found at once: create() it first.
+    static fifo_writer open(std::string_view path, const deadline& dl, std::error_code& ec) noexcept {
+        using namespace std::chrono;
+        detail::fifo_path p(path, ec);
+        if (!p || !detail::check_fifo_path(p.c_str(), ec)) return {};
+        // O_WRONLY|O_NONBLOCK is ENXIO until a reader exists; the kernel
+        // offers no wakeup for that, so poll with a backoff capped well below
+        // any useful timeout.
+        auto pause = microseconds(200);
+        for (;;) {
+            auto fd = detail::open_fifo(p.c_str(), O_WRONLY, ec);
+            if (fd) {
+                fifo_writer w;
+                w.end_ = detail::pipe_end(std::move(fd), O_WRONLY);
+                return w;
+            }
+            if (ec != std::error_code(ENXIO, std::system_category())) return {};
+            ec.clear();
+            if (dl.expired()) {
+                ec = make_error_code(dl.reports_would_block() ? errc::would_block : errc::timed_out);
+                return {};
+            }
+            auto nap = dl.is_never() ? deadline::clock::duration(pause)
+                                     : std::min<deadline::clock::duration>(pause, dl.remaining());
+            std::this_thread::sleep_for(nap);
+            pause = std::min<microseconds>(pause * 2, milliseconds(10));
+        }
+    }
+
+    std::size_t write_some(std::span<const std::span<const std::byte>> parts, io_mode m, std::error_code& ec) noexcept {
+        return end_.write(parts, m, ec);
+    }
+};
+
+} // namespace ipc::transport
+
+namespace ipc {
+
+template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
+using fifo_sender = channel<T, transport::fifo_writer, Sync, Framing>;
+template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
+using fifo_receiver = channel<T, transport::fifo_reader, Sync, Framing>;
+
+// Lines of text over a FIFO (shell interop: `echo hello > the_fifo`).
+using fifo_line_sender = channel<std::string, transport::fifo_writer, sync::poll, framing::delimited>;
+using fifo_line_receiver = channel<std::string, transport::fifo_reader, sync::poll, framing::delimited>;
+
+} // namespace ipc

@@ -1,0 +1,54 @@
+// ipc/transport/mapped_file.hpp: a ring in an mmap'd file, which outlives every process.
+#pragma once
+
+#include <fcntl.h>
+#include <limits.h>
+
+#include <string>
+
+#include "../detail/fd.hpp"
+#include "ring_region.hpp"
+
+namespace ipc::detail {
+// The name is a file path. Messages left in the ring stay in the file: the
+// next run that opens it reads them (the kernel writes the pages back on its
+// own; a crash of the machine, not of a process, may lose the latest ones).
+struct mapped_file_backing {
+    static constexpr const char* what = "mapped_file";
+    static bool valid_name(std::string_view path) noexcept {
+        return !path.empty() && path.size() < PATH_MAX && path.find('\0') == std::string_view::npos;
+    }
+    static ipc::detail::mapping create(std::string_view path, std::size_t size, ::mode_t mode, std::error_code& ec) noexcept {
+        const std::string p(path);
+        ipc::detail::unique_fd fd(::open(p.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+        if (!fd) {
+            ec = ipc::detail::last_error();
+            return {};
+        }
+        auto m = ipc::detail::size_and_map(fd.get(), size, mode, ec);
+        if (ec) ::unlink(p.c_str());
+        return m;
+    }
+    static ipc::detail::mapping open(std::string_view path, std::error_code& ec) noexcept {
+        ipc::detail::unique_fd fd(::open(std::string(path).c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd) {
+            ec = ipc::detail::last_error();
+            return {};
+        }
+        return ipc::detail::map_existing(fd.get(), ec);
+    }
+    static bool unlink(std::string_view path, std::error_code& ec) noexcept {
+        if (::unlink(std::string(path).c_str()) == 0) return true;
+        ec = ipc::detail::last_error();
+        return false;
+    }
+};
+} // namespace ipc::detail
+
+namespace ipc::transport {
+
+// ipc::transport::mapped_file<ring::spsc<T>>: named by a path; remove(path) deletes the file.
+template <class Ring>
+using mapped_file = named_region<Ring, ipc::detail::mapped_file_backing>;
+
+} // namespace ipc::transport

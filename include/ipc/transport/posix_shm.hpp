@@ -1,0 +1,70 @@
+// ipc/transport/posix_shm.hpp: a ring in POSIX shared memory (shm_open), found by name.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/mman.h>
+
+#include <string>
+
+#include "../basic_channel.hpp"
+#include "../detail/fd.hpp"
+#include "../sync/futex.hpp"
+#include "ring_region.hpp"
+
+namespace ipc::detail {
+// Objects are named "/ipc.<name>" (visible as /dev/shm/ipc.<name>), so tools
+// and people can tell ipc's objects from everyone else's.
+struct posix_shm_backing {
+    static constexpr const char* what = "posix_shm";
+    static bool valid_name(std::string_view name) noexcept { return ipc::detail::valid_name(name); }
+    static std::string object_name(std::string_view name) { return "/ipc." + std::string(name); }
+
+    static ipc::detail::mapping create(std::string_view name, std::size_t size, ::mode_t mode, std::error_code& ec) noexcept {
+        const std::string path = object_name(name);
+        ipc::detail::unique_fd fd(::shm_open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode));
+        if (!fd) {
+            ec = ipc::detail::last_error();
+            return {};
+        }
+        auto m = ipc::detail::size_and_map(fd.get(), size, mode, ec);
+        if (ec) ::shm_unlink(path.c_str());
+        return m;
+    }
+    static ipc::detail::mapping open(std::string_view name, std::error_code& ec) noexcept {
+        ipc::detail::unique_fd fd(::shm_open(object_name(name).c_str(), O_RDWR | O_CLOEXEC, 0));
+        if (!fd) {
+            ec = ipc::detail::last_error();
+            return {};
+        }
+        return ipc::detail::map_existing(fd.get(), ec);
+    }
+    static bool unlink(std::string_view name, std::error_code& ec) noexcept {
+        if (::shm_unlink(object_name(name).c_str()) == 0) return true;
+        ec = ipc::detail::last_error();
+        return false;
+    }
+};
+} // namespace ipc::detail
+
+namespace ipc::transport {
+
+// ipc::transport::posix_shm<ring::spsc<T>> (or ring::mpmc<T>, ring::bytes).
+// The object persists until remove(name), like a file.
+template <class Ring>
+using posix_shm = named_region<Ring, ipc::detail::posix_shm_backing>;
+
+} // namespace ipc::transport
+
+namespace ipc {
+
+// One sender process, one receiver process, fixed-size T, futex waits.
+template <class T, class Sync = sync::futex>
+using shm_channel = channel<T, transport::posix_shm<ring::spsc<T>>, Sync>;
+// Several sender and receiver processes; each message reaches exactly one receiver.
+template <class T, class Sync = sync::futex>
+using shm_mpmc_channel = channel<T, transport::posix_shm<ring::mpmc<T>>, Sync>;
+// Variable-size messages (std::string by default, any ipc::codec type).
+template <class T = std::string, class Sync = sync::futex>
+using shm_message_channel = channel<T, transport::posix_shm<ring::bytes>, Sync, framing::length_prefixed>;
+
+} // namespace ipc

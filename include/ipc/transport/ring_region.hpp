@@ -1,0 +1,473 @@
+// ipc/transport/ring_region.hpp: a ring in a mapped region, as a memory transport.
+//
+// ring_region<Ring> is what every shared-memory transport is: a mapping, a
+// ring view on it, and the bookkeeping of who sends and who receives (so a
+// receiver learns when the last sender left). named_region<Ring, Backing>
+// adds create_only / open_only / open_or_create and remove(name) over a
+// Backing (POSIX shm, System V shm, a file). Waiting is the sync policy's job:
+// every operation here is nonblocking.
+#pragma once
+
+#include <sys/sem.h>
+
+#include <chrono>
+#include <optional>
+#include <string_view>
+#include <thread>
+
+#include "../codec.hpp"
+#include "../concepts.hpp"
+#include "../detail/futex.hpp"
+#include "../detail/region.hpp"
+#include "../open_mode.hpp"
+#include "../ring/bytes.hpp"
+#include "../ring/layout.hpp"
+#include "../ring/mpmc.hpp"
+#include "../ring/spsc.hpp"
+
+namespace ipc::detail {
+template <class Ring>
+inline constexpr bool is_bytes_ring = Ring::ring_kind == ring::kind::bytes;
+template <class Ring>
+inline constexpr bool is_mpmc_ring = Ring::ring_kind == ring::kind::mpmc;
+
+// A System V semaphore set a sync::sysv_sem made for this region, freed with
+// the region's last mapping (or by remove()).
+inline void free_sysv_sem(ring::sync_area& s) noexcept {
+    if (std::int64_t id = s.sysv_id.exchange(0); id > 0) ::semctl(static_cast<int>(id - 1), 0, IPC_RMID);
+}
+} // namespace ipc::detail
+
+namespace ipc::transport {
+
+template <class Ring>
+class ring_region {
+    static constexpr unsigned role_bit(direction d) noexcept { return d == direction::send ? 1u : 2u; }
+    static constexpr direction other(direction d) noexcept { return d == direction::send ? direction::recv : direction::send; }
+
+public:
+    using ring_type = Ring;
+    using value_type = typename Ring::value_type;
+    static constexpr bool fixed_size = !ipc::detail::is_bytes_ring<Ring>;
+
+    ring_region() noexcept = default;
+    // Adopts a mapping holding a checked ring (see ring::format / ring::attach).
+    ring_region(ipc::detail::mapping m, Ring r) noexcept : map_(std::move(m)), ring_(r) {
+        if (ring_.valid()) ring_.sync().attached.fetch_add(1, std::memory_order_acq_rel);
+    }
+    ring_region(ring_region&& o) noexcept
+        : map_(std::move(o.map_)), ring_(std::exchange(o.ring_, Ring{})), roles_(std::exchange(o.roles_, 0u)),
+          send_closed_(o.send_closed_), claim_(o.claim_) {}
+    ring_region& operator=(ring_region&& o) noexcept {
+        if (this != &o) {
+            close();
+            map_ = std::move(o.map_);
+            ring_ = std::exchange(o.ring_, Ring{});
+            roles_ = std::exchange(o.roles_, 0u);
+            send_closed_ = o.send_closed_;
+            claim_ = o.claim_;
+        }
+        return *this;
+    }
+    ring_region(const ring_region&) = delete;
+    ring_region& operator=(const ring_region&) = delete;
+    ~ring_region() { close(); }
+
+    bool is_open() const noexcept { return ring_.valid(); }
+    std::uint64_t capacity() const noexcept { return ring_.capacity(); }
+    Ring& ring() noexcept { return ring_; }
+
+    // Leaves (see leave()) and unmaps. The last mapping of a region also frees
+    // the semaphore set sync::sysv_sem may have made for it.
+    void close() noexcept {
+        if (!ring_.valid()) return;
+        leave();
+        if (ring_.sync().attached.fetch_sub(1, std::memory_order_acq_rel) == 1) ipc::detail::free_sysv_sem(ring_.sync());
+        ring_ = Ring{};
+        map_.reset();
+    }
+
+    // ---- membership ----------------------------------------------------
+
+    // Counts this process as a sender or receiver. The first send or receive
+    // does it by itself; call it earlier so the peer can tell that a receiver
+    // which never received has left.
+    void attach(direction d) noexcept {
+        if (roles_ & role_bit(d)) return;
+        roles_ |= role_bit(d);
+        auto& side = ring_.members().side[ring::detail::index(d)];
+        std::uint32_t v = side.load(std::memory_order_relaxed);
+        while (!side.compare_exchange_weak(v, (v & ~1u) + 2, std::memory_order_seq_cst)) {}
+    }
+    // Stops counting this process; when the last sender (receiver) leaves,
+    // receivers (senders) see status::closed once the ring is empty (full),
+    // and parked waiters are woken. Returns the directions it left, so
+    // a channel can also wake waiters of its own sync policy.
+    unsigned leave() noexcept {
+        const unsigned had = roles_;
+        for (direction d : {direction::send, direction::recv}) {
+            if (!(had & role_bit(d))) continue;
+            auto& side = ring_.members().side[ring::detail::index(d)];
+            std::uint32_t v = side.load(std::memory_order_relaxed);
+            while (!side.compare_exchange_weak(v, v >= 4 ? v - 2 : 1u, std::memory_order_seq_cst)) {}
+            wake_sleepers(other(d));
+        }
+        roles_ = 0;
+        return had;
+    }
+    static constexpr unsigned role(direction d) noexcept { return role_bit(d); }
+
+    // ---- the memory-transport interface (ipc::transport::memory_transport)
+
+    // An operation in direction d would not block (or would report closed).
+    bool ready(direction d) const noexcept {
+        if (d == direction::send) return ring_.can_push() || gone(direction::recv);
+        return ring_.can_pop() || gone(direction::send);
+    }
+    std::atomic<std::uint32_t>& wait_word(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].word; }
+    std::atomic<std::uint32_t>& waiters(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].waiters; }
+    std::atomic<std::uint32_t>& armed(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].armed; }
+    ring::sync_area& sync_area() noexcept { return ring_.sync(); }
+
+    // ---- messages as bytes (ipc::transport::message_reader / _writer) ---
+
+    bool send_message(std::span<const std::byte> msg, io_mode, std::error_code& ec) noexcept {
+        enter(direction::send);
+        if (send_closed(ec)) return {};
+        if constexpr (fixed_size) {
+            if (msg.size() != sizeof(value_type)) {
+                ec = make_error_code(errc::bad_message);
+                return false;
+            }
+        }
+        if constexpr (ipc::detail::is_bytes_ring<Ring>) {
+            if (ring_.try_push(msg, ec)) return true;
+            if (ec) return false;
+        } else if (auto* p = loan_slot()) {
+            std::memcpy(static_cast<void*>(p), msg.data(), msg.size());
+            commit();
+            return true;
+        }
+        return full(ec);
+    }
+
+    std::size_t recv_message(std::span<std::byte> buf, io_mode, std::error_code& ec) noexcept {
+        enter(direction::recv);
+        if constexpr (ipc::detail::is_bytes_ring<Ring>) {
+            if (auto n = ring_.try_pop(buf, ec)) return *n;
+            if (!ec) empty(ec);
+            return 0;
+        } else {
+            const value_type* p = peek_slot();
+            if (!p) {
+                empty(ec);
+                return 0;
+            }
+            const bool fits = buf.size() >= sizeof(value_type);
+            if (fits) std::memcpy(buf.data(), static_cast<const void*>(p), sizeof(value_type));
+            release();
+            if (!fits) ec = make_error_code(errc::message_too_large);
+            return fits ? sizeof(value_type) : 0;
+        }
+    }
+
+    // ---- typed fast path (ipc::transport::value_writer / value_reader) --
+
+    // Fixed rings: one compile-time-sized copy straight into the slot.
+    bool try_send_value(const value_type& v, std::error_code& ec) noexcept requires fixed_size {
+        enter(direction::send);
+        if (send_closed(ec)) return {};
+        if (value_type* p = loan_slot()) {
+            std::memcpy(static_cast<void*>(p), &v, sizeof(value_type));
+            commit();
+            return true;
+        }
+        return full(ec);
+    }
+    bool try_recv_value(value_type& out, std::error_code& ec) noexcept requires fixed_size {
+        enter(direction::recv);
+        if (const value_type* p = peek_slot()) {
+            std::memcpy(static_cast<void*>(&out), p, sizeof(value_type));
+            release();
+            return true;
+        }
+        return empty(ec);
+    }
+    // The byte ring: any codec type is encoded straight into the record and
+    // decoded straight out of it (no staging buffer).
+    template <class V>
+    bool try_send_value(const V& v, std::error_code& ec) requires(!fixed_size && encodable<V>) {
+        enter(direction::send);
+        if (send_closed(ec)) return {};
+        const std::size_t n = encoded_size(v);
+        std::byte* p = ring_.loan(n, ec);
+        if (!p) return ec ? false : full(ec);
+        if constexpr (contiguous_codec<V>) {
+            if (n) std::memcpy(p, codec<V>::bytes(v).data(), n);
+        } else {
+            codec<V>::encode(v, std::span<std::byte>(p, n));
+        }
+        ring_.commit(n);
+        return true;
+    }
+    template <class V>
+    bool try_recv_value(V& out, std::error_code& ec) requires(!fixed_size && decodable<V>) {
+        enter(direction::recv);
+        auto m = ring_.front(ec);
+        if (!m) return ec ? false : empty(ec);
+        const bool ok = codec<V>::decode(*m, out);
+        ring_.release();
+        if (!ok) ec = make_error_code(errc::bad_message);
+        return ok;
+    }
+
+    // ---- zero copy: loan/commit, peek/release ---------------------------
+
+    // A slot to construct the next message in (nullptr: would_block or
+    // closed, see ec); nothing is sent until commit().
+    value_type* try_loan(std::error_code& ec) noexcept requires fixed_size {
+        enter(direction::send);
+        if (send_closed(ec)) return {};
+        if (value_type* p = loan_slot()) return p;
+        full(ec);
+        return nullptr;
+    }
+    // Room for an n-byte record (byte ring); commit(used) sends its first `used` bytes.
+    std::byte* try_loan(std::size_t n, std::error_code& ec) noexcept requires(!fixed_size) {
+        enter(direction::send);
+        if (send_closed(ec)) return {};
+        if (std::byte* p = ring_.loan(n, ec)) return p;
+        if (!ec) full(ec);
+        return nullptr;
+    }
+    void commit() noexcept requires fixed_size {
+        if constexpr (ipc::detail::is_mpmc_ring<Ring>) ring_.commit(claim_);
+        else ring_.commit();
+    }
+    void commit(std::size_t used) noexcept requires(!fixed_size) { ring_.commit(used); }
+
+    // The oldest message in place (nullptr: would_block or closed, see ec);
+    // it stays in the ring until release().
+    const value_type* try_peek(std::error_code& ec) noexcept requires fixed_size {
+        enter(direction::recv);
+        if (const value_type* p = peek_slot()) return p;
+        empty(ec);
+        return nullptr;
+    }
+    std::optional<std::span<const std::byte>> try_peek(std::error_code& ec) noexcept requires(!fixed_size) {
+        enter(direction::recv);
+        auto m = ring_.front(ec);
+        if (!m && !ec) empty(ec);
+        return m;
+    }
+    void release() noexcept {
+        if constexpr (ipc::detail::is_mpmc_ring<Ring>) ring_.release(typename Ring::template claim<const value_type>{nullptr, claim_.index});
+        else ring_.release();
+    }
+
+    // ---- batches ----------------------------------------------------------
+
+    // Sends up to vs.size() messages, as many as fit; 0 sets ec (would_block / peer_closed).
+    std::size_t try_send_n(std::span<const value_type> vs, std::error_code& ec) noexcept requires fixed_size {
+        enter(direction::send);
+        if (send_closed(ec)) return {};
+        std::size_t n = ring_.push_n(vs);
+        if (n == 0 && !vs.empty()) full(ec);
+        return n;
+    }
+    std::size_t try_recv_n(std::span<value_type> out, std::error_code& ec) noexcept requires fixed_size {
+        enter(direction::recv);
+        std::size_t n = ring_.pop_n(out);
+        if (n == 0 && !out.empty()) empty(ec);
+        return n;
+    }
+
+private:
+    void enter(direction d) noexcept {
+        if (!(roles_ & role_bit(d))) [[unlikely]]
+            attach(d);
+    }
+    // Once a send has seen every receiver gone, later sends say so too (even
+    // a smaller record that would fit), until a receiver attaches again.
+    bool send_closed(std::error_code& ec) noexcept {
+        if (!send_closed_) [[likely]]
+            return false;
+        if (!gone(direction::recv)) return send_closed_ = false;
+        ec = make_error_code(errc::peer_closed);
+        return true;
+    }
+    bool gone(direction d) const noexcept {
+        return ring_.members().side[ring::detail::index(d)].load(std::memory_order_seq_cst) & 1u;
+    }
+    // Nothing to receive: closed if every sender left and the ring is still empty.
+    bool empty(std::error_code& ec) const noexcept {
+        ec = make_error_code(gone(direction::send) && !ring_.can_pop() ? errc::peer_closed : errc::would_block);
+        return false;
+    }
+    // No room: closed if every receiver left (nobody will ever make room).
+    bool full(std::error_code& ec) noexcept {
+        send_closed_ = gone(direction::recv) && !ring_.can_push();
+        ec = make_error_code(send_closed_ ? errc::peer_closed : errc::would_block);
+        return false;
+    }
+    // Wakes whoever sleeps in direction d on something the region holds: the
+    // futex word, the POSIX semaphore or the System V set (their waiters pass
+    // the wake-up on). Only an eventfd, held outside the region, needs the
+    // channel's own notify (see ipc::channel's destructor).
+    void wake_sleepers(direction d) noexcept {
+        if (waiters(d).fetch_add(0, std::memory_order_seq_cst) == 0) return;  // see detail::parking
+        wait_word(d).fetch_add(1, std::memory_order_seq_cst);
+        ipc::detail::futex_wake_all(wait_word(d));
+        const auto i = ring::detail::index(d);
+        ::sem_post(&ring_.sync().sem[i]);
+        if (const std::int64_t id = ring_.sync().sysv_id.load(std::memory_order_acquire); id > 0) {
+            ::sembuf op{static_cast<unsigned short>(i), 1, 0};
+            ::semop(static_cast<int>(id - 1), &op, 1);
+        }
+    }
+
+    value_type* loan_slot() noexcept requires fixed_size {
+        if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
+            auto c = ring_.loan();
+            claim_.index = c.index;
+            return c.ptr;
+        } else {
+            return ring_.loan();
+        }
+    }
+    const value_type* peek_slot() noexcept requires fixed_size {
+        if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
+            auto c = ring_.front();
+            claim_.index = c.index;
+            return c.ptr;
+        } else {
+            return ring_.front();
+        }
+    }
+
+    struct no_claim {
+        std::uint64_t index = 0;
+    };
+    using claim_type = std::conditional_t<ipc::detail::is_mpmc_ring<Ring>, typename ring::mpmc<value_type>::template claim<value_type>, no_claim>;
+
+    ipc::detail::mapping map_;
+    Ring ring_{};
+    unsigned roles_ = 0;
+    bool send_closed_ = false;
+    claim_type claim_{};  // mpmc: the slot loaned or peeked last
+};
+
+// A ring in a named object. Backing provides, for a validated name:
+//   static detail::mapping create(name, size, mode, ec)  exclusive; already_exists if there
+//   static detail::mapping open(name, ec)                 the whole object; not_found if absent
+//   static bool unlink(name, ec)
+//   static constexpr const char* what                     for exception messages
+template <class Ring, class Backing>
+class named_region : public ring_region<Ring> {
+    using base = ring_region<Ring>;
+
+public:
+    named_region() noexcept = default;
+
+    // A new region with `capacity` slots (bytes for ring::bytes), a power of two.
+    named_region(create_only_t, std::string_view name, std::uint64_t capacity, ::mode_t mode = 0600) {
+        std::error_code ec;
+        *this = named_region(create_only, name, capacity, ec, mode);
+        ipc::detail::throw_if(ec, Backing::what);
+    }
+    named_region(create_only_t, std::string_view name, std::uint64_t capacity, std::error_code& ec,
+                 ::mode_t mode = 0600) noexcept {
+        if (!check(name, ec)) return;
+        const std::uint64_t size = ring::required_size<Ring>(capacity);
+        if (size == 0) {
+            ec = make_error_code(errc::limit_exceeded);
+            return;
+        }
+        auto m = Backing::create(name, size, mode, ec);
+        if (ec) return;
+        Ring r = ring::format<Ring>(m.bytes(), capacity, ec);
+        if (ec) {
+            std::error_code ignore;
+            Backing::unlink(name, ignore);
+            return;
+        }
+        base::operator=(base(std::move(m), r));
+    }
+
+    // An existing region; errc::layout_mismatch if it was made for another T or layout.
+    named_region(open_only_t, std::string_view name) {
+        std::error_code ec;
+        *this = named_region(open_only, name, ec);
+        ipc::detail::throw_if(ec, Backing::what);
+    }
+    named_region(open_only_t, std::string_view name, std::error_code& ec) noexcept {
+        if (!check(name, ec)) return;
+        // A creator may be between creating and formatting: give it a moment.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        ipc::detail::mapping m;
+        for (;;) {
+            m = Backing::open(name, ec);
+            if (ec) return;
+            if (m && ring::is_formatted(m.bytes())) break;
+            if (std::chrono::steady_clock::now() >= until) {
+                ec = make_error_code(errc::corrupt);
+                return;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
+        Ring r = ring::attach<Ring>(m.bytes(), ec);
+        if (ec) return;
+        base::operator=(base(std::move(m), r));
+    }
+
+    // Opens the region if it exists, else creates it; two processes doing this
+    // at once end up on the same region.
+    named_region(open_or_create_t, std::string_view name, std::uint64_t capacity, ::mode_t mode = 0600) {
+        std::error_code ec;
+        *this = named_region(open_or_create, name, capacity, ec, mode);
+        ipc::detail::throw_if(ec, Backing::what);
+    }
+    named_region(open_or_create_t, std::string_view name, std::uint64_t capacity, std::error_code& ec,
+                 ::mode_t mode = 0600) noexcept {
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            ec.clear();
+            *this = named_region(create_only, name, capacity, ec, mode);
+            if (ec != errc::already_exists) return;
+            ec.clear();
+            *this = named_region(open_only, name, ec);
+            if (ec != errc::not_found) return;  // removed in between: try again
+        }
+    }
+
+    // Deletes the named region (and a semaphore set sync::sysv_sem made for
+    // it); processes that have it mapped keep using it until they close.
+    // Returns false if there was nothing to remove.
+    static bool remove(std::string_view name) {
+        std::error_code ec;
+        bool r = remove(name, ec);
+        ipc::detail::throw_if(ec, Backing::what);
+        return r;
+    }
+    static bool remove(std::string_view name, std::error_code& ec) noexcept {
+        if (!check(name, ec)) return false;
+        std::error_code ignore;
+        auto m = Backing::open(name, ignore);
+        if (m && ring::is_formatted(m.bytes()) && m.bytes().size() >= sizeof(ring::shared_state<ring::two_indices>)) {
+            auto* st = ring::state_of<ring::spsc<char>>(m.bytes());
+            if (st->hdr.magic == ring::region_magic) ipc::detail::free_sysv_sem(st->sync);
+        }
+        m.reset();
+        if (Backing::unlink(name, ec)) return true;
+        if (ec == errc::not_found) ec.clear();
+        return false;
+    }
+
+private:
+    static bool check(std::string_view name, std::error_code& ec) noexcept {
+        if (Backing::valid_name(name)) return true;
+        ec = make_error_code(errc::name_invalid);
+        return false;
+    }
+};
+
+} // namespace ipc::transport

@@ -1,0 +1,184 @@
+// Child processes: fork_with (plain and with a typed pipe each way), spawn of
+// real programs with piped stdin/stdout, and the child_process handle.
+#include <ipc/process.hpp>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <csignal>
+
+#include "support.hpp"
+
+namespace {
+
+using namespace ipc_test;
+
+// True if pid is gone entirely (not even a zombie waiting to be reaped).
+bool reaped(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+} // namespace
+
+TEST_CASE("fork_with: the child's return value is its exit code") {
+    auto c = ipc::fork_with([] { return 3; });
+    CHECK(c.running());
+    CHECK(c.pid() > 0);
+    auto r = c.wait_for(5s);
+    REQUIRE(r.has_value());
+    CHECK(*r == 3);
+    CHECK_FALSE(c.running());
+    CHECK(c.wait() == 3);  // reaped once, the result stays
+    CHECK_FALSE(c.kill());  // and its pid is no longer ours to signal
+}
+
+TEST_CASE("fork_with: a child that throws exits with uncaught_exception") {
+    auto c = ipc::fork_with([]() -> int { throw std::runtime_error("expected by the test"); });
+    CHECK(c.wait_for(5s) == ipc::child_process::uncaught_exception);
+}
+
+TEST_CASE("fork_with: a void body exits 0; the error_code twins report no error") {
+    std::error_code ec;
+    auto c = ipc::fork_with([] {}, ec);
+    CHECK_FALSE(ec);
+    CHECK(c.wait_for(5s, ec) == 0);
+    CHECK_FALSE(ec);
+    auto kid = ipc::fork_with<int>([](ipc::pipe_receiver<int>&, ipc::pipe_sender<int>& out) { return out.send(9) ? 0 : 1; }, ec);
+    CHECK_FALSE(ec);
+    int v = 0;
+    CHECK(kid.from_child.recv_for(v, 5s) == ipc::status::ok);
+    CHECK(v == 9);
+    CHECK(kid.process.wait(ec) == 0);
+    CHECK_FALSE(ec);
+}
+
+TEST_CASE("fork_with: typed pipes each way, end of stream when either side is done") {
+    // The child doubles what it gets until the parent closes its sender.
+    auto kid = ipc::fork_with<int, long>([](ipc::pipe_receiver<int>& in, ipc::pipe_sender<long>& out) {
+        int v = 0;
+        int n = 0;
+        for (;;) {
+            auto st = in.recv_for(v, 5s);
+            if (st == ipc::status::closed) return n;
+            if (st != ipc::status::ok || out.send_for(2L * v, 5s) != ipc::status::ok) return 100;
+            ++n;
+        }
+    });
+    long got = 0;
+    for (int i = 0; i < 50; ++i) {
+        REQUIRE(kid.to_child.send_for(i, 5s) == ipc::status::ok);
+        REQUIRE(kid.from_child.recv_for(got, 5s) == ipc::status::ok);
+        CHECK(got == 2L * i);
+    }
+    kid.to_child.transport().close();  // the child's receiver sees end of stream...
+    CHECK(kid.process.wait_for(5s) == 50);
+    CHECK(kid.from_child.recv_for(got, 5s) == ipc::status::closed);  // ...and the child's exit closes ours
+}
+
+TEST_CASE("child_process: wait_for a child that hangs times out, never early; kill ends it") {
+    auto c = ipc::fork_with([] {
+        ::pause();
+        return 0;
+    });
+    auto t0 = std::chrono::steady_clock::now();
+    CHECK_FALSE(c.wait_for(60ms).has_value());
+    double waited = ms_since(t0);
+    CHECK(waited >= 60.0);
+    CHECK(waited < 2000.0);
+    CHECK(c.running());  // a timeout leaves it running
+    CHECK(c.kill(SIGTERM));
+    CHECK(c.wait_for(5s) == -SIGTERM);
+}
+
+TEST_CASE("child_process: the destructor kills and reaps a child still running") {
+    pid_t pid = -1;
+    {
+        auto c = ipc::fork_with([] {
+            ::pause();
+            return 0;
+        });
+        pid = c.pid();
+        CHECK_FALSE(reaped(pid));
+    }
+    CHECK(reaped(pid));  // no zombie left behind
+}
+
+TEST_CASE("child_process: moving hands over the child; assigning over one kills the old") {
+    auto a = ipc::fork_with([] { return 5; });
+    const pid_t first = a.pid();
+    ipc::child_process b(std::move(a));
+    CHECK_FALSE(a.running());
+    CHECK(b.pid() == first);
+    b = ipc::fork_with([] {
+        ::pause();
+        return 0;
+    });
+    CHECK(reaped(first));
+    CHECK(b.kill());
+    CHECK(b.wait_for(5s) == -SIGKILL);
+}
+
+TEST_CASE("spawn: sort reads our lines on its stdin and writes them sorted on its stdout") {
+    auto p = ipc::spawn({"sort"});
+    {
+        ipc::pipe_line_sender to_sort(std::move(p.in));
+        for (const char* word : {"pear", "apple", "fig", "banana"}) REQUIRE(to_sort.send_for(word, 5s) == ipc::status::ok);
+    }  // closing its stdin is what makes sort answer
+    ipc::pipe_line_receiver from_sort(std::move(p.out));
+    std::vector<std::string> got;
+    std::string line;
+    while (from_sort.recv_for(line, 5s) == ipc::status::ok) got.push_back(line);
+    CHECK(got == std::vector<std::string>{"apple", "banana", "fig", "pear"});
+    CHECK(p.process.wait_for(5s) == 0);
+}
+
+TEST_CASE("spawn: cat echoes line by line while its stdin stays open") {
+    auto p = ipc::spawn({"/bin/cat"}, ipc::stdio_pipes::in_out);
+    ipc::pipe_line_sender tx(std::move(p.in));
+    ipc::pipe_line_receiver rx(std::move(p.out));
+    std::string line;
+    for (int i = 0; i < 20; ++i) {
+        REQUIRE(tx.send_for("line " + std::to_string(i), 5s) == ipc::status::ok);
+        REQUIRE(rx.recv_for(line, 5s) == ipc::status::ok);
+        CHECK(line == "line " + std::to_string(i));
+    }
+    tx.transport().close();
+    CHECK(rx.recv_for(line, 5s) == ipc::status::closed);
+    CHECK(p.process.wait_for(5s) == 0);
+}
+
+TEST_CASE("spawn: only stdout piped; the exit code of a failing program comes through") {
+    auto p = ipc::spawn({"sh", "-c", "echo out; exit 7"}, ipc::stdio_pipes::out);
+    CHECK_FALSE(p.in.is_open());
+    ipc::pipe_line_receiver rx(std::move(p.out));
+    std::string line;
+    REQUIRE(rx.recv_for(line, 5s) == ipc::status::ok);
+    CHECK(line == "out");
+    CHECK(rx.recv_for(line, 5s) == ipc::status::closed);
+    CHECK(p.process.wait_for(5s) == 7);
+}
+
+TEST_CASE("spawn: a program that does not exist is an error, not a child") {
+    std::error_code ec;
+    auto p = ipc::spawn({"/nonexistent/ipc-no-such-program"}, ipc::stdio_pipes::in_out, ec);
+    CHECK(ec == ipc::errc::not_found);
+    CHECK_FALSE(p.process.running());
+    CHECK_FALSE(p.in.is_open());
+    CHECK_FALSE(p.out.is_open());
+    CHECK_THROWS_AS(ipc::spawn({"ipc-no-such-program-in-path"}), ipc::error);
+    ec.clear();
+    (void)ipc::spawn({}, ipc::stdio_pipes::none, ec);
+    CHECK(ec == ipc::errc::name_invalid);
+}
+
+TEST_CASE("spawn: a program that hangs is killed after a bounded wait, and nothing leaks") {
+    const int before = open_fd_count();
+    {
+        auto p = ipc::spawn({"sleep", "30"}, ipc::stdio_pipes::none);
+        CHECK_FALSE(p.process.wait_for(50ms).has_value());
+        CHECK(p.process.kill());
+        CHECK(p.process.wait_for(5s) == -SIGKILL);
+    }
+    {
+        auto p = ipc::spawn({"cat"});  // destroyed while cat still waits on its stdin
+    }
+    CHECK(open_fd_count() == before);
+}

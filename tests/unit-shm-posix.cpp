@@ -1,0 +1,230 @@
+// POSIX shared memory: naming, open modes, permissions, removal, typed
+// channels across processes, zero copy and batches, and a region made for
+// something else being refused.
+#include <ipc/channel.hpp>
+
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <vector>
+
+#include "ring_support.hpp"
+
+namespace {
+
+using namespace ipc_test;
+template <class T>
+using shm = ipc::transport::posix_shm<T>;
+using int_ring = shm<ipc::ring::spsc<int>>;
+
+bool in_dev_shm(const std::string& name) { return std::filesystem::exists("/dev/shm/ipc." + name); }
+
+} // namespace
+
+TEST_CASE("posix_shm: objects are /dev/shm/ipc.<name>, mode 0600 unless asked, and remove() deletes only its own") {
+    remover<int_ring> a{unique_name("a")}, b{unique_name("b")};
+    {
+        int_ring ta(ipc::create_only, a.name, 8);
+        int_ring tb(ipc::create_only, b.name, 8, 0640);
+    }
+    REQUIRE(in_dev_shm(a.name));
+    struct stat st {};
+    REQUIRE(::stat(("/dev/shm/ipc." + a.name).c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0600);
+    REQUIRE(::stat(("/dev/shm/ipc." + b.name).c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0640);
+
+    CHECK(int_ring::remove(a.name));
+    CHECK_FALSE(in_dev_shm(a.name));
+    CHECK(in_dev_shm(b.name));
+    CHECK_NOTHROW(int_ring(ipc::open_only, b.name));
+    CHECK_FALSE(int_ring::remove(a.name));  // nothing left to remove: false, not an error
+}
+
+TEST_CASE("posix_shm: create_only, open_only and open_or_create") {
+    remover<int_ring> r{unique_name("modes")};
+    std::error_code ec;
+    int_ring missing(ipc::open_only, r.name, ec);
+    CHECK(ec == ipc::errc::not_found);
+    CHECK_FALSE(missing.is_open());
+    CHECK_THROWS_AS(int_ring(ipc::open_only, r.name), ipc::error);
+
+    int_ring made(ipc::create_only, r.name, 8);
+    ec.clear();
+    int_ring again(ipc::create_only, r.name, 8, ec);
+    CHECK(ec == ipc::errc::already_exists);
+
+    int_ring opened(ipc::open_or_create, r.name, 1024);  // exists: opened, its capacity kept
+    CHECK(opened.capacity() == 8);
+}
+
+TEST_CASE("posix_shm: processes racing with open_or_create meet on one region") {
+    remover<int_ring> r{unique_name("race")};
+    gate go;
+    std::vector<child> racers;
+    for (int i = 0; i < 4; ++i)
+        racers.emplace_back([&, i] {
+            go.wait();
+            ipc::shm_channel<int> ch(int_ring(ipc::open_or_create, r.name, 64));
+            return ch.send_for(i, 5s) == ipc::status::ok ? 0 : 1;
+        });
+    go.open();
+    for (auto& c : racers) CHECK(c.wait() == child_ok);
+    ipc::shm_channel<int> rx(int_ring(ipc::open_only, r.name));
+    int seen = 0, v = 0;
+    while (rx.try_recv(v) == ipc::status::ok) seen |= 1 << v;
+    CHECK(seen == 0xf);
+}
+
+TEST_CASE("posix_shm: names are validated") {
+    std::error_code ec;
+    for (const std::string& bad : std::vector<std::string>{"", "a/b", "../x", "sp ace", "new\nline", std::string(201, 'n')}) {
+        ec.clear();
+        int_ring t(ipc::create_only, bad, 8, ec);
+        CHECK_MESSAGE(ec == ipc::errc::name_invalid, bad);
+        CHECK_FALSE(int_ring::remove(bad, ec));
+        CHECK(ec == ipc::errc::name_invalid);
+    }
+    CHECK_THROWS_AS(int_ring(ipc::create_only, "a/b", 8), ipc::error);
+}
+
+TEST_CASE("posix_shm: a bad capacity is limit_exceeded and leaves nothing behind") {
+    remover<int_ring> r{unique_name("cap")};
+    std::error_code ec;
+    int_ring t(ipc::create_only, r.name, 100, ec);
+    CHECK(ec == ipc::errc::limit_exceeded);
+    CHECK_FALSE(in_dev_shm(r.name));
+}
+
+TEST_CASE("posix_shm: a region made for another T, kind or size of T is refused by another process") {
+    remover<int_ring> r{unique_name("mismatch")};
+    int_ring made(ipc::create_only, r.name, 8);
+    child opener([&] {
+        std::error_code ec;
+        shm<ipc::ring::spsc<float>> wrong_type(ipc::open_only, r.name, ec);
+        if (ec != ipc::errc::layout_mismatch) return 1;
+        ec.clear();
+        shm<ipc::ring::mpmc<int>> wrong_kind(ipc::open_only, r.name, ec);
+        if (ec != ipc::errc::layout_mismatch) return 2;
+        ec.clear();
+        shm<ipc::ring::bytes> wrong_ring(ipc::open_only, r.name, ec);
+        if (ec != ipc::errc::layout_mismatch) return 3;
+        return 0;
+    });
+    CHECK(opener.wait() == child_ok);
+}
+
+TEST_CASE("posix_shm: a truncated or foreign object is corrupt, not read") {
+    remover<int_ring> r{unique_name("trunc")};
+    { int_ring made(ipc::create_only, r.name, 1024); }
+    const std::string path = "/ipc." + r.name;
+    int fd = ::shm_open(path.c_str(), O_RDWR, 0);
+    REQUIRE(fd >= 0);
+    SUBCASE("truncated") { REQUIRE(::ftruncate(fd, 4096) == 0); }
+    SUBCASE("scribbled header") {
+        REQUIRE(::pwrite(fd, "garbage!", 8, 0) == 8);
+    }
+    ::close(fd);
+    std::error_code ec;
+    int_ring t(ipc::open_only, r.name, ec);
+    CHECK(ec == ipc::errc::corrupt);
+}
+
+TEST_CASE("posix_shm: typed aliases carry records, strings and byte vectors between processes") {
+    SUBCASE("shm_channel<record>") {
+        remover<int_ring> r{unique_name("rec")};
+        using tr = shm<ipc::ring::spsc<record>>;
+        tr(ipc::create_only, r.name, 4);
+        child producer([&] {
+            ipc::shm_channel<record> tx(tr(ipc::open_only, r.name));
+            for (std::uint64_t i = 0; i < 1000; ++i)
+                if (tx.send_for(make_msg<record>(i, 0), 5s) != ipc::status::ok) return 1;
+            return 0;
+        });
+        ipc::shm_channel<record> rx(tr(ipc::open_only, r.name));
+        record got{};
+        for (std::uint64_t i = 0; i < 1000; ++i) {
+            REQUIRE(rx.recv_for(got, 5s) == ipc::status::ok);
+            REQUIRE(is_msg(i, got, 0));
+        }
+        CHECK(producer.wait() == child_ok);
+    }
+    SUBCASE("shm_message_channel<std::vector<unsigned char>>, sizes up to the ring's maximum") {
+        using tr = shm<ipc::ring::bytes>;
+        remover<tr> r{unique_name("vec")};
+        tr(ipc::create_only, r.name, 4096);
+        child producer([&] {
+            ipc::shm_message_channel<std::vector<unsigned char>> tx(tr(ipc::open_only, r.name));
+            const std::size_t max = tx.transport().ring().max_record();
+            for (std::size_t n = 0; n <= max; n += 97) {
+                std::vector<unsigned char> v(n);
+                for (std::size_t k = 0; k < n; ++k) v[k] = static_cast<unsigned char>(n + k);
+                if (tx.send_for(v, 5s) != ipc::status::ok) return 1;
+            }
+            std::error_code ec;
+            if (tx.try_send(std::vector<unsigned char>(max + 1), ec) != ipc::status::failed ||
+                ec != ipc::errc::message_too_large)
+                return 2;
+            return 0;
+        });
+        ipc::shm_message_channel<std::vector<unsigned char>> rx(tr(ipc::open_only, r.name));
+        std::vector<unsigned char> got;
+        for (std::size_t n = 0; n <= 2040; n += 97) {
+            REQUIRE(rx.recv_for(got, 5s) == ipc::status::ok);
+            REQUIRE(got.size() == n);
+            for (std::size_t k = 0; k < n; ++k) REQUIRE(got[k] == static_cast<unsigned char>(n + k));
+        }
+        CHECK(producer.wait() == child_ok);
+        CHECK(rx.recv_for(got, 5s) == ipc::status::closed);
+    }
+}
+
+TEST_CASE("posix_shm: zero copy (loan/commit, peek/release) and batches across processes") {
+    using tr = shm<ipc::ring::spsc<record>>;
+    remover<tr> r{unique_name("zc")};
+    tr(ipc::create_only, r.name, 8);
+    child producer([&] {
+        ipc::shm_channel<record> tx(tr(ipc::open_only, r.name));
+        for (std::uint64_t i = 0; i < 500; ++i) {
+            record* slot = nullptr;
+            if (tx.loan_for(slot, 5s) != ipc::status::ok) return 1;
+            slot->seq = i;  // built in place, in shared memory
+            slot->check = mix(i);
+            std::snprintf(slot->text, sizeof slot->text, "record %llu", static_cast<unsigned long long>(i));
+            tx.commit();
+        }
+        std::vector<record> batch;
+        for (std::uint64_t i = 500; i < 1000; ++i) batch.push_back(make_msg<record>(i, 0));
+        std::span<const record> rest(batch);
+        while (!rest.empty()) {
+            std::size_t sent = 0;
+            if (tx.send_n_for(rest, sent, 5s) != ipc::status::ok) return 2;
+            rest = rest.subspan(sent);
+        }
+        return 0;
+    });
+    ipc::shm_channel<record> rx(tr(ipc::open_only, r.name));
+    std::uint64_t i = 0;
+    for (; i < 300; ++i) {
+        const record* m = nullptr;
+        REQUIRE(rx.peek_for(m, 5s) == ipc::status::ok);
+        REQUIRE(is_msg(i, *m, 0));
+        rx.release();
+    }
+    record buf[16];
+    while (i < 1000) {
+        std::size_t got = 0;
+        REQUIRE(rx.recv_n_for(buf, got, 5s) == ipc::status::ok);
+        REQUIRE(got >= 1);
+        for (std::size_t k = 0; k < got; ++k, ++i) REQUIRE(is_msg(i, buf[k], 0));
+    }
+    CHECK(producer.wait() == child_ok);
+    std::size_t got = 0;
+    CHECK(rx.try_recv_n(buf, got) == ipc::status::closed);
+    CHECK(got == 0);
+}
+
+// Last in this file (doctest runs a file's cases in order): everything above cleaned up.
+TEST_CASE("shm: nothing of this run is left in /dev/shm") { CHECK(leftovers_in_dev_shm().empty()); }
