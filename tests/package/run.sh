@@ -4,7 +4,7 @@
 # find_package, add_subdirectory, pkg-config (g++ and clang++) and meson
 # (installed, and as a subproject).
 # Also checks that <ipc/channel.hpp> alone compiles warning-free from the
-# installed tree under both compilers.
+# installed tree under both compilers, and that the README's example runs.
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -48,6 +48,11 @@ for cxx in g++ clang++; do
     echo '#include <ipc/channel.hpp>' | "$cxx" "${strict[@]}" -fsyntax-only -I"$prefix/include" -x c++ -
     echo "<ipc/channel.hpp> alone compiles with $cxx ${strict[*]}"
 done
+
+step "the README's example, from the installed headers"
+awk '/^```cpp$/ { on = 1; next } /^```$/ { on = 0 } on' "$src/README.md" >"$work/readme.cpp"
+g++ "${strict[@]}" -I"$prefix/include" "$work/readme.cpp" -o "$work/readme" -pthread
+"$work/readme"
 
 # The meson consumer gets the source tree as a subproject next to it.
 mkdir -p "$work/meson-consumer/meson/subprojects"
