@@ -103,8 +103,9 @@ public:
     // In the child: wait until the parent opens the gate (or dies), at most `limit`.
     bool wait(std::chrono::milliseconds limit = 20s) {
         if (fds_[1] >= 0) ::close(std::exchange(fds_[1], -1));
-        pollfd p{fds_[0], POLLIN, 0};
-        return ::poll(&p, 1, static_cast<int>(limit.count())) > 0;
+        auto dl = ipc::deadline::after(limit);
+        std::error_code ec;
+        return ipc::detail::wait_fd(fds_[0], POLLIN, dl, ec);
     }
 
 private:
@@ -114,6 +115,12 @@ private:
 inline constexpr std::uint64_t conformance_count = 2000;
 
 } // namespace ipc_test
+
+// Statuses print by name in failed assertions.
+template <>
+struct doctest::StringMaker<ipc::status> {
+    static doctest::String convert(ipc::status s) { return s.name(); }
+};
 
 TEST_CASE_TEMPLATE_DEFINE("conformance: messages arrive whole, in order, then end of stream", C, ipc_conf_order) {
     using namespace ipc_test;
@@ -131,7 +138,7 @@ TEST_CASE_TEMPLATE_DEFINE("conformance: messages arrive whole, in order, then en
     std::uint64_t n = 0;
     for (; n < conformance_count; ++n) {
         auto st = rx.recv_for(got, 10s);
-        REQUIRE_MESSAGE(st == ipc::status::ok, "message ", n, ": ", st.name());
+        REQUIRE_MESSAGE(st == ipc::status::ok, "message ", n, ": ", std::string(st.name()));
         REQUIRE_MESSAGE(is_msg(n, got, C::max_message), "message ", n, " is not what was sent");
     }
     CHECK(writer.wait() == child_ok);

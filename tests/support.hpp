@@ -90,17 +90,22 @@ private:
     int code_ = 0;
 };
 
-// A name no other test (or test run) uses: ipc-test-<pid>-<n>-<tag>.
+// Every object a test binary makes carries "ipc-test-<run>-": <run> is the
+// binary's process group (main() makes it a group leader), the same in every
+// child it forks, so main() can find whatever the run left behind.
+inline std::string run_tag() { return "ipc-test-" + std::to_string(::getpgrp()) + "-"; }
+
+// A name no other test (or test run) uses: ipc-test-<run>-<pid>-<n>-<tag>.
 inline std::string unique_name(const std::string& tag = "t") {
     static std::atomic<unsigned> n{0};
-    return "ipc-test-" + std::to_string(::getpid()) + "-" + std::to_string(n++) + "-" + tag;
+    return run_tag() + std::to_string(::getpid()) + "-" + std::to_string(n++) + "-" + tag;
 }
 
 // A private directory under /tmp, removed with everything in it.
 class temp_dir {
 public:
     temp_dir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "ipc-test-XXXXXX").string();
+        std::string tmpl = (std::filesystem::temp_directory_path() / (run_tag() + "XXXXXX")).string();
         REQUIRE(::mkdtemp(tmpl.data()) != nullptr);
         path_ = tmpl;
     }
