@@ -1,6 +1,7 @@
 // ipc/detail/sigpipe.hpp: write to a pipe without dying of SIGPIPE.
 #pragma once
 
+#include <cerrno>
 #include <csignal>
 #include <ctime>
 #include <pthread.h>
