@@ -127,6 +127,8 @@ const case_entry table[] = {
     {"ipc.sysv_mq.fixed", "raw.sysv_mq", ch::run<queues::sysv_mq_maker, fr::fixed>},
     {"ipc.sysv_mq.length_prefixed", "raw.sysv_mq", ch::run<queues::sysv_mq_maker, fr::length_prefixed>},
     {"ipc.eventfd", "raw.eventfd", run_link<queues::ipc_eventfd>},
+    {"raw.sigqueue", nullptr, run_link<queues::raw_sigqueue>},
+    {"ipc.signal", "raw.sigqueue", run_link<queues::ipc_signal>},
 };
 
 constexpr std::int64_t ms = 1'000'000;

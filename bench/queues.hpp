@@ -5,6 +5,8 @@
 //                 messages of exactly `size` bytes (msgsize_max allows 8192)
 //   raw.sysv_mq   msgsnd / msgrcv of `struct { long mtype; char text[size]; }`
 //   raw.eventfd   write(1) / read of an EFD_SEMAPHORE eventfd: 8 bytes only
+//   raw.sigqueue  sigqueue(2) of a realtime signal with an 8-byte sigval to the
+//                 peer's pid, sigwaitinfo(2) on it blocked: 8 bytes only
 //
 // POSIX queues are unlinked as soon as both ends are open; System V queues go
 // with the link (in the parent, once the child is gone).
@@ -12,6 +14,8 @@
 
 #include <fcntl.h>
 #include <mqueue.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/eventfd.h>
 #include <sys/msg.h>
 #include <unistd.h>
@@ -27,6 +31,7 @@
 #include <ipc/channel.hpp>
 
 #include "channels.hpp"
+#include "floors.hpp"
 #include "harness.hpp"
 #include "raw.hpp"
 
@@ -116,14 +121,14 @@ private:
     std::vector<char> tx_, rx_;  // mtype, then the text
 };
 
-inline void check_counter(std::size_t size) {
-    if (size != sizeof(std::uint64_t)) throw not_applicable("an eventfd carries an 8-byte counter");
+inline void check_8_bytes(std::size_t size, const char* what) {
+    if (size != sizeof(std::uint64_t)) throw not_applicable(what);
 }
 
 class raw_eventfd {
 public:
     explicit raw_eventfd(std::size_t size) {
-        check_counter(size);
+        check_8_bytes(size, "an eventfd carries an 8-byte counter");
         // EFD_SEMAPHORE: every write of 1 is one read, so back-to-back sends are not summed into one.
         for (auto& fd : fd_) fd.reset(raw::check(::eventfd(0, EFD_CLOEXEC | EFD_SEMAPHORE), "eventfd"));
     }
@@ -140,6 +145,75 @@ public:
 private:
     raw::unique_fd fd_[2];
     int out_ = 0;
+};
+
+// A realtime signal per direction, sent to the peer's pid. The child blocks
+// its signal and then publishes its pid; the parent waits for that before its
+// first send (an unblocked realtime signal would kill the child). Each side
+// receives everything the other sends, so nothing is left pending when the
+// parent unblocks its signal again.
+class signal_pids {
+public:
+    explicit signal_pids(std::size_t size) : page_(sizeof(std::atomic<pid_t>)) {
+        check_8_bytes(size, "a signal carries an 8-byte sigval");
+        child_ = new (page_.data()) std::atomic<pid_t>(0);
+    }
+    // Direction 0 is a -> b, 1 is b -> a.
+    static int signal_of(int direction) { return SIGRTMIN + 1 + direction; }
+    // Call once the receiving side is ready: returns the peer's pid.
+    pid_t ready(side s) {
+        if (s == side::b) {
+            child_->store(::getpid(), std::memory_order_release);
+            return ::getppid();
+        }
+        floors::spin_until([&] { return child_->load(std::memory_order_acquire) != 0; });
+        return child_->load(std::memory_order_acquire);
+    }
+
+private:
+    floors::shared_region page_;
+    std::atomic<pid_t>* child_;
+};
+
+class raw_sigqueue {
+public:
+    explicit raw_sigqueue(std::size_t size) : pids_(size) {}
+    ~raw_sigqueue() {
+        if (blocked_) ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+    }
+    raw_sigqueue(const raw_sigqueue&) = delete;
+    raw_sigqueue& operator=(const raw_sigqueue&) = delete;
+
+    void open(side s) {
+        const int out = s == side::a ? 0 : 1;
+        out_sig_ = signal_pids::signal_of(out);
+        sigemptyset(&in_);
+        sigaddset(&in_, signal_pids::signal_of(1 - out));
+        ::pthread_sigmask(SIG_BLOCK, &in_, &old_);
+        blocked_ = true;
+        peer_ = pids_.ready(s);
+    }
+    void send() {
+        sigval v{};
+        v.sival_ptr = reinterpret_cast<void*>(++seq_);
+        // EAGAIN: the receiver's queue (RLIMIT_SIGPENDING) is full; let it drain.
+        while (::sigqueue(peer_, out_sig_, v) != 0)
+            if (errno == EAGAIN) ::sched_yield();
+            else raw::fail("sigqueue");
+    }
+    void recv() {
+        siginfo_t info;
+        while (::sigwaitinfo(&in_, &info) < 0)
+            if (errno != EINTR) raw::fail("sigwaitinfo");
+    }
+
+private:
+    signal_pids pids_;
+    sigset_t in_, old_;
+    bool blocked_ = false;
+    int out_sig_ = 0;
+    pid_t peer_ = 0;
+    std::uintptr_t seq_ = 0;
 };
 
 // ---- ipc channels ----------------------------------------------------------------
@@ -207,7 +281,7 @@ class ipc_eventfd {
 
 public:
     explicit ipc_eventfd(std::size_t size) {
-        check_counter(size);
+        check_8_bytes(size, "an eventfd carries an 8-byte counter");
         for (int i = 0; i < 2; ++i) {
             auto e = ipc::transport::eventfd::create(ipc::transport::eventfd_mode::semaphore);
             raw::unique_fd dup(raw::check(::fcntl(e.native_handle(), F_DUPFD_CLOEXEC, 0), "dup"));
@@ -226,6 +300,28 @@ public:
 private:
     std::optional<chan> tx_[2], rx_[2];
     int out_ = 0;
+};
+
+// ipc::signal_sender / signal_receiver<std::uint64_t>, the same exchange as raw.sigqueue.
+class ipc_signal {
+public:
+    explicit ipc_signal(std::size_t size) : pids_(size) {}
+    void open(side s) {
+        const int out = s == side::a ? 0 : 1;
+        rx_.emplace(ipc::transport::signal_reader(signal_pids::signal_of(1 - out)));
+        tx_.emplace(ipc::transport::sigqueue_writer(pids_.ready(s), signal_pids::signal_of(out)));
+    }
+    void send() { channels::expect(tx_->send(++seq_), "send"); }
+    void recv() {
+        std::uint64_t v = 0;
+        channels::expect(rx_->recv(v), "recv");
+    }
+
+private:
+    signal_pids pids_;
+    std::optional<ipc::signal_receiver<std::uint64_t>> rx_;
+    std::optional<ipc::signal_sender<std::uint64_t>> tx_;
+    std::uint64_t seq_ = 0;
 };
 
 } // namespace bench::queues
