@@ -129,6 +129,11 @@ T make_message(std::size_t size) {
 
 // ---- the link ------------------------------------------------------------------
 
+// A channel call that must succeed: anything but ok ends the measurement.
+inline void expect(ipc::status st, const char* what) {
+    if (st != ipc::status::ok) throw std::runtime_error(std::string(what) + ": " + st.name());
+}
+
 template <class Maker, class Framing, class T>
 class link {
     using pair_type = decltype(Maker::template make<T, Framing>(0));
@@ -143,18 +148,14 @@ public:
         me_.emplace(std::move(s == side::a ? both_->first : both_->second));
         both_.reset();  // close the other side's ends in this process
     }
-    void send() { expect(me_->send(tx_)); }
-    void recv() { expect(me_->recv(rx_)); }
+    void send() { expect(me_->send(tx_), "channel send"); }
+    void recv() { expect(me_->recv(rx_), "channel recv"); }
     std::size_t window() const {
         if constexpr (requires { Maker::window(size_); }) return Maker::window(size_);
         return 0;
     }
 
 private:
-    static void expect(ipc::status st) {
-        if (!st) throw std::runtime_error(std::string("channel: ") + st.name());
-    }
-
     std::size_t size_;
     std::optional<pair_type> both_;
     std::optional<endpoint> me_;

@@ -85,6 +85,12 @@ struct case_entry {
     const char* name;
     const char* baseline;  // the case this one is compared with, or nullptr
     run_fn run;
+    // Where throughput has another reference than the round trip (a
+    // shared-memory channel: RTT against a ping-pong floor, throughput against
+    // a ring): ratio_tput uses tput_baseline instead of baseline.
+    const char* tput_baseline = nullptr;
+    // ratio_bw = mb_per_s / this case's mb_per_s (floor.memcpy), or nullptr.
+    const char* bw_baseline = nullptr;
 };
 
 // Peers add their cases from their own source files, so that a library missing
@@ -170,6 +176,13 @@ std::size_t window_of(const L& link, std::size_t msgs) {
     return msgs;
 }
 
+// Messages one send()/recv() moves (batches); 1 for everything else.
+template <class L>
+std::size_t per_call(const L& link) {
+    if constexpr (requires { link.messages_per_call(); }) return std::max<std::size_t>(1, link.messages_per_call());
+    return 1;
+}
+
 // What the parent tells the child outside the measured path, in a shared
 // page: when the round trips end and which message is the last one-way one.
 // Both are written before the message that makes them matter is sent, so the
@@ -181,7 +194,7 @@ struct control {
 
 // Runs one measurement of link type L at `size` bytes. L(size) is built in the
 // parent; L::open(side) runs in each process after fork; send()/recv() move one
-// message and throw on failure.
+// message (or L::messages_per_call(), for batches) and throw on failure.
 template <class L>
 result run_link(std::size_t size, const plan& p) {
     void* page = ::mmap(nullptr, sizeof(control), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -200,7 +213,8 @@ result run_link(std::size_t size, const plan& p) {
     } catch (const std::exception& e) {
         return result::fail(e.what());
     }
-    const std::size_t max_msgs = p.messages(size);
+    const std::size_t per = per_call(*link);
+    const std::size_t max_msgs = std::max<std::size_t>(1, p.messages(size) / per);  // calls, each `per` messages
     const std::size_t window = window_of(*link, max_msgs);
 
     std::fflush(nullptr);
@@ -270,7 +284,7 @@ result run_link(std::size_t size, const plan& p) {
             link->send();
             link->recv();
             const double secs = static_cast<double>(now_ns() - t0) * 1e-9;
-            r.msgs_per_s = static_cast<double>(sent) / secs;
+            r.msgs_per_s = static_cast<double>(sent * per) / secs;
             r.mb_per_s = r.msgs_per_s * static_cast<double>(size) * 1e-6;
             link->send();  // goodbye
         }

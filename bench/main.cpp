@@ -24,13 +24,25 @@
 #include "channels.hpp"
 #include "floors.hpp"
 #include "harness.hpp"
+#include "queues.hpp"
 #include "raw.hpp"
+#include "shm.hpp"
 
 namespace {
 
 using namespace bench;
 namespace fr = ipc::framing;
 namespace ch = bench::channels;
+namespace sy = ipc::sync;
+using ipc::ring::mpmc;
+using ipc::ring::spsc;
+using shm::mode;
+
+// The references of shared-memory cases.
+constexpr const char* spin_floor = "floor.atomic_pingpong";  // RTT of spinning waits
+constexpr const char* sleep_floor = "floor.futex_pingpong";  // RTT of waits that sleep in the kernel
+constexpr const char* ring = "floor.spsc_handwritten";       // throughput
+constexpr const char* mem = "floor.memcpy";                  // bandwidth
 
 // The cases, baselines before what is compared with them. Adding an ipc
 // channel is one line: {name, its raw baseline, ch::run<maker, framing>}.
@@ -77,6 +89,48 @@ const case_entry table[] = {
     {"floor.futex_pingpong", nullptr, run_link<floors::pingpong<floors::futex>>},
     {"floor.spsc_handwritten", nullptr, run_link<floors::spsc>},
     {"floor.memcpy", nullptr, floors::run_memcpy},
+
+    // Shared memory: RTT against the ping-pong floor that waits the same way
+    // (spinning, or sleeping in the kernel), throughput against the
+    // hand-written ring, MB/s against one core's memcpy.
+    {"ring.spsc.raw", ring, shm::run_raw_ring, nullptr, mem},
+    {"ipc.shm.spin", spin_floor, shm::run<spsc, sy::spin, mode::copy>, ring, mem},
+    {"ipc.shm.spin.loan", spin_floor, shm::run<spsc, sy::spin, mode::loan>, ring},
+    {"ipc.shm.spin.batch", spin_floor, shm::run<spsc, sy::spin, mode::batch>, ring, mem},
+    {"ipc.shm_mpmc.spin", spin_floor, shm::run<mpmc, sy::spin, mode::copy>, ring, mem},
+    {"ipc.shm_bytes.spin", spin_floor, shm::run<spsc, sy::spin, mode::bytes>, ring, mem},
+    {"ipc.shm.futex", sleep_floor, shm::run<spsc, sy::futex, mode::copy>, ring, mem},
+    {"ipc.shm.futex.loan", sleep_floor, shm::run<spsc, sy::futex, mode::loan>, ring},
+    {"ipc.shm.futex.batch", sleep_floor, shm::run<spsc, sy::futex, mode::batch>, ring, mem},
+    {"ipc.shm_mpmc.futex", sleep_floor, shm::run<mpmc, sy::futex, mode::copy>, ring, mem},
+    {"ipc.shm_bytes.futex", sleep_floor, shm::run<spsc, sy::futex, mode::bytes>, ring, mem},
+    {"ipc.shm.eventfd", sleep_floor, shm::run<spsc, sy::eventfd, mode::copy>, ring, mem},
+    {"ipc.shm.eventfd.loan", sleep_floor, shm::run<spsc, sy::eventfd, mode::loan>, ring},
+    {"ipc.shm.eventfd.batch", sleep_floor, shm::run<spsc, sy::eventfd, mode::batch>, ring, mem},
+    {"ipc.shm_mpmc.eventfd", sleep_floor, shm::run<mpmc, sy::eventfd, mode::copy>, ring, mem},
+    {"ipc.shm_bytes.eventfd", sleep_floor, shm::run<spsc, sy::eventfd, mode::bytes>, ring, mem},
+    {"ipc.shm.posix_sem", sleep_floor, shm::run<spsc, sy::posix_sem, mode::copy>, ring, mem},
+    {"ipc.shm.posix_sem.loan", sleep_floor, shm::run<spsc, sy::posix_sem, mode::loan>, ring},
+    {"ipc.shm.posix_sem.batch", sleep_floor, shm::run<spsc, sy::posix_sem, mode::batch>, ring, mem},
+    {"ipc.shm_mpmc.posix_sem", sleep_floor, shm::run<mpmc, sy::posix_sem, mode::copy>, ring, mem},
+    {"ipc.shm_bytes.posix_sem", sleep_floor, shm::run<spsc, sy::posix_sem, mode::bytes>, ring, mem},
+    {"ipc.shm.sysv_sem", sleep_floor, shm::run<spsc, sy::sysv_sem, mode::copy>, ring, mem},
+    {"ipc.shm.sysv_sem.loan", sleep_floor, shm::run<spsc, sy::sysv_sem, mode::loan>, ring},
+    {"ipc.shm.sysv_sem.batch", sleep_floor, shm::run<spsc, sy::sysv_sem, mode::batch>, ring, mem},
+    {"ipc.shm_mpmc.sysv_sem", sleep_floor, shm::run<mpmc, sy::sysv_sem, mode::copy>, ring, mem},
+    {"ipc.shm_bytes.sysv_sem", sleep_floor, shm::run<spsc, sy::sysv_sem, mode::bytes>, ring, mem},
+
+    // Kernel queues, the eventfd counter.
+    {"raw.posix_mq", nullptr, run_link<queues::raw_posix_mq>},
+    {"raw.sysv_mq", nullptr, run_link<queues::raw_sysv_mq>},
+    {"raw.eventfd", nullptr, run_link<queues::raw_eventfd>},
+    {"ipc.posix_mq.fixed", "raw.posix_mq", ch::run<queues::posix_mq_maker, fr::fixed>},
+    {"ipc.posix_mq.length_prefixed", "raw.posix_mq", ch::run<queues::posix_mq_maker, fr::length_prefixed>},
+    {"ipc.sysv_mq.fixed", "raw.sysv_mq", ch::run<queues::sysv_mq_maker, fr::fixed>},
+    {"ipc.sysv_mq.length_prefixed", "raw.sysv_mq", ch::run<queues::sysv_mq_maker, fr::length_prefixed>},
+    {"ipc.eventfd", "raw.eventfd", run_link<queues::ipc_eventfd>},
+    {"raw.sigqueue", nullptr, run_link<queues::raw_sigqueue>},
+    {"ipc.signal", "raw.sigqueue", run_link<queues::ipc_signal>},
 };
 
 constexpr std::int64_t ms = 1'000'000;
@@ -168,7 +222,18 @@ std::string json_number(double v, int decimals) {
     return buf;
 }
 
-void print_json(const case_entry& c, std::size_t size, const result& r, const result* base, int repeat) {
+// The measured baselines of a case (nullptr: none, or not measured).
+struct baselines {
+    const result* rtt = nullptr;
+    const result* tput = nullptr;
+    const result* bw = nullptr;
+};
+
+double ratio(double v, const result* base, double result::*field) {
+    return base && base->error.empty() ? v / (base->*field) : none;
+}
+
+void print_json(const case_entry& c, std::size_t size, const result& r, const baselines& b, int repeat) {
     std::string line = "{\"case\":" + json_string(c.name) + ",\"size\":" + std::to_string(size);
     if (!r.error.empty()) {
         line += std::string(r.skipped ? ",\"skipped\":" : ",\"error\":") + json_string(r.error) + "}";
@@ -180,9 +245,15 @@ void print_json(const case_entry& c, std::size_t size, const result& r, const re
             ",\"repeat\":" + std::to_string(repeat);
     if (c.baseline) {
         line += ",\"baseline\":" + json_string(c.baseline);
-        if (base && base->error.empty())
-            line += ",\"ratio_rtt\":" + json_number(r.rtt_p50_ns / base->rtt_p50_ns, 3) +
-                    ",\"ratio_tput\":" + json_number(r.msgs_per_s / base->msgs_per_s, 3);
+        if (c.tput_baseline) line += ",\"tput_baseline\":" + json_string(c.tput_baseline);
+        if (b.rtt && b.rtt->error.empty())
+            line += ",\"ratio_rtt\":" + json_number(ratio(r.rtt_p50_ns, b.rtt, &result::rtt_p50_ns), 3);
+        if (b.tput && b.tput->error.empty())
+            line += ",\"ratio_tput\":" + json_number(ratio(r.msgs_per_s, b.tput, &result::msgs_per_s), 3);
+    }
+    if (c.bw_baseline) {
+        line += ",\"bw_baseline\":" + json_string(c.bw_baseline);
+        if (b.bw && b.bw->error.empty()) line += ",\"ratio_bw\":" + json_number(ratio(r.mb_per_s, b.bw, &result::mb_per_s), 3);
     }
     std::puts((line + "}").c_str());
 }
@@ -194,19 +265,18 @@ std::string cell(double v, double scale, const char* fmt) {
     return buf;
 }
 
-void print_row(const case_entry& c, std::size_t size, const result& r, const result* base) {
+void print_row(const case_entry& c, std::size_t size, const result& r, const baselines& b) {
     if (!r.error.empty()) {
         std::printf("%-34s %7zu  %s: %s\n", c.name, size, r.skipped ? "skipped" : "FAILED", r.error.c_str());
         return;
     }
-    std::string ratio_rtt = "-", ratio_tput = "-";
-    if (base && base->error.empty()) {
-        ratio_rtt = cell(r.rtt_p50_ns / base->rtt_p50_ns, 1, "%.2f");
-        ratio_tput = cell(r.msgs_per_s / base->msgs_per_s, 1, "%.2f");
-    }
-    std::printf("%-34s %7zu %10s %10s %12s %10s %7s %7s  %s\n", c.name, size, cell(r.rtt_p50_ns, 1e-3, "%.2f").c_str(),
+    std::string against = c.baseline ? c.baseline : "";
+    if (c.tput_baseline) against += std::string(" / ") + c.tput_baseline;
+    std::printf("%-34s %7zu %10s %10s %12s %10s %7s %7s %6s  %s\n", c.name, size, cell(r.rtt_p50_ns, 1e-3, "%.2f").c_str(),
                 cell(r.rtt_p99_ns, 1e-3, "%.2f").c_str(), cell(r.msgs_per_s, 1, "%.0f").c_str(),
-                cell(r.mb_per_s, 1, "%.1f").c_str(), ratio_rtt.c_str(), ratio_tput.c_str(), c.baseline ? c.baseline : "");
+                cell(r.mb_per_s, 1, "%.1f").c_str(), cell(ratio(r.rtt_p50_ns, b.rtt, &result::rtt_p50_ns), 1, "%.2f").c_str(),
+                cell(ratio(r.msgs_per_s, b.tput, &result::msgs_per_s), 1, "%.2f").c_str(),
+                cell(ratio(r.mb_per_s, b.bw, &result::mb_per_s), 1, "%.2f").c_str(), against.c_str());
 }
 
 } // namespace
@@ -230,9 +300,10 @@ int main(int argc, char** argv) {
     for (std::size_t i = 0; i < cases.size(); ++i)
         if (std::string_view(cases[i].name).find(o.filter) != std::string_view::npos) run[i] = true;
     for (std::size_t i = 0; i < cases.size(); ++i)
-        if (run[i] && cases[i].baseline)
-            for (std::size_t j = 0; j < cases.size(); ++j)
-                if (std::string_view(cases[j].name) == cases[i].baseline) run[j] = true;
+        if (run[i])
+            for (const char* base : {cases[i].baseline, cases[i].tput_baseline, cases[i].bw_baseline})
+                for (std::size_t j = 0; base && j < cases.size(); ++j)
+                    if (std::string_view(cases[j].name) == base) run[j] = true;
 
     ::signal(SIGPIPE, SIG_IGN);  // as any program writing to pipes and sockets does
     struct sigaction sa {};
@@ -245,8 +316,8 @@ int main(int argc, char** argv) {
     if (!o.json) {
         std::printf("ipc_bench: %s run, median of %d, CPUs %d and %d (-1: not pinned). Shared machines are noisy.\n",
                     o.quick ? "quick" : "full", o.repeat, cpu_of[0], cpu_of[1]);
-        std::printf("%-34s %7s %10s %10s %12s %10s %7s %7s  %s\n", "case", "bytes", "rtt p50us", "rtt p99us", "msgs/s",
-                    "MB/s", "x rtt", "x tput", "baseline");
+        std::printf("%-34s %7s %10s %10s %12s %10s %7s %7s %6s  %s\n", "case", "bytes", "rtt p50us", "rtt p99us", "msgs/s",
+                    "MB/s", "x rtt", "x tput", "x bw", "baseline [/ tput baseline]");
     }
     // Repeats go round the whole selection, so that a burst of load from
     // elsewhere hits every case alike instead of one case's five runs.
@@ -265,13 +336,17 @@ int main(int argc, char** argv) {
             j.runs.push_back(j.c->run(j.size, p));
             if (k + 1 < o.repeat) continue;
             result r = median_of(j.runs);
-            const result* base = nullptr;
-            if (j.c->baseline)
-                if (auto it = done.find({j.c->baseline, j.size}); it != done.end()) base = &it->second;
+            auto find = [&](const char* name) -> const result* {
+                if (!name) return nullptr;
+                auto it = done.find({name, j.size});
+                return it == done.end() ? nullptr : &it->second;
+            };
+            const baselines b{find(j.c->baseline), find(j.c->tput_baseline ? j.c->tput_baseline : j.c->baseline),
+                              find(j.c->bw_baseline)};
             if (o.json)
-                print_json(*j.c, j.size, r, base, o.repeat);
+                print_json(*j.c, j.size, r, b, o.repeat);
             else
-                print_row(*j.c, j.size, r, base);
+                print_row(*j.c, j.size, r, b);
             std::fflush(stdout);
             done[{j.c->name, j.size}] = std::move(r);
         }

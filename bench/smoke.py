@@ -1,16 +1,17 @@
-"""bench_smoke: ipc_bench --quick --json --filter pipe prints one valid JSON
-object per line, every case measured, each channel compared with its baseline."""
+"""bench_smoke: ipc_bench --quick --json prints one valid JSON object per line,
+every case measured, each channel compared with its baseline: the pipe cases,
+and the futex shared-memory cases at one size (with their floors)."""
 import json
 import subprocess
 import sys
 
 bench = sys.argv[1]
-run = subprocess.run([bench, "--quick", "--json", "--filter", "pipe"],
-                     capture_output=True, text=True, timeout=50)
-if run.returncode != 0:
-    sys.exit(f"ipc_bench exited with {run.returncode}: {run.stderr}")
-
-lines = run.stdout.splitlines()
+lines = []
+for args in (["--filter", "pipe"], ["--filter", "shm.futex", "--sizes", "64"]):
+    run = subprocess.run([bench, "--quick", "--json", *args], capture_output=True, text=True, timeout=25)
+    if run.returncode != 0:
+        sys.exit(f"ipc_bench {' '.join(args)} exited with {run.returncode}: {run.stderr}")
+    lines += run.stdout.splitlines()
 if not lines:
     sys.exit("ipc_bench printed nothing")
 cases = set()
@@ -25,7 +26,11 @@ for line in lines:
     for key in ("case", "size", "rtt_p50_ns", "rtt_p99_ns", "msgs_per_s", "mb_per_s"):
         if key not in row:
             sys.exit(f"missing {key}: {line}")
-    if not 0 < row["rtt_p50_ns"] <= row["rtt_p99_ns"] or not row["msgs_per_s"] > 0:
+    # Floors measure only what they stand for: round trips, or copy bandwidth.
+    rtt, tput = row["rtt_p50_ns"] is not None, row["msgs_per_s"] is not None
+    if not (rtt and tput) and not (row["case"].startswith("floor.") and (rtt or tput)):
+        sys.exit(f"a quantity is missing: {line}")
+    if rtt and not 0 < row["rtt_p50_ns"] <= row["rtt_p99_ns"] or tput and not row["msgs_per_s"] > 0:
         sys.exit(f"implausible numbers: {line}")
     if row["case"].startswith("ipc."):
         for key in ("baseline", "ratio_rtt", "ratio_tput"):
@@ -33,7 +38,8 @@ for line in lines:
                 sys.exit(f"missing {key}: {line}")
     cases.add(row["case"])
 
-expected = {"raw.pipe", "ipc.pipe.fixed", "ipc.pipe.length_prefixed", "ipc.pipe.delimited"}
+expected = {"raw.pipe", "ipc.pipe.fixed", "ipc.pipe.length_prefixed", "ipc.pipe.delimited",
+            "floor.futex_pingpong", "floor.spsc_handwritten", "ipc.shm.futex", "ipc.shm.futex.loan", "ipc.shm.futex.batch"}
 if not expected <= cases:
     sys.exit(f"cases missing: {sorted(expected - cases)}")
 print(f"bench_smoke: {len(lines)} JSON lines, {len(cases)} cases")

@@ -1,0 +1,241 @@
+// bench/shm.hpp: shared-memory channels as bench links, and the library's own
+// ring driven directly (ring.spsc.raw), to tell the ring's cost from the channel's.
+//
+// Each link is two rings in POSIX shared memory, one per direction, created in
+// the parent before fork (both processes use the inherited mappings) and
+// removed by name once the child is gone, with any System V semaphore set
+// sync::sysv_sem made for them. Rings have as many slots as the
+// floor.spsc_handwritten ring at the same size (1 MiB of payload, 16 to 4096
+// slots), so the two are compared like for like.
+#pragma once
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <bit>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <ipc/channel.hpp>
+
+#include "channels.hpp"
+#include "floors.hpp"
+#include "harness.hpp"
+
+namespace bench::shm {
+
+using channels::expect;
+
+// How a message crosses:
+//   copy   send(const T&) / recv(T&): one copy in, one copy out
+//   loan   loan/commit, peek/release: the sender writes one 8-byte word of the
+//          slot in place and the receiver reads it in place; the rest of the
+//          message is whatever the application builds there, so nothing is copied
+//   batch  send_n/recv_n of `batch_of(size)` messages per call: throughput
+//   bytes  a variable-size record (std::vector<std::byte>) in ring::bytes
+enum class mode { copy, loan, batch, bytes };
+
+// The message sizes the fixed-size cases are compiled for.
+inline constexpr std::size_t sizes[] = {8, 64, 4096, 65536};
+
+template <std::size_t N>
+using message = std::array<std::byte, N>;
+
+// Slots per ring, as in floors::spsc.
+inline std::uint64_t slots_for(std::size_t size) {
+    return std::bit_floor(std::clamp<std::size_t>((std::size_t{1} << 20) / size, 16, 4096));
+}
+// ring::bytes: the same number of records, each an 8-byte header plus the
+// payload padded to 8 (a record may take at most half the ring).
+inline std::uint64_t byte_capacity_for(std::size_t size) {
+    return std::bit_ceil(slots_for(size) * (floors::round_up(size, 8) + 8));
+}
+// Messages per send_n / recv_n call: half the ring, at most 32.
+inline std::size_t batch_of(std::size_t size) { return std::min<std::size_t>(32, slots_for(size) / 2); }
+
+// Names unique to this process and link: ipc_bench.<pid>.<serial>.
+inline std::string region_name() {
+    static std::atomic<unsigned> serial{0};
+    return "ipc_bench." + std::to_string(::getpid()) + "." + std::to_string(serial++);
+}
+
+template <class Sync>
+Sync make_sync() {
+    // eventfds cannot live in shared memory: both processes inherit these.
+    if constexpr (std::is_same_v<Sync, ipc::sync::eventfd>) return ipc::sync::eventfd::create();
+    else return Sync{};
+}
+
+template <class Ring, class Sync, mode M, class T>
+class link {
+    using transport = ipc::transport::posix_shm<Ring>;
+    using channel = ipc::channel<T, transport, Sync, std::conditional_t<M == mode::bytes, ipc::framing::length_prefixed, ipc::framing::fixed>>;
+    static constexpr bool fixed = M != mode::bytes;
+
+public:
+    explicit link(std::size_t size) : size_(size), batch_(M == mode::batch ? batch_of(size) : 1) {
+        if constexpr (fixed) {
+            if (sizeof(T) != size) throw not_applicable("fixed-size shm cases are compiled for 8, 64, 4096 and 65536 bytes");
+            tx_.resize(batch_);
+            rx_.resize(batch_);
+            for (auto& m : tx_) m.fill(std::byte{'x'});
+        } else {
+            tx_.assign(1, T(size, std::byte{'x'}));
+            rx_.assign(1, T(size));
+        }
+        const std::uint64_t capacity = fixed ? slots_for(size) : byte_capacity_for(size);
+        for (int i = 0; i < 2; ++i) {
+            names_[i] = region_name();
+            ring_[i] = transport(ipc::create_only, names_[i], capacity);
+            sync_[i] = make_sync<Sync>();
+        }
+    }
+    // Runs in the parent only, after the child is gone (the child _exits).
+    ~link() {
+        out_.reset();
+        in_.reset();
+        for (int i = 0; i < 2; ++i) {
+            ring_[i] = transport{};
+            std::error_code ec;
+            if (!names_[i].empty()) (void)transport::remove(names_[i], ec);
+        }
+    }
+    link(const link&) = delete;
+    link& operator=(const link&) = delete;
+
+    // Ring 0 carries a -> b, ring 1 b -> a.
+    void open(side s) {
+        const int o = s == side::a ? 0 : 1;
+        ring_[o].attach(ipc::direction::send);
+        ring_[1 - o].attach(ipc::direction::recv);
+        out_.emplace(std::move(ring_[o]), typename channel::framing_type{}, std::move(sync_[o]));
+        in_.emplace(std::move(ring_[1 - o]), typename channel::framing_type{}, std::move(sync_[1 - o]));
+    }
+
+    void send() {
+        if constexpr (M == mode::loan) {
+            T* slot = nullptr;
+            expect(out_->loan(slot), "loan");
+            ++seq_;
+            std::memcpy(slot->data(), &seq_, sizeof seq_);
+            out_->commit();
+        } else if constexpr (M == mode::batch) {
+            std::span<const T> rest(tx_);
+            while (!rest.empty()) {
+                std::size_t sent = 0;
+                expect(out_->send_n_for(rest, sent, std::chrono::seconds(measurement_timeout_s)), "send_n");
+                rest = rest.subspan(sent);
+            }
+        } else {
+            expect(out_->send(tx_[0]), "send");
+        }
+    }
+    void recv() {
+        if constexpr (M == mode::loan) {
+            const T* m = nullptr;
+            expect(in_->peek(m), "peek");
+            std::uint64_t got;
+            std::memcpy(&got, m->data(), sizeof got);
+            asm volatile("" : : "r"(got));  // the word is read, not optimised away
+            in_->release();
+        } else if constexpr (M == mode::batch) {
+            for (std::span<T> rest(rx_); !rest.empty();) {
+                std::size_t got = 0;
+                expect(in_->recv_n_for(rest, got, std::chrono::seconds(measurement_timeout_s)), "recv_n");
+                rest = rest.subspan(got);
+            }
+        } else {
+            expect(in_->recv(rx_[0]), "recv");
+        }
+    }
+    // batch: each send()/recv() moves this many messages (see harness.hpp).
+    std::size_t messages_per_call() const { return batch_; }
+
+private:
+    std::size_t size_, batch_;
+    std::string names_[2];
+    transport ring_[2];
+    Sync sync_[2];
+    std::optional<channel> out_, in_;
+    std::vector<T> tx_, rx_;  // on the heap: a 64 KiB message, or a batch of them
+    std::uint64_t seq_ = 0;
+};
+
+// ipc::ring::spsc<T> with nothing around it: try_push / try_pop spinning on
+// the two rings, in an anonymous shared mapping (no names, no membership, no
+// sync policy). What the channel adds is the difference to ipc.shm.spin.
+template <class T>
+class raw_ring {
+    using ring = ipc::ring::spsc<T>;
+
+public:
+    explicit raw_ring(std::size_t size)
+        : bytes_(ipc::ring::required_size<ring>(slots_for(size))),
+          region_(2 * bytes_),
+          tx_(std::make_unique<T>()),
+          rx_(std::make_unique<T>()) {
+        if (sizeof(T) != size) throw not_applicable("ring.spsc.raw is compiled for 8, 64, 4096 and 65536 bytes");
+        tx_->fill(std::byte{'x'});
+        for (int i = 0; i < 2; ++i) {
+            std::error_code ec;
+            ring_[i] = ipc::ring::format<ring>(std::span<std::byte>(region_.data() + static_cast<std::size_t>(i) * bytes_, bytes_),
+                                               slots_for(size), ec);
+            ipc::detail::throw_if(ec, "ring::format");
+        }
+    }
+    void open(side s) { out_ = s == side::a ? 0 : 1; }
+    void send() {
+        if (!ring_[out_].try_push(*tx_)) floors::spin_until([&] { return ring_[out_].try_push(*tx_); });
+    }
+    void recv() {
+        if (!ring_[1 - out_].try_pop(*rx_)) floors::spin_until([&] { return ring_[1 - out_].try_pop(*rx_); });
+    }
+
+private:
+    std::size_t bytes_;
+    floors::shared_region region_;
+    ring ring_[2];
+    int out_ = 0;
+    std::unique_ptr<T> tx_, rx_;
+};
+
+// ---- case-table entry points ------------------------------------------------
+
+template <template <std::size_t> class Link, std::size_t... I>
+result run_sized(std::size_t size, const plan& p, std::index_sequence<I...>) {
+    result r = result::skip("fixed-size shm cases are compiled for 8, 64, 4096 and 65536 bytes only");
+    ((size == sizes[I] ? (r = run_link<Link<sizes[I]>>(size, p), 0) : 0), ...);
+    return r;
+}
+
+template <template <class> class RingOf, class Sync, mode M>
+struct fixed_link {
+    template <std::size_t N>
+    using type = link<RingOf<message<N>>, Sync, M, message<N>>;
+};
+template <std::size_t N>
+using raw_ring_of = raw_ring<message<N>>;
+
+// ipc.shm.<sync>[.loan|.batch] (Ring = ring::spsc) and ipc.shm_mpmc.<sync> (ring::mpmc).
+template <template <class> class RingOf, class Sync, mode M>
+result run(std::size_t size, const plan& p) {
+    if constexpr (M == mode::bytes)
+        return run_link<link<ipc::ring::bytes, Sync, M, std::vector<std::byte>>>(size, p);
+    else
+        return run_sized<fixed_link<RingOf, Sync, M>::template type>(size, p, std::make_index_sequence<std::size(sizes)>{});
+}
+
+inline result run_raw_ring(std::size_t size, const plan& p) {
+    return run_sized<raw_ring_of>(size, p, std::make_index_sequence<std::size(sizes)>{});
+}
+
+} // namespace bench::shm
