@@ -299,15 +299,20 @@ private:
     }
 
     // Sync::wait, cut into peer_check_interval() slices on a transport whose
-    // peers may die silently: after each slice that ends with no progress
-    // (and when the caller's own time runs out) the transport checks its peers.
+    // peers may die silently: when a slice ends with no progress (or the
+    // caller's own time runs out) the transport checks its peers. The slice
+    // outlives single waits (a spinning policy returns after each pause), so
+    // a channel scans its peers at most once per interval.
     bool sync_wait(direction d, const deadline& dl, std::error_code& ec) {
         if constexpr (transport::watches_peers<Transport>) {
             if (!dl.is_immediate()) {
-                const deadline slice = deadline::after(transport_.peer_check_interval());
-                const bool sliced = dl.is_never() || slice.time_point() < dl.time_point();
-                if (sync_.wait(transport_, d, sliced ? slice : dl, ec)) return true;
+                if (check_at_ == deadline::clock::time_point{})
+                    check_at_ = deadline::clock::now() +
+                                std::chrono::ceil<deadline::clock::duration>(transport_.peer_check_interval());
+                const bool sliced = dl.is_never() || check_at_ < dl.time_point();
+                if (sync_.wait(transport_, d, sliced ? deadline::at(check_at_) : dl, ec)) return true;
                 if (!is(ec, errc::timed_out)) return false;
+                check_at_ = {};
                 if (auto dead = transport_.check_peers(d)) {
                     ec = dead;
                     return false;
@@ -516,6 +521,7 @@ private:
     std::size_t rx_end_ = 0;
     std::size_t scanned_ = 0;  // how far a delimiter search has looked
     bool broken_ = false;      // the stream lost its framing
+    deadline::clock::time_point check_at_{};  // watches_peers: when waiting next checks the peers
 };
 
 } // namespace ipc

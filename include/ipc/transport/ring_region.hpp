@@ -100,9 +100,10 @@ public:
     // which never received has left.
     //
     // It also claims a slot in the region's peer table (so that peers can
-    // tell if this process dies) and reaps the slots of processes that died:
-    // each counts as having left, so a restarted process carries on where
-    // the dead one stopped.
+    // tell if this process dies) and reaps the slots of dead processes in the
+    // same role: a restarted process replaces the dead one, which then counts
+    // as having left. (Dead peers of the other role stay, so this process
+    // learns of them as status::peer_dead, not as closed.)
     void attach(direction d) noexcept {
         if (roles_ & role_bit(d)) return;
         roles_ |= role_bit(d);
@@ -114,7 +115,7 @@ public:
         peer_slot_[i] = ring_.peers().join(d == direction::send ? ipc::detail::peer_role::sender : ipc::detail::peer_role::receiver);
         if (peer_slot_[i] < 0) ring_.members().untracked.fetch_add(1, std::memory_order_acq_rel);
         owner_[i] = ring::owner_word(ipc::detail::self_identity().pid, peer_slot_[i]);
-        reap_dead();
+        reap_dead(d);
     }
     // Stops counting this process; when the last sender (receiver) leaves,
     // receivers (senders) see status::closed once the ring is empty (full),
@@ -338,18 +339,16 @@ private:
         while (!side.compare_exchange_weak(v, v >= 4 ? v - 2 : 1u, std::memory_order_seq_cst)) {}
         wake_sleepers(other(d));
     }
-    // Frees the peer-table slots of dead processes, each counting as an end
-    // that left. (A dead process's waiter counts stay: they only cost a
-    // notifier a needless wake-up call, see detail::parking.)
-    void reap_dead() noexcept {
+    // Frees the peer-table slots of dead processes in direction d, each
+    // counting as an end that left. (A dead process's waiter counts stay:
+    // they only cost a notifier a needless wake-up call, see detail::parking.)
+    void reap_dead(direction d) noexcept {
         auto& t = ring_.peers();
+        const auto role = static_cast<std::uint32_t>(d == direction::send ? ipc::detail::peer_role::sender : ipc::detail::peer_role::receiver);
         for (std::size_t i = 0; i < ring::max_peers; ++i) {
             std::uint64_t s = t.slots[i].state.load(std::memory_order_acquire);
-            if (s == 0 || t.owner_alive(i)) continue;
-            const auto role = static_cast<ipc::detail::peer_role>(t.slots[i].role.load(std::memory_order_relaxed));
-            if (!t.slots[i].state.compare_exchange_strong(s, 0, std::memory_order_acq_rel)) continue;
-            if (role == ipc::detail::peer_role::sender) drop(direction::send);
-            else if (role == ipc::detail::peer_role::receiver) drop(direction::recv);
+            if (s == 0 || t.slots[i].role.load(std::memory_order_relaxed) != role || t.owner_alive(i)) continue;
+            if (t.slots[i].state.compare_exchange_strong(s, 0, std::memory_order_acq_rel)) drop(d);
         }
     }
     void enter(direction d) noexcept {
@@ -368,9 +367,16 @@ private:
     bool gone(direction d) const noexcept {
         return ring_.members().side[ring::detail::index(d)].load(std::memory_order_seq_cst) & 1u;
     }
-    // Nothing to receive: closed if every sender left and the ring is still empty.
-    bool empty(std::error_code& ec) const noexcept {
-        ec = make_error_code(gone(direction::send) && !ring_.can_pop() ? errc::peer_closed : errc::would_block);
+    // Nothing to receive: closed if every sender left and the ring is still
+    // empty. (An mpmc ring may hide messages behind the slot of a producer
+    // that died claiming it: with every sender gone, that slot is skipped.)
+    bool empty(std::error_code& ec) noexcept {
+        bool closed = gone(direction::send) && !ring_.can_pop();
+        if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
+            if (closed && ring_.skip_dead_claim([&](std::uint32_t who) { return ring::owner_alive(ring_.peers(), who); }))
+                closed = false;
+        }
+        ec = make_error_code(closed ? errc::peer_closed : errc::would_block);
         return false;
     }
     // No room: closed if every receiver left (nobody will ever make room).
