@@ -145,7 +145,12 @@ private:
             } else if (dif < 0) {
                 return {nullptr, 0};
             } else {
+                // Someone claimed pos: the index has moved (the turn was
+                // published after the claim). If it has not, the region is
+                // corrupt: report empty/full rather than spin forever.
+                const std::uint64_t was = pos;
                 pos = index.load(std::memory_order_relaxed);
+                if (pos == was) return {nullptr, 0};
             }
         }
     }
