@@ -33,6 +33,20 @@ Channel open_end(const std::string& name, auto sync) {
     std::abort();
 }
 
+// A producer that claims a slot of the mpmc ring `name`, half-writes it and
+// is killed before commit.
+void leave_a_dead_claim(const std::string& name) {
+    using channel = ipc::channel<std::uint64_t, shm<ipc::ring::mpmc<std::uint64_t>>, ipc::sync::futex>;
+    child claimer([&] {
+        auto tx = open_end<channel>(name, ipc::sync::futex{});
+        std::uint64_t* slot = nullptr;
+        if (tx.try_loan(slot) != ipc::status::ok) return 1;
+        *slot = 666;
+        die();
+    });
+    CHECK(claimer.wait() == -SIGKILL);
+}
+
 } // namespace
 
 TEST_CASE_TEMPLATE_DEFINE("shm crash: every sync policy reports a dead peer", Sync, shm_crash_dead) {
@@ -175,14 +189,7 @@ TEST_CASE("shm crash: mpmc consumers pass over a slot whose producer died betwee
     using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
     remover<transport> region{unique_name("hole")};
     transport(ipc::create_only, region.name, 8);
-    child claimer([&] {
-        auto tx = open_end<channel>(region.name, ipc::sync::futex{});
-        std::uint64_t* slot = nullptr;
-        if (tx.try_loan(slot) != ipc::status::ok) return 1;
-        *slot = 666;  // half-written, never committed
-        die();
-    });
-    CHECK(claimer.wait() == -SIGKILL);
+    leave_a_dead_claim(region.name);
     auto tx = open_end<channel>(region.name, ipc::sync::futex{});
     auto rx = open_end<channel>(region.name, ipc::sync::futex{});
     for (std::uint64_t i = 1; i <= 7; ++i) REQUIRE(tx.try_send(i) == ipc::status::ok);  // the hole takes the 8th slot
@@ -236,13 +243,7 @@ TEST_CASE("shm crash: mpmc producers and consumers as threads survive one killed
     using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
     remover<transport> region{unique_name("threads")};
     transport(ipc::create_only, region.name, 8);
-    child claimer([&] {
-        auto tx = open_end<channel>(region.name, ipc::sync::futex{});
-        std::uint64_t* slot = nullptr;
-        if (tx.try_loan(slot) != ipc::status::ok) return 1;
-        die();
-    });
-    CHECK(claimer.wait() == -SIGKILL);
+    leave_a_dead_claim(region.name);
     constexpr std::uint64_t per_thread = 2000;
     std::atomic<std::uint64_t> sum{0}, got{0};
     std::atomic<int> failures{0};
