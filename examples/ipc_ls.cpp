@@ -104,14 +104,17 @@ void scan_posix(std::vector<entry>& out) {
         entry e;
         e.where = "posix_shm";
         e.name = file.substr(4);
-        ipc::detail::unique_fd fd(::openat(::dirfd(d), file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
         struct stat sb {};
-        if (!fd || ::fstat(fd.get(), &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
+        if (::fstatat(::dirfd(d), file.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode)) continue;
         e.uid = sb.st_uid;
         e.mode = sb.st_mode & 07777;
         e.size = static_cast<unsigned long long>(sb.st_size);
+        ipc::detail::unique_fd fd(::openat(::dirfd(d), file.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+        struct stat now {};
         const std::size_t len = e.size < state_size ? static_cast<std::size_t>(e.size) : state_size;
-        if (len == 0) {
+        if (!fd || ::fstat(fd.get(), &now) != 0 || now.st_ino != sb.st_ino) {
+            e.verdict = std::string("unreadable: ") + std::strerror(errno);  // another user's, or replaced meanwhile
+        } else if (len == 0) {
             e.verdict = "empty";
         } else if (void* m = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd.get(), 0); m != MAP_FAILED) {
             inspect(static_cast<const std::byte*>(m), static_cast<std::size_t>(e.size), e);

@@ -96,6 +96,26 @@ TEST_CASE_TEMPLATE_DEFINE("shm crash: every sync policy reports a dead peer", Sy
 TEST_CASE_TEMPLATE_INVOKE(shm_crash_dead, ipc::sync::futex, ipc::sync::spin, ipc::sync::eventfd, ipc::sync::posix_sem,
                           ipc::sync::sysv_sem);
 
+TEST_CASE("shm crash: a byte-ring receiver learns that its sender was killed") {
+    using transport = shm<ipc::ring::bytes>;
+    using channel = ipc::shm_message_channel<std::string>;
+    remover<transport> region{unique_name("bytes")};
+    transport(ipc::create_only, region.name, 4096);
+    child sender([&] {
+        auto tx = open_end<channel>(region.name, ipc::sync::futex{});
+        if (tx.send_for(std::string("last words"), 5s) != ipc::status::ok) return 1;
+        die();
+    });
+    auto rx = open_end<channel>(region.name, ipc::sync::futex{});
+    std::string s;
+    REQUIRE(rx.recv_for(s, 5s) == ipc::status::ok);
+    CHECK(s == "last words");
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(rx.recv_for(s, 10s) == ipc::status::peer_dead);
+    CHECK(ms_since(t0) < noticed_within_ms);
+    CHECK(sender.wait() == -SIGKILL);
+}
+
 TEST_CASE("shm crash: a stopped peer is slow, not dead") {
     using transport = shm<ipc::ring::spsc<std::uint64_t>>;
     using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
