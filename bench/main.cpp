@@ -1,13 +1,15 @@
 // ipc_bench: ipc channels against hand-written system calls, shared-memory
 // floors and other libraries, between two processes pinned to two CPUs.
 //
-//   ipc_bench [--json] [--quick] [--filter TEXT] [--sizes 8,64,4096,65536] [--repeat N] [--list]
+//   ipc_bench [--json] [--quick] [--filter TEXT] [--sizes 8,64,4096,65536] [--repeat N] [--list] [--sigpipe-default]
 //
 // Each case reports round-trip latency (median and p99) and one-way throughput.
 // A case with a baseline also reports ratio_rtt = rtt_p50 / baseline rtt_p50
 // (above 1: slower) and ratio_tput = msgs_per_s / baseline msgs_per_s (below 1:
 // slower). A selected case always runs its baseline too.
 #include <sys/socket.h>
+
+#include <csignal>
 
 #include <cmath>
 #include <cstdio>
@@ -86,6 +88,7 @@ struct options {
     bool json = false;
     bool quick = false;
     bool list = false;
+    bool sigpipe_default = false;
     std::string filter;
     std::vector<std::size_t> sizes{8, 64, 4096, 65536};
     int repeat = 1;
@@ -93,13 +96,14 @@ struct options {
 
 [[noreturn]] void usage(int code) {
     std::fprintf(code ? stderr : stdout,
-                 "usage: ipc_bench [--json] [--quick] [--filter TEXT] [--sizes 8,64,4096,65536] [--repeat N] [--list]\n"
+                 "usage: ipc_bench [--json] [--quick] [--filter TEXT] [--sizes 8,64,4096,65536] [--repeat N] [--list] [--sigpipe-default]\n"
                  "  --json      one JSON object per line instead of a table\n"
                  "  --quick     short run (CI smoke test); numbers are rough\n"
                  "  --filter    only cases whose name contains TEXT (their baselines run too)\n"
                  "  --sizes     message sizes in bytes\n"
                  "  --repeat    run each measurement N times and report the medians\n"
                  "  --list      print the case names and exit\n"
+                 "  --sigpipe-default  keep SIGPIPE's default action (pipe writes then pay ipc's SIGPIPE guard)\n"
                  "ratio_rtt = rtt_p50 / baseline's (>1 slower); ratio_tput = msgs_per_s / baseline's (<1 slower)\n");
     std::exit(code);
 }
@@ -115,6 +119,7 @@ options parse(int argc, char** argv) {
         if (a == "--json") o.json = true;
         else if (a == "--quick") o.quick = true;
         else if (a == "--list") o.list = true;
+        else if (a == "--sigpipe-default") o.sigpipe_default = true;
         else if (a == "--filter") o.filter = value();
         else if (a == "--repeat") o.repeat = std::max(1, std::atoi(value()));
         else if (a == "--sizes") {
@@ -208,6 +213,10 @@ void print_row(const case_entry& c, std::size_t size, const result& r, const res
 
 int main(int argc, char** argv) {
     const options o = parse(argc, argv);
+    // As a hand-written server does at startup. ipc then writes pipes without
+    // its SIGPIPE guard (two rt_sigprocmask calls per write otherwise); raw and
+    // ipc cases run under the same disposition. --sigpipe-default measures the guard.
+    if (!o.sigpipe_default) std::signal(SIGPIPE, SIG_IGN);
     std::vector<case_entry> cases(std::begin(table), std::end(table));
     cases.insert(cases.end(), peer_cases().begin(), peer_cases().end());
 

@@ -45,41 +45,63 @@ child storm(std::vector<pid_t> targets) {
 
 constexpr std::uint64_t storm_count = 20000;
 
-template <class Framing>
-void pipe_under_storm() {
-    using V = typename value_for<Framing>::type;
+// The sender in a child, the receiver here, and a third process signalling
+// both all along. Each side alternates blocking and timed calls so that both
+// paths meet EINTR. in_child/in_parent drop the ends each side does not use;
+// a transport with an end of stream (pipes, stream sockets) must then report
+// closed, one without (queues, datagrams) must be empty.
+template <class Tx, class Rx, class InChild, class InParent>
+void transfer_under_storm(Tx& tx, Rx& rx, InChild in_child, InParent in_parent, bool reports_close) {
+    using V = typename Rx::value_type;
     install_interrupting_handler();
     interruptions = 0;
-    auto ch = ipc::pipe_channel<V, ipc::sync::poll, Framing>::create();
     gate start;
     child sender([&] {
-        ch.receiver.transport().close();
+        in_child();
         interruptions = 0;
         if (!start.wait()) return 5;
-        // Alternate blocking and timed sends so both paths meet EINTR.
         for (std::uint64_t i = 0; i < storm_count; ++i) {
-            auto st = i % 2 ? ch.sender.send(make_msg<V>(i, 1 << 16)) : ch.sender.send_for(make_msg<V>(i, 1 << 16), 10s);
+            auto st = i % 2 ? tx.send(make_msg<V>(i, 1 << 16)) : tx.send_for(make_msg<V>(i, 1 << 16), 10s);
             if (st != ipc::status::ok) return 1;
         }
         return interruptions > 0 ? 0 : 7;  // 7: the storm never reached the sender
     });
-    ch.sender.transport().close();
+    in_parent();
     auto signals = storm({::getpid(), sender.pid()});
     start.open();
     V got{};
     for (std::uint64_t i = 0; i < storm_count; ++i) {
-        auto st = i % 2 ? ch.receiver.recv(got) : ch.receiver.recv_for(got, 10s);
+        auto st = i % 2 ? rx.recv(got) : rx.recv_for(got, 10s);
         REQUIRE_MESSAGE(st == ipc::status::ok, "message ", i, ": ", std::string(st.name()));
         REQUIRE_MESSAGE(is_msg(i, got, 1 << 16), "message ", i, " lost, duplicated or reordered");
     }
-    CHECK(ch.receiver.recv_for(got, 10s) == ipc::status::closed);
     CHECK(sender.wait() == child_ok);
     ::kill(signals.pid(), SIGKILL);
     signals.wait();
     restore_default_handler();
+    if (reports_close) CHECK(rx.recv_for(got, 10s) == ipc::status::closed);
+    else CHECK(rx.try_recv(got) == ipc::status::would_block);  // nothing sent twice
     CHECK(interruptions > 0);
     MESSAGE("receiver was interrupted by ", static_cast<int>(interruptions), " signals");
 }
+
+template <class Framing>
+void pipe_under_storm() {
+    using V = typename value_for<Framing>::type;
+    auto ch = ipc::pipe_channel<V, ipc::sync::poll, Framing>::create();
+    transfer_under_storm(
+        ch.sender, ch.receiver, [&] { ch.receiver.transport().close(); }, [&] { ch.sender.transport().close(); }, true);
+}
+
+// Both ends of a socketpair as channels; the child sends on the first.
+template <class Socket, class V>
+void socketpair_under_storm(bool reports_close) {
+    auto ends = Socket::pair();
+    ipc::channel<V, Socket> tx(std::move(ends.first)), rx(std::move(ends.second));
+    transfer_under_storm(tx, rx, [&] { rx.transport().close(); }, [&] { tx.transport().close(); }, reports_close);
+}
+
+constexpr auto nothing = [] {};
 
 } // namespace
 
@@ -88,3 +110,26 @@ TEST_CASE("EINTR storm: a pipe channel with length-prefixed strings loses nothin
     pipe_under_storm<ipc::framing::length_prefixed>();
 }
 TEST_CASE("EINTR storm: a pipe channel with text lines loses nothing") { pipe_under_storm<ipc::framing::delimited>(); }
+
+TEST_CASE("EINTR storm: a POSIX message queue loses nothing") {
+    const std::string name = "/" + unique_name("eintr-mq");
+    ipc::posix_mq_channel<std::string> tx(ipc::transport::posix_mq(ipc::create_only, name));
+    ipc::posix_mq_channel<std::string> rx(ipc::transport::posix_mq(ipc::open_only, name));
+    transfer_under_storm(tx, rx, nothing, nothing, false);
+    CHECK(ipc::transport::posix_mq::remove(name));
+}
+
+TEST_CASE("EINTR storm: a System V message queue loses nothing") {
+    ipc::sysv_mq_channel<record> tx(ipc::transport::sysv_mq(ipc::create_only, ipc::transport::sysv_key::private_key()));
+    ipc::sysv_mq_channel<record> rx(ipc::transport::sysv_mq::attach(tx.transport().id()));
+    transfer_under_storm(tx, rx, nothing, nothing, false);
+    CHECK(tx.transport().remove());
+}
+
+TEST_CASE("EINTR storm: a Unix stream socket loses nothing") {
+    socketpair_under_storm<ipc::transport::unix_stream, std::string>(true);
+}
+
+TEST_CASE("EINTR storm: a Unix datagram socket loses nothing") {
+    socketpair_under_storm<ipc::transport::unix_dgram, std::string>(false);
+}

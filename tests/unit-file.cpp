@@ -161,6 +161,44 @@ TEST_CASE("file log: a follower sees a frame only when it is whole") {
     CHECK(rx.try_recv(m) == ipc::status::would_block);
 }
 
+TEST_CASE("file log: a writer killed inside a write leaves no torn frame: the next writer finishes it") {
+    temp_dir dir;
+    const std::string path = dir / "log";
+    ipc::transport::file_writer(ipc::create_only, path);
+    // Big enough that the write takes many page copies, during which SIGKILL lands.
+    constexpr std::size_t big = std::size_t{32} << 20;
+    const length_prefixed framing(big);
+    auto pattern = [] {
+        std::string s(big, ' ');
+        for (std::size_t i = 0; i < big; ++i) s[i] = static_cast<char>('a' + i % 26);
+        return s;
+    };
+    auto log_size = [&] {
+        struct stat st {};
+        return ::stat(path.c_str(), &st) == 0 ? static_cast<std::size_t>(st.st_size) : 0;
+    };
+    child victim([&] {
+        ipc::file_sender<std::string> tx(ipc::transport::file_writer(ipc::open_only, path), framing);
+        return tx.send(pattern()) == ipc::status::ok ? 0 : 1;
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    while (log_size() < (std::size_t{1} << 20) && ms_since(t0) < 10000) {
+    }
+    ::kill(victim.pid(), SIGKILL);
+    CHECK(victim.wait() == -SIGKILL);
+    REQUIRE_MESSAGE(log_size() < big + length_prefixed::header_size, "the write finished before the kill; the test proves nothing");
+
+    ipc::file_sender<std::string> tx(ipc::transport::file_writer(ipc::open_only, path), framing);
+    REQUIRE(tx.send_for(std::string("after"), 10s) == ipc::status::ok);
+    ipc::file_receiver<std::string> rx(ipc::transport::file_reader(path), framing);
+    std::string m;
+    REQUIRE(rx.recv_for(m, 10s) == ipc::status::ok);
+    CHECK((m == pattern()));  // the killed writer's message, whole (it may or may not have counted as sent)
+    REQUIRE(rx.recv_for(m, 10s) == ipc::status::ok);
+    CHECK(m == "after");
+    CHECK(rx.recv_for(m, 10s) == ipc::status::closed);
+}
+
 TEST_CASE("file log: lying, corrupt and truncated content is an error, not a crash") {
     temp_dir dir;
     const std::string path = dir / "log";

@@ -239,3 +239,52 @@ TEST_CASE("pipe: SIGPIPE stays as the application set it") {
     CHECK_FALSE(sigismember(&pending, SIGPIPE));
     sigaction(SIGPIPE, &old, nullptr);
 }
+
+TEST_CASE("pipe: a SIGPIPE-ignoring program writes unguarded and still gets closed") {
+    struct sigaction old {};
+    struct sigaction ign {};
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, &old);
+    {
+        auto ch = ipc::pipe_channel<int>::create();
+        ch.receiver.transport().close();
+        std::error_code ec;
+        CHECK(ch.sender.try_send(1, ec) == ipc::status::closed);
+        CHECK(ec == ipc::errc::peer_closed);
+    }
+    sigaction(SIGPIPE, &old, nullptr);
+}
+
+// Payloads are read straight into the message; a receive that times out in
+// the middle keeps what arrived, and the next one completes the same frame.
+TEST_CASE_TEMPLATE("pipe: a frame that arrives in pieces across timed-out receives is whole", V, record, std::string) {
+    auto p = ipc::transport::make_pipe();
+    const V sent = make_msg<V>(7, 1 << 16);
+    std::vector<std::byte> frame;
+    if constexpr (std::is_same_v<V, std::string>) {
+        auto n = static_cast<std::uint32_t>(sent.size());
+        for (int i = 0; i < 4; ++i) frame.push_back(static_cast<std::byte>(n >> (8 * i)));
+    }
+    auto body = ipc::codec<V>::bytes(sent);
+    frame.insert(frame.end(), body.begin(), body.end());
+    REQUIRE(frame.size() > 16);
+    gate next;
+    child trickle([&] {
+        p.reader.close();
+        // The header and a few payload bytes, then (after the parent timed out) the rest.
+        write_raw(p.writer, frame.data(), 12);
+        if (!next.wait()) return 1;
+        write_raw(p.writer, frame.data() + 12, frame.size() - 12);
+        return 0;
+    });
+    p.writer.close();
+    ipc::channel<V, ipc::transport::pipe_reader, ipc::sync::poll, ipc::default_framing_t<V>> rx(std::move(p.reader));
+    V got{};
+    CHECK(rx.recv_for(got, 100ms) == ipc::status::timed_out);
+    CHECK(rx.buffered() > 0);
+    next.open();
+    REQUIRE(rx.recv_for(got, 5s) == ipc::status::ok);
+    CHECK(is_msg(7, got, 1 << 16));
+    CHECK(rx.recv_for(got, 5s) == ipc::status::closed);
+    CHECK(trickle.wait() == child_ok);
+}

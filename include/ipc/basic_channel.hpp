@@ -460,6 +460,13 @@ private:
                     broken_ = true;
                     return make_error_code(c.error);
                 }
+                if constexpr (writable_codec<T>) {
+                    // Header (if any) complete, payload not started: read it straight into out.
+                    if (c.need > have.size() && c.payload_off == have.size()) {
+                        auto dst = codec<T>::writable(out, c.need - have.size());
+                        if (dst.size() == c.need - have.size()) return recv_direct(dst, !have.empty(), dl);
+                    }
+                }
                 std::span<std::byte> room = make_room(c.need);
                 const bool mid = have.size() > 0;
                 std::size_t n = transport_.read_some(room, mode_for(dl), ec);
@@ -489,6 +496,39 @@ private:
                 ec.clear();
                 if (!wait(direction::recv, dl, false, ec)) return ec;
             }
+        }
+    }
+
+    // Reads the rest of a frame into dst, the message's own storage. If the
+    // call ends early (timeout, try_), the bytes read so far move to the
+    // buffer behind the header, so the next call resumes the same frame.
+    std::error_code recv_direct(std::span<std::byte> dst, bool mid, const deadline& dl) {
+        std::error_code ec;
+        std::size_t got = 0;
+        for (;;) {
+            std::size_t n = transport_.read_some(dst.subspan(got), mode_for(dl), ec);
+            if (n > 0) {
+                got += n;
+                if (got < dst.size()) continue;
+                rx_begin_ = rx_end_ = 0;  // the header, if any, is consumed with its payload
+                sync_.notify(transport_, direction::recv);
+                return {};
+            }
+            if (is(ec, errc::peer_closed)) {
+                if (!mid && got == 0) return ec;
+                broken_ = true;
+                return make_error_code(errc::truncated);
+            }
+            if (is(ec, errc::would_block)) {
+                ec.clear();
+                if (wait(direction::recv, dl, false, ec)) continue;
+            }
+            if (got > 0) {
+                auto room = make_room(rx_end_ - rx_begin_ + got);
+                std::memcpy(room.data(), dst.data(), got);
+                rx_end_ += got;
+            }
+            return ec ? ec : make_error_code(errc::peer_closed);
         }
     }
 

@@ -7,6 +7,10 @@
 //   static void encode(const T&, std::span<std::byte> out);    (out.size() == size(v))
 // and
 //   static bool decode(std::span<const std::byte> in, T& out); (false: not a valid T)
+// Optionally
+//   static std::span<std::byte> writable(T& out, std::size_t n);
+// makes out hold n bytes and returns them, so a receiver can read a payload
+// straight into out (an empty span: not possible for this n).
 // Trivially copyable types, std::string and vectors of byte-sized elements
 // come ready.
 #pragma once
@@ -30,6 +34,10 @@ struct codec<T> {
     static std::span<const std::byte> bytes(const T& v) noexcept {
         return std::as_bytes(std::span<const T, 1>(&v, 1));
     }
+    static std::span<std::byte> writable(T& out, std::size_t n) noexcept {
+        if (n != sizeof(T)) return {};
+        return std::as_writable_bytes(std::span<T, 1>(&out, 1));
+    }
     static bool decode(std::span<const std::byte> in, T& out) noexcept {
         if (in.size() != sizeof(T)) return false;
         std::memcpy(static_cast<void*>(&out), in.data(), sizeof(T));
@@ -52,6 +60,10 @@ template <class C>
 struct byte_container_codec {
     static std::span<const std::byte> bytes(const C& v) noexcept {
         return {reinterpret_cast<const std::byte*>(v.data()), v.size()};
+    }
+    static std::span<std::byte> writable(C& out, std::size_t n) {
+        out.resize(n);
+        return {reinterpret_cast<std::byte*>(out.data()), n};
     }
     static bool decode(std::span<const std::byte> in, C& out) {
         // assign() keeps the capacity a reused buffer already has: no allocation in steady state.
@@ -85,6 +97,11 @@ concept encoding_codec = requires(const T& v, std::span<std::byte> out) {
 
 template <class T>
 concept encodable = contiguous_codec<T> || encoding_codec<T>;
+
+template <class T>
+concept writable_codec = requires(T& out, std::size_t n) {
+    { codec<T>::writable(out, n) } -> std::same_as<std::span<std::byte>>;
+};
 
 template <class T>
 concept decodable = requires(std::span<const std::byte> in, T& out) {

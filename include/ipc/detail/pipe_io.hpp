@@ -54,7 +54,11 @@ public:
             if (p.empty() || cnt == static_cast<int>(iov.size())) continue;
             iov[cnt++] = {const_cast<std::byte*>(p.data()), p.size()};
         }
-        sigpipe_guard guard;
+        // Asked once per end: a program that ignores SIGPIPE (as most servers
+        // do at startup) writes with no guard. One that later restores the
+        // default after ignoring it must make a new end.
+        if (sigpipe_ignored_ < 0) sigpipe_ignored_ = sigpipe_ignored() ? 1 : 0;
+        sigpipe_guard guard(sigpipe_ignored_ == 0);
         ssize_t n = retry_eintr([&] { return cnt == 1 ? ::write(fd, iov[0].iov_base, iov[0].iov_len) : ::writev(fd, iov.data(), cnt); });
         if (n >= 0) return static_cast<std::size_t>(n);
         if (errno == EPIPE) guard.consume();
@@ -86,6 +90,7 @@ private:
     unique_fd fd_;
     unique_fd nb_;
     int access_ = O_RDONLY;
+    signed char sigpipe_ignored_ = -1;  // -1: not asked yet
 };
 
 } // namespace ipc::detail

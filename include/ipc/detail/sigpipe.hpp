@@ -1,6 +1,7 @@
 // ipc/detail/sigpipe.hpp: write to a pipe without dying of SIGPIPE.
 #pragma once
 
+#include <cerrno>
 #include <csignal>
 #include <ctime>
 #include <pthread.h>
@@ -11,9 +12,19 @@ namespace ipc::detail {
 // raised SIGPIPE (EPIPE), the pending signal is consumed before the old mask is
 // restored, so the application's own disposition and mask are left untouched.
 // Sockets do not need this: they use MSG_NOSIGNAL.
+//
+// Blocking and restoring costs two system calls per write, so a guard is
+// inactive when the process ignores SIGPIPE (see sigpipe_ignored()).
+// Whether SIGPIPE's disposition is SIG_IGN right now (one system call).
+inline bool sigpipe_ignored() noexcept {
+    struct sigaction sa {};
+    return ::sigaction(SIGPIPE, nullptr, &sa) == 0 && !(sa.sa_flags & SA_SIGINFO) && sa.sa_handler == SIG_IGN;
+}
+
 class sigpipe_guard {
 public:
-    sigpipe_guard() noexcept {
+    explicit sigpipe_guard(bool active = true) noexcept : active_(active) {
+        if (!active_) return;
         sigset_t block;
         sigemptyset(&block);
         sigaddset(&block, SIGPIPE);
@@ -27,7 +38,7 @@ public:
     void consume() noexcept { epipe_ = true; }
 
     ~sigpipe_guard() {
-        if (was_blocked_) return;  // the application blocks SIGPIPE itself: leave its pending set alone
+        if (!active_ || was_blocked_) return;  // the application blocks SIGPIPE itself: leave its pending set alone
         if (epipe_) {
             sigset_t set;
             sigemptyset(&set);
@@ -40,6 +51,7 @@ public:
 
 private:
     sigset_t old_{};
+    bool active_ = true;
     bool was_blocked_ = false;
     bool epipe_ = false;
 };

@@ -30,7 +30,7 @@ struct fixed {
 
     template <class T>
     constexpr cut cut_stream(std::span<const std::byte> have, std::size_t&) const noexcept {
-        if (have.size() < sizeof(T)) return cut::more(sizeof(T));
+        if (have.size() < sizeof(T)) return cut::more(sizeof(T), 0);
         return cut::done(sizeof(T), 0, sizeof(T));
     }
 

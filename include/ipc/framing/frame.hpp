@@ -31,6 +31,9 @@ struct cut {
     enum kind_t : std::uint8_t { need_more, complete, invalid } kind = need_more;
     // need_more: the frame is at least `need` bytes in all; read exactly up to
     // it. need == 0: the length is unknown until more arrives; read what comes.
+    // When the frame is exactly `need` bytes and its payload runs from
+    // payload_off to the end, the channel may read the payload straight into
+    // the message (no copy through its buffer).
     std::size_t need = 0;
     // complete: the frame is frame_len bytes; its payload is at [payload_off, +payload_len).
     std::size_t frame_len = 0;
@@ -39,7 +42,10 @@ struct cut {
     // invalid: why.
     errc error = errc::bad_message;
 
-    static constexpr cut more(std::size_t need) noexcept { return {need_more, need, 0, 0, 0, errc::bad_message}; }
+    static constexpr std::size_t unknown = static_cast<std::size_t>(-1);
+    static constexpr cut more(std::size_t need, std::size_t payload_off = unknown) noexcept {
+        return {need_more, need, 0, payload_off, 0, errc::bad_message};
+    }
     static constexpr cut done(std::size_t frame_len, std::size_t off, std::size_t len) noexcept {
         return {complete, 0, frame_len, off, len, errc::bad_message};
     }

@@ -51,7 +51,7 @@ public:
         std::uint32_t n = 0;
         for (std::size_t i = 0; i < header_size; ++i) n |= std::uint32_t(std::to_integer<std::uint8_t>(have[i])) << (8 * i);
         if (n > max_size_) return cut::fail(errc::message_too_large);
-        if (have.size() < header_size + n) return cut::more(header_size + n);
+        if (have.size() < header_size + n) return cut::more(header_size + n, header_size);
         return cut::done(header_size + n, header_size, n);
     }
 

@@ -24,6 +24,15 @@
 // lock, truncation or rewriting behind a reader's back (a follower whose
 // offset is past the end reports errc::bad_message), and a file replaced by
 // rename (a follower keeps reading the old one).
+//
+// A writer killed (SIGKILL) inside a write: the kernel may stop a
+// regular-file write between pages, leaving the first part of a frame at the
+// end of the log. Cutting it off is not safe (a follower may have read it), and
+// appending after it would make readers take the torn part and the next frame
+// for one. So each frame is first copied to a journal beside the log
+// (<path>.journal, as large as the largest frame), and the next writer, under
+// the lock, finishes a frame it finds cut short before appending its own.
+// Until then readers wait for the rest (errc::truncated when not following).
 #pragma once
 
 #include <fcntl.h>
@@ -33,10 +42,12 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <new>
 #include <span>
 
 #include "../basic_channel.hpp"
@@ -60,32 +71,29 @@ public:
     // that is not a regular file (EINVAL); a bad path (see detail::fs_path)
     // is errc::name_invalid.
     template <class Mode>
-    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock = {}) : lock_(lock) {
-        std::error_code ec;
-        fd_ = detail::open_regular_file(path, O_WRONLY | O_APPEND | detail::creation_flags(m), ec);
-        detail::throw_if(ec, "file_writer open");
-    }
+    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock = {}) : file_writer(m, path, lock, permissions{}) {}
     template <class Mode>
     file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock, std::error_code& ec) noexcept
         : file_writer(m, path, lock, permissions{}, ec) {}
-    // The same, a new file getting wider permissions than 0600 (less the umask).
+    // The same, a new file (and its journal) getting wider permissions than 0600 (less the umask).
     template <class Mode>
     file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock, permissions p) : lock_(lock) {
         std::error_code ec;
-        fd_ = detail::open_regular_file(path, O_WRONLY | O_APPEND | detail::creation_flags(m), ec, p);
+        open(m, path, p, ec);
         detail::throw_if(ec, "file_writer open");
     }
     template <class Mode>
     file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock, permissions p, std::error_code& ec) noexcept
         : lock_(lock) {
-        fd_ = detail::open_regular_file(path, O_WRONLY | O_APPEND | detail::creation_flags(m), ec, p);
+        open(m, path, p, ec);
     }
 
     // Blocking: waits for the lock in the kernel. Nonblocking: errc::would_block
     // while another writer holds it; a channel with sync::file_lock then waits
     // for the lock (sync::poll cannot: a regular file always polls writable).
     // A failed write (disk full) is cut back off the file, so readers never see
-    // half a frame.
+    // half a frame; one cut short by the writer's death is finished by the
+    // next writer (see the journal above).
     std::size_t write_some(std::span<const std::span<const std::byte>> parts, io_mode m, std::error_code& ec) noexcept {
         if (!fd_) {
             ec = std::make_error_code(std::errc::bad_file_descriptor);
@@ -100,28 +108,19 @@ public:
             total += p.size();
         }
         if (!lock_.lock(fd_.get(), m == io_mode::blocking ? deadline::never() : deadline::immediate(), ec)) return 0;
-        const off_t start = ::lseek(fd_.get(), 0, SEEK_END);
-        std::size_t done = 0;
-        int first = 0;
-        while (done < total) {
-            ssize_t n = detail::retry_eintr([&] { return ::writev(fd_.get(), iov.data() + first, cnt - first); });
-            if (n <= 0) {
-                ec = n < 0 ? detail::last_error() : std::make_error_code(std::errc::no_space_on_device);
-                if (start >= 0 && ::ftruncate(fd_.get(), start) != 0) { /* the error above is the one to report */ }
-                unlock();
-                return 0;
-            }
-            done += static_cast<std::size_t>(n);
-            // Skip what went out; the rest goes in the next writev.
-            for (auto k = static_cast<std::size_t>(n); k > 0 && first < cnt;) {
-                if (k >= iov[first].iov_len) {
-                    k -= iov[first++].iov_len;
-                } else {
-                    iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + k;
-                    iov[first].iov_len -= k;
-                    k = 0;
-                }
-            }
+        off_t start = ::lseek(fd_.get(), 0, SEEK_END);
+        if (start < 0 || !finish_torn_frame(start, ec) || !journal(iov, cnt, start, total, ec)) {
+            if (!ec) ec = detail::last_error();
+            unlock();
+            return 0;
+        }
+        if (!write_all(fd_.get(), iov.data(), cnt, total, -1, ec)) {
+            // Cut back, and make sure no later writer finishes the frame for us.
+            if (::ftruncate(fd_.get(), start) != 0) { /* the error above is the one to report */ }
+            const journal_header none{};
+            if (::pwrite(journal_.get(), &none, sizeof none, 0) < 0) { /* likewise */ }
+            unlock();
+            return 0;
         }
         unlock();
         return total;
@@ -150,17 +149,123 @@ public:
     void close() noexcept { fd_.reset(); }
     sync::file_lock lock_policy() const noexcept { return lock_; }
 
-    // Removes a log file by path (readers that have it open keep reading it).
-    static bool remove(const std::filesystem::path& path, std::error_code& ec) noexcept { return detail::remove_file(path, ec); }
-    static bool remove(const std::filesystem::path& path) { return detail::remove_file(path); }
+    // Removes a log file and its journal by path (readers that have the log
+    // open keep reading it).
+    static bool remove(const std::filesystem::path& path, std::error_code& ec) noexcept {
+        try {
+            std::error_code ignored;  // a log never opened by a file_writer has no journal
+            (void)detail::remove_file(journal_path(path), ignored);
+        } catch (const std::bad_alloc&) {
+            ec = std::make_error_code(std::errc::not_enough_memory);
+            return false;
+        }
+        return detail::remove_file(path, ec);
+    }
+    static bool remove(const std::filesystem::path& path) {
+        std::error_code ignored;
+        (void)detail::remove_file(journal_path(path), ignored);
+        return detail::remove_file(path);
+    }
+    static std::filesystem::path journal_path(const std::filesystem::path& path) {
+        std::filesystem::path j = path;
+        j += ".journal";
+        return j;
+    }
 
 private:
+    // At the journal's start; the frame's bytes follow it. Valid only as a
+    // whole (check), so a header cut short by a kill is ignored.
+    struct journal_header {
+        std::uint64_t start = 0;   // where the frame begins in the log
+        std::uint64_t length = 0;  // its bytes
+        std::uint64_t check = 0;
+        static std::uint64_t sum(std::uint64_t s, std::uint64_t l) noexcept { return (s * 0x9e3779b97f4a7c15ULL ^ l) + 0x6a09e667f3bcc909ULL; }
+        bool valid() const noexcept { return length > 0 && check == sum(start, length); }
+    };
+
+    template <class Mode>
+    void open(Mode m, const std::filesystem::path& path, permissions p, std::error_code& ec) noexcept {
+        fd_ = detail::open_regular_file(path, O_WRONLY | O_APPEND | detail::creation_flags(m), ec, p);
+        if (ec) return;
+        try {
+            journal_ = detail::open_regular_file(journal_path(path), O_RDWR | O_CREAT, ec, p);
+        } catch (const std::bad_alloc&) {
+            ec = std::make_error_code(std::errc::not_enough_memory);
+        }
+        if (ec) fd_.reset();
+    }
+
+    // Writes all of iov to fd: at `at`, or appended when at < 0 (O_APPEND).
+    // iov is used up on the way.
+    static bool write_all(int fd, iovec* iov, int cnt, std::size_t total, off_t at, std::error_code& ec) noexcept {
+        std::size_t done = 0;
+        int first = 0;
+        while (done < total) {
+            ssize_t n = detail::retry_eintr([&] {
+                return at < 0 ? ::writev(fd, iov + first, cnt - first) : ::pwritev(fd, iov + first, cnt - first, at + static_cast<off_t>(done));
+            });
+            if (n <= 0) {
+                ec = n < 0 ? detail::last_error() : std::make_error_code(std::errc::no_space_on_device);
+                return false;
+            }
+            done += static_cast<std::size_t>(n);
+            // Skip what went out; the rest goes in the next call.
+            for (auto k = static_cast<std::size_t>(n); k > 0 && first < cnt;) {
+                if (k >= iov[first].iov_len) {
+                    k -= iov[first++].iov_len;
+                } else {
+                    iov[first].iov_base = static_cast<char*>(iov[first].iov_base) + k;
+                    iov[first].iov_len -= k;
+                    k = 0;
+                }
+            }
+        }
+        return true;
+    }
+
+    // The frame goes to the journal before the log: its bytes, then the header
+    // that makes them count.
+    bool journal(std::array<iovec, 4> parts, int cnt, off_t start, std::size_t total, std::error_code& ec) noexcept {
+        if (!write_all(journal_.get(), parts.data(), cnt, total, sizeof(journal_header), ec)) return false;
+        journal_header h;
+        h.start = static_cast<std::uint64_t>(start);
+        h.length = total;
+        h.check = journal_header::sum(h.start, h.length);
+        iovec one{&h, sizeof h};
+        return write_all(journal_.get(), &one, 1, sizeof h, 0, ec);
+    }
+
+    // The log ends at `end`. If that is inside the frame the journal holds, a
+    // writer died writing it: append the rest from the journal, and move `end`.
+    bool finish_torn_frame(off_t& end, std::error_code& ec) noexcept {
+        journal_header h;
+        if (detail::retry_eintr([&] { return ::pread(journal_.get(), &h, sizeof h, 0); }) != static_cast<ssize_t>(sizeof h) || !h.valid())
+            return true;  // no journal yet, or a header a kill cut short: its frame never reached the log
+        const auto e = static_cast<std::uint64_t>(end);
+        if (e < h.start || e >= h.start + h.length) return true;
+        char buf[16384];
+        for (std::uint64_t off = e - h.start; off < h.length;) {
+            const std::size_t want = std::min<std::uint64_t>(sizeof buf, h.length - off);
+            ssize_t n = detail::retry_eintr([&] { return ::pread(journal_.get(), buf, want, static_cast<off_t>(sizeof h + off)); });
+            if (n <= 0) {
+                ec = n < 0 ? detail::last_error() : make_error_code(errc::truncated);
+                return false;
+            }
+            iovec one{buf, static_cast<std::size_t>(n)};
+            if (!write_all(fd_.get(), &one, 1, one.iov_len, -1, ec)) return false;
+            off += static_cast<std::uint64_t>(n);
+        }
+        end = static_cast<off_t>(h.start + h.length);
+        return true;
+    }
+
     void unlock() noexcept {
         std::error_code ignored;  // unlocking a lock we hold does not fail
         (void)lock_.unlock(fd_.get(), ignored);
     }
 
     detail::unique_fd fd_;
+    detail::unique_fd journal_;  // <path>.journal: the frame being appended
     sync::file_lock lock_;
 };
 
