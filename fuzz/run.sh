@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang and runs each for SECONDS (default 15).
+# A target may write seeds into its corpus first (IPC_FUZZ_SEEDS, see fuzz_region.cpp).
 # Usage: fuzz/run.sh [SECONDS] [BUILD_DIR]
 set -euo pipefail
 seconds=${1:-15}
@@ -15,7 +16,7 @@ for f in "$build"/fuzz/fuzz-*; do
     name=$(basename "$f")
     mkdir -p "$corpus/$name"
     echo "== $name for ${seconds}s"
-    if ! "$f" -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
+    if ! IPC_FUZZ_SEEDS="$corpus/$name" "$f" -max_total_time="$seconds" -rss_limit_mb=1024 -timeout=10 -print_final_stats=1 \
          -artifact_prefix="$corpus/" "$corpus/$name" 2>"$corpus/$name.log"; then
         tail -40 "$corpus/$name.log"
         status=1

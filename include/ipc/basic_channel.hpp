@@ -20,6 +20,17 @@
 
 namespace ipc {
 
+namespace transport {
+// A transport whose peers can die without a word (shared memory): a waiting
+// channel wakes every peer_check_interval() and asks check_peers(d), which
+// returns errc::peer_dead when the wait can never end.
+template <class T>
+concept watches_peers = requires(T& t, direction d) {
+    { t.peer_check_interval() } -> std::convertible_to<std::chrono::nanoseconds>;
+    { t.check_peers(d) } -> std::same_as<std::error_code>;
+};
+} // namespace transport
+
 // fixed for trivially copyable types, length_prefixed for everything else.
 template <class T>
 using default_framing_t = std::conditional_t<std::is_trivially_copyable_v<T>, framing::fixed, framing::length_prefixed>;
@@ -34,6 +45,13 @@ using default_framing_t = std::conditional_t<std::is_trivially_copyable_v<T>, fr
 // status: ok, would_block, timed_out or closed (the peer closed: end of
 // stream). Real failures throw ipc::error; the overloads taking a
 // std::error_code& never throw and return status::failed instead.
+//
+// Over shared memory a wait may also end with status::peer_dead: every peer
+// process died without closing (SIGKILL, crash; pipes and sockets report that
+// as closed). It is a status, not an error, because like closed it is an end
+// of waiting a program must expect; it is distinct because it says more: a
+// message a dead producer was writing is lost, one a dead consumer was
+// reading may be delivered again (see transport::ring_region::check_peers).
 template <class T, class Transport, class Sync = sync::poll, class Framing = default_framing_t<T>>
 class channel {
     static_assert(transport::any_transport<Transport>,
@@ -258,6 +276,7 @@ private:
         case errc::would_block: return status::would_block;
         case errc::timed_out: return status::timed_out;
         case errc::peer_closed: return status::closed;
+        case errc::peer_dead: return status::peer_dead;
         default: return std::nullopt;
         }
     }
@@ -276,7 +295,34 @@ private:
             if (mid_frame) return detail::wait_fd(transport_.native_handle(), d == direction::recv ? POLLIN : POLLOUT,
                                                   deadline::never(), ec);
         }
-        return sync_.wait(transport_, d, mid_frame ? deadline::never() : dl, ec);
+        return sync_wait(d, mid_frame ? deadline::never() : dl, ec);
+    }
+
+    // Sync::wait, cut into peer_check_interval() slices on a transport whose
+    // peers may die silently: when a slice ends with no progress (or the
+    // caller's own time runs out) the transport checks its peers. The slice
+    // outlives single waits (a spinning policy returns after each pause), so
+    // a channel scans its peers at most once per interval.
+    bool sync_wait(direction d, const deadline& dl, std::error_code& ec) {
+        if constexpr (transport::watches_peers<Transport>) {
+            if (!dl.is_immediate()) {
+                if (check_at_ == deadline::clock::time_point{})
+                    check_at_ = deadline::clock::now() +
+                                std::chrono::ceil<deadline::clock::duration>(transport_.peer_check_interval());
+                const bool sliced = dl.is_never() || check_at_ < dl.time_point();
+                if (sync_.wait(transport_, d, sliced ? deadline::at(check_at_) : dl, ec)) return true;
+                if (!is(ec, errc::timed_out)) return false;
+                check_at_ = {};
+                if (auto dead = transport_.check_peers(d)) {
+                    ec = dead;
+                    return false;
+                }
+                if (!sliced) return false;
+                ec.clear();
+                return true;
+            }
+        }
+        return sync_.wait(transport_, d, dl, ec);
     }
 
     // Retries a nonblocking memory-transport operation, waiting in direction
@@ -288,7 +334,7 @@ private:
             if (op(ec)) return {};
             if (!is(ec, errc::would_block)) return ec;
             ec.clear();
-            if (!sync_.wait(transport_, d, dl, ec)) return ec;
+            if (!sync_wait(d, dl, ec)) return ec;
         }
     }
 
@@ -515,6 +561,7 @@ private:
     std::size_t rx_end_ = 0;
     std::size_t scanned_ = 0;  // how far a delimiter search has looked
     bool broken_ = false;      // the stream lost its framing
+    deadline::clock::time_point check_at_{};  // watches_peers: when waiting next checks the peers
 };
 
 } // namespace ipc

@@ -18,6 +18,7 @@ public:
         timed_out,    // _for/_until: the deadline passed first
         closed,       // the peer closed: end of stream on receive, EPIPE on send
         failed,       // only from error_code twins: see the error_code
+        peer_dead,    // shared memory: every peer died without closing (SIGKILL, crash)
     };
     constexpr status(value_type v) noexcept : v_(v) {}
     constexpr explicit operator bool() const noexcept { return v_ == ok; }
@@ -32,6 +33,7 @@ public:
         case timed_out: return "timed_out";
         case closed: return "closed";
         case failed: return "failed";
+        case peer_dead: return "peer_dead";
         }
         return "?";
     }

@@ -21,12 +21,20 @@
 
 #include "../concepts.hpp"
 #include "../detail/cpu.hpp"
+#include "../detail/peer_table.hpp"
 #include "../error.hpp"
 
 namespace ipc::ring {
 
 inline constexpr std::uint64_t region_magic = 0x31474e4952435049ULL;  // "IPCRING1" in memory
-inline constexpr std::uint32_t layout_version = 1;
+// 2: a peer table (who uses the region, so the dead can be told from the
+// slow) and, in mpmc slots, the word naming a slot's claimant.
+inline constexpr std::uint32_t layout_version = 2;
+
+// Processes (channel ends) the peer table tracks; more still work, they are
+// counted as `untracked` and then no peer of theirs is ever declared dead.
+inline constexpr std::size_t max_peers = 32;
+using peer_table = ipc::detail::peer_table<max_peers>;
 
 enum class kind : std::uint32_t { spsc = 1, mpmc = 2, bytes = 3 };
 
@@ -87,6 +95,7 @@ struct sync_area {
 // last one of a side left (so the other side can report status::closed).
 struct alignas(ipc::detail::cache_line) membership {
     std::atomic<std::uint32_t> side[2];
+    std::atomic<std::uint32_t> untracked;  // ends that found the peer table full
 };
 
 struct header {
@@ -109,6 +118,7 @@ struct shared_state {
     alignas(ipc::detail::cache_line) header hdr;
     sync_area sync;
     membership members;
+    peer_table peers;
     Control ctl;
 };
 
@@ -125,6 +135,36 @@ struct slot {
     T* get() noexcept { return std::launder(reinterpret_cast<T*>(value)); }
 };
 
+// An mpmc slot also names who claimed it (see owner_word), so that a slot
+// claimed by a process that died can be repaired instead of stalling the ring.
+template <class T>
+struct owned_slot {
+    std::atomic<std::uint64_t> turn;
+    std::atomic<std::uint32_t> owner;
+    alignas(T) std::byte value[sizeof(T)];
+
+    T* get() noexcept { return std::launder(reinterpret_cast<T*>(value)); }
+};
+
+// A claimant as a slot records it: its pid and its peer-table slot, so the
+// word still identifies it after the table slot is reaped and reused. 0 is
+// "not recorded"; `hole` marks a slot whose producer died before committing.
+inline constexpr std::uint32_t owner_hole = 0xffffffffu;
+constexpr std::uint32_t owner_word(std::int32_t pid, int peer_slot) noexcept {
+    return peer_slot < 0 || pid <= 0 ? 0u : (static_cast<std::uint32_t>(pid) << 8) | static_cast<std::uint32_t>(peer_slot);
+}
+
+// Whether the claimant named by an owner word is alive: its table slot still
+// holds its pid and that process lives. A reaped or reused slot means it died.
+inline bool owner_alive(const peer_table& t, std::uint32_t owner) noexcept {
+    if (owner == 0 || owner == owner_hole) return true;  // nothing known: never repair on a guess
+    const std::size_t i = owner & 0xffu;
+    if (i >= max_peers) return true;
+    if (peer_table::pid_of(t.slots[i].state.load(std::memory_order_acquire)) != static_cast<std::int32_t>(owner >> 8))
+        return false;
+    return t.owner_alive(i);
+}
+
 // What every ring view holds: where the shared state and the data are in this
 // process's mapping. Copyable and trivially cheap; owns nothing.
 template <class Control>
@@ -140,6 +180,7 @@ public:
     std::uint64_t capacity() const noexcept { return capacity_; }
     sync_area& sync() const noexcept { return st_->sync; }
     membership& members() const noexcept { return st_->members; }
+    ring::peer_table& peers() const noexcept { return st_->peers; }
     const header& hdr() const noexcept { return st_->hdr; }
 
 protected:
@@ -167,28 +208,33 @@ public:
     using value_type = T;
     static constexpr kind ring_kind = K;
     static constexpr std::uint64_t min_capacity = 2;  // a turn must tell "free" from "full"
-    static constexpr std::uint64_t slot_size = sizeof(slot<T>);
+    using slot_type = std::conditional_t<K == kind::mpmc, owned_slot<T>, slot<T>>;
+    static constexpr std::uint64_t slot_size = sizeof(slot_type);
     static constexpr std::uint64_t value_size = sizeof(T);
     static constexpr std::uint64_t value_align = alignof(T);
     static constexpr std::uint64_t tag = type_tag<T>;
 
     // Slot i starts with turn i: free for the producer at index i.
     static void init_data(std::byte* data, std::uint64_t capacity) noexcept {
-        auto* s = reinterpret_cast<slot<T>*>(data);
-        for (std::uint64_t i = 0; i < capacity; ++i) new (&s[i].turn) std::atomic<std::uint64_t>(i);
+        auto* s = reinterpret_cast<slot_type*>(data);
+        for (std::uint64_t i = 0; i < capacity; ++i) {
+            new (&s[i].turn) std::atomic<std::uint64_t>(i);
+            if constexpr (K == kind::mpmc) new (&s[i].owner) std::atomic<std::uint32_t>(0);
+        }
     }
 
     using view_base::view_base;
 
-    // Pushes as many of vs as fit; returns how many.
-    std::size_t push_n(std::span<const T> vs) noexcept {
+    // Pushes as many of vs as fit; returns how many. `who` is the caller's
+    // owner_word (mpmc records it in the slots it claims).
+    std::size_t push_n(std::span<const T> vs, std::uint32_t who = 0) noexcept {
         std::size_t n = 0;
-        while (n < vs.size() && self().try_push(vs[n])) ++n;
+        while (n < vs.size() && self().try_push(vs[n], who)) ++n;
         return n;
     }
-    std::size_t pop_n(std::span<T> out) noexcept {
+    std::size_t pop_n(std::span<T> out, std::uint32_t who = 0) noexcept {
         std::size_t n = 0;
-        while (n < out.size() && self().try_pop(out[n])) ++n;
+        while (n < out.size() && self().try_pop(out[n], who)) ++n;
         return n;
     }
     bool can_push() const noexcept {
@@ -207,7 +253,7 @@ public:
     }
 
 protected:
-    slot<T>& at(std::uint64_t i) const noexcept { return reinterpret_cast<slot<T>*>(data_)[i & mask_]; }
+    slot_type& at(std::uint64_t i) const noexcept { return reinterpret_cast<slot_type*>(data_)[i & mask_]; }
 
 private:
     Derived& self() noexcept { return static_cast<Derived&>(*this); }

@@ -40,7 +40,7 @@ public:
         at(h).turn.store(h + 1, std::memory_order_release);
         st_->ctl.head.store(h + 1, std::memory_order_relaxed);
     }
-    [[nodiscard]] bool try_push(const T& v) noexcept {
+    [[nodiscard]] bool try_push(const T& v, std::uint32_t = 0) noexcept {
         T* p = loan();
         if (!p) return false;
         std::memcpy(static_cast<void*>(p), &v, sizeof(T));
@@ -61,7 +61,7 @@ public:
         at(t).turn.store(t + capacity_, std::memory_order_release);
         st_->ctl.tail.store(t + 1, std::memory_order_relaxed);
     }
-    [[nodiscard]] bool try_pop(T& out) noexcept {
+    [[nodiscard]] bool try_pop(T& out, std::uint32_t = 0) noexcept {
         const T* p = front();
         if (!p) return false;
         std::memcpy(static_cast<void*>(&out), p, sizeof(T));

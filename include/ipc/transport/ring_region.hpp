@@ -57,7 +57,8 @@ public:
     }
     ring_region(ring_region&& o) noexcept
         : map_(std::move(o.map_)), ring_(std::exchange(o.ring_, Ring{})), roles_(std::exchange(o.roles_, 0u)),
-          send_closed_(o.send_closed_), claim_(o.claim_) {}
+          send_closed_(o.send_closed_), claim_(o.claim_), peer_slot_{o.peer_slot_[0], o.peer_slot_[1]},
+          owner_{o.owner_[0], o.owner_[1]}, check_interval_(o.check_interval_) {}
     ring_region& operator=(ring_region&& o) noexcept {
         if (this != &o) {
             close();
@@ -66,6 +67,11 @@ public:
             roles_ = std::exchange(o.roles_, 0u);
             send_closed_ = o.send_closed_;
             claim_ = o.claim_;
+            for (std::size_t i = 0; i < 2; ++i) {
+                peer_slot_[i] = o.peer_slot_[i];
+                owner_[i] = o.owner_[i];
+            }
+            check_interval_ = o.check_interval_;
         }
         return *this;
     }
@@ -92,12 +98,24 @@ public:
     // Counts this process as a sender or receiver. The first send or receive
     // does it by itself; call it earlier so the peer can tell that a receiver
     // which never received has left.
+    //
+    // It also claims a slot in the region's peer table (so that peers can
+    // tell if this process dies) and reaps the slots of dead processes in the
+    // same role: a restarted process replaces the dead one, which then counts
+    // as having left. (Dead peers of the other role stay, so this process
+    // learns of them as status::peer_dead, not as closed.)
     void attach(direction d) noexcept {
         if (roles_ & role_bit(d)) return;
         roles_ |= role_bit(d);
-        auto& side = ring_.members().side[ring::detail::index(d)];
+        const auto i = ring::detail::index(d);
+        auto& side = ring_.members().side[i];
         std::uint32_t v = side.load(std::memory_order_relaxed);
         while (!side.compare_exchange_weak(v, (v & ~1u) + 2, std::memory_order_seq_cst)) {}
+        // Counted before the dead are reaped, so the side never looks gone in between.
+        peer_slot_[i] = ring_.peers().join(d == direction::send ? ipc::detail::peer_role::sender : ipc::detail::peer_role::receiver);
+        if (peer_slot_[i] < 0) ring_.members().untracked.fetch_add(1, std::memory_order_acq_rel);
+        owner_[i] = ring::owner_word(ipc::detail::self_identity().pid, peer_slot_[i]);
+        reap_dead(d);
     }
     // Stops counting this process; when the last sender (receiver) leaves,
     // receivers (senders) see status::closed once the ring is empty (full),
@@ -107,15 +125,46 @@ public:
         const unsigned had = roles_;
         for (direction d : {direction::send, direction::recv}) {
             if (!(had & role_bit(d))) continue;
-            auto& side = ring_.members().side[ring::detail::index(d)];
-            std::uint32_t v = side.load(std::memory_order_relaxed);
-            while (!side.compare_exchange_weak(v, v >= 4 ? v - 2 : 1u, std::memory_order_seq_cst)) {}
-            wake_sleepers(other(d));
+            const auto i = ring::detail::index(d);
+            if (peer_slot_[i] >= 0) ring_.peers().leave(peer_slot_[i]);
+            else ring_.members().untracked.fetch_sub(1, std::memory_order_acq_rel);
+            peer_slot_[i] = -1;
+            owner_[i] = 0;
+            drop(d);
         }
         roles_ = 0;
         return had;
     }
     static constexpr unsigned role(direction d) noexcept { return role_bit(d); }
+
+    // ---- peers that die --------------------------------------------------
+    //
+    // A process killed without leaving never wakes anyone. So a waiting
+    // channel wakes every peer_check_interval() on its own and calls
+    // check_peers(): it repairs what dead processes left in an mpmc ring,
+    // and reports errc::peer_dead when the operation can never complete
+    // because every peer on the other side is dead (not merely stopped: a
+    // SIGSTOPped process is alive). Nothing of this runs on the hot path.
+
+    std::chrono::nanoseconds peer_check_interval() const noexcept { return check_interval_; }
+    void peer_check_interval(std::chrono::nanoseconds d) noexcept { check_interval_ = d; }
+
+    // errc::peer_dead, or no error (then retry: the ring may have become ready).
+    std::error_code check_peers(direction d) noexcept {
+        if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
+            auto alive = [&](std::uint32_t who) { return ring::owner_alive(ring_.peers(), who); };
+            if (d == direction::recv) ring_.skip_dead_claim(alive);
+            else ring_.release_dead_claim(alive);
+        }
+        if (ready(d) || !all_dead(other(d))) return {};
+        return make_error_code(errc::peer_dead);
+    }
+    // True if the side has ends in the peer table and all of them are dead.
+    bool all_dead(direction side) const noexcept {
+        if (ring_.members().untracked.load(std::memory_order_acquire) != 0) return false;
+        const auto c = ring_.peers().count(side == direction::send ? ipc::detail::peer_role::sender : ipc::detail::peer_role::receiver);
+        return c.alive == 0 && c.dead > 0;
+    }
 
     // ---- the memory-transport interface (ipc::transport::memory_transport)
 
@@ -271,18 +320,37 @@ public:
     std::size_t try_send_n(std::span<const value_type> vs, std::error_code& ec) noexcept requires fixed_size {
         enter(direction::send);
         if (send_closed(ec)) return {};
-        std::size_t n = ring_.push_n(vs);
+        std::size_t n = ring_.push_n(vs, owner_[0]);
         if (n == 0 && !vs.empty()) full(ec);
         return n;
     }
     std::size_t try_recv_n(std::span<value_type> out, std::error_code& ec) noexcept requires fixed_size {
         enter(direction::recv);
-        std::size_t n = ring_.pop_n(out);
+        std::size_t n = ring_.pop_n(out, owner_[1]);
         if (n == 0 && !out.empty()) empty(ec);
         return n;
     }
 
 private:
+    // One end of side d is gone: the side is gone with its last end.
+    void drop(direction d) noexcept {
+        auto& side = ring_.members().side[ring::detail::index(d)];
+        std::uint32_t v = side.load(std::memory_order_relaxed);
+        while (!side.compare_exchange_weak(v, v >= 4 ? v - 2 : 1u, std::memory_order_seq_cst)) {}
+        wake_sleepers(other(d));
+    }
+    // Frees the peer-table slots of dead processes in direction d, each
+    // counting as an end that left. (A dead process's waiter counts stay:
+    // they only cost a notifier a needless wake-up call, see detail::parking.)
+    void reap_dead(direction d) noexcept {
+        auto& t = ring_.peers();
+        const auto role = static_cast<std::uint32_t>(d == direction::send ? ipc::detail::peer_role::sender : ipc::detail::peer_role::receiver);
+        for (std::size_t i = 0; i < ring::max_peers; ++i) {
+            std::uint64_t s = t.slots[i].state.load(std::memory_order_acquire);
+            if (s == 0 || t.slots[i].role.load(std::memory_order_relaxed) != role || t.owner_alive(i)) continue;
+            if (t.slots[i].state.compare_exchange_strong(s, 0, std::memory_order_acq_rel)) drop(d);
+        }
+    }
     void enter(direction d) noexcept {
         if (!(roles_ & role_bit(d))) [[unlikely]]
             attach(d);
@@ -299,9 +367,16 @@ private:
     bool gone(direction d) const noexcept {
         return ring_.members().side[ring::detail::index(d)].load(std::memory_order_seq_cst) & 1u;
     }
-    // Nothing to receive: closed if every sender left and the ring is still empty.
-    bool empty(std::error_code& ec) const noexcept {
-        ec = make_error_code(gone(direction::send) && !ring_.can_pop() ? errc::peer_closed : errc::would_block);
+    // Nothing to receive: closed if every sender left and the ring is still
+    // empty. (An mpmc ring may hide messages behind the slot of a producer
+    // that died claiming it: with every sender gone, that slot is skipped.)
+    bool empty(std::error_code& ec) noexcept {
+        bool closed = gone(direction::send) && !ring_.can_pop();
+        if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
+            if (closed && ring_.skip_dead_claim([&](std::uint32_t who) { return ring::owner_alive(ring_.peers(), who); }))
+                closed = false;
+        }
+        ec = make_error_code(closed ? errc::peer_closed : errc::would_block);
         return false;
     }
     // No room: closed if every receiver left (nobody will ever make room).
@@ -328,7 +403,7 @@ private:
 
     value_type* loan_slot() noexcept requires fixed_size {
         if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
-            auto c = ring_.loan();
+            auto c = ring_.loan(owner_[0]);
             claim_.index = c.index;
             return c.ptr;
         } else {
@@ -337,7 +412,7 @@ private:
     }
     const value_type* peek_slot() noexcept requires fixed_size {
         if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
-            auto c = ring_.front();
+            auto c = ring_.front(owner_[1]);
             claim_.index = c.index;
             return c.ptr;
         } else {
@@ -355,6 +430,9 @@ private:
     unsigned roles_ = 0;
     bool send_closed_ = false;
     claim_type claim_{};  // mpmc: the slot loaned or peeked last
+    int peer_slot_[2] = {-1, -1};          // this end's peer-table slot per direction
+    std::uint32_t owner_[2] = {0, 0};      // ring::owner_word per direction
+    std::chrono::nanoseconds check_interval_ = std::chrono::milliseconds(100);
 };
 
 // A ring in a named object. Backing provides, for a validated name:
