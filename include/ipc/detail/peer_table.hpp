@@ -35,9 +35,10 @@ struct peer_table {
 
     static constexpr std::int32_t pid_of(std::uint64_t s) noexcept { return static_cast<std::int32_t>(s >> 8); }
 
-    // Claims a slot for this process; returns its index, or -1 if all are taken
-    // by live processes (dead owners' slots are reclaimed on the way).
-    int join(peer_role role) noexcept {
+    // Claims a slot for this process; returns its index, or -1 if all are
+    // taken. With reap_when_full, dead owners' slots are reclaimed on the way;
+    // a caller that keeps its own count of members reaps them itself instead.
+    int join(peer_role role, bool reap_when_full = true) noexcept {
         auto me = self_identity();
         const std::uint64_t mine = (static_cast<std::uint64_t>(me.pid) << 8);
         for (int pass = 0; pass < 2; ++pass) {
@@ -50,6 +51,7 @@ struct peer_table {
                     return static_cast<int>(i);
                 }
             }
+            if (!reap_when_full) break;
             reap();
         }
         return -1;
@@ -61,8 +63,10 @@ struct peer_table {
 
     // Whether the slot's owner is alive. A slot stuck in "claiming" belongs to
     // a process that died between its two stores, unless that pid still runs.
-    bool owner_alive(std::size_t i) const noexcept {
-        std::uint64_t s = slots[i].state.load(std::memory_order_acquire);
+    bool owner_alive(std::size_t i) const noexcept { return alive_for(i, slots[i].state.load(std::memory_order_acquire)); }
+
+    // The same for a snapshot s of slot i's state (0: free, so not alive).
+    bool alive_for(std::size_t i, std::uint64_t s) const noexcept {
         if (s == 0) return false;
         if ((s & 0xff) != live) return ::kill(pid_of(s), 0) == 0 || errno == EPERM;
         return is_alive(process_identity{pid_of(s), slots[i].start_time.load(std::memory_order_relaxed)});
@@ -81,7 +85,11 @@ struct peer_table {
             if (s == 0) continue;
             if (role != peer_role::none && slots[i].role.load(std::memory_order_relaxed) != static_cast<std::uint32_t>(role))
                 continue;
-            (owner_alive(i) ? c.alive : c.dead)++;
+            if (alive_for(i, s)) {
+                ++c.alive;
+            } else if (slots[i].state.load(std::memory_order_acquire) == s) {
+                ++c.dead;  // still held by the same owner, who is gone
+            }  // else the owner left (or the slot changed hands) while we looked: not a death
         }
         return c;
     }

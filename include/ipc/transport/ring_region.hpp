@@ -111,11 +111,14 @@ public:
         auto& side = ring_.members().side[i];
         std::uint32_t v = side.load(std::memory_order_relaxed);
         while (!side.compare_exchange_weak(v, (v & ~1u) + 2, std::memory_order_seq_cst)) {}
-        // Counted before the dead are reaped, so the side never looks gone in between.
-        peer_slot_[i] = ring_.peers().join(d == direction::send ? ipc::detail::peer_role::sender : ipc::detail::peer_role::receiver);
+        // Counted before the dead are reaped, so the side never looks gone in
+        // between; reaped before joining, so a full table makes room for us.
+        // (The table's own reaping would free slots without uncounting them.)
+        reap_dead(d);
+        peer_slot_[i] = ring_.peers().join(d == direction::send ? ipc::detail::peer_role::sender : ipc::detail::peer_role::receiver,
+                                           false);
         if (peer_slot_[i] < 0) ring_.members().untracked.fetch_add(1, std::memory_order_acq_rel);
         owner_[i] = ring::owner_word(ipc::detail::self_identity().pid, peer_slot_[i]);
-        reap_dead(d);
     }
     // Stops counting this process; when the last sender (receiver) leaves,
     // receivers (senders) see status::closed once the ring is empty (full),
