@@ -269,14 +269,22 @@ TEST_CASE("sysv_mq: bad keys: a missing path, an id outside 1..255, opening a pr
 
 TEST_CASE("sysv_mq: removing the queue wakes a blocked receiver with not_found") {
     private_queue pq;
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
     child waiter([&] {
         ::alarm(10);  // a bound on the plain blocking recv below
         auto rx = pq.channel<record>();
         record r{};
         std::error_code ec;
+        // Removed before or during the wait: either way the receiver hears not_found.
+        [[maybe_unused]] auto n = ::write(ready[1], "r", 1);
         (void)rx.recv(r, ec);
         return ec == ipc::errc::not_found ? 0 : 1;
     });
+    ::close(ready[1]);
+    char c = 0;
+    REQUIRE(::read(ready[0], &c, 1) == 1);  // the child holds its channel: removing now cannot race its attach
+    ::close(ready[0]);
     usleep(50000);
     CHECK(pq.q.remove());
     CHECK(waiter.wait() == child_ok);
