@@ -74,10 +74,20 @@ TEST_CASE("fork_with: typed pipes each way, end of stream when either side is do
 }
 
 TEST_CASE("child_process: wait_for a child that hangs times out, never early; kill ends it") {
-    auto c = ipc::fork_with([] {
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    auto c = ipc::fork_with([&] {
+        // The test binary's own SIGTERM handler (doctest's crash reporter) is
+        // inherited; the point here is a plain process dying of SIGTERM.
+        std::signal(SIGTERM, SIG_DFL);
+        [[maybe_unused]] auto n = ::write(ready[1], "r", 1);
         ::pause();
         return 0;
     });
+    ::close(ready[1]);
+    char r = 0;
+    REQUIRE(::read(ready[0], &r, 1) == 1);
+    ::close(ready[0]);
     auto t0 = std::chrono::steady_clock::now();
     CHECK_FALSE(c.wait_for(60ms).has_value());
     double waited = ms_since(t0);
