@@ -158,8 +158,7 @@ private:
 
 class iceoryx_link {
 public:
-    explicit iceoryx_link(std::size_t size) : size_(static_cast<std::uint32_t>(size)), tx_(size, 'x') {}
-
+    explicit iceoryx_link(std::size_t size) : size_(checked(size)), tx_(size, 'x') {}
     ~iceoryx_link() {
         if (::getpid() != roudi_owner_) return;  // the child only _exits
         // Leave RouDi before it stops, so it has no one to signal.
@@ -227,14 +226,22 @@ public:
     }
 
 private:
+    // RouDi's default mempools hold 200 chunks of 128 KiB but only 50 or fewer
+    // of each larger size: not enough for a queue and its credit in flight.
+    static std::uint32_t checked(std::size_t size) {
+        if (size == 0 || size > 65536)
+            throw bench::not_applicable("the default RouDi mempools carry 1 to 65536 bytes with a queue of 64");
+        return static_cast<std::uint32_t>(size);
+    }
+
     // Named after the parent's pid, so the parent knows the child's name too.
     std::string app_name(side s) const {
         return "ipc_bench_" + std::to_string(roudi_owner_) + (s == side::a ? "_a" : "_b");
     }
 
+    std::uint32_t size_;  // first: checked before RouDi starts
     pid_t roudi_owner_ = ::getpid();
     roudi daemon_{{app_name(side::a), app_name(side::b)}};  // started before, stopped after the ports
-    std::uint32_t size_;
     std::vector<char> tx_;
     std::vector<char> rx_ = std::vector<char>(size_);
     iox_pub_storage_t pub_storage_{};
