@@ -5,6 +5,27 @@
 //   ipc-ls --json           the same as JSON lines, for scripts
 //   ipc-ls --remove-stale   also removes every ring with no live user
 //   ipc-ls ... PREFIX       only objects whose name starts with PREFIX
+//   ipc-ls --dir PATH ...   also lists the FIFOs and Unix socket files in PATH
+//                           (repeatable; not recursive; PREFIX matches the file name)
+//   ipc-ls --remove-stale --remove-fifos-without-reader
+//                           also removes the FIFOs no process reads
+//
+// FIFOs and sockets live wherever a program put them, so only the directories
+// named with --dir are scanned; none by default, not even /tmp, because a probe
+// connects to every socket it finds (other programs' too) and that is to be
+// asked for, not done by surprise. Entries are lstat()ed and never followed:
+// a symbolic link is not listed, whatever it points to. Probes:
+//   socket: connect(SOCK_STREAM), then connect(SOCK_SEQPACKET). A success is
+//     "live" (the listener sees a connection that closes at once), a refusal
+//     (ECONNREFUSED: nothing is bound to the file, or a stream socket bound but
+//     not listening yet) is "stale"; a datagram socket refuses both types, so
+//     whether anyone reads it cannot be told: "unknown".
+//   FIFO: open(O_WRONLY | O_NONBLOCK) succeeds only if a reader has it open:
+//     "live", else "no reader". The probe closes at once, so a reader that
+//     had no writer yet sees one come and go (its next read may return EOF).
+// --remove-stale removes stale socket files (after checking, right before the
+// unlink, that the name is still that socket); FIFOs only with
+// --remove-fifos-without-reader, after probing them again.
 //
 // Regions are read-only mapped and treated as untrusted bytes: every field is
 // checked before use, and a region that fails a check is listed as such.
@@ -17,6 +38,8 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/shm.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -34,7 +57,11 @@ constexpr std::size_t state_size = sizeof(state);
 
 struct entry {
     std::string name;        // as the library names it (posix: without "ipc.")
-    std::string where;       // posix_shm, sysv_shm, posix_mq
+    std::string where;       // posix_shm, sysv_shm, posix_mq, fifo, unix_socket
+    std::string leaf;        // fifo, unix_socket: the file name in its directory (what PREFIX matches)
+    std::string dir;
+    ino_t ino = 0;
+    bool no_reader = false;  // a FIFO nobody reads
     unsigned uid = 0;
     unsigned mode = 0;
     unsigned long long size = 0;
@@ -174,6 +201,83 @@ void scan_mqueue(std::vector<entry>& out) {
     ::closedir(d);
 }
 
+// What a connect() to the socket file at `path` says.
+enum class probe { live, stale, unknown };
+
+probe probe_socket(const std::string& path, std::string& why) {
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    if (path.size() >= sizeof a.sun_path) {
+        why = "unknown (path too long to probe)";
+        return probe::unknown;
+    }
+    std::memcpy(a.sun_path, path.c_str(), path.size() + 1);
+    for (int type : {SOCK_STREAM, SOCK_SEQPACKET}) {
+        // Nonblocking: a listener with a full backlog answers EAGAIN instead of making us wait.
+        ipc::detail::unique_fd s(::socket(AF_UNIX, type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+        if (!s) {
+            why = std::string("unknown (socket: ") + std::strerror(errno) + ")";
+            return probe::unknown;
+        }
+        const int rc = ipc::detail::retry_eintr([&] { return ::connect(s.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a); });
+        if (rc == 0 || errno == EAGAIN || errno == EINPROGRESS) return probe::live;
+        if (errno == ECONNREFUSED) return probe::stale;
+        if (errno != EPROTOTYPE) {
+            why = std::string("unknown (") + std::strerror(errno) + ")";
+            return probe::unknown;
+        }
+    }
+    why = "unknown (datagram socket)";
+    return probe::unknown;
+}
+
+// True if a reader has the FIFO `leaf` in `dirfd` open; sets `why` if it cannot tell.
+bool fifo_has_reader(int dirfd, const std::string& leaf, ino_t ino, std::string& why) {
+    ipc::detail::unique_fd f(::openat(dirfd, leaf.c_str(), O_WRONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC));
+    if (!f) {
+        if (errno != ENXIO) why = std::string("unknown (") + std::strerror(errno) + ")";
+        return false;
+    }
+    struct stat sb {};
+    if (::fstat(f.get(), &sb) != 0 || !S_ISFIFO(sb.st_mode) || sb.st_ino != ino) why = "unknown (replaced meanwhile)";
+    return true;
+}
+
+void scan_dir(const std::string& dir, std::vector<entry>& out) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) {
+        std::fprintf(stderr, "ipc-ls: %s: %s\n", dir.c_str(), std::strerror(errno));
+        return;
+    }
+    while (dirent* de = ::readdir(d)) {
+        const std::string file = de->d_name;
+        struct stat sb {};
+        if (::fstatat(::dirfd(d), file.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (!S_ISFIFO(sb.st_mode) && !S_ISSOCK(sb.st_mode)) continue;  // symbolic links included: never followed
+        entry e;
+        e.dir = dir;
+        e.leaf = file;
+        e.name = dir + (dir.empty() || dir.back() != '/' ? "/" : "") + file;
+        e.uid = sb.st_uid;
+        e.mode = sb.st_mode & 07777;
+        e.ino = sb.st_ino;
+        std::string why;
+        if (S_ISSOCK(sb.st_mode)) {
+            e.where = "unix_socket";
+            const probe p = probe_socket(e.name, why);
+            e.stale = p == probe::stale;
+            e.verdict = p == probe::live ? "live" : p == probe::stale ? "stale" : why;
+        } else {
+            e.where = "fifo";
+            const bool reader = fifo_has_reader(::dirfd(d), file, sb.st_ino, why);
+            e.no_reader = !reader && why.empty();
+            e.verdict = !why.empty() ? why : reader ? "live" : "no reader";
+        }
+        out.push_back(std::move(e));
+    }
+    ::closedir(d);
+}
+
 std::string json_string(const std::string& s) {
     std::string o = "\"";
     for (unsigned char c : s) {
@@ -191,24 +295,43 @@ std::string json_string(const std::string& s) {
     return o + "\"";
 }
 
+// Removes a stale socket or a FIFO without reader, if its name is still the
+// file that was probed (and, for a FIFO, still has no reader).
+bool remove_file(const entry& e) {
+    DIR* d = ::opendir(e.dir.c_str());
+    if (!d) return false;
+    struct stat sb {};
+    std::string why;
+    bool ok = ::fstatat(::dirfd(d), e.leaf.c_str(), &sb, AT_SYMLINK_NOFOLLOW) == 0 && sb.st_ino == e.ino;
+    if (e.where == "unix_socket") ok = ok && S_ISSOCK(sb.st_mode);
+    else ok = ok && S_ISFIFO(sb.st_mode) && !fifo_has_reader(::dirfd(d), e.leaf, e.ino, why) && why.empty();
+    ok = ok && ::unlinkat(::dirfd(d), e.leaf.c_str(), 0) == 0;
+    ::closedir(d);
+    return ok;
+}
+
 bool remove(const entry& e) {
     if (e.where == "posix_shm") return ::shm_unlink(("/ipc." + e.name).c_str()) == 0;
     if (e.where == "sysv_shm") return ::shmctl(e.sysv_id, IPC_RMID, nullptr) == 0;
+    if (e.where == "unix_socket" || e.where == "fifo") return remove_file(e);
     return false;
 }
 
 } // namespace
 
 int main(int argc, char** argv) {
-    bool json = false, remove_stale = false;
+    bool json = false, remove_stale = false, remove_fifos = false;
     std::string prefix;
+    std::vector<std::string> dirs;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--json") json = true;
         else if (a == "--remove-stale") remove_stale = true;
+        else if (a == "--remove-fifos-without-reader") remove_fifos = true;
+        else if (a == "--dir" && i + 1 < argc && argv[i + 1][0] != '\0') dirs.push_back(argv[++i]);
         else if (!a.empty() && a[0] != '-' && prefix.empty()) prefix = a;
         else {
-            std::fprintf(stderr, "usage: ipc-ls [--json] [--remove-stale] [PREFIX]\n");
+            std::fprintf(stderr, "usage: ipc-ls [--json] [--remove-stale] [--remove-fifos-without-reader] [--dir PATH]... [PREFIX]\n");
             return 2;
         }
     }
@@ -216,8 +339,9 @@ int main(int argc, char** argv) {
     scan_posix(found);
     scan_sysv(found);
     scan_mqueue(found);
+    for (const std::string& d : dirs) scan_dir(d, found);
     for (auto& e : found)
-        if (e.name.rfind(prefix, 0) == 0) all.push_back(std::move(e));
+        if ((e.leaf.empty() ? e.name : e.leaf).rfind(prefix, 0) == 0) all.push_back(std::move(e));
 
     if (!json)
         std::printf("%-40s %-9s %6s %5s %10s %-5s %10s %10s %-11s %-11s %s\n", "NAME", "KIND", "UID", "MODE", "SIZE",
@@ -226,7 +350,8 @@ int main(int argc, char** argv) {
     for (const entry& e : all) {
         std::string verdict = e.ring ? (e.stale ? "stale" : "in use") : e.verdict;
         bool removed = false;
-        if (remove_stale && e.ring && e.stale) {
+        const bool removable = (e.ring || e.where == "unix_socket") ? e.stale : e.no_reader && remove_fifos;
+        if (remove_stale && removable) {
             removed = remove(e);
             if (!removed) ++failures;
             verdict += removed ? ", removed" : ", removal failed";
@@ -238,7 +363,7 @@ int main(int argc, char** argv) {
                         "\"state\":%s}\n",
                         json_string(e.name).c_str(), e.where.c_str(), e.uid, e.mode, e.size, e.kind.c_str(), e.capacity,
                         e.fill, e.senders_alive, e.senders_dead, e.receivers_alive, e.receivers_dead, e.untracked,
-                        e.ring && e.stale ? "true" : "false", removed ? "true" : "false", json_string(verdict).c_str());
+                        e.stale ? "true" : "false", removed ? "true" : "false", json_string(verdict).c_str());
         } else {
             char send[24], recv[24];
             std::snprintf(send, sizeof send, "%u/%u", e.senders_alive, e.senders_dead);

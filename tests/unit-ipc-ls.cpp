@@ -2,7 +2,10 @@
 // stale ones, i.e. those whose every user died.
 #include <ipc/channel.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
 
@@ -30,6 +33,11 @@ std::string listing(const std::string& args, const std::string& name) {
 }
 
 bool has(const std::string& line, const std::string& field) { return line.find(field) != std::string::npos; }
+
+bool exists(const std::string& path) {
+    struct stat sb {};
+    return ::lstat(path.c_str(), &sb) == 0;
+}
 
 } // namespace
 
@@ -89,6 +97,61 @@ TEST_CASE("ipc-ls: a region of garbage is listed as such, never trusted") {
     CHECK(has(j, "\"state\":\"not a formatted ipc ring\""));
     CHECK(has(j, "\"removed\":false"));  // only rings known to be stale are removed
     CHECK(std::remove(path.c_str()) == 0);
+}
+TEST_CASE("ipc-ls --dir: FIFOs and sockets with their liveness; only what is dead is removed, links are never followed") {
+    using ipc::transport::unix_address;
+    temp_dir dir, elsewhere;
+    const std::string live = dir / unique_name("live"), stale = dir / unique_name("stale"),
+                      dgram = dir / unique_name("dgram"), read_fifo = dir / unique_name("fifo-read"),
+                      lone_fifo = dir / unique_name("fifo-lone"), link = dir / unique_name("link"),
+                      target = elsewhere / unique_name("target");
+    auto listener = ipc::transport::unix_stream_listener::listen(unix_address::path(live));
+    auto bound = ipc::transport::unix_dgram::bind(unix_address::path(dgram));
+    // A listener killed: its socket files stay behind, one of them reached only through a link.
+    child owner([&] {
+        auto a = ipc::transport::unix_stream_listener::listen(unix_address::path(stale));
+        auto b = ipc::transport::unix_stream_listener::listen(unix_address::path(target));
+        ::raise(SIGKILL);
+        return 2;
+    });
+    CHECK(owner.wait() == -SIGKILL);
+    REQUIRE(::symlink(target.c_str(), link.c_str()) == 0);
+    REQUIRE(::mkfifo(read_fifo.c_str(), 0600) == 0);
+    REQUIRE(::mkfifo(lone_fifo.c_str(), 0600) == 0);
+    ipc::detail::unique_fd reader(::open(read_fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    REQUIRE(reader);
+
+    const std::string scan = "--dir " + dir.path().string();
+    const std::string uid = "\"uid\":" + std::to_string(::getuid());
+    const std::string l = listing(scan, live);
+    CHECK(has(l, "\"kind\":\"unix_socket\""));
+    CHECK(has(l, uid));
+    CHECK(has(l, "\"mode\":\"0600\""));
+    CHECK(has(l, "\"stale\":false"));
+    CHECK(has(l, "\"state\":\"live\""));
+    const std::string s = listing(scan, stale);
+    CHECK(has(s, "\"stale\":true"));
+    CHECK(has(s, "\"state\":\"stale\""));
+    CHECK(has(listing(scan, dgram), "\"state\":\"unknown (datagram socket)\""));
+    const std::string r = listing(scan, read_fifo);
+    CHECK(has(r, "\"kind\":\"fifo\""));
+    CHECK(has(r, "\"state\":\"live\""));
+    CHECK(has(listing(scan, lone_fifo), "\"state\":\"no reader\""));
+    CHECK(listing(scan, link).empty());    // a link is not a socket
+    CHECK(listing(scan, target).empty());  // and is not followed
+    CHECK(listing("", stale).empty());     // no --dir, no files
+
+    // --remove-stale: the stale socket goes; FIFOs, live and unknown sockets, links stay.
+    CHECK(has(listing("--remove-stale " + scan, stale), "\"removed\":true"));
+    CHECK(!exists(stale));
+    CHECK(has(listing("--remove-stale " + scan, lone_fifo), "\"removed\":false"));
+    for (const std::string& kept : {live, dgram, read_fifo, lone_fifo, link, target}) CHECK_MESSAGE(exists(kept), kept);
+
+    // --remove-fifos-without-reader: the FIFO nobody reads goes, the one being read stays.
+    CHECK(has(listing("--remove-stale --remove-fifos-without-reader " + scan, lone_fifo), "\"removed\":true"));
+    CHECK(!exists(lone_fifo));
+    CHECK(exists(read_fifo));
+    CHECK(exists(live));
 }
 #endif
 
