@@ -6,9 +6,15 @@ set -euo pipefail
 seconds=${1:-15}
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${2:-$here/build/fuzz}
-CXX=clang++ cmake -S "$here" -B "$build" -G Ninja -DIPC_BUILD_FUZZERS=ON -DIPC_BUILD_TESTS=OFF \
-    -DIPC_BUILD_EXAMPLES=OFF -DIPC_BUILD_BENCH=OFF >/dev/null
-cmake --build "$build" -j2
+# A build directory that already exists (e.g. the clang preset's, which
+# builds the fuzzers too) is reused as it is.
+if [[ ! -f $build/CMakeCache.txt ]]; then
+    CXX=clang++ cmake -S "$here" -B "$build" -G Ninja -DIPC_BUILD_FUZZERS=ON -DIPC_BUILD_TESTS=OFF \
+        -DIPC_BUILD_EXAMPLES=OFF -DIPC_BUILD_BENCH=OFF >/dev/null
+fi
+targets=$(cd "$here/fuzz" && ls fuzz_*.cpp | sed 's/^fuzz_/fuzz-/; s/\.cpp$//')
+# shellcheck disable=SC2086
+cmake --build "$build" -j2 --target $targets
 corpus=$(mktemp -d)
 trap 'rm -rf "$corpus"' EXIT
 status=0
