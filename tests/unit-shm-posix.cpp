@@ -61,18 +61,20 @@ TEST_CASE("posix_shm: create_only, open_only and open_or_create") {
 }
 
 TEST_CASE("posix_shm: processes racing with open_or_create meet on one region") {
-    remover<int_ring> r{unique_name("race")};
+    // Four senders at once: an MPMC ring (an SPSC ring has one producer by contract).
+    using mpmc_ring = shm<ipc::ring::mpmc<int>>;
+    remover<mpmc_ring> r{unique_name("race")};
     gate go;
     std::vector<child> racers;
     for (int i = 0; i < 4; ++i)
         racers.emplace_back([&, i] {
             go.wait();
-            ipc::shm_channel<int> ch(int_ring(ipc::open_or_create, r.name, 64));
+            ipc::shm_mpmc_channel<int> ch(mpmc_ring(ipc::open_or_create, r.name, 64));
             return ch.send_for(i, 5s) == ipc::status::ok ? 0 : 1;
         });
     go.open();
     for (auto& c : racers) CHECK(c.wait() == child_ok);
-    ipc::shm_channel<int> rx(int_ring(ipc::open_only, r.name));
+    ipc::shm_mpmc_channel<int> rx(mpmc_ring(ipc::open_only, r.name));
     int seen = 0, v = 0;
     while (rx.try_recv(v) == ipc::status::ok) seen |= 1 << v;
     CHECK(seen == 0xf);
