@@ -155,4 +155,4 @@ TEST_CASE("ipc-ls --dir: FIFOs and sockets with their liveness; only what is dea
 }
 #endif
 
-TEST_CASE("ipc-ls: nothing of this run is left in /dev/shm") { CHECK(leftovers_in_dev_shm().empty()); }
+TEST_CASE("ipc-ls: nothing of this run is left in /dev/shm") { CHECK(ipc_test::leftovers_in_dev_shm().empty()); }
