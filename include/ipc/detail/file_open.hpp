@@ -17,6 +17,32 @@ inline int creation_flags(create_only_t) noexcept { return O_CREAT | O_EXCL; }
 inline int creation_flags(open_only_t) noexcept { return 0; }
 inline int creation_flags(open_or_create_t) noexcept { return O_CREAT; }
 
+// Opens path without following a symbolic link in its last component and
+// without blocking in open() (a FIFO with no peer, a device), checks that what
+// was opened is of `type` (S_IFREG, S_IFIFO; the path may have been swapped
+// since any earlier check: else wrong_type), and returns it blocking. The
+// descriptor is its own open file description, so clearing O_NONBLOCK on it
+// affects no other process.
+inline unique_fd open_checked(const char* path, int flags, mode_t mode, mode_t type, std::error_code wrong_type,
+                              std::error_code& ec) noexcept {
+    unique_fd fd(retry_eintr([&] { return ::open(path, flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, mode); }));
+    if (!fd) {
+        ec = last_error();
+        return {};
+    }
+    struct stat st {};
+    if (::fstat(fd.get(), &st) != 0) {
+        ec = last_error();
+        return {};
+    }
+    if ((st.st_mode & S_IFMT) != type) {
+        ec = wrong_type;
+        return {};
+    }
+    if (!set_nonblocking(fd.get(), false, ec)) return {};
+    return fd;
+}
+
 // Opens `path` (checked by fs_path) with `flags` (access mode, O_APPEND,
 // O_CREAT/O_EXCL...), always adding O_NOFOLLOW (a symbolic link is refused
 // with ELOOP rather than followed somewhere an attacker chose) and O_CLOEXEC;
@@ -28,22 +54,8 @@ inline unique_fd open_regular_file(const std::filesystem::path& path, int flags,
                                    permissions p = {}) noexcept {
     ec.clear();
     if (!fs_path(path.native(), ec)) return {};
-    unique_fd fd(retry_eintr([&] { return ::open(path.c_str(), flags | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY, p.mode & 0777); }));
-    if (!fd) {
-        ec = last_error();
-        return {};
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-        ec = last_error();
-        return {};
-    }
-    if (!S_ISREG(st.st_mode)) {
-        ec = std::make_error_code(std::errc::invalid_argument);
-        return {};
-    }
-    if (!set_nonblocking(fd.get(), false, ec)) return {};
-    return fd;
+    return open_checked(path.c_str(), flags | O_NOCTTY, p.mode & 0777, S_IFREG,
+                        std::make_error_code(std::errc::invalid_argument), ec);
 }
 
 // unlink(path): true if removed; a missing file is errc::not_found. A symbolic

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "../basic_channel.hpp"
+#include "../detail/file_open.hpp"
 #include "../detail/name.hpp"
 #include "../detail/pipe_io.hpp"
 #include "../framing/delimited.hpp"
@@ -67,27 +68,10 @@ inline bool check_fifo_path(const char* path, std::error_code& ec) noexcept {
     return true;
 }
 
-// Opens path with flags (O_NONBLOCK among them), checks that what was opened
-// is a FIFO, then makes the descriptor blocking as pipe_end
-// expects. The descriptor is its own open file description, so clearing
-// O_NONBLOCK on it affects no other process.
+// Opens path with flags and checks that what was opened is a FIFO (the path
+// may have been swapped after the lstat), then makes it blocking as pipe_end expects.
 inline unique_fd open_fifo(const char* path, int flags, std::error_code& ec) noexcept {
-    unique_fd fd(retry_eintr([&] { return ::open(path, flags | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC); }));
-    if (!fd) {
-        ec = last_error();
-        return {};
-    }
-    struct stat st {};
-    if (::fstat(fd.get(), &st) != 0) {
-        ec = last_error();
-        return {};
-    }
-    if (!S_ISFIFO(st.st_mode)) {  // swapped in after the lstat
-        ec = make_error_code(errc::bad_message);
-        return {};
-    }
-    if (!set_nonblocking(fd.get(), false, ec)) return {};
-    return fd;
+    return open_checked(path, flags, 0, S_IFIFO, make_error_code(errc::bad_message), ec);
 }
 
 // What the two ends share: the timed opens (End::open(path, deadline, ec)
