@@ -209,12 +209,14 @@ TEST_CASE("shm crash: mpmc consumers pass over a slot whose producer died betwee
     using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
     remover<transport> region{unique_name("hole")};
     transport(ipc::create_only, region.name, 8);
-    leave_a_dead_claim(region.name);
     auto tx = open_end<channel>(region.name, ipc::sync::futex{});
     auto rx = open_end<channel>(region.name, ipc::sync::futex{});
-    for (std::uint64_t i = 1; i <= 7; ++i) REQUIRE(tx.try_send(i) == ipc::status::ok);  // the hole takes the 8th slot
+    tx.transport().attach(ipc::direction::send);
+    rx.transport().attach(ipc::direction::recv);
+    leave_a_dead_claim(region.name);  // after both ends opened (opening repairs what the dead left)
+    for (std::uint64_t i = 1; i <= 7; ++i) REQUIRE(tx.try_send(i) == ipc::status::ok);  // the dead claim holds the 8th slot
     std::uint64_t v = 0;
-    CHECK(rx.try_recv(v) == ipc::status::would_block);  // stalled at the hole until a waiter checks
+    CHECK(rx.try_recv(v) == ipc::status::would_block);  // stalled at the dead claim until a waiter checks
     const auto t0 = std::chrono::steady_clock::now();
     REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
     CHECK(ms_since(t0) < noticed_within_ms);

@@ -118,7 +118,8 @@ public:
         peer_slot_[i] = ring_.peers().join(d == direction::send ? ipc::detail::peer_role::sender : ipc::detail::peer_role::receiver,
                                            false);
         if (peer_slot_[i] < 0) ring_.members().untracked.fetch_add(1, std::memory_order_acq_rel);
-        owner_[i] = ring::owner_word(ipc::detail::self_identity().pid, peer_slot_[i]);
+        owner_[i] = ring::owner_word(ring_.peers(), peer_slot_[i]);
+        if constexpr (ipc::detail::is_mpmc_ring<Ring>) repair();  // a restarted process finds the ring usable
     }
     // Stops counting this process; when the last sender (receiver) leaves,
     // receivers (senders) see status::closed once the ring is empty (full),
@@ -154,11 +155,7 @@ public:
 
     // errc::peer_dead, or no error (then retry: the ring may have become ready).
     std::error_code check_peers(direction d) noexcept {
-        if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
-            auto alive = [&](std::uint32_t who) { return ring::owner_alive(ring_.peers(), who); };
-            if (d == direction::recv) ring_.skip_dead_claim(alive);
-            else ring_.release_dead_claim(alive);
-        }
+        if constexpr (ipc::detail::is_mpmc_ring<Ring>) repair();
         if (ready(d) || !all_dead(other(d))) return {};
         return make_error_code(errc::peer_dead);
     }
@@ -372,12 +369,11 @@ private:
     }
     // Nothing to receive: closed if every sender left and the ring is still
     // empty. (An mpmc ring may hide messages behind the slot of a producer
-    // that died claiming it: with every sender gone, that slot is skipped.)
+    // that died claiming it: with every sender gone, that slot is repaired.)
     bool empty(std::error_code& ec) noexcept {
         bool closed = gone(direction::send) && !ring_.can_pop();
         if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
-            if (closed && ring_.skip_dead_claim([&](std::uint32_t who) { return ring::owner_alive(ring_.peers(), who); }))
-                closed = false;
+            if (closed && repair() != 0) closed = false;
         }
         ec = make_error_code(closed ? errc::peer_closed : errc::would_block);
         return false;
@@ -402,6 +398,11 @@ private:
             ::sembuf op{static_cast<unsigned short>(i), 1, 0};
             ::semop(static_cast<int>(id - 1), &op, 1);
         }
+    }
+
+    // mpmc: hands back what dead processes hold (ring::mpmc::repair).
+    std::size_t repair() noexcept {
+        return ring_.repair([&](std::uint32_t who) { return ring::owner_alive(ring_.peers(), who); });
     }
 
     value_type* loan_slot() noexcept requires fixed_size {
