@@ -11,7 +11,8 @@
 //   socket: connect(SOCK_STREAM), then connect(SOCK_SEQPACKET). A success is
 //     "live" (the listener sees a connection that closes at once), a refusal
 //     (ECONNREFUSED: nothing is bound to the file, or a stream socket bound but
-//     not listening yet) is "stale"; a datagram socket refuses both types, so
+//     not listening yet) is "stale" unless /proc/net/unix shows a socket bound
+//     there or the file is younger than --min-age; a datagram socket refuses both types, so
 //     whether anyone reads it cannot be told: "unknown".
 //   FIFO: open(O_WRONLY | O_NONBLOCK) succeeds only if a reader has it open:
 //     "live", else "no reader". The probe closes at once, so a reader that
@@ -32,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -391,12 +393,19 @@ void scan_dir(const std::string& dir, std::vector<entry>& out) {
 
 // The inodes among `wanted` that another process has mapped (/proc/PID/maps)
 // or open (/proc/PID/fd). A user sees only its own processes (root: all), so
-// this can only add users, never prove there are none.
-std::set<file_id> held_by_others(const std::set<file_id>& wanted) {
+// this can only add users, never prove there are none. `leaves` are the file
+// names of the wanted objects: only a descriptor whose link ends in one is
+// stat()ed, so a file on a hung network mount held by some process cannot
+// stall us.
+std::set<file_id> held_by_others(const std::set<file_id>& wanted, const std::set<std::string>& leaves) {
     std::set<file_id> held;
     DIR* proc = wanted.empty() ? nullptr : ::opendir("/proc");
     if (!proc) return held;
     const std::string self = std::to_string(::getpid());
+    auto leaf_of = [](std::string link) {
+        if (link.ends_with(" (deleted)")) link.resize(link.size() - 10);
+        return link.substr(link.rfind('/') + 1);  // npos + 1 == 0: the whole text
+    };
     while (dirent* de = ::readdir(proc)) {
         const std::string pid = de->d_name;
         if (pid.empty() || pid.find_first_not_of("0123456789") != std::string::npos || pid == self) continue;
@@ -411,8 +420,12 @@ std::set<file_id> held_by_others(const std::set<file_id>& wanted) {
         DIR* fds = ::opendir(("/proc/" + pid + "/fd").c_str());
         if (!fds) continue;
         while (dirent* fe = ::readdir(fds)) {
+            char link[PATH_MAX];
+            const ssize_t n = ::readlinkat(::dirfd(fds), fe->d_name, link, sizeof link);
+            if (fe->d_name[0] == '.' || n <= 0 || !leaves.count(leaf_of(std::string(link, static_cast<std::size_t>(n)))))
+                continue;
             struct stat sb {};  // stat() through the link names the open file; nothing is opened
-            if (fe->d_name[0] == '.' || ::fstatat(::dirfd(fds), fe->d_name, &sb, 0) != 0) continue;
+            if (::fstatat(::dirfd(fds), fe->d_name, &sb, 0) != 0) continue;
             if (const file_id id{sb.st_dev, sb.st_ino}; wanted.count(id)) held.insert(id);
         }
         ::closedir(fds);
@@ -457,12 +470,16 @@ bool bound_at(const std::vector<std::string>& paths, const entry& e) {
 // bound (unix_socket). System V segments know it already (shm_nattch).
 void observe(std::vector<entry>& es) {
     std::set<file_id> wanted;
+    std::set<std::string> leaves;
     bool sockets = false;
     for (const entry& e : es) {
-        if (e.where == "posix_shm" || e.where == "fifo") wanted.insert(e.id);
+        if (e.where == "posix_shm" || e.where == "fifo") {
+            wanted.insert(e.id);
+            leaves.insert(e.where == "fifo" ? e.leaf : "ipc." + e.name);
+        }
         sockets = sockets || e.where == "unix_socket";
     }
-    const std::set<file_id> held = held_by_others(wanted);
+    const std::set<file_id> held = held_by_others(wanted, leaves);
     const std::vector<std::string> bound = sockets ? bound_paths() : std::vector<std::string>{};
     for (entry& e : es) {
         if (e.where == "posix_shm" || e.where == "fifo") e.held = held.count(e.id) != 0;
