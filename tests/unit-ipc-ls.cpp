@@ -182,6 +182,19 @@ ipc::detail::unique_fd half_made_region(const std::string& name) {
     return fd;
 }
 
+// A process that opens region `name`, joins it as `role` and is SIGKILLed:
+// a recorded user, dead.
+template <class Named>
+void user_killed(const std::string& name, ipc::direction role) {
+    child user([&] {
+        Named t(ipc::open_only, name);
+        t.attach(role);
+        ::raise(SIGKILL);
+        return 2;
+    });
+    REQUIRE(user.wait() == -SIGKILL);
+}
+
 // The `ipc-ls PREFIX` under which a System V region made for `name` is listed.
 std::string sysv_name(const std::string& name) {
     return "sysv:" + std::to_string(ipc::detail::sysv_shm_backing::key_of(name));
@@ -208,13 +221,7 @@ TEST_CASE("ipc-ls: a region nobody has used yet is kept for the grace period, th
 TEST_CASE("ipc-ls: a region whose only user was killed is stale at once, whatever the grace period") {
     remover<transport> r{unique_name("lskilled")};
     transport(ipc::create_only, r.name, 8);
-    child user([&] {
-        channel rx(transport(ipc::open_only, r.name));
-        rx.transport().attach(ipc::direction::recv);
-        ::raise(SIGKILL);
-        return 2;
-    });
-    REQUIRE(user.wait() == -SIGKILL);
+    user_killed<transport>(r.name, ipc::direction::recv);
 
     const std::string l = listing("--remove-stale --min-age 3600", r.name);
     CHECK(has(l, "\"receivers_alive\":0,\"receivers_dead\":1"));
@@ -227,13 +234,7 @@ TEST_CASE("ipc-ls: a region a live process uses is kept, attached or only opened
     transport(ipc::create_only, attached.name, 8);
     transport(ipc::create_only, opened.name, 8);
     // A dead user too: the process that opens `opened` after it must still protect it.
-    child dead([&] {
-        channel tx(transport(ipc::open_only, opened.name));
-        tx.transport().attach(ipc::direction::send);
-        ::raise(SIGKILL);
-        return 2;
-    });
-    REQUIRE(dead.wait() == -SIGKILL);
+    user_killed<transport>(opened.name, ipc::direction::send);
     gate ready, done;
     child user([&] {
         channel rx(transport(ipc::open_only, attached.name));
@@ -295,7 +296,7 @@ TEST_CASE("ipc-ls --dry-run: says what --remove-stale would remove and removes n
         CHECK(has(l, "\"removed\":false"));
         CHECK(has(l, "\"state\":\"stale, would be removed\""));
     }
-    CHECK(has(listing("--dry-run", fresh.name), "\"state\":\"no users yet\""));  // not stale: not named
+    CHECK(has(listing("--dry-run", fresh.name), "\"state\":\"no users yet\""));  // young: nothing to name
     CHECK(has(listing("--remove-stale --min-age 0", fresh.name), "\"removed\":true"));
 }
 
@@ -304,13 +305,7 @@ TEST_CASE("ipc-ls: System V rings follow the same rules, with shm_nattch as the 
     remover<sysv> fresh{unique_name("lssysvfresh")}, killed{unique_name("lssysvkilled")};
     sysv(ipc::create_only, fresh.name, 8);
     sysv(ipc::create_only, killed.name, 8);
-    child dead([&] {
-        sysv t(ipc::open_only, killed.name);
-        t.attach(ipc::direction::send);
-        ::raise(SIGKILL);
-        return 2;
-    });
-    REQUIRE(dead.wait() == -SIGKILL);
+    user_killed<sysv>(killed.name, ipc::direction::send);
     gate ready, done;
     child user([&] {
         sysv t(ipc::open_only, fresh.name);  // attached (nattch 1), not in the peer table
