@@ -531,13 +531,18 @@ std::optional<entry> look_again(const entry& e) {
     return now;
 }
 
-// Removes the object e was inspected as, and only that one. A race remains
-// between the last check and the unlink (no system call unlinks "this inode"
-// or removes "this segment if unattached"): a process opening the object in
-// that microsecond window gets an object nobody else will find by name. Only
-// an object already judged stale just now (all users dead, or none for
-// --min-age) can meet it, so at worst a newcomer to an abandoned ring ends up
-// alone on it, as if it had come a moment later and found nothing.
+// Removes the object e was inspected as, and only that one: the name must
+// still lead to the inode inspected (System V: the shmid, same creator and
+// ctime, still unattached). Races remain, since no system call unlinks "this
+// inode" or removes "this segment if unattached", and /proc is read before
+// the last look: a process that opens the object between those checks and
+// the unlink, without joining its peer table yet, keeps a mapping nobody else
+// will find by name. Only an object just judged abandoned (all users dead, or
+// none for --min-age) can meet this, so that process is alone on it, as if it
+// had come a moment later and found nothing. A new object made under the
+// name has another inode and is left alone, unless it appears in the instant
+// between the final fstatat and the unlink: that needs someone else to have
+// removed ours just then.
 bool remove(const entry& e) {
     if (e.where == "sysv_shm") {
         ::shmid_ds ds{};
@@ -557,28 +562,33 @@ bool remove(const entry& e) {
 
 enum class outcome { none, removed, would_remove, failed, changed };
 
-// Checks the candidates again (who holds them, as of now) and removes those
-// still stale: each one by the identity first inspected.
+// Checks the candidates again and removes those still stale, each by the
+// identity first inspected. Order matters: first /proc (who has them mapped
+// or open: slow, it reads every process), then per object the peer table and
+// the probes (fast), then at once the unlink. A process that attaches while
+// /proc is read is then seen in the peer table.
 std::vector<outcome> remove_stale(const std::vector<entry>& all, const options& o, bool dry_run) {
     std::vector<outcome> result(all.size(), outcome::none);
-    std::vector<entry> fresh;
+    std::vector<entry> candidates;
     std::vector<std::size_t> which;
     for (std::size_t i = 0; i < all.size(); ++i) {
         if (!all[i].removable) continue;
-        if (auto now = look_again(all[i])) {
-            fresh.push_back(std::move(*now));
-            which.push_back(i);
-        } else {
-            result[i] = outcome::changed;
-        }
+        candidates.push_back(all[i]);
+        which.push_back(i);
     }
-    observe(fresh);
-    for (std::size_t k = 0; k < fresh.size(); ++k) {
-        judge(fresh[k], o);
+    observe(candidates);
+    for (std::size_t k = 0; k < candidates.size(); ++k) {
         const std::size_t i = which[k];
-        if (!fresh[k].removable) result[i] = outcome::changed;
+        std::optional<entry> now = look_again(candidates[k]);
+        if (!now) {
+            result[i] = outcome::changed;
+            continue;
+        }
+        if (now->where != "sysv_shm") now->held = candidates[k].held;  // sysv: shm_nattch, just read
+        judge(*now, o);
+        if (!now->removable) result[i] = outcome::changed;
         else if (dry_run) result[i] = outcome::would_remove;
-        else result[i] = remove(fresh[k]) ? outcome::removed : outcome::failed;
+        else result[i] = remove(*now) ? outcome::removed : outcome::failed;
     }
     return result;
 }
