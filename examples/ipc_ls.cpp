@@ -78,6 +78,9 @@ An object is stale, and --remove-stale removes it, only if:
 Never removed: message queues (they record no users), regions that are not
 ipc rings or have another layout version, datagram sockets, symbolic links.
 
+CREATOR is the pid that formatted a ring, with a + once that process has
+exited (pid and start time are recorded, so a reused pid is not taken for it).
+
 Age is the time since the object was made (or last resized or written): the
 later of its ctime and mtime, read with fstat on the object itself (System V:
 shm_ctime). Shared memory records no later use, so a ring left without users
@@ -117,6 +120,8 @@ struct entry {
     bool held = false;         // attached, mapped, open or bound by a process (see observe())
     bool refused = false;      // unix_socket: connect refused
     bool no_reader = false;    // fifo: nobody reads it
+    long long creator = 0;   // rings: the pid that formatted it (System V: the segment's creator)
+    bool creator_alive = false;
     int sysv_id = -1;
     pid_t sysv_cpid = 0;
     time_t sysv_ctime = 0;
@@ -192,7 +197,11 @@ void inspect(const std::byte* p, std::size_t size, entry& e) {
     e.capacity = h.capacity;
     const std::uint64_t head = st->ctl.head.load(std::memory_order_acquire);
     const std::uint64_t tail = st->ctl.tail.load(std::memory_order_acquire);
-    e.fill = head - tail <= h.capacity ? head - tail : h.capacity;
+    // An mpmc index may trail the other for a moment: head < tail is empty.
+    e.fill = static_cast<std::int64_t>(head - tail) < 0 ? 0 : head - tail <= h.capacity ? head - tail : h.capacity;
+    e.creator = h.creator_pid;
+    e.creator_alive = h.creator_pid > 0 && h.creator_pid <= INT32_MAX &&
+                      ipc::detail::is_alive({static_cast<std::int32_t>(h.creator_pid), h.creator_start_time});
     e.untracked = st->members.untracked.load(std::memory_order_acquire);
     const auto& t = st->peers;
     for (std::size_t i = 0; i < ipc::ring::max_peers; ++i) {
@@ -656,8 +665,8 @@ int main(int argc, char** argv) {
         remove_stale_objects || dry_run ? remove_stale(all, o, dry_run) : std::vector<outcome>(all.size(), outcome::none);
 
     if (!json)
-        std::printf("%-40s %-9s %6s %5s %10s %-5s %10s %10s %-11s %-11s %s\n", "NAME", "KIND", "UID", "MODE", "SIZE",
-                    "RING", "CAPACITY", "QUEUED", "SEND a/d", "RECV a/d", "STATE");
+        std::printf("%-40s %-9s %6s %5s %-9s %10s %-5s %10s %10s %-11s %-11s %s\n", "NAME", "KIND", "UID", "MODE", "CREATOR",
+                    "SIZE", "RING", "CAPACITY", "QUEUED", "SEND a/d", "RECV a/d", "STATE");
     int failures = 0;
     for (std::size_t i = 0; i < all.size(); ++i) {
         const entry& e = all[i];
@@ -677,19 +686,22 @@ int main(int argc, char** argv) {
             std::printf("{\"name\":%s,\"kind\":\"%s\",\"uid\":%u,\"mode\":\"%04o\",\"size\":%llu,\"ring\":\"%s\","
                         "\"capacity\":%llu,\"queued\":%llu,\"senders_alive\":%u,\"senders_dead\":%u,"
                         "\"receivers_alive\":%u,\"receivers_dead\":%u,\"untracked\":%u,\"stale\":%s,\"removed\":%s,"
-                        "\"age\":%lld,\"state\":%s}\n",
+                        "\"age\":%lld,\"creator_pid\":%lld,\"creator_alive\":%s,\"state\":%s}\n",
                         json_string(e.name).c_str(), e.where.c_str(), e.uid, e.mode, e.size, e.kind.c_str(), e.capacity,
                         e.fill, e.senders_alive, e.senders_dead, e.receivers_alive, e.receivers_dead, e.untracked,
                         e.stale ? "true" : "false", removed ? "true" : "false",
-                        e.age > 0 ? static_cast<long long>(e.age) : 0LL, json_string(state).c_str());
+                        e.age > 0 ? static_cast<long long>(e.age) : 0LL, e.creator, e.creator_alive ? "true" : "false",
+                        json_string(state).c_str());
         } else {
             char send[24], recv[24];
             std::snprintf(send, sizeof send, "%u/%u", e.senders_alive, e.senders_dead);
             std::snprintf(recv, sizeof recv, "%u/%u", e.receivers_alive, e.receivers_dead);
             std::string shown;
             for (char c : e.name) shown += (c >= 0x20 && c < 0x7f) ? c : '?';
-            std::printf("%-40s %-9s %6u %05o %10llu %-5s %10llu %10llu %-11s %-11s %s\n", shown.c_str(), e.where.c_str(),
-                        e.uid, e.mode, e.size, e.kind.c_str(), e.capacity, e.fill, send, recv, state.c_str());
+            char creator[24] = "-";
+            if (e.creator > 0) std::snprintf(creator, sizeof creator, "%lld%s", e.creator, e.creator_alive ? "" : "+");
+            std::printf("%-40s %-9s %6u %05o %-9s %10llu %-5s %10llu %10llu %-11s %-11s %s\n", shown.c_str(), e.where.c_str(),
+                        e.uid, e.mode, creator, e.size, e.kind.c_str(), e.capacity, e.fill, send, recv, state.c_str());
         }
     }
     return failures ? 1 : 0;

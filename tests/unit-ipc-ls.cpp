@@ -218,6 +218,19 @@ TEST_CASE("ipc-ls: a region nobody has used yet is kept for the grace period, th
     CHECK(listing("", fresh.name).empty());
 }
 
+TEST_CASE("ipc-ls: a ring names its creator, and whether that process still runs") {
+    remover<transport> mine{unique_name("lsmine")}, theirs{unique_name("lstheirs")};
+    transport(ipc::create_only, mine.name, 8);
+    child creator([&] {
+        transport(ipc::create_only, theirs.name, 8);
+        return 0;
+    });
+    const pid_t creator_pid = creator.pid();
+    REQUIRE(creator.wait() == child_ok);
+    CHECK(has(listing("", mine.name), "\"creator_pid\":" + std::to_string(::getpid()) + ",\"creator_alive\":true"));
+    CHECK(has(listing("", theirs.name), "\"creator_pid\":" + std::to_string(creator_pid) + ",\"creator_alive\":false"));
+}
+
 TEST_CASE("ipc-ls: a region whose only user was killed is stale at once, whatever the grace period") {
     remover<transport> r{unique_name("lskilled")};
     transport(ipc::create_only, r.name, 8);

@@ -30,7 +30,7 @@ inline constexpr std::uint64_t region_magic = 0x31474e4952435049ULL;  // "IPCRIN
 // 2: a peer table (who uses the region, so the dead can be told from the
 // slow) and, in mpmc slots, the word naming a slot's claimant.
 // 3: mpmc slots keep lap, phase and claimant in one word; the peer table has
-// 128 slots, each with a generation.
+// 128 slots, each with a generation; the header names its creator.
 inline constexpr std::uint32_t layout_version = 3;
 
 // Processes (channel ends) the peer table tracks; more still work, they are
@@ -111,6 +111,8 @@ struct header {
     std::uint64_t type_tag;     // type_tag<T>
     std::uint64_t total_size;   // bytes the region needs
     std::uint64_t data_offset;  // where the ring data starts
+    std::int64_t creator_pid;   // who formatted the region (pid and start time: ipc-ls tells if it lives)
+    std::uint64_t creator_start_time;
     std::atomic<std::uint32_t> state;  // 0 while being formatted, formatted_state once usable
 };
 inline constexpr std::uint32_t formatted_state = 0x600d;
@@ -321,6 +323,9 @@ Ring format(std::span<std::byte> mem, std::uint64_t capacity, std::error_code& e
     h.type_tag = Ring::tag;
     h.total_size = need;
     h.data_offset = data_offset<Ring>;
+    const auto me = ipc::detail::self_identity();
+    h.creator_pid = me.pid;
+    h.creator_start_time = me.start_time;
     for (auto& s : st->sync.sem)
         if (::sem_init(&s, 1, 0) != 0) {
             ec = std::error_code(errno, std::system_category());
