@@ -124,7 +124,7 @@ public:
         }
         case sysv_sem: {
             semid_ds ds{};
-            ipc::sem::detail::semun arg{};
+            ipc::detail::semun arg{};
             arg.buf = &ds;
             REQUIRE(::semctl(ssem.id(), 0, IPC_STAT, arg) == 0);
             return ds.sem_perm.mode & 07777;
@@ -283,7 +283,7 @@ TEST_CASE("the umask still narrows a widened file-system object; System V ignore
     const key_t key = ipc::sem::make_key(dir / "key", 'u');
     ipc::sem::sysv_semaphore s(ipc::create_only, key, 0, ipc::permissions{0640});
     semid_ds ds{};
-    ipc::sem::detail::semun arg{};
+    ipc::detail::semun arg{};
     arg.buf = &ds;
     REQUIRE(::semctl(s.id(), 0, IPC_STAT, arg) == 0);
     CHECK((ds.sem_perm.mode & 0777) == 0640);

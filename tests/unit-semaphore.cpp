@@ -204,7 +204,7 @@ TEST_CASE("sysv_semaphore: create_only, open_only, open_or_create by an ftok key
     CHECK(c.value() == 2);
 
     semid_ds ds{};
-    ipc::sem::detail::semun arg{};
+    ipc::detail::semun arg{};
     arg.buf = &ds;
     REQUIRE(::semctl(a.id(), 0, IPC_STAT, arg) == 0);
     CHECK((ds.sem_perm.mode & 0777) == 0600);

@@ -192,6 +192,21 @@ TEST_CASE("sysv_mq: a message over max_message or the kernel's msgmax is refused
     CHECK(receiver.wait() == child_ok);
 }
 
+TEST_CASE("sysv_mq: a max_message over LONG_MAX is invalid_argument, refused before a queue or buffer is made") {
+    // SIZE_MAX would wrap the buffer size (mtype + payload + 1) to a few bytes.
+    std::error_code ec;
+    sysv_mq made(ipc::create_only, sysv_key::private_key(), options(SIZE_MAX), ec);
+    CHECK(ec == std::errc::invalid_argument);
+    CHECK_FALSE(made.is_open());
+    if (made.is_open()) (void)made.remove(ec);
+
+    private_queue pq;
+    ec.clear();
+    auto attached = sysv_mq::attach(pq.q.id(), options(std::size_t{LONG_MAX} + 1), ec);
+    CHECK(ec == std::errc::invalid_argument);
+    CHECK_FALSE(attached.is_open());
+}
+
 TEST_CASE("sysv_mq: a foreign message larger than the channel's type is discarded as message_too_large") {
     private_queue pq;
     auto rx = pq.channel<record>();

@@ -14,6 +14,7 @@
 #include "../concepts.hpp"
 #include "../error.hpp"
 #include "../status.hpp"
+#include "deadline.hpp"
 
 namespace ipc::detail {
 
@@ -109,15 +110,8 @@ bool pass_wake_on(Tr& t, direction d) noexcept {
 
 // Ends a wait whose deadline passed: would_block for try_ calls, else timed_out.
 inline bool deadline_passed(const deadline& dl, std::error_code& ec) noexcept {
-    ec = make_error_code(dl.reports_would_block() ? errc::would_block : errc::timed_out);
+    ec = expired_code(dl);
     return false;
-}
-
-// The deadline as an absolute CLOCK_MONOTONIC time (steady_clock on Linux).
-inline timespec monotonic_timespec(const deadline& dl) noexcept {
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(dl.time_point().time_since_epoch()).count();
-    if (ns < 0) ns = 0;
-    return timespec{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
 }
 
 } // namespace ipc::detail

@@ -7,6 +7,7 @@
 
 #include "../error.hpp"
 #include "../status.hpp"
+#include "deadline.hpp"
 
 namespace ipc::detail {
 
@@ -98,10 +99,5 @@ private:
         throw_error(ec, what);
     }
 };
-
-// The error a wait that ran out of time reports.
-inline std::error_code expired_code(const deadline& dl) noexcept {
-    return make_error_code(dl.reports_would_block() ? errc::would_block : errc::timed_out);
-}
 
 } // namespace ipc::detail

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "../concepts.hpp"
+#include "deadline.hpp"
 #include "fd.hpp"
 
 namespace ipc::detail {
@@ -49,7 +50,7 @@ inline bool connect_socket(int fd, const sockaddr* sa, socklen_t len, const dead
             break;
         }
         if (errno != EAGAIN) { ec = last_error(); return false; }
-        if (dl.expired()) { ec = make_error_code(dl.reports_would_block() ? errc::would_block : errc::timed_out); return false; }
+        if (dl.expired()) { ec = expired_code(dl); return false; }
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return set_nonblocking(fd, false, ec);

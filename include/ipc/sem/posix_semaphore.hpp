@@ -28,113 +28,12 @@
 #include <utility>
 
 #include "../detail/name.hpp"
-#include "../detail/semaphore_api.hpp"
+#include "../detail/posix_semaphore.hpp"
 #include "../error.hpp"
 #include "../open_mode.hpp"
 #include "../status.hpp"
 
 namespace ipc::sem {
-
-namespace detail {
-
-using namespace ipc::detail;
-
-inline timespec monotonic_timespec(deadline::clock::time_point tp) noexcept {
-    // std::chrono::steady_clock is CLOCK_MONOTONIC on Linux (libstdc++ and libc++).
-    auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(tp.time_since_epoch()).count();
-    if (ns < 0) ns = 0;
-    return timespec{static_cast<time_t>(ns / 1000000000), static_cast<long>(ns % 1000000000)};
-}
-
-inline bool posix_sem_wait(sem_t* s, const deadline& dl, std::error_code& ec) noexcept {
-    for (;;) {
-        int r;
-        if (dl.is_never()) {
-            r = ::sem_wait(s);
-        } else if (dl.is_immediate()) {
-            r = ::sem_trywait(s);
-        } else {
-            timespec abs = monotonic_timespec(dl.time_point());
-            r = ::sem_clockwait(s, CLOCK_MONOTONIC, &abs);
-        }
-        if (r == 0) return true;
-        int e = errno;
-        if (e == EINTR) continue;
-        if (e == EAGAIN || e == ETIMEDOUT) {
-            if (!dl.is_immediate() && !dl.expired()) continue;  // never give up early
-            ec = expired_code(dl);
-            return false;
-        }
-        ec = errno_code(e);
-        return false;
-    }
-}
-
-inline int posix_sem_value(sem_t* s, std::error_code& ec) noexcept {
-    int v = 0;
-    if (::sem_getvalue(s, &v) != 0) ec = last_error();
-    return v < 0 ? 0 : v;  // Linux reports 0, not minus the waiters, but POSIX allows either
-}
-
-// Posting a binary semaphore that already holds 1 is refused. The check and
-// the post are two steps, so two processes releasing at the same moment can
-// still reach 2: a binary POSIX semaphore suits one releaser at a time.
-inline bool posix_sem_post(sem_t* s, std::ptrdiff_t n, std::ptrdiff_t max, std::error_code& ec) noexcept {
-    if (max < SEM_VALUE_MAX) {
-        int v = posix_sem_value(s, ec);
-        if (ec) return false;
-        if (v + n > max) {
-            ec = make_error_code(errc::limit_exceeded);
-            return false;
-        }
-    }
-    for (std::ptrdiff_t i = 0; i < n; ++i) {
-        if (::sem_post(s) != 0) {
-            ec = errno == EOVERFLOW ? make_error_code(errc::limit_exceeded) : last_error();
-            return false;
-        }
-    }
-    return true;
-}
-
-// What both kinds share: a sem_t* and the operations on it.
-template <std::ptrdiff_t Max>
-class posix_sem_handle : public semaphore_api<posix_sem_handle<Max>, Max> {
-    static_assert(Max >= 1 && Max <= SEM_VALUE_MAX);
-
-public:
-    sem_t* native_handle() const noexcept { return sem_; }
-    bool is_open() const noexcept { return sem_ != nullptr; }
-
-protected:
-    posix_sem_handle() noexcept = default;
-    explicit posix_sem_handle(sem_t* s) noexcept : sem_(s) {}
-
-    sem_t* sem_ = nullptr;
-
-private:
-    friend class semaphore_api<posix_sem_handle, Max>;
-
-    bool wait(const deadline& dl, std::error_code& ec) noexcept {
-        if (!usable(ec)) return false;
-        return detail::posix_sem_wait(sem_, dl, ec);
-    }
-    bool post(std::ptrdiff_t n, std::error_code& ec) noexcept {
-        if (!usable(ec)) return false;
-        return detail::posix_sem_post(sem_, n, Max, ec);
-    }
-    int get_value(std::error_code& ec) const noexcept {
-        if (!usable(ec)) return 0;
-        return detail::posix_sem_value(sem_, ec);
-    }
-    bool usable(std::error_code& ec) const noexcept {
-        if (sem_) return true;
-        ec = std::make_error_code(std::errc::bad_file_descriptor);
-        return false;
-    }
-};
-
-} // namespace detail
 
 // A named semaphore any process can open by name. The name ("name" or
 // "/name", up to 251 characters of [A-Za-z0-9._-]: see detail::posix_ipc_name)
@@ -152,7 +51,7 @@ public:
     basic_posix_semaphore(create_only_t, std::string_view name, unsigned initial = 0) {
         std::error_code ec;
         *this = basic_posix_semaphore(create_only, name, initial, ec);
-        ipc::detail::throw_if(ec, "sem_open(create_only)");
+        detail::throw_if(ec, "sem_open(create_only)");
     }
     basic_posix_semaphore(create_only_t, std::string_view name, unsigned initial, std::error_code& ec) noexcept {
         open(name, O_CREAT | O_EXCL, initial, {}, ec);
@@ -161,7 +60,7 @@ public:
     basic_posix_semaphore(create_only_t, std::string_view name, unsigned initial, permissions p) {
         std::error_code ec;
         *this = basic_posix_semaphore(create_only, name, initial, p, ec);
-        ipc::detail::throw_if(ec, "sem_open(create_only)");
+        detail::throw_if(ec, "sem_open(create_only)");
     }
     basic_posix_semaphore(create_only_t, std::string_view name, unsigned initial, permissions p, std::error_code& ec) noexcept {
         open(name, O_CREAT | O_EXCL, initial, p, ec);
@@ -170,14 +69,14 @@ public:
     basic_posix_semaphore(open_only_t, std::string_view name) {
         std::error_code ec;
         *this = basic_posix_semaphore(open_only, name, ec);
-        ipc::detail::throw_if(ec, "sem_open(open_only)");
+        detail::throw_if(ec, "sem_open(open_only)");
     }
     basic_posix_semaphore(open_only_t, std::string_view name, std::error_code& ec) noexcept { open(name, 0, 0, {}, ec); }
     // Opens it, or creates it with count `initial` (the kernel makes this one atomic step).
     basic_posix_semaphore(open_or_create_t, std::string_view name, unsigned initial = 0) {
         std::error_code ec;
         *this = basic_posix_semaphore(open_or_create, name, initial, ec);
-        ipc::detail::throw_if(ec, "sem_open(open_or_create)");
+        detail::throw_if(ec, "sem_open(open_or_create)");
     }
     basic_posix_semaphore(open_or_create_t, std::string_view name, unsigned initial, std::error_code& ec) noexcept {
         open(name, O_CREAT, initial, {}, ec);
@@ -197,9 +96,9 @@ public:
     static bool remove(std::string_view name, std::error_code& ec) noexcept {
         ec.clear();
         std::string n;
-        if (!ipc::detail::posix_ipc_name(name, n, ec, ipc::detail::sem_name_prefix)) return false;
+        if (!detail::posix_ipc_name(name, n, ec, detail::sem_name_prefix)) return false;
         if (::sem_unlink(n.c_str()) != 0) {
-            ec = ipc::detail::last_error();
+            ec = detail::last_error();
             return false;
         }
         return true;
@@ -209,7 +108,7 @@ public:
         std::error_code ec;
         if (remove(name, ec)) return true;
         if (ec == errc::not_found) return false;
-        ipc::detail::throw_error(ec, "sem_unlink");
+        detail::throw_error(ec, "sem_unlink");
     }
 
     void close() noexcept {
@@ -224,13 +123,13 @@ private:
             return;
         }
         std::string n;
-        if (!ipc::detail::posix_ipc_name(name, n, ec, ipc::detail::sem_name_prefix)) return;
+        if (!detail::posix_ipc_name(name, n, ec, detail::sem_name_prefix)) return;
         // glibc opens /dev/shm/sem.<name> with O_NOFOLLOW, creates it by link(2)
         // from an O_EXCL temporary file (never through a planted link), and
         // closes the descriptor once it is mapped.
         sem_t* s = (flags & O_CREAT) ? ::sem_open(n.c_str(), flags, p.mode & 0777, initial) : ::sem_open(n.c_str(), flags);
         if (s == SEM_FAILED) {
-            ec = ipc::detail::last_error();
+            ec = detail::last_error();
             return;
         }
         sem_ = s;
@@ -258,7 +157,7 @@ public:
     basic_unnamed_semaphore(create_only_t, void* where, unsigned initial = 0) {
         std::error_code ec;
         *this = basic_unnamed_semaphore(create_only, where, initial, ec);
-        ipc::detail::throw_if(ec, "sem_init");
+        detail::throw_if(ec, "sem_init");
     }
     basic_unnamed_semaphore(create_only_t, void* where, unsigned initial, std::error_code& ec) noexcept {
         ec.clear();
@@ -268,7 +167,7 @@ public:
             return;
         }
         if (::sem_init(static_cast<sem_t*>(where), 1, initial) != 0) {
-            ec = ipc::detail::last_error();
+            ec = detail::last_error();
             return;
         }
         sem_ = static_cast<sem_t*>(where);
@@ -277,7 +176,7 @@ public:
     basic_unnamed_semaphore(open_only_t, void* where) {
         std::error_code ec;
         *this = basic_unnamed_semaphore(open_only, where, ec);
-        ipc::detail::throw_if(ec, "unnamed semaphore");
+        detail::throw_if(ec, "unnamed semaphore");
     }
     basic_unnamed_semaphore(open_only_t, void* where, std::error_code& ec) noexcept {
         ec.clear();

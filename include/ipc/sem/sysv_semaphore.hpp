@@ -23,11 +23,11 @@
 
 #include <chrono>
 #include <filesystem>
-#include <thread>
 #include <utility>
 
 #include "../detail/fd.hpp"
 #include "../detail/semaphore_api.hpp"
+#include "../detail/sysv_semaphore.hpp"
 #include "../error.hpp"
 #include "../open_mode.hpp"
 #include "../status.hpp"
@@ -46,64 +46,19 @@ inline key_t make_key(const std::filesystem::path& path, int proj_id, std::error
         return -1;
     }
     key_t k = ::ftok(path.c_str(), proj_id);
-    if (k == -1) ec = ipc::detail::last_error();
+    if (k == -1) ec = detail::last_error();
     return k;
 }
 inline key_t make_key(const std::filesystem::path& path, int proj_id) {
     std::error_code ec;
     key_t k = make_key(path, proj_id, ec);
-    ipc::detail::throw_if(ec, "ftok");
+    detail::throw_if(ec, "ftok");
     return k;
 }
 
-namespace detail {
-
-using namespace ipc::detail;
-
-// glibc leaves union semun to the caller.
-union semun {
-    int val;
-    semid_ds* buf;
-    unsigned short* array;
-};
-
-// The largest count a System V semaphore holds (SEMVMX in the kernel).
-inline constexpr std::ptrdiff_t sysv_value_max = 32767;
-
-// A new set's semaphore starts at 0; it is brought to `initial` by semop(),
-// which also sets sem_otime. An opener waits for sem_otime != 0, so it never
-// uses a set its creator has not finished (the classic System V race).
-inline bool sysv_init(int id, unsigned initial, std::error_code& ec) noexcept {
-    sembuf op{0, static_cast<short>(initial), static_cast<short>(initial == 0 ? IPC_NOWAIT : 0)};
-    if (retry_eintr([&] { return ::semop(id, &op, 1); }) != 0) {
-        ec = last_error();
-        return false;
-    }
-    return true;
-}
-
-inline bool sysv_wait_ready(int id, std::error_code& ec) noexcept {
-    for (int tries = 0; tries < 2000; ++tries) {
-        semid_ds ds{};
-        semun arg{};
-        arg.buf = &ds;
-        if (::semctl(id, 0, IPC_STAT, arg) != 0) {
-            ec = last_error();
-            return false;
-        }
-        if (ds.sem_otime != 0) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    // The creator died between semget and its first semop.
-    ec = make_error_code(errc::timed_out);
-    return false;
-}
-
-} // namespace detail
-
 template <std::ptrdiff_t Max>
-class basic_sysv_semaphore : public ipc::detail::semaphore_api<basic_sysv_semaphore<Max>, Max> {
-    static_assert(Max >= 1 && Max <= detail::sysv_value_max);
+class basic_sysv_semaphore : public detail::semaphore_api<basic_sysv_semaphore<Max>, Max> {
+    static_assert(Max >= 1 && Max <= detail::sysv_sem_value_max);
 
 public:
     basic_sysv_semaphore() noexcept = default;
@@ -112,7 +67,7 @@ public:
     basic_sysv_semaphore(create_only_t, key_t key, unsigned initial = 0) {
         std::error_code ec;
         *this = basic_sysv_semaphore(create_only, key, initial, ec);
-        ipc::detail::throw_if(ec, "semget(create_only)");
+        detail::throw_if(ec, "semget(create_only)");
     }
     basic_sysv_semaphore(create_only_t, key_t key, unsigned initial, std::error_code& ec) noexcept
         : basic_sysv_semaphore(create_only, key, initial, permissions{}, ec) {}
@@ -120,7 +75,7 @@ public:
     basic_sysv_semaphore(create_only_t, key_t key, unsigned initial, permissions p) {
         std::error_code ec;
         *this = basic_sysv_semaphore(create_only, key, initial, p, ec);
-        ipc::detail::throw_if(ec, "semget(create_only)");
+        detail::throw_if(ec, "semget(create_only)");
     }
     basic_sysv_semaphore(create_only_t, key_t key, unsigned initial, permissions p, std::error_code& ec) noexcept {
         ec.clear();
@@ -130,7 +85,7 @@ public:
     basic_sysv_semaphore(open_only_t, key_t key) {
         std::error_code ec;
         *this = basic_sysv_semaphore(open_only, key, ec);
-        ipc::detail::throw_if(ec, "semget(open_only)");
+        detail::throw_if(ec, "semget(open_only)");
     }
     basic_sysv_semaphore(open_only_t, key_t key, std::error_code& ec) noexcept {
         ec.clear();
@@ -139,14 +94,14 @@ public:
     basic_sysv_semaphore(open_or_create_t, key_t key, unsigned initial = 0) {
         std::error_code ec;
         *this = basic_sysv_semaphore(open_or_create, key, initial, ec);
-        ipc::detail::throw_if(ec, "semget(open_or_create)");
+        detail::throw_if(ec, "semget(open_or_create)");
     }
     basic_sysv_semaphore(open_or_create_t, key_t key, unsigned initial, std::error_code& ec) noexcept
         : basic_sysv_semaphore(open_or_create, key, initial, permissions{}, ec) {}
     basic_sysv_semaphore(open_or_create_t, key_t key, unsigned initial, permissions p) {
         std::error_code ec;
         *this = basic_sysv_semaphore(open_or_create, key, initial, p, ec);
-        ipc::detail::throw_if(ec, "semget(open_or_create)");
+        detail::throw_if(ec, "semget(open_or_create)");
     }
     basic_sysv_semaphore(open_or_create_t, key_t key, unsigned initial, permissions p, std::error_code& ec) noexcept {
         ec.clear();
@@ -184,7 +139,7 @@ public:
             return false;
         }
         if (::semctl(std::exchange(id_, -1), 0, IPC_RMID) != 0) {
-            ec = ipc::detail::last_error();
+            ec = detail::last_error();
             return false;
         }
         return true;
@@ -192,7 +147,7 @@ public:
     void remove() {
         std::error_code ec;
         (void)remove(ec);
-        ipc::detail::throw_if(ec, "semctl(IPC_RMID)");
+        detail::throw_if(ec, "semctl(IPC_RMID)");
     }
     // Removes the set for key; false (no throw) when there is none.
     static bool remove(key_t key, std::error_code& ec) noexcept {
@@ -203,7 +158,7 @@ public:
         std::error_code ec;
         if (remove(key, ec)) return true;
         if (ec == errc::not_found) return false;
-        ipc::detail::throw_error(ec, "semctl(IPC_RMID)");
+        detail::throw_error(ec, "semctl(IPC_RMID)");
     }
 
     // SEM_UNDO on acquire and release (default on): see the top of this file.
@@ -215,7 +170,7 @@ public:
     bool is_open() const noexcept { return id_ >= 0; }
 
 private:
-    friend class ipc::detail::semaphore_api<basic_sysv_semaphore, Max>;
+    friend class detail::semaphore_api<basic_sysv_semaphore, Max>;
 
     bool create(key_t key, unsigned initial, permissions p, std::error_code& ec) noexcept {
         if (initial > static_cast<unsigned>(Max)) {
@@ -224,10 +179,10 @@ private:
         }
         int id = ::semget(key, 1, IPC_CREAT | IPC_EXCL | static_cast<int>(p.mode & 0777));
         if (id < 0) {
-            ec = ipc::detail::last_error();
+            ec = detail::last_error();
             return false;
         }
-        if (!detail::sysv_init(id, initial, ec)) {
+        if (!detail::sysv_sem_init(id, initial, ec)) {
             ::semctl(id, 0, IPC_RMID);
             return false;
         }
@@ -240,10 +195,10 @@ private:
         // is refused here (EACCES), not at its first wait. semget with 0 checks nothing.
         int id = ::semget(key, 0, S_IRUSR | S_IWUSR);
         if (id < 0) {
-            ec = ipc::detail::last_error();
+            ec = detail::last_error();
             return false;
         }
-        if (!detail::sysv_wait_ready(id, ec)) return false;
+        if (!detail::sysv_sem_wait_ready(id, ec)) return false;
         id_ = id;
         return true;
     }
@@ -269,10 +224,10 @@ private:
             if (e == EINTR) continue;
             if (e == EAGAIN) {
                 if (!dl.is_immediate() && !dl.expired()) continue;  // never give up early
-                ec = ipc::detail::expired_code(dl);
+                ec = detail::expired_code(dl);
                 return false;
             }
-            ec = ipc::detail::errno_code(e);
+            ec = detail::errno_code(e);
             return false;
         }
     }
@@ -282,15 +237,15 @@ private:
         sembuf ops[2] = {{0, 0, IPC_NOWAIT}, {0, static_cast<short>(n), flags()}};
         sembuf* first = Max == 1 ? ops : ops + 1;
         int count = Max == 1 ? 2 : 1;
-        if (ipc::detail::retry_eintr([&] { return ::semop(id_, first, count); }) == 0) return true;
-        ec = errno == EAGAIN || errno == ERANGE ? make_error_code(errc::limit_exceeded) : ipc::detail::last_error();
+        if (detail::retry_eintr([&] { return ::semop(id_, first, count); }) == 0) return true;
+        ec = errno == EAGAIN || errno == ERANGE ? make_error_code(errc::limit_exceeded) : detail::last_error();
         return false;
     }
 
     int get_value(std::error_code& ec) const noexcept {
         int v = ::semctl(id_, 0, GETVAL);
         if (v < 0) {
-            ec = ipc::detail::last_error();
+            ec = detail::last_error();
             return 0;
         }
         return v;
@@ -300,7 +255,7 @@ private:
     bool undo_ = true;
 };
 
-using sysv_semaphore = basic_sysv_semaphore<detail::sysv_value_max>;
+using sysv_semaphore = basic_sysv_semaphore<detail::sysv_sem_value_max>;
 using sysv_binary_semaphore = basic_sysv_semaphore<1>;
 
 } // namespace ipc::sem

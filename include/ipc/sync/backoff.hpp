@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "../concepts.hpp"
+#include "../detail/deadline.hpp"
 #include "../error.hpp"
 
 namespace ipc::sync {
@@ -27,7 +28,7 @@ struct backoff {
     template <class Tr>
     bool wait(Tr&, direction, const deadline& dl, std::error_code& ec) noexcept {
         if (dl.expired()) {
-            ec = make_error_code(dl.reports_would_block() ? errc::would_block : errc::timed_out);
+            ec = detail::expired_code(dl);
             step_ = {};
             return false;
         }

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "../basic_channel.hpp"
+#include "../detail/deadline.hpp"
 #include "../detail/file_open.hpp"
 #include "../detail/name.hpp"
 #include "../detail/pipe_io.hpp"
@@ -262,7 +263,7 @@ public:
             if (ec != std::error_code(ENXIO, std::system_category())) return {};
             ec.clear();
             if (dl.expired()) {
-                ec = make_error_code(dl.reports_would_block() ? errc::would_block : errc::timed_out);
+                ec = detail::expired_code(dl);
                 return {};
             }
             auto nap = dl.is_never() ? deadline::clock::duration(pause)

@@ -9,13 +9,13 @@
 
 #include <cstring>
 #include <memory>
-#include <new>
 #include <string>
 #include <string_view>
 #include <type_traits>
 
 #include "../basic_channel.hpp"
 #include "../detail/fd.hpp"
+#include "../detail/message_queue.hpp"
 #include "../detail/name.hpp"
 #include "../detail/proc.hpp"
 #include "../open_mode.hpp"
@@ -168,11 +168,8 @@ public:
         if (!check_open(ec)) return 0;
         const bool direct = buf.size() >= msgsize_;
         if (!direct && !spill_) {
-            spill_.reset(new (std::nothrow) std::byte[msgsize_]);
-            if (!spill_) {
-                ec = std::error_code(ENOMEM, std::system_category());
-                return 0;
-            }
+            spill_ = detail::message_buffer(msgsize_, ec);
+            if (!spill_) return 0;
         }
         char* into = reinterpret_cast<char*>(direct ? buf.data() : spill_.get());
         const std::size_t cap = direct ? buf.size() : msgsize_;
@@ -252,11 +249,7 @@ private:
         return o;
     }
 
-    bool check_open(std::error_code& ec) const noexcept {
-        if (mq_) return true;
-        ec = std::error_code(EBADF, std::system_category());
-        return false;
-    }
+    bool check_open(std::error_code& ec) const noexcept { return detail::queue_open(static_cast<bool>(mq_), ec); }
 
     // A call that would have waited fails with ETIMEDOUT (past deadline) or
     // EAGAIN (a descriptor adopted with O_NONBLOCK): both are would_block.
@@ -278,7 +271,7 @@ private:
             if (why) *why = "posix_mq: a queue name is an optional '/' then 1 to 255 characters of [A-Za-z0-9._-], not \".\" or \"..\"";
             return false;
         }
-        if (create && (o.max_messages == 0 || o.message_size == 0 || o.max_messages > LONG_MAX || o.message_size > LONG_MAX)) {
+        if (create && (o.max_messages == 0 || o.message_size == 0 || o.max_messages > detail::queue_size_max || o.message_size > detail::queue_size_max)) {
             ec = std::make_error_code(std::errc::invalid_argument);
             if (why) *why = std::string("posix_mq \"") + path + "\": max_messages and message_size must be 1 to LONG_MAX";
             return false;

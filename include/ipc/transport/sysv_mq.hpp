@@ -11,6 +11,7 @@
 #include <string>
 
 #include "../basic_channel.hpp"
+#include "../detail/message_queue.hpp"
 #include "../detail/proc.hpp"
 #include "../open_mode.hpp"
 #include "../sync/backoff.hpp"
@@ -80,7 +81,7 @@ struct sysv_mq_options {
     mode_t mode = 0600;
     // The largest message this side sends or receives (the payload after mtype);
     // the transport's buffer has this size, made once. The kernel's own limit
-    // is /proc/sys/kernel/msgmax (8192 by default).
+    // is /proc/sys/kernel/msgmax (8192 by default); over LONG_MAX is invalid_argument.
     std::size_t max_message = 8192;
     // create_only: the new queue's capacity in bytes (msg_qbytes), 0 = the
     // kernel's default /proc/sys/kernel/msgmnb. Lowering needs no privilege.
@@ -269,11 +270,7 @@ public:
     void close() noexcept { id_ = -1; }
 
 private:
-    bool check_open(std::error_code& ec) const noexcept {
-        if (id_ >= 0) return true;
-        ec = std::error_code(EBADF, std::system_category());
-        return false;
-    }
+    bool check_open(std::error_code& ec) const noexcept { return detail::queue_open(id_ >= 0, ec); }
 
     // EIDRM: removed while we waited. EINVAL, once type and size are checked,
     // can only mean the id no longer names a queue: removed before the call.
@@ -287,12 +284,13 @@ private:
     }
 
     bool make_buffer(const sysv_mq_options& o, std::error_code& ec) noexcept {
-        // mtype, the payload, and one byte to detect a payload over the limit.
-        buf_.reset(new (std::nothrow) std::byte[sizeof(long) + o.max_message + 1]);
-        if (!buf_) {
-            ec = std::error_code(ENOMEM, std::system_category());
+        if (o.max_message > detail::queue_size_max) {
+            ec = std::make_error_code(std::errc::invalid_argument);
             return false;
         }
+        // mtype, the payload, and one byte to detect a payload over the limit.
+        buf_ = detail::message_buffer(sizeof(long) + o.max_message + 1, ec);
+        if (!buf_) return false;
         max_ = o.max_message;
         return true;
     }
