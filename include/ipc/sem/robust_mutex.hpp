@@ -39,6 +39,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -59,17 +60,19 @@
 #include "../status.hpp"
 #include "posix_semaphore.hpp"
 
-// ThreadSanitizer intercepts pthread_mutex_timedlock but not _clocklock: a
-// lock it cannot see makes the matching unlock look wrong. Its builds (and
-// a glibc before 2.30) take the CLOCK_REALTIME path, re-checked on the steady clock.
+// ThreadSanitizer intercepts pthread_mutex_clocklock not at all and _timedlock
+// without its EOWNERDEAD case: a lock it cannot see makes the unlock look
+// wrong. Its builds take timed locks by polling trylock (which it follows).
+// A glibc before 2.30 has no clocklock: timedlock on CLOCK_REALTIME, re-checked
+// on the steady clock.
 #if defined(__SANITIZE_THREAD__)
-#define IPC_DETAIL_ROBUST_TIMEDLOCK 1
+#define IPC_DETAIL_ROBUST_POLL 1
 #elif defined(__has_feature)
 #if __has_feature(thread_sanitizer)
-#define IPC_DETAIL_ROBUST_TIMEDLOCK 1
+#define IPC_DETAIL_ROBUST_POLL 1
 #endif
 #endif
-#if !defined(IPC_DETAIL_ROBUST_TIMEDLOCK) && !(defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30)))
+#if !defined(IPC_DETAIL_ROBUST_POLL) && !(defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 30)))
 #define IPC_DETAIL_ROBUST_TIMEDLOCK 1
 #endif
 
@@ -231,7 +234,9 @@ private:
         pthread_mutex_t* m = &st_->mutex;
         if (dl.is_never()) return ::pthread_mutex_lock(m);
         if (dl.is_immediate()) return ::pthread_mutex_trylock(m);
-#ifdef IPC_DETAIL_ROBUST_TIMEDLOCK
+#if defined(IPC_DETAIL_ROBUST_POLL)
+        return ::pthread_mutex_trylock(m);
+#elif defined(IPC_DETAIL_ROBUST_TIMEDLOCK)
         const timespec abs = dl.realtime_timespec();
         return ::pthread_mutex_timedlock(m, &abs);
 #else
@@ -263,9 +268,14 @@ private:
             }
             if (r == EINTR) continue;
             if (r == EBUSY || r == ETIMEDOUT) {
-                if (!dl.is_immediate() && !dl.expired()) continue;  // the wall clock moved: never give up early
-                ec = expired_code(dl);
-                return false;
+                if (dl.is_immediate() || dl.expired()) {
+                    ec = expired_code(dl);
+                    return false;
+                }
+#if defined(IPC_DETAIL_ROBUST_POLL)
+                std::this_thread::sleep_for(std::min<deadline::clock::duration>(std::chrono::microseconds(100), dl.remaining()));
+#endif
+                continue;  // early (the wall clock moved): never give up before the deadline
             }
             ec = errno_code(r);
             return false;
