@@ -225,9 +225,15 @@ TEST_CASE("robust_mutex: wider permissions are given exactly") {
 
 TEST_CASE("robust_mutex: processes counting under std::lock_guard reach the exact total") {
     auto name = unique_name("mtx");
-    robust_mutex m(ipc::create_only, name);
-    auto open = [&] { return robust_mutex(ipc::open_only, name); };
-    n_processes_count_exactly(open);
+    SUBCASE("each opens the mutex the parent created") {
+        robust_mutex m(ipc::create_only, name);
+        auto open = [&] { return robust_mutex(ipc::open_only, name); };
+        n_processes_count_exactly(open);
+    }
+    SUBCASE("all race to open_or_create it: one creates, the others wait for it to be formatted") {
+        auto open = [&] { return robust_mutex(ipc::open_or_create, name); };
+        n_processes_count_exactly(open);
+    }
     CHECK(robust_mutex::remove(name));
 }
 

@@ -43,7 +43,6 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <cstring>
 #include <new>
 #include <span>
 #include <string>
@@ -91,7 +90,7 @@ struct robust_mutex_state {
 };
 static_assert(std::atomic<std::uint32_t>::is_always_lock_free);
 
-inline constexpr std::uint64_t robust_mutex_magic = 0x3158544d43504950ULL;  // "PIPCMTX1" in memory
+inline constexpr std::uint64_t robust_mutex_magic = 0x315854554d435049ULL;  // "IPCMUTX1" in memory
 inline constexpr std::uint32_t robust_mutex_version = 1;
 inline constexpr std::uint32_t robust_mutex_formatted = 0x600d;
 // Named objects are /dev/shm/ipc.mutex.<name>: "ipc." marks them as ipc's (as
@@ -303,8 +302,8 @@ private:
 // [A-Za-z0-9._-], see detail::posix_ipc_name) maps to /dev/shm/ipc.mutex.<name>,
 // which stays until remove(name); the mutex stays usable by those that have it
 // open. Created with exactly mode 0600 unless permissions say otherwise: only
-// the same user can open it. The object is the mutex: closing or destroying a
-// robust_mutex never unlocks or destroys the shared one.
+// the same user can open it. Closing or destroying a robust_mutex unmaps it
+// (unlocking it first if this object holds it); the shared mutex lives on.
 class robust_mutex : public detail::robust_mutex_handle {
 public:
     robust_mutex() noexcept = default;
