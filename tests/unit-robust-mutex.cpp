@@ -58,6 +58,45 @@ private:
     int fds_[2] = {-1, -1};
 };
 
+// Another process holding the named mutex (through std::lock_guard) until release().
+class live_holder {
+public:
+    explicit live_holder(const std::string& name)
+        : proc_([&] {
+              robust_mutex m(ipc::open_only, name);
+              std::lock_guard hold(m);
+              if (!held_.notify()) return 1;
+              return done_.wait() ? 0 : 3;
+          }) {
+        REQUIRE(held_.wait());
+    }
+    // Lets it unlock and exit; its exit code.
+    int release() {
+        done_.open();
+        return proc_.wait();
+    }
+
+private:
+    held_signal held_;
+    gate done_;
+    child proc_;
+};
+
+// A named mutex for one test, removed at its end.
+struct named_mutex {
+    std::string name = unique_name("mtx");
+    robust_mutex m{ipc::create_only, name};
+    ~named_mutex() { CHECK(robust_mutex::remove(name)); }
+};
+
+// Takes the lock in a bounded time: from a holder that died (told), or not.
+template <class M>
+void takes_it(M& m, bool from_the_dead) {
+    REQUIRE(m.try_lock_for(5s));
+    CHECK(m.previous_owner_died() == from_the_dead);
+    m.unlock();
+}
+
 // What the mutex guards in these tests: a counter updated in two steps, so a
 // holder that dies in between leaves it visibly half done.
 struct guarded {
@@ -124,10 +163,7 @@ void holder_dies_and_next_locker_recovers(Open open_in_child, death how) {
     data->updating = 0;
     mine.unlock();
 
-    // Recovered for good: the next acquisition is an ordinary one.
-    REQUIRE(mine.try_lock_for(5s));
-    CHECK_FALSE(mine.previous_owner_died());
-    mine.unlock();
+    takes_it(mine, false);  // recovered for good: the next acquisition is an ordinary one
 }
 
 } // namespace
@@ -178,20 +214,11 @@ TEST_CASE("robust_mutex: create_only, open_only, open_or_create, 0600, and remov
     robust_mutex c(ipc::open_or_create, name);
 
     // b and c are the same mutex as a: a holder in another process excludes both.
-    held_signal held;
-    gate done;
-    child holder([&] {
-        robust_mutex m(ipc::open_only, name);
-        std::lock_guard hold(m);
-        if (!held.notify()) return 1;
-        return done.wait() ? 0 : 3;
-    });
-    REQUIRE(held.wait());
+    live_holder holder(name);
     CHECK_FALSE(b.try_lock());
     CHECK_FALSE(c.try_lock(ec));
     CHECK(ec == ipc::errc::would_block);
-    done.open();
-    CHECK(holder.wait() == child_ok);
+    CHECK(holder.release() == child_ok);
     CHECK(c.try_lock_for(5s));
     c.unlock();
 
@@ -238,17 +265,16 @@ TEST_CASE("robust_mutex: processes counting under std::lock_guard reach the exac
 }
 
 TEST_CASE("robust_mutex: a holder that dies leaves the lock to the next locker, who is told") {
-    auto name = unique_name("mtx");
-    robust_mutex m(ipc::create_only, name);
-    auto open = [&] { return robust_mutex(ipc::open_only, name); };
+    named_mutex fixture;
+    auto open = [&] { return robust_mutex(ipc::open_only, fixture.name); };
     SUBCASE("killed by SIGKILL") { holder_dies_and_next_locker_recovers(open, death::sigkill); }
     SUBCASE("_exit without unlocking") { holder_dies_and_next_locker_recovers(open, death::exit_holding); }
-    CHECK(robust_mutex::remove(name));
 }
 
 TEST_CASE("robust_mutex: a waiter blocked on the lock is woken by the holder's death") {
-    auto name = unique_name("mtx");
-    robust_mutex m(ipc::create_only, name);
+    named_mutex fixture;
+    const std::string& name = fixture.name;
+    robust_mutex& m = fixture.m;
     held_signal held;
     child holder([&] {
         robust_mutex mine(ipc::open_only, name);
@@ -271,12 +297,12 @@ TEST_CASE("robust_mutex: a waiter blocked on the lock is woken by the holder's d
     CHECK(m.try_lock());
     CHECK_FALSE(m.previous_owner_died());  // the waiter unlocked it properly
     m.unlock();
-    CHECK(robust_mutex::remove(name));
 }
 
 TEST_CASE("robust_mutex: if the recovering process dies too, the next one is told again") {
-    auto name = unique_name("mtx");
-    robust_mutex m(ipc::create_only, name);
+    named_mutex fixture;
+    const std::string& name = fixture.name;
+    robust_mutex& m = fixture.m;
     child first([&]() -> int {
         robust_mutex mine(ipc::open_only, name);
         mine.lock();
@@ -289,15 +315,13 @@ TEST_CASE("robust_mutex: if the recovering process dies too, the next one is tol
         ::_exit(mine.previous_owner_died() ? 0 : 2);  // dies holding it, repair unfinished
     });
     CHECK(second.wait() == child_ok);
-    REQUIRE(m.try_lock_for(5s));
-    CHECK(m.previous_owner_died());
-    m.unlock();
-    CHECK(robust_mutex::remove(name));
+    takes_it(m, true);
 }
 
 TEST_CASE("robust_mutex: closing a robust_mutex this object holds unlocks it (an unmapped one could not be recovered)") {
-    auto name = unique_name("mtx");
-    robust_mutex m(ipc::create_only, name);
+    named_mutex fixture;
+    const std::string& name = fixture.name;
+    robust_mutex& m = fixture.m;
     child forgetful([&] {
         robust_mutex mine(ipc::open_only, name);
         mine.lock();
@@ -306,24 +330,14 @@ TEST_CASE("robust_mutex: closing a robust_mutex this object holds unlocks it (an
         return moved_to.try_lock() ? 0 : 1;             // held again, then closed by return
     });
     CHECK(forgetful.wait() == child_ok);
-    REQUIRE(m.try_lock_for(5s));
-    CHECK_FALSE(m.previous_owner_died());
-    m.unlock();
-    CHECK(robust_mutex::remove(name));
+    takes_it(m, false);
 }
 
 TEST_CASE("robust_mutex: a timed lock against a live holder fails, never early") {
-    auto name = unique_name("mtx");
-    robust_mutex m(ipc::create_only, name);
-    held_signal held;
-    gate done;
-    child holder([&] {
-        robust_mutex mine(ipc::open_only, name);
-        std::lock_guard hold(mine);
-        if (!held.notify()) return 1;
-        return done.wait() ? 0 : 3;
-    });
-    REQUIRE(held.wait());
+    named_mutex fixture;
+    const std::string& name = fixture.name;
+    robust_mutex& m = fixture.m;
+    live_holder holder(name);
     CHECK_FALSE(m.try_lock());
     std::error_code ec;
     CHECK_FALSE(m.try_lock(ec));
@@ -344,18 +358,17 @@ TEST_CASE("robust_mutex: a timed lock against a live holder fails, never early")
     CHECK_FALSE(m.try_lock_until(std::chrono::system_clock::now() + 30ms));
     CHECK(ms_since(t0) >= 29.0);
     CHECK_FALSE(m.try_lock_for(0ms));
-    done.open();
-    CHECK(holder.wait() == child_ok);
+    CHECK(holder.release() == child_ok);
     // Free now: taken even with a deadline already past.
     CHECK(m.try_lock_for(0ms));
     CHECK_FALSE(m.previous_owner_died());
     m.unlock();
-    CHECK(robust_mutex::remove(name));
 }
 
 TEST_CASE("robust_mutex: errors are errors, not deadlocks or silent no-ops") {
-    auto name = unique_name("mtx");
-    robust_mutex m(ipc::create_only, name);
+    named_mutex fixture;
+    const std::string& name = fixture.name;
+    robust_mutex& m = fixture.m;
     std::error_code ec;
     SUBCASE("locking it again from the holding thread") {
         m.lock();
@@ -392,7 +405,6 @@ TEST_CASE("robust_mutex: errors are errors, not deadlocks or silent no-ops") {
         CHECK(ec == std::errc::bad_file_descriptor);
         CHECK_THROWS_AS((void)none.try_lock(), ipc::error);
     }
-    CHECK(robust_mutex::remove(name));
 }
 
 TEST_CASE("robust_mutex: an object that is not a usable robust_mutex is refused with a clear error") {
