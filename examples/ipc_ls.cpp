@@ -2,6 +2,7 @@
 // them, so stale objects left by crashed programs can be found and removed.
 //
 //   ipc-ls                  a table: name, owner, mode, size, ring, fill, users
+//                           (and ipc::sem::robust_mutex objects, kind mutex)
 //   ipc-ls --json           the same as JSON lines, for scripts
 //   ipc-ls --remove-stale   also removes every ring with no live user
 //   ipc-ls ... PREFIX       only objects whose name starts with PREFIX
@@ -33,6 +34,7 @@
 // a region created but not opened yet is stale too, so --remove-stale is for
 // when no program is starting up on it.
 #include <ipc/ring/layout.hpp>
+#include <ipc/sem/robust_mutex.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -48,6 +50,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -57,7 +60,7 @@ constexpr std::size_t state_size = sizeof(state);
 
 struct entry {
     std::string name;        // as the library names it (posix: without "ipc.")
-    std::string where;       // posix_shm, sysv_shm, posix_mq, fifo, unix_socket
+    std::string where;       // posix_shm, sysv_shm, posix_mq, mutex, fifo, unix_socket
     std::string leaf;        // fifo, unix_socket: the file name in its directory (what PREFIX matches)
     std::string dir;
     ino_t ino = 0;
@@ -122,6 +125,16 @@ void inspect(const std::byte* p, std::size_t size, entry& e) {
     e.stale = e.senders_alive == 0 && e.receivers_alive == 0 && e.untracked == 0;
 }
 
+// A robust mutex (ipc::sem::robust_mutex) has no table of users: it is listed
+// with its header's verdict, never as stale.
+void inspect_mutex(const std::byte* p, std::size_t len, entry& e) {
+    std::error_code ec;
+    const auto v = ipc::sem::detail::check_layout({p, len}, ec);
+    if (v == ipc::sem::detail::layout_check::unformatted) e.verdict = "not formatted (yet)";
+    else if (v == ipc::sem::detail::layout_check::bad) e.verdict = ec.message();
+}
+static_assert(state_size >= ipc::sem::detail::robust_mutex_handle::storage_size);
+
 void scan_posix(std::vector<entry>& out) {
     DIR* d = ::opendir("/dev/shm");
     if (!d) return;
@@ -129,8 +142,10 @@ void scan_posix(std::vector<entry>& out) {
         const std::string file = de->d_name;
         if (file.rfind("ipc.", 0) != 0) continue;
         entry e;
-        e.where = "posix_shm";
-        e.name = file.substr(4);
+        const std::string_view mutex_prefix = ipc::sem::detail::robust_mutex_prefix;
+        const bool mutex = file.rfind(mutex_prefix, 0) == 0;
+        e.where = mutex ? "mutex" : "posix_shm";
+        e.name = file.substr(mutex ? mutex_prefix.size() : 4);
         struct stat sb {};
         if (::fstatat(::dirfd(d), file.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode)) continue;
         e.uid = sb.st_uid;
@@ -144,7 +159,8 @@ void scan_posix(std::vector<entry>& out) {
         } else if (len == 0) {
             e.verdict = "empty";
         } else if (void* m = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd.get(), 0); m != MAP_FAILED) {
-            inspect(static_cast<const std::byte*>(m), static_cast<std::size_t>(e.size), e);
+            if (mutex) inspect_mutex(static_cast<const std::byte*>(m), len, e);
+            else inspect(static_cast<const std::byte*>(m), static_cast<std::size_t>(e.size), e);
             ::munmap(m, len);
         } else {
             e.verdict = std::string("unreadable: ") + std::strerror(errno);
