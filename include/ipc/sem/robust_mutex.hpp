@@ -95,6 +95,7 @@ inline constexpr std::uint32_t robust_mutex_version = 1;
 inline constexpr std::uint32_t robust_mutex_formatted = 0x600d;
 // Named objects are /dev/shm/ipc.mutex.<name>: "ipc." marks them as ipc's (as
 // posix_shm's rings), "mutex." keeps them apart from a ring of the same name.
+// (A ring named "mutex.<name>" takes the same file: each then refuses the other.)
 inline constexpr std::string_view robust_mutex_prefix = "ipc.mutex.";
 
 enum class layout_check : unsigned char { ok, unformatted, bad };
