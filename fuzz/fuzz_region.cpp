@@ -60,8 +60,8 @@ void drive_fixed(std::span<std::byte> mem) {
     if constexpr (Ring::ring_kind == ipc::ring::kind::mpmc) {
         auto dead = [](std::uint32_t) { return false; };
         for (int i = 0; i < rounds; ++i) {
-            (void)r.skip_dead_claim(dead);
-            (void)r.release_dead_claim(dead);
+            (void)r.repair(dead);
+            (void)r.inspect(static_cast<std::uint64_t>(i));
             if (auto c = r.front(1)) r.release(c);
             if (auto c = r.loan(1)) r.commit(c);
         }
@@ -131,8 +131,8 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     });
     write_seed<ipc::ring::spsc<odd>>(dir, "seed-spsc-odd", 4, [](auto& r) { (void)r.try_push(odd{}); });
     write_seed<ipc::ring::mpmc<std::uint64_t>>(dir, "seed-mpmc", 8, [](auto& r) {
-        (void)r.loan(ipc::ring::owner_word(1, 0));  // claimed, never committed
-        for (std::uint64_t i = 0; i < 4; ++i) (void)r.try_push(i, ipc::ring::owner_word(1, 0));
+        (void)r.loan(ipc::ring::owner_word(0, 1));  // claimed, never committed
+        for (std::uint64_t i = 0; i < 4; ++i) (void)r.try_push(i, ipc::ring::owner_word(0, 1));
     });
     write_seed<ipc::ring::mpmc<odd>>(dir, "seed-mpmc-odd", 4, [](auto& r) { (void)r.try_push(odd{}); });
     write_seed<ipc::ring::bytes>(dir, "seed-bytes", 128, [](auto& r) {

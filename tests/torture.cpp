@@ -360,27 +360,16 @@ struct fifo_case : record_io<ipc::fifo_sender<record>, ipc::fifo_receiver<record
     auto consumer(std::uint64_t) { return ipc::fifo_receiver<record>(ipc::transport::fifo_reader::open(path)); }
 };
 
-// The lock-free MPMC ring in POSIX shared memory. The ring repairs a slot
-// claimed by a process that died (ring/mpmc.hpp: skip_dead_claim,
-// release_dead_claim) when a waiting peer checks the peer table, every
-// peer_check_interval (20 ms here). But its transitions are still several
-// separate stores, and a kill between two of them is not repaired: with
-// kills of both sides (--kill-all, ~5 ms apart, Debug build) 20 s runs hung
-// 6 times in 11. The stalled rings showed
-// - index claimed by a producer (head past it), turn never published, owner
-//   0: killed between the CAS on head and recording itself in the slot;
-// - a committed message taken (tail past it), never handed back, owner 0:
-//   a consumer killed inside release() between clearing the owner and the
-//   turn store (or a repairer between the two CASes of release_dead_claim);
-// - once, a turn 8 laps behind its index and 62 order violations: a repair
-//   that trusted an owner word left by the slot's previous (dead) claimant
-//   while a live one had claimed the slot but not yet recorded itself.
-// Closing these needs each transition to be one atomic step on one word
-// (turn and owner together). Until then crash mode spares both sides.
+// The lock-free MPMC ring in POSIX shared memory. Every step a process takes
+// on a slot is one atomic operation on the slot's state word, which names the
+// claimant (ring/mpmc.hpp), so a process killed anywhere leaves slots that a
+// waiting peer repairs when it checks the peer table, every
+// peer_check_interval (20 ms here), or that a restarted process repairs when
+// it opens the ring.
 struct shm_mpmc_case : record_io<ipc::shm_mpmc_channel<record>, ipc::shm_mpmc_channel<record>> {
     using transport = ipc::transport::posix_shm<ipc::ring::mpmc<record>>;
     static constexpr const char* name = "shm_mpmc";
-    static constexpr bool broadcast = false, resumable = false, producer_killable = false, consumer_killable = false;
+    static constexpr bool broadcast = false, resumable = false, producer_killable = true, consumer_killable = true;
     static constexpr std::chrono::milliseconds check_interval{20};
     std::string region = object_name("torture-ring");
     ipc::shm_mpmc_channel<record> owner{transport(ipc::create_only, region, 64)};

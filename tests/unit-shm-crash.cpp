@@ -209,12 +209,14 @@ TEST_CASE("shm crash: mpmc consumers pass over a slot whose producer died betwee
     using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
     remover<transport> region{unique_name("hole")};
     transport(ipc::create_only, region.name, 8);
-    leave_a_dead_claim(region.name);
     auto tx = open_end<channel>(region.name, ipc::sync::futex{});
     auto rx = open_end<channel>(region.name, ipc::sync::futex{});
-    for (std::uint64_t i = 1; i <= 7; ++i) REQUIRE(tx.try_send(i) == ipc::status::ok);  // the hole takes the 8th slot
+    tx.transport().attach(ipc::direction::send);
+    rx.transport().attach(ipc::direction::recv);
+    leave_a_dead_claim(region.name);  // after both ends opened (opening repairs what the dead left)
+    for (std::uint64_t i = 1; i <= 7; ++i) REQUIRE(tx.try_send(i) == ipc::status::ok);  // the dead claim holds the 8th slot
     std::uint64_t v = 0;
-    CHECK(rx.try_recv(v) == ipc::status::would_block);  // stalled at the hole until a waiter checks
+    CHECK(rx.try_recv(v) == ipc::status::would_block);  // stalled at the dead claim until a waiter checks
     const auto t0 = std::chrono::steady_clock::now();
     REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
     CHECK(ms_since(t0) < noticed_within_ms);
@@ -304,6 +306,80 @@ TEST_CASE("shm crash: mpmc producers and consumers as threads survive one killed
     CHECK(got.load() == 2 * per_thread);
     const std::uint64_t n = 2 * per_thread;
     CHECK(sum.load() == n * (n + 1) / 2);
+}
+
+TEST_CASE_TEMPLATE("shm: a single-sender ring refuses a second live sender and replaces a dead one", Ring,
+                   ipc::ring::spsc<std::uint64_t>, ipc::ring::bytes) {
+    using transport = shm<Ring>;
+    using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
+    remover<transport> region{unique_name("one-sender")};
+    transport(ipc::create_only, region.name, 64);
+    child first([&] {
+        auto tx = open_end<channel>(region.name, ipc::sync::futex{});
+        if (tx.try_send(1) != ipc::status::ok) return 1;
+        ::pause();  // a live sender, until killed
+        return 0;
+    });
+    auto rx = open_end<channel>(region.name, ipc::sync::futex{});
+    std::uint64_t v = 0;
+    REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);  // the first sender is attached and alive
+    CHECK(v == 1);
+
+    auto second = open_end<channel>(region.name, ipc::sync::futex{});
+    std::error_code ec;
+    CHECK(second.try_send(2, ec) == ipc::status::failed);
+    CHECK(ec == ipc::errc::in_use);
+    CHECK_THROWS_AS(second.transport().attach(ipc::direction::send), std::system_error);
+    CHECK(rx.try_recv(v) == ipc::status::would_block);  // nothing of the refused sender got in
+
+    ::kill(first.pid(), SIGKILL);
+    CHECK(first.wait() == -SIGKILL);
+    REQUIRE(second.send_for(3, 5s) == ipc::status::ok);  // the dead one is replaced
+    REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
+    CHECK(v == 3);
+}
+
+TEST_CASE("shm: a single-receiver ring refuses a second live receiver; an mpmc ring takes many") {
+    SUBCASE("spsc") {
+        using transport = shm<ipc::ring::spsc<std::uint64_t>>;
+        using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
+        remover<transport> region{unique_name("one-receiver")};
+        transport(ipc::create_only, region.name, 4);
+        auto tx = open_end<channel>(region.name, ipc::sync::futex{});
+        child first([&] {
+            auto rx = open_end<channel>(region.name, ipc::sync::futex{});
+            std::uint64_t v = 0;
+            if (rx.recv_for(v, 5s) != ipc::status::ok || v != 1) return 1;
+            ::pause();
+            return 0;
+        });
+        REQUIRE(tx.send_for(1, 5s) == ipc::status::ok);
+        const auto t0 = std::chrono::steady_clock::now();
+        while (tx.transport().ring().size() != 0 && ms_since(t0) < 5000) std::this_thread::sleep_for(1ms);
+        auto second = open_end<channel>(region.name, ipc::sync::futex{});
+        std::uint64_t v = 0;
+        std::error_code ec;
+        CHECK(second.try_recv(v, ec) == ipc::status::failed);
+        CHECK(ec == ipc::errc::in_use);
+        ::kill(first.pid(), SIGKILL);
+        CHECK(first.wait() == -SIGKILL);
+        REQUIRE(tx.send_for(2, 5s) == ipc::status::ok);
+        REQUIRE(second.recv_for(v, 5s) == ipc::status::ok);
+        CHECK(v == 2);
+    }
+    SUBCASE("mpmc") {
+        using transport = shm<ipc::ring::mpmc<std::uint64_t>>;
+        using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
+        remover<transport> region{unique_name("many")};
+        transport(ipc::create_only, region.name, 4);
+        child other([&] {
+            auto tx = open_end<channel>(region.name, ipc::sync::futex{});
+            return tx.send_for(1, 5s) == ipc::status::ok ? 0 : 1;
+        });
+        auto tx = open_end<channel>(region.name, ipc::sync::futex{});
+        CHECK(tx.send_for(2, 5s) == ipc::status::ok);
+        CHECK(other.wait() == child_ok);
+    }
 }
 
 // Last in this file (doctest runs a file's cases in order): everything above cleaned up.

@@ -406,23 +406,29 @@ private:
         framing::frame f;
         if (!framing_.encode(v, f, scratch_, ec)) return ec;
         if constexpr (is_stream_out) {
-            std::array<std::span<const std::byte>, 3> all{std::span<const std::byte>(f.head.data(), f.head_len), f.body, f.tail};
-            const std::size_t total = f.size();
-            std::size_t sent = 0;
-            while (sent < total) {
-                std::array<std::span<const std::byte>, 3> rest;
-                std::size_t nparts = 0, skip = sent;
-                for (auto p : all) {
-                    if (skip >= p.size()) { skip -= p.size(); continue; }
-                    rest[nparts++] = p.subspan(skip);
-                    skip = 0;
-                }
-                const bool mid = sent > 0;
-                std::size_t n = transport_.write_some(std::span<const std::span<const std::byte>>(rest.data(), nparts),
+            // The frame's non-empty pieces, [first, nparts) still to write; a
+            // short write trims them in place. Written as three tests, not a
+            // loop, so that the compiler folds them for a framing whose head
+            // and tail are always empty (fixed): one piece, no bookkeeping.
+            // This is the writer's per-message path: on a one-way stream every
+            // nanosecond here lets the reader drain the pipe and sleep sooner.
+            std::array<std::span<const std::byte>, 3> rest;
+            std::size_t nparts = 0, first = 0;
+            if (f.head_len > 0) rest[nparts++] = std::span<const std::byte>(f.head.data(), f.head_len);
+            if (!f.body.empty()) rest[nparts++] = f.body;
+            if (!f.tail.empty()) rest[nparts++] = f.tail;
+            bool mid = false;
+            while (first < nparts) {
+                std::size_t n = transport_.write_some(std::span<const std::span<const std::byte>>(rest.data() + first, nparts - first),
                                                       mid ? (Sync::kernel_blocking ? io_mode::blocking : io_mode::nonblocking)
                                                           : mode_for(dl),
                                                       ec);
-                if (n > 0) { sent += n; continue; }
+                if (n > 0) {
+                    mid = true;
+                    for (; first < nparts && n >= rest[first].size(); ++first) n -= rest[first].size();
+                    if (first < nparts) rest[first] = rest[first].subspan(n);
+                    continue;
+                }
                 if (!is(ec, errc::would_block)) return ec ? ec : make_error_code(errc::peer_closed);
                 ec.clear();
                 if (!wait(direction::send, dl, mid, ec)) return ec;

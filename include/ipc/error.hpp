@@ -25,6 +25,7 @@ enum class errc : int {
     limit_exceeded,     // a kernel or configured limit refused the request
     not_connected,      // an operation that needs a peer before one is there
     unsupported,        // the transport cannot do this (e.g. blocking under sync::none)
+    in_use,             // a single-producer (single-consumer) end another live process holds
 };
 
 namespace detail {
@@ -48,6 +49,7 @@ public:
         case errc::limit_exceeded: return "limit exceeded";
         case errc::not_connected: return "not connected";
         case errc::unsupported: return "operation not supported by this transport or policy";
+        case errc::in_use: return "another live process holds this single-sender or single-receiver end";
         }
         return "unknown ipc error";
     }

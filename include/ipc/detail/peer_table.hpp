@@ -19,11 +19,13 @@ namespace ipc::detail {
 //
 // A slot's `state` word packs the owner's pid with a phase, so that claiming
 // is one compare-and-swap: 0 = free, (pid << 8) | claiming, (pid << 8) | live.
+// `generation` counts the slot's owners, so (slot, generation) names one
+// owner for good even after its pid is reused (pid_max may be 32768).
 struct peer_slot {
     std::atomic<std::uint64_t> state;
     std::atomic<std::uint64_t> start_time;
     std::atomic<std::uint32_t> role;
-    std::uint32_t reserved;
+    std::atomic<std::uint32_t> generation;
 };
 
 enum class peer_role : std::uint32_t { none = 0, sender = 1, receiver = 2 };
@@ -45,6 +47,7 @@ struct peer_table {
             for (std::size_t i = 0; i < N; ++i) {
                 std::uint64_t expected = 0;
                 if (slots[i].state.compare_exchange_strong(expected, mine | claiming, std::memory_order_acq_rel)) {
+                    slots[i].generation.fetch_add(1, std::memory_order_relaxed);
                     slots[i].start_time.store(me.start_time, std::memory_order_relaxed);
                     slots[i].role.store(static_cast<std::uint32_t>(role), std::memory_order_relaxed);
                     slots[i].state.store(mine | live, std::memory_order_release);

@@ -48,25 +48,38 @@ public:
     std::size_t write(std::span<const std::span<const std::byte>> parts, io_mode m, std::error_code& ec) noexcept {
         int fd = pick(m, ec);
         if (fd < 0) return 0;
+        // Asked once per end: a program that ignores SIGPIPE (as most servers
+        // do at startup) writes with no guard. One that later restores the
+        // default after ignoring it must make a new end. The unguarded path
+        // is the per-message path: it builds no guard at all (an inactive one
+        // still cleared a 128-byte sigset_t on every write).
+        if (sigpipe_ignored_ < 0) sigpipe_ignored_ = sigpipe_ignored() ? 1 : 0;
+        if (sigpipe_ignored_ == 1) return written(write_fd(fd, parts), ec);
+        sigpipe_guard guard;
+        ssize_t n = write_fd(fd, parts);
+        if (n < 0 && errno == EPIPE) guard.consume();
+        return written(n, ec);
+    }
+
+private:
+    // One write(2), or writev(2) of the non-empty parts (at most 4). A single
+    // part, the common case (a fixed-size message), builds no iovec array.
+    static ssize_t write_fd(int fd, std::span<const std::span<const std::byte>> parts) noexcept {
+        if (parts.size() == 1) return retry_eintr([&] { return ::write(fd, parts[0].data(), parts[0].size()); });
         std::array<iovec, 4> iov{};
         int cnt = 0;
         for (auto p : parts) {
             if (p.empty() || cnt == static_cast<int>(iov.size())) continue;
             iov[cnt++] = {const_cast<std::byte*>(p.data()), p.size()};
         }
-        // Asked once per end: a program that ignores SIGPIPE (as most servers
-        // do at startup) writes with no guard. One that later restores the
-        // default after ignoring it must make a new end.
-        if (sigpipe_ignored_ < 0) sigpipe_ignored_ = sigpipe_ignored() ? 1 : 0;
-        sigpipe_guard guard(sigpipe_ignored_ == 0);
-        ssize_t n = retry_eintr([&] { return cnt == 1 ? ::write(fd, iov[0].iov_base, iov[0].iov_len) : ::writev(fd, iov.data(), cnt); });
+        return retry_eintr([&] { return cnt == 1 ? ::write(fd, iov[0].iov_base, iov[0].iov_len) : ::writev(fd, iov.data(), cnt); });
+    }
+    static std::size_t written(ssize_t n, std::error_code& ec) noexcept {
         if (n >= 0) return static_cast<std::size_t>(n);
-        if (errno == EPIPE) guard.consume();
         ec = last_error();
         return 0;
     }
 
-private:
     int pick(io_mode m, std::error_code& ec) noexcept {
         if (!fd_) {
             ec = std::error_code(EBADF, std::system_category());

@@ -29,11 +29,13 @@ namespace ipc::ring {
 inline constexpr std::uint64_t region_magic = 0x31474e4952435049ULL;  // "IPCRING1" in memory
 // 2: a peer table (who uses the region, so the dead can be told from the
 // slow) and, in mpmc slots, the word naming a slot's claimant.
-inline constexpr std::uint32_t layout_version = 2;
+// 3: mpmc slots keep lap, phase and claimant in one word; the peer table has
+// 128 slots, each with a generation.
+inline constexpr std::uint32_t layout_version = 3;
 
 // Processes (channel ends) the peer table tracks; more still work, they are
 // counted as `untracked` and then no peer of theirs is ever declared dead.
-inline constexpr std::size_t max_peers = 32;
+inline constexpr std::size_t max_peers = 128;
 using peer_table = ipc::detail::peer_table<max_peers>;
 
 enum class kind : std::uint32_t { spsc = 1, mpmc = 2, bytes = 3 };
@@ -135,34 +137,46 @@ struct slot {
     T* get() noexcept { return std::launder(reinterpret_cast<T*>(value)); }
 };
 
-// An mpmc slot also names who claimed it (see owner_word), so that a slot
-// claimed by a process that died can be repaired instead of stalling the ring.
+// An mpmc slot: one word says which lap of the ring the slot serves, where it
+// is in that lap and who holds it (see ring/mpmc.hpp), so that every step a
+// process takes on a slot is one atomic operation on that word and a process
+// killed between any two instructions leaves a slot others can repair.
 template <class T>
-struct owned_slot {
-    std::atomic<std::uint64_t> turn;
-    std::atomic<std::uint32_t> owner;
+struct claimed_slot {
+    std::atomic<std::uint64_t> state;
     alignas(T) std::byte value[sizeof(T)];
 
     T* get() noexcept { return std::launder(reinterpret_cast<T*>(value)); }
 };
 
-// A claimant as a slot records it: its pid and its peer-table slot, so the
-// word still identifies it after the table slot is reaped and reused. 0 is
-// "not recorded"; `hole` marks a slot whose producer died before committing.
-inline constexpr std::uint32_t owner_hole = 0xffffffffu;
-constexpr std::uint32_t owner_word(std::int32_t pid, int peer_slot) noexcept {
-    return peer_slot < 0 || pid <= 0 ? 0u : (static_cast<std::uint32_t>(pid) << 8) | static_cast<std::uint32_t>(peer_slot);
+// A claimant as a slot records it: its peer-table slot and that slot's
+// generation, which names one process for good (a reused pid or table slot
+// gets a new generation). Never 0, which means "not recorded" (a process that
+// found the table full): such a claim is never repaired on a guess.
+inline constexpr unsigned owner_slot_bits = 7;
+static_assert(max_peers <= (1u << owner_slot_bits));
+constexpr std::uint32_t owner_word(int peer_slot, std::uint32_t generation) noexcept {
+    if (peer_slot < 0 || static_cast<std::size_t>(peer_slot) >= max_peers) return 0;
+    constexpr std::uint32_t gens = (1u << (32 - owner_slot_bits)) - 1;  // generations 1..gens
+    return ((generation % gens + 1) << owner_slot_bits) | static_cast<std::uint32_t>(peer_slot);
+}
+// The owner word of whoever holds peer-table slot i now.
+inline std::uint32_t owner_word(const peer_table& t, int peer_slot) noexcept {
+    if (peer_slot < 0 || static_cast<std::size_t>(peer_slot) >= max_peers) return 0;
+    return owner_word(peer_slot, t.slots[peer_slot].generation.load(std::memory_order_acquire));
 }
 
-// Whether the claimant named by an owner word is alive: its table slot still
-// holds its pid and that process lives. A reaped or reused slot means it died.
+// Whether the claimant named by an owner word may be alive. False only when
+// it is certainly gone: its table slot was freed or changed hands, or the
+// process died. Wrong answers can only be "alive" (a race with a reap), which
+// delays a repair to the next check and never repairs a live claim.
 inline bool owner_alive(const peer_table& t, std::uint32_t owner) noexcept {
-    if (owner == 0 || owner == owner_hole) return true;  // nothing known: never repair on a guess
-    const std::size_t i = owner & 0xffu;
+    if (owner == 0) return true;  // nothing known
+    const std::size_t i = owner & ((1u << owner_slot_bits) - 1);
     if (i >= max_peers) return true;
-    if (peer_table::pid_of(t.slots[i].state.load(std::memory_order_acquire)) != static_cast<std::int32_t>(owner >> 8))
-        return false;
-    return t.owner_alive(i);
+    const std::uint64_t s = t.slots[i].state.load(std::memory_order_acquire);
+    if (s == 0 || owner_word(t, static_cast<int>(i)) != owner) return false;
+    return t.alive_for(i, s);
 }
 
 // What every ring view holds: where the shared state and the data are in this
@@ -208,18 +222,19 @@ public:
     using value_type = T;
     static constexpr kind ring_kind = K;
     static constexpr std::uint64_t min_capacity = 2;  // a turn must tell "free" from "full"
-    using slot_type = std::conditional_t<K == kind::mpmc, owned_slot<T>, slot<T>>;
+    using slot_type = std::conditional_t<K == kind::mpmc, claimed_slot<T>, slot<T>>;
     static constexpr std::uint64_t slot_size = sizeof(slot_type);
     static constexpr std::uint64_t value_size = sizeof(T);
     static constexpr std::uint64_t value_align = alignof(T);
     static constexpr std::uint64_t tag = type_tag<T>;
 
-    // Slot i starts with turn i: free for the producer at index i.
+    // Slot i starts free for the producer at index i: an spsc turn of i, an
+    // mpmc state of 0 (lap 0, free, no owner).
     static void init_data(std::byte* data, std::uint64_t capacity) noexcept {
         auto* s = reinterpret_cast<slot_type*>(data);
         for (std::uint64_t i = 0; i < capacity; ++i) {
-            new (&s[i].turn) std::atomic<std::uint64_t>(i);
-            if constexpr (K == kind::mpmc) new (&s[i].owner) std::atomic<std::uint32_t>(0);
+            if constexpr (K == kind::mpmc) new (&s[i].state) std::atomic<std::uint64_t>(0);
+            else new (&s[i].turn) std::atomic<std::uint64_t>(i);
         }
     }
 
@@ -237,18 +252,12 @@ public:
         while (n < out.size() && self().try_pop(out[n], who)) ++n;
         return n;
     }
-    bool can_push() const noexcept {
-        const std::uint64_t h = st_->ctl.head.load(std::memory_order_relaxed);
-        return at(h).turn.load(std::memory_order_acquire) == h;
-    }
-    bool can_pop() const noexcept {
-        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_relaxed);
-        return at(t).turn.load(std::memory_order_acquire) == t + 1;
-    }
-    // Messages waiting; exact only when every side is idle.
+    // Messages waiting; exact only when every side is idle. (An mpmc index
+    // may lag its slots for a moment, so head can trail tail: that is 0.)
     std::uint64_t size() const noexcept {
         const std::uint64_t t = st_->ctl.tail.load(std::memory_order_acquire);
         const std::uint64_t h = st_->ctl.head.load(std::memory_order_acquire);
+        if (static_cast<std::int64_t>(h - t) < 0) return 0;
         return h - t <= capacity_ ? h - t : capacity_;
     }
 

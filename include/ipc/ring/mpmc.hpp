@@ -1,31 +1,44 @@
 // ipc/ring/mpmc.hpp: many producers, many consumers, each message taken by exactly one.
 #pragma once
 
+#include <bit>
 #include <cstring>
 
 #include "layout.hpp"
 
 namespace ipc::ring {
 
-// A bounded queue with a sequence number per slot (after D. Vyukov's design):
-// a producer claims index i with a CAS on head when slot turn == i, writes,
-// and publishes turn = i + 1; a consumer claims i with a CAS on tail when
-// turn == i + 1, reads, and hands the slot back as i + capacity.
+// A bounded queue of fixed-size slots that survives processes killed at any
+// instruction (SIGKILL) on either side.
 //
-// Each claimant records itself in the slot (owner_word), so what a process
-// that died leaves behind can be repaired once it is known to be dead:
-// - a producer that claimed a slot and died before commit: the slot never
-//   becomes ready and would stall every consumer. skip_dead_claim() marks it
-//   a hole (owner_hole) and publishes it; consumers pass over holes, so its
-//   content is never delivered, not even in part.
-// - a consumer that claimed a message and died before release: the slot
-//   never comes back and producers stall a lap later. release_dead_claim()
-//   hands it back; that message is lost (it was taken, never finished).
-// The repairs are not on the hot path: a waiter calls them after waiting a
-// whole check interval without progress (see ring_region::check_peers).
-// Residual window: a claimant that dies in the few instructions between its
-// claim and recording itself leaves "not recorded" (0), which is never
-// repaired on a guess.
+// Each slot has one 64-bit state word: the lap of the ring it serves now
+// (index / capacity), a phase, and the claimant's owner_word:
+//
+//     free(lap) --producer--> writing(lap, who) --commit--> full(lap)
+//        ^                          | who died: repair            |
+//        |                          v                             | consumer
+//        |                      hole(lap) --consumer passes--+    v
+//        +------ release / who died: repair --------- reading(lap, who)
+//
+// A process claims a slot with one compare-and-swap on its word (not on the
+// shared index, as in Vyukov's design), so the claim and the record of who
+// made it are the same atomic step; commit and release are one store each.
+// Whatever instruction a process dies at, each slot it touched is in exactly
+// one of these states, naming it, or untouched. The shared head and tail are
+// hints: whoever finds the slot at an index already claimed moves the index
+// on, so a claimant killed before moving it stalls no one.
+//
+// What a dead process leaves is repaired by repair(), called by a waiter that
+// went a whole check interval without progress (see ring_region::check_peers)
+// and by nobody on the hot path: writing(dead) becomes a hole, which
+// consumers pass over, so a half-written message is never delivered;
+// reading(dead) is handed back to producers (the message went with the
+// process that took it). Each repair is one compare-and-swap of the whole
+// word, so it cannot undo a live claim made since it looked.
+//
+// Laps are kept mod 2^29: a process stalled for 2^29 laps could claim a slot
+// a whole cycle later, which still publishes the slot under the lap it then
+// serves. Owner 0 ("unknown": the peer table was full) is never repaired.
 template <class T>
 class mpmc : public fixed_slots<mpmc<T>, T, kind::mpmc> {
     using base = fixed_slots<mpmc<T>, T, kind::mpmc>;
@@ -34,7 +47,9 @@ class mpmc : public fixed_slots<mpmc<T>, T, kind::mpmc> {
     using base::st_;
 
 public:
-    // A claimed slot: where to construct (or read) and which index to publish.
+    enum class phase : std::uint64_t { free = 0, writing = 1, full = 2, hole = 3, reading = 4 };
+
+    // A claimed slot: where to construct (or read) and which index it is.
     template <class P>
     struct claim {
         P* ptr = nullptr;
@@ -49,10 +64,28 @@ public:
     // Claims a free slot (empty claim when full); commit() must follow.
     // `who` is the caller's owner_word.
     [[nodiscard]] claim<T> loan(std::uint32_t who = 0) noexcept {
-        auto [s, pos] = take(st_->ctl.head, 0, who);
-        return {s ? s->get() : nullptr, pos};
+        std::uint64_t pos = st_->ctl.head.load(std::memory_order_relaxed);
+        for (std::uint64_t helped = 0; helped <= capacity_;) {
+            auto& s = at(pos);
+            std::uint64_t w = s.state.load(std::memory_order_acquire);
+            const std::int64_t d = lap_diff(w, pos);
+            if (d < 0) return {};  // still holds the previous lap: full
+            if (d == 0 && phase_of(w) == phase::free) {
+                if (s.state.compare_exchange_strong(w, word(lap_of(pos), phase::writing, who), std::memory_order_acquire,
+                                                    std::memory_order_relaxed)) {
+                    const std::uint64_t mine = pos;
+                    advance(st_->ctl.head, pos);
+                    return {s.get(), mine};
+                }
+                continue;  // another producer took it: look again
+            }
+            if (advance(st_->ctl.head, pos)) ++helped;  // taken already: the index lags
+        }
+        return {};  // only a corrupt region gets here
     }
-    void commit(claim<T> c) noexcept { at(c.index).turn.store(c.index + 1, std::memory_order_release); }
+    void commit(claim<T> c) noexcept {
+        at(c.index).state.store(word(lap_of(c.index), phase::full, 0), std::memory_order_release);
+    }
 
     [[nodiscard]] bool try_push(const T& v, std::uint32_t who = 0) noexcept {
         auto c = loan(who);
@@ -66,21 +99,35 @@ public:
 
     // Claims the oldest message (empty claim when there is none); release() must follow.
     [[nodiscard]] claim<const T> front(std::uint32_t who = 0) noexcept {
-        for (;;) {
-            auto [s, pos] = take(st_->ctl.tail, 1, who);
-            if (!s) return {};
-            if (s->owner.load(std::memory_order_relaxed) == owner_hole) {
-                // A hole: its producer died before committing. Pass over it.
-                release(claim<const T>{nullptr, pos});
+        std::uint64_t pos = st_->ctl.tail.load(std::memory_order_relaxed);
+        for (std::uint64_t helped = 0; helped <= capacity_;) {
+            auto& s = at(pos);
+            std::uint64_t w = s.state.load(std::memory_order_acquire);
+            const std::int64_t d = lap_diff(w, pos);
+            const phase ph = phase_of(w);
+            if (d < 0 || (d == 0 && (ph == phase::free || ph == phase::writing))) return {};  // nothing ready yet
+            if (d == 0 && ph == phase::full) {
+                if (s.state.compare_exchange_strong(w, word(lap_of(pos), phase::reading, who), std::memory_order_acquire,
+                                                    std::memory_order_relaxed)) {
+                    const std::uint64_t mine = pos;
+                    advance(st_->ctl.tail, pos);
+                    return {s.get(), mine};
+                }
                 continue;
             }
-            return {s->get(), pos};
+            if (d == 0 && ph == phase::hole) {
+                // Its producer died before committing: free the slot unread.
+                if (s.state.compare_exchange_strong(w, word(lap_of(pos) + 1, phase::free, 0), std::memory_order_release,
+                                                    std::memory_order_relaxed))
+                    ++helped;
+                continue;  // next time round the slot is a later lap: the index moves on
+            }
+            if (advance(st_->ctl.tail, pos)) ++helped;  // being read or a later lap: the index lags
         }
+        return {};
     }
     void release(claim<const T> c) noexcept {
-        auto& s = at(c.index);
-        s.owner.store(0, std::memory_order_relaxed);
-        s.turn.store(c.index + capacity_, std::memory_order_release);
+        at(c.index).state.store(word(lap_of(c.index) + 1, phase::free, 0), std::memory_order_release);
     }
 
     [[nodiscard]] bool try_pop(T& out, std::uint32_t who = 0) noexcept {
@@ -91,68 +138,73 @@ public:
         return true;
     }
 
+    // Whether loan (front) would make progress now: a free slot, or an index
+    // that lags and can be moved on.
+    bool can_push() const noexcept {
+        const std::uint64_t h = st_->ctl.head.load(std::memory_order_relaxed);
+        return lap_diff(at(h).state.load(std::memory_order_acquire), h) >= 0;
+    }
+    bool can_pop() const noexcept {
+        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_relaxed);
+        const std::uint64_t w = at(t).state.load(std::memory_order_acquire);
+        const std::int64_t d = lap_diff(w, t);
+        return d > 0 || (d == 0 && phase_of(w) != phase::free && phase_of(w) != phase::writing);
+    }
+
     // ---- repair (see the class comment) ----------------------------------
 
-    // Consumers: if the oldest slot was claimed by a producer that is dead
-    // (alive(owner) is false), publish it as a hole. True if it did.
+    // Repairs every slot claimed by a process that is dead (alive(owner) is
+    // false); returns how many. Scans the whole ring: it runs only after a
+    // waiter saw no progress for a check interval.
     template <class Alive>
-    bool skip_dead_claim(Alive alive) noexcept {
-        const std::uint64_t pos = st_->ctl.tail.load(std::memory_order_acquire);
-        if (st_->ctl.head.load(std::memory_order_acquire) - pos - 1 >= capacity_) return false;  // not claimed
-        auto& s = at(pos);
-        std::uint64_t turn = pos;
-        if (s.turn.load(std::memory_order_acquire) != turn) return false;
-        std::uint32_t who = s.owner.load(std::memory_order_acquire);
-        if (who == owner_hole || alive(who)) return false;
-        // The owner word is written before the turn, so whoever claims the
-        // published slot reads "hole". Only one repairer wins the word.
-        if (!s.owner.compare_exchange_strong(who, owner_hole, std::memory_order_acq_rel)) return false;
-        return s.turn.compare_exchange_strong(turn, pos + 1, std::memory_order_release);
+    std::size_t repair(Alive alive) noexcept {
+        std::size_t n = 0;
+        for (std::uint64_t i = 0; i < capacity_; ++i) {
+            auto& s = at(i);
+            std::uint64_t w = s.state.load(std::memory_order_acquire);
+            const phase ph = phase_of(w);
+            if (ph != phase::writing && ph != phase::reading) continue;
+            const auto who = static_cast<std::uint32_t>(w);
+            if (who == 0 || alive(who)) continue;
+            const std::uint64_t lap = w >> lap_shift;
+            const std::uint64_t to = ph == phase::writing ? word(lap, phase::hole, 0) : word(lap + 1, phase::free, 0);
+            if (s.state.compare_exchange_strong(w, to, std::memory_order_acq_rel, std::memory_order_relaxed)) ++n;
+        }
+        return n;
     }
-    // Producers: if the slot the next producer needs is still held by a
-    // consumer that is dead, hand it back (its message is lost). True if it did.
-    template <class Alive>
-    bool release_dead_claim(Alive alive) noexcept {
-        const std::uint64_t pos = st_->ctl.head.load(std::memory_order_acquire);
-        const std::uint64_t prev = pos - capacity_;  // the lap whose message still sits there
-        if (static_cast<std::int64_t>(st_->ctl.tail.load(std::memory_order_acquire) - prev) <= 0) return false;  // not taken
-        auto& s = at(pos);
-        std::uint64_t turn = prev + 1;
-        if (s.turn.load(std::memory_order_acquire) != turn) return false;
-        std::uint32_t who = s.owner.load(std::memory_order_acquire);
-        if (who == owner_hole || alive(who)) return false;
-        if (!s.owner.compare_exchange_strong(who, 0, std::memory_order_acq_rel)) return false;
-        return s.turn.compare_exchange_strong(turn, pos, std::memory_order_release);
+
+    // The state of the slot serving `index` (for tests and tools).
+    struct slot_state {
+        std::int64_t lap_ahead;  // lap of the slot minus lap of index
+        phase ph;
+        std::uint32_t owner;
+    };
+    slot_state inspect(std::uint64_t index) const noexcept {
+        const std::uint64_t w = at(index).state.load(std::memory_order_acquire);
+        return {lap_diff(w, index), phase_of(w), static_cast<std::uint32_t>(w)};
     }
 
 private:
-    // Claims the slot at `index` once its turn is index + lag (0: free for a
-    // producer, 1: full for a consumer) and records `who` in it; nullptr when
-    // the ring is full (empty). A consumer leaves a hole's mark in place
-    // for front() to see.
-    std::pair<owned_slot<T>*, std::uint64_t> take(std::atomic<std::uint64_t>& index, std::uint64_t lag, std::uint32_t who) noexcept {
-        std::uint64_t pos = index.load(std::memory_order_relaxed);
-        for (;;) {
-            owned_slot<T>& s = at(pos);
-            const std::uint64_t turn = s.turn.load(std::memory_order_acquire);
-            const auto dif = static_cast<std::int64_t>(turn - (pos + lag));
-            if (dif == 0) {
-                if (index.compare_exchange_weak(pos, pos + 1, std::memory_order_relaxed)) {
-                    if (lag == 0 || s.owner.load(std::memory_order_relaxed) != owner_hole)
-                        s.owner.store(who, std::memory_order_relaxed);
-                    return {&s, pos};
-                }
-            } else if (dif < 0) {
-                return {nullptr, 0};
-            } else {
-                // Someone claimed pos: the index has moved (the turn was
-                // published after the claim). If it has not, the region is
-                // corrupt: report empty/full rather than spin forever.
-                const std::uint64_t was = pos;
-                pos = index.load(std::memory_order_relaxed);
-                if (pos == was) return {nullptr, 0};
-            }
+    static constexpr unsigned lap_shift = 35;  // [lap: 29 bits][phase: 3 bits][owner: 32 bits]
+
+    static constexpr std::uint64_t word(std::uint64_t lap, phase p, std::uint32_t who) noexcept {
+        return lap << lap_shift | static_cast<std::uint64_t>(p) << 32 | who;
+    }
+    static constexpr phase phase_of(std::uint64_t w) noexcept { return static_cast<phase>((w >> 32) & 7); }
+    std::uint64_t lap_of(std::uint64_t index) const noexcept { return index >> std::countr_zero(capacity_); }
+    // The slot's lap minus index's lap, both mod 2^29: < 0 the slot is still
+    // on an earlier lap, 0 it serves index, > 0 it has moved past index.
+    std::int64_t lap_diff(std::uint64_t w, std::uint64_t index) const noexcept {
+        return static_cast<std::int64_t>(((w >> lap_shift) - lap_of(index)) << lap_shift) >> lap_shift;
+    }
+    // Moves a lagging index from pos to pos + 1. pos becomes the index's
+    // value now; true if this call moved it.
+    static bool advance(std::atomic<std::uint64_t>& index, std::uint64_t& pos) noexcept {
+        if (index.compare_exchange_strong(pos, pos + 1, std::memory_order_relaxed)) {
+            ++pos;
+            return true;
         }
+        return false;
     }
 };
 

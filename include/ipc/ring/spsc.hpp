@@ -68,6 +68,16 @@ public:
         release();
         return true;
     }
+
+    // Whether a push (pop) would succeed now.
+    bool can_push() const noexcept {
+        const std::uint64_t h = st_->ctl.head.load(std::memory_order_relaxed);
+        return at(h).turn.load(std::memory_order_acquire) == h;
+    }
+    bool can_pop() const noexcept {
+        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_relaxed);
+        return at(t).turn.load(std::memory_order_acquire) == t + 1;
+    }
 };
 
 } // namespace ipc::ring

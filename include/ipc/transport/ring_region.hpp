@@ -104,8 +104,12 @@ public:
     // same role: a restarted process replaces the dead one, which then counts
     // as having left. (Dead peers of the other role stay, so this process
     // learns of them as status::peer_dead, not as closed.)
-    void attach(direction d) noexcept {
-        if (roles_ & role_bit(d)) return;
+    //
+    // An spsc or byte ring has one sender and one receiver: a second live
+    // one would corrupt it, so it is refused with errc::in_use (a dead one is
+    // replaced). Two that attach at the same instant may both be refused.
+    bool attach(direction d, std::error_code& ec) noexcept {
+        if (roles_ & role_bit(d)) return true;
         roles_ |= role_bit(d);
         const auto i = ring::detail::index(d);
         auto& side = ring_.members().side[i];
@@ -115,10 +119,23 @@ public:
         // between; reaped before joining, so a full table makes room for us.
         // (The table's own reaping would free slots without uncounting them.)
         reap_dead(d);
-        peer_slot_[i] = ring_.peers().join(d == direction::send ? ipc::detail::peer_role::sender : ipc::detail::peer_role::receiver,
-                                           false);
+        const auto role = role_of(d);
+        peer_slot_[i] = ring_.peers().join(role, false);
         if (peer_slot_[i] < 0) ring_.members().untracked.fetch_add(1, std::memory_order_acq_rel);
-        owner_[i] = ring::owner_word(ipc::detail::self_identity().pid, peer_slot_[i]);
+        if constexpr (!ipc::detail::is_mpmc_ring<Ring>) {
+            if (peer_slot_[i] >= 0 && ring_.peers().count(role).alive > 1) {
+                leave_side(d);
+                ec = make_error_code(errc::in_use);
+                return false;
+            }
+        }
+        owner_[i] = ring::owner_word(ring_.peers(), peer_slot_[i]);
+        if constexpr (ipc::detail::is_mpmc_ring<Ring>) repair();  // a restarted process finds the ring usable
+        return true;
+    }
+    void attach(direction d) {
+        std::error_code ec;
+        if (!attach(d, ec)) throw std::system_error(ec, d == direction::send ? "ipc: attach as sender" : "ipc: attach as receiver");
     }
     // Stops counting this process; when the last sender (receiver) leaves,
     // receivers (senders) see status::closed once the ring is empty (full),
@@ -126,16 +143,8 @@ public:
     // a channel can also wake waiters of its own sync policy.
     unsigned leave() noexcept {
         const unsigned had = roles_;
-        for (direction d : {direction::send, direction::recv}) {
-            if (!(had & role_bit(d))) continue;
-            const auto i = ring::detail::index(d);
-            if (peer_slot_[i] >= 0) ring_.peers().leave(peer_slot_[i]);
-            else ring_.members().untracked.fetch_sub(1, std::memory_order_acq_rel);
-            peer_slot_[i] = -1;
-            owner_[i] = 0;
-            drop(d);
-        }
-        roles_ = 0;
+        for (direction d : {direction::send, direction::recv})
+            if (had & role_bit(d)) leave_side(d);
         return had;
     }
     static constexpr unsigned role(direction d) noexcept { return role_bit(d); }
@@ -154,18 +163,14 @@ public:
 
     // errc::peer_dead, or no error (then retry: the ring may have become ready).
     std::error_code check_peers(direction d) noexcept {
-        if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
-            auto alive = [&](std::uint32_t who) { return ring::owner_alive(ring_.peers(), who); };
-            if (d == direction::recv) ring_.skip_dead_claim(alive);
-            else ring_.release_dead_claim(alive);
-        }
+        if constexpr (ipc::detail::is_mpmc_ring<Ring>) repair();
         if (ready(d) || !all_dead(other(d))) return {};
         return make_error_code(errc::peer_dead);
     }
     // True if the side has ends in the peer table and all of them are dead.
     bool all_dead(direction side) const noexcept {
         if (ring_.members().untracked.load(std::memory_order_acquire) != 0) return false;
-        const auto c = ring_.peers().count(side == direction::send ? ipc::detail::peer_role::sender : ipc::detail::peer_role::receiver);
+        const auto c = ring_.peers().count(role_of(side));
         return c.alive == 0 && c.dead > 0;
     }
 
@@ -184,7 +189,7 @@ public:
     // ---- messages as bytes (ipc::transport::message_reader / _writer) ---
 
     bool send_message(std::span<const std::byte> msg, io_mode, std::error_code& ec) noexcept {
-        enter(direction::send);
+        if (!enter(direction::send, ec)) return {};
         if (send_closed(ec)) return {};
         if constexpr (fixed_size) {
             if (msg.size() != sizeof(value_type)) {
@@ -204,7 +209,7 @@ public:
     }
 
     std::size_t recv_message(std::span<std::byte> buf, io_mode, std::error_code& ec) noexcept {
-        enter(direction::recv);
+        if (!enter(direction::recv, ec)) return {};
         if constexpr (ipc::detail::is_bytes_ring<Ring>) {
             if (auto n = ring_.try_pop(buf, ec)) return *n;
             if (!ec) empty(ec);
@@ -227,7 +232,7 @@ public:
 
     // Fixed rings: one compile-time-sized copy straight into the slot.
     bool try_send_value(const value_type& v, std::error_code& ec) noexcept requires fixed_size {
-        enter(direction::send);
+        if (!enter(direction::send, ec)) return {};
         if (send_closed(ec)) return {};
         if (value_type* p = loan_slot()) {
             std::memcpy(static_cast<void*>(p), &v, sizeof(value_type));
@@ -237,7 +242,7 @@ public:
         return full(ec);
     }
     bool try_recv_value(value_type& out, std::error_code& ec) noexcept requires fixed_size {
-        enter(direction::recv);
+        if (!enter(direction::recv, ec)) return {};
         if (const value_type* p = peek_slot()) {
             std::memcpy(static_cast<void*>(&out), p, sizeof(value_type));
             release();
@@ -249,7 +254,7 @@ public:
     // decoded straight out of it (no staging buffer).
     template <class V>
     bool try_send_value(const V& v, std::error_code& ec) requires(!fixed_size && encodable<V>) {
-        enter(direction::send);
+        if (!enter(direction::send, ec)) return {};
         if (send_closed(ec)) return {};
         const std::size_t n = encoded_size(v);
         std::byte* p = ring_.loan(n, ec);
@@ -264,7 +269,7 @@ public:
     }
     template <class V>
     bool try_recv_value(V& out, std::error_code& ec) requires(!fixed_size && decodable<V>) {
-        enter(direction::recv);
+        if (!enter(direction::recv, ec)) return {};
         auto m = ring_.front(ec);
         if (!m) return ec ? false : empty(ec);
         const bool ok = codec<V>::decode(*m, out);
@@ -278,7 +283,7 @@ public:
     // A slot to construct the next message in (nullptr: would_block or
     // closed, see ec); nothing is sent until commit().
     value_type* try_loan(std::error_code& ec) noexcept requires fixed_size {
-        enter(direction::send);
+        if (!enter(direction::send, ec)) return {};
         if (send_closed(ec)) return {};
         if (value_type* p = loan_slot()) return p;
         full(ec);
@@ -286,7 +291,7 @@ public:
     }
     // Room for an n-byte record (byte ring); commit(used) sends its first `used` bytes.
     std::byte* try_loan(std::size_t n, std::error_code& ec) noexcept requires(!fixed_size) {
-        enter(direction::send);
+        if (!enter(direction::send, ec)) return {};
         if (send_closed(ec)) return {};
         if (std::byte* p = ring_.loan(n, ec)) return p;
         if (!ec) full(ec);
@@ -301,13 +306,13 @@ public:
     // The oldest message in place (nullptr: would_block or closed, see ec);
     // it stays in the ring until release().
     const value_type* try_peek(std::error_code& ec) noexcept requires fixed_size {
-        enter(direction::recv);
+        if (!enter(direction::recv, ec)) return {};
         if (const value_type* p = peek_slot()) return p;
         empty(ec);
         return nullptr;
     }
     std::optional<std::span<const std::byte>> try_peek(std::error_code& ec) noexcept requires(!fixed_size) {
-        enter(direction::recv);
+        if (!enter(direction::recv, ec)) return {};
         auto m = ring_.front(ec);
         if (!m && !ec) empty(ec);
         return m;
@@ -321,20 +326,32 @@ public:
 
     // Sends up to vs.size() messages, as many as fit; 0 sets ec (would_block / peer_closed).
     std::size_t try_send_n(std::span<const value_type> vs, std::error_code& ec) noexcept requires fixed_size {
-        enter(direction::send);
+        if (!enter(direction::send, ec)) return {};
         if (send_closed(ec)) return {};
         std::size_t n = ring_.push_n(vs, owner_[0]);
         if (n == 0 && !vs.empty()) full(ec);
         return n;
     }
     std::size_t try_recv_n(std::span<value_type> out, std::error_code& ec) noexcept requires fixed_size {
-        enter(direction::recv);
+        if (!enter(direction::recv, ec)) return {};
         std::size_t n = ring_.pop_n(out, owner_[1]);
         if (n == 0 && !out.empty()) empty(ec);
         return n;
     }
 
 private:
+    static ipc::detail::peer_role role_of(direction d) noexcept {
+        return d == direction::send ? ipc::detail::peer_role::sender : ipc::detail::peer_role::receiver;
+    }
+    void leave_side(direction d) noexcept {
+        const auto i = ring::detail::index(d);
+        if (peer_slot_[i] >= 0) ring_.peers().leave(peer_slot_[i]);
+        else ring_.members().untracked.fetch_sub(1, std::memory_order_acq_rel);
+        peer_slot_[i] = -1;
+        owner_[i] = 0;
+        roles_ &= ~role_bit(d);
+        drop(d);
+    }
     // One end of side d is gone: the side is gone with its last end.
     void drop(direction d) noexcept {
         auto& side = ring_.members().side[ring::detail::index(d)];
@@ -347,16 +364,17 @@ private:
     // they only cost a notifier a needless wake-up call, see detail::parking.)
     void reap_dead(direction d) noexcept {
         auto& t = ring_.peers();
-        const auto role = static_cast<std::uint32_t>(d == direction::send ? ipc::detail::peer_role::sender : ipc::detail::peer_role::receiver);
+        const auto role = static_cast<std::uint32_t>(role_of(d));
         for (std::size_t i = 0; i < ring::max_peers; ++i) {
             std::uint64_t s = t.slots[i].state.load(std::memory_order_acquire);
             if (s == 0 || t.slots[i].role.load(std::memory_order_relaxed) != role || t.owner_alive(i)) continue;
             if (t.slots[i].state.compare_exchange_strong(s, 0, std::memory_order_acq_rel)) drop(d);
         }
     }
-    void enter(direction d) noexcept {
-        if (!(roles_ & role_bit(d))) [[unlikely]]
-            attach(d);
+    bool enter(direction d, std::error_code& ec) noexcept {
+        if (roles_ & role_bit(d)) [[likely]]
+            return true;
+        return attach(d, ec);
     }
     // Once a send has seen every receiver gone, later sends say so too (even
     // a smaller record that would fit), until a receiver attaches again.
@@ -372,12 +390,11 @@ private:
     }
     // Nothing to receive: closed if every sender left and the ring is still
     // empty. (An mpmc ring may hide messages behind the slot of a producer
-    // that died claiming it: with every sender gone, that slot is skipped.)
+    // that died claiming it: with every sender gone, that slot is repaired.)
     bool empty(std::error_code& ec) noexcept {
         bool closed = gone(direction::send) && !ring_.can_pop();
         if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
-            if (closed && ring_.skip_dead_claim([&](std::uint32_t who) { return ring::owner_alive(ring_.peers(), who); }))
-                closed = false;
+            if (closed && repair() != 0) closed = false;
         }
         ec = make_error_code(closed ? errc::peer_closed : errc::would_block);
         return false;
@@ -402,6 +419,11 @@ private:
             ::sembuf op{static_cast<unsigned short>(i), 1, 0};
             ::semop(static_cast<int>(id - 1), &op, 1);
         }
+    }
+
+    // mpmc: hands back what dead processes hold (ring::mpmc::repair).
+    std::size_t repair() noexcept {
+        return ring_.repair([&](std::uint32_t who) { return ring::owner_alive(ring_.peers(), who); });
     }
 
     value_type* loan_slot() noexcept requires fixed_size {
