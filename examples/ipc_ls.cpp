@@ -21,6 +21,7 @@
 // Regions are read-only mapped and treated as untrusted bytes: every field is
 // checked before use, and a region that fails a check is listed as such.
 #include <ipc/ring/layout.hpp>
+#include <ipc/sem/robust_mutex.hpp>
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -42,15 +43,17 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
 
 constexpr const char* help_text = R"(usage: ipc-ls [OPTION]... [PREFIX]
 Lists ipc's objects: rings in POSIX shared memory (/dev/shm/ipc.*) and in
-System V segments, POSIX message queues (/dev/mqueue/ipc*), and with --dir the
-FIFOs and Unix socket files of a directory. PREFIX keeps the names starting
-with it (for files: the file name).
+System V segments, robust mutexes (/dev/shm/ipc.mutex.*, kind mutex), POSIX
+message queues (/dev/mqueue/ipc*), and with --dir the FIFOs and Unix socket
+files of a directory. PREFIX keeps the names starting with it (for files: the
+file name).
 
   --json              one JSON object per line, for scripts
   --remove-stale      remove the stale objects (see below)
@@ -75,8 +78,9 @@ An object is stale, and --remove-stale removes it, only if:
     its path (bound but not listening yet), and it is older than --min-age.
   FIFO (only with --remove-fifos-without-reader): no reader, no process that
     ipc-ls can see has it open, and it is older than --min-age.
-Never removed: message queues (they record no users), regions that are not
-ipc rings or have another layout version, datagram sockets, symbolic links.
+Never removed: message queues and robust mutexes (they record no users),
+regions that are not ipc rings or have another layout version, datagram
+sockets, symbolic links.
 
 CREATOR is the pid that formatted a ring, with a + once that process has
 exited (pid and start time are recorded, so a reused pid is not taken for it).
@@ -102,7 +106,7 @@ struct file_id {
 
 struct entry {
     std::string name;        // as the library names it (posix: without "ipc.")
-    std::string where;       // posix_shm, sysv_shm, posix_mq, fifo, unix_socket
+    std::string where;       // posix_shm, sysv_shm, posix_mq, mutex, fifo, unix_socket
     std::string leaf;        // fifo, unix_socket: the file name in its directory (what PREFIX matches)
     std::string dir;
     file_id id;              // posix_shm, fifo, unix_socket: the inode inspected
@@ -217,12 +221,23 @@ void inspect(const std::byte* p, std::size_t size, entry& e) {
     }
 }
 
+// A robust mutex (ipc::sem::robust_mutex): its header's verdict (`p` maps len bytes).
+void inspect_mutex(const std::byte* p, std::size_t len, entry& e) {
+    std::error_code ec;
+    const auto v = ipc::sem::detail::check_layout({p, len}, ec);
+    if (v == ipc::sem::detail::layout_check::unformatted) e.verdict = "not formatted yet";
+    else if (v == ipc::sem::detail::layout_check::bad) e.verdict = ec.message();
+}
+static_assert(state_size >= ipc::sem::detail::robust_mutex_handle::storage_size);
+
 // /dev/shm/<file> as it is now, looked at through one descriptor: the times,
 // inode and bytes all belong to the same object even if the name is replaced
 // meanwhile. False if it is not a regular file (or gone).
 bool inspect_posix(int dirfd, const std::string& file, entry& e) {
-    e.where = "posix_shm";
-    e.name = file.substr(4);
+    const std::string_view mutex_prefix = ipc::sem::detail::robust_mutex_prefix;
+    const bool mutex = file.rfind(mutex_prefix, 0) == 0;
+    e.where = mutex ? "mutex" : "posix_shm";
+    e.name = file.substr(mutex ? mutex_prefix.size() : 4);
     struct stat sb {};
     if (::fstatat(dirfd, file.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode)) return false;
     take_stat(sb, e);  // in case it cannot be opened: another user's
@@ -235,10 +250,11 @@ bool inspect_posix(int dirfd, const std::string& file, entry& e) {
     take_stat(sb, e);
     const std::size_t len = e.size < state_size ? static_cast<std::size_t>(e.size) : state_size;
     if (len == 0) {
-        e.unformatted = true;  // a creator between shm_open and ftruncate
+        e.unformatted = !mutex;  // a creator between shm_open and ftruncate (a mutex is never removed)
         e.verdict = "empty";
     } else if (void* m = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd.get(), 0); m != MAP_FAILED) {
-        inspect(static_cast<const std::byte*>(m), static_cast<std::size_t>(e.size), e);
+        if (mutex) inspect_mutex(static_cast<const std::byte*>(m), len, e);
+        else inspect(static_cast<const std::byte*>(m), static_cast<std::size_t>(e.size), e);
         ::munmap(m, len);
     } else {
         e.verdict = std::string("unreadable: ") + std::strerror(errno);

@@ -104,6 +104,18 @@ TEST_CASE("ipc-ls: a region of garbage is listed as such, never trusted") {
     CHECK(has(j, "\"removed\":false"));  // only rings known to be stale are removed
     CHECK(std::remove(path.c_str()) == 0);
 }
+
+TEST_CASE("ipc-ls: a robust mutex is listed under its own name, never removed as stale") {
+    const std::string name = unique_name("lsmutex");
+    ipc::sem::robust_mutex m(ipc::create_only, name);
+    const std::string l = listing("--remove-stale --min-age 0", name);
+    CHECK(has(l, "\"kind\":\"mutex\""));
+    CHECK(has(l, "\"mode\":\"0600\""));
+    CHECK(has(l, "\"state\":\"ok\""));
+    CHECK(has(l, "\"removed\":false"));
+    CHECK(ipc::sem::robust_mutex::remove(name));
+}
+
 TEST_CASE("ipc-ls --dir: FIFOs and sockets with their liveness; only what is dead is removed, links are never followed") {
     using ipc::transport::unix_address;
     temp_dir dir, elsewhere;

@@ -14,6 +14,7 @@
 #include "framing/length_prefixed.hpp"
 #include "open_mode.hpp"
 #include "sem/posix_semaphore.hpp"
+#include "sem/robust_mutex.hpp"
 #include "sem/sysv_semaphore.hpp"
 #include "status.hpp"
 #include "sync/backoff.hpp"
