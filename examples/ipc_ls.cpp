@@ -224,17 +224,17 @@ void inspect(const std::byte* p, std::size_t size, entry& e) {
 // A robust mutex (ipc::sem::robust_mutex): its header's verdict (`p` maps len bytes).
 void inspect_mutex(const std::byte* p, std::size_t len, entry& e) {
     std::error_code ec;
-    const auto v = ipc::sem::detail::check_layout({p, len}, ec);
-    if (v == ipc::sem::detail::layout_check::unformatted) e.verdict = "not formatted yet";
-    else if (v == ipc::sem::detail::layout_check::bad) e.verdict = ec.message();
+    const auto v = ipc::detail::check_robust_mutex({p, len}, ec);
+    if (v == ipc::detail::robust_mutex_check::unformatted) e.verdict = "not formatted yet";
+    else if (v == ipc::detail::robust_mutex_check::bad) e.verdict = ec.message();
 }
-static_assert(state_size >= ipc::sem::detail::robust_mutex_handle::storage_size);
+static_assert(state_size >= ipc::detail::robust_mutex_handle::storage_size);
 
 // /dev/shm/<file> as it is now, looked at through one descriptor: the times,
 // inode and bytes all belong to the same object even if the name is replaced
 // meanwhile. False if it is not a regular file (or gone).
 bool inspect_posix(int dirfd, const std::string& file, entry& e) {
-    const std::string_view mutex_prefix = ipc::sem::detail::robust_mutex_prefix;
+    const std::string_view mutex_prefix = ipc::detail::robust_mutex_prefix;
     const bool mutex = file.rfind(mutex_prefix, 0) == 0;
     e.where = mutex ? "mutex" : "posix_shm";
     e.name = file.substr(mutex ? mutex_prefix.size() : 4);

@@ -33,7 +33,7 @@ constexpr bool tsan_build = false;
 using ipc::sem::robust_mutex;
 using ipc::sem::robust_mutex_view;
 
-std::string shm_path(const std::string& name) { return "/dev/shm/" + std::string(ipc::sem::detail::robust_mutex_prefix) + name; }
+std::string shm_path(const std::string& name) { return "/dev/shm/" + std::string(ipc::detail::robust_mutex_prefix) + name; }
 
 // A child tells the parent "I hold it now": one byte down a pipe.
 class held_signal {
@@ -185,7 +185,7 @@ TEST_CASE("robust_mutex: names are checked before anything is created") {
     }
     // The longest name still fits NAME_MAX with the "ipc.mutex." prefix.
     const std::string longest = unique_name("long") + std::string(NAME_MAX, 'x');
-    const std::string fits = longest.substr(0, NAME_MAX - ipc::sem::detail::robust_mutex_prefix.size());
+    const std::string fits = longest.substr(0, NAME_MAX - ipc::detail::robust_mutex_prefix.size());
     robust_mutex too_long(ipc::create_only, fits + "x", ec);
     CHECK(ec == ipc::errc::name_invalid);
     robust_mutex ok(ipc::create_only, fits);
@@ -417,7 +417,7 @@ TEST_CASE("robust_mutex: an object that is not a usable robust_mutex is refused 
         REQUIRE(fd >= 0);
         void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
         REQUIRE(p != MAP_FAILED);
-        edit(*static_cast<ipc::sem::detail::robust_mutex_state*>(p), static_cast<unsigned char*>(p));
+        edit(*static_cast<ipc::detail::robust_mutex_state*>(p), static_cast<unsigned char*>(p));
         ::munmap(p, size);
         ::close(fd);
     };

@@ -50,6 +50,7 @@
 #include <thread>
 #include <utility>
 
+#include "../detail/deadline.hpp"
 #include "../detail/fd.hpp"
 #include "../detail/name.hpp"
 #include "../detail/region.hpp"
@@ -75,9 +76,7 @@
 #define IPC_DETAIL_ROBUST_TIMEDLOCK 1
 #endif
 
-namespace ipc::sem {
-
-namespace detail {
+namespace ipc::detail {
 
 // What lives in the shared memory: a header checked on every open, then the mutex.
 struct robust_mutex_state {
@@ -98,32 +97,32 @@ inline constexpr std::uint32_t robust_mutex_formatted = 0x600d;
 // (A ring named "mutex.<name>" takes the same file: each then refuses the other.)
 inline constexpr std::string_view robust_mutex_prefix = "ipc.mutex.";
 
-enum class layout_check : unsigned char { ok, unformatted, bad };
+enum class robust_mutex_check : unsigned char { ok, unformatted, bad };
 
 // Reads an untrusted header: what the creator wrote, or a verdict in ec.
-inline layout_check check_layout(std::span<const std::byte> mem, std::error_code& ec) noexcept {
+inline robust_mutex_check check_robust_mutex(std::span<const std::byte> mem, std::error_code& ec) noexcept {
     if (mem.size() < sizeof(robust_mutex_state)) {
         ec = make_error_code(errc::corrupt);
-        return layout_check::bad;
+        return robust_mutex_check::bad;
     }
     auto* st = std::launder(reinterpret_cast<const robust_mutex_state*>(mem.data()));
     const std::uint32_t s = st->state.load(std::memory_order_acquire);
     // A creator writes the magic first and the state last: a zero state with
     // our magic (or none yet) is a format in progress, anything else is not ours.
-    if (s == 0 && (st->magic == 0 || st->magic == robust_mutex_magic)) return layout_check::unformatted;
+    if (s == 0 && (st->magic == 0 || st->magic == robust_mutex_magic)) return robust_mutex_check::unformatted;
     if (s != robust_mutex_formatted || st->magic != robust_mutex_magic) {
         ec = make_error_code(errc::corrupt);
-        return layout_check::bad;
+        return robust_mutex_check::bad;
     }
     if (st->version != robust_mutex_version || st->mutex_size != sizeof(pthread_mutex_t)) {
         ec = make_error_code(errc::layout_mismatch);
-        return layout_check::bad;
+        return robust_mutex_check::bad;
     }
-    return layout_check::ok;
+    return robust_mutex_check::ok;
 }
 
 // Initialises the header and a process-shared, robust, error-checking mutex.
-inline robust_mutex_state* format(std::span<std::byte> mem, std::error_code& ec) noexcept {
+inline robust_mutex_state* format_robust_mutex(std::span<std::byte> mem, std::error_code& ec) noexcept {
     auto* st = new (mem.data()) robust_mutex_state{};
     st->magic = robust_mutex_magic;
     st->version = robust_mutex_version;
@@ -240,7 +239,7 @@ private:
         const timespec abs = dl.realtime_timespec();
         return ::pthread_mutex_timedlock(m, &abs);
 #else
-        const timespec abs = monotonic_timespec(dl.time_point());
+        const timespec abs = monotonic_timespec(dl);
         return ::pthread_mutex_clocklock(m, CLOCK_MONOTONIC, &abs);
 #endif
     }
@@ -297,7 +296,9 @@ private:
     bool held_ = false;  // written only by the thread that holds the mutex, like owner_died_
 };
 
-} // namespace detail
+} // namespace ipc::detail
+
+namespace ipc::sem {
 
 // A robust mutex any process can open by name. The name ("name" or "/name",
 // [A-Za-z0-9._-], see detail::posix_ipc_name) maps to /dev/shm/ipc.mutex.<name>,
@@ -397,7 +398,7 @@ private:
             return;
         }
         ipc::detail::mapping m = ipc::detail::size_and_map(fd.get(), storage_size, mode, ec);
-        detail::robust_mutex_state* st = ec ? nullptr : detail::format(m.bytes(), ec);
+        detail::robust_mutex_state* st = ec ? nullptr : detail::format_robust_mutex(m.bytes(), ec);
         if (!st) {
             ::shm_unlink(path.c_str());
             return;
@@ -432,9 +433,9 @@ private:
             if (sb.st_size > 0) {
                 m = ipc::detail::mapping::map_fd(fd.get(), storage_size, ec);
                 if (ec) return;
-                const auto verdict = detail::check_layout(m.bytes(), ec);
-                if (verdict == detail::layout_check::bad) return;
-                if (verdict == detail::layout_check::ok) {
+                const auto verdict = detail::check_robust_mutex(m.bytes(), ec);
+                if (verdict == detail::robust_mutex_check::bad) return;
+                if (verdict == detail::robust_mutex_check::ok) {
                     st_ = std::launder(reinterpret_cast<detail::robust_mutex_state*>(m.bytes().data()));
                     map_ = std::move(m);
                     return;
@@ -477,7 +478,7 @@ public:
     }
     robust_mutex_view(create_only_t, std::span<std::byte> storage, std::error_code& ec) noexcept {
         ec.clear();
-        if (fits(storage, ec)) st_ = detail::format(storage, ec);
+        if (fits(storage, ec)) st_ = detail::format_robust_mutex(storage, ec);
     }
     // A view of a mutex initialised in `storage` (by this process or another);
     // errc::corrupt or errc::layout_mismatch if what is there is not one.
@@ -489,9 +490,9 @@ public:
     robust_mutex_view(open_only_t, std::span<std::byte> storage, std::error_code& ec) noexcept {
         ec.clear();
         if (!fits(storage, ec)) return;
-        const auto verdict = detail::check_layout(storage, ec);
-        if (verdict == detail::layout_check::unformatted) ec = make_error_code(errc::corrupt);
-        if (verdict == detail::layout_check::ok) st_ = std::launder(reinterpret_cast<detail::robust_mutex_state*>(storage.data()));
+        const auto verdict = detail::check_robust_mutex(storage, ec);
+        if (verdict == detail::robust_mutex_check::unformatted) ec = make_error_code(errc::corrupt);
+        if (verdict == detail::robust_mutex_check::ok) st_ = std::launder(reinterpret_cast<detail::robust_mutex_state*>(storage.data()));
     }
 
     robust_mutex_view(robust_mutex_view&&) noexcept = default;
