@@ -382,5 +382,46 @@ TEST_CASE("shm: a single-receiver ring refuses a second live receiver; an mpmc r
     }
 }
 
+TEST_CASE("shm crash: a forked child using an inherited channel is itself, not its dead parent") {
+    // The child registers as itself on first use, so the parent's death is
+    // taken neither for "every sender is dead" nor for a dead claim to repair
+    // under the child's hands.
+    using transport = shm<ipc::ring::mpmc<std::uint64_t>>;
+    using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
+    remover<transport> region{unique_name("inherited")};
+    transport(ipc::create_only, region.name, 4);
+    auto rx = open_end<channel>(region.name, ipc::sync::futex{});
+    rx.transport().attach(ipc::direction::recv);
+    child parent([&] {
+        auto tx = open_end<channel>(region.name, ipc::sync::futex{});
+        if (tx.try_send(1) != ipc::status::ok) return 1;
+        int ready[2];
+        if (::pipe(ready) != 0) return 2;
+        const pid_t c = ::fork();
+        if (c < 0) return 3;
+        if (c == 0) {
+            std::uint64_t* slot = nullptr;
+            const bool loaned = tx.try_loan(slot) == ipc::status::ok;  // claimed through the inherited channel
+            (void)!::write(ready[1], "x", 1);
+            std::this_thread::sleep_for(300ms);  // the parent is dead; the receiver checks its peers meanwhile
+            if (loaned) {
+                *slot = 2;
+                tx.commit();
+            }
+            ::_exit(loaned ? 0 : 1);
+        }
+        ::close(ready[1]);
+        char b;
+        (void)!::read(ready[0], &b, 1);  // returns at EOF too, should the child die
+        die();
+    });
+    CHECK(parent.wait() == -SIGKILL);
+    std::uint64_t v = 0;
+    REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
+    CHECK(v == 1);
+    REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);  // not peer_dead, and the child's claim was not repaired
+    CHECK(v == 2);
+}
+
 // Last in this file (doctest runs a file's cases in order): everything above cleaned up.
 TEST_CASE("shm crash: nothing of this run is left in /dev/shm") { CHECK(leftovers_in_dev_shm().empty()); }

@@ -2,9 +2,11 @@
 #pragma once
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
@@ -62,6 +64,20 @@ inline process_identity self_identity() noexcept {
     if (cached.pid != pid) cached = {pid, process_start_time(pid)};
     return cached;
 }
+
+// How many forks lie between this process and the first that called
+// watch_forks(): an object that registered itself somewhere shared (a peer
+// table, a count of mappings) records the epoch, and a forked child using an
+// inherited copy sees another one and registers as itself. Reading it is one
+// relaxed load; the count moves in pthread_atfork's child handler.
+inline std::atomic<std::uint32_t> fork_epoch_counter{0};
+inline void watch_forks() noexcept {
+    static const bool watching = [] {
+        return ::pthread_atfork(nullptr, nullptr, [] { fork_epoch_counter.fetch_add(1, std::memory_order_relaxed); }) == 0;
+    }();
+    (void)watching;
+}
+inline std::uint32_t fork_epoch() noexcept { return fork_epoch_counter.load(std::memory_order_relaxed); }
 
 // Alive means: a process with that pid exists, started at that time, and is
 // not a zombie. A zombie is dead for ipc's purposes: it will never touch a

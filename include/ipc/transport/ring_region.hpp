@@ -53,12 +53,13 @@ public:
     ring_region() noexcept = default;
     // Adopts a mapping holding a checked ring (see ring::format / ring::attach).
     ring_region(ipc::detail::mapping m, Ring r) noexcept : map_(std::move(m)), ring_(r) {
+        ipc::detail::watch_forks();
         if (ring_.valid()) ring_.sync().attached.fetch_add(1, std::memory_order_acq_rel);
     }
     ring_region(ring_region&& o) noexcept
         : map_(std::move(o.map_)), ring_(std::exchange(o.ring_, Ring{})), roles_(std::exchange(o.roles_, 0u)),
           send_closed_(o.send_closed_), claim_(o.claim_), peer_slot_{o.peer_slot_[0], o.peer_slot_[1]},
-          owner_{o.owner_[0], o.owner_[1]}, check_interval_(o.check_interval_) {}
+          owner_{o.owner_[0], o.owner_[1]}, check_interval_(o.check_interval_), epoch_(o.epoch_) {}
     ring_region& operator=(ring_region&& o) noexcept {
         if (this != &o) {
             close();
@@ -72,6 +73,7 @@ public:
                 owner_[i] = o.owner_[i];
             }
             check_interval_ = o.check_interval_;
+            epoch_ = o.epoch_;
         }
         return *this;
     }
@@ -87,6 +89,7 @@ public:
     // the semaphore set sync::sysv_sem may have made for it.
     void close() noexcept {
         if (!ring_.valid()) return;
+        adopt_after_fork();
         leave();
         if (ring_.sync().attached.fetch_sub(1, std::memory_order_acq_rel) == 1) ipc::detail::free_sysv_sem(ring_.sync());
         ring_ = Ring{};
@@ -109,6 +112,7 @@ public:
     // one would corrupt it, so it is refused with errc::in_use (a dead one is
     // replaced). Two that attach at the same instant may both be refused.
     bool attach(direction d, std::error_code& ec) noexcept {
+        adopt_after_fork();
         if (roles_ & role_bit(d)) return true;
         roles_ |= role_bit(d);
         const auto i = ring::detail::index(d);
@@ -142,6 +146,7 @@ public:
     // and parked waiters are woken. Returns the directions it left, so
     // a channel can also wake waiters of its own sync policy.
     unsigned leave() noexcept {
+        adopt_after_fork();
         const unsigned had = roles_;
         for (direction d : {direction::send, direction::recv})
             if (had & role_bit(d)) leave_side(d);
@@ -372,9 +377,25 @@ private:
         }
     }
     bool enter(direction d, std::error_code& ec) noexcept {
-        if (roles_ & role_bit(d)) [[likely]]
+        if ((roles_ & role_bit(d)) && epoch_ == ipc::detail::fork_epoch()) [[likely]]
             return true;
         return attach(d, ec);
+    }
+    // A forked child using an inherited copy is not the process the peer
+    // table, the side counts and the mapping count know: it registers as
+    // itself (leaving the parent's registrations to the parent), so the
+    // parent's death is not taken for the child's, nor the other way round.
+    void adopt_after_fork() noexcept {
+        const std::uint32_t now = ipc::detail::fork_epoch();
+        if (epoch_ == now) [[likely]]
+            return;
+        epoch_ = now;
+        if (!ring_.valid()) return;
+        ring_.sync().attached.fetch_add(1, std::memory_order_acq_rel);
+        roles_ = 0;
+        send_closed_ = false;
+        peer_slot_[0] = peer_slot_[1] = -1;
+        owner_[0] = owner_[1] = 0;
     }
     // Once a send has seen every receiver gone, later sends say so too (even
     // a smaller record that would fit), until a receiver attaches again.
@@ -458,6 +479,7 @@ private:
     int peer_slot_[2] = {-1, -1};          // this end's peer-table slot per direction
     std::uint32_t owner_[2] = {0, 0};      // ring::owner_word per direction
     std::chrono::nanoseconds check_interval_ = std::chrono::milliseconds(100);
+    std::uint32_t epoch_ = ipc::detail::fork_epoch();  // see adopt_after_fork()
 };
 
 // A ring in a named object. Backing provides, for a validated name:
