@@ -201,8 +201,7 @@ void inspect(const std::byte* p, std::size_t size, entry& e) {
     e.capacity = h.capacity;
     const std::uint64_t head = st->ctl.head.load(std::memory_order_acquire);
     const std::uint64_t tail = st->ctl.tail.load(std::memory_order_acquire);
-    // An mpmc index may trail the other for a moment: head < tail is empty.
-    e.fill = static_cast<std::int64_t>(head - tail) < 0 ? 0 : head - tail <= h.capacity ? head - tail : h.capacity;
+    e.fill = ipc::ring::queued(head, tail, h.capacity);
     e.creator = h.creator_pid;
     e.creator_alive = h.creator_pid > 0 && h.creator_pid <= INT32_MAX &&
                       ipc::detail::is_alive({static_cast<std::int32_t>(h.creator_pid), h.creator_start_time});

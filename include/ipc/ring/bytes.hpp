@@ -145,9 +145,7 @@ public:
 
     // Bytes in use; exact only when both sides are idle.
     std::uint64_t size() const noexcept {
-        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_acquire);
-        const std::uint64_t h = st_->ctl.head.load(std::memory_order_acquire);
-        return h - t <= capacity_ ? h - t : capacity_;
+        return queued(st_->ctl.head.load(std::memory_order_acquire), st_->ctl.tail.load(std::memory_order_acquire), capacity_);
     }
 
 private:

@@ -212,6 +212,14 @@ struct alignas(ipc::detail::cache_line) two_indices {
     alignas(ipc::detail::cache_line) std::atomic<std::uint64_t> tail;  // next to read
 };
 
+// Messages between two indices read at different moments (or from an
+// untrusted region), clamped to 0..capacity. An mpmc index may lag its slots
+// for a moment, so head can trail tail: that is 0.
+constexpr std::uint64_t queued(std::uint64_t head, std::uint64_t tail, std::uint64_t capacity) noexcept {
+    if (static_cast<std::int64_t>(head - tail) < 0) return 0;
+    return head - tail <= capacity ? head - tail : capacity;
+}
+
 // What the fixed-slot rings (spsc, mpmc) share: their description in the
 // header, slot initialisation, readiness checks and batches. Derived is the
 // ring (CRTP), for try_push/try_pop.
@@ -254,13 +262,9 @@ public:
         while (n < out.size() && self().try_pop(out[n], who)) ++n;
         return n;
     }
-    // Messages waiting; exact only when every side is idle. (An mpmc index
-    // may lag its slots for a moment, so head can trail tail: that is 0.)
+    // Messages waiting; exact only when every side is idle.
     std::uint64_t size() const noexcept {
-        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_acquire);
-        const std::uint64_t h = st_->ctl.head.load(std::memory_order_acquire);
-        if (static_cast<std::int64_t>(h - t) < 0) return 0;
-        return h - t <= capacity_ ? h - t : capacity_;
+        return queued(st_->ctl.head.load(std::memory_order_acquire), st_->ctl.tail.load(std::memory_order_acquire), capacity_);
     }
 
 protected:
