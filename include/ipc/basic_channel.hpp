@@ -11,6 +11,7 @@
 
 #include "codec.hpp"
 #include "concepts.hpp"
+#include "detail/channel_factories.hpp"
 #include "detail/fd.hpp"
 #include "error.hpp"
 #include "framing/fixed.hpp"
@@ -53,7 +54,7 @@ using default_framing_t = std::conditional_t<std::is_trivially_copyable_v<T>, fr
 // message a dead producer was writing is lost, one a dead consumer was
 // reading may be delivered again (see transport::ring_region::check_peers).
 template <class T, class Transport, class Sync = sync::poll, class Framing = default_framing_t<T>>
-class channel {
+class channel : public detail::channel_factories<channel<T, Transport, Sync, Framing>, Transport> {
     static_assert(transport::any_transport<Transport>,
                   "ipc::channel: Transport must read or write (see ipc/concepts.hpp) and be nothrow-movable");
     static_assert(sync::policy_for<Sync, Transport>,

@@ -2,7 +2,10 @@
 #pragma once
 
 #include <cerrno>
+#include <cstdarg>
+#include <cstdio>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 namespace ipc {
@@ -104,13 +107,62 @@ inline std::error_code errno_code(int e) noexcept {
 
 inline std::error_code last_error() noexcept { return errno_code(errno); }
 
-[[noreturn]] inline void throw_error(std::error_code ec, const char* what) { throw ipc::error(ec, what); }
+// Why this thread's last failure happened, in words: the object, the value and
+// the limit ("ring 'jobs': capacity 1000 is not a power of two"). An
+// error_code cannot carry text, so the place that finds a failure records it
+// here beside the code, and throw_error adds it to the exception's message
+// when the codes agree (a stale explanation of another failure never does).
+// A fixed buffer: recording never allocates and never throws.
+struct error_detail {
+    std::error_code code;
+    char text[320] = {};
+};
+inline error_detail& last_detail() noexcept {
+    thread_local error_detail d;
+    return d;
+}
+
+// Records printf-style words for `ec` and returns ec: `return ec = explain(errc::x, "...", ...);`
+#if defined(__GNUC__)
+__attribute__((format(printf, 2, 3)))
+#endif
+inline std::error_code explain(std::error_code ec, const char* fmt, ...) noexcept {
+    error_detail& d = last_detail();
+    d.code = ec;
+    va_list ap;
+    va_start(ap, fmt);
+    std::vsnprintf(d.text, sizeof d.text, fmt, ap);
+    va_end(ap);
+    return ec;
+}
+
+// "what: <explanation>" when this thread explained `ec` last, else "what".
+inline std::string describe(std::error_code ec, const char* what) {
+    error_detail& d = last_detail();
+    std::string s(what);
+    if (d.code == ec && d.text[0] != '\0') {
+        s += ": ";
+        s += d.text;
+    }
+    d = error_detail{};
+    return s;
+}
+
+[[noreturn]] inline void throw_error(std::error_code ec, const char* what) { throw ipc::error(ec, describe(ec, what)); }
 
 inline void throw_if(std::error_code ec, const char* what) {
     if (ec) throw_error(ec, what);
 }
 
 } // namespace detail
+
+// The words recorded with this thread's last failure, for the error_code
+// twins: empty unless `ec` is the failure they describe.
+inline std::string_view last_error_detail(std::error_code ec) noexcept {
+    const detail::error_detail& d = detail::last_detail();
+    return d.code == ec ? std::string_view(d.text) : std::string_view();
+}
+
 } // namespace ipc
 
 template <>

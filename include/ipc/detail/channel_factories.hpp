@@ -1,0 +1,40 @@
+// ipc/detail/channel_factories.hpp: create / open / open_or_create / remove on a
+// channel, forwarded to its transport's factories of the same name.
+//
+// So a named channel opens in one call, `auto ch = ipc::shm_channel<point>::create("points", 1024);`,
+// with the transport's own arguments and its std::error_code& twin (which
+// returns a closed channel on failure). A transport without a factory of that
+// name simply gives its channels none.
+#pragma once
+
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+namespace ipc::detail {
+
+template <class Channel, class Transport>
+struct channel_factories {
+    template <class... Args>
+        requires requires(Args&&... a) { Transport::create(std::forward<Args>(a)...); }
+    [[nodiscard]] static Channel create(Args&&... args) {
+        return Channel(Transport::create(std::forward<Args>(args)...));
+    }
+    template <class... Args>
+        requires requires(Args&&... a) { Transport::open(std::forward<Args>(a)...); }
+    [[nodiscard]] static Channel open(Args&&... args) {
+        return Channel(Transport::open(std::forward<Args>(args)...));
+    }
+    template <class... Args>
+        requires requires(Args&&... a) { Transport::open_or_create(std::forward<Args>(a)...); }
+    [[nodiscard]] static Channel open_or_create(Args&&... args) {
+        return Channel(Transport::open_or_create(std::forward<Args>(args)...));
+    }
+    template <class... Args>
+        requires requires(Args&&... a) { Transport::remove(std::forward<Args>(a)...); }
+    static decltype(auto) remove(Args&&... args) {
+        return Transport::remove(std::forward<Args>(args)...);
+    }
+};
+
+} // namespace ipc::detail
