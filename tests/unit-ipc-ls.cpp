@@ -1,4 +1,4 @@
-// ipc-ls (examples/ipc_ls.cpp): lists rings with their users and removes the
+// ipc-ls (tools/ipc_ls.cpp): lists rings with their users and removes the
 // stale ones: those whose every user died, or that never had one for longer
 // than the grace period (--min-age). Nothing a creator is still setting up,
 // nothing a live process holds, is ever removed.
