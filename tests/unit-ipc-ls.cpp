@@ -27,7 +27,7 @@ using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
 // ipc-ls's JSON line for `name`, or "" if it lists no such object.
 std::string listing(const std::string& args, const std::string& name, const std::string& prefix = run_tag()) {
     std::string out, line;
-    std::FILE* p = ::popen((std::string(IPC_LS) + " --json " + args + " " + prefix).c_str(), "r");
+    std::FILE* p = ::popen((std::string(IPC_LS) + " --json " + args + " " + prefix + " 2>/dev/null").c_str(), "r");
     REQUIRE(p != nullptr);
     char buf[4096];
     while (std::fgets(buf, sizeof buf, p)) {
