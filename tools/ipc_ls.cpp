@@ -173,8 +173,7 @@ void scan_posix(std::vector<entry>& out) {
         if (file.rfind("ipc.", 0) == 0) {
             found = inspect_posix(::dirfd(d), file, e);
         } else if (file.rfind("sem.", 0) == 0) {
-            inspect_posix_sem(::dirfd(d), file, e);
-            found = e.id.ino != 0;
+            found = inspect_posix_sem(::dirfd(d), file, e);
         } else {
             found = inspect_foreign(::dirfd(d), file, e);
         }
@@ -183,9 +182,9 @@ void scan_posix(std::vector<entry>& out) {
     ::closedir(d);
 }
 
-// System V segment `id`: ipc's if it holds an ipc ring (or one being
-// formatted: ipc's magic and a zero state word), else another program's (a
-// segment not formatted far enough to show the magic cannot be told from one).
+// System V segment `id`: ipc's if its header starts with ipc's magic (a ring,
+// or one being formatted), else another program's (a segment not formatted
+// far enough to show the magic cannot be told from one).
 // Segments carry no name: they are listed as sysv:<key>. False if it is gone.
 bool inspect_sysv(int id, entry& e) {
     ::shmid_ds ds{};
@@ -194,7 +193,7 @@ bool inspect_sysv(int id, entry& e) {
     if (void* m = ::shmat(id, nullptr, SHM_RDONLY); m != reinterpret_cast<void*>(-1)) {
         inspect(static_cast<const std::byte*>(m), size, e);
         ::shmdt(m);
-        const bool ours = e.ring || (e.unformatted && e.ipc_magic);
+        const bool ours = e.ring || e.ipc_magic;  // another layout version is still ipc's
         e.from = ours ? origin::ipc : origin::foreign;
         if (!ours) {  // nothing of it is judged: it is never removed
             e.unformatted = false;

@@ -90,7 +90,7 @@ inline std::string sysv_name(long long key, int id) {
 
 // kernel.cpp. Notes for the user (what could not be listed, and why) go to `notes`.
 void scan_posix_mq(const std::vector<std::string>& named, std::vector<entry>& out, std::vector<std::string>& notes);
-void inspect_posix_sem(int dirfd, const std::string& file, entry& e);
+bool inspect_posix_sem(int dirfd, const std::string& file, entry& e);
 void scan_sysv_mq(std::vector<entry>& out);
 void scan_sysv_sem(std::vector<entry>& out);
 

@@ -226,12 +226,13 @@ void scan_posix_mq(const std::vector<std::string>& named, std::vector<entry>& ou
 
 // /dev/shm/sem.NAME: a POSIX named semaphore (sem_open). Its value is read
 // through sem_open, which needs read and write permission on the file.
-void inspect_posix_sem(int dirfd, const std::string& file, entry& e) {
+// False if it is not a regular file (or gone).
+bool inspect_posix_sem(int dirfd, const std::string& file, entry& e) {
     e.where = "posix_sem";
     e.name = file.substr(ipc::detail::sem_name_prefix);
     e.file = file;
     struct stat sb {};
-    if (::fstatat(dirfd, file.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0) return;
+    if (::fstatat(dirfd, file.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode)) return false;
     take_stat(sb, e);
     e.size = static_cast<unsigned long long>(sb.st_size);
     std::string path;
@@ -240,12 +241,12 @@ void inspect_posix_sem(int dirfd, const std::string& file, entry& e) {
     if (static_cast<unsigned long long>(sb.st_size) < sizeof(sem_t) ||
         !ipc::detail::posix_ipc_name(e.name, path, ec, ipc::detail::sem_name_prefix)) {
         e.verdict = "not a semaphore";
-        return;
+        return true;
     }
     sem_t* s = ::sem_open(path.c_str(), 0);
     if (s == SEM_FAILED) {
         e.verdict = unreadable(errno);
-        return;
+        return true;
     }
     int value = 0;
     if (::sem_getvalue(s, &value) == 0) {
@@ -253,6 +254,7 @@ void inspect_posix_sem(int dirfd, const std::string& file, entry& e) {
         e.verdict = values_text(e.values);
     }
     ::sem_close(s);
+    return true;
 }
 
 // /proc/sysvipc/msg: key msqid perms cbytes qnum lspid lrpid uid gid cuid cgid stime rtime ctime

@@ -161,7 +161,7 @@ Columns ("-": means nothing for this kind of object):
     for (const column& c : columns) {
         char title[32];
         std::snprintf(title, sizeof title, "  %-22s", c.title);
-        h += title + fold(c.meaning, 25, 79) + "\n";
+        h += title + fold(c.meaning, 24, 79) + "\n";
     }
     h += R"(
 JSON: one object per line, with the columns as fields and null where the
