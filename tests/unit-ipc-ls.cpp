@@ -23,6 +23,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -624,11 +625,17 @@ TEST_CASE("ipc-ls: without /dev/mqueue it says how to mount it; unable to mount 
     child lister([&] {
         if (!become_user() || ::dup2(::fileno(out), 1) < 0 || ::dup2(::fileno(out), 2) < 0) return 1;
         ::execl(IPC_LS, "ipc-ls", "--json", "--mq", named.c_str(), run_tag().c_str(), static_cast<char*>(nullptr));
-        return 127;
+        return errno == EACCES ? 126 : 127;
     });
-    CHECK(lister.wait() == 0);
+    const int listed = lister.wait();
     done.open();
     CHECK(owner.wait() == 0);
+    if (listed == 126) {
+        MESSAGE("skipped: `nobody` may not run " IPC_LS " (a directory above it is closed to others)");
+        std::fclose(out);
+        return;
+    }
+    CHECK(listed == 0);
     std::string text;
     std::rewind(out);
     char buf[4096];
