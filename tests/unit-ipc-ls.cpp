@@ -1,19 +1,34 @@
-// ipc-ls (examples/ipc_ls.cpp): lists rings with their users and removes the
+// ipc-ls (tools/ipc_ls.cpp): lists rings with their users and removes the
 // stale ones: those whose every user died, or that never had one for longer
 // than the grace period (--min-age). Nothing a creator is still setting up,
-// nothing a live process holds, is ever removed.
+// nothing a live process holds, is ever removed. It also lists message queues
+// and semaphores (POSIX and System V) and, with --all, other programs' shared
+// memory, and never removes those.
 #include <ipc/channel.hpp>
 
 #include <fcntl.h>
+#include <grp.h>
+#include <mqueue.h>
+#include <pwd.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/prctl.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <functional>
+#include <map>
+#include <sstream>
 
 #include "ring_support.hpp"
 
@@ -27,7 +42,7 @@ using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
 // ipc-ls's JSON line for `name`, or "" if it lists no such object.
 std::string listing(const std::string& args, const std::string& name, const std::string& prefix = run_tag()) {
     std::string out, line;
-    std::FILE* p = ::popen((std::string(IPC_LS) + " --json " + args + " " + prefix).c_str(), "r");
+    std::FILE* p = ::popen((std::string(IPC_LS) + " --json " + args + " " + prefix + " 2>/dev/null").c_str(), "r");
     REQUIRE(p != nullptr);
     char buf[4096];
     while (std::fgets(buf, sizeof buf, p)) {
@@ -373,6 +388,326 @@ TEST_CASE("ipc-ls --dir: a socket bound but not listening yet is kept, however o
     done.open();
     CHECK(server.wait() == 0);
     CHECK(has(listing("--remove-stale --min-age 0 --dir " + dir.path().string(), path), "\"removed\":true"));
+}
+
+// ---- every kind of object, and output that explains itself -----------------
+
+namespace {
+
+// ipc-ls's whole output: stdout, and stderr too if `with_errors`.
+std::string run_ls(const std::string& args, bool with_errors = false) {
+    std::string out;
+    std::FILE* p = ::popen((std::string(IPC_LS) + " " + args + (with_errors ? " 2>&1" : " 2>/dev/null")).c_str(), "r");
+    REQUIRE(p != nullptr);
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, p)) > 0;) out.append(buf, n);
+    CHECK(::pclose(p) == 0);
+    return out;
+}
+
+std::vector<std::string> words(const std::string& line) {
+    std::istringstream in(line);
+    std::vector<std::string> w;
+    for (std::string s; in >> s;) w.push_back(s);
+    return w;
+}
+
+// The table row of `name` as column title -> cell (STATE: the rest of the line).
+std::map<std::string, std::string> row(const std::string& args, const std::string& name) {
+    std::istringstream in(run_ls(args));
+    std::vector<std::string> titles;
+    std::map<std::string, std::string> cells;
+    for (std::string line; std::getline(in, line);) {
+        const std::vector<std::string> w = words(line);
+        if (!w.empty() && w[0] == "NAME") titles = w;
+        if (w.empty() || w[0] != name) continue;
+        REQUIRE(titles.size() >= 2);
+        REQUIRE(w.size() >= titles.size());
+        for (std::size_t i = 0; i + 1 < titles.size(); ++i) cells[titles[i]] = w[i];
+        std::string state;
+        for (std::size_t i = titles.size() - 1; i < w.size(); ++i) state += (state.empty() ? "" : " ") + w[i];
+        cells[titles.back()] = state;
+    }
+    return cells;
+}
+
+// A System V key for `name`; IPC_EXCL at creation makes sure it is ours.
+key_t key_for(const std::string& name) {
+    const auto k = static_cast<key_t>(std::hash<std::string>{}(name) & 0x7fffffff);
+    return k == IPC_PRIVATE ? 1 : k;
+}
+
+std::string sysv_listed_as(key_t k) { return "sysv:" + std::to_string(k); }
+
+// Objects made the way any program makes them (no ipc types), removed at the end.
+struct posix_queue {
+    std::string name;
+    mqd_t q;
+    posix_queue(const std::string& n, long max_messages, long message_size) : name(n) {
+        mq_attr a{};
+        a.mq_maxmsg = max_messages;
+        a.mq_msgsize = message_size;
+        q = ::mq_open(("/" + name).c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600, &a);
+        REQUIRE(q != static_cast<mqd_t>(-1));
+    }
+    ~posix_queue() {
+        ::mq_close(q);
+        ::mq_unlink(("/" + name).c_str());
+    }
+};
+
+struct named_semaphore {
+    std::string name;
+    sem_t* s;
+    named_semaphore(const std::string& n, unsigned value) : name(n) {
+        s = ::sem_open(("/" + name).c_str(), O_CREAT | O_EXCL, 0600, value);
+        REQUIRE(s != SEM_FAILED);
+    }
+    ~named_semaphore() {
+        ::sem_close(s);
+        ::sem_unlink(("/" + name).c_str());
+    }
+};
+
+struct sysv_queue {
+    int id;
+    explicit sysv_queue(key_t k) : id(::msgget(k, IPC_CREAT | IPC_EXCL | 0600)) { REQUIRE(id >= 0); }
+    ~sysv_queue() { ::msgctl(id, IPC_RMID, nullptr); }
+};
+
+struct sysv_semaphores {
+    int id;
+    sysv_semaphores(key_t k, int n) : id(::semget(k, n, IPC_CREAT | IPC_EXCL | 0600)) { REQUIRE(id >= 0); }
+    ~sysv_semaphores() { ::semctl(id, 0, IPC_RMID); }
+};
+
+struct sysv_segment {
+    int id;
+    sysv_segment(key_t k, std::size_t size) : id(::shmget(k, size, IPC_CREAT | IPC_EXCL | 0600)) { REQUIRE(id >= 0); }
+    ~sysv_segment() { ::shmctl(id, IPC_RMID, nullptr); }
+    bool exists() const {
+        ::shmid_ds ds{};
+        return ::shmctl(id, IPC_STAT, &ds) == 0;
+    }
+};
+
+struct queue_names {
+    std::vector<std::string> names;
+    ~queue_names() {
+        for (const std::string& n : names) ::mq_unlink(("/" + n).c_str());
+    }
+};
+
+} // namespace
+
+TEST_CASE("ipc-ls: message queues and semaphores, POSIX and System V, are listed with their kind, never removed") {
+    posix_queue mq(unique_name("lsmq"), 4, 16);
+    REQUIRE(::mq_send(mq.q, "hello", 5, 0) == 0);
+    REQUIRE(::mq_send(mq.q, "hi", 2, 0) == 0);
+    named_semaphore sem(unique_name("lssem"), 2);
+    const key_t msg_key = key_for(unique_name("lsmsg")), sem_key = key_for(unique_name("lssemset"));
+    sysv_queue msg(msg_key);
+    struct {
+        long type;
+        char text[5];
+    } m{1, {'h', 'e', 'l', 'l', 'o'}};
+    REQUIRE(::msgsnd(msg.id, &m, sizeof m.text, IPC_NOWAIT) == 0);
+    sysv_semaphores set(sem_key, 3);
+    unsigned short values[3] = {1, 0, 2};
+    REQUIRE(::semctl(set.id, 0, SETALL, values) == 0);
+
+    // This process holds the queue open: ipc-ls finds it however it has to look (--help: Message queues).
+    const std::string q = listing("", mq.name);
+    CHECK(has(q, "\"kind\":\"posix_mq\",\"origin\":\"unknown\""));
+    CHECK(has(q, "\"size\":7,"));  // bytes queued
+    CHECK(has(q, "\"capacity\":4,\"message_size\":16,\"queued\":2"));
+    CHECK(has(q, "\"procs\":1,"));
+    const std::string s = listing("", sem.name);
+    CHECK(has(s, "\"kind\":\"posix_sem\",\"origin\":\"unknown\""));
+    CHECK(has(s, "\"values\":[2]"));
+    CHECK(has(s, "\"state\":\"value 2\""));
+    CHECK(has(s, "\"procs\":1,"));  // mapped here
+    const std::string mname = sysv_listed_as(msg_key), sname = sysv_listed_as(sem_key);
+    const std::string sq = listing("", mname, mname);
+    CHECK(has(sq, "\"kind\":\"sysv_mq\",\"origin\":\"unknown\""));
+    CHECK(has(sq, "\"size\":5,"));
+    CHECK(has(sq, "\"queued\":1,"));
+    CHECK(has(sq, "\"key\":" + std::to_string(msg_key) + ",\"id\":" + std::to_string(msg.id)));
+    const std::string ss = listing("", sname, sname);
+    CHECK(has(ss, "\"kind\":\"sysv_sem\",\"origin\":\"unknown\""));
+    CHECK(has(ss, "\"values\":[1,0,2]"));
+    CHECK(has(ss, "\"state\":\"values 1 0 2\""));
+
+    // Nobody's, as far as anything can tell, and old enough: still never removed.
+    const std::string now = "--remove-stale --min-age 0 --mq " + mq.name;
+    CHECK(has(listing(now, mq.name), "\"removed\":false"));
+    CHECK(has(listing(now, sem.name), "\"removed\":false"));
+    CHECK(has(listing(now, mname, mname), "\"removed\":false"));
+    CHECK(has(listing(now, sname, sname), "\"removed\":false"));
+    CHECK(!listing("", mq.name).empty());
+    CHECK(!listing("", sem.name).empty());
+    CHECK(!listing("", mname, mname).empty());
+    CHECK(!listing("", sname, sname).empty());
+}
+
+TEST_CASE("ipc-ls: other programs' shared memory is listed only with --all, as foreign, and never removed") {
+    const std::string name = unique_name("lsforeign");  // in /dev/shm without ipc's "ipc." prefix
+    {
+        ipc::detail::unique_fd fd(::shm_open(("/" + name).c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600));
+        REQUIRE(fd);
+        REQUIRE(::ftruncate(fd.get(), 4096) == 0);
+    }
+    const key_t key = key_for(unique_name("lsforeignseg"));
+    sysv_segment seg(key, 4096);
+    const std::string sname = sysv_listed_as(key);
+
+    CHECK(listing("", name).empty());
+    CHECK(listing("", sname, sname).empty());
+    CHECK(has(run_ls(name, true), "object made by other programs not shown (--all lists them)"));
+    const std::string p = listing("--all", name);
+    CHECK(has(p, "\"kind\":\"posix_shm\",\"origin\":\"foreign\""));
+    CHECK(has(p, "\"size\":4096,\"ring\":null"));
+    CHECK(has(p, "\"procs\":0,"));
+    const std::string v = listing("--all", sname, sname);
+    CHECK(has(v, "\"kind\":\"sysv_shm\",\"origin\":\"foreign\""));
+    CHECK(has(v, "\"procs\":0,\"creator_pid\":" + std::to_string(::getpid()) + ",\"creator_alive\":true"));
+
+    CHECK(has(listing("--all --remove-stale --min-age 0", name), "\"removed\":false"));
+    CHECK(has(listing("--all --remove-stale --min-age 0", sname, sname), "\"removed\":false"));
+    CHECK(exists("/dev/shm/" + name));
+    CHECK(seg.exists());
+    CHECK(::shm_unlink(("/" + name).c_str()) == 0);
+}
+
+TEST_CASE("ipc-ls: without /dev/mqueue it says how to mount it; unable to mount it privately, it lists the queues held open and those named with --mq") {
+    struct statfs fs {};
+    if (::statfs("/dev/mqueue", &fs) == 0 && fs.f_type == 0x19800202) {  // MQUEUE_MAGIC
+        MESSAGE("skipped: /dev/mqueue is mounted");
+        return;
+    }
+    CHECK(has(run_ls("--json " + run_tag(), true), "mount -t mqueue none /dev/mqueue"));
+
+    // Root may mount the file system privately: the fallback is checked as `nobody`.
+    const passwd* nobody = ::geteuid() == 0 ? ::getpwnam("nobody") : nullptr;
+    if (::geteuid() == 0 && nobody == nullptr) {
+        MESSAGE("skipped: this system has no user `nobody`");
+        return;
+    }
+    const uid_t uid = nobody ? nobody->pw_uid : ::getuid();
+    const gid_t gid = nobody ? nobody->pw_gid : ::getgid();
+    auto become_user = [&] {
+        if (!nobody) return true;
+        if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) return false;
+        return ::prctl(PR_SET_DUMPABLE, 1) == 0;  // setuid made /proc/PID/fd root's: give it back
+    };
+    queue_names made{{unique_name("lsheld"), unique_name("lsnamed"), unique_name("lsclosed")}};
+    const std::string& held = made.names[0];
+    const std::string& named = made.names[1];
+    const std::string& closed = made.names[2];
+    gate ready, done;
+    child owner([&] {
+        if (!become_user()) return 1;
+        mq_attr a{};
+        a.mq_maxmsg = 2;
+        a.mq_msgsize = 8;
+        mqd_t q[3];
+        for (int i = 0; i < 3; ++i)
+            if ((q[i] = ::mq_open(("/" + made.names[i]).c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600, &a)) < 0)
+                return 2;
+        ::mq_close(q[1]);
+        ::mq_close(q[2]);
+        ready.open();
+        return done.wait() ? 0 : 3;  // holds `held` open until then
+    });
+    REQUIRE(ready.wait());
+    std::FILE* out = std::tmpfile();
+    REQUIRE(out != nullptr);
+    child lister([&] {
+        if (!become_user() || ::dup2(::fileno(out), 1) < 0 || ::dup2(::fileno(out), 2) < 0) return 1;
+        ::execl(IPC_LS, "ipc-ls", "--json", "--mq", named.c_str(), run_tag().c_str(), static_cast<char*>(nullptr));
+        return errno == EACCES ? 126 : 127;
+    });
+    const int listed = lister.wait();
+    done.open();
+    CHECK(owner.wait() == 0);
+    if (listed == 126) {
+        MESSAGE("skipped: `nobody` may not run " IPC_LS " (a directory above it is closed to others)");
+        std::fclose(out);
+        return;
+    }
+    CHECK(listed == 0);
+    std::string text;
+    std::rewind(out);
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, out)) > 0;) text.append(buf, n);
+    std::fclose(out);
+
+    CHECK(has(text, "a private mount failed"));
+    CHECK(has(text, "mount -t mqueue none /dev/mqueue"));
+    const std::string owner_uid = "\"uid\":" + std::to_string(uid);
+    CHECK(has(text, "{\"name\":\"" + held + "\",\"kind\":\"posix_mq\",\"origin\":\"unknown\"," + owner_uid));
+    CHECK(has(text, "{\"name\":\"" + named + "\",\"kind\":\"posix_mq\",\"origin\":\"unknown\"," + owner_uid));
+    CHECK(!has(text, "\"name\":\"" + closed + "\""));
+}
+
+TEST_CASE("ipc-ls: the header names every column, --help explains each, and ages show in the table") {
+    remover<transport> r{unique_name("lsage")};
+    transport(ipc::create_only, r.name, 8);
+    const std::string table = run_ls(run_tag());
+    const std::string header = table.substr(0, table.find('\n'));
+    const std::vector<std::string> titles = words(header);
+    REQUIRE(titles.size() >= 10);
+    CHECK(titles[0] == "NAME");
+    CHECK(!has(header, " a/d"));
+    const std::string help = run_ls("--help");
+    for (const std::string& t : titles) CHECK_MESSAGE(has(help, "\n  " + t + " "), t);
+    // So is every JSON field.
+    const std::string json = listing("", r.name);
+    REQUIRE(!json.empty());
+    for (std::size_t at = json.find("{\""); at != std::string::npos; at = json.find(",\"", at + 1)) {
+        const std::size_t start = at + 2, end = json.find('"', start);
+        const std::string field = json.substr(start, end - start);
+        CHECK_MESSAGE((has(help, " " + field) || has(help, "\n" + field)), field);
+    }
+
+    auto c = row(run_tag(), r.name);
+    CHECK(c["KIND"] == "posix_shm");
+    CHECK(c["ORIGIN"] == "ipc");
+    CHECK(c["RING"] == "spsc");
+    CHECK(c["CAPACITY"] == "8");
+    CHECK(c["QUEUED"] == "0");
+    CHECK(c["SENDERS(live/dead)"] == "0/0");
+    CHECK(c["CREATOR"] == std::to_string(::getpid()));
+    const std::string age = c["AGE"];
+    REQUIRE(age.size() >= 2);
+    CHECK(age.find_first_not_of("0123456789") == age.size() - 1);
+    CHECK(std::string("smhd").find(age.back()) != std::string::npos);
+}
+
+TEST_CASE("ipc-ls --dir: a FIFO and a socket show - in the columns that mean nothing for them") {
+    temp_dir dir;
+    const std::string fifo = dir / unique_name("fifo"), sock = dir / unique_name("sock");
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    ipc::detail::unique_fd reader(::open(fifo.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    REQUIRE(reader);
+    auto listener = ipc::transport::unix_stream_listener::listen(ipc::transport::unix_address::path(sock));
+    const std::string scan = "--dir " + dir.path().string() + " " + run_tag();
+
+    for (const std::string& path : {fifo, sock}) {
+        INFO(path);
+        auto c = row(scan, path);
+        REQUIRE(!c.empty());
+        for (const char* col : {"SIZE", "RING", "CAPACITY", "QUEUED", "SENDERS(live/dead)", "RECEIVERS(live/dead)", "CREATOR"})
+            CHECK_MESSAGE(c[col] == "-", col);
+        CHECK(c["MODE"] != "-");
+        CHECK(c["AGE"] != "-");
+        CHECK(c["STATE"] == "live");
+    }
+    CHECK(row(scan, fifo)["PROCS"] == "1");  // this process reads it
+    CHECK(row(scan, sock)["PROCS"] == "-");  // /proc names sockets by inode, not path
+    const std::string j = listing("--dir " + dir.path().string(), fifo);
+    CHECK(has(j, "\"size\":null,\"ring\":null,\"capacity\":null,\"message_size\":null,\"queued\":null,"
+                 "\"senders_alive\":null"));
 }
 #endif
 
