@@ -409,3 +409,16 @@ TEST_CASE("shared_memory: N raw bytes, zero at creation, written by one process 
     (void)ipc::shared_memory::create(unique_name("seg-zero"), 0, ec);
     CHECK(ec == ipc::errc::limit_exceeded);
 }
+
+TEST_CASE("shared_object: a segment its creator left blank is refused as corrupt after the bounded wait") {
+    scoped_name n("seg-blank");
+    ipc::detail::unique_fd fd(::open(shm_path(n.name).c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    REQUIRE(fd);
+    REQUIRE(::ftruncate(fd.get(), 4096) == 0);  // sized, never described: a creator killed right after ftruncate
+    std::error_code ec;
+    const auto t0 = std::chrono::steady_clock::now();
+    (void)ipc::shared_object<table>::open(n.name, ec);
+    CHECK(ec == ipc::errc::corrupt);
+    CHECK(ms_since(t0) >= std::chrono::duration<double, std::milli>(ipc::detail::segment_init_wait).count());
+    CHECK(std::string(ipc::last_error_detail(ec)).find("still blank (4096 bytes, no header)") != std::string::npos);
+}
