@@ -285,6 +285,16 @@ TEST_CASE("shared_object: a constructor that throws leaves nothing behind, and t
     CHECK(ec == ipc::errc::not_found);
     auto ok = ipc::shared_object<fussy>::create(n.name, 7);
     CHECK(ok->value == 7);
+
+    // An ipc::error from the constructor lands in the twin's error_code.
+    struct over_limit {
+        ipc::sem::shared_binary_semaphore s{2};  // a binary semaphore cannot start at 2
+    };
+    scoped_name m("seg-throw-ec");
+    (void)ipc::shared_object<over_limit>::create(m.name, ec);
+    CHECK(ec == ipc::errc::limit_exceeded);
+    (void)ipc::shared_object<over_limit>::open(m.name, ec);
+    CHECK(ec == ipc::errc::not_found);
 }
 
 TEST_CASE("shared_object: another type, another size, a truncated file or a garbage header is refused with words") {
