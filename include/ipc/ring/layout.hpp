@@ -22,6 +22,7 @@
 #include "../concepts.hpp"
 #include "../detail/cpu.hpp"
 #include "../detail/peer_table.hpp"
+#include "../detail/type_name.hpp"
 #include "../error.hpp"
 
 namespace ipc::ring {
@@ -31,7 +32,9 @@ inline constexpr std::uint64_t region_magic = 0x31474e4952435049ULL;  // "IPCRIN
 // slow) and, in mpmc slots, the word naming a slot's claimant.
 // 3: mpmc slots keep lap, phase and claimant in one word; the peer table has
 // 128 slots, each with a generation; the header names its creator.
-inline constexpr std::uint32_t layout_version = 3;
+// 4: the default type tag hashes a spelling g++ and clang++ agree on (so a
+// region made by a version-3 program would fail the tag check for no reason).
+inline constexpr std::uint32_t layout_version = 4;
 
 // Processes (channel ends) the peer table tracks; more still work, they are
 // counted as `untracked` and then no peer of theirs is ever declared dead.
@@ -41,11 +44,6 @@ using peer_table = ipc::detail::peer_table<max_peers>;
 enum class kind : std::uint32_t { spsc = 1, mpmc = 2, bytes = 3 };
 
 namespace detail {
-
-template <class T>
-constexpr std::string_view compiler_type_name() noexcept {
-    return __PRETTY_FUNCTION__;
-}
 
 constexpr std::uint64_t fnv1a(std::string_view s) noexcept {
     std::uint64_t h = 0xcbf29ce484222325ULL;
@@ -62,15 +60,19 @@ constexpr std::size_t index(direction d) noexcept { return d == direction::send 
 
 } // namespace detail
 
-// The name whose hash tags a region with its element type. The default is
-// derived by the compiler (__PRETTY_FUNCTION__), so it only matches between
-// programs built by the same compiler family; and it sees a name, not a
-// definition: two programs with different `struct msg` of equal size and
-// alignment are not told apart. Specialise it with a stable name (and bump it
-// when the type changes) for channels between independently built programs.
+// The name whose hash (FNV-1a, 64 bits) tags a region with its element type.
+// The default is T's fully qualified name with its template arguments, as the
+// compiler prints it, rewritten into one spelling that g++ and clang++ builds
+// share ("std::pair<int,ns::point>", "unsigned long", "(anonymous namespace)::msg":
+// see detail/type_name.hpp for the rules and for the few types they cannot
+// reconcile). It is a name, not a definition: two programs with different
+// `struct msg` of equal size and alignment are not told apart. Specialise it
+// with a stable name (and change the name when the type changes) for regions
+// shared between independently developed programs:
+//   template <> struct ipc::ring::type_name<msg> { static constexpr std::string_view value = "acme.msg.v2"; };
 template <class T>
 struct type_name {
-    static constexpr std::string_view value = detail::compiler_type_name<T>();
+    static constexpr std::string_view value = ipc::detail::canonical_name_of<T>::value;
 };
 
 template <class T>
