@@ -243,6 +243,23 @@ TEST_CASE("fork_with: closing one worker's pipe ends that worker alone") {
     }
 }
 
+TEST_CASE("fork_with: a child forked after spawn does not hold the spawned program's stdin open") {
+    auto p = ipc::spawn({"cat"});
+    auto bystander = ipc::fork_with([] {
+        ::sleep(20);  // killed by the destructor below
+        return 0;
+    });
+    ipc::pipe_line_sender tx(std::move(p.in));
+    ipc::pipe_line_receiver rx(std::move(p.out));
+    std::string line;
+    REQUIRE(tx.send_for("x", 5s) == ipc::status::ok);
+    REQUIRE(rx.recv_for(line, 5s) == ipc::status::ok);
+    tx.transport().close();  // cat's end of file, though bystander was forked while we held this end
+    CHECK(rx.recv_for(line, 5s) == ipc::status::closed);
+    CHECK(p.process.wait_for(5s) == 0);
+    CHECK(bystander.running());
+}
+
 TEST_CASE("fork_with: a pipe end the parent closed and reused for something else is left alone in later children") {
     auto first = ipc::fork_with<int>([](ipc::pipe_receiver<int>& in, ipc::pipe_sender<int>&) {
         int v = 0;

@@ -168,47 +168,54 @@ template <class F, class... Args>
     ::_exit(code);
 }
 
-// The parent's ends of the pipes fork_with made for its children. Each new
-// child closes them first thing and so holds only its own ends: closing one
-// worker's pipe is end of stream for that worker alone. An entry names the
+// The parent's ends of the pipes fork_with and spawn made for its children.
+// Each new fork_with child closes them first thing and so holds only its own
+// ends: closing one worker's pipe is end of stream for that worker alone.
+// (A spawned program never sees them: they are close-on-exec.) An entry names the
 // pipe (device, inode) beside the descriptor, so a descriptor the parent
 // closed and reused for something else is left alone (and dropped).
 class child_pipe_ends {
 public:
-    // Forks while no other fork_with can register ends: the lock stays held
-    // in the parent until it has add()ed the new child's `ends` ends (room for
-    // them is made first, so adding cannot fail). In the child: closes the
-    // ends of the other children and unblocks what ipc blocked
-    // (blocked_by_ipc()), so it behaves as if ipc had never blocked anything.
-    static pid_t fork(std::unique_lock<std::mutex>& lock, std::size_t ends, std::error_code& ec) noexcept {
+    // Locks the list until the caller has started its child and add()ed its
+    // `ends` ends, so that no other fork_with or spawn forks meanwhile; room
+    // for them is made here, so add() cannot fail.
+    static std::unique_lock<std::mutex> hold(std::size_t ends, std::error_code& ec) noexcept {
         auto& self = instance();
-        lock = std::unique_lock(self.mutex_);
+        std::unique_lock lock(self.mutex_);
         std::erase_if(self.entries_, [](const entry& e) { return !same_pipe(e); });
         try {
             self.entries_.reserve(self.entries_.size() + ends);
         } catch (...) {
             ec = make_error_code(std::errc::not_enough_memory);
-            return -1;
+            lock.unlock();
         }
+        return lock;
+    }
+    // Forks, with hold()'s lock. In the child: closes the ends of the other
+    // children and unblocks what ipc blocked (blocked_by_ipc()), so it
+    // behaves as if ipc had never blocked anything.
+    static pid_t fork(std::unique_lock<std::mutex>& lock, std::error_code& ec) noexcept {
+        if (!lock.owns_lock()) return -1;  // hold() failed: ec says why
         std::fflush(nullptr);  // or the child would write the parent's buffered output again
         pid_t pid = ::fork();
         if (pid < 0) {
             ec = last_error();
         } else if (pid == 0) {
+            auto& self = instance();
             for (const entry& e : self.entries_)
                 if (same_pipe(e)) ::close(e.fd);
             self.entries_.clear();
-            lock.unlock();  // the child may fork_with children of its own
+            lock.unlock();  // the child may start children of its own
             const sigset_t ours = blocked_by_ipc();
             ::pthread_sigmask(SIG_UNBLOCK, &ours, nullptr);
         }
         return pid;
     }
-    // In the parent, with fork()'s lock still held.
+    // In the parent, with hold()'s lock.
     static void add(int fd) noexcept {
         struct stat st {};
         auto& self = instance();
-        if (::fstat(fd, &st) == 0 && self.entries_.size() < self.entries_.capacity())
+        if (fd >= 0 && ::fstat(fd, &st) == 0 && self.entries_.size() < self.entries_.capacity())
             self.entries_.push_back({fd, st.st_dev, st.st_ino});
     }
 
@@ -243,8 +250,8 @@ private:
 template <class F>
     requires std::invocable<F&>
 child_process fork_with(F&& child_body, std::error_code& ec) {
-    std::unique_lock<std::mutex> lock;
-    pid_t pid = detail::child_pipe_ends::fork(lock, 0, ec);
+    auto lock = detail::child_pipe_ends::hold(0, ec);
+    pid_t pid = detail::child_pipe_ends::fork(lock, ec);
     if (pid == 0) detail::run_child(child_body);
     return pid > 0 ? child_process(pid) : child_process();
 }
@@ -279,8 +286,8 @@ forked_child<ToChild, FromChild, Sync> fork_with(F&& child_body, std::error_code
     if (ec) return {};
     auto up = transport::make_pipe(ec);
     if (ec) return {};
-    std::unique_lock<std::mutex> lock;
-    pid_t pid = detail::child_pipe_ends::fork(lock, 2, ec);
+    auto lock = detail::child_pipe_ends::hold(2, ec);
+    pid_t pid = detail::child_pipe_ends::fork(lock, ec);
     if (pid == 0) {
         down.writer.close();
         up.reader.close();
@@ -415,10 +422,15 @@ inline spawned_process spawn(const std::vector<std::string>& argv, stdio_pipes p
     args.push_back(nullptr);
     pid_t pid = -1;
     const detail::spawn_attributes attributes;
+    auto lock = detail::child_pipe_ends::hold(2, ec);  // our ends are not for fork_with's children either
+    if (ec) return {};
     if (int e = ::posix_spawnp(&pid, args[0], actions.get(), attributes.get(), args.data(), environ)) {
         ec = detail::errno_code(e);
         return {};
     }
+    detail::child_pipe_ends::add(p.in.native_handle());
+    detail::child_pipe_ends::add(p.out.native_handle());
+    lock.unlock();
     p.process = child_process(pid);
     return p;  // the copies in `actions` close here: the child holds the only ones
 }
