@@ -171,9 +171,9 @@ template <class F, class... Args>
 // The parent's ends of the pipes fork_with and spawn made for its children.
 // Each new fork_with child closes them first thing and so holds only its own
 // ends: closing one worker's pipe is end of stream for that worker alone.
-// (A spawned program never sees them: they are close-on-exec.) An entry names the
-// pipe (device, inode) beside the descriptor, so a descriptor the parent
-// closed and reused for something else is left alone (and dropped).
+// (A spawned program never sees them: they are close-on-exec.) An entry
+// names the pipe (device, inode) beside the descriptor, so a descriptor the
+// parent closed and reused for something else is left alone (and dropped).
 class child_pipe_ends {
 public:
     // Locks the list until the caller has started its child and add()ed its
@@ -296,6 +296,8 @@ forked_child<ToChild, FromChild, Sync> fork_with(F&& child_body, std::error_code
         detail::run_child(child_body, from_parent, to_parent);
     }
     if (pid < 0) return {};
+    down.reader.close();  // the child's ends, before another fork could copy them
+    up.writer.close();
     detail::child_pipe_ends::add(down.writer.native_handle());
     detail::child_pipe_ends::add(up.reader.native_handle());
     lock.unlock();
@@ -404,6 +406,10 @@ inline spawned_process spawn(const std::vector<std::string>& argv, stdio_pipes p
     }
     const bool pipe_in = (static_cast<unsigned>(pipes) & 1u) != 0;
     const bool pipe_out = (static_cast<unsigned>(pipes) & 2u) != 0;
+    // Held until return, after `actions` has closed the program's ends: no
+    // fork_with in another thread copies them, nor the ends we keep.
+    auto lock = detail::child_pipe_ends::hold(2, ec);
+    if (ec) return {};
     spawned_process p;
     detail::spawn_actions actions;
     if (pipe_in) {
@@ -422,15 +428,12 @@ inline spawned_process spawn(const std::vector<std::string>& argv, stdio_pipes p
     args.push_back(nullptr);
     pid_t pid = -1;
     const detail::spawn_attributes attributes;
-    auto lock = detail::child_pipe_ends::hold(2, ec);  // our ends are not for fork_with's children either
-    if (ec) return {};
     if (int e = ::posix_spawnp(&pid, args[0], actions.get(), attributes.get(), args.data(), environ)) {
         ec = detail::errno_code(e);
         return {};
     }
     detail::child_pipe_ends::add(p.in.native_handle());
     detail::child_pipe_ends::add(p.out.native_handle());
-    lock.unlock();
     p.process = child_process(pid);
     return p;  // the copies in `actions` close here: the child holds the only ones
 }
