@@ -181,6 +181,17 @@ TEST_CASE("fork_with: after shutdown_signal, children still die of SIGTERM; the 
         CHECK(kid.process.kill(SIGTERM));
         CHECK(kid.process.wait_for(5s) == -SIGTERM);
     }
+    SUBCASE("a child that makes its own shutdown_signal reads SIGTERM instead of dying") {
+        auto kid = ipc::fork_with<int>([](ipc::pipe_receiver<int>&, ipc::pipe_sender<int>& out) {
+            ipc::shutdown_signal mine;
+            if (out.send_for(1, 5s) != ipc::status::ok) return 1;  // ready
+            return mine.wait_for(10s) && mine.signal() == SIGTERM ? 7 : 2;
+        });
+        int ready = 0;
+        REQUIRE(kid.from_child.recv_for(ready, 5s) == ipc::status::ok);
+        CHECK(kid.process.kill(SIGTERM));
+        CHECK(kid.process.wait_for(5s) == 7);
+    }
     SUBCASE("the parent keeps its own mask") {
         auto c = ipc::fork_with([] { return 0; });
         CHECK(c.wait_for(5s) == 0);

@@ -245,8 +245,9 @@ private:
 // fork but what it inherited, with two exceptions, so that it behaves like a
 // process of its own: the parent's ends of other fork_with children's pipes
 // are closed in it, and signals that ipc blocked (shutdown_signal,
-// signal_receiver) are unblocked, so SIGTERM ends it. Signals the program
-// blocked itself stay blocked, as fork(2) does.
+// signal_receiver) are unblocked, so SIGTERM ends it (a child that wants to
+// read them makes its own shutdown_signal). Signals the program blocked
+// itself stay blocked, as fork(2) does.
 template <class F>
     requires std::invocable<F&>
 child_process fork_with(F&& child_body, std::error_code& ec) {
