@@ -174,6 +174,36 @@ TEST_CASE("fifo: a writer that wrote and left before the reader read is data, th
     CHECK(rx.try_recv(line) == ipc::status::closed);
 }
 
+// Writers one after another, as `echo first > f; echo second > f` would be.
+TEST_CASE("fifo: a reader that chose eos::never waits for the next writer instead of reporting closed") {
+    fresh_fifo f;
+    ipc::fifo_line_receiver rx(fifo_reader::open(f.path));
+    CHECK(rx.transport().end_of_stream() == ipc::eos::when_all_senders_left);
+    rx.transport().end_of_stream(ipc::eos::never);
+    CHECK(rx.transport().end_of_stream() == ipc::eos::never);
+    auto writer = [&](const char* text, std::chrono::milliseconds after) {
+        return child([&f, text, after] {
+            std::this_thread::sleep_for(after);
+            ipc::fifo_line_sender tx(fifo_writer::open(f.path, 5s));
+            return tx.send_for(text, 5s) == ipc::status::ok ? 0 : 1;
+        });
+    };
+    child first = writer("first", 0ms);
+    REQUIRE(first.wait() == child_ok);  // it came, wrote and left
+    std::string line;
+    REQUIRE(rx.recv_for(line, 5s) == ipc::status::ok);
+    CHECK(line == "first");
+    CHECK(rx.try_recv(line) == ipc::status::would_block);  // not closed, though every writer left
+    child second = writer("second", 200ms);
+    REQUIRE(rx.recv_for(line, 5s) == ipc::status::ok);  // parked across the gap between writers
+    CHECK(line == "second");
+    CHECK(second.wait() == child_ok);
+    CHECK(rx.recv_for(line, 50ms) == ipc::status::timed_out);
+    // Back to the default: writers came and all left, so that is the end.
+    rx.transport().end_of_stream(ipc::eos::when_all_senders_left);
+    CHECK(rx.try_recv(line) == ipc::status::closed);
+}
+
 TEST_CASE("fifo: create refuses an existing path of any kind") {
     temp_dir dir;
     std::error_code ec;

@@ -1,6 +1,6 @@
 // Many producer and many consumer processes on one MPMC ring: every message
 // reaches exactly one consumer, intact, and each producer's messages keep
-// their order.
+// their order. And what ends a receiver's stream when senders come and go.
 #include <ipc/channel.hpp>
 
 #include <sys/mman.h>
@@ -54,6 +54,7 @@ TEST_CASE_TEMPLATE("shm mpmc: several producer and consumer processes, each mess
     for (std::uint32_t c = 0; c < consumers; ++c)
         procs.emplace_back([&, c] {
             channel rx(transport(ipc::open_only, region.name));
+            rx.transport().end_of_stream(ipc::eos::when_all_senders_left);  // the producers are all known
             std::vector<std::uint64_t> next(producers, 0);
             tagged m{};
             for (std::uint64_t n = 0;; ++n) {
@@ -100,6 +101,60 @@ TEST_CASE_TEMPLATE("shm mpmc: several producer and consumer processes, each mess
     std::uint64_t missing = 0;
     for (std::size_t i = 0; i < producers * per_producer; ++i) missing += delivered[i].load() != 1;
     CHECK(missing == 0);
+}
+
+// A producer sends three messages and leaves; another opens the ring a
+// moment later. The receiver chooses what that gap means.
+TEST_CASE_TEMPLATE("shm: end of stream is the receiver's choice when senders come and go", Ring, ipc::ring::mpmc<std::uint64_t>,
+                   ipc::ring::spsc<std::uint64_t>) {
+    using ring_transport = ipc::transport::posix_shm<Ring>;
+    using channel = ipc::channel<std::uint64_t, ring_transport, ipc::sync::futex>;
+    constexpr bool mpmc = Ring::ring_kind == ipc::ring::kind::mpmc;
+    remover<ring_transport> region{unique_name("eos")};
+    ring_transport(ipc::create_only, region.name, 8);
+    auto producer = [&](std::uint64_t from, std::chrono::milliseconds after) {
+        return child([&, from, after] {
+            std::this_thread::sleep_for(after);
+            channel tx(ring_transport(ipc::open_only, region.name));
+            for (std::uint64_t i = from; i < from + 3; ++i)
+                if (tx.send_for(i, 5s) != ipc::status::ok) return 1;
+            return 0;
+        });
+    };
+    channel rx(ring_transport(ipc::open_only, region.name));
+    rx.transport().attach(ipc::direction::recv);
+    CHECK(rx.transport().end_of_stream() == (mpmc ? ipc::eos::never : ipc::eos::when_all_senders_left));
+    std::uint64_t v = 0;
+    auto receive_three = [&](std::uint64_t from) {
+        for (std::uint64_t i = from; i < from + 3; ++i) {
+            REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
+            CHECK(v == i);
+        }
+    };
+
+    SUBCASE("never: the receiver waits through the gap and goes on with the next producer") {
+        rx.transport().end_of_stream(ipc::eos::never);
+        child first = producer(0, 0ms);
+        REQUIRE(first.wait() == child_ok);  // came, sent, left
+        receive_three(0);
+        child second = producer(10, 200ms);
+        receive_three(10);  // parked while no sender existed: not closed
+        CHECK(second.wait() == child_ok);
+        CHECK(rx.recv_for(v, 50ms) == ipc::status::timed_out);
+    }
+    SUBCASE("when_all_senders_left: closed once drained, and again after the next producer") {
+        rx.transport().end_of_stream(ipc::eos::when_all_senders_left);
+        child first = producer(0, 0ms);
+        REQUIRE(first.wait() == child_ok);
+        receive_three(0);
+        auto t0 = std::chrono::steady_clock::now();
+        CHECK(rx.recv_for(v, 5s) == ipc::status::closed);
+        CHECK(ms_since(t0) < 1000.0);  // at once, not at the deadline
+        child second = producer(10, 0ms);
+        REQUIRE(second.wait() == child_ok);
+        receive_three(10);
+        CHECK(rx.recv_for(v, 5s) == ipc::status::closed);
+    }
 }
 
 // Last in this file (doctest runs a file's cases in order): everything above cleaned up.

@@ -124,6 +124,59 @@ TEST_CASE_TEMPLATE_DEFINE("shm sync: a parked side is woken by its peer", Sync, 
 TEST_CASE_TEMPLATE_INVOKE(shm_sync_wake, ipc::sync::futex, ipc::sync::eventfd, ipc::sync::posix_sem, ipc::sync::sysv_sem,
                           ipc::sync::spin);
 
+// The race a notifier can lose: it checks for sleepers just as its peer
+// announces itself. With spin_time 0 every wait parks, so each of the 40000
+// exchanges over a 2-slot ring is that race. Threads that start and exit
+// meanwhile in both processes leave Linux's membarrier bookkeeping stale, the
+// condition under which the former plain-load check missed sleepers.
+TEST_CASE("shm sync: futex waiters that park at once lose no wake-up between processes while threads come and go") {
+    using transport = ipc::transport::memfd<ipc::ring::spsc<std::uint64_t>>;
+    transport t(2);
+    constexpr std::uint64_t n = 20000;
+    std::atomic<bool> stop{false};
+    auto churn = [&] {
+        return std::thread([&] {
+            while (!stop.load()) std::thread([] {}).join();
+        });
+    };
+    // Returns 0, or 1 when a wait ended without the ring becoming ready (a lost wake-up).
+    auto run = [&](ipc::direction d, auto op) {
+        ipc::sync::futex sync;
+        sync.spin_time = std::chrono::nanoseconds(0);
+        const auto dl = ipc::deadline::after(30s);
+        std::error_code ec;
+        for (std::uint64_t i = 0; i < n; ++i) {
+            while (!op(i, ec)) {
+                if (ec != ipc::errc::would_block) return 1;
+                ec.clear();
+                if (!sync.wait(t, d, dl, ec)) return 1;
+            }
+            sync.notify(t, d);
+        }
+        return 0;
+    };
+    child sender([&] {
+        std::thread c = churn();
+        const int r = run(ipc::direction::send, [&](std::uint64_t i, std::error_code& ec) { return t.try_send_value(i, ec); });
+        stop = true;
+        c.join();
+        return r;
+    });
+    std::thread c = churn();
+    std::uint64_t bad = 0;
+    const int r = run(ipc::direction::recv, [&](std::uint64_t i, std::error_code& ec) {
+        std::uint64_t v = 0;
+        if (!t.try_recv_value(v, ec)) return false;
+        bad += v != i;
+        return true;
+    });
+    stop = true;
+    c.join();
+    CHECK(r == 0);
+    CHECK(bad == 0);
+    CHECK(sender.wait(40s) == child_ok);
+}
+
 TEST_CASE("shm sync: eventfd descriptors can sit in an event loop beside sockets") {
     using transport = shm<ipc::ring::spsc<int>>;
     using channel = ipc::channel<int, transport, ipc::sync::eventfd>;

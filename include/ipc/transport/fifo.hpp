@@ -27,6 +27,7 @@
 #include "../detail/file_open.hpp"
 #include "../detail/name.hpp"
 #include "../detail/pipe_io.hpp"
+#include "../eos.hpp"
 #include "../framing/delimited.hpp"
 
 namespace ipc::detail {
@@ -171,6 +172,8 @@ struct fifo {
 // left; before any writer it is would_block (nonblocking) or keeps waiting
 // (blocking). It relies on the kernel's own record: a FIFO opened O_NONBLOCK
 // with no writer reports POLLHUP only after a writer has come and gone.
+// A reader serving writers one after another (`echo a > f; echo b > f`)
+// chooses end_of_stream(eos::never) and waits for the next one instead.
 class fifo_reader : public detail::fifo_end<fifo_reader> {
 public:
     static constexpr const char* open_what = "fifo_reader::open";
@@ -231,6 +234,42 @@ public:
         }
     }
 
+    // What ends the stream (see ipc/eos.hpp). eos::never holds a write end of
+    // this reader's own, so the FIFO never runs out of writers: a read waits
+    // for the next writer's bytes instead of reporting peer_closed. It is
+    // opened through /proc/self/fd, so it is the FIFO this reader has open
+    // even if the path was replaced since.
+    bool end_of_stream(eos e, std::error_code& ec) noexcept {
+        ec.clear();
+        if (e == eos::when_all_senders_left) {
+            keep_open_.reset();
+            return true;
+        }
+        if (keep_open_) return true;
+        if (!end_.is_open()) {
+            ec = std::make_error_code(std::errc::bad_file_descriptor);
+            return false;
+        }
+        char self[32];
+        std::snprintf(self, sizeof self, "/proc/self/fd/%d", end_.native_handle());
+        keep_open_.reset(detail::retry_eintr([&] { return ::open(self, O_WRONLY | O_NONBLOCK | O_CLOEXEC); }));
+        if (!keep_open_) ec = detail::last_error();
+        return static_cast<bool>(keep_open_);
+    }
+    void end_of_stream(eos e) {
+        std::error_code ec;
+        (void)end_of_stream(e, ec);
+        detail::throw_if(ec, "fifo_reader::end_of_stream");
+    }
+    eos end_of_stream() const noexcept { return keep_open_ ? eos::never : eos::when_all_senders_left; }
+
+    void close() noexcept {
+        keep_open_.reset();
+        end_.close();
+    }
+
+private:
+    detail::unique_fd keep_open_;  // eos::never: a write end nobody writes to
 };
 
 // The write end of a FIFO. Writing after every reader left is

@@ -2,7 +2,8 @@
 //
 // ring_region<Ring> is what every shared-memory transport is: a mapping, a
 // ring view on it, and the bookkeeping of who sends and who receives (so a
-// receiver learns when the last sender left). named_region<Ring, Backing>
+// receiver learns when the last sender left, if it takes that as the end of
+// the stream: see end_of_stream()). named_region<Ring, Backing>
 // adds create_only / open_only / open_or_create and remove(name) over a
 // Backing (POSIX shm, System V shm, a file). Waiting is the sync policy's job:
 // every operation here is nonblocking.
@@ -19,6 +20,7 @@
 #include "../concepts.hpp"
 #include "../detail/futex.hpp"
 #include "../detail/region.hpp"
+#include "../eos.hpp"
 #include "../open_mode.hpp"
 #include "../ring/bytes.hpp"
 #include "../ring/layout.hpp"
@@ -59,7 +61,7 @@ public:
     ring_region(ring_region&& o) noexcept
         : map_(std::move(o.map_)), ring_(std::exchange(o.ring_, Ring{})), roles_(std::exchange(o.roles_, 0u)),
           send_closed_(o.send_closed_), claim_(o.claim_), peer_slot_{o.peer_slot_[0], o.peer_slot_[1]},
-          owner_{o.owner_[0], o.owner_[1]}, check_interval_(o.check_interval_), epoch_(o.epoch_) {}
+          owner_{o.owner_[0], o.owner_[1]}, check_interval_(o.check_interval_), epoch_(o.epoch_), eos_(o.eos_) {}
     ring_region& operator=(ring_region&& o) noexcept {
         if (this != &o) {
             close();
@@ -74,6 +76,7 @@ public:
             }
             check_interval_ = o.check_interval_;
             epoch_ = o.epoch_;
+            eos_ = o.eos_;
         }
         return *this;
     }
@@ -142,8 +145,8 @@ public:
         if (!attach(d, ec)) throw std::system_error(ec, d == direction::send ? "ipc: attach as sender" : "ipc: attach as receiver");
     }
     // Stops counting this process; when the last sender (receiver) leaves,
-    // receivers (senders) see status::closed once the ring is empty (full),
-    // and parked waiters are woken. Returns the directions it left, so
+    // receivers (senders) see status::closed once the ring is empty (full;
+    // receivers that chose eos::never do not), and parked waiters are woken. Returns the directions it left, so
     // a channel can also wake waiters of its own sync policy.
     unsigned leave() noexcept {
         adopt_after_fork();
@@ -153,6 +156,14 @@ public:
         return had;
     }
     static constexpr unsigned role(direction d) noexcept { return role_bit(d); }
+
+    // ---- end of stream ------------------------------------------------------
+
+    // What this end, as a receiver, takes as the end of the stream (see
+    // ipc/eos.hpp): when_all_senders_left (the default of spsc and byte rings)
+    // or never (the default of mpmc rings, whose producers come and go).
+    void end_of_stream(eos e) noexcept { eos_ = e; }
+    eos end_of_stream() const noexcept { return eos_; }
 
     // ---- peers that die --------------------------------------------------
     //
@@ -167,9 +178,11 @@ public:
     void peer_check_interval(std::chrono::nanoseconds d) noexcept { check_interval_ = d; }
 
     // errc::peer_dead, or no error (then retry: the ring may have become ready).
+    // A receiver under eos::never is never told: another sender may come.
     std::error_code check_peers(direction d) noexcept {
         if constexpr (ipc::detail::is_mpmc_ring<Ring>) repair();
         if (ready(d) || !all_dead(other(d))) return {};
+        if (d == direction::recv && eos_ == eos::never) return {};
         return make_error_code(errc::peer_dead);
     }
     // True if the side has ends in the peer table and all of them are dead.
@@ -184,7 +197,7 @@ public:
     // An operation in direction d would not block (or would report closed).
     bool ready(direction d) const noexcept {
         if (d == direction::send) return ring_.can_push() || gone(direction::recv);
-        return ring_.can_pop() || gone(direction::send);
+        return ring_.can_pop() || senders_ended();
     }
     std::atomic<std::uint32_t>& wait_word(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].word; }
     std::atomic<std::uint32_t>& waiters(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].waiters; }
@@ -409,11 +422,13 @@ private:
     bool gone(direction d) const noexcept {
         return ring_.members().side[ring::detail::index(d)].load(std::memory_order_seq_cst) & 1u;
     }
-    // Nothing to receive: closed if every sender left and the ring is still
+    // Every sender left, and this receiver takes that as the end (eos_).
+    bool senders_ended() const noexcept { return eos_ == eos::when_all_senders_left && gone(direction::send); }
+    // Nothing to receive: closed if the senders ended and the ring is still
     // empty. (An mpmc ring may hide messages behind the slot of a producer
     // that died claiming it: with every sender gone, that slot is repaired.)
     bool empty(std::error_code& ec) noexcept {
-        bool closed = gone(direction::send) && !ring_.can_pop();
+        bool closed = senders_ended() && !ring_.can_pop();
         if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
             if (closed && repair() != 0) closed = false;
         }
@@ -480,6 +495,7 @@ private:
     std::uint32_t owner_[2] = {0, 0};      // ring::owner_word per direction
     std::chrono::nanoseconds check_interval_ = std::chrono::milliseconds(100);
     std::uint32_t epoch_ = ipc::detail::fork_epoch();  // see adopt_after_fork()
+    eos eos_ = ipc::detail::is_mpmc_ring<Ring> ? eos::never : eos::when_all_senders_left;
 };
 
 // A ring in a named object. Backing provides, for a validated name:
