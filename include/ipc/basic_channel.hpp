@@ -490,10 +490,10 @@ private:
         try {
             const std::string who = detail::describe_transport(transport_);
             if (who.empty()) return;
-            const std::string_view why = last_error_detail(ec);
-            if (why.substr(0, who.size()) == who) return;
+            const std::string why(last_error_detail(ec));  // a copy: explain() rewrites the buffer it views
+            if (why.compare(0, who.size(), who) == 0) return;
             if (why.empty()) detail::explain(ec, "%s", who.c_str());
-            else detail::explain(ec, "%s: %.*s", who.c_str(), static_cast<int>(why.size()), why.data());
+            else detail::explain(ec, "%s: %s", who.c_str(), why.c_str());
         } catch (...) {
             // Only the words are lost.
         }
@@ -648,15 +648,22 @@ private:
         std::error_code ec;
         framing::frame f;
         if (!framing_.encode(v, f, scratch_, ec)) return ec;
+        const std::span<const std::byte> msg = f.tail.empty() ? f.body : with_tail(f);
         for (;;) {
-            if (put_message(f.body, o, mode_for(dl), ec)) break;
-            if (is(ec, errc::message_too_large)) return too_large(ec, f.body.size());
+            if (put_message(msg, o, mode_for(dl), ec)) break;
+            if (is(ec, errc::message_too_large)) return too_large(ec, msg.size());
             if (!is(ec, errc::would_block)) return ec;
             ec.clear();
             if (!wait(direction::send, dl, false, ec)) return ec;
         }
         sync_.notify(transport_, direction::send);
         return {};
+    }
+    // Body and trailer as one message (a line and its delimiter), in scratch_.
+    std::span<const std::byte> with_tail(const framing::frame& f) {
+        if (f.body.data() != scratch_.data()) scratch_.assign(f.body.begin(), f.body.end());
+        scratch_.insert(scratch_.end(), f.tail.begin(), f.tail.end());
+        return scratch_;
     }
     bool put_message(std::span<const std::byte> body, const send_options* o, io_mode m, std::error_code& ec) {
         if constexpr (with_options) {
