@@ -123,11 +123,11 @@ public:
 
     void send() {
         if constexpr (M == mode::loan) {
-            T* slot = nullptr;
-            expect(out_->loan(slot), "loan");
+            auto slot = out_->loan();
+            expect(slot.status(), "loan");
             ++seq_;
             std::memcpy(slot->data(), &seq_, sizeof seq_);
-            out_->commit();
+            slot.commit();
         } else if constexpr (M == mode::batch) {
             std::span<const T> rest(tx_);
             while (!rest.empty()) {
@@ -141,12 +141,12 @@ public:
     }
     void recv() {
         if constexpr (M == mode::loan) {
-            const T* m = nullptr;
-            expect(in_->peek(m), "peek");
+            auto m = in_->peek();
+            expect(m.status(), "peek");
             std::uint64_t got;
             std::memcpy(&got, m->data(), sizeof got);
             asm volatile("" : : "r"(got));  // the word is read, not optimised away
-            in_->release();
+            m.release();
         } else if constexpr (M == mode::batch) {
             for (std::span<T> rest(rx_); !rest.empty();) {
                 std::size_t got = 0;

@@ -204,6 +204,22 @@ TEST_CASE("fifo: a reader that chose eos::never waits for the next writer instea
     CHECK(rx.try_recv(line) == ipc::status::closed);
 }
 
+TEST_CASE("fifo: `printf 'a\nb' > fifo`: the last line, without its newline, is delivered as cat would") {
+    fresh_fifo f;
+    child shell([&] {
+        ::execl("/bin/sh", "sh", "-c", "printf 'a\\nlast' > \"$0\"", f.path.c_str(), static_cast<char*>(nullptr));
+        return 127;
+    });
+    ipc::fifo_line_receiver rx(fifo_reader::open(f.path));
+    std::string line;
+    REQUIRE(rx.recv_for(line, 5s) == ipc::status::ok);
+    CHECK(line == "a");
+    REQUIRE(rx.recv_for(line, 5s) == ipc::status::ok);
+    CHECK(line == "last");
+    CHECK(rx.recv_for(line, 5s) == ipc::status::closed);
+    CHECK(shell.wait() == child_ok);
+}
+
 TEST_CASE("fifo: create refuses an existing path of any kind") {
     temp_dir dir;
     std::error_code ec;

@@ -147,6 +147,32 @@ TEST_CASE("tcp: a peer that dies mid-message is truncated") {
     CHECK(quitter.wait() == -SIGKILL);
 }
 
+TEST_CASE("udp: a receive tells the sender's address; an unconnected server answers each client with send_to") {
+    ipc::udp_channel<int> server(udp::bind(inet_address::loopback_v4()));
+    std::error_code ec;
+    const auto server_addr = server.transport().local_address(ec);
+    REQUIRE_FALSE(ec);
+    std::vector<child> clients;
+    for (int c = 0; c < 2; ++c)
+        clients.emplace_back([&, c] {
+            ipc::udp_channel<int> ch(udp::connect(server_addr));
+            if (ch.send_for(100 * c, 5s) != ipc::status::ok) return 1;
+            udp::recv_info from;
+            int v = 0;
+            if (ch.recv_for(v, from, 5s) != ipc::status::ok) return 2;
+            return v == 100 * c + 1 && from.sender == server_addr ? 0 : 3;
+        });
+    for (int i = 0; i < 2; ++i) {
+        udp::recv_info from;
+        int v = -1;
+        REQUIRE(server.recv_for(v, from, 5s) == ipc::status::ok);
+        CHECK(from.sender.family() == AF_INET);
+        CHECK(from.sender.port() != server_addr.port());
+        REQUIRE(server.send_for(v + 1, {.to = from.sender}, 5s) == ipc::status::ok);  // the reply
+    }
+    for (auto& c : clients) CHECK(c.wait() == child_ok);
+}
+
 TEST_CASE("udp: a connected sender whose receiver left gets status::closed (ICMP port unreachable)") {
     auto bound = udp::bind(inet_address::loopback_v4());
     std::error_code ec;

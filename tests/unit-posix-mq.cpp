@@ -6,10 +6,27 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <set>
 
 #include "queue_support.hpp"
+
+// The largest single allocation since a test reset it: a receive buffer
+// shows here (operator new is replaced for this test binary).
+namespace allocations {
+std::atomic<std::size_t> largest{0};
+}
+void* operator new(std::size_t n) {
+    std::size_t seen = allocations::largest.load(std::memory_order_relaxed);
+    while (n > seen && !allocations::largest.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {}
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -86,8 +103,15 @@ TEST_CASE("posix_mq: the highest priority is received first, oldest first within
     child sender([&] {
         posix_mq_channel<record> tx(posix_mq(ipc::open_only, q.name, mq_access::send));
         for (std::uint64_t i = 0; i < std::size(prio); ++i) {
-            tx.transport().set_send_priority(prio[i]);
-            if (tx.send_for(make_msg<record>(i, 0), 5s) != ipc::status::ok) return 1;
+            // The four ways of sending with options, in turn.
+            const auto m = make_msg<record>(i, 0);
+            const posix_mq::send_options o{.priority = prio[i]};
+            std::error_code ec;
+            const auto st = i % 4 == 0   ? tx.send(m, o)
+                            : i % 4 == 1 ? tx.try_send(m, o, ec)
+                            : i % 4 == 2 ? tx.send_for(m, o, 5s)
+                                         : tx.send_until(m, o, std::chrono::steady_clock::now() + 5s, ec);
+            if (st != ipc::status::ok) return 1;
         }
         return 0;
     });
@@ -95,35 +119,97 @@ TEST_CASE("posix_mq: the highest priority is received first, oldest first within
     CHECK(rx.transport().queued() == std::size(prio));
     const std::uint64_t expected[] = {1, 4, 2, 5, 0, 3};
     record r{};
+    int way = 0;
     for (std::uint64_t seq : expected) {
-        REQUIRE(rx.recv_for(r, 5s) == ipc::status::ok);
+        posix_mq::recv_info info;
+        std::error_code ec;
+        const auto st = way % 4 == 0   ? rx.recv(r, info)
+                        : way % 4 == 1 ? rx.try_recv(r, info, ec)
+                        : way % 4 == 2 ? rx.recv_for(r, info, 5s)
+                                       : rx.recv_until(r, info, std::chrono::system_clock::now() + 5s, ec);
+        ++way;
+        REQUIRE(st == ipc::status::ok);
         CHECK(is_msg(seq, r, 0));
-        CHECK(rx.transport().last_priority() == prio[seq]);
+        CHECK(info.priority == prio[seq]);
     }
-    CHECK(rx.try_recv(r) == ipc::status::would_block);
+    posix_mq::recv_info info;
+    CHECK(rx.try_recv(r, info) == ipc::status::would_block);
 }
 
-TEST_CASE("posix_mq: a priority is set per channel or per message, and bounded by MQ_PRIO_MAX") {
+TEST_CASE("posix_mq: a priority is given per message, 0 by default, and bounded by MQ_PRIO_MAX") {
     queue_name q;
-    posix_mq t(ipc::create_only, q.name, queue_of(4, 16));
-    CHECK(t.send_priority() == 0);
+    posix_mq_channel<std::uint32_t> ch(posix_mq(ipc::create_only, q.name, queue_of(4, 16)));
     std::error_code ec;
-    CHECK_FALSE(t.set_send_priority(posix_mq::max_priority() + 1, ec));
+    CHECK(ch.try_send(1, {.priority = posix_mq::max_priority() + 1}, ec) == ipc::status::failed);
     CHECK(ec == ipc::errc::limit_exceeded);
-    CHECK(errc_thrown_by([&] { t.set_send_priority(posix_mq::max_priority() + 1); }) == ipc::errc::limit_exceeded);
-    t.set_send_priority(posix_mq::max_priority());
-    const char low[] = "low", high[] = "high";
-    REQUIRE(t.send(std::as_bytes(std::span(low)), 2, ipc::io_mode::nonblocking, ec));
-    REQUIRE(t.send_message(std::as_bytes(std::span(high)), ipc::io_mode::nonblocking, ec));
-    std::array<std::byte, 16> buf{};
+    CHECK(errc_thrown_by([&] { (void)ch.try_send(1, {.priority = posix_mq::max_priority() + 1}); }) == ipc::errc::limit_exceeded);
+    REQUIRE(ch.try_send(2, {.priority = 2}) == ipc::status::ok);
+    REQUIRE(ch.try_send(3) == ipc::status::ok);  // priority 0
+    REQUIRE(ch.try_send(4, {.priority = posix_mq::max_priority()}) == ipc::status::ok);
     child receiver([&] {
-        posix_mq r(ipc::open_only, q.name, mq_access::recv);
-        std::error_code cec;
-        if (r.receive(buf, ipc::io_mode::nonblocking, cec) != sizeof high || r.last_priority() != posix_mq::max_priority()) return 1;
-        if (r.receive(buf, ipc::io_mode::nonblocking, cec) != sizeof low || r.last_priority() != 2) return 2;
+        posix_mq_channel<std::uint32_t> r(posix_mq(ipc::open_only, q.name, mq_access::recv));
+        std::uint32_t v = 0;
+        posix_mq::recv_info i;
+        if (r.try_recv(v, i) != ipc::status::ok || v != 4 || i.priority != posix_mq::max_priority()) return 1;
+        if (r.try_recv(v, i) != ipc::status::ok || v != 2 || i.priority != 2) return 2;
+        if (r.try_recv(v, i) != ipc::status::ok || v != 3 || i.priority != 0) return 3;
         return 0;
     });
     CHECK(receiver.wait() == child_ok);
+}
+
+TEST_CASE("posix_mq: a string channel's receive buffer is the queue's message size, not the framing's 1 MiB") {
+    queue_name q;
+    posix_mq_channel<std::string> ch(posix_mq(ipc::create_only, q.name, queue_of(4, 512)));
+    CHECK(ch.transport().max_message_size() == 512);
+    child sender([&] {
+        posix_mq_channel<std::string> tx(posix_mq(ipc::open_only, q.name, mq_access::send));
+        return tx.send_for(std::string("hi"), 5s) == ipc::status::ok ? 0 : 1;
+    });
+    std::string s;
+    allocations::largest = 0;
+    const auto st = ch.recv_for(s, 5s);
+    const std::size_t largest = allocations::largest;
+    REQUIRE(st == ipc::status::ok);
+    CHECK(s == "hi");
+    CHECK(largest == 512);
+    CHECK(sender.wait() == child_ok);
+}
+
+TEST_CASE("posix_mq: a fixed-size message of the wrong size says expected vs received, and names the queue") {
+    queue_name q;
+    posix_mq_channel<std::uint64_t> ch(posix_mq(ipc::create_only, q.name, queue_of(2, 16)));
+    child c_sender([&] {
+        mqd_t m = ::mq_open(q.name.c_str(), O_WRONLY);
+        return m >= 0 && ::mq_send(m, "abc", 3, 0) == 0 ? 0 : 1;
+    });
+    REQUIRE(c_sender.wait() == child_ok);
+    std::uint64_t v = 0;
+    std::error_code ec;
+    CHECK(ch.recv_for(v, 5s, ec) == ipc::status::failed);
+    CHECK(ec == ipc::errc::bad_message);
+    const std::string why(ipc::last_error_detail(ec));
+    CHECK_MESSAGE(why.find("expected a 8-byte message, received 3 bytes") != std::string::npos, why);
+    CHECK_MESSAGE(why.find(q.name) != std::string::npos, why);
+}
+
+TEST_CASE("posix_mq: message_too_large names the queue, the size and the limit") {
+    queue_name q;
+    posix_mq_channel<std::string> ch(posix_mq(ipc::create_only, q.name, queue_of(2, 16)));
+    try {
+        (void)ch.try_send(std::string(100, 'x'));
+        FAIL("no exception");
+    } catch (const ipc::error& e) {
+        CHECK(e.code() == ipc::errc::message_too_large);
+        const std::string what = e.what();
+        CHECK_MESSAGE(what.find(q.name) != std::string::npos, what);
+        CHECK_MESSAGE(what.find("100 bytes") != std::string::npos, what);
+        CHECK_MESSAGE(what.find("16 bytes") != std::string::npos, what);
+    }
+    std::error_code ec;
+    CHECK(ch.try_send(std::string(17, 'x'), ec) == ipc::status::failed);
+    CHECK(ec == ipc::errc::message_too_large);
+    CHECK(ipc::last_error_detail(ec).find("17 bytes") != std::string_view::npos);
 }
 
 TEST_CASE("posix_mq: two receiver processes share a queue, each message goes to exactly one") {
@@ -301,13 +387,13 @@ TEST_CASE("posix_mq: a program using only mq_send and mq_receive talks to a chan
         return m >= 0 && ::mq_send(m, from_c, sizeof from_c, 7) == 0 ? 0 : 1;
     });
     std::string s;
-    REQUIRE(ch.recv_for(s, 5s) == ipc::status::ok);
+    posix_mq::recv_info info;
+    REQUIRE(ch.recv_for(s, info, 5s) == ipc::status::ok);
     CHECK(s == std::string(from_c, sizeof from_c));
-    CHECK(ch.transport().last_priority() == 7);
+    CHECK(info.priority == 7);
     CHECK(c_sender.wait() == child_ok);
 
-    ch.transport().set_send_priority(3);
-    REQUIRE(ch.send_for(std::string("hello from C++"), 5s) == ipc::status::ok);
+    REQUIRE(ch.send_for(std::string("hello from C++"), {.priority = 3}, 5s) == ipc::status::ok);
     child c_receiver([&] {
         mqd_t m = ::mq_open(q.name.c_str(), O_RDONLY);
         char buf[512];

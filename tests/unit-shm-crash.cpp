@@ -39,8 +39,8 @@ void leave_a_dead_claim(const std::string& name) {
     using channel = ipc::channel<std::uint64_t, shm<ipc::ring::mpmc<std::uint64_t>>, ipc::sync::futex>;
     child claimer([&] {
         auto tx = open_end<channel>(name, ipc::sync::futex{});
-        std::uint64_t* slot = nullptr;
-        if (tx.try_loan(slot) != ipc::status::ok) return 1;
+        auto slot = tx.try_loan();
+        if (!slot) return 1;
         *slot = 666;
         die();
     });
@@ -152,8 +152,8 @@ TEST_CASE("shm crash: a restarted producer reopens the channel by name and carri
         auto tx = open_end<channel>(region.name, ipc::sync::futex{});
         for (std::uint64_t i = 0; i < 10; ++i)
             if (tx.send_for(i, 5s) != ipc::status::ok) return 1;
-        std::uint64_t* slot = nullptr;
-        if (tx.try_loan(slot) != ipc::status::ok) return 2;
+        auto slot = tx.try_loan();
+        if (!slot) return 2;
         *slot = 999;
         die();
     });
@@ -191,8 +191,8 @@ TEST_CASE("shm crash: a message a killed consumer was reading is delivered again
     REQUIRE(tx.try_send(2) == ipc::status::ok);
     child reader([&] {
         auto rx = open_end<channel>(region.name, ipc::sync::futex{});
-        const std::uint64_t* msg = nullptr;
-        if (rx.peek_for(msg, 5s) != ipc::status::ok || *msg != 1) return 1;
+        auto msg = rx.peek_for(5s);
+        if (!msg || *msg != 1) return 1;
         die();  // before release()
     });
     CHECK(reader.wait() == -SIGKILL);
@@ -243,8 +243,8 @@ TEST_CASE("shm crash: an mpmc slot held by a killed consumer is handed back to t
     REQUIRE(tx.try_send(2) == ipc::status::ok);
     child taker([&] {
         auto rx = open_end<channel>(region.name, ipc::sync::futex{});
-        const std::uint64_t* msg = nullptr;
-        if (rx.try_peek(msg) != ipc::status::ok || *msg != 1) return 1;
+        auto msg = rx.try_peek();
+        if (!msg || *msg != 1) return 1;
         die();  // holding slot 0
     });
     CHECK(taker.wait() == -SIGKILL);
@@ -400,13 +400,13 @@ TEST_CASE("shm crash: a forked child using an inherited channel is itself, not i
         const pid_t c = ::fork();
         if (c < 0) return 3;
         if (c == 0) {
-            std::uint64_t* slot = nullptr;
-            const bool loaned = tx.try_loan(slot) == ipc::status::ok;  // claimed through the inherited channel
+            auto slot = tx.try_loan();  // claimed through the inherited channel
+            const bool loaned = static_cast<bool>(slot);
             (void)!::write(ready[1], "x", 1);
             std::this_thread::sleep_for(300ms);  // the parent is dead; the receiver checks its peers meanwhile
             if (loaned) {
                 *slot = 2;
-                tx.commit();
+                slot.commit();
             }
             ::_exit(loaned ? 0 : 1);
         }

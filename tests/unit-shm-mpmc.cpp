@@ -61,12 +61,9 @@ TEST_CASE_TEMPLATE("shm mpmc: several producer and consumer processes, each mess
                 // Every third message is read in place.
                 ipc::status st = ipc::status::ok;
                 if ((n + c) % 3 == 0) {
-                    const tagged* p = nullptr;
-                    st = rx.peek_for(p, 10s);
-                    if (st == ipc::status::ok) {
-                        m = *p;
-                        rx.release();
-                    }
+                    auto p = rx.peek_for(10s);
+                    st = p.status();
+                    if (p) m = *p;  // released when p goes
                 } else {
                     st = rx.recv_for(m, 10s);
                 }
@@ -85,10 +82,10 @@ TEST_CASE_TEMPLATE("shm mpmc: several producer and consumer processes, each mess
             for (std::uint64_t i = 0; i < per_producer; ++i) {
                 const tagged m{p, 0, i, mix(i * 7 + p)};
                 if (i % 4 == p % 4) {  // some by loan/commit
-                    tagged* slot = nullptr;
-                    if (tx.loan_for(slot, 10s) != ipc::status::ok) return 1;
+                    auto slot = tx.loan_for(10s);
+                    if (!slot) return 1;
                     *slot = m;
-                    tx.commit();
+                    slot.commit();
                 } else if (tx.send_for(m, 10s) != ipc::status::ok) {
                     return 1;
                 }
@@ -155,6 +152,69 @@ TEST_CASE_TEMPLATE("shm: end of stream is the receiver's choice when senders com
         receive_three(10);
         CHECK(rx.recv_for(v, 5s) == ipc::status::closed);
     }
+}
+
+TEST_CASE("shm mpmc: a loan dropped without commit is passed over, while messages committed behind it arrive") {
+    using channel = ipc::channel<std::uint64_t, ipc::transport::posix_shm<ipc::ring::mpmc<std::uint64_t>>, ipc::sync::futex>;
+    using tr = channel::transport_type;
+    remover<tr> region{unique_name("mpmc-cancel")};
+    channel rx(tr(ipc::create_only, region.name, 4));
+    rx.transport().attach(ipc::direction::recv);
+    rx.transport().end_of_stream(ipc::eos::when_all_senders_left);  // so the end below is seen as closed
+    std::optional<channel> keep(std::in_place, tr(ipc::open_only, region.name));  // a sender until the end: no early closed
+    keep->transport().attach(ipc::direction::send);
+    int loaned[2], go[2];
+    REQUIRE(::pipe(loaned) == 0);
+    REQUIRE(::pipe(go) == 0);
+    // A claims the slot at the head and holds it until told to drop it; it
+    // stays alive afterwards, so the slot is not a dead writer's to repair.
+    child a([&] {
+        channel tx(tr(ipc::open_only, region.name));
+        tx.transport().attach(ipc::direction::send);
+        char b = 'l';
+        {
+            auto slot = tx.loan_for(5s);
+            if (!slot) return 1;
+            *slot = 666;
+            if (::write(loaned[1], &b, 1) != 1 || ::read(go[0], &b, 1) != 1) return 2;
+        }  // the guard goes here, uncommitted
+        if (::read(go[0], &b, 1) != 1) return 3;
+        return 0;
+    });
+    char b = 0;
+    REQUIRE(::read(loaned[0], &b, 1) == 1);
+    // B commits two messages behind A's claimed slot.
+    child bee([&] {
+        channel tx(tr(ipc::open_only, region.name));
+        tx.transport().attach(ipc::direction::send);
+        return tx.send_for(1, 5s) == ipc::status::ok && tx.send_for(2, 5s) == ipc::status::ok ? 0 : 1;
+    });
+    REQUIRE(bee.wait() == child_ok);
+    std::uint64_t v = 0;
+    CHECK(rx.recv_for(v, 50ms) == ipc::status::timed_out);  // queued behind A's open claim
+    REQUIRE(::write(go[1], &b, 1) == 1);
+    REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
+    CHECK(v == 1);
+    REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
+    CHECK(v == 2);
+    // The slot serves later laps as any other.
+    child c([&] {
+        channel tx(tr(ipc::open_only, region.name));
+        tx.transport().attach(ipc::direction::send);
+        for (std::uint64_t i = 10; i < 30; ++i)
+            if (tx.send_for(i, 5s) != ipc::status::ok) return 1;
+        return 0;
+    });
+    for (std::uint64_t i = 10; i < 30; ++i) {
+        REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
+        CHECK(v == i);
+    }
+    CHECK(c.wait() == child_ok);
+    REQUIRE(::write(go[1], &b, 1) == 1);
+    CHECK(a.wait() == child_ok);
+    keep.reset();
+    CHECK(rx.recv_for(v, 5s) == ipc::status::closed);  // 666 never arrives
+    for (int fd : {loaned[0], loaned[1], go[0], go[1]}) ::close(fd);
 }
 
 // Last in this file (doctest runs a file's cases in order): everything above cleaned up.

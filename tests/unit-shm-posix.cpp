@@ -190,12 +190,12 @@ TEST_CASE("posix_shm: zero copy (loan/commit, peek/release) and batches across p
     child producer([&] {
         ipc::shm_channel<record> tx(tr(ipc::open_only, r.name));
         for (std::uint64_t i = 0; i < 500; ++i) {
-            record* slot = nullptr;
-            if (tx.loan_for(slot, 5s) != ipc::status::ok) return 1;
+            auto slot = tx.loan_for(5s);
+            if (!slot) return 1;
             slot->seq = i;  // built in place, in shared memory
             slot->check = mix(i);
             std::snprintf(slot->text, sizeof slot->text, "record %llu", static_cast<unsigned long long>(i));
-            tx.commit();
+            slot.commit();
         }
         std::vector<record> batch;
         for (std::uint64_t i = 500; i < 1000; ++i) batch.push_back(make_msg<record>(i, 0));
@@ -210,10 +210,10 @@ TEST_CASE("posix_shm: zero copy (loan/commit, peek/release) and batches across p
     ipc::shm_channel<record> rx(tr(ipc::open_only, r.name));
     std::uint64_t i = 0;
     for (; i < 300; ++i) {
-        const record* m = nullptr;
-        REQUIRE(rx.peek_for(m, 5s) == ipc::status::ok);
+        auto m = rx.peek_for(5s);
+        REQUIRE(m.status() == ipc::status::ok);
         REQUIRE(is_msg(i, *m, 0));
-        rx.release();
+        m.release();
     }
     record buf[16];
     while (i < 1000) {
@@ -226,6 +226,97 @@ TEST_CASE("posix_shm: zero copy (loan/commit, peek/release) and batches across p
     std::size_t got = 0;
     CHECK(rx.try_recv_n(buf, got) == ipc::status::closed);
     CHECK(got == 0);
+}
+
+TEST_CASE("posix_shm: a loan dropped without commit sends nothing; guards say why they are empty; one at a time") {
+    using tr = shm<ipc::ring::spsc<std::uint64_t>>;
+    using channel = ipc::shm_channel<std::uint64_t>;
+    remover<tr> r{unique_name("guard")};
+    tr(ipc::create_only, r.name, 2);
+    child producer([&] {
+        channel tx(tr(ipc::open_only, r.name));
+        {
+            auto dropped = tx.loan_for(5s);
+            if (!dropped) return 1;
+            *dropped = 666;  // never committed
+        }
+        auto cancelled = tx.try_loan();
+        if (!cancelled) return 2;
+        *cancelled = 667;
+        cancelled.cancel();
+        if (cancelled || cancelled.status() != ipc::status::ok) return 3;
+        // One guard at a time: a second loan while one is held is errc::in_use.
+        auto held = tx.loan();
+        std::error_code ec;
+        auto second = tx.try_loan(ec);
+        if (second || second.status() != ipc::status::failed || ec != ipc::errc::in_use) return 4;
+        *held = 1;
+        auto moved = std::move(held);  // the guard moves, the slot goes with it
+        if (held || !moved) return 5;
+        moved.commit();
+        if (moved) return 6;
+        auto s2 = tx.loan_until(std::chrono::steady_clock::now() + 5s);
+        if (!s2) return 7;
+        *s2 = 2;
+        s2.commit();
+        // The ring (capacity 2) is full now: the guard is empty and says why.
+        if (tx.try_loan().status() != ipc::status::would_block) return 8;
+        if (tx.loan_for(20ms).status() != ipc::status::timed_out) return 9;
+        return 0;
+    });
+    REQUIRE(producer.wait() == child_ok);
+    channel rx(tr(ipc::open_only, r.name));
+    {
+        auto m = rx.peek_until(std::chrono::system_clock::now() + 5s);
+        REQUIRE(m);
+        CHECK(*m == 1);
+        CHECK_THROWS_AS((void)rx.try_peek(), ipc::error);  // one guard at a time
+    }  // released here
+    std::error_code ec;
+    auto m = rx.peek(ec);
+    REQUIRE(m.status() == ipc::status::ok);
+    CHECK_FALSE(ec);
+    CHECK(*m == 2);
+    m.release();
+    CHECK_FALSE(m);
+    std::uint64_t v = 0;
+    CHECK(rx.try_recv(v) == ipc::status::closed);  // 666 and 667 were never sent
+    CHECK(rx.try_peek().status() == ipc::status::closed);
+}
+
+TEST_CASE("posix_shm: blocking send_n / recv_n and their _until forms across processes") {
+    using tr = shm<ipc::ring::spsc<std::uint64_t>>;
+    using channel = ipc::shm_channel<std::uint64_t>;
+    remover<tr> r{unique_name("batch")};
+    tr(ipc::create_only, r.name, 4);
+    constexpr std::uint64_t total = 200;
+    child producer([&] {
+        channel tx(tr(ipc::open_only, r.name));
+        std::vector<std::uint64_t> all(total);
+        for (std::uint64_t i = 0; i < total; ++i) all[i] = i;
+        std::span<const std::uint64_t> rest(all);
+        for (bool blocking = true; !rest.empty(); blocking = !blocking) {
+            std::size_t sent = 0;
+            const auto st = blocking ? tx.send_n(rest, sent) : tx.send_n_until(rest, sent, std::chrono::steady_clock::now() + 5s);
+            if (st != ipc::status::ok || sent == 0) return 1;
+            rest = rest.subspan(sent);
+        }
+        return 0;
+    });
+    channel rx(tr(ipc::open_only, r.name));
+    std::uint64_t buf[3];
+    std::uint64_t next = 0;
+    for (bool blocking = true; next < total; blocking = !blocking) {
+        std::size_t got = 0;
+        std::error_code ec;
+        const auto st = blocking ? rx.recv_n(buf, got) : rx.recv_n_until(buf, got, std::chrono::steady_clock::now() + 5s, ec);
+        REQUIRE(st == ipc::status::ok);
+        REQUIRE(got >= 1);
+        for (std::size_t k = 0; k < got; ++k) REQUIRE(buf[k] == next++);
+    }
+    CHECK(producer.wait() == child_ok);
+    std::size_t got = 0;
+    CHECK(rx.recv_n(buf, got) == ipc::status::closed);
 }
 
 // Last in this file (doctest runs a file's cases in order): everything above cleaned up.

@@ -32,12 +32,16 @@ TEST_CASE("signals: a child's messages arrive in order with their payload intact
         return 0;
     });
     int v = 0;
-    for (int i = 0; i < 500; ++i) {
+    for (int i = 0; i < 499; ++i) {
         REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
         REQUIRE(v == i * 7919 - 1000000);
     }
-    CHECK(rx.transport().last_sender().pid == sender.pid());
-    CHECK(rx.transport().last_sender().uid == ::getuid());
+    ipc::transport::signal_reader::recv_info info;
+    REQUIRE(rx.recv_for(v, info, 5s) == ipc::status::ok);
+    CHECK(v == 499 * 7919 - 1000000);
+    CHECK(info.has_value);
+    CHECK(info.sender.pid == sender.pid());
+    CHECK(info.sender.uid == ::getuid());
     CHECK(sender.wait() == child_ok);
     CHECK(rx.try_recv(v) == ipc::status::would_block);
 }
@@ -127,12 +131,25 @@ TEST_CASE("signals: what is refused") {
     CHECK(ipc::transport::realtime_signal(-1) == -1);
     CHECK(ipc::transport::realtime_signal(SIGRTMAX - SIGRTMIN + 1) == -1);
 
-    // A plain kill() brings no payload.
+}
+
+TEST_CASE("signals: a signal sent without a value (kill) is a message with value zero, and info says so") {
     ipc::signal_receiver<int> rx{ipc::transport::signal_reader(sig)};
-    REQUIRE(::kill(::getpid(), sig) == 0);
-    int v = 0;
-    CHECK(rx.recv_for(v, 5s, ec) == ipc::status::failed);
-    CHECK(ec == ipc::errc::bad_message);
+    const pid_t me = ::getpid();
+    child shell([&] { return ::kill(me, sig) == 0 && ::kill(me, sig) == 0 ? 0 : 1; });  // as `kill -RTMIN+n pid` does
+    const pid_t shell_pid = shell.pid();
+    REQUIRE(shell.wait() == child_ok);
+    int v = -1;
+    std::error_code ec;
+    CHECK(rx.recv_for(v, 5s, ec) == ipc::status::ok);  // no exception, no failure: an event
+    CHECK_FALSE(ec);
+    CHECK(v == 0);
+    ipc::transport::signal_reader::recv_info info;
+    v = -1;
+    REQUIRE(rx.recv_for(v, info, 5s) == ipc::status::ok);
+    CHECK(v == 0);
+    CHECK_FALSE(info.has_value);
+    CHECK(info.sender.pid == shell_pid);
 }
 
 TEST_CASE("signals: the receiver restores the mask it found") {

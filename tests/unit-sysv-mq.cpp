@@ -99,19 +99,17 @@ TEST_CASE("sysv_mq: receive by type: exact, any, lowest up to N, and any but one
     const long types[] = {3, 1, 2, 5, 1, 4};
     child sender([&] {
         auto tx = pq.channel<record>();
-        for (std::uint64_t i = 0; i < std::size(types); ++i) {
-            tx.transport().set_send_type(types[i]);
-            if (tx.send_for(make_msg<record>(i, 0), 5s) != ipc::status::ok) return 1;
-        }
+        for (std::uint64_t i = 0; i < std::size(types); ++i)
+            if (tx.send_for(make_msg<record>(i, 0), {.type = types[i]}, 5s) != ipc::status::ok) return 1;
         return 0;
     });
     REQUIRE(sender.wait() == child_ok);
     record r{};
     auto take = [&](type_selector sel) -> long {
-        rx.transport().set_recv_selector(sel);
-        if (rx.try_recv(r) != ipc::status::ok) return -1;
+        sysv_mq::recv_info info{.select = sel};
+        if (rx.try_recv(r, info) != ipc::status::ok) return -1;
         CHECK(r.check == mix(r.seq));
-        CHECK(rx.transport().last_type() == types[r.seq]);
+        CHECK(info.type == types[r.seq]);
         return static_cast<long>(r.seq);
     };
     CHECK(take(type_selector::exact(2)) == 2);         // the one message of type 2
@@ -126,11 +124,16 @@ TEST_CASE("sysv_mq: receive by type: exact, any, lowest up to N, and any but one
 
 TEST_CASE("sysv_mq: a message type must be positive, a selector valid") {
     private_queue pq;
+    auto ch = pq.channel<record>();
     std::error_code ec;
-    CHECK_FALSE(pq.q.set_send_type(0, ec));
+    CHECK(ch.try_send(make_msg<record>(0, 0), {.type = 0}, ec) == ipc::status::failed);
     CHECK(ec == std::errc::invalid_argument);
-    CHECK_THROWS_AS(pq.q.set_send_type(-3), ipc::error);
-    CHECK(pq.q.send_type() == 1);
+    CHECK_THROWS_AS((void)ch.try_send(make_msg<record>(0, 0), {.type = -3}), ipc::error);
+    REQUIRE(ch.try_send(make_msg<record>(1, 0)) == ipc::status::ok);  // type 1 by default
+    record r{};
+    sysv_mq::recv_info info{.select = type_selector::exact(1)};
+    REQUIRE(ch.try_recv(r, info) == ipc::status::ok);
+    CHECK(info.type == 1);
     std::array<std::byte, 8> buf{};
     CHECK_FALSE(type_selector::exact(0).valid());
     CHECK_FALSE(type_selector::lowest_up_to(-1).valid());
@@ -314,15 +317,15 @@ TEST_CASE("sysv_mq: a program using only msgsnd and msgrcv talks to a channel bo
         return ::msgsnd(pq.q.id(), &m, sizeof m.text, 0) == 0 ? 0 : 1;
     });
     text512 got{};
-    REQUIRE(ch.recv_for(got, 5s) == ipc::status::ok);
+    sysv_mq::recv_info info;
+    REQUIRE(ch.recv_for(got, info, 5s) == ipc::status::ok);
     CHECK(std::string(got.text) == "hello from plain C");
-    CHECK(ch.transport().last_type() == 4);
+    CHECK(info.type == 4);
     CHECK(c_sender.wait() == child_ok);
 
     text512 out{};
     std::strcpy(out.text, "hello from C++");
-    ch.transport().set_send_type(9);
-    REQUIRE(ch.send_for(out, 5s) == ipc::status::ok);
+    REQUIRE(ch.send_for(out, {.type = 9}, 5s) == ipc::status::ok);
     child c_receiver([&] {
         ::alarm(10);
         raw_msg m{};

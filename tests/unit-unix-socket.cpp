@@ -486,6 +486,45 @@ TEST_CASE("unix stream: a peer that dies mid-message is truncated") {
     CHECK(quitter.wait() == -SIGKILL);
 }
 
+TEST_CASE("unix stream: a last line without its newline is delivered at end of stream (fixed and length_prefixed: truncated, see unit-pipe)") {
+    auto p = unix_stream::pair();
+    child writer([&] {
+        const char text[] = "first\nlast without newline";
+        write_raw(p.second, text, sizeof text - 1);
+        return 0;  // closes the socket after a partial line
+    });
+    p.second.close();
+    ipc::unix_stream_channel<std::string, ipc::sync::poll, delimited> rx(std::move(p.first));
+    std::string s;
+    REQUIRE(rx.recv_for(s, 5s) == ipc::status::ok);
+    CHECK(s == "first");
+    REQUIRE(rx.recv_for(s, 5s) == ipc::status::ok);
+    CHECK(s == "last without newline");
+    CHECK(rx.recv_for(s, 5s) == ipc::status::closed);
+    CHECK(writer.wait() == child_ok);
+}
+
+TEST_CASE("unix dgram: line framing is symmetric: a send ends the line with '\\n', a receive takes it off if there") {
+    auto p = unix_dgram::pair();
+    child raw([&] {
+        // A raw peer: reads the channel's line, answers with and without a newline.
+        char buf[64];
+        const ssize_t n = ::recv(p.second.native_handle(), buf, sizeof buf, 0);
+        if (n != 6 || std::memcmp(buf, "hello\n", 6) != 0) return 1;
+        if (::send(p.second.native_handle(), "with\n", 5, 0) != 5) return 2;
+        if (::send(p.second.native_handle(), "without", 7, 0) != 7) return 3;
+        return 0;
+    });
+    ipc::unix_dgram_channel<std::string, ipc::sync::poll, delimited> ch(std::move(p.first));
+    REQUIRE(ch.send_for(std::string("hello"), 5s) == ipc::status::ok);
+    std::string s;
+    REQUIRE(ch.recv_for(s, 5s) == ipc::status::ok);
+    CHECK(s == "with");
+    REQUIRE(ch.recv_for(s, 5s) == ipc::status::ok);
+    CHECK(s == "without");
+    CHECK(raw.wait() == child_ok);
+}
+
 TEST_CASE("unix sockets: sending to a closed peer is status::closed, never SIGPIPE") {
     struct sigaction old {};
     struct sigaction dfl {};
@@ -537,6 +576,49 @@ TEST_CASE("unix dgram: sending to a connected peer that closed its socket is sta
     CHECK(tx.send_for(8, 1s, ec) == ipc::status::closed);  // ECONNREFUSED
     CHECK(tx.send_for(9, 1s, ec) == ipc::status::closed);  // then ENOTCONN: still closed
     CHECK(ec == ipc::errc::peer_closed);
+}
+
+TEST_CASE("unix dgram: a receive tells the sender's address; an unconnected server answers each client with send_to") {
+    temp_dir dir;
+    auto server_addr = unix_address::path(dir / "server");
+    ipc::unix_dgram_channel<int> server(unix_dgram::bind(server_addr));
+    std::vector<child> clients;
+    for (int c = 0; c < 2; ++c)
+        clients.emplace_back([&, c] {
+            auto me = unix_address::path(dir / ("client" + std::to_string(c)));
+            ipc::unix_dgram_channel<int> ch(unix_dgram::connect(server_addr, me));
+            if (ch.send_for(100 * c, 5s) != ipc::status::ok) return 1;
+            unix_dgram::recv_info from;
+            int v = 0;
+            if (ch.recv_for(v, from, 5s) != ipc::status::ok) return 2;
+            return v == 100 * c + 1 && from.sender.name() == server_addr.name() ? 0 : 3;
+        });
+    for (int i = 0; i < 2; ++i) {
+        unix_dgram::recv_info from;
+        int v = -1;
+        REQUIRE(server.recv_for(v, from, 5s) == ipc::status::ok);
+        const int c = v / 100;
+        CHECK(from.sender.name() == dir / ("client" + std::to_string(c)));
+        REQUIRE(server.send_for(v + 1, {.to = from.sender}, 5s) == ipc::status::ok);  // the reply
+    }
+    for (auto& c : clients) CHECK(c.wait() == child_ok);
+
+    // An unnamed sender has no address to answer to.
+    child anonymous([&] {
+        ipc::unix_dgram_channel<int> ch(unix_dgram::connect(server_addr));
+        return ch.send_for(7, 5s) == ipc::status::ok ? 0 : 1;
+    });
+    unix_dgram::recv_info from;
+    int v = 0;
+    REQUIRE(server.recv_for(v, from, 5s) == ipc::status::ok);
+    CHECK(v == 7);
+    CHECK(from.sender.empty());
+    CHECK(anonymous.wait() == child_ok);
+    // Sending to a symlink is refused, as connecting is.
+    std::filesystem::create_symlink(dir / "server", dir / "link");
+    std::error_code ec;
+    CHECK(server.try_send(1, {.to = unix_address::path(dir / "link")}, ec) == ipc::status::failed);
+    CHECK(ec == std::errc::too_many_symbolic_link_levels);
 }
 
 TEST_CASE("unix dgram: a named sender gets answers; connecting to nobody is refused") {

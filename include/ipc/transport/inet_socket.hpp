@@ -78,7 +78,18 @@ public:
         return a;
     }
 
+    // The address a socket call returned (recvfrom, accept); empty if not IPv4/IPv6.
+    static inet_address from_native(const sockaddr_storage& ss, socklen_t len) noexcept {
+        inet_address a;
+        if ((ss.ss_family == AF_INET && len >= sizeof(sockaddr_in)) || (ss.ss_family == AF_INET6 && len >= sizeof(sockaddr_in6)))
+            std::memcpy(&a.sa_, &ss, ss.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+        return a;
+    }
+
     bool empty() const noexcept { return family() == AF_UNSPEC; }
+    friend bool operator==(const inet_address& a, const inet_address& b) noexcept {
+        return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0;
+    }
     int family() const noexcept { return sa_.any.sa_family; }
     std::uint16_t port() const noexcept { return ntohs(family() == AF_INET6 ? sa_.v6.sin6_port : sa_.v4.sin_port); }
     inet_address with_port(std::uint16_t port) const noexcept {
@@ -247,6 +258,31 @@ public:
     // Connects this socket (e.g. a bound server answering one client).
     bool set_peer(const inet_address& remote, std::error_code& ec) noexcept { return connect_peer(remote.data(), remote.size(), ec); }
     inet_address local_address(std::error_code& ec) const noexcept { return inet_address::local_of(fd_.get(), ec); }
+
+    // Per message: where to send it (empty: the connected peer), and who sent
+    // the one received, so a bound server answers each client:
+    //   ipc::transport::udp::recv_info from;  ch.recv(req, from);  ch.send(reply, {.to = from.sender});
+    struct send_options {
+        inet_address to;
+    };
+    struct recv_info {
+        inet_address sender;
+    };
+    using message_socket::recv_message;
+    using message_socket::send_message;
+    bool send_message(std::span<const std::byte> msg, const send_options& o, io_mode m, std::error_code& ec) noexcept {
+        return send_message_to(msg, o.to.empty() ? nullptr : o.to.data(), o.to.size(), m, ec);
+    }
+    std::size_t recv_message(std::span<std::byte> buf, recv_info& i, io_mode m, std::error_code& ec) noexcept {
+        return recv_message_from(buf, i.sender, m, ec);
+    }
+    // The largest UDP payload (65535 less the UDP header; IPv4 allows 20 bytes less).
+    static constexpr std::size_t max_message_size() noexcept { return 65527; }
+    std::string describe() const {
+        std::error_code ec;
+        const inet_address a = local_address(ec);
+        return ec ? std::string("udp") : "udp " + a.to_string();
+    }
 };
 
 } // namespace ipc::transport

@@ -6,7 +6,9 @@
 #include <mqueue.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -138,17 +140,34 @@ public:
 
     // ---- the message transport ------------------------------------------
 
-    // Sends with send_priority().
-    bool send_message(std::span<const std::byte> msg, io_mode m, std::error_code& ec) noexcept {
-        return send(msg, send_priority_, m, ec);
-    }
-    // Receives the highest-priority message; its priority is last_priority().
-    std::size_t recv_message(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept { return receive(buf, m, ec); }
+    // Per message: the priority it is sent with, 0 (lowest, the default) up
+    // to max_priority(); the one a receive took (the highest queued).
+    //   ch.send(job, {.priority = 5});
+    //   ipc::transport::posix_mq::recv_info info;  ch.recv(job, info);  info.priority
+    struct send_options {
+        unsigned priority = 0;
+    };
+    struct recv_info {
+        unsigned priority = 0;
+    };
 
+    bool send_message(std::span<const std::byte> msg, io_mode m, std::error_code& ec) noexcept { return send(msg, 0, m, ec); }
+    bool send_message(std::span<const std::byte> msg, const send_options& o, io_mode m, std::error_code& ec) noexcept {
+        return send(msg, o.priority, m, ec);
+    }
+    // Receives the oldest message of the highest priority.
+    std::size_t recv_message(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept { return receive(buf, m, ec); }
+    std::size_t recv_message(std::span<std::byte> buf, recv_info& i, io_mode m, std::error_code& ec) noexcept {
+        return receive(buf, m, ec, &i.priority);
+    }
+    // The largest message the queue holds: a receiver needs no larger buffer.
+    std::size_t max_message_size() const noexcept { return msgsize_; }
+
+    // Over max_priority() is errc::limit_exceeded.
     bool send(std::span<const std::byte> msg, unsigned priority, io_mode m, std::error_code& ec) noexcept {
         if (!check_open(ec)) return false;
-        if (priority >= MQ_PRIO_MAX) {
-            ec = make_error_code(errc::limit_exceeded);
+        if (priority > max_priority()) {
+            ec = detail::explain(errc::limit_exceeded, "posix_mq: priority %u is over the largest, %u", priority, max_priority());
             return false;
         }
         auto data = reinterpret_cast<const char*>(msg.data());
@@ -158,13 +177,15 @@ public:
         });
         if (r == 0) return true;
         ec = failure(m);
+        if (ec == errc::message_too_large)
+            ec = detail::explain(ec, "a message of %zu bytes is over the queue's message_size of %zu bytes", msg.size(), msgsize_);
         return false;
     }
 
     // A buffer smaller than message_size() costs one copy through a buffer
     // made on first need; a message larger than buf is discarded and reported
-    // as errc::message_too_large.
-    std::size_t receive(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept {
+    // as errc::message_too_large. The message's priority goes to *priority.
+    std::size_t receive(std::span<std::byte> buf, io_mode m, std::error_code& ec, unsigned* priority = nullptr) noexcept {
         if (!check_open(ec)) return 0;
         const bool direct = buf.size() >= msgsize_;
         if (!direct && !spill_) {
@@ -182,11 +203,12 @@ public:
             ec = failure(m);
             return 0;
         }
-        last_priority_ = prio;
+        if (priority) *priority = prio;
         const auto len = static_cast<std::size_t>(n);
         if (!direct) {
             if (len > buf.size()) {
-                ec = make_error_code(errc::message_too_large);
+                ec = detail::explain(errc::message_too_large, "a message of %zu bytes arrived for a receive limit of %zu bytes", len,
+                                     buf.size());
                 return 0;
             }
             if (len > 0) std::memcpy(buf.data(), spill_.get(), len);
@@ -194,26 +216,15 @@ public:
         return len;
     }
 
-    // ---- priorities -----------------------------------------------------
-
-    // The priority send_message (so a channel's send) uses: 0 (lowest) up to
-    // max_priority(); over that is errc::limit_exceeded.
-    void set_send_priority(unsigned p) {
-        std::error_code ec;
-        detail::throw_if(set_send_priority(p, ec) ? std::error_code{} : ec, "posix_mq::set_send_priority");
-    }
-    bool set_send_priority(unsigned p, std::error_code& ec) noexcept {
-        if (p > max_priority()) {
-            ec = make_error_code(errc::limit_exceeded);
-            return false;
-        }
-        send_priority_ = p;
-        return true;
-    }
-    unsigned send_priority() const noexcept { return send_priority_; }
-    // The priority of the message the last successful receive returned.
-    unsigned last_priority() const noexcept { return last_priority_; }
     static constexpr unsigned max_priority() noexcept { return MQ_PRIO_MAX - 1; }
+
+    // Names the queue in error messages: its name as the descriptor shows it.
+    std::string describe() const {
+        char link[64], path[256];
+        std::snprintf(link, sizeof link, "/proc/self/fd/%d", mq_.get());
+        const ssize_t n = ::readlink(link, path, sizeof path - 1);
+        return n > 0 ? "posix_mq '" + std::string(path, static_cast<std::size_t>(n)) + "'" : std::string("posix_mq");
+    }
 
     // ---- the queue ------------------------------------------------------
 
@@ -308,8 +319,6 @@ private:
     std::unique_ptr<std::byte[]> spill_;   // one whole message, for receive buffers smaller than msgsize_
     std::size_t msgsize_ = 0;
     std::size_t maxmsg_ = 0;
-    unsigned send_priority_ = 0;
-    unsigned last_priority_ = 0;
 };
 
 } // namespace ipc::transport
@@ -318,7 +327,7 @@ namespace ipc {
 
 // A typed channel over a POSIX message queue; it both sends and receives.
 //   ipc::posix_mq_channel<job> q(ipc::transport::posix_mq(ipc::create_only, "/jobs"));
-//   q.transport().set_send_priority(5);
+//   q.send(j, {.priority = 5});   ipc::transport::posix_mq::recv_info i;  q.recv(j, i);
 // Messages must fit message_size(); give the queue message_size = sizeof(T)
 // for fixed-size T and receives go straight into the channel's buffer.
 template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>

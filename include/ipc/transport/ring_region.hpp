@@ -320,6 +320,11 @@ public:
         else ring_.commit();
     }
     void commit(std::size_t used) noexcept requires(!fixed_size) { ring_.commit(used); }
+    // Drops the loaned slot unsent (mpmc: a hole the next consumer frees, see ring::mpmc::cancel).
+    void cancel_loan() noexcept requires fixed_size {
+        if constexpr (ipc::detail::is_mpmc_ring<Ring>) ring_.cancel(claim_);
+        else ring_.cancel();
+    }
 
     // The oldest message in place (nullptr: would_block or closed, see ec);
     // it stays in the ring until release().

@@ -16,8 +16,12 @@
 //     processes together). sigqueue fails with EAGAIN when it is full: a
 //     send is then would_block, and a timed or blocking send retries.
 //   - each message is whole: no boundaries to keep, nothing to frame.
-//   - the sender's pid and uid come with each message (last_sender()), but a
-//     process of the same user can forge them (rt_sigqueueinfo): not a proof.
+//   - the sender's pid and uid come with each message (recv(v, info):
+//     info.sender), but a process of the same user can forge them
+//     (rt_sigqueueinfo): not a proof.
+//   - a signal sent without a value (kill(1), `kill -RTMIN+1 pid` from a
+//     shell, raise) is still a message: it arrives as status::ok with a
+//     zero value, and info.has_value is false. A signal is an event first.
 //
 // The receiver must keep the signal blocked in EVERY thread of its process,
 // or the kernel delivers it to a thread that does not, whose default action
@@ -150,29 +154,34 @@ public:
         if (!ec) signo_ = signo;
     }
 
-    // The payload's first min(buf.size(), sizeof(sigval)) bytes. A signal sent
-    // without a payload (kill(1), raise) is errc::bad_message.
+    // Per message: who sent it, and whether it carried a value.
+    struct recv_info {
+        signal_sender_info sender;
+        bool has_value = false;  // false: sent with kill(1) or raise, not sigqueue; the value reads as zero
+    };
+
+    // The payload's first min(buf.size(), sizeof(sigval)) bytes; zeros for a
+    // signal sent without one (see the top of this file).
     std::size_t recv_message(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept {
+        recv_info i;
+        return recv_message(buf, i, m, ec);
+    }
+    std::size_t recv_message(std::span<std::byte> buf, recv_info& i, io_mode m, std::error_code& ec) noexcept {
         siginfo_t info{};
         if (!signals_.take(m, info, ec)) return 0;
-        last_ = {info.si_pid, info.si_uid};
-        if (info.si_code != SI_QUEUE) {
-            ec = make_error_code(errc::bad_message);
-            return 0;
-        }
-        std::size_t n = buf.size() < sizeof(sigval) ? buf.size() : sizeof(sigval);
-        std::memcpy(buf.data(), &info.si_value, n);
+        i.sender = {info.si_pid, info.si_uid};
+        i.has_value = info.si_code == SI_QUEUE;
+        const std::size_t n = buf.size() < sizeof(sigval) ? buf.size() : sizeof(sigval);
+        if (i.has_value) std::memcpy(buf.data(), &info.si_value, n);
+        else std::memset(buf.data(), 0, n);
         return n;
     }
-
-    signal_sender_info last_sender() const noexcept { return last_; }
     int signal_number() const noexcept { return signo_; }
     int native_handle() const noexcept { return signals_.native_handle(); }
     bool is_open() const noexcept { return signals_.is_open(); }
 
 private:
     ipc::detail::blocked_signals signals_;
-    signal_sender_info last_{};
     int signo_ = 0;
 };
 

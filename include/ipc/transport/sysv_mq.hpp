@@ -90,9 +90,10 @@ struct sysv_mq_options {
 
 // A System V message queue. Each message is a long mtype followed by the
 // payload, exactly as in `struct { long mtype; char text[N]; }`: the channel's
-// bytes are the payload, and the transport adds the mtype on send (the
-// send_type(), 1 unless set) and strips it on receive (last_type()), through
-// one buffer made at construction. A program using msgsnd/msgrcv directly can
+// bytes are the payload, and the transport adds the mtype on send (1, or
+// send_options::type per message) and strips it on receive (recv_info::type
+// tells it; recv_info::select picks which types to take), through one buffer
+// made at construction. A program using msgsnd/msgrcv directly can
 // talk to a channel in both directions.
 //
 // A queue has no notion of its peer closing (the channel never reports
@@ -133,15 +134,11 @@ public:
     }
 
     sysv_mq(sysv_mq&& o) noexcept
-        : buf_(std::move(o.buf_)), max_(o.max_), id_(std::exchange(o.id_, -1)), send_type_(o.send_type_),
-          recv_sel_(o.recv_sel_), last_type_(o.last_type_) {}
+        : buf_(std::move(o.buf_)), max_(o.max_), id_(std::exchange(o.id_, -1)) {}
     sysv_mq& operator=(sysv_mq&& o) noexcept {
         buf_ = std::move(o.buf_);
         max_ = o.max_;
         id_ = std::exchange(o.id_, -1);
-        send_type_ = o.send_type_;
-        recv_sel_ = o.recv_sel_;
-        last_type_ = o.last_type_;
         return *this;
     }
 
@@ -168,23 +165,43 @@ public:
 
     // ---- the message transport ------------------------------------------
 
-    // Sends with send_type().
-    bool send_message(std::span<const std::byte> msg, io_mode m, std::error_code& ec) noexcept {
-        return send(msg, send_type_, m, ec);
+    // Per message: the mtype it is sent with (> 0; 1 by default); on
+    // receive, which messages to take (select) and the mtype of the one
+    // taken (type).
+    //   ch.send(order, {.type = 7});
+    //   ipc::transport::sysv_mq::recv_info i{.select = ipc::transport::type_selector::exact(7)};
+    //   ch.recv(order, i);  i.type
+    struct send_options {
+        long type = 1;
+    };
+    struct recv_info {
+        type_selector select = type_selector::any();
+        long type = 0;
+    };
+
+    bool send_message(std::span<const std::byte> msg, io_mode m, std::error_code& ec) noexcept { return send(msg, 1, m, ec); }
+    bool send_message(std::span<const std::byte> msg, const send_options& o, io_mode m, std::error_code& ec) noexcept {
+        return send(msg, o.type, m, ec);
     }
-    // Receives what recv_selector() selects; its type is last_type().
+    // Receives the oldest message of any type.
     std::size_t recv_message(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept {
-        return receive(buf, recv_sel_, m, ec);
+        return receive(buf, type_selector::any(), m, ec);
     }
+    std::size_t recv_message(std::span<std::byte> buf, recv_info& i, io_mode m, std::error_code& ec) noexcept {
+        return receive(buf, i.select, m, ec, &i.type);
+    }
+    // The largest message this side sends or receives (max_message).
+    std::size_t max_message_size() const noexcept { return max_; }
 
     bool send(std::span<const std::byte> msg, long type, io_mode m, std::error_code& ec) noexcept {
         if (!check_open(ec)) return false;
         if (type <= 0) {
-            ec = std::make_error_code(std::errc::invalid_argument);
+            ec = detail::explain(std::make_error_code(std::errc::invalid_argument), "sysv_mq: message type %ld is not > 0", type);
             return false;
         }
         if (msg.size() > max_) {
-            ec = make_error_code(errc::message_too_large);
+            ec = detail::explain(errc::message_too_large, "a message of %zu bytes is over this side's max_message of %zu bytes",
+                                 msg.size(), max_);
             return false;
         }
         std::memcpy(buf_.get(), &type, sizeof type);
@@ -193,17 +210,23 @@ public:
         if (detail::retry_eintr([&] { return ::msgsnd(id_, buf_.get(), msg.size(), flags); }) == 0) return true;
         const int e = errno;
         // msgsnd says EINVAL for a message over the kernel's msgmax.
-        ec = e == EINVAL && msg.size() > kernel_msgmax() ? make_error_code(errc::message_too_large) : failure(e);
+        if (e == EINVAL && msg.size() > kernel_msgmax())
+            ec = detail::explain(errc::message_too_large, "a message of %zu bytes is over /proc/sys/kernel/msgmax (%zu bytes)",
+                                 msg.size(), kernel_msgmax());
+        else
+            ec = failure(e);
         return false;
     }
 
     // A message larger than buf (or than max_message) is taken off the queue
     // and reported as errc::message_too_large: MSG_NOERROR with room for one
     // byte more than allowed tells "too large" apart from "exactly full".
-    std::size_t receive(std::span<std::byte> buf, type_selector sel, io_mode m, std::error_code& ec) noexcept {
+    // The message's mtype goes to *type.
+    std::size_t receive(std::span<std::byte> buf, type_selector sel, io_mode m, std::error_code& ec, long* type = nullptr) noexcept {
         if (!check_open(ec)) return 0;
         if (!sel.valid()) {
-            ec = std::make_error_code(std::errc::invalid_argument);
+            ec = detail::explain(std::make_error_code(std::errc::invalid_argument),
+                                 "sysv_mq: exact, lowest_up_to and except need a type > 0");
             return 0;
         }
         const std::size_t allowed = buf.size() < max_ ? buf.size() : max_;
@@ -213,37 +236,18 @@ public:
             ec = errno == ENOMSG ? make_error_code(errc::would_block) : failure();
             return 0;
         }
-        std::memcpy(&last_type_, buf_.get(), sizeof(long));
+        if (type) std::memcpy(type, buf_.get(), sizeof(long));
         const auto len = static_cast<std::size_t>(n);
         if (len > allowed) {
-            ec = make_error_code(errc::message_too_large);
+            ec = detail::explain(errc::message_too_large, "a message of more than %zu bytes arrived (it was dropped)", allowed);
             return 0;
         }
         if (len > 0) std::memcpy(buf.data(), buf_.get() + sizeof(long), len);
         return len;
     }
 
-    // ---- message types --------------------------------------------------
-
-    // The mtype send_message (so a channel's send) gives each message: > 0.
-    void set_send_type(long type) {
-        if (type <= 0) throw ipc::error(std::make_error_code(std::errc::invalid_argument), "sysv_mq: a message type must be > 0");
-        send_type_ = type;
-    }
-    bool set_send_type(long type, std::error_code& ec) noexcept {
-        if (type <= 0) {
-            ec = std::make_error_code(std::errc::invalid_argument);
-            return false;
-        }
-        send_type_ = type;
-        return true;
-    }
-    long send_type() const noexcept { return send_type_; }
-    // Which messages recv_message (so a channel's recv) takes.
-    void set_recv_selector(type_selector s) noexcept { recv_sel_ = s; }
-    type_selector recv_selector() const noexcept { return recv_sel_; }
-    // The mtype of the message the last receive took.
-    long last_type() const noexcept { return last_type_; }
+    // Names the queue in error messages.
+    std::string describe() const { return "sysv_mq id " + std::to_string(id_); }
 
     // ---- the queue ------------------------------------------------------
 
@@ -327,9 +331,6 @@ private:
     std::unique_ptr<std::byte[]> buf_;  // [long mtype][payload up to max_ + 1]
     std::size_t max_ = 0;
     int id_ = -1;
-    long send_type_ = 1;
-    type_selector recv_sel_ = type_selector::any();
-    long last_type_ = 0;
 };
 
 } // namespace ipc::transport
@@ -338,7 +339,7 @@ namespace ipc {
 
 // A typed channel over a System V message queue; it both sends and receives.
 //   auto q = ipc::sysv_mq_channel<job>(ipc::transport::sysv_mq(ipc::create_only, key));
-//   q.transport().set_send_type(2);
+//   q.send(j, {.type = 2});   ipc::transport::sysv_mq::recv_info i{.select = ipc::transport::type_selector::exact(2)};  q.recv(j, i);
 template <class T, class Sync = sync::backoff, class Framing = default_framing_t<T>>
 using sysv_mq_channel = channel<T, transport::sysv_mq, Sync, Framing>;
 

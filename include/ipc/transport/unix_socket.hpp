@@ -19,12 +19,15 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <string_view>
 
 #include "../basic_channel.hpp"
 #include "../detail/name.hpp"
+#include "../detail/proc.hpp"
 #include "../detail/socket_io.hpp"
 
 namespace ipc::transport {
@@ -43,6 +46,24 @@ public:
     static unix_address path(std::string_view p) { return checked(p, false, "unix_address::path"); }
     static unix_address abstract(std::string_view name, std::error_code& ec) noexcept { return make(name, true, ec); }
     static unix_address abstract(std::string_view name) { return checked(name, true, "unix_address::abstract"); }
+
+    // The address a socket call returned (recvfrom, accept); empty for an
+    // unnamed socket. Untrusted: the length is bounded by sun_path.
+    static unix_address from_native(const sockaddr_storage& ss, socklen_t len) noexcept {
+        unix_address a;
+        const auto& un = reinterpret_cast<const sockaddr_un&>(ss);
+        constexpr auto head = offsetof(sockaddr_un, sun_path);
+        if (ss.ss_family != AF_UNIX || len <= head) return a;
+        std::size_t n = std::min<std::size_t>(len - head, sizeof un.sun_path);
+        const bool abstract = un.sun_path[0] == '\0';
+        if (!abstract) n = ::strnlen(un.sun_path, n);
+        else n -= 1;
+        if (n == 0 || n > max_length) return a;
+        std::memcpy(a.sa_.sun_path, un.sun_path, n + (abstract ? 1 : 0));
+        a.abstract_ = abstract;
+        a.name_len_ = n;
+        return a;
+    }
 
     bool is_abstract() const noexcept { return abstract_; }
     bool empty() const noexcept { return name_len_ == 0; }
@@ -124,6 +145,17 @@ private:
     ino_t ino_ = 0;
     pid_t owner_ = 0;
 };
+
+// The largest Unix datagram or seqpacket message a sender can make: its
+// SO_SNDBUF, which an unprivileged process can raise to twice
+// /proc/sys/net/core/wmem_max (the kernel doubles what is asked). Read once.
+inline std::size_t unix_message_max() noexcept {
+    static const std::size_t v = [] {
+        const long w = read_proc_number("/proc/sys/net/core/wmem_max");
+        return w > 0 ? 2 * static_cast<std::size_t>(w) : std::size_t{1} << 20;
+    }();
+    return v;
+}
 
 // Is a socket of this type answering at a? ECONNREFUSED means the file is
 // a leftover nobody listens on.
@@ -326,6 +358,8 @@ public:
         return unix_seqpacket(detail::connect_unix(a, SOCK_SEQPACKET, dl, ec));
     }
     static constexpr int socket_type = SOCK_SEQPACKET;
+    // The largest message a peer can send (see detail::unix_message_max).
+    static std::size_t max_message_size() noexcept { return detail::unix_message_max(); }
 };
 
 // A Unix datagram socket. bind() gives it a name to receive on (the file is
@@ -377,6 +411,37 @@ public:
         detail::pinned_unix_address to;
         return detail::pin_unix_address(remote, to, ec) && connect_peer(to.address.data(), to.address.size(), ec);
     }
+
+    // Per message: where to send it (empty: the connected peer), and who
+    // sent the one received (empty if the sender's socket is unnamed: bind
+    // it, or connect with a local address, to be answered):
+    //   ipc::transport::unix_dgram::recv_info from;  ch.recv(req, from);  ch.send(reply, {.to = from.sender});
+    // A path is opened O_NOFOLLOW first, as for set_peer.
+    struct send_options {
+        unix_address to;
+    };
+    struct recv_info {
+        unix_address sender;
+    };
+    using message_socket::recv_message;
+    using message_socket::send_message;
+    bool send_message(std::span<const std::byte> msg, const send_options& o, io_mode m, std::error_code& ec) noexcept {
+        if (o.to.empty()) return send_message(msg, m, ec);
+        detail::pinned_unix_address to;
+        return detail::pin_unix_address(o.to, to, ec) && send_message_to(msg, to.address.data(), to.address.size(), m, ec);
+    }
+    std::size_t recv_message(std::span<std::byte> buf, recv_info& i, io_mode m, std::error_code& ec) noexcept {
+        return recv_message_from(buf, i.sender, m, ec);
+    }
+    static std::size_t max_message_size() noexcept { return detail::unix_message_max(); }
+    std::string describe() const {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        if (::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unix_dgram";
+        const unix_address a = unix_address::from_native(ss, len);
+        return a.empty() ? std::string("unix_dgram (unnamed)") : "unix_dgram " + a.to_string();
+    }
+
 private:
     detail::socket_file file_;
 };
