@@ -151,7 +151,7 @@ def machine_line(meta):
 
 def per_second(v):
     for scale, prefix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if v >= scale:
+        if v >= scale * 0.9995:  # 999.96k prints as 1M, not 1e+03k
             return f"{v / scale:.3g}{prefix} msg/s"
     return f"{v:.3g} msg/s"
 
@@ -172,7 +172,7 @@ def cell(rows, case, size, field, notes):
         return f"{v / 1000:.3g} µs" if v < 999_500 else f"{v / 1e6:.3g} ms"
     if field == "msgs_per_s":
         return per_second(v)
-    return f"{v:.3g} MB/s" if v < 1000 else f"{v / 1000:.3g} GB/s"
+    return f"{v:.3g} MB/s" if v < 999.5 else f"{v / 1000:.3g} GB/s"
 
 
 def numbers(rows, case, notes):

@@ -73,6 +73,9 @@ def check_svg(path):
 
 
 first = run(["--bench", bench, "--quick", "--out", out])
+failed = [line for line in open(os.path.join(out, "guide.jsonl")) if '"error"' in line]
+if failed:
+    sys.exit("cases failed:\n" + "".join(failed))
 table = open(os.path.join(out, "guide-table.md")).read()
 check_table(table)
 svg = os.path.join(out, "guide.svg")
