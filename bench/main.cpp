@@ -312,12 +312,11 @@ int main(int argc, char** argv) {
     }
     if (o.about) {  // what a published table must state about the build (bench/guide.py reads it)
         choose_cpus(true);
+        char compiler[64] = "unknown";
 #if defined(__clang__)
-        const char* compiler = "clang++ " __clang_version__;
+        std::snprintf(compiler, sizeof compiler, "clang++ %d.%d.%d", __clang_major__, __clang_minor__, __clang_patchlevel__);
 #elif defined(__GNUC__)
-        const char* compiler = "g++ " __VERSION__;
-#else
-        const char* compiler = "unknown";
+        std::snprintf(compiler, sizeof compiler, "g++ %d.%d.%d", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
 #endif
         std::printf("{\"compiler\":%s,\"optimisation\":\"-O2\",\"ipc_version\":\"%d.%d.%d\",\"cpus\":[%d,%d]}\n",
                     json_string(compiler).c_str(), IPC_VERSION_MAJOR, IPC_VERSION_MINOR, IPC_VERSION_PATCH, cpu_of[0], cpu_of[1]);
