@@ -372,7 +372,7 @@ struct shm_mpmc_case : record_io<ipc::shm_mpmc_channel<record>, ipc::shm_mpmc_ch
     static constexpr bool broadcast = false, resumable = false, producer_killable = true, consumer_killable = true;
     static constexpr std::chrono::milliseconds check_interval{20};
     std::string region = object_name("torture-ring");
-    ipc::shm_mpmc_channel<record> owner{transport(ipc::create_only, region, 64)};
+    ipc::shm_mpmc_channel<record> owner = ipc::shm_mpmc_channel<record>::create(region, 64);
 
     shm_mpmc_case(const options&) {
         // The supervisor counts as both sides, so no one ever sees "closed".
@@ -381,7 +381,7 @@ struct shm_mpmc_case : record_io<ipc::shm_mpmc_channel<record>, ipc::shm_mpmc_ch
     }
     ~shm_mpmc_case() { transport::remove(region); }
     auto producer() {
-        ipc::shm_mpmc_channel<record> ch(transport(ipc::open_only, region));
+        auto ch = ipc::shm_mpmc_channel<record>::open(region);
         ch.transport().peer_check_interval(check_interval);
         return ch;
     }

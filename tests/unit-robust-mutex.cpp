@@ -223,7 +223,7 @@ TEST_CASE("robust_mutex: create_only, open_only, open_or_create, 0600, and remov
     c.unlock();
 
     // A ring of the same name lives at /dev/shm/ipc.<name>: remove() leaves it alone.
-    ipc::transport::posix_shm<ipc::ring::spsc<int>> ring(ipc::create_only, name, 4);
+    auto ring = ipc::transport::posix_shm<ipc::ring::spsc<int>>::create(name, 4);
     CHECK(robust_mutex::remove(name));
     CHECK_FALSE(std::filesystem::exists(shm_path(name)));
     CHECK(std::filesystem::exists("/dev/shm/ipc." + name));

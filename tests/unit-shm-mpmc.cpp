@@ -46,14 +46,14 @@ TEST_CASE_TEMPLATE("shm mpmc: several producer and consumer processes, each mess
     remover<transport> region{unique_name("mpmc")};
     // The parent counts as a sender until every producer is done, so consumers
     // cannot see "closed" before the last producer has even started.
-    std::optional<channel> keep(std::in_place, transport(ipc::create_only, region.name, 16));
+    std::optional<channel> keep(std::in_place, transport::create(region.name, 16));
     keep->transport().attach(ipc::direction::send);
     tally delivered(producers * per_producer);
 
     std::vector<child> procs;
     for (std::uint32_t c = 0; c < consumers; ++c)
         procs.emplace_back([&, c] {
-            channel rx(transport(ipc::open_only, region.name));
+            channel rx(transport::open(region.name));
             std::vector<std::uint64_t> next(producers, 0);
             tagged m{};
             for (std::uint64_t n = 0;; ++n) {
@@ -80,7 +80,7 @@ TEST_CASE_TEMPLATE("shm mpmc: several producer and consumer processes, each mess
     std::vector<child> makers;
     for (std::uint32_t p = 0; p < producers; ++p)
         makers.emplace_back([&, p] {
-            channel tx(transport(ipc::open_only, region.name));
+            channel tx(transport::open(region.name));
             for (std::uint64_t i = 0; i < per_producer; ++i) {
                 const tagged m{p, 0, i, mix(i * 7 + p)};
                 if (i % 4 == p % 4) {  // some by loan/commit

@@ -7,6 +7,9 @@
 #include <string>
 
 #include "../detail/fd.hpp"
+#include "../basic_channel.hpp"
+#include "../framing/length_prefixed.hpp"
+#include "../sync/futex.hpp"
 #include "ring_region.hpp"
 
 namespace ipc::detail {
@@ -15,8 +18,8 @@ namespace ipc::detail {
 // own; a crash of the machine, not of a process, may lose the latest ones).
 struct mapped_file_backing {
     static constexpr const char* what = "mapped_file";
-    static bool valid_name(std::string_view path) noexcept {
-        return !path.empty() && path.size() < PATH_MAX && path.find('\0') == std::string_view::npos;
+    static bool check_name(std::string_view path, std::error_code& ec) noexcept {
+        return ipc::detail::fs_path(path, ec, ipc::detail::parent_refs::allow);
     }
     static ipc::detail::mapping create(std::string_view path, std::size_t size, ::mode_t mode, std::error_code& ec) noexcept {
         const std::string p(path);
@@ -52,3 +55,18 @@ template <class Ring>
 using mapped_file = named_region<Ring, ipc::detail::mapped_file_backing>;
 
 } // namespace ipc::transport
+
+namespace ipc {
+
+// Channels over an mmap'd file: mapped_file_channel<T>::create("/var/lib/app/jobs.ring", 1024).
+// One sender process, one receiver process, fixed-size T, futex waits.
+template <class T, class Sync = sync::futex>
+using mapped_file_channel = channel<T, transport::mapped_file<ring::spsc<T>>, Sync>;
+// Several sender and receiver processes; each message reaches exactly one receiver.
+template <class T, class Sync = sync::futex>
+using mapped_file_mpmc_channel = channel<T, transport::mapped_file<ring::mpmc<T>>, Sync>;
+// Variable-size messages (std::string by default, any ipc::codec type).
+template <class T = std::string, class Sync = sync::futex>
+using mapped_file_message_channel = channel<T, transport::mapped_file<ring::bytes>, Sync, framing::length_prefixed>;
+
+} // namespace ipc

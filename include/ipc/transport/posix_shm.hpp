@@ -8,6 +8,7 @@
 
 #include "../basic_channel.hpp"
 #include "../detail/fd.hpp"
+#include "../framing/length_prefixed.hpp"
 #include "../sync/futex.hpp"
 #include "ring_region.hpp"
 
@@ -16,7 +17,7 @@ namespace ipc::detail {
 // and people can tell ipc's objects from everyone else's.
 struct posix_shm_backing {
     static constexpr const char* what = "posix_shm";
-    static bool valid_name(std::string_view name) noexcept { return ipc::detail::valid_name(name); }
+    static bool check_name(std::string_view name, std::error_code& ec) noexcept { return ipc::detail::region_name(name, ec); }
     static std::string object_name(std::string_view name) { return "/ipc." + std::string(name); }
 
     static ipc::detail::mapping create(std::string_view name, std::size_t size, ::mode_t mode, std::error_code& ec) noexcept {
@@ -57,6 +58,8 @@ using posix_shm = named_region<Ring, ipc::detail::posix_shm_backing>;
 
 namespace ipc {
 
+// Channels over POSIX shared memory, in one call:
+//   auto ch = ipc::shm_channel<point>::create("points", 1024);   // or ::open("points")
 // One sender process, one receiver process, fixed-size T, futex waits.
 template <class T, class Sync = sync::futex>
 using shm_channel = channel<T, transport::posix_shm<ring::spsc<T>>, Sync>;

@@ -6,6 +6,9 @@
 
 #include <string>
 
+#include "../basic_channel.hpp"
+#include "../framing/length_prefixed.hpp"
+#include "../sync/futex.hpp"
 #include "ring_region.hpp"
 
 namespace ipc::detail {
@@ -15,7 +18,7 @@ namespace ipc::detail {
 // Names follow the shm rules so the same name works for both transports.
 struct sysv_shm_backing {
     static constexpr const char* what = "sysv_shm";
-    static bool valid_name(std::string_view name) noexcept { return ipc::detail::valid_name(name); }
+    static bool check_name(std::string_view name, std::error_code& ec) noexcept { return ipc::detail::region_name(name, ec); }
     static ::key_t key_of(std::string_view name) noexcept {
         const std::uint64_t h = ring::detail::fnv1a("ipc." + std::string(name));
         const auto k = static_cast<::key_t>((h ^ (h >> 32)) & 0x7fffffff);
@@ -70,3 +73,18 @@ template <class Ring>
 using sysv_shm = named_region<Ring, ipc::detail::sysv_shm_backing>;
 
 } // namespace ipc::transport
+
+namespace ipc {
+
+// Channels over System V shared memory: sysv_shm_channel<T>::create("jobs", 1024).
+// One sender process, one receiver process, fixed-size T, futex waits.
+template <class T, class Sync = sync::futex>
+using sysv_shm_channel = channel<T, transport::sysv_shm<ring::spsc<T>>, Sync>;
+// Several sender and receiver processes; each message reaches exactly one receiver.
+template <class T, class Sync = sync::futex>
+using sysv_shm_mpmc_channel = channel<T, transport::sysv_shm<ring::mpmc<T>>, Sync>;
+// Variable-size messages (std::string by default, any ipc::codec type).
+template <class T = std::string, class Sync = sync::futex>
+using sysv_shm_message_channel = channel<T, transport::sysv_shm<ring::bytes>, Sync, framing::length_prefixed>;
+
+} // namespace ipc
