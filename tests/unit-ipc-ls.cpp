@@ -52,7 +52,7 @@ TEST_CASE("ipc-ls: a ring whose users were killed is listed as stale and removed
     transport::create(dead.name, 8);
     // A sender and a receiver, both killed: the sender after queueing 3 messages.
     child sender([&] {
-        channel tx(transport::open(dead.name));
+        auto tx = channel::open(dead.name);
         for (std::uint64_t i = 0; i < 3; ++i)
             if (tx.try_send(i) != ipc::status::ok) return 1;
         ::raise(SIGKILL);
@@ -60,13 +60,13 @@ TEST_CASE("ipc-ls: a ring whose users were killed is listed as stale and removed
     });
     CHECK(sender.wait() == -SIGKILL);
     child receiver([&] {
-        channel rx(transport::open(dead.name));
+        auto rx = channel::open(dead.name);
         rx.transport().attach(ipc::direction::recv);
         ::raise(SIGKILL);
         return 2;
     });
     CHECK(receiver.wait() == -SIGKILL);
-    channel in_use(transport::create(live.name, 4));
+    auto in_use = channel::create(live.name, 4);
     in_use.transport().attach(ipc::direction::recv);
 
     const std::string d = listing("", dead.name);
@@ -107,7 +107,7 @@ TEST_CASE("ipc-ls: a region of garbage is listed as such, never trusted") {
 
 TEST_CASE("ipc-ls: a robust mutex is listed under its own name, never removed as stale") {
     const std::string name = unique_name("lsmutex");
-    ipc::sem::robust_mutex m(ipc::create_only, name);
+    auto m = ipc::sem::robust_mutex::create(name);
     const std::string l = listing("--remove-stale --min-age 0", name);
     CHECK(has(l, "\"kind\":\"mutex\""));
     CHECK(has(l, "\"mode\":\"0600\""));
@@ -262,7 +262,7 @@ TEST_CASE("ipc-ls: a region a live process uses is kept, attached or only opened
     user_killed<transport>(opened.name, ipc::direction::send);
     gate ready, done;
     child user([&] {
-        channel rx(transport::open(attached.name));
+        auto rx = channel::open(attached.name);
         rx.transport().attach(ipc::direction::recv);
         auto t = transport::open(opened.name);  // mapped, not in the peer table yet
         ready.open();

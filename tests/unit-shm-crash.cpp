@@ -167,7 +167,7 @@ TEST_CASE("shm crash: a restarted producer reopens the channel by name and carri
 
     // Its successor opens the same name (open_or_create finds it) and goes on.
     child second([&] {
-        channel tx(transport::open_or_create(region.name, 16));
+        auto tx = channel::open_or_create(region.name, 16);
         for (std::uint64_t i = 10; i < 20; ++i)
             if (tx.send_for(i, 5s) != ipc::status::ok) return 1;
         return 0;

@@ -40,14 +40,14 @@ TEST_CASE("mapped_file: messages survive both processes and are read by the next
     temp_dir dir;
     const std::string path = dir / "queue";
     child first_run([&] {
-        channel tx(ring::open_or_create(path, 64));
+        auto tx = channel::open_or_create(path, 64);
         for (std::uint64_t i = 0; i < 40; ++i)
             if (tx.try_send(make_msg<record>(i, 0)) != ipc::status::ok) return 1;
         return 0;
     });
     REQUIRE(first_run.wait() == child_ok);
     child second_run([&] {  // reads half, leaves the rest, and adds more
-        channel ch(ring::open_or_create(path, 64));
+        auto ch = channel::open_or_create(path, 64);
         record r{};
         for (std::uint64_t i = 0; i < 20; ++i)
             if (ch.try_recv(r) != ipc::status::ok || !is_msg(i, r, 0)) return 1;
@@ -56,7 +56,7 @@ TEST_CASE("mapped_file: messages survive both processes and are read by the next
         return 0;
     });
     REQUIRE(second_run.wait() == child_ok);
-    channel rx(ring::open(path));
+    auto rx = channel::open(path);
     record r{};
     for (std::uint64_t i = 20; i < 50; ++i) {
         REQUIRE(rx.try_recv(r) == ipc::status::ok);

@@ -53,7 +53,7 @@ TEST_CASE_TEMPLATE("shm mpmc: several producer and consumer processes, each mess
     std::vector<child> procs;
     for (std::uint32_t c = 0; c < consumers; ++c)
         procs.emplace_back([&, c] {
-            channel rx(transport::open(region.name));
+            auto rx = channel::open(region.name);
             std::vector<std::uint64_t> next(producers, 0);
             tagged m{};
             for (std::uint64_t n = 0;; ++n) {
@@ -80,7 +80,7 @@ TEST_CASE_TEMPLATE("shm mpmc: several producer and consumer processes, each mess
     std::vector<child> makers;
     for (std::uint32_t p = 0; p < producers; ++p)
         makers.emplace_back([&, p] {
-            channel tx(transport::open(region.name));
+            auto tx = channel::open(region.name);
             for (std::uint64_t i = 0; i < per_producer; ++i) {
                 const tagged m{p, 0, i, mix(i * 7 + p)};
                 if (i % 4 == p % 4) {  // some by loan/commit

@@ -43,7 +43,7 @@ TEST_CASE("posix_shm: objects are /dev/shm/ipc.<name>, mode 0600 unless asked, a
     CHECK_FALSE(int_ring::remove(a.name));  // nothing left to remove: false, not an error
 }
 
-TEST_CASE("posix_shm: create_only, open_only and open_or_create") {
+TEST_CASE("posix_shm: create, open and open_or_create") {
     remover<int_ring> r{unique_name("modes")};
     std::error_code ec;
     auto missing = int_ring::open(r.name, ec);
@@ -69,12 +69,12 @@ TEST_CASE("posix_shm: processes racing with open_or_create meet on one region") 
     for (int i = 0; i < 4; ++i)
         racers.emplace_back([&, i] {
             go.wait();
-            ipc::shm_mpmc_channel<int> ch(mpmc_ring::open_or_create(r.name, 64));
+            auto ch = ipc::shm_mpmc_channel<int>::open_or_create(r.name, 64);
             return ch.send_for(i, 5s) == ipc::status::ok ? 0 : 1;
         });
     go.open();
     for (auto& c : racers) CHECK(c.wait() == child_ok);
-    ipc::shm_mpmc_channel<int> rx(mpmc_ring::open(r.name));
+    auto rx = ipc::shm_mpmc_channel<int>::open(r.name);
     int seen = 0, v = 0;
     while (rx.try_recv(v) == ipc::status::ok) seen |= 1 << v;
     CHECK(seen == 0xf);
@@ -140,12 +140,12 @@ TEST_CASE("posix_shm: typed aliases carry records, strings and byte vectors betw
         using tr = shm<ipc::ring::spsc<record>>;
         tr::create(r.name, 4);
         child producer([&] {
-            ipc::shm_channel<record> tx(tr::open(r.name));
+            auto tx = ipc::shm_channel<record>::open(r.name);
             for (std::uint64_t i = 0; i < 1000; ++i)
                 if (tx.send_for(make_msg<record>(i, 0), 5s) != ipc::status::ok) return 1;
             return 0;
         });
-        ipc::shm_channel<record> rx(tr::open(r.name));
+        auto rx = ipc::shm_channel<record>::open(r.name);
         record got{};
         for (std::uint64_t i = 0; i < 1000; ++i) {
             REQUIRE(rx.recv_for(got, 5s) == ipc::status::ok);
@@ -158,7 +158,7 @@ TEST_CASE("posix_shm: typed aliases carry records, strings and byte vectors betw
         remover<tr> r{unique_name("vec")};
         tr::create(r.name, 4096);
         child producer([&] {
-            ipc::shm_message_channel<std::vector<unsigned char>> tx(tr::open(r.name));
+            auto tx = ipc::shm_message_channel<std::vector<unsigned char>>::open(r.name);
             const std::size_t max = tx.transport().ring().max_record();
             for (std::size_t n = 0; n <= max; n += 97) {
                 std::vector<unsigned char> v(n);
@@ -171,7 +171,7 @@ TEST_CASE("posix_shm: typed aliases carry records, strings and byte vectors betw
                 return 2;
             return 0;
         });
-        ipc::shm_message_channel<std::vector<unsigned char>> rx(tr::open(r.name));
+        auto rx = ipc::shm_message_channel<std::vector<unsigned char>>::open(r.name);
         std::vector<unsigned char> got;
         for (std::size_t n = 0; n <= 2040; n += 97) {
             REQUIRE(rx.recv_for(got, 5s) == ipc::status::ok);
@@ -188,7 +188,7 @@ TEST_CASE("posix_shm: zero copy (loan/commit, peek/release) and batches across p
     remover<tr> r{unique_name("zc")};
     tr::create(r.name, 8);
     child producer([&] {
-        ipc::shm_channel<record> tx(tr::open(r.name));
+        auto tx = ipc::shm_channel<record>::open(r.name);
         for (std::uint64_t i = 0; i < 500; ++i) {
             record* slot = nullptr;
             if (tx.loan_for(slot, 5s) != ipc::status::ok) return 1;
@@ -207,7 +207,7 @@ TEST_CASE("posix_shm: zero copy (loan/commit, peek/release) and batches across p
         }
         return 0;
     });
-    ipc::shm_channel<record> rx(tr::open(r.name));
+    auto rx = ipc::shm_channel<record>::open(r.name);
     std::uint64_t i = 0;
     for (; i < 300; ++i) {
         const record* m = nullptr;

@@ -190,7 +190,7 @@ TEST_CASE("shm sync: the System V semaphore set goes with the region's last mapp
     remover<transport> region{unique_name("sysvgone")};
     int id = -1;
     {
-        channel rx(transport::create(region.name, 4));
+        auto rx = channel::create(region.name, 4);
         int v = 0;
         CHECK(rx.recv_for(v, 5ms) == ipc::status::timed_out);  // parks: makes the set
         const auto slot = rx.transport().sync_area().sysv_id.load();

@@ -29,7 +29,7 @@ bool segment_exists(const std::string& name) {
 IPC_CONFORMANCE(combo<sysv_setup, ipc::framing::fixed>, combo<sysv_setup, ipc::framing::length_prefixed>,
                 combo<sysv_sem_setup, ipc::framing::fixed>);
 
-TEST_CASE("sysv_shm: create_only, open_only, mode 0600, and remove() leaves no segment") {
+TEST_CASE("sysv_shm: create, open, mode 0600, and remove() leaves no segment") {
     using tr = sysv<ipc::ring::spsc<int>>;
     remover<tr> r{unique_name("sysv")};
     std::error_code ec;
@@ -45,11 +45,11 @@ TEST_CASE("sysv_shm: create_only, open_only, mode 0600, and remove() leaves no s
         CHECK((ds.shm_perm.mode & 0777) == 0600);
     }
     child peer([&] {
-        ipc::channel<int, tr, ipc::sync::futex> tx(tr::open(r.name));
+        auto tx = ipc::channel<int, tr, ipc::sync::futex>::open(r.name);
         return tx.send_for(5, 5s) == ipc::status::ok ? 0 : 1;
     });
     CHECK(peer.wait() == child_ok);
-    ipc::channel<int, tr, ipc::sync::futex> rx(tr::open(r.name));
+    auto rx = ipc::channel<int, tr, ipc::sync::futex>::open(r.name);
     int v = 0;
     CHECK(rx.recv_for(v, 5s) == ipc::status::ok);
     CHECK(v == 5);

@@ -244,17 +244,17 @@ struct connect_ops {
         return s;
     }
     static Socket connect(const Address& a, std::error_code& ec) noexcept { return Socket::connect_until(a, deadline::never(), ec); }
-    // Gives up with errc::timed_out after d (a full backlog, an unanswered SYN).
+    // Gives up with errc::timed_out after `timeout` (a full backlog, an unanswered SYN).
     template <class Rep, class Period>
-    static Socket connect_for(const Address& a, std::chrono::duration<Rep, Period> d) {
+    static Socket connect(const Address& a, std::chrono::duration<Rep, Period> timeout) {
         std::error_code ec;
-        Socket s = Socket::connect_until(a, deadline::after(d), ec);
+        Socket s = Socket::connect_until(a, deadline::after(timeout), ec);
         if (ec) throw_error(ec, ("connect " + a.to_string()).c_str());
         return s;
     }
     template <class Rep, class Period>
-    static Socket connect_for(const Address& a, std::chrono::duration<Rep, Period> d, std::error_code& ec) noexcept {
-        return Socket::connect_until(a, deadline::after(d), ec);
+    static Socket connect(const Address& a, std::chrono::duration<Rep, Period> timeout, std::error_code& ec) noexcept {
+        return Socket::connect_until(a, deadline::after(timeout), ec);
     }
 };
 

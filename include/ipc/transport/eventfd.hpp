@@ -59,6 +59,7 @@ public:
         if (!fd) ec = detail::last_error();
         return eventfd(std::move(fd));
     }
+    static eventfd create(std::error_code& ec) noexcept { return create(eventfd_mode::counter, 0, ec); }
     static eventfd create(eventfd_mode m = eventfd_mode::counter, unsigned initial = 0) {
         std::error_code ec;
         auto e = create(m, initial, ec);
