@@ -30,7 +30,7 @@ struct file_setup {
 };
 
 using ring = file<ipc::ring::spsc<record>>;
-using channel = ipc::channel<record, ring, ipc::sync::futex>;
+using channel = ipc::mapped_file_channel<record>;
 
 } // namespace
 

@@ -45,11 +45,11 @@ TEST_CASE("sysv_shm: create, open, mode 0600, and remove() leaves no segment") {
         CHECK((ds.shm_perm.mode & 0777) == 0600);
     }
     child peer([&] {
-        auto tx = ipc::channel<int, tr, ipc::sync::futex>::open(r.name);
+        auto tx = ipc::sysv_shm_channel<int>::open(r.name);  // the alias: one call
         return tx.send_for(5, 5s) == ipc::status::ok ? 0 : 1;
     });
     CHECK(peer.wait() == child_ok);
-    auto rx = ipc::channel<int, tr, ipc::sync::futex>::open(r.name);
+    auto rx = ipc::sysv_shm_channel<int>::open(r.name);
     int v = 0;
     CHECK(rx.recv_for(v, 5s) == ipc::status::ok);
     CHECK(v == 5);
