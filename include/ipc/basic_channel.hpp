@@ -2,7 +2,6 @@
 #pragma once
 
 #include <array>
-#include <chrono>
 #include <cstring>
 #include <optional>
 #include <type_traits>
@@ -12,6 +11,7 @@
 #include "codec.hpp"
 #include "concepts.hpp"
 #include "detail/channel_factories.hpp"
+#include "detail/chrono.hpp"
 #include "detail/fd.hpp"
 #include "error.hpp"
 #include "framing/fixed.hpp"

@@ -14,7 +14,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <optional>
@@ -25,6 +24,7 @@
 #include <vector>
 
 #include "channel.hpp"
+#include "detail/chrono.hpp"
 
 extern char** environ;
 

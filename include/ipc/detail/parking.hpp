@@ -7,13 +7,12 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <chrono>
 #include <ctime>
-#include <mutex>
 
 #include "../concepts.hpp"
 #include "../error.hpp"
 #include "../status.hpp"
+#include "chrono.hpp"
 #include "deadline.hpp"
 
 namespace ipc::detail {
@@ -45,9 +44,9 @@ private:
         return s != unknown ? s : init();
     }
     static int init() noexcept {
-        static std::once_flag once;
-        // A forked child checks again (registration belongs to a process).
-        std::call_once(once, [] { ::pthread_atfork(nullptr, nullptr, [] { state_.store(unknown); }); });
+        // A forked child checks again (registration belongs to a process);
+        // the handler is installed once, by a thread-safe static's initializer.
+        [[maybe_unused]] static const bool on_fork = ::pthread_atfork(nullptr, nullptr, [] { state_.store(unknown); }) == 0;
         const long q = ::syscall(__NR_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
         int s = unsupported;
         if (q > 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED)) {

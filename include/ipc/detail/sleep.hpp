@@ -5,7 +5,8 @@
 #include <time.h>
 
 #include <cerrno>
-#include <chrono>
+
+#include "chrono.hpp"
 
 namespace ipc::detail {
 

@@ -6,14 +6,14 @@
 #include <sys/uio.h>
 
 #include <array>
-#include <chrono>
 #include <optional>
 #include <span>
-#include <thread>
 
 #include "../concepts.hpp"
+#include "chrono.hpp"
 #include "deadline.hpp"
 #include "fd.hpp"
+#include "sleep.hpp"
 
 namespace ipc::detail {
 
@@ -51,7 +51,7 @@ inline bool connect_socket(int fd, const sockaddr* sa, socklen_t len, const dead
         }
         if (errno != EAGAIN) { ec = last_error(); return false; }
         if (dl.expired()) { ec = expired_code(dl); return false; }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        sleep_for(std::chrono::milliseconds(1));
     }
     return set_nonblocking(fd, false, ec);
 }

@@ -4,11 +4,11 @@
 #include <sys/ipc.h>
 #include <sys/sem.h>
 
-#include <chrono>
 #include <cstddef>
 #include <system_error>
 
 #include "../error.hpp"
+#include "chrono.hpp"
 #include "fd.hpp"
 #include "sleep.hpp"
 

@@ -20,13 +20,13 @@
 #include <semaphore.h>
 #include <sys/stat.h>
 
-#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "../detail/chrono.hpp"
 #include "../detail/name.hpp"
 #include "../detail/posix_semaphore.hpp"
 #include "../error.hpp"

@@ -39,9 +39,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <new>
 #include <span>
@@ -49,6 +47,7 @@
 #include <string_view>
 #include <utility>
 
+#include "../detail/chrono.hpp"
 #include "../detail/deadline.hpp"
 #include "../detail/fd.hpp"
 #include "../detail/name.hpp"
@@ -272,7 +271,7 @@ private:
                     return false;
                 }
 #if defined(IPC_DETAIL_ROBUST_POLL)
-                ipc::detail::sleep_for(std::min<deadline::clock::duration>(std::chrono::microseconds(100), dl.remaining()));
+                ipc::detail::sleep_for(dl.remaining() < std::chrono::microseconds(100) ? dl.remaining() : std::chrono::microseconds(100));
 #endif
                 continue;  // early (the wall clock moved): never give up before the deadline
             }

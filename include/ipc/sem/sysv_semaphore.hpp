@@ -21,10 +21,10 @@
 #include <sys/sem.h>
 #include <sys/stat.h>
 
-#include <chrono>
 #include <cstdio>
 #include <utility>
 
+#include "../detail/chrono.hpp"
 #include "../detail/fd.hpp"
 #include "../detail/name.hpp"
 #include "../detail/semaphore_api.hpp"

@@ -13,11 +13,11 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <type_traits>
 #include <utility>
 
 #include "../concepts.hpp"
+#include "../detail/chrono.hpp"
 #include "../detail/fd.hpp"
 #include "../detail/file_open.hpp"
 #include "../detail/sleep.hpp"

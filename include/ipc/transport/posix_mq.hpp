@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 
 #include <cstring>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -327,7 +326,7 @@ private:
     }
 
     detail::unique_fd mq_;                 // mq_close is close(2) on Linux
-    std::unique_ptr<std::byte[]> spill_;   // one whole message, for receive buffers smaller than msgsize_
+    detail::byte_buffer spill_;   // one whole message, for receive buffers smaller than msgsize_
     std::size_t msgsize_ = 0;
     std::size_t maxmsg_ = 0;
     unsigned send_priority_ = 0;

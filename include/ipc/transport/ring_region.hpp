@@ -10,13 +10,13 @@
 
 #include <sys/sem.h>
 
-#include <chrono>
 #include <cstdio>
 #include <optional>
 #include <string_view>
 
 #include "../codec.hpp"
 #include "../concepts.hpp"
+#include "../detail/chrono.hpp"
 #include "../detail/futex.hpp"
 #include "../detail/name.hpp"
 #include "../detail/region.hpp"

@@ -33,7 +33,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstring>
 #include <initializer_list>
 #include <optional>
@@ -41,6 +40,7 @@
 #include "../basic_channel.hpp"
 #include "../concepts.hpp"
 #include "../detail/blocked_signals.hpp"
+#include "../detail/chrono.hpp"
 #include "../detail/fd.hpp"
 #include "../framing/fixed.hpp"
 #include "../sync/poll.hpp"

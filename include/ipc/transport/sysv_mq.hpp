@@ -8,7 +8,6 @@
 #include <climits>
 #include <cstdio>
 #include <cstring>
-#include <memory>
 #include <string>
 
 #include "../basic_channel.hpp"
@@ -382,7 +381,7 @@ private:
         return {};
     }
 
-    std::unique_ptr<std::byte[]> buf_;  // [long mtype][payload up to max_ + 1]
+    detail::byte_buffer buf_;  // [long mtype][payload up to max_ + 1]
     std::size_t max_ = 0;
     int id_ = -1;
     long send_type_ = 1;
