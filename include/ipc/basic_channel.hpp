@@ -15,6 +15,7 @@
 #include "detail/fd.hpp"
 #include "error.hpp"
 #include "framing/fixed.hpp"
+#include "fwd.hpp"
 #include "framing/length_prefixed.hpp"
 #include "status.hpp"
 #include "sync/poll.hpp"
@@ -31,10 +32,6 @@ concept watches_peers = requires(T& t, direction d) {
     { t.check_peers(d) } -> std::same_as<std::error_code>;
 };
 } // namespace transport
-
-// fixed for trivially copyable types, length_prefixed for everything else.
-template <class T>
-using default_framing_t = std::conditional_t<std::is_trivially_copyable_v<T>, framing::fixed, framing::length_prefixed>;
 
 // A typed channel composed at compile time. It sends if the transport writes,
 // receives if it reads, and does both over a duplex transport. No virtual

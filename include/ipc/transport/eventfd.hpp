@@ -37,6 +37,7 @@
 #include "../detail/fd.hpp"
 #include "../detail/fd_passing.hpp"
 #include "../framing/fixed.hpp"
+#include "../fwd.hpp"
 #include "../sync/poll.hpp"
 
 namespace ipc::transport {
@@ -147,9 +148,6 @@ private:
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-// A duplex channel of 64-bit counts: send adds, recv takes (see eventfd_mode).
-using eventfd_channel = channel<std::uint64_t, transport::eventfd, sync::poll, framing::fixed>;
-
-} // namespace ipc
+// The channel over an eventfd (defined in ipc/fwd.hpp, included above):
+// ipc::eventfd_channel, a duplex channel of 64-bit counts: send adds, recv
+// takes (see eventfd_mode).

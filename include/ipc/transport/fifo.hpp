@@ -27,6 +27,7 @@
 #include "../detail/pipe_io.hpp"
 #include "../detail/sleep.hpp"
 #include "../framing/delimited.hpp"
+#include "../fwd.hpp"
 
 namespace ipc::detail {
 
@@ -287,15 +288,7 @@ public:
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using fifo_sender = channel<T, transport::fifo_writer, Sync, Framing>;
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using fifo_receiver = channel<T, transport::fifo_reader, Sync, Framing>;
-
-// Lines of text over a FIFO (shell interop: `echo hello > the_fifo`).
-using fifo_line_sender = channel<std::string, transport::fifo_writer, sync::poll, framing::delimited>;
-using fifo_line_receiver = channel<std::string, transport::fifo_reader, sync::poll, framing::delimited>;
-
-} // namespace ipc
+// Channels over a FIFO (defined in ipc/fwd.hpp, included above):
+// ipc::fifo_sender<T>::open(path, 5s), ipc::fifo_receiver<T>::open(path), and
+// for lines of text (`echo hello > the_fifo`) ipc::fifo_line_sender and
+// ipc::fifo_line_receiver.

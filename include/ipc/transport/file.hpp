@@ -54,6 +54,7 @@
 #include "../concepts.hpp"
 #include "../detail/fd.hpp"
 #include "../detail/file_open.hpp"
+#include "../fwd.hpp"
 #include "../open_mode.hpp"
 #include "../sync/file_lock.hpp"
 #include "../sync/poll.hpp"
@@ -410,11 +411,6 @@ private:
 
 namespace ipc {
 
-template <class T, class Framing = default_framing_t<T>>
-using file_sender = channel<T, transport::file_writer, sync::file_lock, Framing>;
-template <class T, class Framing = default_framing_t<T>>
-using file_receiver = channel<T, transport::file_reader, sync::poll, Framing>;
-
 // The file offset just past the last message a receiver returned: where a new
 // file_reader resumes without losing or repeating a message.
 template <class Ch>
@@ -424,3 +420,7 @@ std::uint64_t file_position(const Ch& receiver) noexcept {
 }
 
 } // namespace ipc
+
+// Channels over the log (defined in ipc/fwd.hpp, included above):
+// ipc::file_sender<T>::create(path) / ::open(path), and
+// ipc::file_receiver<T>::open(path, file_end::follow, offset).

@@ -19,6 +19,7 @@
 
 #include "../basic_channel.hpp"
 #include "../detail/socket_io.hpp"
+#include "../fwd.hpp"
 
 namespace ipc::transport {
 
@@ -255,12 +256,6 @@ public:
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-// A connected TCP socket is one channel that both sends and receives.
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using tcp_channel = channel<T, transport::tcp, Sync, Framing>;
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using udp_channel = channel<T, transport::udp, Sync, Framing>;
-
-} // namespace ipc
+// Channels over TCP and UDP (defined in ipc/fwd.hpp, included above): a
+// connected socket is one channel that both sends and receives,
+// ipc::tcp_channel<T> ch(tcp::connect(address, 1s)); ipc::udp_channel<T>.

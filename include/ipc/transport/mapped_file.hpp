@@ -6,9 +6,10 @@
 
 #include <string>
 
-#include "../detail/fd.hpp"
 #include "../basic_channel.hpp"
+#include "../detail/fd.hpp"
 #include "../framing/length_prefixed.hpp"
+#include "../fwd.hpp"
 #include "../sync/futex.hpp"
 #include "ring_region.hpp"
 
@@ -48,25 +49,6 @@ struct mapped_file_backing {
 };
 } // namespace ipc::detail
 
-namespace ipc::transport {
-
-// ipc::transport::mapped_file<ring::spsc<T>>: named by a path; remove(path) deletes the file.
-template <class Ring>
-using mapped_file = named_region<Ring, ipc::detail::mapped_file_backing>;
-
-} // namespace ipc::transport
-
-namespace ipc {
-
-// Channels over an mmap'd file: mapped_file_channel<T>::create("/var/lib/app/jobs.ring", 1024).
-// One sender process, one receiver process, fixed-size T, futex waits.
-template <class T, class Sync = sync::futex>
-using mapped_file_channel = channel<T, transport::mapped_file<ring::spsc<T>>, Sync>;
-// Several sender and receiver processes; each message reaches exactly one receiver.
-template <class T, class Sync = sync::futex>
-using mapped_file_mpmc_channel = channel<T, transport::mapped_file<ring::mpmc<T>>, Sync>;
-// Variable-size messages (std::string by default, any ipc::codec type).
-template <class T = std::string, class Sync = sync::futex>
-using mapped_file_message_channel = channel<T, transport::mapped_file<ring::bytes>, Sync, framing::length_prefixed>;
-
-} // namespace ipc
+// Channels over an mmap'd file (defined in ipc/fwd.hpp, included above):
+// ipc::mapped_file_channel<T>::open_or_create("/var/lib/app/jobs.ring", 1024);
+// also ipc::mapped_file_mpmc_channel<T> and ipc::mapped_file_message_channel<T = std::string>.

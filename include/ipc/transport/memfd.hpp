@@ -8,6 +8,7 @@
 #include "../detail/fd.hpp"
 #include "../detail/fd_passing.hpp"
 #include "../framing/length_prefixed.hpp"
+#include "../fwd.hpp"
 #include "../sync/futex.hpp"
 #include "ring_region.hpp"
 
@@ -104,15 +105,7 @@ private:
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-// Channels over a memfd region: memfd_channel<T>::create(1024), then
-// memfd_channel<T>::open(fd) in the process that received the descriptor.
-template <class T, class Sync = sync::futex>
-using memfd_channel = channel<T, transport::memfd<ring::spsc<T>>, Sync>;
-template <class T, class Sync = sync::futex>
-using memfd_mpmc_channel = channel<T, transport::memfd<ring::mpmc<T>>, Sync>;
-template <class T = std::string, class Sync = sync::futex>
-using memfd_message_channel = channel<T, transport::memfd<ring::bytes>, Sync, framing::length_prefixed>;
-
-} // namespace ipc
+// Channels over a memfd region (defined in ipc/fwd.hpp, included above):
+// ipc::memfd_channel<T>::create(1024), then ipc::memfd_channel<T>::open(fd) in
+// the process that received the descriptor; also ipc::memfd_mpmc_channel<T>
+// and ipc::memfd_message_channel<T = std::string>.

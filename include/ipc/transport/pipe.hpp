@@ -9,6 +9,7 @@
 #include "../basic_channel.hpp"
 #include "../detail/pipe_io.hpp"
 #include "../framing/delimited.hpp"
+#include "../fwd.hpp"
 #include "../sync/poll.hpp"
 
 namespace ipc::transport {
@@ -83,14 +84,9 @@ inline pipe_pair make_pipe(int pipe_size = 0) {
 
 namespace ipc {
 
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using pipe_sender = channel<T, transport::pipe_writer, Sync, Framing>;
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using pipe_receiver = channel<T, transport::pipe_reader, Sync, Framing>;
-
 // Both ends of a new pipe as typed channels. After fork(), each process keeps
 // one end and destroys (or close()s) the other.
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
+template <class T, class Sync, class Framing>  // defaults: sync::poll, default_framing_t<T> (ipc/fwd.hpp)
 struct pipe_channel {
     pipe_sender<T, Sync, Framing> sender;
     pipe_receiver<T, Sync, Framing> receiver;
@@ -107,8 +103,8 @@ struct pipe_channel {
     }
 };
 
-// Lines of text over a pipe (shell interop): channel<std::string, ..., delimited>.
-using pipe_line_sender = channel<std::string, transport::pipe_writer, sync::poll, framing::delimited>;
-using pipe_line_receiver = channel<std::string, transport::pipe_reader, sync::poll, framing::delimited>;
-
 } // namespace ipc
+
+// The other channels over pipes (defined in ipc/fwd.hpp, included above):
+// ipc::pipe_sender<T>, ipc::pipe_receiver<T>, and for lines of text (shell
+// interop) ipc::pipe_line_sender and ipc::pipe_line_receiver.

@@ -17,6 +17,7 @@
 #include "../detail/message_queue.hpp"
 #include "../detail/name.hpp"
 #include "../detail/proc.hpp"
+#include "../fwd.hpp"
 #include "../open_mode.hpp"
 #include "../sync/poll.hpp"
 
@@ -335,14 +336,8 @@ private:
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-// A typed channel over a POSIX message queue; it both sends and receives.
+// The channel over a POSIX message queue (defined in ipc/fwd.hpp, included
+// above); it both sends and receives:
 //   auto q = ipc::posix_mq_channel<job>::create("/jobs", {.max_messages = 10, .message_size = sizeof(job)});
-//   q.transport().set_send_priority(5);
 // Messages must fit message_size(); give the queue message_size = sizeof(T)
 // for fixed-size T and receives go straight into the channel's buffer.
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using posix_mq_channel = channel<T, transport::posix_mq, Sync, Framing>;
-
-} // namespace ipc

@@ -43,6 +43,7 @@
 #include "../detail/chrono.hpp"
 #include "../detail/fd.hpp"
 #include "../framing/fixed.hpp"
+#include "../fwd.hpp"
 #include "../sync/poll.hpp"
 #include "../sync/spin.hpp"
 
@@ -193,15 +194,6 @@ private:
 
 namespace ipc {
 
-// Typed ends. The sender has no descriptor to wait on when the receiver's
-// queue is full, so it retries with sync::spin (which yields the CPU).
-template <class T = int>
-    requires(sizeof(T) <= sizeof(sigval))
-using signal_sender = channel<T, transport::sigqueue_writer, sync::spin, framing::fixed>;
-template <class T = int>
-    requires(sizeof(T) <= sizeof(sigval))
-using signal_receiver = channel<T, transport::signal_reader, sync::poll, framing::fixed>;
-
 // SIGTERM, SIGINT and SIGHUP (or the signals given) turned into an event:
 // poll native_handle() with the program's channels, or wait_for() it. The
 // signals are blocked in the calling thread (the rule for threads at the top
@@ -265,3 +257,7 @@ private:
 };
 
 } // namespace ipc
+
+// Channels over realtime signals (defined in ipc/fwd.hpp, included above):
+// ipc::signal_sender<T>::open(pid, SIGRTMIN), ipc::signal_receiver<T>::open(SIGRTMIN),
+// for a T of at most sizeof(sigval) bytes.

@@ -14,6 +14,7 @@
 #include "../detail/message_queue.hpp"
 #include "../detail/name.hpp"
 #include "../detail/proc.hpp"
+#include "../fwd.hpp"
 #include "../open_mode.hpp"
 #include "../sync/backoff.hpp"
 
@@ -391,12 +392,6 @@ private:
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-// A typed channel over a System V message queue; it both sends and receives.
+// The channel over a System V message queue (defined in ipc/fwd.hpp, included
+// above); it both sends and receives:
 //   auto q = ipc::sysv_mq_channel<job>::create(ipc::transport::sysv_key(0x4a4f42));
-//   q.transport().set_send_type(2);
-template <class T, class Sync = sync::backoff, class Framing = default_framing_t<T>>
-using sysv_mq_channel = channel<T, transport::sysv_mq, Sync, Framing>;
-
-} // namespace ipc

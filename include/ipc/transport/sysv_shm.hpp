@@ -8,6 +8,7 @@
 
 #include "../basic_channel.hpp"
 #include "../framing/length_prefixed.hpp"
+#include "../fwd.hpp"
 #include "../sync/futex.hpp"
 #include "ring_region.hpp"
 
@@ -66,25 +67,6 @@ struct sysv_shm_backing {
 };
 } // namespace ipc::detail
 
-namespace ipc::transport {
-
-// ipc::transport::sysv_shm<ring::spsc<T>>: the segment persists until remove(name).
-template <class Ring>
-using sysv_shm = named_region<Ring, ipc::detail::sysv_shm_backing>;
-
-} // namespace ipc::transport
-
-namespace ipc {
-
-// Channels over System V shared memory: sysv_shm_channel<T>::create("jobs", 1024).
-// One sender process, one receiver process, fixed-size T, futex waits.
-template <class T, class Sync = sync::futex>
-using sysv_shm_channel = channel<T, transport::sysv_shm<ring::spsc<T>>, Sync>;
-// Several sender and receiver processes; each message reaches exactly one receiver.
-template <class T, class Sync = sync::futex>
-using sysv_shm_mpmc_channel = channel<T, transport::sysv_shm<ring::mpmc<T>>, Sync>;
-// Variable-size messages (std::string by default, any ipc::codec type).
-template <class T = std::string, class Sync = sync::futex>
-using sysv_shm_message_channel = channel<T, transport::sysv_shm<ring::bytes>, Sync, framing::length_prefixed>;
-
-} // namespace ipc
+// Channels over System V shared memory (defined in ipc/fwd.hpp, included
+// above): ipc::sysv_shm_channel<T>::create("jobs", 1024), ::open("jobs");
+// also ipc::sysv_shm_mpmc_channel<T> and ipc::sysv_shm_message_channel<T = std::string>.

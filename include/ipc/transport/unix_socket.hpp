@@ -26,6 +26,7 @@
 #include "../basic_channel.hpp"
 #include "../detail/name.hpp"
 #include "../detail/socket_io.hpp"
+#include "../fwd.hpp"
 #include "../open_mode.hpp"
 
 namespace ipc::transport {
@@ -446,14 +447,6 @@ using unix_seqpacket_listener = basic_unix_listener<unix_seqpacket>;
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-// A connected Unix socket is one channel that both sends and receives.
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using unix_stream_channel = channel<T, transport::unix_stream, Sync, Framing>;
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using unix_seqpacket_channel = channel<T, transport::unix_seqpacket, Sync, Framing>;
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using unix_dgram_channel = channel<T, transport::unix_dgram, Sync, Framing>;
-
-} // namespace ipc
+// Channels over Unix sockets (defined in ipc/fwd.hpp, included above):
+// ipc::unix_stream_channel<T>, ipc::unix_seqpacket_channel<T>, ipc::unix_dgram_channel<T>;
+// e.g. ipc::unix_stream_channel<T> ch(unix_stream::connect(address, 1s)).
