@@ -158,7 +158,7 @@ TEST_CASE("udp: a connected sender whose receiver left gets status::closed (ICMP
         return rx.recv_for(v, 5s) == ipc::status::ok && v == 1 ? 0 : 1;
     });
     bound.close();
-    ipc::udp_channel<int> tx(udp::connect(addr));
+    auto tx = ipc::udp_channel<int>::connect(addr);
     REQUIRE(tx.send_for(1, 5s) == ipc::status::ok);
     REQUIRE(receiver.wait() == child_ok);
     // The first send after the receiver left draws the ICMP error; a later one reports it.
@@ -180,7 +180,7 @@ TEST_CASE("udp: bind to a port in use is already_exists; a datagram too big for 
 
     ipc::udp_channel<std::string> rx(std::move(a), length_prefixed(16));
     child sender([&] {
-        ipc::udp_channel<std::string> tx(udp::connect(addr));
+        auto tx = ipc::udp_channel<std::string>::connect(addr);
         return tx.send_for(std::string(100, 'x'), 5s) == ipc::status::ok && tx.send_for("fits", 5s) == ipc::status::ok ? 0 : 1;
     });
     std::string got;

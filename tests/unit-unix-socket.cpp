@@ -136,7 +136,7 @@ TEST_CASE("unix abstract names: no file, a child connects, a second listener is 
     CHECK_FALSE(exists(std::string(addr.name())));
 
     child client([&] {
-        ipc::unix_stream_channel<std::string> ch(unix_stream::connect(addr, 5s));
+        auto ch = ipc::unix_stream_channel<std::string>::connect(addr, 5s);
         return ch.send_for("over the abstract namespace", 5s) == ipc::status::ok ? 0 : 1;
     });
     auto s = listener.accept_for(5s);
@@ -188,7 +188,7 @@ TEST_CASE("unix listener: a stale socket file nobody listens on is replaced") {
 
     auto l = ipc::transport::unix_stream_listener::listen(unix_address::path(path));
     child client([&] {
-        ipc::unix_stream_channel<int> ch(unix_stream::connect(unix_address::path(path), 5s));
+        auto ch = ipc::unix_stream_channel<int>::connect(unix_address::path(path), 5s);
         return ch.send_for(42, 5s) == ipc::status::ok ? 0 : 1;
     });
     auto s = l.accept_for(5s);
@@ -365,7 +365,7 @@ TEST_CASE("unix listener: one listener serves several client processes at once")
     std::vector<child> kids;
     for (int c = 0; c < clients; ++c)
         kids.emplace_back([&, c] {
-            ipc::unix_seqpacket_channel<record> ch(unix_seqpacket::connect(addr, 5s));
+            auto ch = ipc::unix_seqpacket_channel<record>::connect(addr, 5s);
             record r{};
             for (std::uint64_t i = 0; i < each; ++i) {
                 if (ch.send_for(make_msg<record>(c * 1000 + i, 0), 5s) != ipc::status::ok) return 1;
@@ -530,7 +530,7 @@ TEST_CASE("unix dgram: sending to a connected peer that closed its socket is sta
         return rx.recv_for(v, 5s) == ipc::status::ok && v == 7 ? 0 : 1;
     });
     bound.close();
-    ipc::unix_dgram_channel<int> tx(unix_dgram::connect(addr));
+    auto tx = ipc::unix_dgram_channel<int>::connect(addr);
     REQUIRE(tx.send_for(7, 5s) == ipc::status::ok);
     REQUIRE(receiver.wait() == child_ok);
     std::error_code ec;
@@ -545,7 +545,7 @@ TEST_CASE("unix dgram: a named sender gets answers; connecting to nobody is refu
     auto client_addr = unix_address::path(dir / "client");
     auto server = unix_dgram::bind(server_addr);
     child kid([&] {
-        ipc::unix_dgram_channel<int> ch(unix_dgram::connect(server_addr, client_addr));
+        auto ch = ipc::unix_dgram_channel<int>::connect(server_addr, client_addr);
         int v = 0;
         if (ch.send_for(20, 5s) != ipc::status::ok) return 1;
         return ch.recv_for(v, 5s) == ipc::status::ok && v == 21 ? 0 : 2;

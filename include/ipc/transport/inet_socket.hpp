@@ -258,4 +258,4 @@ public:
 
 // Channels over TCP and UDP (defined in ipc/fwd.hpp, included above): a
 // connected socket is one channel that both sends and receives,
-// ipc::tcp_channel<T> ch(tcp::connect(address, 1s)); ipc::udp_channel<T>.
+// auto ch = ipc::tcp_channel<T>::connect(address, 1s); ipc::udp_channel<T>.

@@ -449,4 +449,4 @@ using unix_seqpacket_listener = basic_unix_listener<unix_seqpacket>;
 
 // Channels over Unix sockets (defined in ipc/fwd.hpp, included above):
 // ipc::unix_stream_channel<T>, ipc::unix_seqpacket_channel<T>, ipc::unix_dgram_channel<T>;
-// e.g. ipc::unix_stream_channel<T> ch(unix_stream::connect(address, 1s)).
+// e.g. auto ch = ipc::unix_stream_channel<T>::connect(address, 1s).
