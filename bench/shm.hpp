@@ -95,7 +95,7 @@ public:
         const std::uint64_t capacity = fixed ? slots_for(size) : byte_capacity_for(size);
         for (int i = 0; i < 2; ++i) {
             names_[i] = region_name();
-            ring_[i] = transport(ipc::create_only, names_[i], capacity);
+            ring_[i] = transport::create(names_[i], capacity);
             sync_[i] = make_sync<Sync>();
         }
     }

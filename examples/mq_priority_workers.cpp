@@ -63,9 +63,9 @@ int main() {
     ipc::transport::posix_mq_options o;
     o.max_messages = job_count + worker_count;  // all jobs and stops fit: 10, the default limit
     o.message_size = sizeof(job);
-    ipc::posix_mq_channel<job> jobs(ipc::transport::posix_mq(ipc::create_only, jobs_name, o));
+    auto jobs = ipc::posix_mq_channel<job>::create(jobs_name, o);
     o.message_size = sizeof(report);
-    ipc::posix_mq_channel<report> reports(ipc::transport::posix_mq(ipc::create_only, reports_name, o));
+    auto reports = ipc::posix_mq_channel<report>::create(reports_name, o);
     // The workers inherit the open queues, so the names can go at once:
     // nothing is left behind in /dev/mqueue however this program ends.
     ipc::transport::posix_mq::remove(jobs_name);

@@ -46,14 +46,14 @@ TEST_CASE_TEMPLATE("shm mpmc: several producer and consumer processes, each mess
     remover<transport> region{unique_name("mpmc")};
     // The parent counts as a sender until every producer is done, so consumers
     // cannot see "closed" before the last producer has even started.
-    std::optional<channel> keep(std::in_place, transport(ipc::create_only, region.name, 16));
+    std::optional<channel> keep(std::in_place, transport::create(region.name, 16));
     keep->transport().attach(ipc::direction::send);
     tally delivered(producers * per_producer);
 
     std::vector<child> procs;
     for (std::uint32_t c = 0; c < consumers; ++c)
         procs.emplace_back([&, c] {
-            channel rx(transport(ipc::open_only, region.name));
+            auto rx = channel::open(region.name);
             rx.transport().end_of_stream(ipc::eos::when_all_senders_left);  // the producers are all known
             std::vector<std::uint64_t> next(producers, 0);
             tagged m{};
@@ -78,7 +78,7 @@ TEST_CASE_TEMPLATE("shm mpmc: several producer and consumer processes, each mess
     std::vector<child> makers;
     for (std::uint32_t p = 0; p < producers; ++p)
         makers.emplace_back([&, p] {
-            channel tx(transport(ipc::open_only, region.name));
+            auto tx = channel::open(region.name);
             for (std::uint64_t i = 0; i < per_producer; ++i) {
                 const tagged m{p, 0, i, mix(i * 7 + p)};
                 if (i % 4 == p % 4) {  // some by loan/commit
@@ -108,17 +108,17 @@ TEST_CASE_TEMPLATE("shm: end of stream is the receiver's choice when senders com
     using channel = ipc::channel<std::uint64_t, ring_transport, ipc::sync::futex>;
     constexpr bool mpmc = Ring::ring_kind == ipc::ring::kind::mpmc;
     remover<ring_transport> region{unique_name("eos")};
-    ring_transport(ipc::create_only, region.name, 8);
+    (void)ring_transport::create(region.name, 8);
     auto producer = [&](std::uint64_t from, std::chrono::milliseconds after) {
         return child([&, from, after] {
             std::this_thread::sleep_for(after);
-            channel tx(ring_transport(ipc::open_only, region.name));
+            auto tx = channel::open(region.name);
             for (std::uint64_t i = from; i < from + 3; ++i)
                 if (tx.send_for(i, 5s) != ipc::status::ok) return 1;
             return 0;
         });
     };
-    channel rx(ring_transport(ipc::open_only, region.name));
+    auto rx = channel::open(region.name);
     rx.transport().attach(ipc::direction::recv);
     CHECK(rx.transport().end_of_stream() == (mpmc ? ipc::eos::never : ipc::eos::when_all_senders_left));
     std::uint64_t v = 0;
@@ -158,10 +158,10 @@ TEST_CASE("shm mpmc: a loan dropped without commit is passed over, while message
     using channel = ipc::channel<std::uint64_t, ipc::transport::posix_shm<ipc::ring::mpmc<std::uint64_t>>, ipc::sync::futex>;
     using tr = channel::transport_type;
     remover<tr> region{unique_name("mpmc-cancel")};
-    channel rx(tr(ipc::create_only, region.name, 4));
+    auto rx = channel::create(region.name, 4);
     rx.transport().attach(ipc::direction::recv);
     rx.transport().end_of_stream(ipc::eos::when_all_senders_left);  // so the end below is seen as closed
-    std::optional<channel> keep(std::in_place, tr(ipc::open_only, region.name));  // a sender until the end: no early closed
+    std::optional<channel> keep(std::in_place, tr::open(region.name));  // a sender until the end: no early closed
     keep->transport().attach(ipc::direction::send);
     int loaned[2], go[2];
     REQUIRE(::pipe(loaned) == 0);
@@ -169,7 +169,7 @@ TEST_CASE("shm mpmc: a loan dropped without commit is passed over, while message
     // A claims the slot at the head and holds it until told to drop it; it
     // stays alive afterwards, so the slot is not a dead writer's to repair.
     child a([&] {
-        channel tx(tr(ipc::open_only, region.name));
+        auto tx = channel::open(region.name);
         tx.transport().attach(ipc::direction::send);
         char b = 'l';
         {
@@ -185,7 +185,7 @@ TEST_CASE("shm mpmc: a loan dropped without commit is passed over, while message
     REQUIRE(::read(loaned[0], &b, 1) == 1);
     // B commits two messages behind A's claimed slot.
     child bee([&] {
-        channel tx(tr(ipc::open_only, region.name));
+        auto tx = channel::open(region.name);
         tx.transport().attach(ipc::direction::send);
         return tx.send_for(1, 5s) == ipc::status::ok && tx.send_for(2, 5s) == ipc::status::ok ? 0 : 1;
     });
@@ -199,7 +199,7 @@ TEST_CASE("shm mpmc: a loan dropped without commit is passed over, while message
     CHECK(v == 2);
     // The slot serves later laps as any other.
     child c([&] {
-        channel tx(tr(ipc::open_only, region.name));
+        auto tx = channel::open(region.name);
         tx.transport().attach(ipc::direction::send);
         for (std::uint64_t i = 10; i < 30; ++i)
             if (tx.send_for(i, 5s) != ipc::status::ok) return 1;

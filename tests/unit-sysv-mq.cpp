@@ -40,7 +40,7 @@ sysv_mq_options options(std::size_t max_message, std::size_t queue_bytes = 0) {
 // and removed when the test ends; forked children _exit and remove nothing.
 struct private_queue {
     sysv_mq q;
-    explicit private_queue(const sysv_mq_options& o = {}) : q(ipc::create_only, sysv_key::private_key(), o) {
+    explicit private_queue(const sysv_mq_options& o = {}) : q(sysv_mq::create(sysv_key::private_key(), o)) {
         used_ids().insert(q.id());
     }
     ~private_queue() {
@@ -198,7 +198,7 @@ TEST_CASE("sysv_mq: a message over max_message or the kernel's msgmax is refused
 TEST_CASE("sysv_mq: a max_message over LONG_MAX is invalid_argument, refused before a queue or buffer is made") {
     // SIZE_MAX would wrap the buffer size (mtype + payload + 1) to a few bytes.
     std::error_code ec;
-    sysv_mq made(ipc::create_only, sysv_key::private_key(), options(SIZE_MAX), ec);
+    auto made = sysv_mq::create(sysv_key::private_key(), options(SIZE_MAX), ec);
     CHECK(ec == std::errc::invalid_argument);
     CHECK_FALSE(made.is_open());
     if (made.is_open()) (void)made.remove(ec);
@@ -226,7 +226,7 @@ TEST_CASE("sysv_mq: a foreign message larger than the channel's type is discarde
     check_oversized_then_intact(rx);
 }
 
-TEST_CASE("sysv_mq: keys from ftok: create_only, open_only, open_or_create, remove") {
+TEST_CASE("sysv_mq: keys from ftok: create, open, open_or_create, remove") {
     temp_dir dir;
     const std::string path = dir / "queue-key";
     std::ofstream(path) << "key";
@@ -234,19 +234,19 @@ TEST_CASE("sysv_mq: keys from ftok: create_only, open_only, open_or_create, remo
     CHECK(key.value() == ::ftok(path.c_str(), 'q'));
 
     std::error_code ec;
-    sysv_mq missing(ipc::open_only, key, {}, ec);
+    auto missing = sysv_mq::open(key, ec);
     CHECK(ec == ipc::errc::not_found);
     CHECK_FALSE(missing.is_open());
 
-    sysv_mq made(ipc::create_only, key);
+    auto made = sysv_mq::create(key);
     used_ids().insert(made.id());
-    CHECK(errc_thrown_by([&] { (void)sysv_mq(ipc::create_only, key); }) == ipc::errc::already_exists);
-    sysv_mq same(ipc::open_or_create, key);
+    CHECK(errc_thrown_by([&] { (void)sysv_mq::create(key); }) == ipc::errc::already_exists);
+    auto same = sysv_mq::open_or_create(key);
     CHECK(same.id() == made.id());
 
     // Another process finds the queue from the same path and id.
     child opener([&] {
-        sysv_mq_channel<int> tx(sysv_mq(ipc::open_only, sysv_key::from_path(path.c_str(), 'q')));
+        auto tx = sysv_mq_channel<int>::open(sysv_key::from_path(path.c_str(), 'q'));
         return tx.send_for(99, 5s) == ipc::status::ok ? 0 : 1;
     });
     CHECK(opener.wait() == child_ok);
@@ -261,7 +261,7 @@ TEST_CASE("sysv_mq: keys from ftok: create_only, open_only, open_or_create, remo
 
     CHECK(made.remove());
     CHECK_FALSE(made.is_open());
-    CHECK(errc_thrown_by([&] { (void)sysv_mq(ipc::open_only, key); }) == ipc::errc::not_found);
+    CHECK(errc_thrown_by([&] { (void)sysv_mq::open(key); }) == ipc::errc::not_found);
     // The channel that still holds the old id finds it gone.
     CHECK(rx.try_send(1, ec) == ipc::status::failed);
     CHECK(ec == ipc::errc::not_found);
@@ -280,7 +280,7 @@ TEST_CASE("sysv_mq: bad keys: a missing path, an id outside 1..255, opening a pr
         CHECK(ec == ipc::errc::name_invalid);
     }
     ec.clear();
-    sysv_mq q(ipc::open_only, sysv_key::private_key(), {}, ec);
+    auto q = sysv_mq::open(sysv_key::private_key(), {}, ec);
     CHECK(ec == ipc::errc::name_invalid);
     CHECK(errc_thrown_by([] { (void)sysv_mq::attach(-1); }) == ipc::errc::not_found);
 }

@@ -38,7 +38,7 @@ struct unix_connected_setup {
         unix_address addr = unix_address::path(dir / "s");
         ipc::transport::basic_unix_listener<Socket> listener = ipc::transport::basic_unix_listener<Socket>::listen(addr);
 
-        auto make_sender() { return ipc::channel<T, Socket, ipc::sync::poll, Framing>(Socket::connect_for(addr, 10s)); }
+        auto make_sender() { return ipc::channel<T, Socket, ipc::sync::poll, Framing>(Socket::connect(addr, 10s)); }
         auto make_receiver() {
             auto s = listener.accept_for(10s);
             REQUIRE(s.has_value());
@@ -136,7 +136,7 @@ TEST_CASE("unix abstract names: no file, a child connects, a second listener is 
     CHECK_FALSE(exists(std::string(addr.name())));
 
     child client([&] {
-        ipc::unix_stream_channel<std::string> ch(unix_stream::connect_for(addr, 5s));
+        auto ch = ipc::unix_stream_channel<std::string>::connect(addr, 5s);
         return ch.send_for("over the abstract namespace", 5s) == ipc::status::ok ? 0 : 1;
     });
     auto s = listener.accept_for(5s);
@@ -163,7 +163,7 @@ TEST_CASE("unix listener: the socket file is 0600 whatever the umask, and remove
     }
     CHECK_FALSE(exists(path));
     {
-        auto l = ipc::transport::unix_seqpacket_listener::listen(unix_address::path(path), SOMAXCONN, 0660);
+        auto l = ipc::transport::unix_seqpacket_listener::listen(unix_address::path(path), SOMAXCONN, ipc::permissions{0660});
         REQUIRE(::lstat(path.c_str(), &st) == 0);
         CHECK((st.st_mode & 07777) == 0660);
     }
@@ -183,12 +183,12 @@ TEST_CASE("unix listener: a stale socket file nobody listens on is replaced") {
     REQUIRE(exists(path));
     // Nobody answers there: connecting is refused, with a clear error.
     std::error_code ec;
-    (void)unix_stream::connect_for(unix_address::path(path), 1s, ec);
+    (void)unix_stream::connect(unix_address::path(path), 1s, ec);
     CHECK(ec == std::errc::connection_refused);
 
     auto l = ipc::transport::unix_stream_listener::listen(unix_address::path(path));
     child client([&] {
-        ipc::unix_stream_channel<int> ch(unix_stream::connect_for(unix_address::path(path), 5s));
+        auto ch = ipc::unix_stream_channel<int>::connect(unix_address::path(path), 5s);
         return ch.send_for(42, 5s) == ipc::status::ok ? 0 : 1;
     });
     auto s = l.accept_for(5s);
@@ -216,7 +216,7 @@ TEST_CASE("unix listener: a live listener's name is already_exists and stays liv
     unix_seqpacket probe;
     for (int i = 0; i < 1000 && !probe.is_open(); ++i) {
         ec.clear();
-        probe = unix_seqpacket::connect_for(addr, 1s, ec);
+        probe = unix_seqpacket::connect(addr, 1s, ec);
         if (!probe.is_open()) std::this_thread::sleep_for(5ms);
     }
     REQUIRE(probe.is_open());
@@ -285,7 +285,7 @@ TEST_CASE("unix listener: the destructor removes only its own file, and not from
 TEST_CASE("unix connect: nobody there is not_found; a full backlog times out") {
     temp_dir dir;
     std::error_code ec;
-    (void)unix_stream::connect_for(unix_address::path(dir / "nobody"), 1s, ec);
+    (void)unix_stream::connect(unix_address::path(dir / "nobody"), 1s, ec);
     CHECK(ec == ipc::errc::not_found);
     CHECK_THROWS_AS((void)unix_stream::connect(unix_address::path(dir / "nobody")), ipc::error);
 
@@ -296,7 +296,7 @@ TEST_CASE("unix connect: nobody there is not_found; a full backlog times out") {
     auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < 8 && !ec; ++i) {
         ec.clear();
-        auto s = unix_stream::connect_for(addr, 50ms, ec);
+        auto s = unix_stream::connect(addr, 50ms, ec);
         if (s.is_open()) queued.push_back(std::move(s));
     }
     CHECK(ec == ipc::errc::timed_out);
@@ -310,13 +310,13 @@ TEST_CASE("unix sockets: listening, connecting, accepting and closing leave no d
         temp_dir dir;
         auto addr = unix_address::path(dir / "s");
         auto l = ipc::transport::unix_seqpacket_listener::listen(addr);
-        auto c = unix_seqpacket::connect_for(addr, 1s);
+        auto c = unix_seqpacket::connect(addr, 1s);
         auto s = l.accept_for(1s);
         REQUIRE(s.has_value());
         auto d = unix_dgram::bind(unix_address::path(dir / "d"));
         auto p = unix_stream::pair();
         std::error_code ec;
-        (void)unix_stream::connect_for(unix_address::path(dir / "none"), 1s, ec);
+        (void)unix_stream::connect(unix_address::path(dir / "none"), 1s, ec);
         (void)ipc::transport::unix_stream_listener::listen(addr, ec);
         CHECK(ec == ipc::errc::already_exists);
     }
@@ -365,7 +365,7 @@ TEST_CASE("unix listener: one listener serves several client processes at once")
     std::vector<child> kids;
     for (int c = 0; c < clients; ++c)
         kids.emplace_back([&, c] {
-            ipc::unix_seqpacket_channel<record> ch(unix_seqpacket::connect_for(addr, 5s));
+            auto ch = ipc::unix_seqpacket_channel<record>::connect(addr, 5s);
             record r{};
             for (std::uint64_t i = 0; i < each; ++i) {
                 if (ch.send_for(make_msg<record>(c * 1000 + i, 0), 5s) != ipc::status::ok) return 1;
@@ -569,7 +569,7 @@ TEST_CASE("unix dgram: sending to a connected peer that closed its socket is sta
         return rx.recv_for(v, 5s) == ipc::status::ok && v == 7 ? 0 : 1;
     });
     bound.close();
-    ipc::unix_dgram_channel<int> tx(unix_dgram::connect(addr));
+    auto tx = ipc::unix_dgram_channel<int>::connect(addr);
     REQUIRE(tx.send_for(7, 5s) == ipc::status::ok);
     REQUIRE(receiver.wait() == child_ok);
     std::error_code ec;
@@ -627,7 +627,7 @@ TEST_CASE("unix dgram: a named sender gets answers; connecting to nobody is refu
     auto client_addr = unix_address::path(dir / "client");
     auto server = unix_dgram::bind(server_addr);
     child kid([&] {
-        ipc::unix_dgram_channel<int> ch(unix_dgram::connect(server_addr, client_addr));
+        auto ch = ipc::unix_dgram_channel<int>::connect(server_addr, client_addr);
         int v = 0;
         if (ch.send_for(20, 5s) != ipc::status::ok) return 1;
         return ch.recv_for(v, 5s) == ipc::status::ok && v == 21 ? 0 : 2;

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <array>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <span>
@@ -18,10 +17,12 @@
 #include "codec.hpp"
 #include "concepts.hpp"
 #include "detail/channel_factories.hpp"
+#include "detail/chrono.hpp"
 #include "detail/fd.hpp"
 #include "detail/outcome.hpp"
 #include "error.hpp"
 #include "framing/fixed.hpp"
+#include "fwd.hpp"
 #include "framing/length_prefixed.hpp"
 #include "status.hpp"
 #include "sync/poll.hpp"
@@ -76,10 +77,6 @@ std::string describe_transport(const Tr& t) {
     }
 }
 } // namespace detail
-
-// fixed for trivially copyable types, length_prefixed for everything else.
-template <class T>
-using default_framing_t = std::conditional_t<std::is_trivially_copyable_v<T>, framing::fixed, framing::length_prefixed>;
 
 // A typed channel composed at compile time. It sends if the transport writes,
 // receives if it reads, and does both over a duplex transport. No virtual

@@ -15,7 +15,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <exception>
 #include <mutex>
@@ -28,6 +27,7 @@
 
 #include "channel.hpp"
 #include "detail/blocked_signals.hpp"
+#include "detail/chrono.hpp"
 
 extern char** environ;
 

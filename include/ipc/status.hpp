@@ -1,9 +1,10 @@
 // ipc/status.hpp: the outcome of a send or receive, and the deadline a call waits until.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <ctime>
+
+#include "detail/chrono.hpp"
 
 namespace ipc {
 

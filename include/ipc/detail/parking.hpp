@@ -6,6 +6,7 @@
 #include "../concepts.hpp"
 #include "../error.hpp"
 #include "../status.hpp"
+#include "chrono.hpp"
 #include "deadline.hpp"
 
 namespace ipc::detail {

@@ -6,14 +6,14 @@
 #include <sys/uio.h>
 
 #include <array>
-#include <chrono>
 #include <optional>
 #include <span>
-#include <thread>
 
 #include "../concepts.hpp"
+#include "chrono.hpp"
 #include "deadline.hpp"
 #include "fd.hpp"
+#include "sleep.hpp"
 
 namespace ipc::detail {
 
@@ -51,7 +51,7 @@ inline bool connect_socket(int fd, const sockaddr* sa, socklen_t len, const dead
         }
         if (errno != EAGAIN) { ec = last_error(); return false; }
         if (dl.expired()) { ec = expired_code(dl); return false; }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        sleep_for(std::chrono::milliseconds(1));
     }
     return set_nonblocking(fd, false, ec);
 }
@@ -265,17 +265,17 @@ struct connect_ops {
         return s;
     }
     static Socket connect(const Address& a, std::error_code& ec) noexcept { return Socket::connect_until(a, deadline::never(), ec); }
-    // Gives up with errc::timed_out after d (a full backlog, an unanswered SYN).
+    // Gives up with errc::timed_out after `timeout` (a full backlog, an unanswered SYN).
     template <class Rep, class Period>
-    static Socket connect_for(const Address& a, std::chrono::duration<Rep, Period> d) {
+    static Socket connect(const Address& a, std::chrono::duration<Rep, Period> timeout) {
         std::error_code ec;
-        Socket s = Socket::connect_until(a, deadline::after(d), ec);
+        Socket s = Socket::connect_until(a, deadline::after(timeout), ec);
         if (ec) throw_error(ec, ("connect " + a.to_string()).c_str());
         return s;
     }
     template <class Rep, class Period>
-    static Socket connect_for(const Address& a, std::chrono::duration<Rep, Period> d, std::error_code& ec) noexcept {
-        return Socket::connect_until(a, deadline::after(d), ec);
+    static Socket connect(const Address& a, std::chrono::duration<Rep, Period> timeout, std::error_code& ec) noexcept {
+        return Socket::connect_until(a, deadline::after(timeout), ec);
     }
 };
 

@@ -303,6 +303,24 @@ inline bool is_formatted(std::span<const std::byte> mem) noexcept {
     return h->state.load(std::memory_order_acquire) == formatted_state;
 }
 
+inline const char* kind_name(std::uint64_t k) noexcept {
+    return k == 1 ? "spsc" : k == 2 ? "mpmc" : k == 3 ? "bytes" : "unknown";
+}
+
+// errc::limit_exceeded, explained: why required_size<Ring>(capacity) is 0.
+template <class Ring>
+std::error_code capacity_error(std::uint64_t capacity) noexcept {
+    const auto c = static_cast<unsigned long long>(capacity);
+    const auto min = static_cast<unsigned long long>(Ring::min_capacity);
+    const char* what = Ring::ring_kind == kind::bytes ? "bytes" : "slots";
+    const std::error_code ec = make_error_code(errc::limit_exceeded);
+    if (!detail::is_pow2(capacity))
+        return ipc::detail::explain(ec, "capacity must be a power of two (%s ring: %llu %s given)", kind_name(static_cast<std::uint64_t>(Ring::ring_kind)), c, what);
+    if (capacity < Ring::min_capacity)
+        return ipc::detail::explain(ec, "capacity %llu %s is below the %s ring's minimum of %llu", c, what, kind_name(static_cast<std::uint64_t>(Ring::ring_kind)), min);
+    return ipc::detail::explain(ec, "capacity %llu %s would need a region of 2^62 bytes or more", c, what);
+}
+
 // Builds an empty Ring in mem (which must be cache-line aligned and at least
 // required_size<Ring>(capacity) bytes). Not safe against concurrent attach:
 // attach() refuses a region until its state says formatted.
@@ -310,7 +328,7 @@ template <class Ring>
 Ring format(std::span<std::byte> mem, std::uint64_t capacity, std::error_code& ec) noexcept {
     const std::uint64_t need = required_size<Ring>(capacity);
     if (need == 0) {
-        ec = make_error_code(errc::limit_exceeded);
+        ec = capacity_error<Ring>(capacity);
         return {};
     }
     if (mem.size() < need || reinterpret_cast<std::uintptr_t>(mem.data()) % ipc::detail::cache_line != 0) {
@@ -349,25 +367,45 @@ Ring format(std::span<std::byte> mem, std::uint64_t capacity, std::error_code& e
 // make the ring reach outside mem.
 template <class Ring>
 Ring attach(std::span<std::byte> mem, std::error_code& ec) noexcept {
+    using ull = unsigned long long;
+    const std::error_code corrupt = make_error_code(errc::corrupt);
     if (!is_formatted(mem) || mem.size() < data_offset<Ring>) {
-        ec = make_error_code(errc::corrupt);
+        ec = ipc::detail::explain(corrupt, "the region (%llu bytes) holds no formatted ring header", static_cast<ull>(mem.size()));
         return {};
     }
     auto* st = state_of<Ring>(mem);
     const header& h = st->hdr;
     if (h.magic != region_magic) {
-        ec = make_error_code(errc::corrupt);
+        ec = ipc::detail::explain(corrupt, "the region does not start with ipc's ring magic number (found %#llx)", static_cast<ull>(h.magic));
         return {};
     }
-    if (h.version != layout_version || h.kind != static_cast<std::uint32_t>(Ring::ring_kind) ||
-        h.slot_size != Ring::slot_size || h.value_size != Ring::value_size || h.value_align != Ring::value_align ||
-        h.type_tag != Ring::tag || h.data_offset != data_offset<Ring>) {
-        ec = make_error_code(errc::layout_mismatch);
+    // The first field that differs, with what the region holds and what this program expects.
+    const auto mismatch = [&](const char* field, std::uint64_t found, std::uint64_t expected) {
+        ec = ipc::detail::explain(make_error_code(errc::layout_mismatch), "%s differs: the region has %llu, this program expects %llu", field,
+                                  static_cast<ull>(found), static_cast<ull>(expected));
+        return Ring{};
+    };
+    if (h.version != layout_version) return mismatch("layout version", h.version, layout_version);
+    if (h.kind != static_cast<std::uint32_t>(Ring::ring_kind)) {
+        ec = ipc::detail::explain(make_error_code(errc::layout_mismatch), "ring kind differs: the region is a %s ring, this program expects %s",
+                                  kind_name(h.kind), kind_name(static_cast<std::uint64_t>(Ring::ring_kind)));
         return {};
     }
+    if (h.value_size != Ring::value_size) return mismatch("sizeof(T)", h.value_size, Ring::value_size);
+    if (h.value_align != Ring::value_align) return mismatch("alignof(T)", h.value_align, Ring::value_align);
+    if (h.type_tag != Ring::tag) {
+        ec = ipc::detail::explain(make_error_code(errc::layout_mismatch),
+                                  "type tag differs: the region has %#llx, this program expects %#llx (another T of the same size, or "
+                                  "another compiler's default ipc::ring::type_name)",
+                                  static_cast<ull>(h.type_tag), static_cast<ull>(Ring::tag));
+        return {};
+    }
+    if (h.slot_size != Ring::slot_size) return mismatch("slot size", h.slot_size, Ring::slot_size);
+    if (h.data_offset != data_offset<Ring>) return mismatch("data offset", h.data_offset, data_offset<Ring>);
     const std::uint64_t need = required_size<Ring>(h.capacity);
     if (need == 0 || h.total_size != need || mem.size() < need) {
-        ec = make_error_code(errc::corrupt);
+        ec = ipc::detail::explain(corrupt, "the header's capacity %llu and size %llu do not fit the region's %llu bytes",
+                                  static_cast<ull>(h.capacity), static_cast<ull>(h.total_size), static_cast<ull>(mem.size()));
         return {};
     }
     return Ring(st, mem.data() + data_offset<Ring>, h.capacity);

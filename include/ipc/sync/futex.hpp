@@ -1,9 +1,9 @@
 // ipc/sync/futex.hpp: spin briefly, then sleep on a futex word in the shared region.
 #pragma once
 
-#include <chrono>
 
 #include "../concepts.hpp"
+#include "../detail/chrono.hpp"
 #include "../detail/cpu.hpp"
 #include "../detail/futex.hpp"
 #include "../detail/parking.hpp"

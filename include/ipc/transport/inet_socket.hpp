@@ -19,6 +19,7 @@
 
 #include "../basic_channel.hpp"
 #include "../detail/socket_io.hpp"
+#include "../fwd.hpp"
 
 namespace ipc::transport {
 
@@ -177,7 +178,16 @@ class tcp_listener : public detail::accept_ops<tcp_listener, tcp> {
 public:
     tcp_listener() noexcept = default;
 
-    static tcp_listener listen(const inet_address& a, std::error_code& ec, int backlog = SOMAXCONN) noexcept {
+    // Listens on `a` (port 0: the kernel picks, see local_address()) with room
+    // for `backlog` pending connections; a port in use is errc::already_exists.
+    static tcp_listener listen(const inet_address& a, int backlog = SOMAXCONN) {
+        std::error_code ec;
+        tcp_listener l = listen(a, backlog, ec);
+        detail::throw_if(ec, ("listen " + a.to_string()).c_str());
+        return l;
+    }
+    static tcp_listener listen(const inet_address& a, std::error_code& ec) noexcept { return listen(a, SOMAXCONN, ec); }
+    static tcp_listener listen(const inet_address& a, int backlog, std::error_code& ec) noexcept {
         ec.clear();
         tcp_listener l;
         l.fd_ = detail::open_socket(a.family(), SOCK_STREAM | SOCK_NONBLOCK, ec);  // see detail::accept_socket
@@ -188,12 +198,6 @@ public:
             return {};
         }
         l.address_ = inet_address::local_of(l.fd_.get(), ec);
-        return l;
-    }
-    static tcp_listener listen(const inet_address& a, int backlog = SOMAXCONN) {
-        std::error_code ec;
-        tcp_listener l = listen(a, ec, backlog);
-        detail::throw_if(ec, ("listen " + a.to_string()).c_str());
         return l;
     }
 
@@ -242,16 +246,17 @@ public:
         return s;
     }
     // Sends to (and receives only from) remote; from an ephemeral port, or from local.
-    static udp connect(const inet_address& remote, std::error_code& ec, const inet_address& local = {}) noexcept {
+    static udp connect(const inet_address& remote, const inet_address& local = {}) {
+        std::error_code ec;
+        udp s = connect(remote, local, ec);
+        detail::throw_if(ec, ("connect " + remote.to_string()).c_str());
+        return s;
+    }
+    static udp connect(const inet_address& remote, std::error_code& ec) noexcept { return connect(remote, inet_address{}, ec); }
+    static udp connect(const inet_address& remote, const inet_address& local, std::error_code& ec) noexcept {
         ec.clear();
         udp s = local.empty() ? udp(detail::open_socket(remote.family(), SOCK_DGRAM, ec)) : bind(local, ec);
         if (ec || !s.set_peer(remote, ec)) return {};
-        return s;
-    }
-    static udp connect(const inet_address& remote, const inet_address& local = {}) {
-        std::error_code ec;
-        udp s = connect(remote, ec, local);
-        detail::throw_if(ec, ("connect " + remote.to_string()).c_str());
         return s;
     }
 
@@ -287,12 +292,6 @@ public:
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-// A connected TCP socket is one channel that both sends and receives.
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using tcp_channel = channel<T, transport::tcp, Sync, Framing>;
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using udp_channel = channel<T, transport::udp, Sync, Framing>;
-
-} // namespace ipc
+// Channels over TCP and UDP (defined in ipc/fwd.hpp, included above): a
+// connected socket is one channel that both sends and receives,
+// auto ch = ipc::tcp_channel<T>::connect(address, 1s); ipc::udp_channel<T>.

@@ -3,23 +3,25 @@
 // ring_region<Ring> is what every shared-memory transport is: a mapping, a
 // ring view on it, and the bookkeeping of who sends and who receives (so a
 // receiver learns when the last sender left, if it takes that as the end of
-// the stream: see end_of_stream()). named_region<Ring, Backing>
-// adds create_only / open_only / open_or_create and remove(name) over a
+// the stream: see end_of_stream()). named_region<Ring, Backing> adds
+// create / open / open_or_create and remove(name) factories over a
 // Backing (POSIX shm, System V shm, a file). Waiting is the sync policy's job:
 // every operation here is nonblocking.
 #pragma once
 
 #include <sys/sem.h>
 
-#include <chrono>
+#include <cstdio>
 #include <optional>
 #include <string_view>
-#include <thread>
 
 #include "../codec.hpp"
 #include "../concepts.hpp"
+#include "../detail/chrono.hpp"
 #include "../detail/futex.hpp"
+#include "../detail/name.hpp"
 #include "../detail/region.hpp"
+#include "../detail/sleep.hpp"
 #include "../eos.hpp"
 #include "../open_mode.hpp"
 #include "../ring/bytes.hpp"
@@ -503,11 +505,18 @@ private:
     eos eos_ = ipc::detail::is_mpmc_ring<Ring> ? eos::never : eos::when_all_senders_left;
 };
 
-// A ring in a named object. Backing provides, for a validated name:
+// A ring in a named object. Backing provides, for a name it has checked:
+//   static bool check_name(name, ec)                      the naming rule, explained
 //   static detail::mapping create(name, size, mode, ec)  exclusive; already_exists if there
 //   static detail::mapping open(name, ec)                 the whole object; not_found if absent
 //   static bool unlink(name, ec)
 //   static constexpr const char* what                     for exception messages
+//
+// Opened through static factories, each with an std::error_code& twin that
+// never throws and returns a closed region on failure:
+//   auto r = posix_shm<ring::spsc<T>>::create("jobs", 1024);   // or open("jobs"), open_or_create("jobs", 1024)
+// Every failure names the region ("posix_shm::create: 'jobs': capacity must be
+// a power of two ..."; ipc::last_error_detail gives the words to ec users).
 template <class Ring, class Backing>
 class named_region : public ring_region<Ring> {
     using base = ring_region<Ring>;
@@ -515,87 +524,79 @@ class named_region : public ring_region<Ring> {
 public:
     named_region() noexcept = default;
 
-    // A new region with `capacity` slots (bytes for ring::bytes), a power of two.
-    named_region(create_only_t, std::string_view name, std::uint64_t capacity, ::mode_t mode = 0600) {
+    // A new region with `capacity` slots (bytes for ring::bytes), a power of
+    // two; errc::already_exists if the name is taken.
+    static named_region create(std::string_view name, std::uint64_t capacity, permissions p = {}) {
         std::error_code ec;
-        *this = named_region(create_only, name, capacity, ec, mode);
-        ipc::detail::throw_if(ec, Backing::what);
+        named_region r = create(name, capacity, p, ec);
+        if (ec) throw_named(ec, "create");
+        return r;
     }
-    named_region(create_only_t, std::string_view name, std::uint64_t capacity, std::error_code& ec,
-                 ::mode_t mode = 0600) noexcept {
-        if (!check(name, ec)) return;
-        const std::uint64_t size = ring::required_size<Ring>(capacity);
-        if (size == 0) {
-            ec = make_error_code(errc::limit_exceeded);
-            return;
-        }
-        auto m = Backing::create(name, size, mode, ec);
-        if (ec) return;
-        Ring r = ring::format<Ring>(m.bytes(), capacity, ec);
-        if (ec) {
-            std::error_code ignore;
-            Backing::unlink(name, ignore);
-            return;
-        }
-        base::operator=(base(std::move(m), r));
+    static named_region create(std::string_view name, std::uint64_t capacity, std::error_code& ec) noexcept {
+        return create(name, capacity, permissions{}, ec);
+    }
+    static named_region create(std::string_view name, std::uint64_t capacity, permissions p, std::error_code& ec) noexcept {
+        named_region r;
+        ec.clear();
+        if (r.make(name, capacity, p.mode, ec)) return r;
+        ipc::detail::with_name(ec, name);
+        return {};
     }
 
-    // An existing region; errc::layout_mismatch if it was made for another T or layout.
-    named_region(open_only_t, std::string_view name) {
+    // An existing region; errc::not_found if there is none, errc::layout_mismatch
+    // (naming the field) if it was made for another T or ring.
+    [[nodiscard]] static named_region open(std::string_view name) {
         std::error_code ec;
-        *this = named_region(open_only, name, ec);
-        ipc::detail::throw_if(ec, Backing::what);
+        named_region r = open(name, ec);
+        if (ec) throw_named(ec, "open");
+        return r;
     }
-    named_region(open_only_t, std::string_view name, std::error_code& ec) noexcept {
-        if (!check(name, ec)) return;
-        // A creator may be between creating and formatting: give it a moment.
-        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-        ipc::detail::mapping m;
-        for (;;) {
-            m = Backing::open(name, ec);
-            if (ec) return;
-            if (m && ring::is_formatted(m.bytes())) break;
-            if (std::chrono::steady_clock::now() >= until) {
-                ec = make_error_code(errc::corrupt);
-                return;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
-        Ring r = ring::attach<Ring>(m.bytes(), ec);
-        if (ec) return;
-        base::operator=(base(std::move(m), r));
+    [[nodiscard]] static named_region open(std::string_view name, std::error_code& ec) noexcept {
+        named_region r;
+        ec.clear();
+        if (r.attach_existing(name, ec)) return r;
+        ipc::detail::with_name(ec, name);
+        return {};
     }
 
     // Opens the region if it exists, else creates it; two processes doing this
     // at once end up on the same region.
-    named_region(open_or_create_t, std::string_view name, std::uint64_t capacity, ::mode_t mode = 0600) {
+    static named_region open_or_create(std::string_view name, std::uint64_t capacity, permissions p = {}) {
         std::error_code ec;
-        *this = named_region(open_or_create, name, capacity, ec, mode);
-        ipc::detail::throw_if(ec, Backing::what);
+        named_region r = open_or_create(name, capacity, p, ec);
+        if (ec) throw_named(ec, "open_or_create");
+        return r;
     }
-    named_region(open_or_create_t, std::string_view name, std::uint64_t capacity, std::error_code& ec,
-                 ::mode_t mode = 0600) noexcept {
+    static named_region open_or_create(std::string_view name, std::uint64_t capacity, std::error_code& ec) noexcept {
+        return open_or_create(name, capacity, permissions{}, ec);
+    }
+    static named_region open_or_create(std::string_view name, std::uint64_t capacity, permissions p,
+                                                     std::error_code& ec) noexcept {
+        named_region r;
         for (int attempt = 0; attempt < 100; ++attempt) {
             ec.clear();
-            *this = named_region(create_only, name, capacity, ec, mode);
-            if (ec != errc::already_exists) return;
+            if (r.make(name, capacity, p.mode, ec)) return r;
+            if (ec != errc::already_exists) break;
             ec.clear();
-            *this = named_region(open_only, name, ec);
-            if (ec != errc::not_found) return;  // removed in between: try again
+            if (r.attach_existing(name, ec)) return r;
+            if (ec != errc::not_found) break;  // else removed in between: try again
         }
+        ipc::detail::with_name(ec, name);
+        return {};
     }
 
     // Deletes the named region (and a semaphore set sync::sysv_sem made for
     // it); processes that have it mapped keep using it until they close.
-    // Returns false if there was nothing to remove.
+    // True if it was removed, false if there was none (not an error).
     static bool remove(std::string_view name) {
         std::error_code ec;
-        bool r = remove(name, ec);
-        ipc::detail::throw_if(ec, Backing::what);
+        const bool r = remove(name, ec);
+        if (ec) throw_named(ec, "remove");
         return r;
     }
     static bool remove(std::string_view name, std::error_code& ec) noexcept {
-        if (!check(name, ec)) return false;
+        ec.clear();
+        if (!Backing::check_name(name, ec)) return false;
         std::error_code ignore;
         auto m = Backing::open(name, ignore);
         if (m && ring::is_formatted(m.bytes()) && m.bytes().size() >= sizeof(ring::shared_state<ring::two_indices>)) {
@@ -605,14 +606,55 @@ public:
         m.reset();
         if (Backing::unlink(name, ec)) return true;
         if (ec == errc::not_found) ec.clear();
+        else ipc::detail::with_name(ec, name);
         return false;
     }
 
 private:
-    static bool check(std::string_view name, std::error_code& ec) noexcept {
-        if (Backing::valid_name(name)) return true;
-        ec = make_error_code(errc::name_invalid);
-        return false;
+    [[noreturn]] static void throw_named(std::error_code ec, const char* op) {
+        char what[48];
+        std::snprintf(what, sizeof what, "%s::%s", Backing::what, op);
+        ipc::detail::throw_error(ec, what);
+    }
+
+    bool make(std::string_view name, std::uint64_t capacity, ::mode_t mode, std::error_code& ec) noexcept {
+        if (!Backing::check_name(name, ec)) return false;
+        const std::uint64_t size = ring::required_size<Ring>(capacity);
+        if (size == 0) {
+            ec = ring::capacity_error<Ring>(capacity);
+            return false;
+        }
+        auto m = Backing::create(name, size, mode, ec);
+        if (ec) return false;
+        Ring r = ring::format<Ring>(m.bytes(), capacity, ec);
+        if (ec) {
+            std::error_code ignore;
+            Backing::unlink(name, ignore);
+            return false;
+        }
+        base::operator=(base(std::move(m), r));
+        return true;
+    }
+
+    bool attach_existing(std::string_view name, std::error_code& ec) noexcept {
+        if (!Backing::check_name(name, ec)) return false;
+        // A creator may be between creating and formatting: give it a moment.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        ipc::detail::mapping m;
+        for (;;) {
+            m = Backing::open(name, ec);
+            if (ec) return false;
+            if (m && ring::is_formatted(m.bytes())) break;
+            if (std::chrono::steady_clock::now() >= until) {
+                ec = ipc::detail::explain(make_error_code(errc::corrupt), "not formatted 2 s after it was created (its creator died or is not ipc)");
+                return false;
+            }
+            ipc::detail::sleep_for(std::chrono::milliseconds(1));
+        }
+        Ring r = ring::attach<Ring>(m.bytes(), ec);
+        if (ec) return false;
+        base::operator=(base(std::move(m), r));
+        return true;
     }
 };
 

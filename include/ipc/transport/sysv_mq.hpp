@@ -6,13 +6,15 @@
 #include <sys/stat.h>
 
 #include <climits>
+#include <cstdio>
 #include <cstring>
-#include <memory>
 #include <string>
 
 #include "../basic_channel.hpp"
 #include "../detail/message_queue.hpp"
+#include "../detail/name.hpp"
 #include "../detail/proc.hpp"
+#include "../fwd.hpp"
 #include "../open_mode.hpp"
 #include "../sync/backoff.hpp"
 
@@ -78,12 +80,11 @@ private:
 };
 
 struct sysv_mq_options {
-    mode_t mode = 0600;
     // The largest message this side sends or receives (the payload after mtype);
     // the transport's buffer has this size, made once. The kernel's own limit
     // is /proc/sys/kernel/msgmax (8192 by default); over LONG_MAX is invalid_argument.
     std::size_t max_message = 8192;
-    // create_only: the new queue's capacity in bytes (msg_qbytes), 0 = the
+    // create(): the new queue's capacity in bytes (msg_qbytes), 0 = the
     // kernel's default /proc/sys/kernel/msgmnb. Lowering needs no privilege.
     std::size_t queue_bytes = 0;
 };
@@ -106,14 +107,53 @@ public:
     sysv_mq() noexcept = default;
 
     // A new queue (IPC_CREAT | IPC_EXCL); errc::already_exists if the key has one.
-    sysv_mq(create_only_t, sysv_key key, const sysv_mq_options& o = {}) { get_or_throw(key, IPC_CREAT | IPC_EXCL, o, "create"); }
-    sysv_mq(create_only_t, sysv_key key, const sysv_mq_options& o, std::error_code& ec) noexcept { get(key, IPC_CREAT | IPC_EXCL, o, ec); }
-    sysv_mq(open_or_create_t, sysv_key key, const sysv_mq_options& o = {}) { get_or_throw(key, IPC_CREAT, o, "open_or_create"); }
-    sysv_mq(open_or_create_t, sysv_key key, const sysv_mq_options& o, std::error_code& ec) noexcept { get(key, IPC_CREAT, o, ec); }
+    static sysv_mq create(sysv_key key, const sysv_mq_options& o = {}, permissions p = {}) {
+        return or_throw(key, IPC_CREAT | IPC_EXCL, o, p, "sysv_mq::create");
+    }
+    static sysv_mq create(sysv_key key, std::error_code& ec) noexcept { return create(key, {}, permissions{}, ec); }
+    static sysv_mq create(sysv_key key, const sysv_mq_options& o, std::error_code& ec) noexcept { return create(key, o, permissions{}, ec); }
+    static sysv_mq create(sysv_key key, const sysv_mq_options& o, permissions p, std::error_code& ec) noexcept {
+        return got(key, IPC_CREAT | IPC_EXCL, o, p, ec);
+    }
+    // The key's queue, created if there is none.
+    static sysv_mq open_or_create(sysv_key key, const sysv_mq_options& o = {}, permissions p = {}) {
+        return or_throw(key, IPC_CREAT, o, p, "sysv_mq::open_or_create");
+    }
+    static sysv_mq open_or_create(sysv_key key, std::error_code& ec) noexcept { return open_or_create(key, {}, permissions{}, ec); }
+    static sysv_mq open_or_create(sysv_key key, const sysv_mq_options& o, std::error_code& ec) noexcept {
+        return open_or_create(key, o, permissions{}, ec);
+    }
+    static sysv_mq open_or_create(sysv_key key, const sysv_mq_options& o, permissions p, std::error_code& ec) noexcept {
+        return got(key, IPC_CREAT, o, p, ec);
+    }
     // The existing queue of a key; errc::not_found if none. private_key() has
     // no existing queue to open: errc::name_invalid.
-    sysv_mq(open_only_t, sysv_key key, const sysv_mq_options& o = {}) { get_or_throw(key, 0, o, "open"); }
-    sysv_mq(open_only_t, sysv_key key, const sysv_mq_options& o, std::error_code& ec) noexcept { get(key, 0, o, ec); }
+    [[nodiscard]] static sysv_mq open(sysv_key key, const sysv_mq_options& o = {}) { return or_throw(key, 0, o, {}, "sysv_mq::open"); }
+    [[nodiscard]] static sysv_mq open(sysv_key key, std::error_code& ec) noexcept { return open(key, sysv_mq_options{}, ec); }
+    [[nodiscard]] static sysv_mq open(sysv_key key, const sysv_mq_options& o, std::error_code& ec) noexcept { return got(key, 0, o, {}, ec); }
+
+    // Removes the key's queue for every process (waiting receivers and senders
+    // fail with errc::not_found). True if it was removed, false if there was
+    // none (not an error).
+    static bool remove(sysv_key key, std::error_code& ec) noexcept {
+        ec.clear();
+        if (key.is_private()) {
+            ec = detail::explain(make_error_code(errc::name_invalid), "a private_key() queue has no key to find it by: remove() it through its transport");
+            return false;
+        }
+        const int id = ::msgget(key.value(), 0);
+        if (id >= 0 && ::msgctl(id, IPC_RMID, nullptr) == 0) return true;
+        ec = failure();
+        if (ec == errc::not_found) ec.clear();
+        else explain_key(ec, key);
+        return false;
+    }
+    static bool remove(sysv_key key) {
+        std::error_code ec;
+        const bool r = remove(key, ec);
+        detail::throw_if(ec, "sysv_mq::remove");
+        return r;
+    }
 
     // The queue with this id (from id() in another process, or ipcs -q).
     static sysv_mq attach(int msqid, const sysv_mq_options& o, std::error_code& ec) noexcept {
@@ -289,7 +329,7 @@ private:
 
     bool make_buffer(const sysv_mq_options& o, std::error_code& ec) noexcept {
         if (o.max_message > detail::queue_size_max) {
-            ec = std::make_error_code(std::errc::invalid_argument);
+            ec = detail::explain(std::make_error_code(std::errc::invalid_argument), "max_message %zu is over LONG_MAX", o.max_message);
             return false;
         }
         // mtype, the payload, and one byte to detect a payload over the limit.
@@ -299,15 +339,19 @@ private:
         return true;
     }
 
-    bool get(sysv_key key, int create, const sysv_mq_options& o, std::error_code& ec) noexcept {
+    bool get(sysv_key key, int create, const sysv_mq_options& o, mode_t mode, std::error_code& ec) noexcept {
         if (!create && key.is_private()) {
-            ec = make_error_code(errc::name_invalid);
+            ec = detail::explain(make_error_code(errc::name_invalid), "private_key() names no existing queue: create() one");
             return false;
         }
         if (!make_buffer(o, ec)) return false;
-        int id = ::msgget(key.value(), create | static_cast<int>(o.mode & 0777));
+        int id = ::msgget(key.value(), create | static_cast<int>(mode & 0777));
         if (id < 0) {
-            ec = errno == ENOSPC ? make_error_code(errc::limit_exceeded) : detail::last_error();
+            if (errno == ENOSPC)
+                ec = detail::explain(make_error_code(errc::limit_exceeded), "the system's queue limit /proc/sys/kernel/msgmni (%ld) is reached",
+                                     detail::read_proc_number("/proc/sys/kernel/msgmni"));
+            else
+                ec = detail::last_error();
             return false;
         }
         // A capacity set only on the queue we made: IPC_CREAT without IPC_EXCL may have opened one.
@@ -323,24 +367,33 @@ private:
         return true;
     }
 
-    void get_or_throw(sysv_key key, int create, const sysv_mq_options& o, const char* what) {
+    static std::error_code explain_key(std::error_code ec, sysv_key key) noexcept {
+        char k[24];
+        std::snprintf(k, sizeof k, "key %#x", static_cast<unsigned>(key.value()));
+        return detail::with_name(ec, k);
+    }
+    static sysv_mq or_throw(sysv_key key, int create, const sysv_mq_options& o, permissions p, const char* what) {
         std::error_code ec;
-        if (!get(key, create, o, ec)) throw ipc::error(ec, std::string("sysv_mq: ") + what + " key " + std::to_string(key.value()));
+        sysv_mq q = got(key, create, o, p, ec);
+        detail::throw_if(ec, what);
+        return q;
+    }
+    static sysv_mq got(sysv_key key, int create, const sysv_mq_options& o, permissions p, std::error_code& ec) noexcept {
+        ec.clear();
+        sysv_mq q;
+        if (q.get(key, create, o, p.mode, ec)) return q;
+        explain_key(ec, key);
+        return {};
     }
 
-    std::unique_ptr<std::byte[]> buf_;  // [long mtype][payload up to max_ + 1]
+    detail::byte_buffer buf_;  // [long mtype][payload up to max_ + 1]
     std::size_t max_ = 0;
     int id_ = -1;
 };
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-// A typed channel over a System V message queue; it both sends and receives.
-//   auto q = ipc::sysv_mq_channel<job>(ipc::transport::sysv_mq(ipc::create_only, key));
+// The channel over a System V message queue (defined in ipc/fwd.hpp, included
+// above); it both sends and receives:
+//   auto q = ipc::sysv_mq_channel<job>::create(ipc::transport::sysv_key(0x4a4f42));
 //   q.send(j, {.type = 2});   ipc::transport::sysv_mq::recv_info i{.select = ipc::transport::type_selector::exact(2)};  q.recv(j, i);
-template <class T, class Sync = sync::backoff, class Framing = default_framing_t<T>>
-using sysv_mq_channel = channel<T, transport::sysv_mq, Sync, Framing>;
-
-} // namespace ipc

@@ -29,6 +29,8 @@
 #include "../detail/name.hpp"
 #include "../detail/proc.hpp"
 #include "../detail/socket_io.hpp"
+#include "../fwd.hpp"
+#include "../open_mode.hpp"
 
 namespace ipc::transport {
 
@@ -374,33 +376,35 @@ public:
         : message_socket(std::move(fd), kind::datagram, connected), file_(std::move(file)) {}
     static constexpr int socket_type = SOCK_DGRAM;
 
-    // A socket that receives on `local`.
-    static unix_dgram bind(const unix_address& local, std::error_code& ec, mode_t mode = 0600) {
-        ec.clear();
-        detail::unique_fd fd = detail::open_socket(AF_UNIX, SOCK_DGRAM, ec);
-        if (ec) return {};
-        detail::socket_file file = detail::bind_unix(fd.get(), local, SOCK_DGRAM, mode, ec);
-        if (ec) return {};
-        return unix_dgram(std::move(fd), false, std::move(file));
-    }
-    static unix_dgram bind(const unix_address& local, mode_t mode = 0600) {
+    // A socket that receives on `local` (a socket file gets p.mode, 0600 unless widened).
+    static unix_dgram bind(const unix_address& local, permissions p = {}) {
         std::error_code ec;
-        unix_dgram s = bind(local, ec, mode);
+        unix_dgram s = bind(local, p, ec);
         if (ec) detail::throw_bind_error(ec, local);
         return s;
     }
+    static unix_dgram bind(const unix_address& local, std::error_code& ec) { return bind(local, permissions{}, ec); }
+    static unix_dgram bind(const unix_address& local, permissions p, std::error_code& ec) {
+        ec.clear();
+        detail::unique_fd fd = detail::open_socket(AF_UNIX, SOCK_DGRAM, ec);
+        if (ec) return {};
+        detail::socket_file file = detail::bind_unix(fd.get(), local, SOCK_DGRAM, p.mode, ec);
+        if (ec) return {};
+        return unix_dgram(std::move(fd), false, std::move(file));
+    }
     // A socket that sends to `remote` (and receives only from it), unnamed
     // or bound to `local` so that the peer can answer.
-    static unix_dgram connect(const unix_address& remote, std::error_code& ec, const unix_address& local = {}) {
+    static unix_dgram connect(const unix_address& remote, const unix_address& local = {}) {
+        std::error_code ec;
+        unix_dgram s = connect(remote, local, ec);
+        detail::throw_if(ec, ("connect " + remote.to_string()).c_str());
+        return s;
+    }
+    static unix_dgram connect(const unix_address& remote, std::error_code& ec) { return connect(remote, unix_address{}, ec); }
+    static unix_dgram connect(const unix_address& remote, const unix_address& local, std::error_code& ec) {
         ec.clear();
         unix_dgram s = local.empty() ? unix_dgram(detail::open_socket(AF_UNIX, SOCK_DGRAM, ec)) : bind(local, ec);
         if (ec || !s.set_peer(remote, ec)) return {};
-        return s;
-    }
-    static unix_dgram connect(const unix_address& remote, const unix_address& local = {}) {
-        std::error_code ec;
-        unix_dgram s = connect(remote, ec, local);
-        detail::throw_if(ec, ("connect " + remote.to_string()).c_str());
         return s;
     }
     // Connects this socket (e.g. a bound server answering one client). A
@@ -447,14 +451,23 @@ private:
 };
 
 // Listens on a Unix name and accepts Socket (unix_stream or unix_seqpacket)
-// connections. The socket file is created 0600 (mode) and removed by the
+// connections. The socket file is created 0600 (permissions) and removed by the
 // destructor; see detail::bind_unix for what happens to an existing file.
 template <class Socket>
 class basic_unix_listener : public detail::accept_ops<basic_unix_listener<Socket>, Socket> {
 public:
     basic_unix_listener() noexcept = default;
 
-    static basic_unix_listener listen(const unix_address& a, std::error_code& ec, int backlog = SOMAXCONN, mode_t mode = 0600) {
+    // Listens on `a` with room for `backlog` pending connections; a socket file gets p.mode.
+    static basic_unix_listener listen(const unix_address& a, int backlog = SOMAXCONN, permissions p = {}) {
+        std::error_code ec;
+        basic_unix_listener l = listen(a, backlog, p, ec);
+        if (ec) detail::throw_bind_error(ec, a);
+        return l;
+    }
+    static basic_unix_listener listen(const unix_address& a, std::error_code& ec) { return listen(a, SOMAXCONN, permissions{}, ec); }
+    static basic_unix_listener listen(const unix_address& a, int backlog, std::error_code& ec) { return listen(a, backlog, permissions{}, ec); }
+    static basic_unix_listener listen(const unix_address& a, int backlog, permissions p, std::error_code& ec) {
         ec.clear();
         basic_unix_listener l;
         // Nonblocking: see detail::accept_socket.
@@ -462,19 +475,13 @@ public:
         if (ec) return {};
         if (Socket::socket_type == SOCK_SEQPACKET && !detail::set_int_option(l.fd_.get(), SOL_SOCKET, SO_PASSCRED, 1, ec))
             return {};
-        l.file_ = detail::bind_unix(l.fd_.get(), a, Socket::socket_type, mode, ec);
+        l.file_ = detail::bind_unix(l.fd_.get(), a, Socket::socket_type, p.mode, ec);
         if (ec) return {};
         if (::listen(l.fd_.get(), backlog) != 0) {
             ec = detail::last_error();
             return {};
         }
         l.address_ = a;
-        return l;
-    }
-    static basic_unix_listener listen(const unix_address& a, int backlog = SOMAXCONN, mode_t mode = 0600) {
-        std::error_code ec;
-        basic_unix_listener l = listen(a, ec, backlog, mode);
-        if (ec) detail::throw_bind_error(ec, a);
         return l;
     }
 
@@ -505,14 +512,6 @@ using unix_seqpacket_listener = basic_unix_listener<unix_seqpacket>;
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-// A connected Unix socket is one channel that both sends and receives.
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using unix_stream_channel = channel<T, transport::unix_stream, Sync, Framing>;
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using unix_seqpacket_channel = channel<T, transport::unix_seqpacket, Sync, Framing>;
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using unix_dgram_channel = channel<T, transport::unix_dgram, Sync, Framing>;
-
-} // namespace ipc
+// Channels over Unix sockets (defined in ipc/fwd.hpp, included above):
+// ipc::unix_stream_channel<T>, ipc::unix_seqpacket_channel<T>, ipc::unix_dgram_channel<T>;
+// e.g. auto ch = ipc::unix_stream_channel<T>::connect(address, 1s).
