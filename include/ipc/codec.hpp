@@ -15,6 +15,8 @@
 // come ready.
 #pragma once
 
+#include "version.hpp" // first: the C++20 check
+
 #include <concepts>
 #include <cstddef>
 #include <cstring>

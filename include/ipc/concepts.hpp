@@ -10,6 +10,8 @@
 //                      policy on shared words (futex, spin, semaphores).
 #pragma once
 
+#include "version.hpp" // first: the C++20 check
+
 #include <atomic>
 #include <concepts>
 #include <cstdint>

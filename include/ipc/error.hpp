@@ -1,6 +1,8 @@
 // ipc/error.hpp: the ipc error category, errc values and ipc::error.
 #pragma once
 
+#include "version.hpp" // first: the C++20 check
+
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>

@@ -102,7 +102,12 @@ public:
         char text[INET6_ADDRSTRLEN] = "?";
         if (family() == AF_INET6) {
             ::inet_ntop(AF_INET6, &sa_.v6.sin6_addr, text, sizeof text);
-            return "[" + std::string(text) + "]:" + std::to_string(port());
+            // Appended, not `"[" + std::string(...)`: g++ 12 -O3 warns a false -Wstringop-overflow on that.
+            std::string s("[");
+            s += text;
+            s += "]:";
+            s += std::to_string(port());
+            return s;
         }
         ::inet_ntop(AF_INET, &sa_.v4.sin_addr, text, sizeof text);
         return std::string(text) + ":" + std::to_string(port());

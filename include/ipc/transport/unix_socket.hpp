@@ -72,7 +72,12 @@ public:
     // The path, or the abstract name without its leading NUL.
     std::string_view name() const noexcept { return {sa_.sun_path + (abstract_ ? 1 : 0), name_len_}; }
     // For messages: "@name" for abstract names, as ss(8) prints them.
-    std::string to_string() const { return (abstract_ ? "@" : "") + std::string(name()); }
+    std::string to_string() const {
+        // Appended, not `"@" + std::string(...)`: g++ 12 -O2 warns a false -Wrestrict on that.
+        std::string s(abstract_ ? "@" : "");
+        s += name();
+        return s;
+    }
 
     const sockaddr* data() const noexcept { return reinterpret_cast<const sockaddr*>(&sa_); }
     socklen_t size() const noexcept {
