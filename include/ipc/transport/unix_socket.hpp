@@ -19,7 +19,6 @@
 #include <unistd.h>
 
 #include <cstddef>
-#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -56,7 +55,7 @@ public:
         const auto& un = reinterpret_cast<const sockaddr_un&>(ss);
         constexpr auto head = offsetof(sockaddr_un, sun_path);
         if (ss.ss_family != AF_UNIX || len <= head) return a;
-        std::size_t n = std::min<std::size_t>(len - head, sizeof un.sun_path);
+        std::size_t n = len - head < sizeof un.sun_path ? len - head : sizeof un.sun_path;
         const bool abstract = un.sun_path[0] == '\0';
         if (!abstract) n = ::strnlen(un.sun_path, n);
         else n -= 1;
