@@ -44,7 +44,9 @@ inline unique_fd receive_fd(int sock, std::error_code& ec) noexcept {
     ec.clear();
     char byte = 0;
     iovec iov{&byte, 1};
-    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4)] = {};
+    // Room for credentials too: seqpacket sockets have SO_PASSCRED set, and
+    // without it their descriptor would be cut off (MSG_CTRUNC).
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int) * 4) + CMSG_SPACE(sizeof(ucred))] = {};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
