@@ -254,6 +254,27 @@ TEST_CASE("fork_with: closing one worker's pipe ends that worker alone") {
     }
 }
 
+// A timed send opens a second, nonblocking description of the pipe
+// (detail::pipe_end); a child forked after it must not hold that one either.
+TEST_CASE("fork_with: a pipe used by a timed call before the next fork still ends its worker when closed") {
+    auto a = ipc::fork_with<int>([](ipc::pipe_receiver<int>& in, ipc::pipe_sender<int>&) {
+        int v = 0;
+        if (in.recv_for(v, 20s) != ipc::status::ok || v != 1) return 1;
+        return in.recv_for(v, 20s) == ipc::status::closed ? 0 : 2;
+    });
+    REQUIRE(a.to_child.send_for(1, 5s) == ipc::status::ok);  // the nonblocking description exists from here on
+    auto b = ipc::fork_with<int>([](ipc::pipe_receiver<int>& in, ipc::pipe_sender<int>&) {
+        int v = 0;
+        return in.recv_for(v, 20s) == ipc::status::closed ? 0 : 1;
+    });
+    const auto t0 = std::chrono::steady_clock::now();
+    a.to_child.transport().close();
+    CHECK(a.process.wait_for(5s) == 0);  // closed at once, not after b's copy of the pipe goes
+    CHECK(std::chrono::steady_clock::now() - t0 < 3s);
+    b.to_child.transport().close();
+    CHECK(b.process.wait_for(5s) == 0);
+}
+
 TEST_CASE("fork_with: a child forked after spawn does not hold the spawned program's stdin open") {
     auto p = ipc::spawn({"cat"});
     auto bystander = ipc::fork_with([] {

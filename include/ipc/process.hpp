@@ -10,12 +10,14 @@
 
 #include <signal.h>
 #include <spawn.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <mutex>
 #include <optional>
@@ -202,8 +204,7 @@ public:
             ec = last_error();
         } else if (pid == 0) {
             auto& self = instance();
-            for (const entry& e : self.entries_)
-                if (same_pipe(e)) ::close(e.fd);
+            self.close_in_child();
             self.entries_.clear();
             lock.unlock();  // the child may start children of its own
             const sigset_t ours = blocked_by_ipc();
@@ -228,6 +229,42 @@ private:
     static child_pipe_ends& instance() noexcept {
         static child_pipe_ends ends;
         return ends;
+    }
+    // Closes every descriptor on one of the recorded pipes, not only the
+    // recorded ones: a pipe end opens a second, nonblocking description of
+    // its pipe on first use (detail::pipe_end), and a child holding that one
+    // would keep the pipe open as surely. Only system calls (the child of a
+    // threaded parent may not allocate): getdents64 on /proc/self/fd into a
+    // buffer on the stack, fstat, close. Without /proc, the recorded ones.
+    void close_in_child() noexcept {
+        const int dir = ::open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dir < 0) {
+            for (const entry& e : entries_)
+                if (same_pipe(e)) ::close(e.fd);
+            return;
+        }
+        alignas(8) char buf[4096];
+        for (;;) {
+            const long n = ::syscall(SYS_getdents64, dir, buf, sizeof buf);
+            if (n <= 0) break;
+            for (long off = 0; off < n;) {
+                unsigned short reclen;
+                std::memcpy(&reclen, buf + off + 16, sizeof reclen);  // linux_dirent64: ino, off, reclen, type, name
+                const char* name = buf + off + 19;
+                off += reclen;
+                int fd = 0;
+                bool digits = *name != '\0';
+                for (const char* c = name; *c && digits; ++c) digits = *c >= '0' && *c <= '9' && (fd = fd * 10 + (*c - '0')) >= 0;
+                struct stat st {};
+                if (!digits || fd == dir || ::fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) continue;
+                for (const entry& e : entries_)
+                    if (st.st_dev == e.dev && st.st_ino == e.ino) {
+                        ::close(fd);
+                        break;
+                    }
+            }
+        }
+        ::close(dir);
     }
     static bool same_pipe(const entry& e) noexcept {
         struct stat st {};
