@@ -17,10 +17,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <concepts>
 #include <system_error>
 
+#include "detail/chrono.hpp"
 #include "detail/fd_passing.hpp"
 #include "error.hpp"
 

@@ -19,7 +19,6 @@
 #include <sys/stat.h>
 
 #include <atomic>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -27,8 +26,9 @@
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <thread>
 
+#include "chrono.hpp"
+#include "sleep.hpp"
 #include "../error.hpp"
 #include "../open_mode.hpp"
 #include "fd.hpp"
@@ -314,7 +314,7 @@ inline segment_look open_segment(std::string_view name, const std::string& path,
                          nl, name.data(), static_cast<unsigned long long>(size), static_cast<long long>(segment_init_wait.count()));
             return segment_look::failed;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        detail::sleep_for(std::chrono::milliseconds(1));
     }
 }
 

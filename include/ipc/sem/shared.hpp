@@ -25,11 +25,11 @@
 
 #include <semaphore.h>
 
-#include <chrono>
 #include <cstddef>
 #include <span>
 #include <system_error>
 
+#include "../detail/chrono.hpp"
 #include "../detail/posix_semaphore.hpp"
 #include "../detail/semaphore_api.hpp"
 #include "../error.hpp"
