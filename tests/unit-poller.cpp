@@ -504,6 +504,50 @@ TEST_CASE("poller: a shared-memory peer that dies without leaving is reported as
     CHECK(ring_rx.try_recv(v) == ipc::status::would_block);
 }
 
+TEST_CASE("poller: a ring fed by another process and a pipe fed by a thread lose no wake-up") {
+    constexpr int n = 5000;
+    eventfd_ring ring("stream");
+    auto& ring_rx = ring.rx;
+    child producer([&] {
+        ring_channel tx = ring.sender();
+        for (int i = 0; i < n; ++i)
+            if (tx.send_for(i, 10s) != ipc::status::ok) return 1;
+        return 0;
+    });
+    ring.doorbells = {};
+    auto pipe = ipc::pipe_channel<int>::create();
+    std::thread feeder([&] {
+        for (int i = 0; i < n; ++i)
+            if (pipe.sender.send_for(i, 10s) != ipc::status::ok) return;
+        pipe.sender = ipc::pipe_sender<int>{};
+    });
+    ipc::poller p;
+    int next_ring = 0, next_pipe = 0;
+    bool ring_closed = false, pipe_closed = false;
+    auto a = p.add(ring_rx, ready::readable, [&](const ipc::poller::event&) {
+        int v = 0;
+        ipc::status s = ipc::status::ok;
+        while ((s = ring_rx.try_recv(v)) == ipc::status::ok) CHECK(v == next_ring++);
+        ring_closed = s == ipc::status::closed;
+    });
+    auto b = p.add(pipe.receiver, ready::readable, [&](const ipc::poller::event&) {
+        int v = 0;
+        ipc::status s = ipc::status::ok;
+        while ((s = pipe.receiver.try_recv(v)) == ipc::status::ok) CHECK(v == next_pipe++);
+        pipe_closed = s == ipc::status::closed;
+    });
+    const auto until = clk::now() + 30s;
+    int uncalled = 0;  // events of callback registrations never reach the range
+    while (!(ring_closed && pipe_closed) && clk::now() < until) uncalled += !p.wait_until(until).empty();
+    CHECK(uncalled == 0);
+    feeder.join();
+    CHECK(next_ring == n);
+    CHECK(next_pipe == n);
+    CHECK(ring_closed);
+    CHECK(pipe_closed);
+    CHECK(producer.wait() == child_ok);
+}
+
 namespace {
 std::atomic<int> interrupted{0};
 extern "C" void count_signal(int) { interrupted.fetch_add(1); }
@@ -540,7 +584,7 @@ TEST_CASE("poller: a signal handler interrupting the wait neither ends it early 
     ::sigaction(SIGUSR1, &old, nullptr);
 }
 
-TEST_CASE("poller: interest and descriptor mistakes are refused with words") {
+TEST_CASE("poller: interest and descriptor mistakes are refused with words; a pointer key comes back") {
     auto pipe = ipc::pipe_channel<int>::create();
     ipc::poller p;
     std::error_code ec;
@@ -555,6 +599,14 @@ TEST_CASE("poller: interest and descriptor mistakes are refused with words") {
     CHECK_THROWS_AS((void)p.add(pipe.receiver, ready::readable, 3), ipc::error);
     ipc::pipe_receiver<int> closed;
     CHECK_THROWS_AS((void)p.add(closed, ready::readable, 4), ipc::error);
+    // A pointer for a key comes back as it went in.
+    int target = 0;
+    auto by_pointer = p.add(pipe.sender, ready::writable, &target);
+    auto r = p.wait_for(0s);
+    REQUIRE(r.size() == 1);
+    CHECK(r.begin()->pointer<int>() == &target);
+    CHECK(r.begin()->writable());
+    CHECK(r.begin()->id == by_pointer.id());
 }
 
 // Last: it may end the program with 77 (skipped) when descriptors are too few.
