@@ -399,6 +399,34 @@ TEST_CASE("poller: a registration removed while ready is never reported") {
     CHECK(maker.wait() == -SIGKILL);
 }
 
+TEST_CASE("poller: a full ring's sender is reported writable once a receiver in another process makes room") {
+    eventfd_ring ring("room");
+    ring_channel tx = ring.sender();
+    int sent = 0;
+    while (tx.try_send(sent) == ipc::status::ok) ++sent;
+    CHECK(sent == 8);
+    ipc::poller p;
+    auto reg = p.add(tx, ready::writable, 1);
+    CHECK(p.wait_for(0s).empty());  // full: not writable
+    child receiver([&] {
+        std::this_thread::sleep_for(100ms);  // the parent is waiting by now
+        int v = -1;
+        return ring.rx.recv_for(v, 5s) == ipc::status::ok && v == 0 ? 0 : 1;
+    });
+    auto r = p.wait_for(10s);
+    REQUIRE(r.size() == 1);
+    CHECK(r.begin()->writable());
+    CHECK_FALSE(r.begin()->closed());
+    CHECK(tx.try_send(sent) == ipc::status::ok);
+    CHECK(receiver.wait() == child_ok);
+    // The child's receiver ended with _exit, without leaving: to the full
+    // sender it is a dead peer, found by the poller's own peer check.
+    auto gone = p.wait_for(10s);
+    REQUIRE(gone.size() == 1);
+    CHECK(gone.begin()->peer_dead());
+    CHECK(tx.send_for(sent, 10s) == ipc::status::peer_dead);
+}
+
 TEST_CASE("poller: timeouts end no earlier than asked and do not hang, with rings and buffers registered") {
     eventfd_ring ring("timeout");
     auto& ring_rx = ring.rx;

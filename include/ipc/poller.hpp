@@ -363,51 +363,7 @@ private:
             return {};
         }
         if constexpr (detail::is_channel<Source>) {
-            using Tr = typename Source::transport_type;
-            using Sync = typename Source::sync_type;
-            if constexpr (transport::pollable<Tr>) {
-                s.fd = src.native_handle();
-                if constexpr (transport::stream_reader<Tr>) {
-                    if (any(s.interest & ready::readable)) {
-                        s.seen = std::numeric_limits<std::size_t>::max();  // frames buffered before adding count
-                        s.before = &stream_before<Source>;
-                        s.after = &stream_after<Source>;
-                    }
-                    if constexpr (requires(const Tr& t) { t.end_mode(); }) {
-                        // A follower's inotify tells of changes only: what is there already is reported once.
-                        using end_t = decltype(src.transport().end_mode());
-                        s.initial = src.transport().end_mode() == end_t::follow && any(s.interest & ready::readable);
-                    }
-                }
-                s.hup_on_err = !Source::can_recv;
-            } else if constexpr (transport::memory_transport<Tr> && std::is_same_v<Sync, sync::eventfd>) {
-                if (s.interest == (ready::readable | ready::writable) ||
-                    (s.interest == ready::readable && !Source::can_recv) || (s.interest == ready::writable && !Source::can_send)) {
-                    ec = detail::explain(std::make_error_code(std::errc::invalid_argument),
-                                         "poller: a shared-memory ring end waits in the one direction it moves "
-                                         "messages (readable for a receiver, writable for a sender)");
-                    return {};
-                }
-                s.fd = src.sync_policy().native_handle(ring_dir(s));
-                if (s.fd < 0) {
-                    ec = detail::explain(make_error_code(errc::not_connected),
-                                         "poller: this ring channel's sync::eventfd has no descriptors (make them with "
-                                         "sync::eventfd::create() before fork(), or receive them from the peer)");
-                    return {};
-                }
-                s.before = &ring_before<Source>;
-                s.after = &ring_after<Source>;
-                if constexpr (transport::watches_peers<Tr>)
-                    s.check_at = clock::now() + std::chrono::ceil<clock::duration>(src.transport().peer_check_interval());
-            } else if constexpr (transport::memory_transport<Tr>) {
-                static_assert(sizeof(Source) == 0,
-                              "ipc::poller: this shared-memory channel waits with a policy that has no descriptor "
-                              "(spin, futex, semaphores or none); make it with ipc::sync::eventfd to poll it");
-            } else {
-                static_assert(sizeof(Source) == 0,
-                              "ipc::poller: this channel's transport has no descriptor to wait on (a System V "
-                              "message queue cannot be polled): use a POSIX queue, ipc::posix_mq_channel");
-            }
+            if (!describe_channel(src, s, ec)) return {};
         } else if constexpr (detail::latched_signal<Source>) {
             s.fd = src.native_handle();
             s.before = &latched_before<Source>;
@@ -420,6 +376,62 @@ private:
                           "anything with int native_handle()");
         }
         return insert(std::move(s), ec);
+    }
+
+    // What waiting on a channel means: its descriptor (and its buffer, for a
+    // stream), or for a ring the eventfd of its direction and the ring itself.
+    template <class Ch>
+    static bool describe_channel(Ch& ch, slot& s, std::error_code& ec) noexcept {
+        using Tr = typename Ch::transport_type;
+        if constexpr (transport::pollable<Tr>) {
+            s.fd = ch.native_handle();
+            s.hup_on_err = !Ch::can_recv;
+            if constexpr (transport::stream_reader<Tr>) {
+                if (!any(s.interest & ready::readable)) return true;
+                s.seen = std::numeric_limits<std::size_t>::max();  // frames buffered before adding count
+                s.before = &stream_before<Ch>;
+                s.after = &stream_after<Ch>;
+                if constexpr (requires(const Tr& t) { t.end_mode(); }) {
+                    // A follower's inotify tells of changes only: what is there already is reported once.
+                    using end_t = decltype(ch.transport().end_mode());
+                    s.initial = ch.transport().end_mode() == end_t::follow;
+                }
+            }
+            return true;
+        } else if constexpr (transport::memory_transport<Tr> && std::is_same_v<typename Ch::sync_type, sync::eventfd>) {
+            return describe_ring(ch, s, ec);
+        } else if constexpr (transport::memory_transport<Tr>) {
+            static_assert(sizeof(Ch) == 0,
+                          "ipc::poller: this shared-memory channel waits with a policy that has no descriptor "
+                          "(spin, futex, semaphores or none); make it with ipc::sync::eventfd to poll it");
+        } else {
+            static_assert(sizeof(Ch) == 0,
+                          "ipc::poller: this channel's transport has no descriptor to wait on (a System V "
+                          "message queue cannot be polled): use a POSIX queue, ipc::posix_mq_channel");
+        }
+    }
+
+    template <class Ch>
+    static bool describe_ring(Ch& ch, slot& s, std::error_code& ec) noexcept {
+        const bool one_way = s.interest == ready::readable ? Ch::can_recv : s.interest == ready::writable && Ch::can_send;
+        if (!one_way) {
+            ec = detail::explain(std::make_error_code(std::errc::invalid_argument),
+                                 "poller: a shared-memory ring end waits in the one direction it moves "
+                                 "messages (readable for a receiver, writable for a sender)");
+            return false;
+        }
+        s.fd = ch.sync_policy().native_handle(ring_dir(s));
+        if (s.fd < 0) {
+            ec = detail::explain(make_error_code(errc::not_connected),
+                                 "poller: this ring channel's sync::eventfd has no descriptors (make them with "
+                                 "sync::eventfd::create() before fork(), or receive them from the peer)");
+            return false;
+        }
+        s.before = &ring_before<Ch>;
+        s.after = &ring_after<Ch>;
+        if constexpr (transport::watches_peers<typename Ch::transport_type>)
+            s.check_at = clock::now() + std::chrono::ceil<clock::duration>(ch.transport().peer_check_interval());
+        return true;
     }
 
     registration insert(slot&& s, std::error_code& ec) {
