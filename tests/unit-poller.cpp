@@ -285,6 +285,30 @@ TEST_CASE("poller: messages sent before the channel was added are reported at on
     CHECK(maker.wait() == -SIGKILL);
 }
 
+TEST_CASE("poller: a file log replayed (a regular file) is always ready, as poll(2) says, until removed") {
+    temp_dir dir;
+    const std::string log = dir / "log";
+    child writer([&] {
+        ipc::file_sender<std::string> tx{ipc::transport::file_writer(ipc::create_only, log)};
+        return tx.try_send("a") == ipc::status::ok && tx.try_send("b") == ipc::status::ok ? 0 : 1;
+    });
+    REQUIRE(writer.wait() == child_ok);
+    ipc::file_receiver<std::string> rx{ipc::transport::file_reader(log)};
+    ipc::poller p;
+    auto reg = p.add(rx, ready::readable, 1);
+    std::string got, line;
+    for (int round = 0; round < 3; ++round) {
+        auto r = p.wait_for(0s);
+        REQUIRE(r.size() == 1);
+        CHECK(r.begin()->readable());
+        while (rx.try_recv(line) == ipc::status::ok) got += line;
+    }
+    CHECK(got == "ab");
+    CHECK(rx.try_recv(line) == ipc::status::closed);
+    reg.reset();
+    CHECK(p.wait_for(0s).empty());
+}
+
 TEST_CASE("poller: a stream channel holding a second frame in its buffer is reported again (the drain rule)") {
     auto pair = ipc::transport::unix_stream::pair();
     child writer([&] {

@@ -14,8 +14,10 @@
 // its registration):
 //   - a channel whose transport has a descriptor: pipe, FIFO, Unix stream /
 //     seqpacket / datagram, TCP, UDP, POSIX mq, eventfd, signal, file log
-//     reader. A stream channel's own buffer counts: whole frames it holds
-//     while its descriptor is quiet are reported without sleeping. A file
+//     reader. A stream channel's own buffer counts: bytes it holds that no
+//     try_recv has looked at yet (a second frame read with the first) are
+//     reported without sleeping; a half frame try_recv left waits for its
+//     descriptor. A file
 //     reader that follows (tail -f) is reported once when added (its inotify
 //     descriptor only tells of changes); a replaying one is a regular file,
 //     which is always ready (as poll(2) says), until the user removes it.
@@ -64,9 +66,9 @@ enum class ready : std::uint8_t {
     none = 0,
     readable = 1,   // try_recv / try_accept / take would not block
     writable = 2,   // try_send would not block
-    closed = 4,     // the peer closed (hang-up); drain what is left, then remove
+    closed = 4,     // the peer closed (hang-up): drain what is left, then remove it (it stays ready)
     error = 8,      // the descriptor has an error (the next call says which)
-    peer_dead = 16, // shared memory: every peer on the other side died
+    peer_dead = 16, // shared memory: every peer on the other side died (with closed)
 };
 constexpr ready operator|(ready a, ready b) noexcept {
     return static_cast<ready>(static_cast<std::uint8_t>(a) | static_cast<std::uint8_t>(b));
@@ -298,8 +300,9 @@ public:
         return run(deadline::until(tp), ec);
     }
 
-    // The epoll descriptor: readable when a wait would find something from
-    // a descriptor (not from a channel's buffer or a ring parked elsewhere).
+    // The epoll descriptor, for nesting in another loop: readable when a
+    // descriptor is ready, not for a channel's buffer, nor for a ring (its
+    // doorbell rings only while wait() is parked on it).
     int native_handle() const noexcept { return epfd_.get(); }
 
 private:
