@@ -1,7 +1,7 @@
 // ipc_bench: ipc channels against hand-written system calls, shared-memory
 // floors and other libraries, between two processes pinned to two CPUs.
 //
-//   ipc_bench [--json] [--quick] [--filter TEXT] [--sizes 8,64,4096,65536] [--repeat N] [--list] [--sigpipe-default]
+//   ipc_bench [--json] [--quick] [--filter TEXT | --cases A,B] [--sizes 8,64,4096,65536] [--repeat N] [--list] [--about] [--sigpipe-default]
 //
 // Each case reports round-trip latency (median and p99) and one-way throughput.
 // A case with a baseline also reports ratio_rtt = rtt_p50 / baseline rtt_p50
@@ -20,6 +20,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <ipc/version.hpp>
 
 #include "channels.hpp"
 #include "floors.hpp"
@@ -142,21 +144,26 @@ struct options {
     bool json = false;
     bool quick = false;
     bool list = false;
+    bool about = false;
     bool sigpipe_default = false;
     std::string filter;
+    std::vector<std::string> cases;  // --cases: exactly these, without their baselines
     std::vector<std::size_t> sizes{8, 64, 4096, 65536};
     int repeat = 1;
 };
 
 [[noreturn]] void usage(int code) {
     std::fprintf(code ? stderr : stdout,
-                 "usage: ipc_bench [--json] [--quick] [--filter TEXT] [--sizes 8,64,4096,65536] [--repeat N] [--list] [--sigpipe-default]\n"
+                 "usage: ipc_bench [--json] [--quick] [--filter TEXT | --cases A,B] [--sizes 8,64,4096,65536] [--repeat N] [--list] [--about]\n"
+                 "                 [--sigpipe-default]\n"
                  "  --json      one JSON object per line instead of a table\n"
                  "  --quick     short run (CI smoke test); numbers are rough\n"
                  "  --filter    only cases whose name contains TEXT (their baselines run too)\n"
+                 "  --cases     exactly the cases named, comma-separated (no baselines: no ratios)\n"
                  "  --sizes     message sizes in bytes\n"
                  "  --repeat    run each measurement N times and report the medians\n"
                  "  --list      print the case names and exit\n"
+                 "  --about     print the compiler and the CPUs used, as one JSON object, and exit\n"
                  "  --sigpipe-default  keep SIGPIPE's default action (pipe writes then pay ipc's SIGPIPE guard)\n"
                  "ratio_rtt = rtt_p50 / baseline's (>1 slower); ratio_tput = msgs_per_s / baseline's (<1 slower)\n");
     std::exit(code);
@@ -173,9 +180,18 @@ options parse(int argc, char** argv) {
         if (a == "--json") o.json = true;
         else if (a == "--quick") o.quick = true;
         else if (a == "--list") o.list = true;
+        else if (a == "--about") o.about = true;
         else if (a == "--sigpipe-default") o.sigpipe_default = true;
         else if (a == "--filter") o.filter = value();
-        else if (a == "--repeat") o.repeat = std::max(1, std::atoi(value()));
+        else if (a == "--cases") {
+            std::string_view list = value();
+            for (std::size_t at = 0; at <= list.size();) {
+                std::size_t comma = std::min(list.find(',', at), list.size());
+                if (comma > at) o.cases.emplace_back(list.substr(at, comma - at));
+                at = comma + 1;
+            }
+            if (o.cases.empty()) usage(2);
+        } else if (a == "--repeat") o.repeat = std::max(1, std::atoi(value()));
         else if (a == "--sizes") {
             o.sizes.clear();
             for (const char* p = value(); *p;) {
@@ -294,12 +310,33 @@ int main(int argc, char** argv) {
         for (auto& c : cases) std::printf("%s%s%s\n", c.name, c.baseline ? "  vs " : "", c.baseline ? c.baseline : "");
         return 0;
     }
+    if (o.about) {  // what a published table must state about the build (bench/guide.py reads it)
+        choose_cpus(true);
+        char compiler[64] = "unknown";
+#if defined(__clang__)
+        std::snprintf(compiler, sizeof compiler, "clang++ %d.%d.%d", __clang_major__, __clang_minor__, __clang_patchlevel__);
+#elif defined(__GNUC__)
+        std::snprintf(compiler, sizeof compiler, "g++ %d.%d.%d", __GNUC__, __GNUC_MINOR__, __GNUC_PATCHLEVEL__);
+#endif
+        std::printf("{\"compiler\":%s,\"optimisation\":\"-O2\",\"ipc_version\":\"%d.%d.%d\",\"cpus\":[%d,%d]}\n",
+                    json_string(compiler).c_str(), IPC_VERSION_MAJOR, IPC_VERSION_MINOR, IPC_VERSION_PATCH, cpu_of[0], cpu_of[1]);
+        return 0;
+    }
 
-    // The selection, plus the baselines of what was selected.
+    // The selection, plus the baselines of what was selected (--cases: exactly those named).
     std::vector<bool> run(cases.size());
-    for (std::size_t i = 0; i < cases.size(); ++i)
+    for (const std::string& name : o.cases) {
+        std::size_t i = 0;
+        while (i < cases.size() && cases[i].name != name) ++i;
+        if (i == cases.size()) {
+            std::fprintf(stderr, "ipc_bench: no case named '%s' (see --list)\n", name.c_str());
+            return 2;
+        }
+        run[i] = true;
+    }
+    for (std::size_t i = 0; i < cases.size() && o.cases.empty(); ++i)
         if (std::string_view(cases[i].name).find(o.filter) != std::string_view::npos) run[i] = true;
-    for (std::size_t i = 0; i < cases.size(); ++i)
+    for (std::size_t i = 0; i < cases.size() && o.cases.empty(); ++i)
         if (run[i])
             for (const char* base : {cases[i].baseline, cases[i].tput_baseline, cases[i].bw_baseline})
                 for (std::size_t j = 0; base && j < cases.size(); ++j)

@@ -230,8 +230,8 @@ struct posix_mq_maker {
         auto open_one = [&] {
             const std::string name = queue_name();
             o.access = mq_access::send;
-            chan tx{posix_mq(ipc::create_only, name, o)};
-            chan rx{posix_mq(ipc::open_only, name, mq_access::recv)};
+            auto tx = chan::create(name, o);
+            auto rx = chan::open(name, mq_access::recv);
             posix_mq::remove(name);
             return std::pair{std::move(tx), std::move(rx)};
         };
@@ -266,7 +266,7 @@ struct sysv_mq_maker {
         sysv_mq_options o;
         o.max_message = size;
         auto queues = std::make_shared<sysv_queues>();
-        sysv_mq q[2] = {sysv_mq(ipc::create_only, sysv_key::private_key(), o), sysv_mq(ipc::create_only, sysv_key::private_key(), o)};
+        sysv_mq q[2] = {sysv_mq::create(sysv_key::private_key(), o), sysv_mq::create(sysv_key::private_key(), o)};
         for (int i = 0; i < 2; ++i) queues->id[i] = q[i].id();
         auto a = endpoint{{chan(std::move(q[0])), chan(sysv_mq::attach(queues->id[1], o))}, queues};
         auto b = endpoint{{chan(std::move(q[1])), chan(sysv_mq::attach(queues->id[0], o))}, queues};
@@ -308,8 +308,8 @@ public:
     explicit ipc_signal(std::size_t size) : pids_(size) {}
     void open(side s) {
         const int out = s == side::a ? 0 : 1;
-        rx_.emplace(ipc::transport::signal_reader(signal_pids::signal_of(1 - out)));
-        tx_.emplace(ipc::transport::sigqueue_writer(pids_.ready(s), signal_pids::signal_of(out)));
+        rx_.emplace(ipc::transport::signal_reader::open(signal_pids::signal_of(1 - out)));
+        tx_.emplace(ipc::transport::sigqueue_writer::open(pids_.ready(s), signal_pids::signal_of(out)));
     }
     void send() { channels::expect(tx_->send(++seq_), "send"); }
     void recv() {

@@ -95,7 +95,7 @@ public:
         const std::uint64_t capacity = fixed ? slots_for(size) : byte_capacity_for(size);
         for (int i = 0; i < 2; ++i) {
             names_[i] = region_name();
-            ring_[i] = transport(ipc::create_only, names_[i], capacity);
+            ring_[i] = transport::create(names_[i], capacity);
             sync_[i] = make_sync<Sync>();
         }
     }
@@ -123,11 +123,11 @@ public:
 
     void send() {
         if constexpr (M == mode::loan) {
-            T* slot = nullptr;
-            expect(out_->loan(slot), "loan");
+            auto slot = out_->loan();
+            expect(slot.status(), "loan");
             ++seq_;
             std::memcpy(slot->data(), &seq_, sizeof seq_);
-            out_->commit();
+            slot.commit();
         } else if constexpr (M == mode::batch) {
             std::span<const T> rest(tx_);
             while (!rest.empty()) {
@@ -141,12 +141,12 @@ public:
     }
     void recv() {
         if constexpr (M == mode::loan) {
-            const T* m = nullptr;
-            expect(in_->peek(m), "peek");
+            auto m = in_->peek();
+            expect(m.status(), "peek");
             std::uint64_t got;
             std::memcpy(&got, m->data(), sizeof got);
             asm volatile("" : : "r"(got));  // the word is read, not optimised away
-            in_->release();
+            m.release();
         } else if constexpr (M == mode::batch) {
             for (std::span<T> rest(rx_); !rest.empty();) {
                 std::size_t got = 0;

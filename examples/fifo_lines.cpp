@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     ::sigaction(SIGTERM, &sa, nullptr);
 
     std::error_code ec;
-    if (!ipc::transport::fifo::create(path, 0600, ec)) {
+    if (!ipc::transport::fifo::create(path, ec)) {
         std::fprintf(stderr, "fifo_lines: cannot create %s: %s\n", path.c_str(), ec.message().c_str());
         return 1;
     }

@@ -46,10 +46,11 @@ constexpr int worker_count = 2;
 int run_worker(int worker, ipc::posix_mq_channel<job>& jobs, ipc::posix_mq_channel<report>& reports) {
     job j{};
     for (;;) {
-        if (jobs.recv_for(j, 10s) != ipc::status::ok) return 1;
+        ipc::transport::posix_mq::recv_info info;  // the receive says the job's priority
+        if (jobs.recv_for(j, info, 10s) != ipc::status::ok) return 1;
         if (j.id < 0) return 0;
         ::usleep(5000);  // the work
-        if (reports.send_for(report{j.id, worker, jobs.transport().last_priority()}, 10s) != ipc::status::ok) return 1;
+        if (reports.send_for(report{j.id, worker, info.priority}, 10s) != ipc::status::ok) return 1;
     }
 }
 
@@ -62,9 +63,9 @@ int main() {
     ipc::transport::posix_mq_options o;
     o.max_messages = job_count + worker_count;  // all jobs and stops fit: 10, the default limit
     o.message_size = sizeof(job);
-    ipc::posix_mq_channel<job> jobs(ipc::transport::posix_mq(ipc::create_only, jobs_name, o));
+    auto jobs = ipc::posix_mq_channel<job>::create(jobs_name, o);
     o.message_size = sizeof(report);
-    ipc::posix_mq_channel<report> reports(ipc::transport::posix_mq(ipc::create_only, reports_name, o));
+    auto reports = ipc::posix_mq_channel<report>::create(reports_name, o);
     // The workers inherit the open queues, so the names can go at once:
     // nothing is left behind in /dev/mqueue however this program ends.
     ipc::transport::posix_mq::remove(jobs_name);
@@ -73,11 +74,9 @@ int main() {
     for (int i = 0; i < job_count; ++i) {
         job j{i, {}};
         std::snprintf(j.what, sizeof j.what, "%s", work[i].what);
-        jobs.transport().set_send_priority(work[i].priority);
-        if (jobs.try_send(j) != ipc::status::ok) return 1;
+        if (jobs.try_send(j, {.priority = work[i].priority}) != ipc::status::ok) return 1;
     }
-    // Stops go last at priority 0, below every job.
-    jobs.transport().set_send_priority(0);
+    // Stops go last at priority 0 (the default), below every job.
     for (int w = 0; w < worker_count; ++w)
         if (jobs.try_send(job{-1, "stop"}) != ipc::status::ok) return 1;
 

@@ -29,8 +29,8 @@ int main() {
     auto* b = new (mem) board{};
 
     // Private sets: only this process tree knows them (by id, inherited over fork).
-    ipc::sem::sysv_binary_semaphore ping(ipc::create_only, ipc::sem::private_key, 1);
-    ipc::sem::sysv_binary_semaphore pong(ipc::create_only, ipc::sem::private_key, 0);
+    auto ping = ipc::sem::sysv_binary_semaphore::create(ipc::sem::private_key, 1);
+    auto pong = ipc::sem::sysv_binary_semaphore::create(ipc::sem::private_key, 0);
     // One side releases what the other acquires: that is signalling, so no SEM_UNDO.
     ping.set_undo(false);
     pong.set_undo(false);

@@ -33,7 +33,7 @@ constexpr int messages_per_client = 100;
 
 // A client: sends numbered messages and checks each echo. Exit code 0 = all good.
 int run_client(const unix_address& addr, int id) {
-    channel ch(ipc::transport::unix_stream::connect_for(addr, 5s));
+    auto ch = channel::connect(addr, 5s);
     std::string echo;
     for (int i = 0; i < messages_per_client; ++i) {
         std::string msg = "client " + std::to_string(id) + " message " + std::to_string(i);

@@ -196,6 +196,11 @@ TEST_CASE_TEMPLATE_DEFINE("conformance: waiting is bounded: would_block and time
     std::error_code ec;
     CHECK(rx.recv_for(got, 1ms, ec) == ipc::status::timed_out);
     CHECK(ec == ipc::errc::timed_out);
+    t0 = std::chrono::steady_clock::now();
+    CHECK(rx.recv_until(got, t0 + 50ms) == ipc::status::timed_out);
+    CHECK(ms_since(t0) >= 50.0);
+    CHECK(rx.recv_until(got, std::chrono::system_clock::now() + 1ms, ec) == ipc::status::timed_out);
+    CHECK(ec == ipc::errc::timed_out);
     g.open();
     CHECK(silent.wait() == child_ok);
 }

@@ -24,7 +24,7 @@ struct tcp_setup {
     struct ends {
         ipc::transport::tcp_listener listener = ipc::transport::tcp_listener::listen(loopback<Family>());
 
-        auto make_sender() { return ipc::tcp_channel<T, ipc::sync::poll, Framing>(ipc::transport::tcp::connect_for(listener.local_address(), 10s)); }
+        auto make_sender() { return ipc::tcp_channel<T, ipc::sync::poll, Framing>(ipc::transport::tcp::connect(listener.local_address(), 10s)); }
         auto make_receiver() {
             auto s = listener.accept_for(10s);
             REQUIRE(s.has_value());

@@ -75,8 +75,8 @@ struct named_setup {
     struct ends : region_ends<ends<T, Framing>, T, Named<ring_for<T>>, Sync, Framing> {
         using transport = Named<ring_for<T>>;
         remover<transport> region{unique_name("conf")};
-        ends() { transport(ipc::create_only, region.name, conformance_capacity<T>); }
-        transport open() { return transport(ipc::open_only, region.name); }
+        ends() { transport::create(region.name, conformance_capacity<T>); }
+        transport open() { return transport::open(region.name); }
     };
 };
 

@@ -247,20 +247,20 @@ struct posix_mq_case : string_io<ipc::posix_mq_channel<std::string>, ipc::posix_
     static constexpr bool broadcast = false, resumable = false, producer_killable = true, consumer_killable = true;
     static constexpr std::size_t message_size = 1024;
     std::string queue = "/" + object_name("torture-mq");
-    ipc::transport::posix_mq owner{ipc::create_only, queue, {.max_messages = 10, .message_size = message_size}};
+    ipc::transport::posix_mq owner = ipc::transport::posix_mq::create(queue, {.max_messages = 10, .message_size = message_size});
 
     posix_mq_case(const options&) {}
     ~posix_mq_case() { ipc::transport::posix_mq::remove(queue); }
     static std::size_t max_payload() { return message_size - header_size; }
-    auto producer() { return ipc::posix_mq_channel<std::string>(ipc::transport::posix_mq(ipc::open_only, queue, ipc::transport::mq_access::send)); }
-    auto consumer(std::uint64_t) { return ipc::posix_mq_channel<std::string>(ipc::transport::posix_mq(ipc::open_only, queue, ipc::transport::mq_access::recv)); }
+    auto producer() { return ipc::posix_mq_channel<std::string>::open(queue, ipc::transport::mq_access::send); }
+    auto consumer(std::uint64_t) { return ipc::posix_mq_channel<std::string>::open(queue, ipc::transport::mq_access::recv); }
 };
 
 struct sysv_mq_case : string_io<ipc::sysv_mq_channel<std::string>, ipc::sysv_mq_channel<std::string>> {
     static constexpr const char* name = "sysv_mq";
     static constexpr bool broadcast = false, resumable = false, producer_killable = true, consumer_killable = true;
     static constexpr ipc::transport::sysv_mq_options opts{.max_message = 2048, .queue_bytes = 16384};
-    ipc::transport::sysv_mq owner{ipc::create_only, ipc::transport::sysv_key::private_key(), opts};
+    ipc::transport::sysv_mq owner = ipc::transport::sysv_mq::create(ipc::transport::sysv_key::private_key(), opts);
 
     sysv_mq_case(const options&) {}
     ~sysv_mq_case() { (void)owner.remove(); }
@@ -279,11 +279,11 @@ struct file_case : string_io<ipc::file_sender<std::string>, ipc::file_receiver<s
     ipc_test::temp_dir dir;
     std::string path = dir / "log";
 
-    file_case(const options&) { ipc::transport::file_writer(ipc::create_only, path); }
+    file_case(const options&) { ipc::transport::file_writer::create(path); }
     static std::size_t max_payload() { return 6000; }  // frames cross page boundaries
-    auto producer() { return ipc::file_sender<std::string>(ipc::transport::file_writer(ipc::open_only, path)); }
+    auto producer() { return ipc::file_sender<std::string>::open(path); }
     auto consumer(std::uint64_t position) {
-        return ipc::file_receiver<std::string>(ipc::transport::file_reader(path, ipc::transport::file_end::follow, position));
+        return ipc::file_receiver<std::string>::open(path, ipc::transport::file_end::follow, position);
     }
     static std::uint64_t position(const ipc::file_receiver<std::string>& rx) { return ipc::file_position(rx); }
 };
@@ -372,7 +372,7 @@ struct shm_mpmc_case : record_io<ipc::shm_mpmc_channel<record>, ipc::shm_mpmc_ch
     static constexpr bool broadcast = false, resumable = false, producer_killable = true, consumer_killable = true;
     static constexpr std::chrono::milliseconds check_interval{20};
     std::string region = object_name("torture-ring");
-    ipc::shm_mpmc_channel<record> owner{transport(ipc::create_only, region, 64)};
+    ipc::shm_mpmc_channel<record> owner = ipc::shm_mpmc_channel<record>::create(region, 64);
 
     shm_mpmc_case(const options&) {
         // The supervisor counts as both sides, so no one ever sees "closed".
@@ -381,7 +381,7 @@ struct shm_mpmc_case : record_io<ipc::shm_mpmc_channel<record>, ipc::shm_mpmc_ch
     }
     ~shm_mpmc_case() { transport::remove(region); }
     auto producer() {
-        ipc::shm_mpmc_channel<record> ch(transport(ipc::open_only, region));
+        auto ch = ipc::shm_mpmc_channel<record>::open(region);
         ch.transport().peer_check_interval(check_interval);
         return ch;
     }

@@ -113,14 +113,14 @@ TEST_CASE("EINTR storm: a pipe channel with text lines loses nothing") { pipe_un
 
 TEST_CASE("EINTR storm: a POSIX message queue loses nothing") {
     const std::string name = "/" + unique_name("eintr-mq");
-    ipc::posix_mq_channel<std::string> tx(ipc::transport::posix_mq(ipc::create_only, name));
-    ipc::posix_mq_channel<std::string> rx(ipc::transport::posix_mq(ipc::open_only, name));
+    auto tx = ipc::posix_mq_channel<std::string>::create(name);
+    auto rx = ipc::posix_mq_channel<std::string>::open(name);
     transfer_under_storm(tx, rx, nothing, nothing, false);
     CHECK(ipc::transport::posix_mq::remove(name));
 }
 
 TEST_CASE("EINTR storm: a System V message queue loses nothing") {
-    ipc::sysv_mq_channel<record> tx(ipc::transport::sysv_mq(ipc::create_only, ipc::transport::sysv_key::private_key()));
+    auto tx = ipc::sysv_mq_channel<record>::create(ipc::transport::sysv_key::private_key());
     ipc::sysv_mq_channel<record> rx(ipc::transport::sysv_mq::attach(tx.transport().id()));
     transfer_under_storm(tx, rx, nothing, nothing, false);
     CHECK(tx.transport().remove());

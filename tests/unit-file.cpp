@@ -28,14 +28,14 @@ struct file_follow_setup {
     struct ends {
         temp_dir dir;
         std::string path = dir / "log";
-        ends() { ipc::transport::file_writer(ipc::create_only, path); }
+        ends() { ipc::transport::file_writer::create(path); }
         auto make_sender() {
             return ipc::channel<T, ipc::transport::file_writer, ipc::sync::file_lock, Framing>(
-                ipc::transport::file_writer(ipc::open_only, path));
+                ipc::transport::file_writer::open(path));
         }
         auto make_receiver() {
             return ipc::channel<T, ipc::transport::file_reader, ipc::sync::poll, Framing>(
-                ipc::transport::file_reader(path, file_end::follow));
+                ipc::transport::file_reader::open(path, file_end::follow));
         }
     };
 };
@@ -46,8 +46,7 @@ struct file_flock_setup : file_follow_setup {
     template <class T, class Framing>
     struct ends : file_follow_setup::ends<T, Framing> {
         auto make_sender() {
-            return ipc::channel<T, ipc::transport::file_writer, ipc::sync::file_lock, Framing>(ipc::transport::file_writer(
-                ipc::open_only, this->path, ipc::sync::file_lock(ipc::sync::file_lock_kind::flock)));
+            return ipc::file_sender<T, Framing>::open(this->path, ipc::sync::file_lock(ipc::sync::file_lock_kind::flock));
         }
     };
 };
@@ -84,11 +83,11 @@ TEST_CASE("file log: several writer processes never interleave a message, and a 
     temp_dir dir;
     const std::string path = dir / "log";
     constexpr int writers = 4, per_writer = 60;  // messages up to 200 KB: far more than one write is atomic for
-    ipc::file_sender<std::string>(ipc::transport::file_writer(ipc::create_only, path));
+    ipc::file_sender<std::string>(ipc::transport::file_writer::create(path));
     std::vector<child> kids;
     for (int w = 0; w < writers; ++w)
         kids.emplace_back([&, w] {
-            ipc::file_sender<std::string> tx{ipc::transport::file_writer(ipc::open_only, path)};
+            auto tx = ipc::file_sender<std::string>::open(path);
             for (int i = 0; i < per_writer; ++i)
                 if (tx.send_for(writer_msg(w, i), 10s) != ipc::status::ok) return 1;
             return 0;
@@ -96,7 +95,7 @@ TEST_CASE("file log: several writer processes never interleave a message, and a 
     for (auto& k : kids) REQUIRE(k.wait() == child_ok);
 
     child replay([&] {
-        ipc::file_receiver<std::string> rx{ipc::transport::file_reader(path)};
+        auto rx = ipc::file_receiver<std::string>::open(path);
         int next[writers] = {};
         std::string m;
         for (int n = 0; n < writers * per_writer; ++n) {
@@ -115,21 +114,21 @@ TEST_CASE("file log: a reader resumes from the offset where it stopped") {
     temp_dir dir;
     const std::string path = dir / "log";
     {
-        ipc::file_sender<std::string, delimited> tx{ipc::transport::file_writer(ipc::create_only, path)};
+        auto tx = ipc::file_sender<std::string, delimited>::create(path);
         for (int i = 0; i < 20; ++i) REQUIRE(tx.send("line " + std::to_string(i)) == ipc::status::ok);
         CHECK(tx.transport().size() > 0);
     }
     std::uint64_t pos = 0;
     std::string m;
     {
-        ipc::file_receiver<std::string, delimited> rx{ipc::transport::file_reader(path)};
+        auto rx = ipc::file_receiver<std::string, delimited>::open(path);
         for (int i = 0; i < 7; ++i) REQUIRE(rx.recv(m) == ipc::status::ok);
         CHECK(m == "line 6");
         pos = ipc::file_position(rx);
         CHECK(pos < rx.transport().offset() + 1);  // delimited reads ahead; the position does not
     }
     child resumer([&] {
-        ipc::file_receiver<std::string, delimited> rx{ipc::transport::file_reader(path, file_end::closed, pos)};
+        auto rx = ipc::file_receiver<std::string, delimited>::open(path, file_end::closed, pos);
         std::string got;
         for (int i = 7; i < 20; ++i)
             if (rx.recv_for(got, 5s) != ipc::status::ok || got != "line " + std::to_string(i)) return 1;
@@ -141,8 +140,8 @@ TEST_CASE("file log: a reader resumes from the offset where it stopped") {
 TEST_CASE("file log: a follower sees a frame only when it is whole") {
     temp_dir dir;
     const std::string path = dir / "log";
-    ipc::transport::file_writer(ipc::create_only, path);
-    ipc::file_receiver<std::string> rx{ipc::transport::file_reader(path, file_end::follow)};
+    ipc::transport::file_writer::create(path);
+    auto rx = ipc::file_receiver<std::string>::open(path, file_end::follow);
     std::string m;
     append_raw(path, le32(5) + "he");
     CHECK(rx.recv_for(m, 30ms) == ipc::status::timed_out);
@@ -164,7 +163,7 @@ TEST_CASE("file log: a follower sees a frame only when it is whole") {
 TEST_CASE("file log: a writer killed inside a write leaves no torn frame: the next writer finishes it") {
     temp_dir dir;
     const std::string path = dir / "log";
-    ipc::transport::file_writer(ipc::create_only, path);
+    ipc::transport::file_writer::create(path);
     // Big enough that the write takes many page copies, during which SIGKILL lands.
     constexpr std::size_t big = std::size_t{32} << 20;
     const length_prefixed framing(big);
@@ -178,7 +177,7 @@ TEST_CASE("file log: a writer killed inside a write leaves no torn frame: the ne
         return ::stat(path.c_str(), &st) == 0 ? static_cast<std::size_t>(st.st_size) : 0;
     };
     child victim([&] {
-        ipc::file_sender<std::string> tx(ipc::transport::file_writer(ipc::open_only, path), framing);
+        ipc::file_sender<std::string> tx(ipc::transport::file_writer::open(path), framing);
         return tx.send(pattern()) == ipc::status::ok ? 0 : 1;
     });
     const auto t0 = std::chrono::steady_clock::now();
@@ -188,9 +187,9 @@ TEST_CASE("file log: a writer killed inside a write leaves no torn frame: the ne
     CHECK(victim.wait() == -SIGKILL);
     REQUIRE_MESSAGE(log_size() < big + length_prefixed::header_size, "the write finished before the kill; the test proves nothing");
 
-    ipc::file_sender<std::string> tx(ipc::transport::file_writer(ipc::open_only, path), framing);
+    ipc::file_sender<std::string> tx(ipc::transport::file_writer::open(path), framing);
     REQUIRE(tx.send_for(std::string("after"), 10s) == ipc::status::ok);
-    ipc::file_receiver<std::string> rx(ipc::transport::file_reader(path), framing);
+    ipc::file_receiver<std::string> rx(ipc::transport::file_reader::open(path), framing);
     std::string m;
     REQUIRE(rx.recv_for(m, 10s) == ipc::status::ok);
     CHECK((m == pattern()));  // the killed writer's message, whole (it may or may not have counted as sent)
@@ -206,14 +205,14 @@ TEST_CASE("file log: lying, corrupt and truncated content is an error, not a cra
     std::string m;
     SUBCASE("a length prefix over the maximum") {
         append_raw(path, le32(0xfffffff0u) + "xx");
-        ipc::file_receiver<std::string> rx{ipc::transport::file_reader(path)};
+        auto rx = ipc::file_receiver<std::string>::open(path);
         CHECK(rx.recv(m, ec) == ipc::status::failed);
         CHECK(ec == ipc::errc::message_too_large);
         CHECK(rx.recv(m, ec) == ipc::status::failed);  // the stream stays refused
     }
     SUBCASE("a frame cut short by the end of the file") {
         append_raw(path, le32(3) + "abc" + le32(100) + "only ten..");
-        ipc::file_receiver<std::string> rx{ipc::transport::file_reader(path)};
+        auto rx = ipc::file_receiver<std::string>::open(path);
         REQUIRE(rx.recv(m) == ipc::status::ok);
         CHECK(m == "abc");
         CHECK(rx.recv(m, ec) == ipc::status::failed);
@@ -222,7 +221,7 @@ TEST_CASE("file log: lying, corrupt and truncated content is an error, not a cra
     SUBCASE("fixed records with a torn last record") {
         record r = make_msg<record>(1, 0);
         append_raw(path, std::string(reinterpret_cast<const char*>(&r), sizeof r) + "torn");
-        ipc::file_receiver<record> rx{ipc::transport::file_reader(path)};
+        auto rx = ipc::file_receiver<record>::open(path);
         REQUIRE(rx.recv(r) == ipc::status::ok);
         CHECK(is_msg(1, r, 0));
         CHECK_THROWS_AS((void)rx.recv(r), ipc::error);
@@ -231,7 +230,7 @@ TEST_CASE("file log: lying, corrupt and truncated content is an error, not a cra
         std::string junk;
         for (std::uint64_t i = 0; i < 4096; ++i) junk += static_cast<char>(mix(i));
         append_raw(path, junk);
-        ipc::file_receiver<std::string> rx{ipc::transport::file_reader(path)};
+        auto rx = ipc::file_receiver<std::string>::open(path);
         ipc::status st = ipc::status::ok;
         for (int i = 0; i < 10000 && st == ipc::status::ok; ++i) st = rx.recv(m, ec);
         CHECK(st == ipc::status::failed);
@@ -239,7 +238,7 @@ TEST_CASE("file log: lying, corrupt and truncated content is an error, not a cra
     }
     SUBCASE("a log truncated under a follower") {
         append_raw(path, le32(3) + "abc");
-        ipc::file_receiver<std::string> rx{ipc::transport::file_reader(path, file_end::follow)};
+        auto rx = ipc::file_receiver<std::string>::open(path, file_end::follow);
         REQUIRE(rx.recv_for(m, 1s) == ipc::status::ok);
         REQUIRE(::truncate(path.c_str(), 0) == 0);
         CHECK(rx.recv_for(m, 1s, ec) == ipc::status::failed);
@@ -250,26 +249,26 @@ TEST_CASE("file log: lying, corrupt and truncated content is an error, not a cra
 TEST_CASE("file log: opening is safe: 0600, O_EXCL, no symlinks, regular files only") {
     temp_dir dir;
     const std::string path = dir / "log";
-    ipc::transport::file_writer w(ipc::create_only, path);
+    auto w = ipc::transport::file_writer::create(path);
     struct stat st {};
     REQUIRE(::stat(path.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
     std::error_code ec;
-    ipc::transport::file_writer again(ipc::create_only, path, {}, ec);
+    auto again = ipc::transport::file_writer::create(path, ec);
     CHECK(ec == ipc::errc::already_exists);
-    ipc::transport::file_writer missing(ipc::open_only, dir / "missing", {}, ec);
+    auto missing = ipc::transport::file_writer::open(dir / "missing", ec);
     CHECK(ec == ipc::errc::not_found);
 
     REQUIRE(::symlink(path.c_str(), (dir / "link").c_str()) == 0);
-    ipc::transport::file_writer via_link(ipc::open_only, dir / "link", {}, ec);
+    auto via_link = ipc::transport::file_writer::open(dir / "link", ec);
     CHECK(ec == std::errc::too_many_symbolic_link_levels);
-    ipc::transport::file_reader read_link(dir / "link", file_end::closed, 0, ec);
+    auto read_link = ipc::transport::file_reader::open(dir / "link", file_end::closed, 0, ec);
     CHECK(ec == std::errc::too_many_symbolic_link_levels);
-    ipc::file_mutex mutex_link(ipc::open_only, dir / "link", ipc::sync::file_lock_kind::ofd, ec);
+    auto mutex_link = ipc::file_mutex::open(dir / "link", ipc::sync::file_lock_kind::ofd, ec);
     CHECK(ec == std::errc::too_many_symbolic_link_levels);
 
     REQUIRE(::mkfifo((dir / "fifo").c_str(), 0600) == 0);
-    ipc::transport::file_reader fifo(dir / "fifo", file_end::closed, 0, ec);
+    auto fifo = ipc::transport::file_reader::open(dir / "fifo", file_end::closed, 0, ec);
     CHECK(ec == std::errc::invalid_argument);
 
     CHECK(ipc::transport::file_writer::remove(path));
@@ -279,13 +278,13 @@ TEST_CASE("file log: opening is safe: 0600, O_EXCL, no symlinks, regular files o
 TEST_CASE("file log: a writer facing another's lock says would_block, then timed_out, never early") {
     temp_dir dir;
     const std::string path = dir / "log";
-    ipc::file_sender<std::string> tx{ipc::transport::file_writer(ipc::create_only, path)};
+    auto tx = ipc::file_sender<std::string>::create(path);
     int ready[2];
     REQUIRE(::pipe(ready) == 0);
     gate done;
     child holder([&] {
         ::close(ready[0]);
-        ipc::file_mutex m(ipc::open_only, path);
+        auto m = ipc::file_mutex::open(path);
         std::lock_guard hold(m);
         char c = 'x';
         if (::write(ready[1], &c, 1) != 1) return 1;
@@ -310,13 +309,13 @@ TEST_CASE_TEMPLATE_DEFINE("file_mutex: an inter-process mutex", K, file_mutex_ki
     constexpr ipc::sync::file_lock_kind kind = K::value;
     temp_dir dir;
     const std::string path = dir / "lock";
-    ipc::file_mutex m(ipc::create_only, path, kind);
+    auto m = ipc::file_mutex::create(path, kind);
 
     SUBCASE("std::lock_guard keeps a shared counter consistent across processes") {
         const std::string counter = dir / "counter";
         append_raw(counter, std::string(8, '\0'));
         auto bump = [&] {
-            ipc::file_mutex mine(ipc::open_only, path, kind);
+            auto mine = ipc::file_mutex::open(path, kind);
             for (int i = 0; i < 200; ++i) {
                 std::lock_guard g(mine);
                 std::fstream f(counter, std::ios::in | std::ios::out | std::ios::binary);
@@ -341,7 +340,7 @@ TEST_CASE_TEMPLATE_DEFINE("file_mutex: an inter-process mutex", K, file_mutex_ki
         REQUIRE(::pipe(ready) == 0);
         child holder([&] {
             ::close(ready[0]);
-            ipc::file_mutex mine(ipc::open_only, path, kind);
+            auto mine = ipc::file_mutex::open(path, kind);
             mine.lock();
             char c = 'x';
             if (::write(ready[1], &c, 1) != 1) return 1;
@@ -366,7 +365,7 @@ TEST_CASE_TEMPLATE_DEFINE("file_mutex: an inter-process mutex", K, file_mutex_ki
     }
     if constexpr (kind != ipc::sync::file_lock_kind::process) {
         SUBCASE("two objects in one process exclude each other (the lock belongs to the open file)") {
-            ipc::file_mutex other(ipc::open_only, path, kind);
+            auto other = ipc::file_mutex::open(path, kind);
             std::unique_lock hold(m);
             CHECK_FALSE(other.try_lock());
             hold.unlock();

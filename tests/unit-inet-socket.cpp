@@ -81,7 +81,7 @@ TEST_CASE("tcp_listener: port 0 is an ephemeral port; a second listener there is
 TEST_CASE("tcp: both ends have TCP_NODELAY; a child's connection is accepted") {
     auto l = tcp_listener::listen(inet_address::loopback_v4());
     child client([&] {
-        auto s = tcp::connect_for(l.local_address(), 5s);
+        auto s = tcp::connect(l.local_address(), 5s);
         if (int_option(s.native_handle(), IPPROTO_TCP, TCP_NODELAY) == 0) return 1;
         ipc::tcp_channel<std::string> ch(std::move(s));
         return ch.send_for("hello", 5s) == ipc::status::ok ? 0 : 2;
@@ -99,18 +99,18 @@ TEST_CASE("tcp: both ends have TCP_NODELAY; a child's connection is accepted") {
 
 TEST_CASE("tcp: connecting to a port nobody listens on is connection_refused") {
     std::error_code ec;
-    (void)tcp::connect_for(inet_address::loopback_v4(closed_port()), 2s, ec);
+    (void)tcp::connect(inet_address::loopback_v4(closed_port()), 2s, ec);
     CHECK(ec == std::errc::connection_refused);
     CHECK_THROWS_AS((void)tcp::connect(inet_address::loopback_v4(closed_port())), ipc::error);
 }
 
-TEST_CASE("tcp: connect_for gives up with timed_out when the listener's queue is full") {
+TEST_CASE("tcp: connect(address, timeout) gives up with timed_out when the listener's queue is full") {
     auto l = tcp_listener::listen(inet_address::loopback_v4(), 0);  // never accepts
     std::vector<tcp> queued;
     std::error_code ec;
     for (int i = 0; i < 8 && !ec; ++i) {
         auto t0 = std::chrono::steady_clock::now();
-        auto s = tcp::connect_for(l.local_address(), 100ms, ec);
+        auto s = tcp::connect(l.local_address(), 100ms, ec);
         if (s.is_open()) queued.push_back(std::move(s));
         else CHECK(ms_since(t0) >= 100.0);
     }
@@ -129,7 +129,7 @@ TEST_CASE("tcp_listener: accept_for waits as long as asked") {
 TEST_CASE("tcp: a peer that dies mid-message is truncated") {
     auto l = tcp_listener::listen(inet_address::loopback_v4());
     child quitter([&] {
-        auto s = tcp::connect_for(l.local_address(), 5s);
+        auto s = tcp::connect(l.local_address(), 5s);
         const unsigned char frame[6] = {10, 0, 0, 0, 'a', 'b'};  // promises 10 bytes, sends 2
         std::span<const std::byte> part(reinterpret_cast<const std::byte*>(frame), sizeof frame);
         std::error_code ec;
@@ -147,6 +147,32 @@ TEST_CASE("tcp: a peer that dies mid-message is truncated") {
     CHECK(quitter.wait() == -SIGKILL);
 }
 
+TEST_CASE("udp: a receive tells the sender's address; an unconnected server answers each client with send_to") {
+    ipc::udp_channel<int> server(udp::bind(inet_address::loopback_v4()));
+    std::error_code ec;
+    const auto server_addr = server.transport().local_address(ec);
+    REQUIRE_FALSE(ec);
+    std::vector<child> clients;
+    for (int c = 0; c < 2; ++c)
+        clients.emplace_back([&, c] {
+            ipc::udp_channel<int> ch(udp::connect(server_addr));
+            if (ch.send_for(100 * c, 5s) != ipc::status::ok) return 1;
+            udp::recv_info from;
+            int v = 0;
+            if (ch.recv_for(v, from, 5s) != ipc::status::ok) return 2;
+            return v == 100 * c + 1 && from.sender == server_addr ? 0 : 3;
+        });
+    for (int i = 0; i < 2; ++i) {
+        udp::recv_info from;
+        int v = -1;
+        REQUIRE(server.recv_for(v, from, 5s) == ipc::status::ok);
+        CHECK(from.sender.family() == AF_INET);
+        CHECK(from.sender.port() != server_addr.port());
+        REQUIRE(server.send_for(v + 1, {.to = from.sender}, 5s) == ipc::status::ok);  // the reply
+    }
+    for (auto& c : clients) CHECK(c.wait() == child_ok);
+}
+
 TEST_CASE("udp: a connected sender whose receiver left gets status::closed (ICMP port unreachable)") {
     auto bound = udp::bind(inet_address::loopback_v4());
     std::error_code ec;
@@ -158,7 +184,7 @@ TEST_CASE("udp: a connected sender whose receiver left gets status::closed (ICMP
         return rx.recv_for(v, 5s) == ipc::status::ok && v == 1 ? 0 : 1;
     });
     bound.close();
-    ipc::udp_channel<int> tx(udp::connect(addr));
+    auto tx = ipc::udp_channel<int>::connect(addr);
     REQUIRE(tx.send_for(1, 5s) == ipc::status::ok);
     REQUIRE(receiver.wait() == child_ok);
     // The first send after the receiver left draws the ICMP error; a later one reports it.
@@ -180,7 +206,7 @@ TEST_CASE("udp: bind to a port in use is already_exists; a datagram too big for 
 
     ipc::udp_channel<std::string> rx(std::move(a), length_prefixed(16));
     child sender([&] {
-        ipc::udp_channel<std::string> tx(udp::connect(addr));
+        auto tx = ipc::udp_channel<std::string>::connect(addr);
         return tx.send_for(std::string(100, 'x'), 5s) == ipc::status::ok && tx.send_for("fits", 5s) == ipc::status::ok ? 0 : 1;
     });
     std::string got;

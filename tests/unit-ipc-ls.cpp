@@ -64,10 +64,10 @@ bool exists(const std::string& path) {
 
 TEST_CASE("ipc-ls: a ring whose users were killed is listed as stale and removed; one in use stays") {
     remover<transport> dead{unique_name("lsdead")}, live{unique_name("lslive")};
-    transport(ipc::create_only, dead.name, 8);
+    transport::create(dead.name, 8);
     // A sender and a receiver, both killed: the sender after queueing 3 messages.
     child sender([&] {
-        channel tx(transport(ipc::open_only, dead.name));
+        auto tx = channel::open(dead.name);
         for (std::uint64_t i = 0; i < 3; ++i)
             if (tx.try_send(i) != ipc::status::ok) return 1;
         ::raise(SIGKILL);
@@ -75,13 +75,13 @@ TEST_CASE("ipc-ls: a ring whose users were killed is listed as stale and removed
     });
     CHECK(sender.wait() == -SIGKILL);
     child receiver([&] {
-        channel rx(transport(ipc::open_only, dead.name));
+        auto rx = channel::open(dead.name);
         rx.transport().attach(ipc::direction::recv);
         ::raise(SIGKILL);
         return 2;
     });
     CHECK(receiver.wait() == -SIGKILL);
-    channel in_use(transport(ipc::create_only, live.name, 4));
+    auto in_use = channel::create(live.name, 4);
     in_use.transport().attach(ipc::direction::recv);
 
     const std::string d = listing("", dead.name);
@@ -122,7 +122,7 @@ TEST_CASE("ipc-ls: a region of garbage is listed as such, never trusted") {
 
 TEST_CASE("ipc-ls: a robust mutex is listed under its own name, never removed as stale") {
     const std::string name = unique_name("lsmutex");
-    ipc::sem::robust_mutex m(ipc::create_only, name);
+    auto m = ipc::sem::robust_mutex::create(name);
     const std::string l = listing("--remove-stale --min-age 0", name);
     CHECK(has(l, "\"kind\":\"mutex\""));
     CHECK(has(l, "\"mode\":\"0600\""));
@@ -214,7 +214,7 @@ ipc::detail::unique_fd half_made_region(const std::string& name) {
 template <class Named>
 void user_killed(const std::string& name, ipc::direction role) {
     child user([&] {
-        Named t(ipc::open_only, name);
+        auto t = Named::open(name);
         t.attach(role);
         ::raise(SIGKILL);
         return 2;
@@ -231,7 +231,7 @@ std::string sysv_name(const std::string& name) {
 
 TEST_CASE("ipc-ls: a region nobody has used yet is kept for the grace period, then it is stale") {
     remover<transport> fresh{unique_name("lsfresh")};
-    transport(ipc::create_only, fresh.name, 8);  // made and closed: no user, no mapping
+    transport::create(fresh.name, 8);  // made and closed: no user, no mapping
 
     const std::string l = listing("--remove-stale", fresh.name);
     CHECK(has(l, "\"stale\":false"));
@@ -247,9 +247,9 @@ TEST_CASE("ipc-ls: a region nobody has used yet is kept for the grace period, th
 
 TEST_CASE("ipc-ls: a ring names its creator, and whether that process still runs") {
     remover<transport> mine{unique_name("lsmine")}, theirs{unique_name("lstheirs")};
-    transport(ipc::create_only, mine.name, 8);
+    transport::create(mine.name, 8);
     child creator([&] {
-        transport(ipc::create_only, theirs.name, 8);
+        transport::create(theirs.name, 8);
         return 0;
     });
     const pid_t creator_pid = creator.pid();
@@ -260,7 +260,7 @@ TEST_CASE("ipc-ls: a ring names its creator, and whether that process still runs
 
 TEST_CASE("ipc-ls: a region whose only user was killed is stale at once, whatever the grace period") {
     remover<transport> r{unique_name("lskilled")};
-    transport(ipc::create_only, r.name, 8);
+    transport::create(r.name, 8);
     user_killed<transport>(r.name, ipc::direction::recv);
 
     const std::string l = listing("--remove-stale --min-age 3600", r.name);
@@ -271,15 +271,15 @@ TEST_CASE("ipc-ls: a region whose only user was killed is stale at once, whateve
 
 TEST_CASE("ipc-ls: a region a live process uses is kept, attached or only opened") {
     remover<transport> attached{unique_name("lsattached")}, opened{unique_name("lsopened")};
-    transport(ipc::create_only, attached.name, 8);
-    transport(ipc::create_only, opened.name, 8);
+    transport::create(attached.name, 8);
+    transport::create(opened.name, 8);
     // A dead user too: the process that opens `opened` after it must still protect it.
     user_killed<transport>(opened.name, ipc::direction::send);
     gate ready, done;
     child user([&] {
-        channel rx(transport(ipc::open_only, attached.name));
+        auto rx = channel::open(attached.name);
         rx.transport().attach(ipc::direction::recv);
-        transport t(ipc::open_only, opened.name);  // mapped, not in the peer table yet
+        auto t = transport::open(opened.name);  // mapped, not in the peer table yet
         ready.open();
         return done.wait() ? 0 : 1;
     });
@@ -329,7 +329,7 @@ TEST_CASE("ipc-ls: a region still being formatted is kept for the grace period a
 
 TEST_CASE("ipc-ls --dry-run: says what --remove-stale would remove and removes nothing") {
     remover<transport> fresh{unique_name("lsdry")};
-    transport(ipc::create_only, fresh.name, 8);
+    transport::create(fresh.name, 8);
     for (const char* args : {"--dry-run --min-age 0", "--remove-stale --dry-run --min-age 0"}) {
         const std::string l = listing(args, fresh.name);
         CHECK(has(l, "\"stale\":true"));
@@ -343,12 +343,12 @@ TEST_CASE("ipc-ls --dry-run: says what --remove-stale would remove and removes n
 TEST_CASE("ipc-ls: System V rings follow the same rules, with shm_nattch as the kernel's count of users") {
     using sysv = ipc::transport::sysv_shm<ipc::ring::spsc<std::uint64_t>>;
     remover<sysv> fresh{unique_name("lssysvfresh")}, killed{unique_name("lssysvkilled")};
-    sysv(ipc::create_only, fresh.name, 8);
-    sysv(ipc::create_only, killed.name, 8);
+    sysv::create(fresh.name, 8);
+    sysv::create(killed.name, 8);
     user_killed<sysv>(killed.name, ipc::direction::send);
     gate ready, done;
     child user([&] {
-        sysv t(ipc::open_only, fresh.name);  // attached (nattch 1), not in the peer table
+        auto t = sysv::open(fresh.name);  // attached (nattch 1), not in the peer table
         ready.open();
         return done.wait() ? 0 : 1;
     });
@@ -652,7 +652,7 @@ TEST_CASE("ipc-ls: without /dev/mqueue it says how to mount it; unable to mount 
 
 TEST_CASE("ipc-ls: the header names every column, --help explains each, and ages show in the table") {
     remover<transport> r{unique_name("lsage")};
-    transport(ipc::create_only, r.name, 8);
+    (void)transport::create(r.name, 8);
     const std::string table = run_ls(run_tag());
     const std::string header = table.substr(0, table.find('\n'));
     const std::vector<std::string> titles = words(header);

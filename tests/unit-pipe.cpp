@@ -98,6 +98,8 @@ TEST_CASE("pipe: a lying length prefix is message_too_large and allocates nothin
     std::error_code ec;
     CHECK(rx.recv_for(s, 5s, ec) == ipc::status::failed);
     CHECK(ec == ipc::errc::message_too_large);
+    const std::string why(ipc::last_error_detail(ec));  // the size announced and the limit
+    CHECK_MESSAGE(why.find("2147483647 bytes is over the framing's maximum of 4096 bytes") != std::string::npos, why);
     // The stream has lost its framing: it says so rather than guessing.
     CHECK(rx.recv_for(s, 5s, ec) == ipc::status::failed);
     CHECK(ec == ipc::errc::bad_message);

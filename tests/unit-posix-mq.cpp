@@ -6,10 +6,27 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 
+#include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 #include <set>
 
 #include "queue_support.hpp"
+
+// The largest single allocation since a test reset it: a receive buffer
+// shows here (operator new is replaced for this test binary).
+namespace allocations {
+std::atomic<std::size_t> largest{0};
+}
+void* operator new(std::size_t n) {
+    std::size_t seen = allocations::largest.load(std::memory_order_relaxed);
+    while (n > seen && !allocations::largest.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {}
+    if (void* p = std::malloc(n ? n : 1)) return p;
+    throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace {
 
@@ -56,12 +73,12 @@ struct posix_mq_setup_of {
     template <class T, class Framing>
     struct ends {
         queue_name q;
-        ends() { posix_mq made(ipc::create_only, q.name, queue_of(10, max_message)); }
+        ends() { auto made = posix_mq::create(q.name, queue_of(10, max_message)); }
         auto make_sender() {
-            return posix_mq_channel<T, Sync, Framing>(posix_mq(ipc::open_only, q.name, mq_access::send));
+            return posix_mq_channel<T, Sync, Framing>(posix_mq::open(q.name, mq_access::send));
         }
         auto make_receiver() {
-            return posix_mq_channel<T, Sync, Framing>(posix_mq(ipc::open_only, q.name, mq_access::recv));
+            return posix_mq_channel<T, Sync, Framing>(posix_mq::open(q.name, mq_access::recv));
         }
     };
 };
@@ -81,13 +98,20 @@ IPC_CONFORMANCE(combo<posix_mq_setup, fixed>, combo<posix_mq_setup, length_prefi
 
 TEST_CASE("posix_mq: the highest priority is received first, oldest first within a priority") {
     queue_name q;
-    posix_mq_channel<record> rx(posix_mq(ipc::create_only, q.name, queue_of(8, sizeof(record))));
+    auto rx = posix_mq_channel<record>::create(q.name, queue_of(8, sizeof(record)));
     const unsigned prio[] = {1, 5, 3, 0, 5, 3};
     child sender([&] {
-        posix_mq_channel<record> tx(posix_mq(ipc::open_only, q.name, mq_access::send));
+        auto tx = posix_mq_channel<record>::open(q.name, mq_access::send);
         for (std::uint64_t i = 0; i < std::size(prio); ++i) {
-            tx.transport().set_send_priority(prio[i]);
-            if (tx.send_for(make_msg<record>(i, 0), 5s) != ipc::status::ok) return 1;
+            // The four ways of sending with options, in turn.
+            const auto m = make_msg<record>(i, 0);
+            const posix_mq::send_options o{.priority = prio[i]};
+            std::error_code ec;
+            const auto st = i % 4 == 0   ? tx.send(m, o)
+                            : i % 4 == 1 ? tx.try_send(m, o, ec)
+                            : i % 4 == 2 ? tx.send_for(m, o, 5s)
+                                         : tx.send_until(m, o, std::chrono::steady_clock::now() + 5s, ec);
+            if (st != ipc::status::ok) return 1;
         }
         return 0;
     });
@@ -95,60 +119,122 @@ TEST_CASE("posix_mq: the highest priority is received first, oldest first within
     CHECK(rx.transport().queued() == std::size(prio));
     const std::uint64_t expected[] = {1, 4, 2, 5, 0, 3};
     record r{};
+    int way = 0;
     for (std::uint64_t seq : expected) {
-        REQUIRE(rx.recv_for(r, 5s) == ipc::status::ok);
+        posix_mq::recv_info info;
+        std::error_code ec;
+        const auto st = way % 4 == 0   ? rx.recv(r, info)
+                        : way % 4 == 1 ? rx.try_recv(r, info, ec)
+                        : way % 4 == 2 ? rx.recv_for(r, info, 5s)
+                                       : rx.recv_until(r, info, std::chrono::system_clock::now() + 5s, ec);
+        ++way;
+        REQUIRE(st == ipc::status::ok);
         CHECK(is_msg(seq, r, 0));
-        CHECK(rx.transport().last_priority() == prio[seq]);
+        CHECK(info.priority == prio[seq]);
     }
-    CHECK(rx.try_recv(r) == ipc::status::would_block);
+    posix_mq::recv_info info;
+    CHECK(rx.try_recv(r, info) == ipc::status::would_block);
 }
 
-TEST_CASE("posix_mq: a priority is set per channel or per message, and bounded by MQ_PRIO_MAX") {
+TEST_CASE("posix_mq: a priority is given per message, 0 by default, and bounded by MQ_PRIO_MAX") {
     queue_name q;
-    posix_mq t(ipc::create_only, q.name, queue_of(4, 16));
-    CHECK(t.send_priority() == 0);
+    auto ch = posix_mq_channel<std::uint32_t>::create(q.name, queue_of(4, 16));
     std::error_code ec;
-    CHECK_FALSE(t.set_send_priority(posix_mq::max_priority() + 1, ec));
+    CHECK(ch.try_send(1, {.priority = posix_mq::max_priority() + 1}, ec) == ipc::status::failed);
     CHECK(ec == ipc::errc::limit_exceeded);
-    CHECK(errc_thrown_by([&] { t.set_send_priority(posix_mq::max_priority() + 1); }) == ipc::errc::limit_exceeded);
-    t.set_send_priority(posix_mq::max_priority());
-    const char low[] = "low", high[] = "high";
-    REQUIRE(t.send(std::as_bytes(std::span(low)), 2, ipc::io_mode::nonblocking, ec));
-    REQUIRE(t.send_message(std::as_bytes(std::span(high)), ipc::io_mode::nonblocking, ec));
-    std::array<std::byte, 16> buf{};
+    CHECK(errc_thrown_by([&] { (void)ch.try_send(1, {.priority = posix_mq::max_priority() + 1}); }) == ipc::errc::limit_exceeded);
+    REQUIRE(ch.try_send(2, {.priority = 2}) == ipc::status::ok);
+    REQUIRE(ch.try_send(3) == ipc::status::ok);  // priority 0
+    REQUIRE(ch.try_send(4, {.priority = posix_mq::max_priority()}) == ipc::status::ok);
     child receiver([&] {
-        posix_mq r(ipc::open_only, q.name, mq_access::recv);
-        std::error_code cec;
-        if (r.receive(buf, ipc::io_mode::nonblocking, cec) != sizeof high || r.last_priority() != posix_mq::max_priority()) return 1;
-        if (r.receive(buf, ipc::io_mode::nonblocking, cec) != sizeof low || r.last_priority() != 2) return 2;
+        auto r = posix_mq_channel<std::uint32_t>::open(q.name, mq_access::recv);
+        std::uint32_t v = 0;
+        posix_mq::recv_info i;
+        if (r.try_recv(v, i) != ipc::status::ok || v != 4 || i.priority != posix_mq::max_priority()) return 1;
+        if (r.try_recv(v, i) != ipc::status::ok || v != 2 || i.priority != 2) return 2;
+        if (r.try_recv(v, i) != ipc::status::ok || v != 3 || i.priority != 0) return 3;
         return 0;
     });
     CHECK(receiver.wait() == child_ok);
 }
 
+TEST_CASE("posix_mq: a string channel's receive buffer is the queue's message size, not the framing's 1 MiB") {
+    queue_name q;
+    auto ch = posix_mq_channel<std::string>::create(q.name, queue_of(4, 512));
+    CHECK(ch.transport().max_message_size() == 512);
+    child sender([&] {
+        auto tx = posix_mq_channel<std::string>::open(q.name, mq_access::send);
+        return tx.send_for(std::string("hi"), 5s) == ipc::status::ok ? 0 : 1;
+    });
+    std::string s;
+    allocations::largest = 0;
+    const auto st = ch.recv_for(s, 5s);
+    const std::size_t largest = allocations::largest;
+    REQUIRE(st == ipc::status::ok);
+    CHECK(s == "hi");
+    CHECK(largest == 512);
+    CHECK(sender.wait() == child_ok);
+}
+
+TEST_CASE("posix_mq: a fixed-size message of the wrong size says expected vs received, and names the queue") {
+    queue_name q;
+    auto ch = posix_mq_channel<std::uint64_t>::create(q.name, queue_of(2, 16));
+    child c_sender([&] {
+        mqd_t m = ::mq_open(q.name.c_str(), O_WRONLY);
+        return m >= 0 && ::mq_send(m, "abc", 3, 0) == 0 ? 0 : 1;
+    });
+    REQUIRE(c_sender.wait() == child_ok);
+    std::uint64_t v = 0;
+    std::error_code ec;
+    CHECK(ch.recv_for(v, 5s, ec) == ipc::status::failed);
+    CHECK(ec == ipc::errc::bad_message);
+    const std::string why(ipc::last_error_detail(ec));
+    CHECK_MESSAGE(why.find("expected a 8-byte message, received 3 bytes") != std::string::npos, why);
+    CHECK_MESSAGE(why.find(q.name) != std::string::npos, why);
+}
+
+TEST_CASE("posix_mq: message_too_large names the queue, the size and the limit") {
+    queue_name q;
+    auto ch = posix_mq_channel<std::string>::create(q.name, queue_of(2, 16));
+    try {
+        (void)ch.try_send(std::string(100, 'x'));
+        FAIL("no exception");
+    } catch (const ipc::error& e) {
+        CHECK(e.code() == ipc::errc::message_too_large);
+        const std::string what = e.what();
+        CHECK_MESSAGE(what.find(q.name) != std::string::npos, what);
+        CHECK_MESSAGE(what.find("100 bytes") != std::string::npos, what);
+        CHECK_MESSAGE(what.find("16 bytes") != std::string::npos, what);
+    }
+    std::error_code ec;
+    CHECK(ch.try_send(std::string(17, 'x'), ec) == ipc::status::failed);
+    CHECK(ec == ipc::errc::message_too_large);
+    CHECK(ipc::last_error_detail(ec).find("17 bytes") != std::string_view::npos);
+}
+
 TEST_CASE("posix_mq: two receiver processes share a queue, each message goes to exactly one") {
     queue_name q;
-    posix_mq made(ipc::create_only, q.name, queue_of(10, sizeof(std::uint64_t)));
-    check_two_receivers_share([&] { return posix_mq_channel<std::uint64_t>(posix_mq(ipc::open_only, q.name, mq_access::send)); },
-                              [&] { return posix_mq_channel<std::uint64_t>(posix_mq(ipc::open_only, q.name, mq_access::recv)); });
+    auto made = posix_mq::create(q.name, queue_of(10, sizeof(std::uint64_t)));
+    check_two_receivers_share([&] { return posix_mq_channel<std::uint64_t>(posix_mq::open(q.name, mq_access::send)); },
+                              [&] { return posix_mq_channel<std::uint64_t>(posix_mq::open(q.name, mq_access::recv)); });
 }
 
 TEST_CASE("posix_mq: a full queue: try_send would_block, send_for times out, not early") {
     queue_name q;
-    posix_mq_channel<record> tx(posix_mq(ipc::create_only, q.name, queue_of(2, sizeof(record))));
-    check_full_queue(tx, 2, [&] { return posix_mq_channel<record>(posix_mq(ipc::open_only, q.name, mq_access::recv)); });
+    auto tx = posix_mq_channel<record>::create(q.name, queue_of(2, sizeof(record)));
+    check_full_queue(tx, 2, [&] { return posix_mq_channel<record>(posix_mq::open(q.name, mq_access::recv)); });
 }
 
 TEST_CASE("posix_mq: a message over message_size is refused at send, nothing is queued") {
     queue_name q;
-    posix_mq_channel<std::string> ch(posix_mq(ipc::create_only, q.name, queue_of(4, 64)));
+    auto ch = posix_mq_channel<std::string>::create(q.name, queue_of(4, 64));
     std::error_code ec;
     CHECK(ch.try_send(std::string(65, 'x'), ec) == ipc::status::failed);
     CHECK(ec == ipc::errc::message_too_large);
     CHECK(ch.transport().queued() == 0);
     CHECK(ch.try_send(std::string(64, 'x')) == ipc::status::ok);
     child receiver([&] {
-        posix_mq_channel<std::string> rx(posix_mq(ipc::open_only, q.name, mq_access::recv));
+        auto rx = posix_mq_channel<std::string>::open(q.name, mq_access::recv);
         std::string s;
         return rx.recv_for(s, 5s) == ipc::status::ok && s == std::string(64, 'x') ? 0 : 1;
     });
@@ -157,7 +243,7 @@ TEST_CASE("posix_mq: a message over message_size is refused at send, nothing is 
 
 TEST_CASE("posix_mq: a foreign message larger than the channel's type is discarded as message_too_large") {
     queue_name q;
-    posix_mq_channel<record> rx(posix_mq(ipc::create_only, q.name, queue_of(4, 256)));
+    auto rx = posix_mq_channel<record>::create(q.name, queue_of(4, 256));
     child foreign([&] {
         mqd_t m = ::mq_open(q.name.c_str(), O_WRONLY);
         char junk[100] = {};
@@ -169,30 +255,30 @@ TEST_CASE("posix_mq: a foreign message larger than the channel's type is discard
     check_oversized_then_intact(rx);
 }
 
-TEST_CASE("posix_mq: create_only, open_only and open_or_create") {
+TEST_CASE("posix_mq: create, open and open_or_create") {
     queue_name q;
     std::error_code ec;
-    posix_mq missing(ipc::open_only, q.name, mq_access::both, ec);
+    auto missing = posix_mq::open(q.name, mq_access::both, ec);
     CHECK(ec == ipc::errc::not_found);
     CHECK_FALSE(missing.is_open());
-    CHECK(errc_thrown_by([&] { (void)posix_mq(ipc::open_only, q.name); }) == ipc::errc::not_found);
+    CHECK(errc_thrown_by([&] { (void)posix_mq::open(q.name); }) == ipc::errc::not_found);
 
-    posix_mq first(ipc::create_only, q.name, queue_of(3, 100));
+    auto first = posix_mq::create(q.name, queue_of(3, 100));
     CHECK(first.max_messages() == 3);
     CHECK(first.message_size() == 100);
-    CHECK(errc_thrown_by([&] { (void)posix_mq(ipc::create_only, q.name); }) == ipc::errc::already_exists);
+    CHECK(errc_thrown_by([&] { (void)posix_mq::create(q.name); }) == ipc::errc::already_exists);
     // An existing queue keeps its own attributes.
-    posix_mq again(ipc::open_or_create, q.name, queue_of(5, 200));
+    auto again = posix_mq::open_or_create(q.name, queue_of(5, 200));
     CHECK(again.message_size() == 100);
     child opener([&] {
-        posix_mq other(ipc::open_only, q.name, mq_access::send);
+        auto other = posix_mq::open(q.name, mq_access::send);
         return other.max_messages() == 3 && other.message_size() == 100 ? 0 : 1;
     });
     CHECK(opener.wait() == child_ok);
 
     CHECK(posix_mq::remove(q.name));
     CHECK_FALSE(posix_mq::remove(q.name));
-    CHECK(errc_thrown_by([&] { (void)posix_mq(ipc::open_only, q.name); }) == ipc::errc::not_found);
+    CHECK(errc_thrown_by([&] { (void)posix_mq::open(q.name); }) == ipc::errc::not_found);
     // Removed names vanish at once; open descriptors still work.
     CHECK(first.send(std::as_bytes(std::span("x", 1)), 0, ipc::io_mode::nonblocking, ec));
     CHECK(again.queued() == 1);
@@ -200,7 +286,7 @@ TEST_CASE("posix_mq: create_only, open_only and open_or_create") {
 
 TEST_CASE("posix_mq: a new queue is mode 0600 and its descriptor closes on exec") {
     queue_name q;
-    posix_mq t(ipc::create_only, q.name, queue_of(2, 8));
+    auto t = posix_mq::create(q.name, queue_of(2, 8));
     struct stat st {};
     REQUIRE(::fstat(t.native_handle(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
@@ -213,9 +299,9 @@ TEST_CASE("posix_mq: names follow detail::posix_ipc_name: an optional '/', 1..NA
     for (const auto& name : bad) {
         INFO("name: ", name);
         std::error_code ec;
-        posix_mq t(ipc::create_only, name, {}, ec);
+        auto t = posix_mq::create(name, ec);
         CHECK(ec == ipc::errc::name_invalid);
-        CHECK(errc_thrown_by([&] { (void)posix_mq(ipc::open_or_create, name); }) == ipc::errc::name_invalid);
+        CHECK(errc_thrown_by([&] { (void)posix_mq::open_or_create(name); }) == ipc::errc::name_invalid);
         ec.clear();
         CHECK_FALSE(posix_mq::remove(name, ec));
         CHECK(ec == ipc::errc::name_invalid);
@@ -225,7 +311,7 @@ TEST_CASE("posix_mq: names follow detail::posix_ipc_name: an optional '/', 1..NA
     longest.resize(NAME_MAX + 1, 'n');
     used_names().insert(longest);
     (void)posix_mq::remove(longest);
-    posix_mq t(ipc::create_only, longest, queue_of(1, 8));
+    auto t = posix_mq::create(longest, queue_of(1, 8));
     CHECK(t.is_open());
     CHECK(posix_mq::remove(longest));
 }
@@ -238,10 +324,10 @@ TEST_CASE("posix_mq: a refused size names the /proc/sys/fs/mqueue limit and its 
     // Over even the privileged hard limits (16 MiB, 65536 messages), so this fails as root too.
     for (auto o : {queue_of(2, std::size_t{1} << 26), queue_of(std::size_t{1} << 20, 8)}) {
         std::error_code ec;
-        posix_mq t(ipc::create_only, q.name, o, ec);
+        auto t = posix_mq::create(q.name, o, ec);
         CHECK(ec == ipc::errc::limit_exceeded);
         try {
-            (void)posix_mq(ipc::create_only, q.name, o);
+            (void)posix_mq::create(q.name, o);
             FAIL("created a queue over the kernel's limits");
         } catch (const ipc::error& e) {
             const std::string what = e.what();
@@ -260,7 +346,7 @@ TEST_CASE("posix_mq: a queue over RLIMIT_MSGQUEUE is limit_exceeded and says how
         rlimit r{4096, 4096};
         if (::setrlimit(RLIMIT_MSGQUEUE, &r) != 0) return 1;
         try {
-            (void)posix_mq(ipc::create_only, q.name, queue_of(10, 8192));
+            (void)posix_mq::create(q.name, queue_of(10, 8192));
         } catch (const ipc::error& e) {
             const std::string what = e.what();
             if (e.code() != ipc::errc::limit_exceeded) return 2;
@@ -276,12 +362,12 @@ TEST_CASE("posix_mq: a queue over RLIMIT_MSGQUEUE is limit_exceeded and says how
 
 TEST_CASE("posix_mq: the descriptor is pollable and wakes when a message arrives") {
     queue_name q;
-    posix_mq_channel<int> rx(posix_mq(ipc::create_only, q.name, queue_of(2, sizeof(int))));
+    auto rx = posix_mq_channel<int>::create(q.name, queue_of(2, sizeof(int)));
     pollfd p{rx.native_handle(), POLLIN, 0};
     CHECK(::poll(&p, 1, 0) == 0);
     child sender([&] {
         usleep(20000);
-        posix_mq_channel<int> tx(posix_mq(ipc::open_only, q.name, mq_access::send));
+        auto tx = posix_mq_channel<int>::open(q.name, mq_access::send);
         return tx.send_for(42, 5s) == ipc::status::ok ? 0 : 1;
     });
     REQUIRE(::poll(&p, 1, 10000) == 1);
@@ -294,20 +380,20 @@ TEST_CASE("posix_mq: the descriptor is pollable and wakes when a message arrives
 
 TEST_CASE("posix_mq: a program using only mq_send and mq_receive talks to a channel both ways") {
     queue_name q;
-    posix_mq_channel<std::string> ch(posix_mq(ipc::create_only, q.name, queue_of(4, 512)));
+    auto ch = posix_mq_channel<std::string>::create(q.name, queue_of(4, 512));
     static const char from_c[] = "hello from plain C";
     child c_sender([&] {
         mqd_t m = ::mq_open(q.name.c_str(), O_WRONLY);
         return m >= 0 && ::mq_send(m, from_c, sizeof from_c, 7) == 0 ? 0 : 1;
     });
     std::string s;
-    REQUIRE(ch.recv_for(s, 5s) == ipc::status::ok);
+    posix_mq::recv_info info;
+    REQUIRE(ch.recv_for(s, info, 5s) == ipc::status::ok);
     CHECK(s == std::string(from_c, sizeof from_c));
-    CHECK(ch.transport().last_priority() == 7);
+    CHECK(info.priority == 7);
     CHECK(c_sender.wait() == child_ok);
 
-    ch.transport().set_send_priority(3);
-    REQUIRE(ch.send_for(std::string("hello from C++"), 5s) == ipc::status::ok);
+    REQUIRE(ch.send_for(std::string("hello from C++"), {.priority = 3}, 5s) == ipc::status::ok);
     child c_receiver([&] {
         mqd_t m = ::mq_open(q.name.c_str(), O_RDONLY);
         char buf[512];
@@ -325,7 +411,7 @@ TEST_CASE("posix_mq: transports move, close, and leak no descriptors") {
     queue_name q;
     const int before = open_fd_count();
     {
-        posix_mq a(ipc::create_only, q.name, queue_of(2, 8));
+        auto a = posix_mq::create(q.name, queue_of(2, 8));
         posix_mq b(std::move(a));
         CHECK_FALSE(a.is_open());
         CHECK(b.is_open());
@@ -335,7 +421,7 @@ TEST_CASE("posix_mq: transports move, close, and leak no descriptors") {
         CHECK(ec == std::errc::bad_file_descriptor);
         b.close();
         CHECK_FALSE(b.is_open());
-        posix_mq c(ipc::open_only, q.name, mq_access::recv);
+        auto c = posix_mq::open(q.name, mq_access::recv);
     }
     CHECK(open_fd_count() == before);
 }
@@ -344,7 +430,7 @@ TEST_CASE("posix_mq: nothing is left behind") {
     for (const auto& name : used_names()) {
         INFO(name);
         std::error_code ec;
-        posix_mq t(ipc::open_only, name, mq_access::recv, ec);
+        auto t = posix_mq::open(name, mq_access::recv, ec);
         CHECK(ec == ipc::errc::not_found);
     }
     // Where the mqueue file system is mounted, it shows no queue of ours either.

@@ -1,11 +1,14 @@
 // Child processes: fork_with (plain and with a typed pipe each way), spawn of
 // real programs with piped stdin/stdout, and the child_process handle.
 #include <ipc/process.hpp>
+#include <ipc/transport/signal.hpp>
 
 #include <sys/wait.h>
 
 #include <algorithm>
 #include <csignal>
+#include <string>
+#include <vector>
 
 #include "support.hpp"
 
@@ -15,6 +18,29 @@ using namespace ipc_test;
 
 // True if pid is gone entirely (not even a zombie waiting to be reaped).
 bool reaped(pid_t pid) { return ::kill(pid, 0) != 0 && errno == ESRCH; }
+
+// doctest reports SIGTERM as a crash through a handler that a forked child
+// inherits: a child that is to die of SIGTERM quietly restores the default.
+void default_sigterm() { ::signal(SIGTERM, SIG_DFL); }
+
+bool blocked_here(int signo) {
+    sigset_t now;
+    ::pthread_sigmask(SIG_SETMASK, nullptr, &now);
+    return sigismember(&now, signo) == 1;
+}
+
+// Blocks a signal in this thread for the guard's lifetime, as a program
+// would for its own reasons.
+struct user_blocks {
+    explicit user_blocks(int signo) {
+        sigset_t s;
+        sigemptyset(&s);
+        sigaddset(&s, signo);
+        ::pthread_sigmask(SIG_BLOCK, &s, &old);
+    }
+    ~user_blocks() { ::pthread_sigmask(SIG_SETMASK, &old, nullptr); }
+    sigset_t old{};
+};
 
 } // namespace
 
@@ -124,6 +150,139 @@ TEST_CASE("child_process: moving hands over the child; assigning over one kills 
     CHECK(reaped(first));
     CHECK(b.kill());
     CHECK(b.wait_for(5s) == -SIGKILL);
+}
+
+// ipc::shutdown_signal blocks SIGTERM, SIGINT and SIGHUP to read them: a child
+// must not inherit that (it would ignore SIGTERM), but what the program
+// blocked itself stays blocked, as fork(2) and exec keep it.
+TEST_CASE("fork_with: after shutdown_signal, children still die of SIGTERM; the program's own blocked signals stay blocked") {
+    user_blocks own(SIGUSR2);
+    ipc::shutdown_signal shutdown;
+    REQUIRE(blocked_here(SIGTERM));
+    SUBCASE("a plain fork_with child") {
+        auto c = ipc::fork_with([] {
+            default_sigterm();
+            if (blocked_here(SIGTERM) || blocked_here(SIGINT) || !blocked_here(SIGUSR2)) return 2;
+            ::sleep(20);  // until SIGTERM
+            return 1;
+        });
+        CHECK_FALSE(c.wait_for(100ms).has_value());  // alive: its mask was right
+        CHECK(c.kill(SIGTERM));
+        CHECK(c.wait_for(5s) == -SIGTERM);
+    }
+    SUBCASE("a fork_with child with pipes") {
+        auto kid = ipc::fork_with<int>([](ipc::pipe_receiver<int>& in, ipc::pipe_sender<int>&) {
+            default_sigterm();
+            int v = 0;
+            (void)in.recv_for(v, 20s);  // until SIGTERM
+            return 1;
+        });
+        CHECK_FALSE(kid.process.wait_for(100ms).has_value());
+        CHECK(kid.process.kill(SIGTERM));
+        CHECK(kid.process.wait_for(5s) == -SIGTERM);
+    }
+    SUBCASE("a child that makes its own shutdown_signal reads SIGTERM instead of dying") {
+        auto kid = ipc::fork_with<int>([](ipc::pipe_receiver<int>&, ipc::pipe_sender<int>& out) {
+            ipc::shutdown_signal mine;
+            if (out.send_for(1, 5s) != ipc::status::ok) return 1;  // ready
+            return mine.wait_for(10s) && mine.signal() == SIGTERM ? 7 : 2;
+        });
+        int ready = 0;
+        REQUIRE(kid.from_child.recv_for(ready, 5s) == ipc::status::ok);
+        CHECK(kid.process.kill(SIGTERM));
+        CHECK(kid.process.wait_for(5s) == 7);
+    }
+    SUBCASE("the parent keeps its own mask") {
+        auto c = ipc::fork_with([] { return 0; });
+        CHECK(c.wait_for(5s) == 0);
+        CHECK(blocked_here(SIGTERM));  // the parent still reads SIGTERM through shutdown_signal
+    }
+}
+
+TEST_CASE("spawn: after shutdown_signal, a program starts with SIGTERM unblocked and dies of it") {
+    user_blocks own(SIGUSR2);
+    ipc::shutdown_signal shutdown;
+    REQUIRE(blocked_here(SIGTERM));
+    SUBCASE("its signal mask: only the program's own SIGUSR2") {
+        // SigBlk in /proc/<pid>/status: bit n-1 for signal n, in hex.
+        auto p = ipc::spawn({"sh", "-c", "exec grep SigBlk /proc/self/status"}, ipc::stdio_pipes::out);
+        ipc::pipe_line_receiver rx(std::move(p.out));
+        std::string line;
+        REQUIRE(rx.recv_for(line, 5s) == ipc::status::ok);
+        CHECK(p.process.wait_for(5s) == 0);
+        const auto mask = std::stoull(line.substr(line.find_first_of("0123456789abcdef")), nullptr, 16);
+        CHECK((mask >> (SIGTERM - 1) & 1) == 0);
+        CHECK((mask >> (SIGINT - 1) & 1) == 0);
+        CHECK((mask >> (SIGHUP - 1) & 1) == 0);
+        CHECK((mask >> (SIGUSR2 - 1) & 1) == 1);
+    }
+    SUBCASE("SIGTERM ends it") {
+        auto p = ipc::spawn({"sleep", "20"}, ipc::stdio_pipes::none);
+        CHECK_FALSE(p.process.wait_for(100ms).has_value());
+        CHECK(p.process.kill(SIGTERM));
+        CHECK(p.process.wait_for(5s) == -SIGTERM);
+    }
+}
+
+// A pool: each worker echoes what it reads until its pipe closes. Each child
+// holds only its own pipe ends, so closing worker 2's pipe ends worker 2 even
+// though workers 3 and 4 were forked while the parent held that pipe.
+TEST_CASE("fork_with: closing one worker's pipe ends that worker alone") {
+    std::vector<ipc::forked_child<int>> pool;
+    for (int w = 0; w < 4; ++w)
+        pool.push_back(ipc::fork_with<int>([](ipc::pipe_receiver<int>& in, ipc::pipe_sender<int>& out) {
+            int v = 0;
+            for (;;) {
+                auto st = in.recv_for(v, 20s);
+                if (st == ipc::status::closed) return 0;
+                if (st != ipc::status::ok || out.send_for(v, 5s) != ipc::status::ok) return 1;
+            }
+        }));
+    pool[1].to_child.transport().close();
+    CHECK(pool[1].process.wait_for(5s) == 0);
+    int v = 0;
+    CHECK(pool[1].from_child.recv_for(v, 5s) == ipc::status::closed);
+    for (int w : {0, 2, 3}) {  // the others still work
+        CHECK(pool[w].process.running());
+        REQUIRE(pool[w].to_child.send_for(w * 10, 5s) == ipc::status::ok);
+        REQUIRE(pool[w].from_child.recv_for(v, 5s) == ipc::status::ok);
+        CHECK(v == w * 10);
+    }
+    for (int w : {3, 0, 2}) {  // and each ends when its own pipe closes, in any order
+        pool[w].to_child.transport().close();
+        CHECK(pool[w].process.wait_for(5s) == 0);
+    }
+}
+
+TEST_CASE("fork_with: a child forked after spawn does not hold the spawned program's stdin open") {
+    auto p = ipc::spawn({"cat"});
+    auto bystander = ipc::fork_with([] {
+        ::sleep(20);  // killed by the destructor below
+        return 0;
+    });
+    ipc::pipe_line_sender tx(std::move(p.in));
+    ipc::pipe_line_receiver rx(std::move(p.out));
+    std::string line;
+    REQUIRE(tx.send_for("x", 5s) == ipc::status::ok);
+    REQUIRE(rx.recv_for(line, 5s) == ipc::status::ok);
+    tx.transport().close();  // cat's end of file, though bystander was forked while we held this end
+    CHECK(rx.recv_for(line, 5s) == ipc::status::closed);
+    CHECK(p.process.wait_for(5s) == 0);
+    CHECK(bystander.running());
+}
+
+TEST_CASE("fork_with: a pipe end the parent closed and reused for something else is left alone in later children") {
+    auto first = ipc::fork_with<int>([](ipc::pipe_receiver<int>& in, ipc::pipe_sender<int>&) {
+        int v = 0;
+        return in.recv_for(v, 20s) == ipc::status::closed ? 0 : 1;
+    });
+    const int fd = first.to_child.transport().native_handle();
+    first.to_child.transport().close();
+    CHECK(first.process.wait_for(5s) == 0);
+    auto other = ipc::transport::make_pipe();  // likely takes the same descriptor number
+    const int reused = other.writer.native_handle() == fd ? fd : other.reader.native_handle();
+    auto second = ipc::fork_with([reused] { return ::fcntl(reused, F_GETFD) == -1 ? 1 : 0; });
+    CHECK(second.wait_for(5s) == 0);
 }
 
 TEST_CASE("spawn: sort reads our lines on its stdin and writes them sorted on its stdout") {

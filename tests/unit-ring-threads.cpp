@@ -277,7 +277,7 @@ TEST_CASE("ring: full and empty edges") {
 TEST_CASE_TEMPLATE("ring threads: no wake-up is lost under any sync policy", Sync, ipc::sync::futex, ipc::sync::posix_sem,
                    ipc::sync::sysv_sem, ipc::sync::eventfd) {
     using transport = ipc::transport::memfd<ipc::ring::spsc<std::uint64_t>>;
-    transport t(2);
+    auto t = transport::create(2);
     t.attach(ipc::direction::send);
     t.attach(ipc::direction::recv);
     Sync proto = [] {

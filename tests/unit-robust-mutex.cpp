@@ -63,7 +63,7 @@ class live_holder {
 public:
     explicit live_holder(const std::string& name)
         : proc_([&] {
-              robust_mutex m(ipc::open_only, name);
+              auto m = robust_mutex::open(name);
               std::lock_guard hold(m);
               if (!held_.notify()) return 1;
               return done_.wait() ? 0 : 3;
@@ -85,7 +85,7 @@ private:
 // A named mutex for one test, removed at its end.
 struct named_mutex {
     std::string name = unique_name("mtx");
-    robust_mutex m{ipc::create_only, name};
+    robust_mutex m = robust_mutex::create(name);
     ~named_mutex() { CHECK(robust_mutex::remove(name)); }
 };
 
@@ -172,46 +172,46 @@ TEST_CASE("robust_mutex: names are checked before anything is created") {
     std::error_code ec;
     for (std::string bad : {std::string(), std::string("/"), std::string("a/b"), std::string(".."), std::string("."),
                             std::string("sp ace"), std::string("../../etc/x"), std::string("nul\0x", 5), std::string(300, 'a')}) {
-        robust_mutex c(ipc::create_only, bad, ec);
+        auto c = robust_mutex::create(bad, ec);
         CHECK_MESSAGE(ec == ipc::errc::name_invalid, bad);
         CHECK_FALSE(c.is_open());
-        robust_mutex o(ipc::open_only, bad, ec);
+        auto o = robust_mutex::open(bad, ec);
         CHECK(ec == ipc::errc::name_invalid);
-        robust_mutex oc(ipc::open_or_create, bad, ec);
+        auto oc = robust_mutex::open_or_create(bad, ec);
         CHECK(ec == ipc::errc::name_invalid);
         CHECK_FALSE(robust_mutex::remove(bad, ec));
         CHECK(ec == ipc::errc::name_invalid);
-        CHECK_THROWS_AS(robust_mutex(ipc::open_only, bad), ipc::error);
+        CHECK_THROWS_AS((void)robust_mutex::open(bad), ipc::error);
     }
     // The longest name still fits NAME_MAX with the "ipc.mutex." prefix.
     const std::string longest = unique_name("long") + std::string(NAME_MAX, 'x');
     const std::string fits = longest.substr(0, NAME_MAX - ipc::detail::robust_mutex_prefix.size());
-    robust_mutex too_long(ipc::create_only, fits + "x", ec);
+    auto too_long = robust_mutex::create(fits + "x", ec);
     CHECK(ec == ipc::errc::name_invalid);
-    robust_mutex ok(ipc::create_only, fits);
+    auto ok = robust_mutex::create(fits);
     CHECK(std::filesystem::exists(shm_path(fits)));
     CHECK(robust_mutex::remove(fits));
 }
 
-TEST_CASE("robust_mutex: create_only, open_only, open_or_create, 0600, and remove of exactly that object") {
+TEST_CASE("robust_mutex: create, open, open_or_create, 0600, and remove of exactly that object") {
     auto name = unique_name("mtx");
     std::error_code ec;
-    robust_mutex missing(ipc::open_only, name, ec);
+    auto missing = robust_mutex::open(name, ec);
     CHECK(ec == ipc::errc::not_found);
     CHECK_FALSE(missing.is_open());
     CHECK_FALSE(robust_mutex::remove(name));
 
-    robust_mutex a(ipc::create_only, "/" + name);
+    auto a = robust_mutex::create("/" + name);
     struct stat sb {};
     REQUIRE(::stat(shm_path(name).c_str(), &sb) == 0);
     CHECK((sb.st_mode & 07777) == 0600);
     CHECK(sb.st_uid == ::getuid());
-    robust_mutex again(ipc::create_only, name, ec);
+    auto again = robust_mutex::create(name, ec);
     CHECK(ec == ipc::errc::already_exists);
     CHECK_FALSE(again.is_open());
-    CHECK_THROWS_AS(robust_mutex(ipc::create_only, name), ipc::error);
-    robust_mutex b(ipc::open_only, name);
-    robust_mutex c(ipc::open_or_create, name);
+    CHECK_THROWS_AS(robust_mutex::create(name), ipc::error);
+    auto b = robust_mutex::open(name);
+    auto c = robust_mutex::open_or_create(name);
 
     // b and c are the same mutex as a: a holder in another process excludes both.
     live_holder holder(name);
@@ -223,7 +223,7 @@ TEST_CASE("robust_mutex: create_only, open_only, open_or_create, 0600, and remov
     c.unlock();
 
     // A ring of the same name lives at /dev/shm/ipc.<name>: remove() leaves it alone.
-    ipc::transport::posix_shm<ipc::ring::spsc<int>> ring(ipc::create_only, name, 4);
+    auto ring = ipc::transport::posix_shm<ipc::ring::spsc<int>>::create(name, 4);
     CHECK(robust_mutex::remove(name));
     CHECK_FALSE(std::filesystem::exists(shm_path(name)));
     CHECK(std::filesystem::exists("/dev/shm/ipc." + name));
@@ -231,7 +231,7 @@ TEST_CASE("robust_mutex: create_only, open_only, open_or_create, 0600, and remov
     // Still usable by those that have it open; the name is free for a new one.
     CHECK(a.try_lock());
     a.unlock();
-    robust_mutex fresh(ipc::open_or_create, name);
+    auto fresh = robust_mutex::open_or_create(name);
     CHECK(fresh.try_lock());
     CHECK(a.try_lock());  // a different mutex now
     a.unlock();
@@ -242,7 +242,7 @@ TEST_CASE("robust_mutex: create_only, open_only, open_or_create, 0600, and remov
 TEST_CASE("robust_mutex: wider permissions are given exactly") {
     auto name = unique_name("mtx");
     const ::mode_t old = ::umask(077);
-    robust_mutex m(ipc::create_only, name, ipc::permissions{0640});
+    auto m = robust_mutex::create(name, ipc::permissions{0640});
     ::umask(old);
     struct stat sb {};
     REQUIRE(::stat(shm_path(name).c_str(), &sb) == 0);
@@ -253,12 +253,12 @@ TEST_CASE("robust_mutex: wider permissions are given exactly") {
 TEST_CASE("robust_mutex: processes counting under std::lock_guard reach the exact total") {
     auto name = unique_name("mtx");
     SUBCASE("each opens the mutex the parent created") {
-        robust_mutex m(ipc::create_only, name);
-        auto open = [&] { return robust_mutex(ipc::open_only, name); };
+        auto m = robust_mutex::create(name);
+        auto open = [&] { return robust_mutex::open(name); };
         n_processes_count_exactly(open);
     }
     SUBCASE("all race to open_or_create it: one creates, the others wait for it to be formatted") {
-        auto open = [&] { return robust_mutex(ipc::open_or_create, name); };
+        auto open = [&] { return robust_mutex::open_or_create(name); };
         n_processes_count_exactly(open);
     }
     CHECK(robust_mutex::remove(name));
@@ -266,7 +266,7 @@ TEST_CASE("robust_mutex: processes counting under std::lock_guard reach the exac
 
 TEST_CASE("robust_mutex: a holder that dies leaves the lock to the next locker, who is told") {
     named_mutex fixture;
-    auto open = [&] { return robust_mutex(ipc::open_only, fixture.name); };
+    auto open = [&] { return robust_mutex::open(fixture.name); };
     SUBCASE("killed by SIGKILL") { holder_dies_and_next_locker_recovers(open, death::sigkill); }
     SUBCASE("_exit without unlocking") { holder_dies_and_next_locker_recovers(open, death::exit_holding); }
 }
@@ -277,7 +277,7 @@ TEST_CASE("robust_mutex: a waiter blocked on the lock is woken by the holder's d
     robust_mutex& m = fixture.m;
     held_signal held;
     child holder([&] {
-        robust_mutex mine(ipc::open_only, name);
+        auto mine = robust_mutex::open(name);
         mine.lock();
         if (!held.notify()) return 1;
         ::pause();
@@ -285,7 +285,7 @@ TEST_CASE("robust_mutex: a waiter blocked on the lock is woken by the holder's d
     });
     REQUIRE(held.wait());
     child waiter([&] {
-        robust_mutex mine(ipc::open_only, name);
+        auto mine = robust_mutex::open(name);
         std::unique_lock hold(mine, 10s);  // try_lock_for
         if (!hold.owns_lock()) return 1;
         return mine.previous_owner_died() ? 0 : 2;
@@ -304,13 +304,13 @@ TEST_CASE("robust_mutex: if the recovering process dies too, the next one is tol
     const std::string& name = fixture.name;
     robust_mutex& m = fixture.m;
     child first([&]() -> int {
-        robust_mutex mine(ipc::open_only, name);
+        auto mine = robust_mutex::open(name);
         mine.lock();
         ::_exit(0);  // holding it
     });
     CHECK(first.wait() == child_ok);
     child second([&] {
-        robust_mutex mine(ipc::open_only, name);
+        auto mine = robust_mutex::open(name);
         if (!mine.try_lock_for(5s)) return 1;
         ::_exit(mine.previous_owner_died() ? 0 : 2);  // dies holding it, repair unfinished
     });
@@ -323,10 +323,10 @@ TEST_CASE("robust_mutex: closing a robust_mutex this object holds unlocks it (an
     const std::string& name = fixture.name;
     robust_mutex& m = fixture.m;
     child forgetful([&] {
-        robust_mutex mine(ipc::open_only, name);
+        auto mine = robust_mutex::open(name);
         mine.lock();
         robust_mutex moved_to(std::move(mine));
-        moved_to = robust_mutex(ipc::open_only, name);  // closes the held one: unlocked
+        moved_to = robust_mutex::open(name);  // closes the held one: unlocked
         return moved_to.try_lock() ? 0 : 1;             // held again, then closed by return
     });
     CHECK(forgetful.wait() == child_ok);
@@ -392,7 +392,7 @@ TEST_CASE("robust_mutex: errors are errors, not deadlocks or silent no-ops") {
                 return e == std::errc::operation_not_permitted ? 0 : 1;
             });
             CHECK(forked.wait() == child_ok);
-            child other([&] { return robust_mutex(ipc::open_only, name).try_lock() ? 1 : 0; });
+            child other([&] { return robust_mutex::open(name).try_lock() ? 1 : 0; });
             CHECK(other.wait() == child_ok);  // still the parent's
             m.unlock();
         }
@@ -409,7 +409,7 @@ TEST_CASE("robust_mutex: errors are errors, not deadlocks or silent no-ops") {
 
 TEST_CASE("robust_mutex: an object that is not a usable robust_mutex is refused with a clear error") {
     auto name = unique_name("mtx");
-    { robust_mutex made(ipc::create_only, name); }
+    { auto made = robust_mutex::create(name); }
     const std::string path = shm_path(name);
     const std::size_t size = robust_mutex::storage_size;
     auto rewrite = [&](auto edit) {
@@ -425,31 +425,31 @@ TEST_CASE("robust_mutex: an object that is not a usable robust_mutex is refused 
     SUBCASE("garbage over the header") {
         rewrite([&](auto&, unsigned char* bytes) { std::memset(bytes, 0xab, size); });
         auto t0 = std::chrono::steady_clock::now();
-        robust_mutex m(ipc::open_only, name, ec);
+        auto m = robust_mutex::open(name, ec);
         CHECK(ec == ipc::errc::corrupt);
         CHECK(ms_since(t0) < 1000.0);  // not mistaken for a format in progress
         CHECK_FALSE(m.is_open());
-        robust_mutex oc(ipc::open_or_create, name, ec);
+        auto oc = robust_mutex::open_or_create(name, ec);
         CHECK(ec == ipc::errc::corrupt);
     }
     SUBCASE("another layout version") {
         rewrite([](auto& st, unsigned char*) { st.version = 99; });
-        robust_mutex m(ipc::open_only, name, ec);
+        auto m = robust_mutex::open(name, ec);
         CHECK(ec == ipc::errc::layout_mismatch);
     }
     SUBCASE("another libc's pthread_mutex_t") {
         rewrite([](auto& st, unsigned char*) { st.mutex_size = 24; });
-        CHECK_THROWS_AS(robust_mutex(ipc::open_only, name), ipc::error);
+        CHECK_THROWS_AS((void)robust_mutex::open(name), ipc::error);
     }
     SUBCASE("too short to hold one") {
         REQUIRE(::truncate(path.c_str(), 8) == 0);
-        robust_mutex m(ipc::open_only, name, ec);
+        auto m = robust_mutex::open(name, ec);
         CHECK(ec == ipc::errc::corrupt);
     }
     SUBCASE("a creator that died before formatting it (waited for, briefly)") {
         REQUIRE(::truncate(path.c_str(), 0) == 0);
         auto t0 = std::chrono::steady_clock::now();
-        robust_mutex m(ipc::open_only, name, ec);
+        auto m = robust_mutex::open(name, ec);
         CHECK(ec == ipc::errc::corrupt);
         CHECK(ms_since(t0) >= 1000.0);
     }

@@ -72,28 +72,23 @@ public:
         mq_key = ipc::transport::sysv_key::from_path((dir / "mq.key").c_str(), 'Q');
         sem_key = ipc::sem::make_key(dir / "sem.key", 'S');
         umask_scope no_mask(0);  // the modes below are the library's, not the umask's
-        ipc::transport::posix_mq_options mq_o;
-        mq_o.max_messages = 1;
-        mq_o.message_size = 8;
-        ipc::transport::sysv_mq_options smq_o;
+        const ipc::transport::posix_mq_options mq_o{.max_messages = 1, .message_size = 8};
         if (p) {
-            mq_o.mode = p->mode;
-            smq_o.mode = p->mode;
-            mq = ipc::transport::posix_mq(ipc::create_only, mq_name, mq_o);
-            sem = ipc::sem::posix_semaphore(ipc::create_only, sem_name, 0, *p);
-            smq = ipc::transport::sysv_mq(ipc::create_only, mq_key, smq_o);
-            ssem = ipc::sem::sysv_semaphore(ipc::create_only, sem_key, 0, *p);
-            log = ipc::transport::file_writer(ipc::create_only, log_path, {}, *p);
-            lock = ipc::file_mutex(ipc::create_only, lock_path, ipc::sync::file_lock_kind::ofd, *p);
-            listener = ipc::transport::unix_stream_listener::listen(sock, SOMAXCONN, p->mode);
-            ipc::transport::fifo::create(fifo_path, p->mode);
+            mq = ipc::transport::posix_mq::create(mq_name, mq_o, *p);
+            sem = ipc::sem::posix_semaphore::create(sem_name, 0, *p);
+            smq = ipc::transport::sysv_mq::create(mq_key, {}, *p);
+            ssem = ipc::sem::sysv_semaphore::create(sem_key, 0, *p);
+            log = ipc::transport::file_writer::create(log_path, {}, *p);
+            lock = ipc::file_mutex::create(lock_path, ipc::sync::file_lock_kind::ofd, *p);
+            listener = ipc::transport::unix_stream_listener::listen(sock, SOMAXCONN, *p);
+            ipc::transport::fifo::create(fifo_path, *p);
         } else {
-            mq = ipc::transport::posix_mq(ipc::create_only, mq_name, mq_o);
-            sem = ipc::sem::posix_semaphore(ipc::create_only, sem_name);
-            smq = ipc::transport::sysv_mq(ipc::create_only, mq_key);
-            ssem = ipc::sem::sysv_semaphore(ipc::create_only, sem_key);
-            log = ipc::transport::file_writer(ipc::create_only, log_path);
-            lock = ipc::file_mutex(ipc::create_only, lock_path);
+            mq = ipc::transport::posix_mq::create(mq_name, mq_o);
+            sem = ipc::sem::posix_semaphore::create(sem_name);
+            smq = ipc::transport::sysv_mq::create(mq_key);
+            ssem = ipc::sem::sysv_semaphore::create(sem_key);
+            log = ipc::transport::file_writer::create(log_path);
+            lock = ipc::file_mutex::create(lock_path);
             listener = ipc::transport::unix_stream_listener::listen(sock);
             ipc::transport::fifo::create(fifo_path);
         }
@@ -142,31 +137,31 @@ public:
     std::error_code open_as_a_stranger(kind k) const {
         std::error_code ec;
         switch (k) {
-        case posix_mq: (void)ipc::transport::posix_mq(ipc::open_only, mq_name, ipc::transport::mq_access::both, ec); break;
-        case posix_sem: (void)ipc::sem::posix_semaphore(ipc::open_only, sem_name, ec); break;
-        case sysv_mq: (void)ipc::transport::sysv_mq(ipc::open_only, mq_key, {}, ec); break;
-        case sysv_sem: (void)ipc::sem::sysv_semaphore(ipc::open_only, sem_key, ec); break;
-        case file_log: (void)ipc::transport::file_writer(ipc::open_only, log_path, {}, ec); break;
-        case file_lock: (void)ipc::file_mutex(ipc::open_only, lock_path, ipc::sync::file_lock_kind::ofd, ec); break;
-        case unix_socket: (void)ipc::transport::unix_stream::connect_for(sock, 2s, ec); break;
+        case posix_mq: (void)ipc::transport::posix_mq::open(mq_name, ipc::transport::mq_access::both, ec); break;
+        case posix_sem: (void)ipc::sem::posix_semaphore::open(sem_name, ec); break;
+        case sysv_mq: (void)ipc::transport::sysv_mq::open(mq_key, ec); break;
+        case sysv_sem: (void)ipc::sem::sysv_semaphore::open(sem_key, ec); break;
+        case file_log: (void)ipc::transport::file_writer::open(log_path, ec); break;
+        case file_lock: (void)ipc::file_mutex::open(lock_path, ipc::sync::file_lock_kind::ofd, ec); break;
+        case unix_socket: (void)ipc::transport::unix_stream::connect(sock, 2s, ec); break;
         case fifo: (void)ipc::transport::fifo_reader::open(fifo_path, ec); break;
         case kind_count: break;
         }
         return ec;
     }
 
-    // Creates each object again with create_only, as a second process would.
+    // Creates each object again with create(), as a second process would.
     std::error_code create_again(kind k) const {
         std::error_code ec;
         switch (k) {
-        case posix_mq: (void)ipc::transport::posix_mq(ipc::create_only, mq_name, {}, ec); break;
-        case posix_sem: (void)ipc::sem::posix_semaphore(ipc::create_only, sem_name, 0, ec); break;
-        case sysv_mq: (void)ipc::transport::sysv_mq(ipc::create_only, mq_key, {}, ec); break;
-        case sysv_sem: (void)ipc::sem::sysv_semaphore(ipc::create_only, sem_key, 0, ec); break;
-        case file_log: (void)ipc::transport::file_writer(ipc::create_only, log_path, {}, ec); break;
-        case file_lock: (void)ipc::file_mutex(ipc::create_only, lock_path, ipc::sync::file_lock_kind::ofd, ec); break;
+        case posix_mq: (void)ipc::transport::posix_mq::create(mq_name, ec); break;
+        case posix_sem: (void)ipc::sem::posix_semaphore::create(sem_name, 0, ec); break;
+        case sysv_mq: (void)ipc::transport::sysv_mq::create(mq_key, ec); break;
+        case sysv_sem: (void)ipc::sem::sysv_semaphore::create(sem_key, 0, ec); break;
+        case file_log: (void)ipc::transport::file_writer::create(log_path, ec); break;
+        case file_lock: (void)ipc::file_mutex::create(lock_path, ipc::sync::file_lock_kind::ofd, ec); break;
         case unix_socket: (void)ipc::transport::unix_stream_listener::listen(sock, ec); break;
-        case fifo: (void)ipc::transport::fifo::create(fifo_path, 0600, ec); break;
+        case fifo: (void)ipc::transport::fifo::create(fifo_path, ec); break;
         case kind_count: break;
         }
         return ec;
@@ -257,7 +252,7 @@ TEST_CASE("every named object is created 0600 by default, even under umask(0)") 
     }
 }
 
-TEST_CASE("create_only never opens what is there already (O_EXCL, IPC_EXCL, a live socket)") {
+TEST_CASE("create() never opens what is there already (O_EXCL, IPC_EXCL, a live socket)") {
     named_objects objects(std::nullopt);
     for (int k = 0; k < kind_count; ++k) {
         INFO(std::string(kind_names[k]));
@@ -277,11 +272,11 @@ TEST_CASE("ipc::permissions widens a new object's mode exactly as asked (under u
 TEST_CASE("the umask still narrows a widened file-system object; System V ignores it") {
     umask_scope mask(077);
     temp_dir dir;
-    ipc::transport::file_writer log(ipc::create_only, dir / "log", {}, ipc::permissions{0666});
+    auto log = ipc::transport::file_writer::create(dir / "log", {}, ipc::permissions{0666});
     CHECK(file_mode(dir / "log") == 0600);
     std::ofstream(dir / "key") << "k";
     const key_t key = ipc::sem::make_key(dir / "key", 'u');
-    ipc::sem::sysv_semaphore s(ipc::create_only, key, 0, ipc::permissions{0640});
+    auto s = ipc::sem::sysv_semaphore::create(key, 0, ipc::permissions{0640});
     semid_ds ds{};
     ipc::detail::semun arg{};
     arg.buf = &ds;
@@ -326,7 +321,7 @@ TEST_CASE("every descriptor the library opens closes on exec") {
     CHECK(ec == ipc::errc::would_block);
 
     auto listener = ipc::transport::unix_stream_listener::listen(unix_address::path(dir / "stream"));
-    auto client = ipc::transport::unix_stream::connect_for(unix_address::path(dir / "stream"), 5s);
+    auto client = ipc::transport::unix_stream::connect(unix_address::path(dir / "stream"), 5s);
     auto server = listener.accept_for(5s);
     REQUIRE(server);
     auto seq = ipc::transport::unix_seqpacket::pair();
@@ -334,7 +329,7 @@ TEST_CASE("every descriptor the library opens closes on exec") {
     auto dgram_client = ipc::transport::unix_dgram::connect(unix_address::path(dir / "dgram"));
 
     auto tcp_listener = ipc::transport::tcp_listener::listen(ipc::transport::inet_address::parse("127.0.0.1:0"));
-    auto tcp_client = ipc::transport::tcp::connect_for(tcp_listener.local_address(), 5s);
+    auto tcp_client = ipc::transport::tcp::connect(tcp_listener.local_address(), 5s);
     auto tcp_server = tcp_listener.accept_for(5s);
     REQUIRE(tcp_server);
     auto udp = ipc::transport::udp::bind(ipc::transport::inet_address::parse("127.0.0.1:0"));
@@ -343,13 +338,13 @@ TEST_CASE("every descriptor the library opens closes on exec") {
     ipc::transport::posix_mq_options mq_o;
     mq_o.max_messages = 1;
     mq_o.message_size = 8;
-    ipc::transport::posix_mq mq(ipc::create_only, mq_name, mq_o);
+    auto mq = ipc::transport::posix_mq::create(mq_name, mq_o);
     auto counter = ipc::transport::eventfd::create();
-    ipc::transport::signal_reader signals(SIGRTMIN + 3);
-    ipc::transport::sigqueue_writer to_self(::getpid(), SIGRTMIN + 3);
-    ipc::transport::file_writer log(ipc::create_only, dir / "log");
-    ipc::transport::file_reader follower(dir / "log", ipc::transport::file_end::follow);
-    ipc::file_mutex lock(ipc::create_only, dir / "lock");
+    auto signals = ipc::transport::signal_reader::open(SIGRTMIN + 3);
+    auto to_self = ipc::transport::sigqueue_writer::open(::getpid(), SIGRTMIN + 3);
+    auto log = ipc::transport::file_writer::create(dir / "log");
+    auto follower = ipc::transport::file_reader::open(dir / "log", ipc::transport::file_end::follow);
+    auto lock = ipc::file_mutex::create(dir / "lock");
     ipc::transport::fifo::create(dir / "fifo");
     auto fifo_in = ipc::transport::fifo_reader::open(dir / "fifo");
     auto fifo_out = ipc::transport::fifo_writer::open(dir / "fifo", ipc::deadline::after(5s), ec);
@@ -385,23 +380,23 @@ TEST_CASE("a symlink planted at a file path is refused; its target is untouched"
     std::error_code ec;
 
     SUBCASE("file log") {
-        ipc::transport::file_writer w1(ipc::open_or_create, link, {}, ec);
+        auto w1 = ipc::transport::file_writer::open_or_create(link, ec);
         CHECK(ec == std::errc::too_many_symbolic_link_levels);
-        ipc::transport::file_writer w2(ipc::open_only, link, {}, ec);
+        auto w2 = ipc::transport::file_writer::open(link, ec);
         CHECK(ec == std::errc::too_many_symbolic_link_levels);
-        ipc::transport::file_writer w3(ipc::create_only, link, {}, ec);
+        auto w3 = ipc::transport::file_writer::create(link, ec);
         CHECK(ec == ipc::errc::already_exists);
-        ipc::transport::file_writer w4(ipc::open_or_create, dangling, {}, ec);
+        auto w4 = ipc::transport::file_writer::open_or_create(dangling, ec);
         CHECK(ec == std::errc::too_many_symbolic_link_levels);
-        ipc::transport::file_reader r(link, ipc::transport::file_end::closed, 0, ec);
+        auto r = ipc::transport::file_reader::open(link, ipc::transport::file_end::closed, 0, ec);
         CHECK(ec == std::errc::too_many_symbolic_link_levels);
     }
     SUBCASE("file_mutex") {
-        ipc::file_mutex m1(ipc::open_or_create, link, ipc::sync::file_lock_kind::ofd, ec);
+        auto m1 = ipc::file_mutex::open_or_create(link, ipc::sync::file_lock_kind::ofd, ec);
         CHECK(ec == std::errc::too_many_symbolic_link_levels);
-        ipc::file_mutex m2(ipc::open_only, link, ipc::sync::file_lock_kind::ofd, ec);
+        auto m2 = ipc::file_mutex::open(link, ipc::sync::file_lock_kind::ofd, ec);
         CHECK(ec == std::errc::too_many_symbolic_link_levels);
-        ipc::file_mutex m3(ipc::open_or_create, dangling, ipc::sync::file_lock_kind::ofd, ec);
+        auto m3 = ipc::file_mutex::open_or_create(dangling, ipc::sync::file_lock_kind::ofd, ec);
         CHECK(ec == std::errc::too_many_symbolic_link_levels);
     }
     SUBCASE("Unix socket: listen and bind refuse the link") {
@@ -411,7 +406,7 @@ TEST_CASE("a symlink planted at a file path is refused; its target is untouched"
         CHECK(ec == std::errc::too_many_symbolic_link_levels);
     }
     SUBCASE("FIFO: create and open refuse the link") {
-        CHECK_FALSE(ipc::transport::fifo::create(dangling, 0600, ec));
+        CHECK_FALSE(ipc::transport::fifo::create(dangling, ec));
         CHECK(ec == ipc::errc::already_exists);
         auto r = ipc::transport::fifo_reader::open(link, ec);
         CHECK(ec == std::errc::too_many_symbolic_link_levels);
@@ -436,7 +431,7 @@ TEST_CASE("connecting to a Unix socket refuses a symlink planted at the path") {
     REQUIRE(::symlink((dir / "dgram").c_str(), (dir / "dgram-link").c_str()) == 0);
 
     std::error_code ec;
-    auto s = ipc::transport::unix_stream::connect_for(unix_address::path(link), 2s, ec);
+    auto s = ipc::transport::unix_stream::connect(unix_address::path(link), 2s, ec);
     CHECK(ec == std::errc::too_many_symbolic_link_levels);
     CHECK_FALSE(s.is_open());
     auto d = ipc::transport::unix_dgram::connect(unix_address::path(dir / "dgram-link"), ec);
@@ -444,7 +439,7 @@ TEST_CASE("connecting to a Unix socket refuses a symlink planted at the path") {
     CHECK_FALSE(listener.try_accept());
 
     // The real path still works, and the socket file is the same one.
-    auto ok = ipc::transport::unix_stream::connect_for(real, 2s, ec);
+    auto ok = ipc::transport::unix_stream::connect(real, 2s, ec);
     CHECK_FALSE(ec);
     CHECK(listener.accept_for(2s));
     struct stat st {};
@@ -458,7 +453,7 @@ TEST_CASE("a Unix socket server can tell who connected (SO_PEERCRED)") {
     auto listener = ipc::transport::unix_seqpacket_listener::listen(addr);
     gate done;
     child c([&] {
-        auto s = ipc::transport::unix_seqpacket::connect_for(addr, 5s);
+        auto s = ipc::transport::unix_seqpacket::connect(addr, 5s);
         return done.wait() ? 0 : 1;
     });
     auto server = listener.accept_for(5s);
@@ -479,12 +474,12 @@ TEST_CASE("a Unix socket server can tell who connected (SO_PEERCRED)") {
     const auto open_addr = unix_address::path(dir / "open");
     auto open_listener = [&] {
         umask_scope no_mask(0);  // connecting needs write permission, which a usual umask (022) takes away
-        return ipc::transport::unix_stream_listener::listen(open_addr, SOMAXCONN, 0666);
+        return ipc::transport::unix_stream_listener::listen(open_addr, SOMAXCONN, ipc::permissions{0666});
     }();
     gate stranger_done;
     child stranger([&] {
         if (::setgroups(0, nullptr) != 0 || ::setgid(nobody.pw_gid) != 0 || ::setuid(nobody.pw_uid) != 0) return 1;
-        auto s = ipc::transport::unix_stream::connect_for(open_addr, 5s);
+        auto s = ipc::transport::unix_stream::connect(open_addr, 5s);
         return stranger_done.wait() ? 0 : 2;
     });
     auto from_stranger = open_listener.accept_for(5s);

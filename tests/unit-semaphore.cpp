@@ -74,28 +74,28 @@ TEST_CASE("posix_semaphore: names are checked before anything is created") {
     std::error_code ec;
     for (std::string bad : {std::string(), std::string("/"), std::string("a/b"), std::string(".."), std::string("."),
                             std::string("sp ace"), std::string("../../etc/x"), std::string(300, 'a')}) {
-        ipc::sem::posix_semaphore s(ipc::create_only, bad, 0, ec);
+        auto s = ipc::sem::posix_semaphore::create(bad, 0, ec);
         CHECK_MESSAGE(ec == ipc::errc::name_invalid, bad);
         CHECK_FALSE(s.is_open());
     }
-    CHECK_THROWS_AS(ipc::sem::posix_semaphore(ipc::create_only, "no/slash"), ipc::error);
+    CHECK_THROWS_AS(ipc::sem::posix_semaphore::create("no/slash"), ipc::error);
 }
 
-TEST_CASE("posix_semaphore: create_only, open_only, open_or_create and remove") {
+TEST_CASE("posix_semaphore: create, open, open_or_create and remove") {
     auto name = unique_name("sem");
     std::error_code ec;
-    ipc::sem::posix_semaphore missing(ipc::open_only, name, ec);
+    auto missing = ipc::sem::posix_semaphore::open(name, ec);
     CHECK(ec == ipc::errc::not_found);
     CHECK_FALSE(ipc::sem::posix_semaphore::remove(name));
 
-    ipc::sem::posix_semaphore a(ipc::create_only, "/" + name, 3);
+    auto a = ipc::sem::posix_semaphore::create("/" + name, 3);
     CHECK(in_dev_shm(name));
     CHECK((std::filesystem::status("/dev/shm/sem." + name).permissions() & std::filesystem::perms::all) ==
           (std::filesystem::perms::owner_read | std::filesystem::perms::owner_write));
-    ipc::sem::posix_semaphore again(ipc::create_only, name, 0, ec);
+    auto again = ipc::sem::posix_semaphore::create(name, 0, ec);
     CHECK(ec == ipc::errc::already_exists);
-    ipc::sem::posix_semaphore b(ipc::open_only, name);
-    ipc::sem::posix_semaphore c(ipc::open_or_create, name, 0);
+    auto b = ipc::sem::posix_semaphore::open(name);
+    auto c = ipc::sem::posix_semaphore::open_or_create(name, 0);
     CHECK(b.value() == 3);
     CHECK(c.try_acquire());
     CHECK(a.value() == 2);
@@ -109,8 +109,8 @@ TEST_CASE("posix_semaphore: create_only, open_only, open_or_create and remove") 
 
 TEST_CASE("posix_semaphore: two processes take turns") {
     auto n1 = unique_name("p"), n2 = unique_name("c");
-    ipc::sem::posix_semaphore parent_turn(ipc::create_only, n1, 1);
-    ipc::sem::posix_semaphore child_turn(ipc::create_only, n2, 0);
+    auto parent_turn = ipc::sem::posix_semaphore::create(n1, 1);
+    auto child_turn = ipc::sem::posix_semaphore::create(n2, 0);
     take_turns(parent_turn, child_turn);
     CHECK(ipc::sem::posix_semaphore::remove(n1));
     CHECK(ipc::sem::posix_semaphore::remove(n2));
@@ -118,9 +118,9 @@ TEST_CASE("posix_semaphore: two processes take turns") {
 
 TEST_CASE("posix_semaphore: a process opening by name wakes a waiter in another") {
     auto name = unique_name("sem");
-    ipc::sem::posix_semaphore s(ipc::create_only, name, 0);
+    auto s = ipc::sem::posix_semaphore::create(name, 0);
     child poster([&] {
-        ipc::sem::posix_semaphore mine(ipc::open_only, name);
+        auto mine = ipc::sem::posix_semaphore::open(name);
         std::this_thread::sleep_for(30ms);
         mine.release();
         return 0;
@@ -136,7 +136,7 @@ TEST_CASE("posix_semaphore: a process opening by name wakes a waiter in another"
 
 TEST_CASE("posix_semaphore: timed acquire is never early") {
     auto name = unique_name("sem");
-    ipc::sem::posix_semaphore s(ipc::create_only, name, 0);
+    auto s = ipc::sem::posix_semaphore::create(name, 0);
     timed_acquire_is_never_early(s);
     CHECK(ipc::sem::posix_semaphore::remove(name));
 }
@@ -144,10 +144,10 @@ TEST_CASE("posix_semaphore: timed acquire is never early") {
 TEST_CASE("posix_binary_semaphore: the count stays 0 or 1") {
     auto name = unique_name("bin");
     std::error_code ec;
-    ipc::sem::posix_binary_semaphore tooful(ipc::create_only, name, 2, ec);
+    auto tooful = ipc::sem::posix_binary_semaphore::create(name, 2, ec);
     CHECK(ec == ipc::errc::limit_exceeded);
     CHECK_FALSE(in_dev_shm(name));
-    ipc::sem::posix_binary_semaphore b(ipc::create_only, name, 1);
+    auto b = ipc::sem::posix_binary_semaphore::create(name, 1);
     b.release(1, ec);
     CHECK(ec == ipc::errc::limit_exceeded);
     CHECK(b.value() == 1);
@@ -186,20 +186,22 @@ TEST_CASE("unnamed_semaphore: a sem_t in a shared mapping, across fork") {
     pong.destroy();
 }
 
-TEST_CASE("sysv_semaphore: create_only, open_only, open_or_create by an ftok key") {
+TEST_CASE("sysv_semaphore: create, open, open_or_create by an ftok key") {
     temp_dir dir;
     std::ofstream(dir / "key").put('k');
     key_t key = ipc::sem::make_key(dir / "key", 'S');
     std::error_code ec;
-    ipc::sem::sysv_semaphore missing(ipc::open_only, key, ec);
+    auto missing = ipc::sem::sysv_semaphore::open(key, ec);
     CHECK(ec == ipc::errc::not_found);
+    CHECK_FALSE(missing.is_open());
     CHECK_FALSE(ipc::sem::sysv_semaphore::remove(key));
 
-    ipc::sem::sysv_semaphore a(ipc::create_only, key, 2);
-    ipc::sem::sysv_semaphore again(ipc::create_only, key, 0, ec);
+    auto a = ipc::sem::sysv_semaphore::create(key, 2);
+    auto again = ipc::sem::sysv_semaphore::create(key, 0, ec);
     CHECK(ec == ipc::errc::already_exists);
-    ipc::sem::sysv_semaphore b(ipc::open_only, key);
-    ipc::sem::sysv_semaphore c(ipc::open_or_create, key, 0);
+    CHECK_FALSE(again.is_open());
+    auto b = ipc::sem::sysv_semaphore::open(key);
+    auto c = ipc::sem::sysv_semaphore::open_or_create(key, 0);
     CHECK(b.id() == a.id());
     CHECK(c.value() == 2);
 
@@ -218,8 +220,8 @@ TEST_CASE("sysv_semaphore: create_only, open_only, open_or_create by an ftok key
 }
 
 TEST_CASE("sysv_semaphore: two processes take turns") {
-    ipc::sem::sysv_semaphore parent_turn(ipc::create_only, ipc::sem::private_key, 1);
-    ipc::sem::sysv_semaphore child_turn(ipc::create_only, ipc::sem::private_key, 0);
+    auto parent_turn = ipc::sem::sysv_semaphore::create(ipc::sem::private_key, 1);
+    auto child_turn = ipc::sem::sysv_semaphore::create(ipc::sem::private_key, 0);
     // Each side releases what the other acquires: signalling, not locking.
     parent_turn.set_undo(false);
     child_turn.set_undo(false);
@@ -229,7 +231,7 @@ TEST_CASE("sysv_semaphore: two processes take turns") {
 }
 
 TEST_CASE("sysv_semaphore: SEM_UNDO gives back the count of a holder killed by SIGKILL") {
-    ipc::sem::sysv_binary_semaphore lock(ipc::create_only, ipc::sem::private_key, 1);  // undo is on by default
+    auto lock = ipc::sem::sysv_binary_semaphore::create(ipc::sem::private_key, 1);  // undo is on by default
     int ready[2];
     REQUIRE(::pipe(ready) == 0);
     child holder([&] {
@@ -255,13 +257,13 @@ TEST_CASE("sysv_semaphore: SEM_UNDO gives back the count of a holder killed by S
 }
 
 TEST_CASE("sysv_semaphore: timed acquire is never early") {
-    ipc::sem::sysv_semaphore s(ipc::create_only, ipc::sem::private_key, 0);
+    auto s = ipc::sem::sysv_semaphore::create(ipc::sem::private_key, 0);
     timed_acquire_is_never_early(s);
     s.remove();
 }
 
 TEST_CASE("sysv_binary_semaphore: a release over 1 is refused atomically") {
-    ipc::sem::sysv_binary_semaphore b(ipc::create_only, ipc::sem::private_key, 1);
+    auto b = ipc::sem::sysv_binary_semaphore::create(ipc::sem::private_key, 1);
     std::error_code ec;
     b.release(1, ec);
     CHECK(ec == ipc::errc::limit_exceeded);

@@ -22,7 +22,7 @@ constexpr double noticed_within_ms = 2000.0;
 
 template <class Channel>
 Channel open_end(const std::string& name, auto sync) {
-    Channel c(typename Channel::transport_type(ipc::open_only, name), {}, std::move(sync));
+    Channel c(Channel::transport_type::open(name), {}, std::move(sync));
     c.transport().peer_check_interval(check_interval);
     return c;
 }
@@ -39,8 +39,8 @@ void leave_a_dead_claim(const std::string& name) {
     using channel = ipc::channel<std::uint64_t, shm<ipc::ring::mpmc<std::uint64_t>>, ipc::sync::futex>;
     child claimer([&] {
         auto tx = open_end<channel>(name, ipc::sync::futex{});
-        std::uint64_t* slot = nullptr;
-        if (tx.try_loan(slot) != ipc::status::ok) return 1;
+        auto slot = tx.try_loan();
+        if (!slot) return 1;
         *slot = 666;
         die();
     });
@@ -53,7 +53,7 @@ TEST_CASE_TEMPLATE_DEFINE("shm crash: every sync policy reports a dead peer", Sy
     using transport = shm<ipc::ring::spsc<std::uint64_t>>;
     using channel = ipc::channel<std::uint64_t, transport, Sync>;
     remover<transport> region{unique_name("dead")};
-    transport(ipc::create_only, region.name, 2);
+    transport::create(region.name, 2);
     Sync sync = make_sync<Sync>();
 
     SUBCASE("a receiver blocked on an empty ring gets peer_dead once the sender is killed mid-stream") {
@@ -100,7 +100,7 @@ TEST_CASE("shm crash: a byte-ring receiver learns that its sender was killed") {
     using transport = shm<ipc::ring::bytes>;
     using channel = ipc::shm_message_channel<std::string>;
     remover<transport> region{unique_name("bytes")};
-    transport(ipc::create_only, region.name, 4096);
+    transport::create(region.name, 4096);
     child sender([&] {
         auto tx = open_end<channel>(region.name, ipc::sync::futex{});
         if (tx.send_for(std::string("last words"), 5s) != ipc::status::ok) return 1;
@@ -120,7 +120,7 @@ TEST_CASE("shm crash: a stopped peer is slow, not dead") {
     using transport = shm<ipc::ring::spsc<std::uint64_t>>;
     using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
     remover<transport> region{unique_name("stop")};
-    transport(ipc::create_only, region.name, 4);
+    transport::create(region.name, 4);
     child sender([&] {
         auto tx = open_end<channel>(region.name, ipc::sync::futex{});
         if (tx.send_for(1, 5s) != ipc::status::ok) return 1;
@@ -144,7 +144,7 @@ TEST_CASE("shm crash: a restarted producer reopens the channel by name and carri
     using transport = shm<ipc::ring::spsc<std::uint64_t>>;
     using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
     remover<transport> region{unique_name("restart")};
-    transport(ipc::create_only, region.name, 16);
+    transport::create(region.name, 16);
     auto rx = open_end<channel>(region.name, ipc::sync::futex{});
 
     // The first producer sends 0..9, loans a slot for 10 and dies before commit.
@@ -152,8 +152,8 @@ TEST_CASE("shm crash: a restarted producer reopens the channel by name and carri
         auto tx = open_end<channel>(region.name, ipc::sync::futex{});
         for (std::uint64_t i = 0; i < 10; ++i)
             if (tx.send_for(i, 5s) != ipc::status::ok) return 1;
-        std::uint64_t* slot = nullptr;
-        if (tx.try_loan(slot) != ipc::status::ok) return 2;
+        auto slot = tx.try_loan();
+        if (!slot) return 2;
         *slot = 999;
         die();
     });
@@ -167,7 +167,7 @@ TEST_CASE("shm crash: a restarted producer reopens the channel by name and carri
 
     // Its successor opens the same name (open_or_create finds it) and goes on.
     child second([&] {
-        channel tx(transport(ipc::open_or_create, region.name, 16));
+        auto tx = channel::open_or_create(region.name, 16);
         for (std::uint64_t i = 10; i < 20; ++i)
             if (tx.send_for(i, 5s) != ipc::status::ok) return 1;
         return 0;
@@ -185,14 +185,14 @@ TEST_CASE("shm crash: a message a killed consumer was reading is delivered again
     using transport = shm<ipc::ring::spsc<std::uint64_t>>;
     using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
     remover<transport> region{unique_name("redeliver")};
-    transport(ipc::create_only, region.name, 4);
+    transport::create(region.name, 4);
     auto tx = open_end<channel>(region.name, ipc::sync::futex{});
     REQUIRE(tx.try_send(1) == ipc::status::ok);
     REQUIRE(tx.try_send(2) == ipc::status::ok);
     child reader([&] {
         auto rx = open_end<channel>(region.name, ipc::sync::futex{});
-        const std::uint64_t* msg = nullptr;
-        if (rx.peek_for(msg, 5s) != ipc::status::ok || *msg != 1) return 1;
+        auto msg = rx.peek_for(5s);
+        if (!msg || *msg != 1) return 1;
         die();  // before release()
     });
     CHECK(reader.wait() == -SIGKILL);
@@ -208,7 +208,7 @@ TEST_CASE("shm crash: mpmc consumers pass over a slot whose producer died betwee
     using transport = shm<ipc::ring::mpmc<std::uint64_t>>;
     using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
     remover<transport> region{unique_name("hole")};
-    transport(ipc::create_only, region.name, 8);
+    transport::create(region.name, 8);
     auto tx = open_end<channel>(region.name, ipc::sync::futex{});
     auto rx = open_end<channel>(region.name, ipc::sync::futex{});
     tx.transport().attach(ipc::direction::send);
@@ -237,14 +237,14 @@ TEST_CASE("shm crash: an mpmc slot held by a killed consumer is handed back to t
     using transport = shm<ipc::ring::mpmc<std::uint64_t>>;
     using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
     remover<transport> region{unique_name("held")};
-    transport(ipc::create_only, region.name, 2);
+    transport::create(region.name, 2);
     auto tx = open_end<channel>(region.name, ipc::sync::futex{});
     REQUIRE(tx.try_send(1) == ipc::status::ok);
     REQUIRE(tx.try_send(2) == ipc::status::ok);
     child taker([&] {
         auto rx = open_end<channel>(region.name, ipc::sync::futex{});
-        const std::uint64_t* msg = nullptr;
-        if (rx.try_peek(msg) != ipc::status::ok || *msg != 1) return 1;
+        auto msg = rx.try_peek();
+        if (!msg || *msg != 1) return 1;
         die();  // holding slot 0
     });
     CHECK(taker.wait() == -SIGKILL);
@@ -264,7 +264,7 @@ TEST_CASE("shm crash: mpmc producers and consumers as threads survive one killed
     using transport = shm<ipc::ring::mpmc<std::uint64_t>>;
     using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
     remover<transport> region{unique_name("threads")};
-    transport(ipc::create_only, region.name, 8);
+    transport::create(region.name, 8);
     leave_a_dead_claim(region.name);
     constexpr std::uint64_t per_thread = 2000;
     std::atomic<std::uint64_t> sum{0}, got{0};
@@ -313,7 +313,7 @@ TEST_CASE_TEMPLATE("shm: a single-sender ring refuses a second live sender and r
     using transport = shm<Ring>;
     using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
     remover<transport> region{unique_name("one-sender")};
-    transport(ipc::create_only, region.name, 64);
+    transport::create(region.name, 64);
     child first([&] {
         auto tx = open_end<channel>(region.name, ipc::sync::futex{});
         if (tx.try_send(1) != ipc::status::ok) return 1;
@@ -344,7 +344,7 @@ TEST_CASE("shm: a single-receiver ring refuses a second live receiver; an mpmc r
         using transport = shm<ipc::ring::spsc<std::uint64_t>>;
         using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
         remover<transport> region{unique_name("one-receiver")};
-        transport(ipc::create_only, region.name, 4);
+        transport::create(region.name, 4);
         auto tx = open_end<channel>(region.name, ipc::sync::futex{});
         child first([&] {
             auto rx = open_end<channel>(region.name, ipc::sync::futex{});
@@ -371,7 +371,7 @@ TEST_CASE("shm: a single-receiver ring refuses a second live receiver; an mpmc r
         using transport = shm<ipc::ring::mpmc<std::uint64_t>>;
         using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
         remover<transport> region{unique_name("many")};
-        transport(ipc::create_only, region.name, 4);
+        transport::create(region.name, 4);
         child other([&] {
             auto tx = open_end<channel>(region.name, ipc::sync::futex{});
             return tx.send_for(1, 5s) == ipc::status::ok ? 0 : 1;
@@ -389,7 +389,7 @@ TEST_CASE("shm crash: a forked child using an inherited channel is itself, not i
     using transport = shm<ipc::ring::mpmc<std::uint64_t>>;
     using channel = ipc::channel<std::uint64_t, transport, ipc::sync::futex>;
     remover<transport> region{unique_name("inherited")};
-    transport(ipc::create_only, region.name, 4);
+    transport::create(region.name, 4);
     auto rx = open_end<channel>(region.name, ipc::sync::futex{});
     rx.transport().attach(ipc::direction::recv);
     child parent([&] {
@@ -400,13 +400,13 @@ TEST_CASE("shm crash: a forked child using an inherited channel is itself, not i
         const pid_t c = ::fork();
         if (c < 0) return 3;
         if (c == 0) {
-            std::uint64_t* slot = nullptr;
-            const bool loaned = tx.try_loan(slot) == ipc::status::ok;  // claimed through the inherited channel
+            auto slot = tx.try_loan();  // claimed through the inherited channel
+            const bool loaned = static_cast<bool>(slot);
             (void)!::write(ready[1], "x", 1);
             std::this_thread::sleep_for(300ms);  // the parent is dead; the receiver checks its peers meanwhile
             if (loaned) {
                 *slot = 2;
-                tx.commit();
+                slot.commit();
             }
             ::_exit(loaned ? 0 : 1);
         }

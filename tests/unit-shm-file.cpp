@@ -24,13 +24,13 @@ struct file_setup {
         using transport = file<ring_for<T>>;
         temp_dir dir;
         std::string path = dir / "ring";
-        ends() { transport(ipc::create_only, path, conformance_capacity<T>); }
-        transport open() { return transport(ipc::open_only, path); }
+        ends() { transport::create(path, conformance_capacity<T>); }
+        transport open() { return transport::open(path); }
     };
 };
 
 using ring = file<ipc::ring::spsc<record>>;
-using channel = ipc::channel<record, ring, ipc::sync::futex>;
+using channel = ipc::mapped_file_channel<record>;
 
 } // namespace
 
@@ -40,14 +40,14 @@ TEST_CASE("mapped_file: messages survive both processes and are read by the next
     temp_dir dir;
     const std::string path = dir / "queue";
     child first_run([&] {
-        channel tx(ring(ipc::open_or_create, path, 64));
+        auto tx = channel::open_or_create(path, 64);
         for (std::uint64_t i = 0; i < 40; ++i)
             if (tx.try_send(make_msg<record>(i, 0)) != ipc::status::ok) return 1;
         return 0;
     });
     REQUIRE(first_run.wait() == child_ok);
     child second_run([&] {  // reads half, leaves the rest, and adds more
-        channel ch(ring(ipc::open_or_create, path, 64));
+        auto ch = channel::open_or_create(path, 64);
         record r{};
         for (std::uint64_t i = 0; i < 20; ++i)
             if (ch.try_recv(r) != ipc::status::ok || !is_msg(i, r, 0)) return 1;
@@ -56,7 +56,7 @@ TEST_CASE("mapped_file: messages survive both processes and are read by the next
         return 0;
     });
     REQUIRE(second_run.wait() == child_ok);
-    channel rx(ring(ipc::open_only, path));
+    auto rx = channel::open(path);
     record r{};
     for (std::uint64_t i = 20; i < 50; ++i) {
         REQUIRE(rx.try_recv(r) == ipc::status::ok);
@@ -68,18 +68,18 @@ TEST_CASE("mapped_file: messages survive both processes and are read by the next
 TEST_CASE("mapped_file: created 0600 with O_EXCL, never through a symlink, removed by remove()") {
     temp_dir dir;
     const std::string path = dir / "q";
-    { ring made(ipc::create_only, path, 8); }
+    { auto made = ring::create(path, 8); }
     struct stat st {};
     REQUIRE(::stat(path.c_str(), &st) == 0);
     CHECK((st.st_mode & 0777) == 0600);
     std::error_code ec;
-    ring again(ipc::create_only, path, 8, ec);
+    auto again = ring::create(path, 8, ec);
     CHECK(ec == ipc::errc::already_exists);
 
     const std::string link = dir / "link";
     std::filesystem::create_symlink(path, link);
     ec.clear();
-    ring via_link(ipc::open_only, link, ec);
+    auto via_link = ring::open(link, ec);
     CHECK(ec);  // ELOOP: a symlink is not followed
     CHECK_FALSE(via_link.is_open());
 
@@ -97,9 +97,9 @@ TEST_CASE("mapped_file: a file that is not a ring is refused") {
         std::fclose(f);
     }
     std::error_code ec;
-    ring r(ipc::open_only, path, ec);
+    auto r = ring::open(path, ec);
     CHECK(ec == ipc::errc::corrupt);
     ec.clear();
-    ring empty_file(ipc::open_only, dir / "missing", ec);
+    auto empty_file = ring::open(dir / "missing", ec);
     CHECK(ec == ipc::errc::not_found);
 }

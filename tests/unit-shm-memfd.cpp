@@ -15,14 +15,14 @@ struct memfd_setup {
     template <class T, class Framing>
     struct ends : region_ends<ends<T, Framing>, T, ipc::transport::memfd<ring_for<T>>, ipc::sync::futex, Framing> {
         using transport = ipc::transport::memfd<ring_for<T>>;
-        transport region{conformance_capacity<T>};
+        transport region = transport::create(conformance_capacity<T>);
         // Each process makes its own transport from a copy of the descriptor it inherited.
-        transport open() { return transport(region.share()); }
+        transport open() { return transport::open(region.share()); }
     };
 };
 
 using ring = ipc::transport::memfd<ipc::ring::spsc<record>>;
-using channel = ipc::channel<record, ring, ipc::sync::futex>;
+using channel = ipc::memfd_channel<record>;  // the channel over a ring
 
 } // namespace
 
@@ -41,7 +41,7 @@ TEST_CASE("memfd: a region made after fork reaches the child over SCM_RIGHTS") {
             std::error_code e;
             auto fd = ipc::detail::receive_fd(there.get(), e);
             if (e) return 1;
-            channel rx{ring(std::move(fd))};
+            auto rx = channel::open(std::move(fd));
             record r{};
             for (std::uint64_t i = 0; i < 1000; ++i)
                 if (rx.recv_for(r, 5s) != ipc::status::ok || !is_msg(i, r, 0)) return 2;
@@ -49,7 +49,7 @@ TEST_CASE("memfd: a region made after fork reaches the child over SCM_RIGHTS") {
         });
         there.reset();
         // The region did not exist when the child was forked: only the socket can bring it.
-        channel tx{ring(16)};
+        auto tx = channel::create(16);
         REQUIRE(ipc::detail::send_fd(here.get(), tx.transport().fd(), ec));
         for (std::uint64_t i = 0; i < 1000; ++i) REQUIRE(tx.send_for(make_msg<record>(i, 0), 5s) == ipc::status::ok);
         tx = channel{};  // the sender leaves: the child sees closed
@@ -59,14 +59,14 @@ TEST_CASE("memfd: a region made after fork reaches the child over SCM_RIGHTS") {
 }
 
 TEST_CASE("memfd: the region's size is sealed and a descriptor of something else is refused") {
-    ring made(16);
+    auto made = ring::create(16);
     CHECK(::ftruncate(made.fd(), 64) != 0);  // a peer cannot shrink it under our mapping
     std::error_code ec;
     ipc::detail::unique_fd other(::memfd_create("not-a-ring", MFD_CLOEXEC));
     REQUIRE(::ftruncate(other.get(), 4096) == 0);
-    ring wrong(std::move(other), ec);
+    auto wrong = ring::open(std::move(other), ec);
     CHECK(ec == ipc::errc::corrupt);
     ec.clear();
-    ipc::transport::memfd<ipc::ring::spsc<double>> wrong_type(made.share(), ec);
+    auto wrong_type = ipc::transport::memfd<ipc::ring::spsc<double>>::open(made.share(), ec);
     CHECK(ec == ipc::errc::layout_mismatch);
 }

@@ -1,6 +1,6 @@
 // Many producer and many consumer processes on one MPMC ring: every message
 // reaches exactly one consumer, intact, and each producer's messages keep
-// their order.
+// their order. And what ends a receiver's stream when senders come and go.
 #include <ipc/channel.hpp>
 
 #include <sys/mman.h>
@@ -46,26 +46,24 @@ TEST_CASE_TEMPLATE("shm mpmc: several producer and consumer processes, each mess
     remover<transport> region{unique_name("mpmc")};
     // The parent counts as a sender until every producer is done, so consumers
     // cannot see "closed" before the last producer has even started.
-    std::optional<channel> keep(std::in_place, transport(ipc::create_only, region.name, 16));
+    std::optional<channel> keep(std::in_place, transport::create(region.name, 16));
     keep->transport().attach(ipc::direction::send);
     tally delivered(producers * per_producer);
 
     std::vector<child> procs;
     for (std::uint32_t c = 0; c < consumers; ++c)
         procs.emplace_back([&, c] {
-            channel rx(transport(ipc::open_only, region.name));
+            auto rx = channel::open(region.name);
+            rx.transport().end_of_stream(ipc::eos::when_all_senders_left);  // the producers are all known
             std::vector<std::uint64_t> next(producers, 0);
             tagged m{};
             for (std::uint64_t n = 0;; ++n) {
                 // Every third message is read in place.
                 ipc::status st = ipc::status::ok;
                 if ((n + c) % 3 == 0) {
-                    const tagged* p = nullptr;
-                    st = rx.peek_for(p, 10s);
-                    if (st == ipc::status::ok) {
-                        m = *p;
-                        rx.release();
-                    }
+                    auto p = rx.peek_for(10s);
+                    st = p.status();
+                    if (p) m = *p;  // released when p goes
                 } else {
                     st = rx.recv_for(m, 10s);
                 }
@@ -80,14 +78,14 @@ TEST_CASE_TEMPLATE("shm mpmc: several producer and consumer processes, each mess
     std::vector<child> makers;
     for (std::uint32_t p = 0; p < producers; ++p)
         makers.emplace_back([&, p] {
-            channel tx(transport(ipc::open_only, region.name));
+            auto tx = channel::open(region.name);
             for (std::uint64_t i = 0; i < per_producer; ++i) {
                 const tagged m{p, 0, i, mix(i * 7 + p)};
                 if (i % 4 == p % 4) {  // some by loan/commit
-                    tagged* slot = nullptr;
-                    if (tx.loan_for(slot, 10s) != ipc::status::ok) return 1;
+                    auto slot = tx.loan_for(10s);
+                    if (!slot) return 1;
                     *slot = m;
-                    tx.commit();
+                    slot.commit();
                 } else if (tx.send_for(m, 10s) != ipc::status::ok) {
                     return 1;
                 }
@@ -100,6 +98,123 @@ TEST_CASE_TEMPLATE("shm mpmc: several producer and consumer processes, each mess
     std::uint64_t missing = 0;
     for (std::size_t i = 0; i < producers * per_producer; ++i) missing += delivered[i].load() != 1;
     CHECK(missing == 0);
+}
+
+// A producer sends three messages and leaves; another opens the ring a
+// moment later. The receiver chooses what that gap means.
+TEST_CASE_TEMPLATE("shm: end of stream is the receiver's choice when senders come and go", Ring, ipc::ring::mpmc<std::uint64_t>,
+                   ipc::ring::spsc<std::uint64_t>) {
+    using ring_transport = ipc::transport::posix_shm<Ring>;
+    using channel = ipc::channel<std::uint64_t, ring_transport, ipc::sync::futex>;
+    constexpr bool mpmc = Ring::ring_kind == ipc::ring::kind::mpmc;
+    remover<ring_transport> region{unique_name("eos")};
+    (void)ring_transport::create(region.name, 8);
+    auto producer = [&](std::uint64_t from, std::chrono::milliseconds after) {
+        return child([&, from, after] {
+            std::this_thread::sleep_for(after);
+            auto tx = channel::open(region.name);
+            for (std::uint64_t i = from; i < from + 3; ++i)
+                if (tx.send_for(i, 5s) != ipc::status::ok) return 1;
+            return 0;
+        });
+    };
+    auto rx = channel::open(region.name);
+    rx.transport().attach(ipc::direction::recv);
+    CHECK(rx.transport().end_of_stream() == (mpmc ? ipc::eos::never : ipc::eos::when_all_senders_left));
+    std::uint64_t v = 0;
+    auto receive_three = [&](std::uint64_t from) {
+        for (std::uint64_t i = from; i < from + 3; ++i) {
+            REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
+            CHECK(v == i);
+        }
+    };
+
+    SUBCASE("never: the receiver waits through the gap and goes on with the next producer") {
+        rx.transport().end_of_stream(ipc::eos::never);
+        child first = producer(0, 0ms);
+        REQUIRE(first.wait() == child_ok);  // came, sent, left
+        receive_three(0);
+        child second = producer(10, 200ms);
+        receive_three(10);  // parked while no sender existed: not closed
+        CHECK(second.wait() == child_ok);
+        CHECK(rx.recv_for(v, 50ms) == ipc::status::timed_out);
+    }
+    SUBCASE("when_all_senders_left: closed once drained, and again after the next producer") {
+        rx.transport().end_of_stream(ipc::eos::when_all_senders_left);
+        child first = producer(0, 0ms);
+        REQUIRE(first.wait() == child_ok);
+        receive_three(0);
+        auto t0 = std::chrono::steady_clock::now();
+        CHECK(rx.recv_for(v, 5s) == ipc::status::closed);
+        CHECK(ms_since(t0) < 1000.0);  // at once, not at the deadline
+        child second = producer(10, 0ms);
+        REQUIRE(second.wait() == child_ok);
+        receive_three(10);
+        CHECK(rx.recv_for(v, 5s) == ipc::status::closed);
+    }
+}
+
+TEST_CASE("shm mpmc: a loan dropped without commit is passed over, while messages committed behind it arrive") {
+    using channel = ipc::channel<std::uint64_t, ipc::transport::posix_shm<ipc::ring::mpmc<std::uint64_t>>, ipc::sync::futex>;
+    using tr = channel::transport_type;
+    remover<tr> region{unique_name("mpmc-cancel")};
+    auto rx = channel::create(region.name, 4);
+    rx.transport().attach(ipc::direction::recv);
+    rx.transport().end_of_stream(ipc::eos::when_all_senders_left);  // so the end below is seen as closed
+    std::optional<channel> keep(std::in_place, tr::open(region.name));  // a sender until the end: no early closed
+    keep->transport().attach(ipc::direction::send);
+    int loaned[2], go[2];
+    REQUIRE(::pipe(loaned) == 0);
+    REQUIRE(::pipe(go) == 0);
+    // A claims the slot at the head and holds it until told to drop it; it
+    // stays alive afterwards, so the slot is not a dead writer's to repair.
+    child a([&] {
+        auto tx = channel::open(region.name);
+        tx.transport().attach(ipc::direction::send);
+        char b = 'l';
+        {
+            auto slot = tx.loan_for(5s);
+            if (!slot) return 1;
+            *slot = 666;
+            if (::write(loaned[1], &b, 1) != 1 || ::read(go[0], &b, 1) != 1) return 2;
+        }  // the guard goes here, uncommitted
+        if (::read(go[0], &b, 1) != 1) return 3;
+        return 0;
+    });
+    char b = 0;
+    REQUIRE(::read(loaned[0], &b, 1) == 1);
+    // B commits two messages behind A's claimed slot.
+    child bee([&] {
+        auto tx = channel::open(region.name);
+        tx.transport().attach(ipc::direction::send);
+        return tx.send_for(1, 5s) == ipc::status::ok && tx.send_for(2, 5s) == ipc::status::ok ? 0 : 1;
+    });
+    REQUIRE(bee.wait() == child_ok);
+    std::uint64_t v = 0;
+    CHECK(rx.recv_for(v, 50ms) == ipc::status::timed_out);  // queued behind A's open claim
+    REQUIRE(::write(go[1], &b, 1) == 1);
+    REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
+    CHECK(v == 1);
+    REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
+    CHECK(v == 2);
+    // The slot serves later laps as any other.
+    child c([&] {
+        auto tx = channel::open(region.name);
+        tx.transport().attach(ipc::direction::send);
+        for (std::uint64_t i = 10; i < 30; ++i)
+            if (tx.send_for(i, 5s) != ipc::status::ok) return 1;
+        return 0;
+    });
+    for (std::uint64_t i = 10; i < 30; ++i) {
+        REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
+        CHECK(v == i);
+    }
+    CHECK(c.wait() == child_ok);
+    REQUIRE(::write(go[1], &b, 1) == 1);
+    CHECK(a.wait() == child_ok);
+    keep.reset();
+    CHECK(rx.recv_for(v, 5s) == ipc::status::closed);  // 666 never arrives
+    for (int fd : {loaned[0], loaned[1], go[0], go[1]}) ::close(fd);
 }
 
 // Last in this file (doctest runs a file's cases in order): everything above cleaned up.

@@ -26,8 +26,8 @@ bool in_dev_shm(const std::string& name) { return std::filesystem::exists("/dev/
 TEST_CASE("posix_shm: objects are /dev/shm/ipc.<name>, mode 0600 unless asked, and remove() deletes only its own") {
     remover<int_ring> a{unique_name("a")}, b{unique_name("b")};
     {
-        int_ring ta(ipc::create_only, a.name, 8);
-        int_ring tb(ipc::create_only, b.name, 8, 0640);
+        auto ta = int_ring::create(a.name, 8);
+        auto tb = int_ring::create(b.name, 8, ipc::permissions{0640});
     }
     REQUIRE(in_dev_shm(a.name));
     struct stat st {};
@@ -39,24 +39,24 @@ TEST_CASE("posix_shm: objects are /dev/shm/ipc.<name>, mode 0600 unless asked, a
     CHECK(int_ring::remove(a.name));
     CHECK_FALSE(in_dev_shm(a.name));
     CHECK(in_dev_shm(b.name));
-    CHECK_NOTHROW(int_ring(ipc::open_only, b.name));
+    CHECK_NOTHROW((void)int_ring::open(b.name));
     CHECK_FALSE(int_ring::remove(a.name));  // nothing left to remove: false, not an error
 }
 
-TEST_CASE("posix_shm: create_only, open_only and open_or_create") {
+TEST_CASE("posix_shm: create, open and open_or_create") {
     remover<int_ring> r{unique_name("modes")};
     std::error_code ec;
-    int_ring missing(ipc::open_only, r.name, ec);
+    auto missing = int_ring::open(r.name, ec);
     CHECK(ec == ipc::errc::not_found);
     CHECK_FALSE(missing.is_open());
-    CHECK_THROWS_AS(int_ring(ipc::open_only, r.name), ipc::error);
+    CHECK_THROWS_AS((void)int_ring::open(r.name), ipc::error);
 
-    int_ring made(ipc::create_only, r.name, 8);
+    auto made = int_ring::create(r.name, 8);
     ec.clear();
-    int_ring again(ipc::create_only, r.name, 8, ec);
+    auto again = int_ring::create(r.name, 8, ec);
     CHECK(ec == ipc::errc::already_exists);
 
-    int_ring opened(ipc::open_or_create, r.name, 1024);  // exists: opened, its capacity kept
+    auto opened = int_ring::open_or_create(r.name, 1024);  // exists: opened, its capacity kept
     CHECK(opened.capacity() == 8);
 }
 
@@ -69,12 +69,12 @@ TEST_CASE("posix_shm: processes racing with open_or_create meet on one region") 
     for (int i = 0; i < 4; ++i)
         racers.emplace_back([&, i] {
             go.wait();
-            ipc::shm_mpmc_channel<int> ch(mpmc_ring(ipc::open_or_create, r.name, 64));
+            auto ch = ipc::shm_mpmc_channel<int>::open_or_create(r.name, 64);
             return ch.send_for(i, 5s) == ipc::status::ok ? 0 : 1;
         });
     go.open();
     for (auto& c : racers) CHECK(c.wait() == child_ok);
-    ipc::shm_mpmc_channel<int> rx(mpmc_ring(ipc::open_only, r.name));
+    auto rx = ipc::shm_mpmc_channel<int>::open(r.name);
     int seen = 0, v = 0;
     while (rx.try_recv(v) == ipc::status::ok) seen |= 1 << v;
     CHECK(seen == 0xf);
@@ -84,34 +84,34 @@ TEST_CASE("posix_shm: names are validated") {
     std::error_code ec;
     for (const std::string& bad : std::vector<std::string>{"", "a/b", "../x", "sp ace", "new\nline", std::string(201, 'n')}) {
         ec.clear();
-        int_ring t(ipc::create_only, bad, 8, ec);
+        auto t = int_ring::create(bad, 8, ec);
         CHECK_MESSAGE(ec == ipc::errc::name_invalid, bad);
         CHECK_FALSE(int_ring::remove(bad, ec));
         CHECK(ec == ipc::errc::name_invalid);
     }
-    CHECK_THROWS_AS(int_ring(ipc::create_only, "a/b", 8), ipc::error);
+    CHECK_THROWS_AS(int_ring::create("a/b", 8), ipc::error);
 }
 
 TEST_CASE("posix_shm: a bad capacity is limit_exceeded and leaves nothing behind") {
     remover<int_ring> r{unique_name("cap")};
     std::error_code ec;
-    int_ring t(ipc::create_only, r.name, 100, ec);
+    auto t = int_ring::create(r.name, 100, ec);
     CHECK(ec == ipc::errc::limit_exceeded);
     CHECK_FALSE(in_dev_shm(r.name));
 }
 
 TEST_CASE("posix_shm: a region made for another T, kind or size of T is refused by another process") {
     remover<int_ring> r{unique_name("mismatch")};
-    int_ring made(ipc::create_only, r.name, 8);
+    auto made = int_ring::create(r.name, 8);
     child opener([&] {
         std::error_code ec;
-        shm<ipc::ring::spsc<float>> wrong_type(ipc::open_only, r.name, ec);
+        auto wrong_type = shm<ipc::ring::spsc<float>>::open(r.name, ec);
         if (ec != ipc::errc::layout_mismatch) return 1;
         ec.clear();
-        shm<ipc::ring::mpmc<int>> wrong_kind(ipc::open_only, r.name, ec);
+        auto wrong_kind = shm<ipc::ring::mpmc<int>>::open(r.name, ec);
         if (ec != ipc::errc::layout_mismatch) return 2;
         ec.clear();
-        shm<ipc::ring::bytes> wrong_ring(ipc::open_only, r.name, ec);
+        auto wrong_ring = shm<ipc::ring::bytes>::open(r.name, ec);
         if (ec != ipc::errc::layout_mismatch) return 3;
         return 0;
     });
@@ -120,7 +120,7 @@ TEST_CASE("posix_shm: a region made for another T, kind or size of T is refused 
 
 TEST_CASE("posix_shm: a truncated or foreign object is corrupt, not read") {
     remover<int_ring> r{unique_name("trunc")};
-    { int_ring made(ipc::create_only, r.name, 1024); }
+    { auto made = int_ring::create(r.name, 1024); }
     const std::string path = "/ipc." + r.name;
     int fd = ::shm_open(path.c_str(), O_RDWR, 0);
     REQUIRE(fd >= 0);
@@ -130,7 +130,7 @@ TEST_CASE("posix_shm: a truncated or foreign object is corrupt, not read") {
     }
     ::close(fd);
     std::error_code ec;
-    int_ring t(ipc::open_only, r.name, ec);
+    auto t = int_ring::open(r.name, ec);
     CHECK(ec == ipc::errc::corrupt);
 }
 
@@ -138,14 +138,14 @@ TEST_CASE("posix_shm: typed aliases carry records, strings and byte vectors betw
     SUBCASE("shm_channel<record>") {
         remover<int_ring> r{unique_name("rec")};
         using tr = shm<ipc::ring::spsc<record>>;
-        tr(ipc::create_only, r.name, 4);
+        tr::create(r.name, 4);
         child producer([&] {
-            ipc::shm_channel<record> tx(tr(ipc::open_only, r.name));
+            auto tx = ipc::shm_channel<record>::open(r.name);
             for (std::uint64_t i = 0; i < 1000; ++i)
                 if (tx.send_for(make_msg<record>(i, 0), 5s) != ipc::status::ok) return 1;
             return 0;
         });
-        ipc::shm_channel<record> rx(tr(ipc::open_only, r.name));
+        auto rx = ipc::shm_channel<record>::open(r.name);
         record got{};
         for (std::uint64_t i = 0; i < 1000; ++i) {
             REQUIRE(rx.recv_for(got, 5s) == ipc::status::ok);
@@ -156,9 +156,9 @@ TEST_CASE("posix_shm: typed aliases carry records, strings and byte vectors betw
     SUBCASE("shm_message_channel<std::vector<unsigned char>>, sizes up to the ring's maximum") {
         using tr = shm<ipc::ring::bytes>;
         remover<tr> r{unique_name("vec")};
-        tr(ipc::create_only, r.name, 4096);
+        tr::create(r.name, 4096);
         child producer([&] {
-            ipc::shm_message_channel<std::vector<unsigned char>> tx(tr(ipc::open_only, r.name));
+            auto tx = ipc::shm_message_channel<std::vector<unsigned char>>::open(r.name);
             const std::size_t max = tx.transport().ring().max_record();
             for (std::size_t n = 0; n <= max; n += 97) {
                 std::vector<unsigned char> v(n);
@@ -171,7 +171,7 @@ TEST_CASE("posix_shm: typed aliases carry records, strings and byte vectors betw
                 return 2;
             return 0;
         });
-        ipc::shm_message_channel<std::vector<unsigned char>> rx(tr(ipc::open_only, r.name));
+        auto rx = ipc::shm_message_channel<std::vector<unsigned char>>::open(r.name);
         std::vector<unsigned char> got;
         for (std::size_t n = 0; n <= 2040; n += 97) {
             REQUIRE(rx.recv_for(got, 5s) == ipc::status::ok);
@@ -186,16 +186,16 @@ TEST_CASE("posix_shm: typed aliases carry records, strings and byte vectors betw
 TEST_CASE("posix_shm: zero copy (loan/commit, peek/release) and batches across processes") {
     using tr = shm<ipc::ring::spsc<record>>;
     remover<tr> r{unique_name("zc")};
-    tr(ipc::create_only, r.name, 8);
+    tr::create(r.name, 8);
     child producer([&] {
-        ipc::shm_channel<record> tx(tr(ipc::open_only, r.name));
+        auto tx = ipc::shm_channel<record>::open(r.name);
         for (std::uint64_t i = 0; i < 500; ++i) {
-            record* slot = nullptr;
-            if (tx.loan_for(slot, 5s) != ipc::status::ok) return 1;
+            auto slot = tx.loan_for(5s);
+            if (!slot) return 1;
             slot->seq = i;  // built in place, in shared memory
             slot->check = mix(i);
             std::snprintf(slot->text, sizeof slot->text, "record %llu", static_cast<unsigned long long>(i));
-            tx.commit();
+            slot.commit();
         }
         std::vector<record> batch;
         for (std::uint64_t i = 500; i < 1000; ++i) batch.push_back(make_msg<record>(i, 0));
@@ -207,13 +207,13 @@ TEST_CASE("posix_shm: zero copy (loan/commit, peek/release) and batches across p
         }
         return 0;
     });
-    ipc::shm_channel<record> rx(tr(ipc::open_only, r.name));
+    auto rx = ipc::shm_channel<record>::open(r.name);
     std::uint64_t i = 0;
     for (; i < 300; ++i) {
-        const record* m = nullptr;
-        REQUIRE(rx.peek_for(m, 5s) == ipc::status::ok);
+        auto m = rx.peek_for(5s);
+        REQUIRE(m.status() == ipc::status::ok);
         REQUIRE(is_msg(i, *m, 0));
-        rx.release();
+        m.release();
     }
     record buf[16];
     while (i < 1000) {
@@ -226,6 +226,97 @@ TEST_CASE("posix_shm: zero copy (loan/commit, peek/release) and batches across p
     std::size_t got = 0;
     CHECK(rx.try_recv_n(buf, got) == ipc::status::closed);
     CHECK(got == 0);
+}
+
+TEST_CASE("posix_shm: a loan dropped without commit sends nothing; guards say why they are empty; one at a time") {
+    using tr = shm<ipc::ring::spsc<std::uint64_t>>;
+    using channel = ipc::shm_channel<std::uint64_t>;
+    remover<tr> r{unique_name("guard")};
+    (void)tr::create(r.name, 2);
+    child producer([&] {
+        auto tx = channel::open(r.name);
+        {
+            auto dropped = tx.loan_for(5s);
+            if (!dropped) return 1;
+            *dropped = 666;  // never committed
+        }
+        auto cancelled = tx.try_loan();
+        if (!cancelled) return 2;
+        *cancelled = 667;
+        cancelled.cancel();
+        if (cancelled || cancelled.status() != ipc::status::ok) return 3;
+        // One guard at a time: a second loan while one is held is errc::in_use.
+        auto held = tx.loan();
+        std::error_code ec;
+        auto second = tx.try_loan(ec);
+        if (second || second.status() != ipc::status::failed || ec != ipc::errc::in_use) return 4;
+        *held = 1;
+        auto moved = std::move(held);  // the guard moves, the slot goes with it
+        if (held || !moved) return 5;
+        moved.commit();
+        if (moved) return 6;
+        auto s2 = tx.loan_until(std::chrono::steady_clock::now() + 5s);
+        if (!s2) return 7;
+        *s2 = 2;
+        s2.commit();
+        // The ring (capacity 2) is full now: the guard is empty and says why.
+        if (tx.try_loan().status() != ipc::status::would_block) return 8;
+        if (tx.loan_for(20ms).status() != ipc::status::timed_out) return 9;
+        return 0;
+    });
+    REQUIRE(producer.wait() == child_ok);
+    auto rx = channel::open(r.name);
+    {
+        auto m = rx.peek_until(std::chrono::system_clock::now() + 5s);
+        REQUIRE(m);
+        CHECK(*m == 1);
+        CHECK_THROWS_AS((void)rx.try_peek(), ipc::error);  // one guard at a time
+    }  // released here
+    std::error_code ec;
+    auto m = rx.peek(ec);
+    REQUIRE(m.status() == ipc::status::ok);
+    CHECK_FALSE(ec);
+    CHECK(*m == 2);
+    m.release();
+    CHECK_FALSE(m);
+    std::uint64_t v = 0;
+    CHECK(rx.try_recv(v) == ipc::status::closed);  // 666 and 667 were never sent
+    CHECK(rx.try_peek().status() == ipc::status::closed);
+}
+
+TEST_CASE("posix_shm: blocking send_n / recv_n and their _until forms across processes") {
+    using tr = shm<ipc::ring::spsc<std::uint64_t>>;
+    using channel = ipc::shm_channel<std::uint64_t>;
+    remover<tr> r{unique_name("batch")};
+    (void)tr::create(r.name, 4);
+    constexpr std::uint64_t total = 200;
+    child producer([&] {
+        auto tx = channel::open(r.name);
+        std::vector<std::uint64_t> all(total);
+        for (std::uint64_t i = 0; i < total; ++i) all[i] = i;
+        std::span<const std::uint64_t> rest(all);
+        for (bool blocking = true; !rest.empty(); blocking = !blocking) {
+            std::size_t sent = 0;
+            const auto st = blocking ? tx.send_n(rest, sent) : tx.send_n_until(rest, sent, std::chrono::steady_clock::now() + 5s);
+            if (st != ipc::status::ok || sent == 0) return 1;
+            rest = rest.subspan(sent);
+        }
+        return 0;
+    });
+    auto rx = channel::open(r.name);
+    std::uint64_t buf[3];
+    std::uint64_t next = 0;
+    for (bool blocking = true; next < total; blocking = !blocking) {
+        std::size_t got = 0;
+        std::error_code ec;
+        const auto st = blocking ? rx.recv_n(buf, got) : rx.recv_n_until(buf, got, std::chrono::steady_clock::now() + 5s, ec);
+        REQUIRE(st == ipc::status::ok);
+        REQUIRE(got >= 1);
+        for (std::size_t k = 0; k < got; ++k) REQUIRE(buf[k] == next++);
+    }
+    CHECK(producer.wait() == child_ok);
+    std::size_t got = 0;
+    CHECK(rx.recv_n(buf, got) == ipc::status::closed);
 }
 
 // Last in this file (doctest runs a file's cases in order): everything above cleaned up.

@@ -44,16 +44,16 @@ TEST_CASE_TEMPLATE_DEFINE("shm sync: a parked side is woken by its peer", Sync, 
     using transport = shm<ipc::ring::spsc<std::uint64_t>>;
     using channel = ipc::channel<std::uint64_t, transport, Sync>;
     remover<transport> region{unique_name("wake")};
-    transport(ipc::create_only, region.name, 2);
+    transport::create(region.name, 2);
     Sync sync = make_sync<Sync>();
 
     SUBCASE("a receiver waiting on an empty ring wakes when a message arrives, not at its timeout") {
         child sender([&] {
-            channel tx(transport(ipc::open_only, region.name), {}, std::move(sync));
+            channel tx(transport::open(region.name), {}, std::move(sync));
             std::this_thread::sleep_for(50ms);
             return tx.send_for(7, 5s) == ipc::status::ok ? 0 : 1;
         });
-        channel rx(transport(ipc::open_only, region.name), {}, std::move(sync));
+        channel rx(transport::open(region.name), {}, std::move(sync));
         std::uint64_t v = 0;
         auto t0 = std::chrono::steady_clock::now();
         REQUIRE(rx.recv_for(v, 10s) == ipc::status::ok);
@@ -63,14 +63,14 @@ TEST_CASE_TEMPLATE_DEFINE("shm sync: a parked side is woken by its peer", Sync, 
     }
     SUBCASE("a sender waiting on a full ring wakes when the receiver makes room") {
         child receiver([&] {
-            channel rx(transport(ipc::open_only, region.name), {}, std::move(sync));
+            channel rx(transport::open(region.name), {}, std::move(sync));
             std::this_thread::sleep_for(100ms);
             std::uint64_t v = 0;
             for (std::uint64_t i = 0; i < 1000; ++i)
                 if (rx.recv_for(v, 5s) != ipc::status::ok || v != i) return 1;
             return 0;
         });
-        channel tx(transport(ipc::open_only, region.name), {}, std::move(sync));
+        channel tx(transport::open(region.name), {}, std::move(sync));
         REQUIRE(tx.try_send(0) == ipc::status::ok);
         REQUIRE(tx.try_send(1) == ipc::status::ok);
         CHECK(tx.try_send(2) == ipc::status::would_block);
@@ -81,12 +81,12 @@ TEST_CASE_TEMPLATE_DEFINE("shm sync: a parked side is woken by its peer", Sync, 
     // leaving (after 100 ms, as `leave` does) wakes it with status::closed.
     auto parked_until_sender_leaves = [&](auto leave) {
         child sender([&] {
-            transport t(ipc::open_only, region.name);
+            auto t = transport::open(region.name);
             t.attach(ipc::direction::send);
             leave(std::move(t));
             return 0;
         });
-        channel rx(transport(ipc::open_only, region.name), {}, std::move(sync));
+        channel rx(transport::open(region.name), {}, std::move(sync));
         std::uint64_t v = 0;
         auto t0 = std::chrono::steady_clock::now();
         CHECK(rx.recv_for(v, 20s) == ipc::status::closed);
@@ -108,7 +108,7 @@ TEST_CASE_TEMPLATE_DEFINE("shm sync: a parked side is woken by its peer", Sync, 
         }
     }
     SUBCASE("a timed wait on a full ring ends on time, never early") {
-        channel tx(transport(ipc::open_only, region.name), {}, std::move(sync));
+        channel tx(transport::open(region.name), {}, std::move(sync));
         REQUIRE(tx.try_send(0) == ipc::status::ok);
         REQUIRE(tx.try_send(1) == ipc::status::ok);
         auto t0 = std::chrono::steady_clock::now();
@@ -124,18 +124,71 @@ TEST_CASE_TEMPLATE_DEFINE("shm sync: a parked side is woken by its peer", Sync, 
 TEST_CASE_TEMPLATE_INVOKE(shm_sync_wake, ipc::sync::futex, ipc::sync::eventfd, ipc::sync::posix_sem, ipc::sync::sysv_sem,
                           ipc::sync::spin);
 
+// The race a notifier can lose: it checks for sleepers just as its peer
+// announces itself. With spin_time 0 every wait parks, so each of the 40000
+// exchanges over a 2-slot ring is that race. Threads that start and exit
+// meanwhile in both processes leave Linux's membarrier bookkeeping stale, the
+// condition under which the former plain-load check missed sleepers.
+TEST_CASE("shm sync: futex waiters that park at once lose no wake-up between processes while threads come and go") {
+    using transport = ipc::transport::memfd<ipc::ring::spsc<std::uint64_t>>;
+    auto t = transport::create(2);
+    constexpr std::uint64_t n = 20000;
+    std::atomic<bool> stop{false};
+    auto churn = [&] {
+        return std::thread([&] {
+            while (!stop.load()) std::thread([] {}).join();
+        });
+    };
+    // Returns 0, or 1 when a wait ended without the ring becoming ready (a lost wake-up).
+    auto run = [&](ipc::direction d, auto op) {
+        ipc::sync::futex sync;
+        sync.spin_time = std::chrono::nanoseconds(0);
+        const auto dl = ipc::deadline::after(30s);
+        std::error_code ec;
+        for (std::uint64_t i = 0; i < n; ++i) {
+            while (!op(i, ec)) {
+                if (ec != ipc::errc::would_block) return 1;
+                ec.clear();
+                if (!sync.wait(t, d, dl, ec)) return 1;
+            }
+            sync.notify(t, d);
+        }
+        return 0;
+    };
+    child sender([&] {
+        std::thread c = churn();
+        const int r = run(ipc::direction::send, [&](std::uint64_t i, std::error_code& ec) { return t.try_send_value(i, ec); });
+        stop = true;
+        c.join();
+        return r;
+    });
+    std::thread c = churn();
+    std::uint64_t bad = 0;
+    const int r = run(ipc::direction::recv, [&](std::uint64_t i, std::error_code& ec) {
+        std::uint64_t v = 0;
+        if (!t.try_recv_value(v, ec)) return false;
+        bad += v != i;
+        return true;
+    });
+    stop = true;
+    c.join();
+    CHECK(r == 0);
+    CHECK(bad == 0);
+    CHECK(sender.wait(40s) == child_ok);
+}
+
 TEST_CASE("shm sync: eventfd descriptors can sit in an event loop beside sockets") {
     using transport = shm<ipc::ring::spsc<int>>;
     using channel = ipc::channel<int, transport, ipc::sync::eventfd>;
     remover<transport> region{unique_name("evloop")};
-    transport(ipc::create_only, region.name, 8);
+    transport::create(region.name, 8);
     auto ev = ipc::sync::eventfd::create();
     child sender([&] {
-        channel tx(transport(ipc::open_only, region.name), {}, std::move(ev));
+        channel tx(transport::open(region.name), {}, std::move(ev));
         std::this_thread::sleep_for(50ms);
         return tx.send_for(42, 5s) == ipc::status::ok ? 0 : 1;
     });
-    channel rx(transport(ipc::open_only, region.name), {}, std::move(ev));
+    channel rx(transport::open(region.name), {}, std::move(ev));
     auto& sync = rx.sync_policy();
     // Nothing there yet: arm() says "poll", and the descriptor becomes readable on send.
     REQUIRE(sync.arm(rx.transport(), ipc::direction::recv));
@@ -154,7 +207,7 @@ TEST_CASE("shm sync: eventfds passed over a Unix socket work like inherited ones
     using transport = shm<ipc::ring::spsc<int>>;
     using channel = ipc::channel<int, transport, ipc::sync::eventfd>;
     remover<transport> region{unique_name("evpass")};
-    transport(ipc::create_only, region.name, 8);
+    transport::create(region.name, 8);
     ipc::detail::unique_fd sockets[2];
     std::error_code ec;
     REQUIRE(ipc::detail::make_socketpair(SOCK_STREAM, sockets, ec));
@@ -166,7 +219,7 @@ TEST_CASE("shm sync: eventfds passed over a Unix socket work like inherited ones
         auto room = ipc::detail::receive_fd(there.get(), ec);
         auto data = ipc::detail::receive_fd(there.get(), ec);
         if (ec) return 1;
-        channel rx(transport(ipc::open_only, region.name), {}, ipc::sync::eventfd(std::move(room), std::move(data)));
+        channel rx(transport::open(region.name), {}, ipc::sync::eventfd(std::move(room), std::move(data)));
         int v = 0;
         for (int i = 0; i < 100; ++i)
             if (rx.recv_for(v, 5s) != ipc::status::ok || v != i) return 2;
@@ -176,7 +229,7 @@ TEST_CASE("shm sync: eventfds passed over a Unix socket work like inherited ones
     auto ev = ipc::sync::eventfd::create();
     REQUIRE(ipc::detail::send_fd(here.get(), ev.native_handle(ipc::direction::send), ec));
     REQUIRE(ipc::detail::send_fd(here.get(), ev.native_handle(ipc::direction::recv), ec));
-    channel tx(transport(ipc::open_only, region.name), {}, std::move(ev));
+    channel tx(transport::open(region.name), {}, std::move(ev));
     for (int i = 0; i < 100; ++i) {
         REQUIRE(tx.send_for(i, 5s) == ipc::status::ok);
         if (i % 10 == 0) std::this_thread::sleep_for(2ms);  // let the receiver park now and then
@@ -190,7 +243,7 @@ TEST_CASE("shm sync: the System V semaphore set goes with the region's last mapp
     remover<transport> region{unique_name("sysvgone")};
     int id = -1;
     {
-        channel rx(transport(ipc::create_only, region.name, 4));
+        auto rx = channel::create(region.name, 4);
         int v = 0;
         CHECK(rx.recv_for(v, 5ms) == ipc::status::timed_out);  // parks: makes the set
         const auto slot = rx.transport().sync_area().sysv_id.load();

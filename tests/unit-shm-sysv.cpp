@@ -29,27 +29,27 @@ bool segment_exists(const std::string& name) {
 IPC_CONFORMANCE(combo<sysv_setup, ipc::framing::fixed>, combo<sysv_setup, ipc::framing::length_prefixed>,
                 combo<sysv_sem_setup, ipc::framing::fixed>);
 
-TEST_CASE("sysv_shm: create_only, open_only, mode 0600, and remove() leaves no segment") {
+TEST_CASE("sysv_shm: create, open, mode 0600, and remove() leaves no segment") {
     using tr = sysv<ipc::ring::spsc<int>>;
     remover<tr> r{unique_name("sysv")};
     std::error_code ec;
-    tr none(ipc::open_only, r.name, ec);
+    auto none = tr::open(r.name, ec);
     CHECK(ec == ipc::errc::not_found);
     {
-        tr made(ipc::create_only, r.name, 16);
+        auto made = tr::create(r.name, 16);
         ec.clear();
-        tr twice(ipc::create_only, r.name, 16, ec);
+        auto twice = tr::create(r.name, 16, ec);
         CHECK(ec == ipc::errc::already_exists);
         ::shmid_ds ds{};
         REQUIRE(::shmctl(::shmget(ipc::detail::sysv_shm_backing::key_of(r.name), 0, 0), IPC_STAT, &ds) == 0);
         CHECK((ds.shm_perm.mode & 0777) == 0600);
     }
     child peer([&] {
-        ipc::channel<int, tr, ipc::sync::futex> tx(tr(ipc::open_only, r.name));
+        auto tx = ipc::sysv_shm_channel<int>::open(r.name);  // the alias: one call
         return tx.send_for(5, 5s) == ipc::status::ok ? 0 : 1;
     });
     CHECK(peer.wait() == child_ok);
-    ipc::channel<int, tr, ipc::sync::futex> rx(tr(ipc::open_only, r.name));
+    auto rx = ipc::sysv_shm_channel<int>::open(r.name);
     int v = 0;
     CHECK(rx.recv_for(v, 5s) == ipc::status::ok);
     CHECK(v == 5);
@@ -64,8 +64,8 @@ TEST_CASE("sysv_shm: create_only, open_only, mode 0600, and remove() leaves no s
 
 TEST_CASE("sysv_shm: a segment made for another T is refused") {
     remover<sysv<ipc::ring::spsc<int>>> r{unique_name("sysvmm")};
-    sysv<ipc::ring::spsc<int>> made(ipc::create_only, r.name, 16);
+    auto made = sysv<ipc::ring::spsc<int>>::create(r.name, 16);
     std::error_code ec;
-    sysv<ipc::ring::spsc<double>> wrong(ipc::open_only, r.name, ec);
+    auto wrong = sysv<ipc::ring::spsc<double>>::open(r.name, ec);
     CHECK(ec == ipc::errc::layout_mismatch);
 }

@@ -23,28 +23,32 @@ bool read_int(int fd, int& v) {
 
 TEST_CASE("signals: a child's messages arrive in order with their payload intact") {
     // Blocked before the child exists, so nothing it sends can be delivered as a plain signal.
-    ipc::signal_receiver<int> rx{ipc::transport::signal_reader(sig)};
+    auto rx = ipc::signal_receiver<int>::open(sig);
     const pid_t me = ::getpid();
     child sender([&] {
-        ipc::signal_sender<int> tx{ipc::transport::sigqueue_writer(me, sig)};
+        auto tx = ipc::signal_sender<int>::open(me, sig);
         for (int i = 0; i < 500; ++i)
             if (tx.send_for(i * 7919 - 1000000, 5s) != ipc::status::ok) return 1;
         return 0;
     });
     int v = 0;
-    for (int i = 0; i < 500; ++i) {
+    for (int i = 0; i < 499; ++i) {
         REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
         REQUIRE(v == i * 7919 - 1000000);
     }
-    CHECK(rx.transport().last_sender().pid == sender.pid());
-    CHECK(rx.transport().last_sender().uid == ::getuid());
+    ipc::transport::signal_reader::recv_info info;
+    REQUIRE(rx.recv_for(v, info, 5s) == ipc::status::ok);
+    CHECK(v == 499 * 7919 - 1000000);
+    CHECK(info.has_value);
+    CHECK(info.sender.pid == sender.pid());
+    CHECK(info.sender.uid == ::getuid());
     CHECK(sender.wait() == child_ok);
     CHECK(rx.try_recv(v) == ipc::status::would_block);
 }
 
 TEST_CASE("signals: a pointer-sized payload fits, a bigger one does not") {
-    ipc::signal_receiver<std::uint64_t> rx{ipc::transport::signal_reader(sig)};
-    ipc::signal_sender<std::uint64_t> tx{ipc::transport::sigqueue_writer(::getpid(), sig)};
+    auto rx = ipc::signal_receiver<std::uint64_t>::open(sig);
+    auto tx = ipc::signal_sender<std::uint64_t>::open(::getpid(), sig);
     REQUIRE(tx.try_send(0x0123456789abcdefULL) == ipc::status::ok);
     std::uint64_t v = 0;
     REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
@@ -57,7 +61,7 @@ TEST_CASE("signals: a pointer-sized payload fits, a bigger one does not") {
 }
 
 TEST_CASE("signals: the receiver's notification is pollable and timed receives are never early") {
-    ipc::signal_receiver<int> rx{ipc::transport::signal_reader(sig)};
+    auto rx = ipc::signal_receiver<int>::open(sig);
     int v = 0;
     auto t0 = std::chrono::steady_clock::now();
     CHECK(rx.recv_for(v, 50ms) == ipc::status::timed_out);
@@ -67,7 +71,7 @@ TEST_CASE("signals: the receiver's notification is pollable and timed receives a
     pollfd p{rx.native_handle(), POLLIN, 0};
     CHECK(::poll(&p, 1, 0) == 0);
     const pid_t me = ::getpid();
-    child sender([&] { return ipc::signal_sender<int>{ipc::transport::sigqueue_writer(me, sig)}.try_send(5) == ipc::status::ok ? 0 : 1; });
+    child sender([&] { return ipc::signal_sender<int>{ipc::transport::sigqueue_writer::open(me, sig)}.try_send(5) == ipc::status::ok ? 0 : 1; });
     CHECK(::poll(&p, 1, 5000) == 1);
     CHECK(rx.try_recv(v) == ipc::status::ok);
     CHECK(v == 5);
@@ -84,7 +88,7 @@ TEST_CASE("signals: a full queue is would_block for the sender, and nothing is l
         ::getrlimit(RLIMIT_SIGPENDING, &lim);
         lim.rlim_cur = 8;
         if (::setrlimit(RLIMIT_SIGPENDING, &lim) != 0) return 1;
-        ipc::signal_receiver<int> rx{ipc::transport::signal_reader(sig)};
+        auto rx = ipc::signal_receiver<int>::open(sig);
         int ready = 1, sent = 0;
         if (::write(to_parent[1], &ready, sizeof ready) != sizeof ready) return 2;
         if (!read_int(to_child[0], sent)) return 3;
@@ -95,7 +99,7 @@ TEST_CASE("signals: a full queue is would_block for the sender, and nothing is l
     });
     int ready = 0;
     REQUIRE(read_int(to_parent[0], ready));
-    ipc::signal_sender<int> tx{ipc::transport::sigqueue_writer(receiver.pid(), sig)};
+    auto tx = ipc::signal_sender<int>::open(receiver.pid(), sig);
     int sent = 0;
     ipc::status st = ipc::status::ok;
     while (sent < 100 && (st = tx.try_send(sent)) == ipc::status::ok) ++sent;
@@ -111,7 +115,7 @@ TEST_CASE("signals: a full queue is would_block for the sender, and nothing is l
 
 TEST_CASE("signals: sending to a process that has exited is closed, even if its pid comes back") {
     child gone([] { return 0; });
-    ipc::signal_sender<int> tx{ipc::transport::sigqueue_writer(gone.pid(), sig)};  // holds a pidfd from here
+    ipc::signal_sender<int> tx{ipc::transport::sigqueue_writer::open(gone.pid(), sig)};  // holds a pidfd from here
     REQUIRE(gone.wait() == child_ok);
     std::error_code ec;
     CHECK(tx.try_send(1, ec) == ipc::status::closed);
@@ -120,19 +124,32 @@ TEST_CASE("signals: sending to a process that has exited is closed, even if its 
 
 TEST_CASE("signals: what is refused") {
     std::error_code ec;
-    ipc::transport::signal_reader standard(SIGUSR1, ec);  // standard signals merge: not a queue
+    auto standard = ipc::transport::signal_reader::open(SIGUSR1, ec);  // standard signals merge: not a queue
     CHECK(ec == ipc::errc::unsupported);
-    ipc::transport::sigqueue_writer to_nobody(0, sig, ec);
+    auto to_nobody = ipc::transport::sigqueue_writer::open(0, sig, ec);
     CHECK(ec == ipc::errc::unsupported);
     CHECK(ipc::transport::realtime_signal(-1) == -1);
     CHECK(ipc::transport::realtime_signal(SIGRTMAX - SIGRTMIN + 1) == -1);
 
-    // A plain kill() brings no payload.
-    ipc::signal_receiver<int> rx{ipc::transport::signal_reader(sig)};
-    REQUIRE(::kill(::getpid(), sig) == 0);
-    int v = 0;
-    CHECK(rx.recv_for(v, 5s, ec) == ipc::status::failed);
-    CHECK(ec == ipc::errc::bad_message);
+}
+
+TEST_CASE("signals: a signal sent without a value (kill) is a message with value zero, and info says so") {
+    auto rx = ipc::signal_receiver<int>::open(sig);
+    const pid_t me = ::getpid();
+    child shell([&] { return ::kill(me, sig) == 0 && ::kill(me, sig) == 0 ? 0 : 1; });  // as `kill -RTMIN+n pid` does
+    const pid_t shell_pid = shell.pid();
+    REQUIRE(shell.wait() == child_ok);
+    int v = -1;
+    std::error_code ec;
+    CHECK(rx.recv_for(v, 5s, ec) == ipc::status::ok);  // no exception, no failure: an event
+    CHECK_FALSE(ec);
+    CHECK(v == 0);
+    ipc::transport::signal_reader::recv_info info;
+    v = -1;
+    REQUIRE(rx.recv_for(v, info, 5s) == ipc::status::ok);
+    CHECK(v == 0);
+    CHECK_FALSE(info.has_value);
+    CHECK(info.sender.pid == shell_pid);
 }
 
 TEST_CASE("signals: the receiver restores the mask it found") {
@@ -140,7 +157,7 @@ TEST_CASE("signals: the receiver restores the mask it found") {
     ::pthread_sigmask(SIG_SETMASK, nullptr, &before);
     REQUIRE_FALSE(sigismember(&before, sig));
     {
-        ipc::transport::signal_reader rx(sig);
+        auto rx = ipc::transport::signal_reader::open(sig);
         ::pthread_sigmask(SIG_SETMASK, nullptr, &during);
         CHECK(sigismember(&during, sig));
         REQUIRE(::sigqueue(::getpid(), sig, sigval{1}) == 0);  // left pending: discarded, not delivered

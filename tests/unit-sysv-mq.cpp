@@ -40,7 +40,7 @@ sysv_mq_options options(std::size_t max_message, std::size_t queue_bytes = 0) {
 // and removed when the test ends; forked children _exit and remove nothing.
 struct private_queue {
     sysv_mq q;
-    explicit private_queue(const sysv_mq_options& o = {}) : q(ipc::create_only, sysv_key::private_key(), o) {
+    explicit private_queue(const sysv_mq_options& o = {}) : q(sysv_mq::create(sysv_key::private_key(), o)) {
         used_ids().insert(q.id());
     }
     ~private_queue() {
@@ -99,19 +99,17 @@ TEST_CASE("sysv_mq: receive by type: exact, any, lowest up to N, and any but one
     const long types[] = {3, 1, 2, 5, 1, 4};
     child sender([&] {
         auto tx = pq.channel<record>();
-        for (std::uint64_t i = 0; i < std::size(types); ++i) {
-            tx.transport().set_send_type(types[i]);
-            if (tx.send_for(make_msg<record>(i, 0), 5s) != ipc::status::ok) return 1;
-        }
+        for (std::uint64_t i = 0; i < std::size(types); ++i)
+            if (tx.send_for(make_msg<record>(i, 0), {.type = types[i]}, 5s) != ipc::status::ok) return 1;
         return 0;
     });
     REQUIRE(sender.wait() == child_ok);
     record r{};
     auto take = [&](type_selector sel) -> long {
-        rx.transport().set_recv_selector(sel);
-        if (rx.try_recv(r) != ipc::status::ok) return -1;
+        sysv_mq::recv_info info{.select = sel};
+        if (rx.try_recv(r, info) != ipc::status::ok) return -1;
         CHECK(r.check == mix(r.seq));
-        CHECK(rx.transport().last_type() == types[r.seq]);
+        CHECK(info.type == types[r.seq]);
         return static_cast<long>(r.seq);
     };
     CHECK(take(type_selector::exact(2)) == 2);         // the one message of type 2
@@ -126,11 +124,16 @@ TEST_CASE("sysv_mq: receive by type: exact, any, lowest up to N, and any but one
 
 TEST_CASE("sysv_mq: a message type must be positive, a selector valid") {
     private_queue pq;
+    auto ch = pq.channel<record>();
     std::error_code ec;
-    CHECK_FALSE(pq.q.set_send_type(0, ec));
+    CHECK(ch.try_send(make_msg<record>(0, 0), {.type = 0}, ec) == ipc::status::failed);
     CHECK(ec == std::errc::invalid_argument);
-    CHECK_THROWS_AS(pq.q.set_send_type(-3), ipc::error);
-    CHECK(pq.q.send_type() == 1);
+    CHECK_THROWS_AS((void)ch.try_send(make_msg<record>(0, 0), {.type = -3}), ipc::error);
+    REQUIRE(ch.try_send(make_msg<record>(1, 0)) == ipc::status::ok);  // type 1 by default
+    record r{};
+    sysv_mq::recv_info info{.select = type_selector::exact(1)};
+    REQUIRE(ch.try_recv(r, info) == ipc::status::ok);
+    CHECK(info.type == 1);
     std::array<std::byte, 8> buf{};
     CHECK_FALSE(type_selector::exact(0).valid());
     CHECK_FALSE(type_selector::lowest_up_to(-1).valid());
@@ -195,7 +198,7 @@ TEST_CASE("sysv_mq: a message over max_message or the kernel's msgmax is refused
 TEST_CASE("sysv_mq: a max_message over LONG_MAX is invalid_argument, refused before a queue or buffer is made") {
     // SIZE_MAX would wrap the buffer size (mtype + payload + 1) to a few bytes.
     std::error_code ec;
-    sysv_mq made(ipc::create_only, sysv_key::private_key(), options(SIZE_MAX), ec);
+    auto made = sysv_mq::create(sysv_key::private_key(), options(SIZE_MAX), ec);
     CHECK(ec == std::errc::invalid_argument);
     CHECK_FALSE(made.is_open());
     if (made.is_open()) (void)made.remove(ec);
@@ -223,7 +226,7 @@ TEST_CASE("sysv_mq: a foreign message larger than the channel's type is discarde
     check_oversized_then_intact(rx);
 }
 
-TEST_CASE("sysv_mq: keys from ftok: create_only, open_only, open_or_create, remove") {
+TEST_CASE("sysv_mq: keys from ftok: create, open, open_or_create, remove") {
     temp_dir dir;
     const std::string path = dir / "queue-key";
     std::ofstream(path) << "key";
@@ -231,19 +234,19 @@ TEST_CASE("sysv_mq: keys from ftok: create_only, open_only, open_or_create, remo
     CHECK(key.value() == ::ftok(path.c_str(), 'q'));
 
     std::error_code ec;
-    sysv_mq missing(ipc::open_only, key, {}, ec);
+    auto missing = sysv_mq::open(key, ec);
     CHECK(ec == ipc::errc::not_found);
     CHECK_FALSE(missing.is_open());
 
-    sysv_mq made(ipc::create_only, key);
+    auto made = sysv_mq::create(key);
     used_ids().insert(made.id());
-    CHECK(errc_thrown_by([&] { (void)sysv_mq(ipc::create_only, key); }) == ipc::errc::already_exists);
-    sysv_mq same(ipc::open_or_create, key);
+    CHECK(errc_thrown_by([&] { (void)sysv_mq::create(key); }) == ipc::errc::already_exists);
+    auto same = sysv_mq::open_or_create(key);
     CHECK(same.id() == made.id());
 
     // Another process finds the queue from the same path and id.
     child opener([&] {
-        sysv_mq_channel<int> tx(sysv_mq(ipc::open_only, sysv_key::from_path(path.c_str(), 'q')));
+        auto tx = sysv_mq_channel<int>::open(sysv_key::from_path(path.c_str(), 'q'));
         return tx.send_for(99, 5s) == ipc::status::ok ? 0 : 1;
     });
     CHECK(opener.wait() == child_ok);
@@ -258,7 +261,7 @@ TEST_CASE("sysv_mq: keys from ftok: create_only, open_only, open_or_create, remo
 
     CHECK(made.remove());
     CHECK_FALSE(made.is_open());
-    CHECK(errc_thrown_by([&] { (void)sysv_mq(ipc::open_only, key); }) == ipc::errc::not_found);
+    CHECK(errc_thrown_by([&] { (void)sysv_mq::open(key); }) == ipc::errc::not_found);
     // The channel that still holds the old id finds it gone.
     CHECK(rx.try_send(1, ec) == ipc::status::failed);
     CHECK(ec == ipc::errc::not_found);
@@ -277,7 +280,7 @@ TEST_CASE("sysv_mq: bad keys: a missing path, an id outside 1..255, opening a pr
         CHECK(ec == ipc::errc::name_invalid);
     }
     ec.clear();
-    sysv_mq q(ipc::open_only, sysv_key::private_key(), {}, ec);
+    auto q = sysv_mq::open(sysv_key::private_key(), {}, ec);
     CHECK(ec == ipc::errc::name_invalid);
     CHECK(errc_thrown_by([] { (void)sysv_mq::attach(-1); }) == ipc::errc::not_found);
 }
@@ -314,15 +317,15 @@ TEST_CASE("sysv_mq: a program using only msgsnd and msgrcv talks to a channel bo
         return ::msgsnd(pq.q.id(), &m, sizeof m.text, 0) == 0 ? 0 : 1;
     });
     text512 got{};
-    REQUIRE(ch.recv_for(got, 5s) == ipc::status::ok);
+    sysv_mq::recv_info info;
+    REQUIRE(ch.recv_for(got, info, 5s) == ipc::status::ok);
     CHECK(std::string(got.text) == "hello from plain C");
-    CHECK(ch.transport().last_type() == 4);
+    CHECK(info.type == 4);
     CHECK(c_sender.wait() == child_ok);
 
     text512 out{};
     std::strcpy(out.text, "hello from C++");
-    ch.transport().set_send_type(9);
-    REQUIRE(ch.send_for(out, 5s) == ipc::status::ok);
+    REQUIRE(ch.send_for(out, {.type = 9}, 5s) == ipc::status::ok);
     child c_receiver([&] {
         ::alarm(10);
         raw_msg m{};

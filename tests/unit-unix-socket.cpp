@@ -38,7 +38,7 @@ struct unix_connected_setup {
         unix_address addr = unix_address::path(dir / "s");
         ipc::transport::basic_unix_listener<Socket> listener = ipc::transport::basic_unix_listener<Socket>::listen(addr);
 
-        auto make_sender() { return ipc::channel<T, Socket, ipc::sync::poll, Framing>(Socket::connect_for(addr, 10s)); }
+        auto make_sender() { return ipc::channel<T, Socket, ipc::sync::poll, Framing>(Socket::connect(addr, 10s)); }
         auto make_receiver() {
             auto s = listener.accept_for(10s);
             REQUIRE(s.has_value());
@@ -136,7 +136,7 @@ TEST_CASE("unix abstract names: no file, a child connects, a second listener is 
     CHECK_FALSE(exists(std::string(addr.name())));
 
     child client([&] {
-        ipc::unix_stream_channel<std::string> ch(unix_stream::connect_for(addr, 5s));
+        auto ch = ipc::unix_stream_channel<std::string>::connect(addr, 5s);
         return ch.send_for("over the abstract namespace", 5s) == ipc::status::ok ? 0 : 1;
     });
     auto s = listener.accept_for(5s);
@@ -163,7 +163,7 @@ TEST_CASE("unix listener: the socket file is 0600 whatever the umask, and remove
     }
     CHECK_FALSE(exists(path));
     {
-        auto l = ipc::transport::unix_seqpacket_listener::listen(unix_address::path(path), SOMAXCONN, 0660);
+        auto l = ipc::transport::unix_seqpacket_listener::listen(unix_address::path(path), SOMAXCONN, ipc::permissions{0660});
         REQUIRE(::lstat(path.c_str(), &st) == 0);
         CHECK((st.st_mode & 07777) == 0660);
     }
@@ -183,12 +183,12 @@ TEST_CASE("unix listener: a stale socket file nobody listens on is replaced") {
     REQUIRE(exists(path));
     // Nobody answers there: connecting is refused, with a clear error.
     std::error_code ec;
-    (void)unix_stream::connect_for(unix_address::path(path), 1s, ec);
+    (void)unix_stream::connect(unix_address::path(path), 1s, ec);
     CHECK(ec == std::errc::connection_refused);
 
     auto l = ipc::transport::unix_stream_listener::listen(unix_address::path(path));
     child client([&] {
-        ipc::unix_stream_channel<int> ch(unix_stream::connect_for(unix_address::path(path), 5s));
+        auto ch = ipc::unix_stream_channel<int>::connect(unix_address::path(path), 5s);
         return ch.send_for(42, 5s) == ipc::status::ok ? 0 : 1;
     });
     auto s = l.accept_for(5s);
@@ -216,7 +216,7 @@ TEST_CASE("unix listener: a live listener's name is already_exists and stays liv
     unix_seqpacket probe;
     for (int i = 0; i < 1000 && !probe.is_open(); ++i) {
         ec.clear();
-        probe = unix_seqpacket::connect_for(addr, 1s, ec);
+        probe = unix_seqpacket::connect(addr, 1s, ec);
         if (!probe.is_open()) std::this_thread::sleep_for(5ms);
     }
     REQUIRE(probe.is_open());
@@ -285,7 +285,7 @@ TEST_CASE("unix listener: the destructor removes only its own file, and not from
 TEST_CASE("unix connect: nobody there is not_found; a full backlog times out") {
     temp_dir dir;
     std::error_code ec;
-    (void)unix_stream::connect_for(unix_address::path(dir / "nobody"), 1s, ec);
+    (void)unix_stream::connect(unix_address::path(dir / "nobody"), 1s, ec);
     CHECK(ec == ipc::errc::not_found);
     CHECK_THROWS_AS((void)unix_stream::connect(unix_address::path(dir / "nobody")), ipc::error);
 
@@ -296,7 +296,7 @@ TEST_CASE("unix connect: nobody there is not_found; a full backlog times out") {
     auto t0 = std::chrono::steady_clock::now();
     for (int i = 0; i < 8 && !ec; ++i) {
         ec.clear();
-        auto s = unix_stream::connect_for(addr, 50ms, ec);
+        auto s = unix_stream::connect(addr, 50ms, ec);
         if (s.is_open()) queued.push_back(std::move(s));
     }
     CHECK(ec == ipc::errc::timed_out);
@@ -310,13 +310,13 @@ TEST_CASE("unix sockets: listening, connecting, accepting and closing leave no d
         temp_dir dir;
         auto addr = unix_address::path(dir / "s");
         auto l = ipc::transport::unix_seqpacket_listener::listen(addr);
-        auto c = unix_seqpacket::connect_for(addr, 1s);
+        auto c = unix_seqpacket::connect(addr, 1s);
         auto s = l.accept_for(1s);
         REQUIRE(s.has_value());
         auto d = unix_dgram::bind(unix_address::path(dir / "d"));
         auto p = unix_stream::pair();
         std::error_code ec;
-        (void)unix_stream::connect_for(unix_address::path(dir / "none"), 1s, ec);
+        (void)unix_stream::connect(unix_address::path(dir / "none"), 1s, ec);
         (void)ipc::transport::unix_stream_listener::listen(addr, ec);
         CHECK(ec == ipc::errc::already_exists);
     }
@@ -365,7 +365,7 @@ TEST_CASE("unix listener: one listener serves several client processes at once")
     std::vector<child> kids;
     for (int c = 0; c < clients; ++c)
         kids.emplace_back([&, c] {
-            ipc::unix_seqpacket_channel<record> ch(unix_seqpacket::connect_for(addr, 5s));
+            auto ch = ipc::unix_seqpacket_channel<record>::connect(addr, 5s);
             record r{};
             for (std::uint64_t i = 0; i < each; ++i) {
                 if (ch.send_for(make_msg<record>(c * 1000 + i, 0), 5s) != ipc::status::ok) return 1;
@@ -486,6 +486,45 @@ TEST_CASE("unix stream: a peer that dies mid-message is truncated") {
     CHECK(quitter.wait() == -SIGKILL);
 }
 
+TEST_CASE("unix stream: a last line without its newline is delivered at end of stream (fixed and length_prefixed: truncated, see unit-pipe)") {
+    auto p = unix_stream::pair();
+    child writer([&] {
+        const char text[] = "first\nlast without newline";
+        write_raw(p.second, text, sizeof text - 1);
+        return 0;  // closes the socket after a partial line
+    });
+    p.second.close();
+    ipc::unix_stream_channel<std::string, ipc::sync::poll, delimited> rx(std::move(p.first));
+    std::string s;
+    REQUIRE(rx.recv_for(s, 5s) == ipc::status::ok);
+    CHECK(s == "first");
+    REQUIRE(rx.recv_for(s, 5s) == ipc::status::ok);
+    CHECK(s == "last without newline");
+    CHECK(rx.recv_for(s, 5s) == ipc::status::closed);
+    CHECK(writer.wait() == child_ok);
+}
+
+TEST_CASE("unix dgram: line framing is symmetric: a send ends the line with '\\n', a receive takes it off if there") {
+    auto p = unix_dgram::pair();
+    child raw([&] {
+        // A raw peer: reads the channel's line, answers with and without a newline.
+        char buf[64];
+        const ssize_t n = ::recv(p.second.native_handle(), buf, sizeof buf, 0);
+        if (n != 6 || std::memcmp(buf, "hello\n", 6) != 0) return 1;
+        if (::send(p.second.native_handle(), "with\n", 5, 0) != 5) return 2;
+        if (::send(p.second.native_handle(), "without", 7, 0) != 7) return 3;
+        return 0;
+    });
+    ipc::unix_dgram_channel<std::string, ipc::sync::poll, delimited> ch(std::move(p.first));
+    REQUIRE(ch.send_for(std::string("hello"), 5s) == ipc::status::ok);
+    std::string s;
+    REQUIRE(ch.recv_for(s, 5s) == ipc::status::ok);
+    CHECK(s == "with");
+    REQUIRE(ch.recv_for(s, 5s) == ipc::status::ok);
+    CHECK(s == "without");
+    CHECK(raw.wait() == child_ok);
+}
+
 TEST_CASE("unix sockets: sending to a closed peer is status::closed, never SIGPIPE") {
     struct sigaction old {};
     struct sigaction dfl {};
@@ -530,7 +569,7 @@ TEST_CASE("unix dgram: sending to a connected peer that closed its socket is sta
         return rx.recv_for(v, 5s) == ipc::status::ok && v == 7 ? 0 : 1;
     });
     bound.close();
-    ipc::unix_dgram_channel<int> tx(unix_dgram::connect(addr));
+    auto tx = ipc::unix_dgram_channel<int>::connect(addr);
     REQUIRE(tx.send_for(7, 5s) == ipc::status::ok);
     REQUIRE(receiver.wait() == child_ok);
     std::error_code ec;
@@ -539,13 +578,56 @@ TEST_CASE("unix dgram: sending to a connected peer that closed its socket is sta
     CHECK(ec == ipc::errc::peer_closed);
 }
 
+TEST_CASE("unix dgram: a receive tells the sender's address; an unconnected server answers each client with send_to") {
+    temp_dir dir;
+    auto server_addr = unix_address::path(dir / "server");
+    ipc::unix_dgram_channel<int> server(unix_dgram::bind(server_addr));
+    std::vector<child> clients;
+    for (int c = 0; c < 2; ++c)
+        clients.emplace_back([&, c] {
+            auto me = unix_address::path(dir / ("client" + std::to_string(c)));
+            ipc::unix_dgram_channel<int> ch(unix_dgram::connect(server_addr, me));
+            if (ch.send_for(100 * c, 5s) != ipc::status::ok) return 1;
+            unix_dgram::recv_info from;
+            int v = 0;
+            if (ch.recv_for(v, from, 5s) != ipc::status::ok) return 2;
+            return v == 100 * c + 1 && from.sender.name() == server_addr.name() ? 0 : 3;
+        });
+    for (int i = 0; i < 2; ++i) {
+        unix_dgram::recv_info from;
+        int v = -1;
+        REQUIRE(server.recv_for(v, from, 5s) == ipc::status::ok);
+        const int c = v / 100;
+        CHECK(from.sender.name() == dir / ("client" + std::to_string(c)));
+        REQUIRE(server.send_for(v + 1, {.to = from.sender}, 5s) == ipc::status::ok);  // the reply
+    }
+    for (auto& c : clients) CHECK(c.wait() == child_ok);
+
+    // An unnamed sender has no address to answer to.
+    child anonymous([&] {
+        ipc::unix_dgram_channel<int> ch(unix_dgram::connect(server_addr));
+        return ch.send_for(7, 5s) == ipc::status::ok ? 0 : 1;
+    });
+    unix_dgram::recv_info from;
+    int v = 0;
+    REQUIRE(server.recv_for(v, from, 5s) == ipc::status::ok);
+    CHECK(v == 7);
+    CHECK(from.sender.empty());
+    CHECK(anonymous.wait() == child_ok);
+    // Sending to a symlink is refused, as connecting is.
+    std::filesystem::create_symlink(dir / "server", dir / "link");
+    std::error_code ec;
+    CHECK(server.try_send(1, {.to = unix_address::path(dir / "link")}, ec) == ipc::status::failed);
+    CHECK(ec == std::errc::too_many_symbolic_link_levels);
+}
+
 TEST_CASE("unix dgram: a named sender gets answers; connecting to nobody is refused") {
     temp_dir dir;
     auto server_addr = unix_address::path(dir / "server");
     auto client_addr = unix_address::path(dir / "client");
     auto server = unix_dgram::bind(server_addr);
     child kid([&] {
-        ipc::unix_dgram_channel<int> ch(unix_dgram::connect(server_addr, client_addr));
+        auto ch = ipc::unix_dgram_channel<int>::connect(server_addr, client_addr);
         int v = 0;
         if (ch.send_for(20, 5s) != ipc::status::ok) return 1;
         return ch.recv_for(v, 5s) == ipc::status::ok && v == 21 ? 0 : 2;

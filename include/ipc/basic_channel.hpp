@@ -1,9 +1,14 @@
 // ipc/basic_channel.hpp: ipc::channel<T, Transport, Sync, Framing>, the typed channel.
 #pragma once
 
+#include <unistd.h>
+
 #include <array>
-#include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <span>
+#include <string>
+#include <string_view>
 #include <optional>
 #include <type_traits>
 #include <utility>
@@ -12,9 +17,12 @@
 #include "codec.hpp"
 #include "concepts.hpp"
 #include "detail/channel_factories.hpp"
+#include "detail/chrono.hpp"
 #include "detail/fd.hpp"
+#include "detail/outcome.hpp"
 #include "error.hpp"
 #include "framing/fixed.hpp"
+#include "fwd.hpp"
 #include "framing/length_prefixed.hpp"
 #include "status.hpp"
 #include "sync/poll.hpp"
@@ -32,20 +40,56 @@ concept watches_peers = requires(T& t, direction d) {
 };
 } // namespace transport
 
-// fixed for trivially copyable types, length_prefixed for everything else.
-template <class T>
-using default_framing_t = std::conditional_t<std::is_trivially_copyable_v<T>, framing::fixed, framing::length_prefixed>;
+namespace detail {
+// Transport::send_options / recv_info, or an empty struct where there is none.
+template <class Tr>
+struct send_options_of {
+    struct type {};
+};
+template <transport::sends_with_options Tr>
+struct send_options_of<Tr> {
+    using type = typename Tr::send_options;
+};
+template <class Tr>
+struct recv_info_of {
+    struct type {};
+};
+template <transport::receives_with_info Tr>
+struct recv_info_of<Tr> {
+    using type = typename Tr::recv_info;
+};
+
+// Words naming a transport for an error message: its describe() if it has
+// one, else the file its descriptor shows in /proc/self/fd.
+template <class Tr>
+std::string describe_transport(const Tr& t) {
+    if constexpr (requires { { t.describe() } -> std::convertible_to<std::string>; }) {
+        return t.describe();
+    } else if constexpr (transport::pollable<Tr>) {
+        char link[64], path[256];
+        std::snprintf(link, sizeof link, "/proc/self/fd/%d", t.native_handle());
+        const ssize_t n = ::readlink(link, path, sizeof path - 1);
+        if (n <= 0) return {};
+        path[n] = '\0';
+        return path;
+    } else {
+        return {};
+    }
+}
+} // namespace detail
 
 // A typed channel composed at compile time. It sends if the transport writes,
 // receives if it reads, and does both over a duplex transport. No virtual
 // calls; buffers are allocated once and reused, so the steady state does not
 // allocate.
 //
-// Every operation comes three ways: send (blocks), try_send (never waits),
-// send_for/send_until (waits up to a deadline); likewise recv. Each returns a
+// Every operation (send, recv, loan, peek, send_n, recv_n, and send/recv
+// with per-message options) comes four ways: send (blocks), try_send (never
+// waits), send_for/send_until (waits up to a deadline). Each returns a
 // status: ok, would_block, timed_out or closed (the peer closed: end of
-// stream). Real failures throw ipc::error; the overloads taking a
-// std::error_code& never throw and return status::failed instead.
+// stream); loan and peek return a guard whose status() says the same. Real
+// failures throw ipc::error; the overloads taking a std::error_code& never
+// throw and return status::failed instead.
 //
 // Over shared memory a wait may also end with status::peer_dead: every peer
 // process died without closing (SIGKILL, crash; pipes and sockets report that
@@ -73,6 +117,18 @@ public:
 
     static constexpr bool can_send = transport::writable<Transport>;
     static constexpr bool can_recv = transport::readable<Transport>;
+    static constexpr bool can_loan = transport::loaning<Transport, T>;
+    static constexpr bool can_batch = transport::batching<Transport, T>;
+    static constexpr bool with_options = transport::sends_with_options<Transport>;
+    static constexpr bool with_info = transport::receives_with_info<Transport>;
+    static constexpr bool blocks = Sync::can_block;
+
+    // Transport::send_options / recv_info where the transport has them.
+    using send_options = typename detail::send_options_of<Transport>::type;
+    using recv_info = typename detail::recv_info_of<Transport>::type;
+
+    class loan_guard;
+    class peek_guard;
 
     channel() = default;
     explicit channel(Transport t, Framing f = {}, Sync s = {}) noexcept(std::is_nothrow_move_constructible_v<Framing> &&
@@ -91,161 +147,236 @@ public:
         }
     }
 
-    // ---- sending -------------------------------------------------------
+    // ---- the operations ----------------------------------------------------
+    //
+    // Each operation has one core taking a deadline (the *_core functions
+    // below) and the same family of one-line calls over it: op (blocks),
+    // try_op (never waits), op_for(duration), op_until(time_point), each as a
+    // throwing call and an std::error_code& twin that never throws.
 
-    status send(const T& v) requires can_send && Sync::can_block { return finish(send_impl(v, deadline::never()), "send"); }
-    status send(const T& v, std::error_code& ec) requires can_send && Sync::can_block {
-        return finish(send_impl(v, deadline::never()), ec);
-    }
-    status try_send(const T& v) requires can_send { return finish(send_impl(v, deadline::immediate()), "try_send"); }
-    status try_send(const T& v, std::error_code& ec) requires can_send {
-        return finish(send_impl(v, deadline::immediate()), ec);
+    // ---- sending ----
+
+    status send(const T& v) requires can_send && blocks { return done(send_core(v, nullptr, deadline::never()), "send"); }
+    status send(const T& v, std::error_code& ec) requires can_send && blocks { return done(send_core(v, nullptr, deadline::never()), ec); }
+    status try_send(const T& v) requires can_send { return done(send_core(v, nullptr, deadline::immediate()), "try_send"); }
+    status try_send(const T& v, std::error_code& ec) requires can_send { return done(send_core(v, nullptr, deadline::immediate()), ec); }
+    template <class Rep, class Period>
+    status send_for(const T& v, std::chrono::duration<Rep, Period> d) requires can_send && blocks {
+        return done(send_core(v, nullptr, deadline::lazy_after(d)), "send_for");
     }
     template <class Rep, class Period>
-    status send_for(const T& v, std::chrono::duration<Rep, Period> d) requires can_send && Sync::can_block {
-        return finish(timed_send(v, [&] { return deadline::after(d); }), "send_for");
-    }
-    template <class Rep, class Period>
-    status send_for(const T& v, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_send && Sync::can_block {
-        return finish(timed_send(v, [&] { return deadline::after(d); }), ec);
+    status send_for(const T& v, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_send && blocks {
+        return done(send_core(v, nullptr, deadline::lazy_after(d)), ec);
     }
     template <class Clock, class Dur>
-    status send_until(const T& v, std::chrono::time_point<Clock, Dur> tp) requires can_send && Sync::can_block {
-        return finish(timed_send(v, [&] { return deadline::until(tp); }), "send_until");
+    status send_until(const T& v, std::chrono::time_point<Clock, Dur> tp) requires can_send && blocks {
+        return done(send_core(v, nullptr, deadline::until(tp)), "send_until");
     }
     template <class Clock, class Dur>
-    status send_until(const T& v, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_send && Sync::can_block {
-        return finish(timed_send(v, [&] { return deadline::until(tp); }), ec);
+    status send_until(const T& v, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_send && blocks {
+        return done(send_core(v, nullptr, deadline::until(tp)), ec);
     }
 
-    // ---- receiving -----------------------------------------------------
+    // With per-message options (Transport::send_options: a POSIX queue's
+    // priority, a System V mtype, a datagram's destination).
+    status send(const T& v, const send_options& o) requires with_options && blocks { return done(send_core(v, &o, deadline::never()), "send"); }
+    status send(const T& v, const send_options& o, std::error_code& ec) requires with_options && blocks {
+        return done(send_core(v, &o, deadline::never()), ec);
+    }
+    status try_send(const T& v, const send_options& o) requires with_options { return done(send_core(v, &o, deadline::immediate()), "try_send"); }
+    status try_send(const T& v, const send_options& o, std::error_code& ec) requires with_options {
+        return done(send_core(v, &o, deadline::immediate()), ec);
+    }
+    template <class Rep, class Period>
+    status send_for(const T& v, const send_options& o, std::chrono::duration<Rep, Period> d) requires with_options && blocks {
+        return done(send_core(v, &o, deadline::lazy_after(d)), "send_for");
+    }
+    template <class Rep, class Period>
+    status send_for(const T& v, const send_options& o, std::chrono::duration<Rep, Period> d, std::error_code& ec)
+        requires with_options && blocks {
+        return done(send_core(v, &o, deadline::lazy_after(d)), ec);
+    }
+    template <class Clock, class Dur>
+    status send_until(const T& v, const send_options& o, std::chrono::time_point<Clock, Dur> tp) requires with_options && blocks {
+        return done(send_core(v, &o, deadline::until(tp)), "send_until");
+    }
+    template <class Clock, class Dur>
+    status send_until(const T& v, const send_options& o, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec)
+        requires with_options && blocks {
+        return done(send_core(v, &o, deadline::until(tp)), ec);
+    }
+
+    // ---- receiving ----
 
     // Blocks for the next message: ok, or closed at end of stream.
-    status recv(T& out) requires can_recv && Sync::can_block { return finish(recv_impl(out, deadline::never()), "recv"); }
-    status recv(T& out, std::error_code& ec) requires can_recv && Sync::can_block {
-        return finish(recv_impl(out, deadline::never()), ec);
-    }
+    status recv(T& out) requires can_recv && blocks { return done(recv_core(out, nullptr, deadline::never()), "recv"); }
+    status recv(T& out, std::error_code& ec) requires can_recv && blocks { return done(recv_core(out, nullptr, deadline::never()), ec); }
     // The next message, or nullopt at end of stream.
-    std::optional<T> recv() requires can_recv && Sync::can_block && std::is_default_constructible_v<T> {
+    std::optional<T> recv() requires can_recv && blocks && std::is_default_constructible_v<T> {
         std::optional<T> out(std::in_place);
         if (!recv(*out)) out.reset();
         return out;
     }
-    status try_recv(T& out) requires can_recv { return finish(recv_impl(out, deadline::immediate()), "try_recv"); }
-    status try_recv(T& out, std::error_code& ec) requires can_recv { return finish(recv_impl(out, deadline::immediate()), ec); }
+    status try_recv(T& out) requires can_recv { return done(recv_core(out, nullptr, deadline::immediate()), "try_recv"); }
+    status try_recv(T& out, std::error_code& ec) requires can_recv { return done(recv_core(out, nullptr, deadline::immediate()), ec); }
     template <class Rep, class Period>
-    status recv_for(T& out, std::chrono::duration<Rep, Period> d) requires can_recv && Sync::can_block {
-        return finish(timed_recv(out, [&] { return deadline::after(d); }), "recv_for");
+    status recv_for(T& out, std::chrono::duration<Rep, Period> d) requires can_recv && blocks {
+        return done(recv_core(out, nullptr, deadline::lazy_after(d)), "recv_for");
     }
     template <class Rep, class Period>
-    status recv_for(T& out, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_recv && Sync::can_block {
-        return finish(timed_recv(out, [&] { return deadline::after(d); }), ec);
+    status recv_for(T& out, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_recv && blocks {
+        return done(recv_core(out, nullptr, deadline::lazy_after(d)), ec);
     }
     template <class Clock, class Dur>
-    status recv_until(T& out, std::chrono::time_point<Clock, Dur> tp) requires can_recv && Sync::can_block {
-        return finish(timed_recv(out, [&] { return deadline::until(tp); }), "recv_until");
+    status recv_until(T& out, std::chrono::time_point<Clock, Dur> tp) requires can_recv && blocks {
+        return done(recv_core(out, nullptr, deadline::until(tp)), "recv_until");
     }
     template <class Clock, class Dur>
-    status recv_until(T& out, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_recv && Sync::can_block {
-        return finish(timed_recv(out, [&] { return deadline::until(tp); }), ec);
+    status recv_until(T& out, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_recv && blocks {
+        return done(recv_core(out, nullptr, deadline::until(tp)), ec);
     }
 
-    // ---- zero copy (memory transports) ----------------------------------
+    // With what the transport tells about the message (Transport::recv_info:
+    // its priority, mtype or sender; for System V also which type to take).
+    status recv(T& out, recv_info& i) requires with_info && blocks { return done(recv_core(out, &i, deadline::never()), "recv"); }
+    status recv(T& out, recv_info& i, std::error_code& ec) requires with_info && blocks {
+        return done(recv_core(out, &i, deadline::never()), ec);
+    }
+    status try_recv(T& out, recv_info& i) requires with_info { return done(recv_core(out, &i, deadline::immediate()), "try_recv"); }
+    status try_recv(T& out, recv_info& i, std::error_code& ec) requires with_info {
+        return done(recv_core(out, &i, deadline::immediate()), ec);
+    }
+    template <class Rep, class Period>
+    status recv_for(T& out, recv_info& i, std::chrono::duration<Rep, Period> d) requires with_info && blocks {
+        return done(recv_core(out, &i, deadline::lazy_after(d)), "recv_for");
+    }
+    template <class Rep, class Period>
+    status recv_for(T& out, recv_info& i, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires with_info && blocks {
+        return done(recv_core(out, &i, deadline::lazy_after(d)), ec);
+    }
+    template <class Clock, class Dur>
+    status recv_until(T& out, recv_info& i, std::chrono::time_point<Clock, Dur> tp) requires with_info && blocks {
+        return done(recv_core(out, &i, deadline::until(tp)), "recv_until");
+    }
+    template <class Clock, class Dur>
+    status recv_until(T& out, recv_info& i, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires with_info && blocks {
+        return done(recv_core(out, &i, deadline::until(tp)), ec);
+    }
+
+    // ---- zero copy (memory transports) ----
     //
-    // loan a slot, construct the message in it, commit() to send; peek the
-    // oldest message in place, release() to free its slot. One loan (peek)
-    // at a time per channel, committed (released) before the next.
-
-    status try_loan(T*& slot) requires transport::loaning<Transport, T> {
-        return finish(loan_impl(slot, deadline::immediate()), "try_loan");
-    }
-    status try_loan(T*& slot, std::error_code& ec) requires transport::loaning<Transport, T> {
-        return finish(loan_impl(slot, deadline::immediate()), ec);
-    }
-    status loan(T*& slot) requires transport::loaning<Transport, T> && Sync::can_block {
-        return finish(loan_impl(slot, deadline::never()), "loan");
-    }
-    status loan(T*& slot, std::error_code& ec) requires transport::loaning<Transport, T> && Sync::can_block {
-        return finish(loan_impl(slot, deadline::never()), ec);
-    }
-    template <class Rep, class Period>
-    status loan_for(T*& slot, std::chrono::duration<Rep, Period> d) requires transport::loaning<Transport, T> && Sync::can_block {
-        return finish(loan_impl(slot, deadline::after(d)), "loan_for");
-    }
-    template <class Rep, class Period>
-    status loan_for(T*& slot, std::chrono::duration<Rep, Period> d, std::error_code& ec)
-        requires transport::loaning<Transport, T> && Sync::can_block {
-        return finish(loan_impl(slot, deadline::after(d)), ec);
-    }
-    // Sends the loaned slot.
-    void commit() noexcept requires transport::loaning<Transport, T> {
-        transport_.commit();
-        sync_.notify(transport_, direction::send);
-    }
-
-    status try_peek(const T*& msg) requires transport::loaning<Transport, T> {
-        return finish(peek_impl(msg, deadline::immediate()), "try_peek");
-    }
-    status try_peek(const T*& msg, std::error_code& ec) requires transport::loaning<Transport, T> {
-        return finish(peek_impl(msg, deadline::immediate()), ec);
-    }
-    status peek(const T*& msg) requires transport::loaning<Transport, T> && Sync::can_block {
-        return finish(peek_impl(msg, deadline::never()), "peek");
-    }
-    status peek(const T*& msg, std::error_code& ec) requires transport::loaning<Transport, T> && Sync::can_block {
-        return finish(peek_impl(msg, deadline::never()), ec);
-    }
-    template <class Rep, class Period>
-    status peek_for(const T*& msg, std::chrono::duration<Rep, Period> d) requires transport::loaning<Transport, T> && Sync::can_block {
-        return finish(peek_impl(msg, deadline::after(d)), "peek_for");
-    }
-    template <class Rep, class Period>
-    status peek_for(const T*& msg, std::chrono::duration<Rep, Period> d, std::error_code& ec)
-        requires transport::loaning<Transport, T> && Sync::can_block {
-        return finish(peek_impl(msg, deadline::after(d)), ec);
-    }
-    // Frees the peeked message's slot.
-    void release() noexcept requires transport::loaning<Transport, T> {
-        transport_.release();
-        sync_.notify(transport_, direction::recv);
-    }
-
-    // ---- batches (memory transports) -------------------------------------
+    //   auto s = ch.loan();  *s = point{1, 2};  s.commit();    // sent
+    //   auto m = ch.peek();  use(*m);                           // released at scope end
     //
-    // Moves as many of the messages as fit (at least one unless the status
-    // says otherwise) and wakes the peer once for all of them.
+    // loan() returns a guard over a slot to construct the message in; commit()
+    // sends it, and a guard dropped without commit() sends nothing (the slot
+    // serves a later message). peek() returns a guard over the oldest message
+    // in place, released (consumed) by release() or its destructor. An empty
+    // guard's status() says why (would_block, timed_out, closed, peer_dead;
+    // failed with the error_code twins). One guard at a time per channel: a
+    // second loan or peek while one is held fails with errc::in_use. The
+    // channel must outlive its guard and stay where it is while one is held.
 
-    status try_send_n(std::span<const T> vs, std::size_t& sent) requires transport::batching<Transport, T> {
-        return finish(send_n_impl(vs, sent, deadline::immediate()), "try_send_n");
+    loan_guard loan() requires can_loan && blocks { return lend(deadline::never(), "loan"); }
+    loan_guard loan(std::error_code& ec) requires can_loan && blocks { return lend(deadline::never(), ec); }
+    loan_guard try_loan() requires can_loan { return lend(deadline::immediate(), "try_loan"); }
+    loan_guard try_loan(std::error_code& ec) requires can_loan { return lend(deadline::immediate(), ec); }
+    template <class Rep, class Period>
+    loan_guard loan_for(std::chrono::duration<Rep, Period> d) requires can_loan && blocks { return lend(deadline::lazy_after(d), "loan_for"); }
+    template <class Rep, class Period>
+    loan_guard loan_for(std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_loan && blocks {
+        return lend(deadline::lazy_after(d), ec);
     }
-    status try_send_n(std::span<const T> vs, std::size_t& sent, std::error_code& ec) requires transport::batching<Transport, T> {
-        return finish(send_n_impl(vs, sent, deadline::immediate()), ec);
+    template <class Clock, class Dur>
+    loan_guard loan_until(std::chrono::time_point<Clock, Dur> tp) requires can_loan && blocks { return lend(deadline::until(tp), "loan_until"); }
+    template <class Clock, class Dur>
+    loan_guard loan_until(std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_loan && blocks {
+        return lend(deadline::until(tp), ec);
+    }
+
+    peek_guard peek() requires can_loan && blocks { return look(deadline::never(), "peek"); }
+    peek_guard peek(std::error_code& ec) requires can_loan && blocks { return look(deadline::never(), ec); }
+    peek_guard try_peek() requires can_loan { return look(deadline::immediate(), "try_peek"); }
+    peek_guard try_peek(std::error_code& ec) requires can_loan { return look(deadline::immediate(), ec); }
+    template <class Rep, class Period>
+    peek_guard peek_for(std::chrono::duration<Rep, Period> d) requires can_loan && blocks { return look(deadline::lazy_after(d), "peek_for"); }
+    template <class Rep, class Period>
+    peek_guard peek_for(std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_loan && blocks {
+        return look(deadline::lazy_after(d), ec);
+    }
+    template <class Clock, class Dur>
+    peek_guard peek_until(std::chrono::time_point<Clock, Dur> tp) requires can_loan && blocks { return look(deadline::until(tp), "peek_until"); }
+    template <class Clock, class Dur>
+    peek_guard peek_until(std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_loan && blocks {
+        return look(deadline::until(tp), ec);
+    }
+
+    // ---- batches (memory transports) ----
+    //
+    // Moves as many of the messages as fit, at least one unless the status
+    // says otherwise (`done` tells how many), and wakes the peer once for
+    // all of them. The plain call blocks until at least one moved.
+
+    status send_n(std::span<const T> vs, std::size_t& sent) requires can_batch && blocks {
+        return done(send_n_core(vs, sent, deadline::never()), "send_n");
+    }
+    status send_n(std::span<const T> vs, std::size_t& sent, std::error_code& ec) requires can_batch && blocks {
+        return done(send_n_core(vs, sent, deadline::never()), ec);
+    }
+    status try_send_n(std::span<const T> vs, std::size_t& sent) requires can_batch {
+        return done(send_n_core(vs, sent, deadline::immediate()), "try_send_n");
+    }
+    status try_send_n(std::span<const T> vs, std::size_t& sent, std::error_code& ec) requires can_batch {
+        return done(send_n_core(vs, sent, deadline::immediate()), ec);
     }
     template <class Rep, class Period>
-    status send_n_for(std::span<const T> vs, std::size_t& sent, std::chrono::duration<Rep, Period> d)
-        requires transport::batching<Transport, T> && Sync::can_block {
-        return finish(send_n_impl(vs, sent, deadline::after(d)), "send_n_for");
+    status send_n_for(std::span<const T> vs, std::size_t& sent, std::chrono::duration<Rep, Period> d) requires can_batch && blocks {
+        return done(send_n_core(vs, sent, deadline::lazy_after(d)), "send_n_for");
     }
     template <class Rep, class Period>
     status send_n_for(std::span<const T> vs, std::size_t& sent, std::chrono::duration<Rep, Period> d, std::error_code& ec)
-        requires transport::batching<Transport, T> && Sync::can_block {
-        return finish(send_n_impl(vs, sent, deadline::after(d)), ec);
+        requires can_batch && blocks {
+        return done(send_n_core(vs, sent, deadline::lazy_after(d)), ec);
     }
-    status try_recv_n(std::span<T> out, std::size_t& got) requires transport::batching<Transport, T> {
-        return finish(recv_n_impl(out, got, deadline::immediate()), "try_recv_n");
+    template <class Clock, class Dur>
+    status send_n_until(std::span<const T> vs, std::size_t& sent, std::chrono::time_point<Clock, Dur> tp) requires can_batch && blocks {
+        return done(send_n_core(vs, sent, deadline::until(tp)), "send_n_until");
     }
-    status try_recv_n(std::span<T> out, std::size_t& got, std::error_code& ec) requires transport::batching<Transport, T> {
-        return finish(recv_n_impl(out, got, deadline::immediate()), ec);
+    template <class Clock, class Dur>
+    status send_n_until(std::span<const T> vs, std::size_t& sent, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec)
+        requires can_batch && blocks {
+        return done(send_n_core(vs, sent, deadline::until(tp)), ec);
+    }
+
+    status recv_n(std::span<T> out, std::size_t& got) requires can_batch && blocks {
+        return done(recv_n_core(out, got, deadline::never()), "recv_n");
+    }
+    status recv_n(std::span<T> out, std::size_t& got, std::error_code& ec) requires can_batch && blocks {
+        return done(recv_n_core(out, got, deadline::never()), ec);
+    }
+    status try_recv_n(std::span<T> out, std::size_t& got) requires can_batch {
+        return done(recv_n_core(out, got, deadline::immediate()), "try_recv_n");
+    }
+    status try_recv_n(std::span<T> out, std::size_t& got, std::error_code& ec) requires can_batch {
+        return done(recv_n_core(out, got, deadline::immediate()), ec);
     }
     template <class Rep, class Period>
-    status recv_n_for(std::span<T> out, std::size_t& got, std::chrono::duration<Rep, Period> d)
-        requires transport::batching<Transport, T> && Sync::can_block {
-        return finish(recv_n_impl(out, got, deadline::after(d)), "recv_n_for");
+    status recv_n_for(std::span<T> out, std::size_t& got, std::chrono::duration<Rep, Period> d) requires can_batch && blocks {
+        return done(recv_n_core(out, got, deadline::lazy_after(d)), "recv_n_for");
     }
     template <class Rep, class Period>
     status recv_n_for(std::span<T> out, std::size_t& got, std::chrono::duration<Rep, Period> d, std::error_code& ec)
-        requires transport::batching<Transport, T> && Sync::can_block {
-        return finish(recv_n_impl(out, got, deadline::after(d)), ec);
+        requires can_batch && blocks {
+        return done(recv_n_core(out, got, deadline::lazy_after(d)), ec);
+    }
+    template <class Clock, class Dur>
+    status recv_n_until(std::span<T> out, std::size_t& got, std::chrono::time_point<Clock, Dur> tp) requires can_batch && blocks {
+        return done(recv_n_core(out, got, deadline::until(tp)), "recv_n_until");
+    }
+    template <class Clock, class Dur>
+    status recv_n_until(std::span<T> out, std::size_t& got, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec)
+        requires can_batch && blocks {
+        return done(recv_n_core(out, got, deadline::until(tp)), ec);
     }
 
     // ---- access --------------------------------------------------------
@@ -259,27 +390,134 @@ public:
     // Bytes received but not yet returned as a message (stream transports).
     std::size_t buffered() const noexcept { return rx_end_ - rx_begin_; }
 
-private:
-    static status finish(std::error_code ec, const char* what) {
-        if (!ec) return status::ok;
-        if (auto s = outcome(ec)) return *s;
-        detail::throw_error(ec, what);
-    }
-    static status finish(std::error_code got, std::error_code& ec) noexcept {
-        ec = got;
-        if (!got) return status::ok;
-        if (auto s = outcome(got)) return *s;
-        return status::failed;
-    }
-    static std::optional<status> outcome(std::error_code ec) noexcept {
-        if (ec.category() != ipc_category()) return std::nullopt;
-        switch (static_cast<errc>(ec.value())) {
-        case errc::would_block: return status::would_block;
-        case errc::timed_out: return status::timed_out;
-        case errc::peer_closed: return status::closed;
-        case errc::peer_dead: return status::peer_dead;
-        default: return std::nullopt;
+    // ---- zero-copy guards ------------------------------------------------
+
+    // A loaned slot: construct the message through * or ->, then commit().
+    // Dropped (or cancel()led) without commit, it sends nothing.
+    class [[nodiscard]] loan_guard {
+    public:
+        loan_guard(loan_guard&& o) noexcept : ch_(std::exchange(o.ch_, nullptr)), slot_(std::exchange(o.slot_, nullptr)), st_(o.st_) {}
+        loan_guard& operator=(loan_guard&& o) noexcept {
+            if (this != &o) {
+                cancel();
+                ch_ = std::exchange(o.ch_, nullptr);
+                slot_ = std::exchange(o.slot_, nullptr);
+                st_ = o.st_;
+            }
+            return *this;
         }
+        ~loan_guard() { cancel(); }
+
+        // Holds a slot (not yet committed or cancelled).
+        explicit operator bool() const noexcept { return slot_ != nullptr; }
+        // How the loan went: ok, or why the guard is empty.
+        ipc::status status() const noexcept { return st_; }
+        T& operator*() const noexcept { return *slot_; }
+        T* operator->() const noexcept { return slot_; }
+        T* get() const noexcept { return slot_; }
+
+        // Sends the message; the guard is empty afterwards.
+        void commit() noexcept {
+            if (slot_) std::exchange(ch_, nullptr)->end_loan(true);
+            slot_ = nullptr;
+        }
+        // Gives the slot back unsent.
+        void cancel() noexcept {
+            if (slot_) std::exchange(ch_, nullptr)->end_loan(false);
+            slot_ = nullptr;
+        }
+
+    private:
+        friend class channel;
+        loan_guard(channel* ch, T* slot, ipc::status st) noexcept : ch_(ch), slot_(slot), st_(st) {}
+        channel* ch_;
+        T* slot_;
+        ipc::status st_;
+    };
+
+    // The oldest message in place, read through * or ->; release() (or the
+    // destructor) consumes it and frees its slot.
+    class [[nodiscard]] peek_guard {
+    public:
+        peek_guard(peek_guard&& o) noexcept : ch_(std::exchange(o.ch_, nullptr)), msg_(std::exchange(o.msg_, nullptr)), st_(o.st_) {}
+        peek_guard& operator=(peek_guard&& o) noexcept {
+            if (this != &o) {
+                release();
+                ch_ = std::exchange(o.ch_, nullptr);
+                msg_ = std::exchange(o.msg_, nullptr);
+                st_ = o.st_;
+            }
+            return *this;
+        }
+        ~peek_guard() { release(); }
+
+        explicit operator bool() const noexcept { return msg_ != nullptr; }
+        ipc::status status() const noexcept { return st_; }
+        const T& operator*() const noexcept { return *msg_; }
+        const T* operator->() const noexcept { return msg_; }
+        const T* get() const noexcept { return msg_; }
+
+        // Consumes the message; the guard is empty afterwards.
+        void release() noexcept {
+            if (msg_) std::exchange(ch_, nullptr)->end_peek();
+            msg_ = nullptr;
+        }
+
+    private:
+        friend class channel;
+        peek_guard(channel* ch, const T* msg, ipc::status st) noexcept : ch_(ch), msg_(msg), st_(st) {}
+        channel* ch_;
+        const T* msg_;
+        ipc::status st_;
+    };
+
+private:
+    // ---- turning a core's error_code into what a call returns --------------
+
+    // A failure that is not an expected status gets the transport's name in
+    // its explanation (only on that path: describing may allocate).
+    template <class How>
+    status done(std::error_code ec, How&& how) {
+        if (ec) [[unlikely]] {
+            if (!detail::expected_status(ec)) name_failure(ec);
+        }
+        return detail::settle(ec, std::forward<How>(how));
+    }
+    void name_failure(std::error_code ec) const noexcept {
+        try {
+            const std::string who = detail::describe_transport(transport_);
+            if (who.empty()) return;
+            const std::string why(last_error_detail(ec));  // a copy: explain() rewrites the buffer it views
+            if (why.compare(0, who.size(), who) == 0) return;
+            if (why.empty()) detail::explain(ec, "%s", who.c_str());
+            else detail::explain(ec, "%s: %s", who.c_str(), why.c_str());
+        } catch (...) {
+            // Only the words are lost.
+        }
+    }
+
+    template <class How>
+    loan_guard lend(deadline dl, How&& how) {
+        T* slot = nullptr;
+        const status st = done(loan_core(slot, dl), std::forward<How>(how));
+        return loan_guard(slot ? this : nullptr, slot, st);
+    }
+    template <class How>
+    peek_guard look(deadline dl, How&& how) {
+        const T* msg = nullptr;
+        const status st = done(peek_core(msg, dl), std::forward<How>(how));
+        return peek_guard(msg ? this : nullptr, msg, st);
+    }
+    void end_loan(bool send) noexcept {
+        held_ = false;
+        if (send) transport_.commit();
+        else transport_.cancel_loan();
+        sync_.notify(transport_, direction::send);  // cancelled (mpmc): a hole the receivers must pass
+    }
+    void end_peek() noexcept {
+        held_ = false;
+        transport_.release();
+        sync_.notify(transport_, direction::recv);
     }
 
     static bool is(const std::error_code& ec, errc e) noexcept { return ec == make_error_code(e); }
@@ -288,23 +526,29 @@ private:
         return Sync::kernel_blocking && dl.is_never() ? io_mode::blocking : io_mode::nonblocking;
     }
 
+    // ---- waiting -----------------------------------------------------------
+
     // Waits in direction d. Once part of a frame has moved, the rest must
     // follow whatever the deadline says (a half frame would corrupt the
     // stream), so that wait is unbounded and does not depend on Sync.
-    bool wait(direction d, const deadline& dl, bool mid_frame, std::error_code& ec) {
-        if constexpr (transport::pollable<Transport>) {
-            if (mid_frame) return detail::wait_fd(transport_.native_handle(), d == direction::recv ? POLLIN : POLLOUT,
-                                                  deadline::never(), ec);
+    bool wait(direction d, deadline& dl, bool mid_frame, std::error_code& ec) {
+        if (mid_frame) {
+            if constexpr (transport::pollable<Transport>)
+                return detail::wait_fd(transport_.native_handle(), d == direction::recv ? POLLIN : POLLOUT, deadline::never(), ec);
+            deadline never = deadline::never();
+            return sync_wait(d, never, ec);
         }
-        return sync_wait(d, mid_frame ? deadline::never() : dl, ec);
+        return sync_wait(d, dl, ec);
     }
 
     // Sync::wait, cut into peer_check_interval() slices on a transport whose
     // peers may die silently: when a slice ends with no progress (or the
     // caller's own time runs out) the transport checks its peers. The slice
     // outlives single waits (a spinning policy returns after each pause), so
-    // a channel scans its peers at most once per interval.
-    bool sync_wait(direction d, const deadline& dl, std::error_code& ec) {
+    // a channel scans its peers at most once per interval. A lazy deadline
+    // (a _for call) starts here, at the first wait.
+    bool sync_wait(direction d, deadline& dl, std::error_code& ec) {
+        dl.start();
         if constexpr (transport::watches_peers<Transport>) {
             if (!dl.is_immediate()) {
                 if (check_at_ == deadline::clock::time_point{})
@@ -327,9 +571,10 @@ private:
     }
 
     // Retries a nonblocking memory-transport operation, waiting in direction
-    // d between tries, until it succeeds, fails or the deadline passes.
+    // d between tries, until it succeeds, fails or the deadline passes. The
+    // first try comes before any clock is read.
     template <class Op>
-    std::error_code retry(direction d, const deadline& dl, Op op) {
+    std::error_code retry(direction d, deadline& dl, Op op) {
         std::error_code ec;
         for (;;) {
             if (op(ec)) return {};
@@ -339,61 +584,41 @@ private:
         }
     }
 
-    // Timed calls on a typed transport try once before reading the clock:
-    // when the ring has room (or a message), the deadline is never needed.
-    template <class MakeDeadline>
-    std::error_code timed_send(const T& v, MakeDeadline make) {
-        if constexpr (transport::value_writer<Transport, T>) {
-            std::error_code ec;
-            if (transport_.try_send_value(v, ec)) {
-                sync_.notify(transport_, direction::send);
-                return {};
-            }
-            if (!is(ec, errc::would_block)) return ec;
-        }
-        return send_impl(v, make());
-    }
-    template <class MakeDeadline>
-    std::error_code timed_recv(T& out, MakeDeadline make) {
-        if constexpr (transport::value_reader<Transport, T>) {
-            std::error_code ec;
-            if (transport_.try_recv_value(out, ec)) {
-                sync_.notify(transport_, direction::recv);
-                return {};
-            }
-            if (!is(ec, errc::would_block)) return ec;
-        }
-        return recv_impl(out, make());
-    }
+    // ---- the cores: one per operation ------------------------------------
 
-    // The typed fast path: the transport moves T itself (no framing, no
-    // runtime-sized copy loop).
-    std::error_code send_value(const T& v, const deadline& dl) {
-        auto ec = retry(direction::send, dl, [&](std::error_code& e) { return transport_.try_send_value(v, e); });
-        if (!ec) sync_.notify(transport_, direction::send);
+    std::error_code send_core(const T& v, const send_options* o, deadline dl) {
+        if constexpr (transport::value_writer<Transport, T>) return send_value(v, dl);
+        else if constexpr (is_stream_out) return send_stream(v, dl);
+        else return send_message(v, o, dl);
+    }
+    std::error_code recv_core(T& out, recv_info* i, deadline dl) {
+        if constexpr (transport::value_reader<Transport, T>) return recv_value(out, dl);
+        else if constexpr (is_stream_in) return recv_stream(out, dl);
+        else return recv_message(out, i, dl);
+    }
+    std::error_code loan_core(T*& slot, deadline dl) {
+        if (held_) return in_use();
+        auto ec = retry(direction::send, dl, [&](std::error_code& e) { return (slot = transport_.try_loan(e)) != nullptr; });
+        held_ = !ec;
         return ec;
     }
-    std::error_code recv_value(T& out, const deadline& dl) {
-        auto ec = retry(direction::recv, dl, [&](std::error_code& e) { return transport_.try_recv_value(out, e); });
-        if (!ec) sync_.notify(transport_, direction::recv);
+    std::error_code peek_core(const T*& msg, deadline dl) {
+        if (held_) return in_use();
+        auto ec = retry(direction::recv, dl, [&](std::error_code& e) { return (msg = transport_.try_peek(e)) != nullptr; });
+        held_ = !ec;
         return ec;
     }
-    std::error_code loan_impl(T*& slot, const deadline& dl) {
-        slot = nullptr;
-        return retry(direction::send, dl, [&](std::error_code& e) { return (slot = transport_.try_loan(e)) != nullptr; });
+    static std::error_code in_use() noexcept {
+        return detail::explain(errc::in_use, "channel: a loan or peek is still held; commit, cancel or release it first");
     }
-    std::error_code peek_impl(const T*& msg, const deadline& dl) {
-        msg = nullptr;
-        return retry(direction::recv, dl, [&](std::error_code& e) { return (msg = transport_.try_peek(e)) != nullptr; });
-    }
-    std::error_code send_n_impl(std::span<const T> vs, std::size_t& sent, const deadline& dl) {
+    std::error_code send_n_core(std::span<const T> vs, std::size_t& sent, deadline dl) {
         sent = 0;
         if (vs.empty()) return {};
         auto ec = retry(direction::send, dl, [&](std::error_code& e) { return (sent = transport_.try_send_n(vs, e)) > 0; });
         if (!ec) sync_.notify(transport_, direction::send);
         return ec;
     }
-    std::error_code recv_n_impl(std::span<T> out, std::size_t& got, const deadline& dl) {
+    std::error_code recv_n_core(std::span<T> out, std::size_t& got, deadline dl) {
         got = 0;
         if (out.empty()) return {};
         auto ec = retry(direction::recv, dl, [&](std::error_code& e) { return (got = transport_.try_recv_n(out, e)) > 0; });
@@ -401,115 +626,197 @@ private:
         return ec;
     }
 
-    std::error_code send_impl(const T& v, const deadline& dl) {
-        if constexpr (transport::value_writer<Transport, T>) return send_value(v, dl);
+    // ---- value transports: the transport moves T itself (no framing) ------
+
+    std::error_code send_value(const T& v, deadline& dl) {
+        auto ec = retry(direction::send, dl, [&](std::error_code& e) { return transport_.try_send_value(v, e); });
+        if (!ec) sync_.notify(transport_, direction::send);
+        return ec;
+    }
+    std::error_code recv_value(T& out, deadline& dl) {
+        auto ec = retry(direction::recv, dl, [&](std::error_code& e) { return transport_.try_recv_value(out, e); });
+        if (!ec) sync_.notify(transport_, direction::recv);
+        return ec;
+    }
+
+    // ---- message transports: one frame body per message -------------------
+
+    std::error_code send_message(const T& v, const send_options* o, deadline& dl) {
         std::error_code ec;
         framing::frame f;
         if (!framing_.encode(v, f, scratch_, ec)) return ec;
-        if constexpr (is_stream_out) {
-            // The frame's non-empty pieces, [first, nparts) still to write; a
-            // short write trims them in place. Written as three tests, not a
-            // loop, so that the compiler folds them for a framing whose head
-            // and tail are always empty (fixed): one piece, no bookkeeping.
-            // This is the writer's per-message path: on a one-way stream every
-            // nanosecond here lets the reader drain the pipe and sleep sooner.
-            std::array<std::span<const std::byte>, 3> rest;
-            std::size_t nparts = 0, first = 0;
-            if (f.head_len > 0) rest[nparts++] = std::span<const std::byte>(f.head.data(), f.head_len);
-            if (!f.body.empty()) rest[nparts++] = f.body;
-            if (!f.tail.empty()) rest[nparts++] = f.tail;
-            bool mid = false;
-            while (first < nparts) {
-                std::size_t n = transport_.write_some(std::span<const std::span<const std::byte>>(rest.data() + first, nparts - first),
-                                                      mid ? (Sync::kernel_blocking ? io_mode::blocking : io_mode::nonblocking)
-                                                          : mode_for(dl),
-                                                      ec);
-                if (n > 0) {
-                    mid = true;
-                    for (; first < nparts && n >= rest[first].size(); ++first) n -= rest[first].size();
-                    if (first < nparts) rest[first] = rest[first].subspan(n);
-                    continue;
-                }
-                if (!is(ec, errc::would_block)) return ec ? ec : make_error_code(errc::peer_closed);
-                ec.clear();
-                if (!wait(direction::send, dl, mid, ec)) return ec;
+        const std::span<const std::byte> msg = f.tail.empty() ? f.body : with_tail(f);
+        for (;;) {
+            if (put_message(msg, o, mode_for(dl), ec)) break;
+            if (is(ec, errc::message_too_large)) return too_large(ec, msg.size());
+            if (!is(ec, errc::would_block)) return ec;
+            ec.clear();
+            if (!wait(direction::send, dl, false, ec)) return ec;
+        }
+        sync_.notify(transport_, direction::send);
+        return {};
+    }
+    // Body and trailer as one message (a line and its delimiter), in scratch_.
+    std::span<const std::byte> with_tail(const framing::frame& f) {
+        if (f.body.data() != scratch_.data()) scratch_.assign(f.body.begin(), f.body.end());
+        scratch_.insert(scratch_.end(), f.tail.begin(), f.tail.end());
+        return scratch_;
+    }
+    bool put_message(std::span<const std::byte> body, const send_options* o, io_mode m, std::error_code& ec) {
+        if constexpr (with_options) {
+            if (o) return transport_.send_message(body, *o, m, ec);
+        }
+        return transport_.send_message(body, m, ec);
+    }
+    // The transport refused a message as too large: say its size and the limit.
+    std::error_code too_large(std::error_code ec, std::size_t size) const noexcept {
+        if (!last_error_detail(ec).empty()) return ec;
+        if constexpr (transport::sized_messages<Transport>)
+            return detail::explain(ec, "a message of %zu bytes is over the transport's limit of %zu bytes", size,
+                                   static_cast<std::size_t>(transport_.max_message_size()));
+        return detail::explain(ec, "a message of %zu bytes is over the transport's limit", size);
+    }
+
+    std::error_code recv_message(T& out, recv_info* i, deadline& dl) {
+        const std::size_t cap = message_capacity();
+        if (rx_.size() < cap) rx_.resize(cap);
+        std::error_code ec;
+        for (;;) {
+            const std::size_t n = take_message(std::span<std::byte>(rx_.data(), cap), i, mode_for(dl), ec);
+            if (!ec) {
+                auto payload = framing_.message_payload(std::span<const std::byte>(rx_.data(), n));
+                if (!framing_.decode(payload, out, ec)) return ec;
+                sync_.notify(transport_, direction::recv);
+                return {};
             }
-        } else {
-            for (;;) {
-                if (transport_.send_message(f.body, mode_for(dl), ec)) break;
-                if (!is(ec, errc::would_block)) return ec;
-                ec.clear();
-                if (!wait(direction::send, dl, false, ec)) return ec;
+            if (is(ec, errc::message_too_large) && last_error_detail(ec).empty())
+                return detail::explain(ec, "a received message was over this channel's limit of %zu bytes (the framing's maximum)", cap);
+            if (!is(ec, errc::would_block)) return ec;
+            ec.clear();
+            if (!wait(direction::recv, dl, false, ec)) return ec;
+        }
+    }
+    std::size_t take_message(std::span<std::byte> buf, recv_info* i, io_mode m, std::error_code& ec) {
+        if constexpr (with_info) {
+            if (i) return transport_.recv_message(buf, *i, m, ec);
+        }
+        return transport_.recv_message(buf, m, ec);
+    }
+    // A receive buffer as large as the largest message that can arrive: the
+    // framing's maximum, or the transport's own limit when smaller (a queue
+    // of 512-byte messages needs 512 bytes, not the framing's 1 MiB).
+    std::size_t message_capacity() const noexcept {
+        std::size_t cap = framing_.template max_payload<T>();
+        if constexpr (transport::sized_messages<Transport>) {
+            const auto limit = static_cast<std::size_t>(transport_.max_message_size());
+            if (limit > 0 && limit < cap) cap = limit;
+        }
+        return cap;
+    }
+
+    // ---- stream transports: frames cut out of a byte stream ----------------
+
+    std::error_code send_stream(const T& v, deadline& dl) {
+        std::error_code ec;
+        framing::frame f;
+        if (!framing_.encode(v, f, scratch_, ec)) return ec;
+        // The frame's non-empty pieces, [first, nparts) still to write; a
+        // short write trims them in place. Written as three tests, not a
+        // loop, so that the compiler folds them for a framing whose head
+        // and tail are always empty (fixed): one piece, no bookkeeping.
+        // This is the writer's per-message path: on a one-way stream every
+        // nanosecond here lets the reader drain the pipe and sleep sooner.
+        std::array<std::span<const std::byte>, 3> rest;
+        std::size_t nparts = 0, first = 0;
+        if (f.head_len > 0) rest[nparts++] = std::span<const std::byte>(f.head.data(), f.head_len);
+        if (!f.body.empty()) rest[nparts++] = f.body;
+        if (!f.tail.empty()) rest[nparts++] = f.tail;
+        bool mid = false;
+        while (first < nparts) {
+            std::size_t n = transport_.write_some(std::span<const std::span<const std::byte>>(rest.data() + first, nparts - first),
+                                                  mid ? (Sync::kernel_blocking ? io_mode::blocking : io_mode::nonblocking)
+                                                      : mode_for(dl),
+                                                  ec);
+            if (n > 0) {
+                mid = true;
+                for (; first < nparts && n >= rest[first].size(); ++first) n -= rest[first].size();
+                if (first < nparts) rest[first] = rest[first].subspan(n);
+                continue;
             }
+            if (!is(ec, errc::would_block)) return ec ? ec : make_error_code(errc::peer_closed);
+            ec.clear();
+            if (!wait(direction::send, dl, mid, ec)) return ec;
         }
         sync_.notify(transport_, direction::send);
         return {};
     }
 
-    std::error_code recv_impl(T& out, const deadline& dl) {
-        if constexpr (transport::value_reader<Transport, T>) return recv_value(out, dl);
+    std::error_code recv_stream(T& out, deadline& dl) {
+        if (broken_) return detail::explain(errc::bad_message, "the stream lost its framing after an earlier bad frame");
         std::error_code ec;
-        if constexpr (is_stream_in) {
-            if (broken_) return make_error_code(errc::bad_message);
-            for (;;) {
-                auto have = std::span<const std::byte>(rx_.data() + rx_begin_, rx_end_ - rx_begin_);
-                framing::cut c = framing_.template cut_stream<T>(have, scanned_);
-                if (c.kind == framing::cut::complete) {
-                    bool ok = framing_.decode(have.subspan(c.payload_off, c.payload_len), out, ec);
-                    rx_begin_ += c.frame_len;
-                    if (rx_begin_ == rx_end_) rx_begin_ = rx_end_ = 0;
-                    if (!ok) return ec;
-                    sync_.notify(transport_, direction::recv);
-                    return {};
-                }
-                if (c.kind == framing::cut::invalid) {
-                    // A stream cannot find the next frame after a bad one: refuse from now on.
-                    broken_ = true;
-                    return make_error_code(c.error);
-                }
-                if constexpr (writable_codec<T>) {
-                    // Header (if any) complete, payload not started: read it straight into out.
-                    if (c.need > have.size() && c.payload_off == have.size()) {
-                        auto dst = codec<T>::writable(out, c.need - have.size());
-                        if (dst.size() == c.need - have.size()) return recv_direct(dst, !have.empty(), dl);
-                    }
-                }
-                std::span<std::byte> room = make_room(c.need);
-                const bool mid = have.size() > 0;
-                std::size_t n = transport_.read_some(room, mode_for(dl), ec);
-                if (n > 0) { rx_end_ += n; continue; }
-                if (is(ec, errc::peer_closed)) {
-                    if (!mid) return ec;
-                    broken_ = true;
-                    return make_error_code(errc::truncated);
-                }
-                if (!is(ec, errc::would_block)) return ec ? ec : make_error_code(errc::peer_closed);
-                ec.clear();
-                // A timed-out receive keeps its partial frame buffered for the next call.
-                if (!wait(direction::recv, dl, false, ec)) return ec;
+        for (;;) {
+            auto have = std::span<const std::byte>(rx_.data() + rx_begin_, rx_end_ - rx_begin_);
+            framing::cut c = framing_.template cut_stream<T>(have, scanned_);
+            if (c.kind == framing::cut::complete) return deliver(have, c, out);
+            if (c.kind == framing::cut::invalid) {
+                // A stream cannot find the next frame after a bad one: refuse from now on.
+                broken_ = true;
+                return bad_frame(c);
             }
-        } else {
-            const std::size_t cap = framing_.template max_payload<T>();
-            if (rx_.size() < cap) rx_.resize(cap);
-            for (;;) {
-                std::size_t n = transport_.recv_message(std::span<std::byte>(rx_.data(), cap), mode_for(dl), ec);
-                if (!ec) {
-                    auto payload = framing_.message_payload(std::span<const std::byte>(rx_.data(), n));
-                    if (!framing_.decode(payload, out, ec)) return ec;
-                    sync_.notify(transport_, direction::recv);
-                    return {};
+            if constexpr (writable_codec<T>) {
+                // Header (if any) complete, payload not started: read it straight into out.
+                if (c.need > have.size() && c.payload_off == have.size()) {
+                    auto dst = codec<T>::writable(out, c.need - have.size());
+                    if (dst.size() == c.need - have.size()) return recv_direct(dst, !have.empty(), dl);
                 }
-                if (!is(ec, errc::would_block)) return ec;
-                ec.clear();
-                if (!wait(direction::recv, dl, false, ec)) return ec;
             }
+            std::span<std::byte> room = make_room(c.need);
+            std::size_t n = transport_.read_some(room, mode_for(dl), ec);
+            if (n > 0) {
+                rx_end_ += n;
+                continue;
+            }
+            if (is(ec, errc::peer_closed)) return end_of_stream(ec, out);
+            if (!is(ec, errc::would_block)) return ec ? ec : make_error_code(errc::peer_closed);
+            ec.clear();
+            // A timed-out receive keeps its partial frame buffered for the next call.
+            if (!wait(direction::recv, dl, false, ec)) return ec;
         }
+    }
+    // Decodes the complete frame c at the front of the buffer and consumes it.
+    std::error_code deliver(std::span<const std::byte> have, const framing::cut& c, T& out) {
+        std::error_code ec;
+        const bool ok = framing_.decode(have.subspan(c.payload_off, c.payload_len), out, ec);
+        rx_begin_ += c.frame_len;
+        if (rx_begin_ == rx_end_) rx_begin_ = rx_end_ = 0;
+        if (!ok) return ec;
+        sync_.notify(transport_, direction::recv);
+        return {};
+    }
+    // The stream ended. Nothing buffered: end of stream. A partial frame:
+    // the framing may accept it as the last one (a line without its newline);
+    // otherwise the message was cut off.
+    std::error_code end_of_stream(std::error_code closed, T& out) {
+        const auto have = std::span<const std::byte>(rx_.data() + rx_begin_, rx_end_ - rx_begin_);
+        if (have.empty()) return closed;
+        if constexpr (requires { framing_.template cut_final<T>(have); }) {
+            const framing::cut c = framing_.template cut_final<T>(have);
+            if (c.kind == framing::cut::complete) return deliver(have, c, out);
+        }
+        broken_ = true;
+        return detail::explain(errc::truncated, "the peer closed after %zu bytes of a message", have.size());
+    }
+    std::error_code bad_frame(const framing::cut& c) const noexcept {
+        if (c.error == errc::message_too_large)
+            return detail::explain(c.error, "a frame of %s%zu bytes is over the framing's maximum of %zu bytes", c.need ? "" : "more than ",
+                                   c.need ? c.need : framing_.template max_payload<T>(), framing_.template max_payload<T>());
+        return make_error_code(c.error);
     }
 
     // Reads the rest of a frame into dst, the message's own storage. If the
     // call ends early (timeout, try_), the bytes read so far move to the
     // buffer behind the header, so the next call resumes the same frame.
-    std::error_code recv_direct(std::span<std::byte> dst, bool mid, const deadline& dl) {
+    std::error_code recv_direct(std::span<std::byte> dst, bool mid, deadline& dl) {
         std::error_code ec;
         std::size_t got = 0;
         for (;;) {
@@ -524,7 +831,7 @@ private:
             if (is(ec, errc::peer_closed)) {
                 if (!mid && got == 0) return ec;
                 broken_ = true;
-                return make_error_code(errc::truncated);
+                return detail::explain(errc::truncated, "the peer closed after %zu of a message's %zu payload bytes", got, dst.size());
             }
             if (is(ec, errc::would_block)) {
                 ec.clear();
@@ -569,6 +876,7 @@ private:
     std::size_t scanned_ = 0;  // how far a delimiter search has looked
     bool broken_ = false;      // the stream lost its framing
     deadline::clock::time_point check_at_{};  // watches_peers: when waiting next checks the peers
+    bool held_ = false;        // a loan or peek guard is out
 };
 
 } // namespace ipc

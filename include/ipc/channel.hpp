@@ -1,8 +1,10 @@
-// ipc/channel.hpp: the one header users include.
+// ipc/channel.hpp: the one header users include; it only includes.
 //
 //   ipc::channel<T, Transport, Sync, Framing>   (ipc/basic_channel.hpp)
-//   transports in ipc::transport, wait policies in ipc::sync, framings in
-//   ipc::framing, and ready aliases for the common combinations below.
+//   transports in ipc::transport, each header ending with its ready channel
+//   aliases (ipc::shm_channel<T> in transport/posix_shm.hpp, ...), wait
+//   policies in ipc::sync, framings in ipc::framing; ipc/fwd.hpp declares
+//   them all for users' headers.
 #pragma once
 
 #include "basic_channel.hpp"
@@ -40,31 +42,3 @@
 #include "transport/sysv_shm.hpp"
 #include "transport/unix_socket.hpp"
 #include "version.hpp"
-
-namespace ipc {
-
-// ---- pipes ---------------------------------------------------------------
-
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using pipe_sender = channel<T, transport::pipe_writer, Sync, Framing>;
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using pipe_receiver = channel<T, transport::pipe_reader, Sync, Framing>;
-
-// Both ends of a new pipe as typed channels. After fork(), each process keeps
-// one end and destroys (or close()s) the other.
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-struct pipe_channel {
-    pipe_sender<T, Sync, Framing> sender;
-    pipe_receiver<T, Sync, Framing> receiver;
-
-    static pipe_channel create(Framing f = {}, int pipe_size = 0) {
-        auto p = transport::make_pipe(pipe_size);
-        return {pipe_sender<T, Sync, Framing>(std::move(p.writer), f), pipe_receiver<T, Sync, Framing>(std::move(p.reader), f)};
-    }
-};
-
-// Lines of text over a pipe (shell interop): channel<std::string, ..., delimited>.
-using pipe_line_sender = channel<std::string, transport::pipe_writer, sync::poll, framing::delimited>;
-using pipe_line_receiver = channel<std::string, transport::pipe_reader, sync::poll, framing::delimited>;
-
-} // namespace ipc

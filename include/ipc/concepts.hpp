@@ -98,14 +98,39 @@ concept value_reader = requires(Tr& t, V& v, std::error_code& ec) {
     { t.try_recv_value(v, ec) } -> std::same_as<bool>;
 };
 
-// Zero copy: a slot is loaned, constructed in place and committed; a message
+// Zero copy: a slot is loaned, constructed in place and committed (or
+// cancelled: nothing is sent and the slot serves a later message); a message
 // is peeked in place and released. Nonblocking, nullptr with ec as above.
 template <class Tr, class V>
 concept loaning = requires(Tr& t, std::error_code& ec) {
     { t.try_loan(ec) } -> std::same_as<V*>;
     t.commit();
+    t.cancel_loan();
     { t.try_peek(ec) } -> std::same_as<const V*>;
     t.release();
+};
+
+// Per-message options, passed with each call rather than kept as transport
+// state: Tr::send_options says how to send one message (a POSIX queue's
+// priority, a System V mtype, a datagram's destination); Tr::recv_info is
+// filled by a receive (priority, mtype, the sender's address) and may carry
+// what to select on the way in (a System V type). The channel forwards them.
+template <class T>
+concept sends_with_options = requires(T& t, std::span<const std::byte> msg, const typename T::send_options& o, io_mode m,
+                                      std::error_code& ec) {
+    { t.send_message(msg, o, m, ec) } -> std::same_as<bool>;
+};
+template <class T>
+concept receives_with_info = requires(T& t, std::span<std::byte> buf, typename T::recv_info& i, io_mode m,
+                                      std::error_code& ec) {
+    { t.recv_message(buf, i, m, ec) } -> std::same_as<std::size_t>;
+};
+
+// The largest message a message transport can carry (a queue's message
+// size, a socket's datagram limit): a receiver's buffer need be no larger.
+template <class T>
+concept sized_messages = requires(const T& t) {
+    { t.max_message_size() } -> std::convertible_to<std::size_t>;
 };
 
 // Several messages per call; returns how many moved (0 sets ec).

@@ -1,4 +1,10 @@
-// ipc/open_mode.hpp: how a named object is opened: create_only, open_only, open_or_create.
+// ipc/open_mode.hpp: who may open a new object (permissions), and how an
+// object placed in memory the caller provides is set up.
+//
+// Named objects open through static factories (posix_shm<R>::create(name, capacity),
+// ::open(name), ::open_or_create(...), ::remove(name)); the tags below are for
+// the placed ones, which have no name: unnamed_semaphore(create_only, where)
+// formats the memory, (open_only, where) uses what another process formatted.
 #pragma once
 
 #include <sys/types.h>
@@ -11,16 +17,11 @@ struct create_only_t {
 struct open_only_t {
     explicit open_only_t() = default;
 };
-struct open_or_create_t {
-    explicit open_or_create_t() = default;
-};
 
-// Create a new object; fail with errc::already_exists if the name is taken.
+// Format the memory as a new object.
 inline constexpr create_only_t create_only{};
-// Open an existing object; fail with errc::not_found if there is none.
+// Use an object another process formatted in the memory.
 inline constexpr open_only_t open_only{};
-// Open the object, creating it first if it does not exist.
-inline constexpr open_or_create_t open_or_create{};
 
 // Who may open an object this process creates: permission bits as for open(2).
 // Every object is created 0600, its owner only, unless the caller widens that

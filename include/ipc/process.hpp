@@ -10,13 +10,14 @@
 
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <exception>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -25,6 +26,8 @@
 #include <vector>
 
 #include "channel.hpp"
+#include "detail/blocked_signals.hpp"
+#include "detail/chrono.hpp"
 
 extern char** environ;
 
@@ -165,23 +168,91 @@ template <class F, class... Args>
     ::_exit(code);
 }
 
-inline pid_t fork_flushed(std::error_code& ec) noexcept {
-    std::fflush(nullptr);  // or the child would write the parent's buffered output again
-    pid_t pid = ::fork();
-    if (pid < 0) ec = last_error();
-    return pid;
-}
+// The parent's ends of the pipes fork_with and spawn made for its children.
+// Each new fork_with child closes them first thing and so holds only its own
+// ends: closing one worker's pipe is end of stream for that worker alone.
+// (A spawned program never sees them: they are close-on-exec.) An entry
+// names the pipe (device, inode) beside the descriptor, so a descriptor the
+// parent closed and reused for something else is left alone (and dropped).
+class child_pipe_ends {
+public:
+    // Locks the list until the caller has started its child and add()ed its
+    // `ends` ends, so that no other fork_with or spawn forks meanwhile; room
+    // for them is made here, so add() cannot fail.
+    static std::unique_lock<std::mutex> hold(std::size_t ends, std::error_code& ec) noexcept {
+        auto& self = instance();
+        std::unique_lock lock(self.mutex_);
+        std::erase_if(self.entries_, [](const entry& e) { return !same_pipe(e); });
+        try {
+            self.entries_.reserve(self.entries_.size() + ends);
+        } catch (...) {
+            ec = make_error_code(std::errc::not_enough_memory);
+            lock.unlock();
+        }
+        return lock;
+    }
+    // Forks, with hold()'s lock. In the child: closes the ends of the other
+    // children and unblocks what ipc blocked (blocked_by_ipc()), so it
+    // behaves as if ipc had never blocked anything.
+    static pid_t fork(std::unique_lock<std::mutex>& lock, std::error_code& ec) noexcept {
+        if (!lock.owns_lock()) return -1;  // hold() failed: ec says why
+        std::fflush(nullptr);  // or the child would write the parent's buffered output again
+        pid_t pid = ::fork();
+        if (pid < 0) {
+            ec = last_error();
+        } else if (pid == 0) {
+            auto& self = instance();
+            for (const entry& e : self.entries_)
+                if (same_pipe(e)) ::close(e.fd);
+            self.entries_.clear();
+            lock.unlock();  // the child may start children of its own
+            const sigset_t ours = blocked_by_ipc();
+            ::pthread_sigmask(SIG_UNBLOCK, &ours, nullptr);
+        }
+        return pid;
+    }
+    // In the parent, with hold()'s lock.
+    static void add(int fd) noexcept {
+        struct stat st {};
+        auto& self = instance();
+        if (fd >= 0 && ::fstat(fd, &st) == 0 && self.entries_.size() < self.entries_.capacity())
+            self.entries_.push_back({fd, st.st_dev, st.st_ino});
+    }
+
+private:
+    struct entry {
+        int fd;
+        dev_t dev;
+        ino_t ino;
+    };
+    static child_pipe_ends& instance() noexcept {
+        static child_pipe_ends ends;
+        return ends;
+    }
+    static bool same_pipe(const entry& e) noexcept {
+        struct stat st {};
+        return ::fstat(e.fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_dev == e.dev && st.st_ino == e.ino;
+    }
+
+    std::mutex mutex_;
+    std::vector<entry> entries_;
+};
 
 } // namespace detail
 
 // Runs child_body() in a forked child, which exits with its return value (an
 // int, or 0 for void). The child shares nothing with the parent after the
-// fork but what it inherited: descriptors the parent still holds for other
-// children are inherited too, so close what the child does not need.
+// fork but what it inherited, with two exceptions, so that it behaves like a
+// process of its own: the parent's ends of other fork_with children's pipes
+// are closed in it, and signals that ipc blocked (shutdown_signal,
+// signal_receiver) are unblocked, so SIGTERM ends it (a child that wants to
+// read them makes its own shutdown_signal). Signals the program blocked
+// itself stay blocked, as fork(2) does.
 template <class F>
     requires std::invocable<F&>
 child_process fork_with(F&& child_body, std::error_code& ec) {
-    pid_t pid = detail::fork_flushed(ec);
+    auto lock = detail::child_pipe_ends::hold(0, ec);
+    pid_t pid = detail::child_pipe_ends::fork(lock, ec);
     if (pid == 0) detail::run_child(child_body);
     return pid > 0 ? child_process(pid) : child_process();
 }
@@ -205,9 +276,10 @@ struct forked_child {
 // Creates a pipe each way, forks, and runs
 //   child_body(pipe_receiver<ToChild>& from_parent, pipe_sender<FromChild>& to_parent)
 // in the child, which exits with its return value. The parent gets the other
-// ends; each side's copy of the other side's ends is closed, so closing (or
-// destroying) to_child is end of stream for the child, and the child exiting
-// is end of stream for from_child.
+// ends; each side's copy of the other side's ends is closed, and later
+// children do not inherit the parent's ends (see the plain fork_with above),
+// so closing (or destroying) to_child is end of stream for this child, and
+// the child exiting is end of stream for from_child.
 template <class ToChild, class FromChild = ToChild, class Sync = sync::poll, class F>
     requires std::invocable<F&, pipe_receiver<ToChild, Sync>&, pipe_sender<FromChild, Sync>&>
 forked_child<ToChild, FromChild, Sync> fork_with(F&& child_body, std::error_code& ec) {
@@ -215,7 +287,8 @@ forked_child<ToChild, FromChild, Sync> fork_with(F&& child_body, std::error_code
     if (ec) return {};
     auto up = transport::make_pipe(ec);
     if (ec) return {};
-    pid_t pid = detail::fork_flushed(ec);
+    auto lock = detail::child_pipe_ends::hold(2, ec);
+    pid_t pid = detail::child_pipe_ends::fork(lock, ec);
     if (pid == 0) {
         down.writer.close();
         up.reader.close();
@@ -224,6 +297,11 @@ forked_child<ToChild, FromChild, Sync> fork_with(F&& child_body, std::error_code
         detail::run_child(child_body, from_parent, to_parent);
     }
     if (pid < 0) return {};
+    down.reader.close();  // the child's ends, before another fork could copy them
+    up.writer.close();
+    detail::child_pipe_ends::add(down.writer.native_handle());
+    detail::child_pipe_ends::add(up.reader.native_handle());
+    lock.unlock();
     return {child_process(pid), pipe_sender<ToChild, Sync>(std::move(down.writer)),
             pipe_receiver<FromChild, Sync>(std::move(up.reader))};
 }
@@ -285,10 +363,41 @@ private:
     unique_fd given_[2];
 };
 
+// The program starts with this thread's signal mask minus what ipc blocked
+// (see blocked_by_ipc()): as fork_with's children do, and as if ipc had never
+// blocked anything. (Caught signals are reset by exec itself; ipc sets no
+// disposition, so none is changed here.)
+class spawn_attributes {
+public:
+    spawn_attributes() noexcept {
+        inited_ = ::posix_spawnattr_init(&a_) == 0;
+        sigset_t mask;
+        if (!inited_ || ::pthread_sigmask(SIG_SETMASK, nullptr, &mask) != 0) return;
+        const sigset_t ours = blocked_by_ipc();
+        for (int s = 1; s < NSIG; ++s)
+            if (sigismember(&ours, s) == 1) sigdelset(&mask, s);
+        ok_ = ::posix_spawnattr_setsigmask(&a_, &mask) == 0 && ::posix_spawnattr_setflags(&a_, POSIX_SPAWN_SETSIGMASK) == 0;
+    }
+    ~spawn_attributes() {
+        if (inited_) ::posix_spawnattr_destroy(&a_);
+    }
+    spawn_attributes(const spawn_attributes&) = delete;
+    spawn_attributes& operator=(const spawn_attributes&) = delete;
+    // nullptr (the defaults: the mask as it is) if they could not be set.
+    const posix_spawnattr_t* get() const noexcept { return ok_ ? &a_ : nullptr; }
+
+private:
+    posix_spawnattr_t a_{};
+    bool inited_ = false;
+    bool ok_ = false;
+};
+
 } // namespace detail
 
 // Starts argv[0] (searched in PATH when it has no '/') with arguments argv[1..],
-// this process's environment, and the pipes `pipes` asks for. A program that
+// this process's environment, and the pipes `pipes` asks for. Signals that
+// ipc blocked (shutdown_signal, signal_receiver) are not blocked in the
+// program; the rest of the signal mask is inherited. A program that
 // cannot be started is an error (errc::not_found for a missing one), not a
 // child that exits 127.
 inline spawned_process spawn(const std::vector<std::string>& argv, stdio_pipes pipes, std::error_code& ec) {
@@ -298,6 +407,10 @@ inline spawned_process spawn(const std::vector<std::string>& argv, stdio_pipes p
     }
     const bool pipe_in = (static_cast<unsigned>(pipes) & 1u) != 0;
     const bool pipe_out = (static_cast<unsigned>(pipes) & 2u) != 0;
+    // Held until return, after `actions` has closed the program's ends: no
+    // fork_with in another thread copies them, nor the ends we keep.
+    auto lock = detail::child_pipe_ends::hold(2, ec);
+    if (ec) return {};
     spawned_process p;
     detail::spawn_actions actions;
     if (pipe_in) {
@@ -315,10 +428,13 @@ inline spawned_process spawn(const std::vector<std::string>& argv, stdio_pipes p
     for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);
     pid_t pid = -1;
-    if (int e = ::posix_spawnp(&pid, args[0], actions.get(), nullptr, args.data(), environ)) {
+    const detail::spawn_attributes attributes;
+    if (int e = ::posix_spawnp(&pid, args[0], actions.get(), attributes.get(), args.data(), environ)) {
         ec = detail::errno_code(e);
         return {};
     }
+    detail::child_pipe_ends::add(p.in.native_handle());
+    detail::child_pipe_ends::add(p.out.native_handle());
     p.process = child_process(pid);
     return p;  // the copies in `actions` close here: the child holds the only ones
 }

@@ -1,9 +1,10 @@
 // ipc/status.hpp: the outcome of a send or receive, and the deadline a call waits until.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
 #include <ctime>
+
+#include "detail/chrono.hpp"
 
 namespace ipc {
 
@@ -56,6 +57,17 @@ public:
         if (d <= d.zero()) return at(clock::now());
         return at(clock::now() + std::chrono::ceil<clock::duration>(d));
     }
+    // Like after(d), but the clock starts at the first wait (start()): an
+    // operation that succeeds at once never reads the clock. The channel's
+    // _for calls use it; anything handed to a wait must be started first.
+    template <class Rep, class Period>
+    static deadline lazy_after(std::chrono::duration<Rep, Period> d) noexcept {
+        return deadline(kind::relative, clock::time_point(d > d.zero() ? std::chrono::ceil<clock::duration>(d) : clock::duration::zero()));
+    }
+    // Turns a lazy_after deadline into a point on the clock (others are unchanged).
+    void start() noexcept {
+        if (kind_ == kind::relative) *this = at(clock::now() + tp_.time_since_epoch());
+    }
     template <class Clock, class Duration>
     static deadline until(std::chrono::time_point<Clock, Duration> tp) noexcept {
         if constexpr (std::is_same_v<Clock, clock>)
@@ -66,15 +78,18 @@ public:
 
     constexpr bool is_never() const noexcept { return kind_ == kind::never; }
     constexpr bool is_immediate() const noexcept { return kind_ == kind::immediate; }
-    clock::time_point time_point() const noexcept { return tp_; }
+    // An unstarted lazy_after deadline reads as if it started now.
+    clock::time_point time_point() const noexcept { return kind_ == kind::relative ? clock::now() + tp_.time_since_epoch() : tp_; }
 
     bool expired() const noexcept {
         if (kind_ == kind::never) return false;
         if (kind_ == kind::immediate) return true;
+        if (kind_ == kind::relative) return tp_.time_since_epoch() == clock::duration::zero();
         return clock::now() >= tp_;
     }
-    // Time left, never negative; only meaningful for at().
+    // Time left, never negative; only meaningful for at() (and lazy_after()).
     clock::duration remaining() const noexcept {
+        if (kind_ == kind::relative) return tp_.time_since_epoch();
         if (kind_ != kind::at) return clock::duration::zero();
         auto left = tp_ - clock::now();
         return left > clock::duration::zero() ? left : clock::duration::zero();
@@ -97,7 +112,7 @@ public:
     constexpr bool reports_would_block() const noexcept { return kind_ == kind::immediate; }
 
 private:
-    enum class kind : std::uint8_t { immediate, at, never };
+    enum class kind : std::uint8_t { immediate, at, never, relative };
     constexpr deadline(kind k, clock::time_point tp) noexcept : kind_(k), tp_(tp) {}
     kind kind_;
     clock::time_point tp_;

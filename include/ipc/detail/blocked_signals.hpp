@@ -5,7 +5,9 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 
+#include <atomic>
 #include <initializer_list>
+#include <utility>
 
 #include "../concepts.hpp"
 #include "fd.hpp"
@@ -13,6 +15,29 @@
 namespace ipc::detail {
 
 inline bool is_realtime(int signo) noexcept { return signo >= SIGRTMIN && signo <= SIGRTMAX; }
+
+// Per signal, how many live blocked_signals blocked it (it was not blocked
+// before). A child process unblocks these (see ipc::fork_with, ipc::spawn):
+// ipc blocked them only to read them in this process, and a child that
+// inherited the mask would ignore SIGTERM.
+inline std::atomic<unsigned> blocked_by_ipc_count[NSIG]{};
+
+inline void count_blocked_by_ipc(const sigset_t& set, bool blocked) noexcept {
+    for (int s = 1; s < NSIG; ++s)
+        if (sigismember(&set, s) == 1) {
+            if (blocked) blocked_by_ipc_count[s].fetch_add(1, std::memory_order_relaxed);
+            else blocked_by_ipc_count[s].fetch_sub(1, std::memory_order_relaxed);
+        }
+}
+
+// The signals some live blocked_signals of this process blocked.
+inline sigset_t blocked_by_ipc() noexcept {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s = 1; s < NSIG; ++s)
+        if (blocked_by_ipc_count[s].load(std::memory_order_relaxed) != 0) sigaddset(&set, s);
+    return set;
+}
 
 // Blocks a set of signals in the calling thread and opens a signalfd on it,
 // for poll/epoll. Receiving is sigtimedwait/sigwaitinfo, which takes the same
@@ -38,19 +63,23 @@ public:
         sigemptyset(&was_unblocked_);
         for (int s : signals)
             if (!sigismember(&old, s)) sigaddset(&was_unblocked_, s);
+        blocked_ = true;
+        count_blocked_by_ipc(was_unblocked_, true);
         fd_.reset(::signalfd(-1, &set_, SFD_CLOEXEC));
         if (!fd_) {
             ec = last_error();
             restore();
         }
     }
-    blocked_signals(blocked_signals&& o) noexcept : fd_(std::move(o.fd_)), set_(o.set_), was_unblocked_(o.was_unblocked_) {}
+    blocked_signals(blocked_signals&& o) noexcept
+        : fd_(std::move(o.fd_)), set_(o.set_), was_unblocked_(o.was_unblocked_), blocked_(std::exchange(o.blocked_, false)) {}
     blocked_signals& operator=(blocked_signals&& o) noexcept {
         if (this != &o) {
             restore();
             fd_ = std::move(o.fd_);
             set_ = o.set_;
             was_unblocked_ = o.was_unblocked_;
+            blocked_ = std::exchange(o.blocked_, false);
         }
         return *this;
     }
@@ -74,7 +103,8 @@ public:
 
 private:
     void restore() noexcept {
-        if (!fd_) return;
+        if (!blocked_) return;
+        blocked_ = false;
         fd_.reset();
         // Discard what is pending first: unblocking would deliver it, and the
         // default action of most of these signals ends the process.
@@ -82,13 +112,14 @@ private:
         static constexpr timespec zero{0, 0};
         while (::sigtimedwait(&set_, &info, &zero) > 0) {
         }
+        count_blocked_by_ipc(was_unblocked_, false);
         ::pthread_sigmask(SIG_UNBLOCK, &was_unblocked_, nullptr);
     }
 
     unique_fd fd_;
     sigset_t set_{};
     sigset_t was_unblocked_{};
+    bool blocked_ = false;  // set_ is blocked here (and was_unblocked_ counted)
 };
-
 
 } // namespace ipc::detail

@@ -1,4 +1,4 @@
-// ipc/detail/channel_factories.hpp: create / open / open_or_create / remove on a
+// ipc/detail/channel_factories.hpp: create / open / open_or_create / connect / remove on a
 // channel, forwarded to its transport's factories of the same name.
 //
 // So a named channel opens in one call, `auto ch = ipc::shm_channel<point>::create("points", 1024);`,
@@ -29,6 +29,12 @@ struct channel_factories {
         requires requires(Args&&... a) { Transport::open_or_create(std::forward<Args>(a)...); }
     [[nodiscard]] static Channel open_or_create(Args&&... args) {
         return Channel(Transport::open_or_create(std::forward<Args>(args)...));
+    }
+    // Sockets: ipc::tcp_channel<T>::connect(address, 1s), unix_stream_channel<T>::connect(...).
+    template <class... Args>
+        requires requires(Args&&... a) { Transport::connect(std::forward<Args>(a)...); }
+    [[nodiscard]] static Channel connect(Args&&... args) {
+        return Channel(Transport::connect(std::forward<Args>(args)...));
     }
     template <class... Args>
         requires requires(Args&&... a) { Transport::remove(std::forward<Args>(a)...); }

@@ -1,12 +1,12 @@
 // ipc/detail/deadline.hpp: what every wait does with its deadline, written once.
 #pragma once
 
-#include <chrono>
 #include <ctime>
 #include <system_error>
 
 #include "../error.hpp"
 #include "../status.hpp"
+#include "chrono.hpp"
 
 namespace ipc::detail {
 

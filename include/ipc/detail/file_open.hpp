@@ -5,17 +5,11 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
-#include <filesystem>
-
 #include "../open_mode.hpp"
 #include "fd.hpp"
 #include "name.hpp"
 
 namespace ipc::detail {
-
-inline int creation_flags(create_only_t) noexcept { return O_CREAT | O_EXCL; }
-inline int creation_flags(open_only_t) noexcept { return 0; }
-inline int creation_flags(open_or_create_t) noexcept { return O_CREAT; }
 
 // Opens path without following a symbolic link in its last component and
 // without blocking in open() (a FIFO with no peer, a device), checks that what
@@ -50,29 +44,29 @@ inline unique_fd open_checked(const char* path, int flags, mode_t mode, mode_t t
 // Anything but a regular file (a FIFO, a device) is refused with EINVAL; it is
 // opened with O_NONBLOCK so that even a FIFO cannot hang the open, and
 // O_NOCTTY so that a terminal at the path cannot become ours.
-inline unique_fd open_regular_file(const std::filesystem::path& path, int flags, std::error_code& ec,
-                                   permissions p = {}) noexcept {
+inline unique_fd open_regular_file(path_ref path, int flags, std::error_code& ec, permissions p = {}) noexcept {
     ec.clear();
-    if (!fs_path(path.native(), ec)) return {};
+    if (!fs_path(path.view(), ec)) return {};
     return open_checked(path.c_str(), flags | O_NOCTTY, p.mode & 0777, S_IFREG,
                         std::make_error_code(std::errc::invalid_argument), ec);
 }
 
-// unlink(path): true if removed; a missing file is errc::not_found. A symbolic
-// link at path is removed itself; unlink never touches what it points to.
-inline bool remove_file(const std::filesystem::path& path, std::error_code& ec) noexcept {
+// unlink(path): true if removed, false if there was nothing (not an error).
+// A symbolic link at path is removed itself; unlink never touches what it points to.
+inline bool remove_file(path_ref path, std::error_code& ec) noexcept {
     ec.clear();
-    if (!fs_path(path.native(), ec)) return false;
+    if (!fs_path(path.view(), ec)) return false;
     if (::unlink(path.c_str()) == 0) return true;
     ec = last_error();
+    if (ec == errc::not_found) ec.clear();
+    else with_name(ec, path.view());
     return false;
 }
-// The throwing twin returns false (no throw) when there was nothing to remove.
-inline bool remove_file(const std::filesystem::path& path) {
+inline bool remove_file(path_ref path, const char* what) {
     std::error_code ec;
-    if (remove_file(path, ec)) return true;
-    if (ec == errc::not_found) return false;
-    throw_error(ec, "unlink");
+    const bool r = remove_file(path, ec);
+    throw_if(ec, what);
+    return r;
 }
 
 } // namespace ipc::detail

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "../error.hpp"
+#include "name.hpp"
 
 namespace ipc::detail {
 
@@ -63,18 +64,6 @@ private:
     std::size_t n_ = 0;
     kind kind_ = kind::mmap;
 };
-
-// Names of shared objects: 1 to 200 of [A-Za-z0-9._-], so a name can never
-// climb out of /dev/shm or smuggle a separator.
-inline bool valid_name(std::string_view name) noexcept {
-    if (name.empty() || name.size() > 200) return false;
-    for (char c : name) {
-        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
-                        c == '_' || c == '-';
-        if (!ok) return false;
-    }
-    return true;
-}
 
 // Creates a region object of `size` bytes behind fd, as made by an O_EXCL
 // open: exact permissions (no umask surprise), sized, mapped.

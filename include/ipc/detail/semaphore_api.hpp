@@ -1,12 +1,12 @@
 // ipc/detail/semaphore_api.hpp: the acquire/release vocabulary every ipc semaphore shares.
 #pragma once
 
-#include <chrono>
 #include <cstddef>
 #include <system_error>
 
 #include "../error.hpp"
 #include "../status.hpp"
+#include "chrono.hpp"
 #include "deadline.hpp"
 
 namespace ipc::detail {

@@ -6,14 +6,14 @@
 #include <sys/uio.h>
 
 #include <array>
-#include <chrono>
 #include <optional>
 #include <span>
-#include <thread>
 
 #include "../concepts.hpp"
+#include "chrono.hpp"
 #include "deadline.hpp"
 #include "fd.hpp"
+#include "sleep.hpp"
 
 namespace ipc::detail {
 
@@ -51,7 +51,7 @@ inline bool connect_socket(int fd, const sockaddr* sa, socklen_t len, const dead
         }
         if (errno != EAGAIN) { ec = last_error(); return false; }
         if (dl.expired()) { ec = expired_code(dl); return false; }
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        sleep_for(std::chrono::milliseconds(1));
     }
     return set_nonblocking(fd, false, ec);
 }
@@ -144,18 +144,28 @@ public:
         : socket_handle(std::move(fd)), kind_(k), connected_(connected) {}
 
     bool send_message(std::span<const std::byte> msg, io_mode m, std::error_code& ec) noexcept {
-        ssize_t n = retry_eintr([&] { return ::send(fd_.get(), msg.data(), msg.size(), send_flags(m)); });
+        return send_message_to(msg, nullptr, 0, m, ec);
+    }
+    // A datagram to `to` (nullptr: the connected peer).
+    bool send_message_to(std::span<const std::byte> msg, const sockaddr* to, socklen_t len, io_mode m, std::error_code& ec) noexcept {
+        ssize_t n = retry_eintr([&] { return ::sendto(fd_.get(), msg.data(), msg.size(), send_flags(m), to, to ? len : 0); });
         if (n >= 0) return true;  // a message socket sends all of it or nothing
         ec = peer_error(errno);
         return false;
     }
 
-    std::size_t recv_message(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept {
+    // The sender's address goes to *from (its length to *from_len) when given.
+    std::size_t recv_message(std::span<std::byte> buf, io_mode m, std::error_code& ec, sockaddr_storage* from = nullptr,
+                             socklen_t* from_len = nullptr) noexcept {
         iovec iov{buf.data(), buf.size()};
         alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(ucred))> control;  // SCM_CREDENTIALS
         msghdr msg{};
         msg.msg_iov = &iov;
         msg.msg_iovlen = 1;
+        if (from) {
+            msg.msg_name = from;
+            msg.msg_namelen = sizeof *from;
+        }
         if (kind_ == kind::seqpacket) {
             msg.msg_control = control.data();
             msg.msg_controllen = control.size();
@@ -166,14 +176,25 @@ public:
             return 0;
         }
         if (msg.msg_flags & MSG_TRUNC) {  // the kernel dropped the rest: the message is lost
-            ec = make_error_code(errc::message_too_large);
+            ec = explain(errc::message_too_large, "a message over the receive buffer of %zu bytes arrived (it was dropped)", buf.size());
             return 0;
         }
         if (n == 0 && kind_ == kind::seqpacket && msg.msg_controllen == 0) {
             ec = make_error_code(errc::peer_closed);
             return 0;
         }
+        if (from_len) *from_len = msg.msg_namelen;
         return static_cast<std::size_t>(n);
+    }
+
+    // Receives as recv_message does and sets sender to who sent it (empty: unnamed).
+    template <class Address>
+    std::size_t recv_message_from(std::span<std::byte> buf, Address& sender, io_mode m, std::error_code& ec) noexcept {
+        sockaddr_storage from{};
+        socklen_t len = 0;
+        const std::size_t n = recv_message(buf, m, ec, &from, &len);
+        sender = ec ? Address{} : Address::from_native(from, len);
+        return n;
     }
 
 protected:
@@ -244,17 +265,17 @@ struct connect_ops {
         return s;
     }
     static Socket connect(const Address& a, std::error_code& ec) noexcept { return Socket::connect_until(a, deadline::never(), ec); }
-    // Gives up with errc::timed_out after d (a full backlog, an unanswered SYN).
+    // Gives up with errc::timed_out after `timeout` (a full backlog, an unanswered SYN).
     template <class Rep, class Period>
-    static Socket connect_for(const Address& a, std::chrono::duration<Rep, Period> d) {
+    static Socket connect(const Address& a, std::chrono::duration<Rep, Period> timeout) {
         std::error_code ec;
-        Socket s = Socket::connect_until(a, deadline::after(d), ec);
+        Socket s = Socket::connect_until(a, deadline::after(timeout), ec);
         if (ec) throw_error(ec, ("connect " + a.to_string()).c_str());
         return s;
     }
     template <class Rep, class Period>
-    static Socket connect_for(const Address& a, std::chrono::duration<Rep, Period> d, std::error_code& ec) noexcept {
-        return Socket::connect_until(a, deadline::after(d), ec);
+    static Socket connect(const Address& a, std::chrono::duration<Rep, Period> timeout, std::error_code& ec) noexcept {
+        return Socket::connect_until(a, deadline::after(timeout), ec);
     }
 };
 

@@ -4,13 +4,13 @@
 #include <sys/ipc.h>
 #include <sys/sem.h>
 
-#include <chrono>
 #include <cstddef>
 #include <system_error>
-#include <thread>
 
 #include "../error.hpp"
+#include "chrono.hpp"
 #include "fd.hpp"
+#include "sleep.hpp"
 
 namespace ipc::detail {
 
@@ -46,7 +46,7 @@ inline bool sysv_sem_wait_ready(int id, std::error_code& ec) noexcept {
             return false;
         }
         if (ds.sem_otime != 0) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        sleep_for(std::chrono::milliseconds(1));
     }
     // The creator died between semget and its first semop.
     ec = make_error_code(errc::timed_out);

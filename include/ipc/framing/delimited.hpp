@@ -12,6 +12,13 @@ namespace ipc::framing {
 // stream read with this framing should have one reader. A line over
 // max_line is errc::message_too_large; a message containing the delimiter is
 // refused at send (it would arrive as two).
+//
+// As cat and awk do, a last line without its delimiter (`printf x > fifo`, a
+// peer that closed after a partial line) is delivered at end of stream. Over
+// a message transport (datagrams, queues) each message is one line: a send
+// ends it with the delimiter, as on a stream, and a receive removes one
+// trailing delimiter if it is there, so a raw peer may send lines with or
+// without it and reads each message as a line.
 class delimited {
 public:
     static constexpr std::size_t default_max_line = std::size_t{64} << 10;
@@ -38,11 +45,11 @@ public:
     bool encode(const T& v, frame& f, std::vector<std::byte>&, std::error_code& ec) const {
         auto body = codec<T>::bytes(v);
         if (body.size() > max_line_) {
-            ec = make_error_code(errc::message_too_large);
+            ec = ipc::detail::explain(errc::message_too_large, "a line of %zu bytes is over max_line %zu", body.size(), max_line_);
             return false;
         }
         if (!body.empty() && std::memchr(body.data(), static_cast<int>(delim_), body.size())) {
-            ec = make_error_code(errc::bad_message);
+            ec = ipc::detail::explain(errc::bad_message, "a line of %zu bytes contains the delimiter (it would arrive as two)", body.size());
             return false;
         }
         f.body = body;
@@ -67,6 +74,13 @@ public:
         scanned = have.size();
         if (have.size() > max_line_) return cut::fail(errc::message_too_large);
         return cut::more(0);
+    }
+
+    // The stream ended with `have` buffered and no delimiter: the last line.
+    template <class T>
+    cut cut_final(std::span<const std::byte> have) const noexcept {
+        if (have.size() > max_line_) return cut::fail(errc::message_too_large);
+        return cut::done(have.size(), 0, have.size());
     }
 
     // A datagram or queue message is one line; a trailing delimiter is optional.

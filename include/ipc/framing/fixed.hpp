@@ -39,7 +39,7 @@ struct fixed {
     template <class T>
     bool decode(std::span<const std::byte> payload, T& out, std::error_code& ec) const noexcept {
         if (payload.size() != sizeof(T)) {
-            ec = make_error_code(errc::bad_message);
+            ec = ipc::detail::explain(errc::bad_message, "expected a %zu-byte message, received %zu bytes", sizeof(T), payload.size());
             return false;
         }
         std::memcpy(static_cast<void*>(&out), payload.data(), sizeof(T));

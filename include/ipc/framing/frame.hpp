@@ -15,8 +15,9 @@ namespace ipc::framing {
 // One encoded message as up to three pieces, written with a single gather
 // call: a small header (length prefix), the body and a trailer (delimiter).
 // The body points into the message itself when its codec has a byte view, or
-// into the channel's scratch buffer otherwise. Message transports send only
-// the body: their boundaries replace the header and trailer.
+// into the channel's scratch buffer otherwise. Message transports send the
+// body and the trailer (a line's delimiter), not the header: their boundaries
+// carry the length.
 struct frame {
     std::array<std::byte, 8> head{};
     std::size_t head_len = 0;
@@ -49,7 +50,8 @@ struct cut {
     static constexpr cut done(std::size_t frame_len, std::size_t off, std::size_t len) noexcept {
         return {complete, 0, frame_len, off, len, errc::bad_message};
     }
-    static constexpr cut fail(errc e) noexcept { return {invalid, 0, 0, 0, 0, e}; }
+    // need, on a frame that is too large: the size it announced (0: unknown).
+    static constexpr cut fail(errc e, std::size_t announced = 0) noexcept { return {invalid, announced, 0, 0, 0, e}; }
 };
 
 // Encodes v's body: a view into v when the codec has one, else into scratch.

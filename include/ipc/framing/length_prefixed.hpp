@@ -34,8 +34,8 @@ public:
 
     template <class T>
     bool encode(const T& v, frame& f, std::vector<std::byte>& scratch, std::error_code& ec) const {
-        if (encoded_size(v) > max_size_) {
-            ec = make_error_code(errc::message_too_large);
+        if (const std::size_t n = encoded_size(v); n > max_size_) {
+            ec = ipc::detail::explain(errc::message_too_large, "a message of %zu bytes is over length_prefixed's max_size %zu", n, max_size_);
             return false;
         }
         f.body = encode_body(v, scratch);
@@ -50,7 +50,7 @@ public:
         if (have.size() < header_size) return cut::more(header_size);
         std::uint32_t n = 0;
         for (std::size_t i = 0; i < header_size; ++i) n |= std::uint32_t(std::to_integer<std::uint8_t>(have[i])) << (8 * i);
-        if (n > max_size_) return cut::fail(errc::message_too_large);
+        if (n > max_size_) return cut::fail(errc::message_too_large, n);
         if (have.size() < header_size + n) return cut::more(header_size + n, header_size);
         return cut::done(header_size + n, header_size, n);
     }

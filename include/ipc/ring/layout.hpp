@@ -22,6 +22,7 @@
 #include "../concepts.hpp"
 #include "../detail/cpu.hpp"
 #include "../detail/peer_table.hpp"
+#include "../detail/type_name.hpp"
 #include "../error.hpp"
 
 namespace ipc::ring {
@@ -31,7 +32,9 @@ inline constexpr std::uint64_t region_magic = 0x31474e4952435049ULL;  // "IPCRIN
 // slow) and, in mpmc slots, the word naming a slot's claimant.
 // 3: mpmc slots keep lap, phase and claimant in one word; the peer table has
 // 128 slots, each with a generation; the header names its creator.
-inline constexpr std::uint32_t layout_version = 3;
+// 4: the default type tag hashes a spelling g++ and clang++ agree on (so a
+// region made by a version-3 program would fail the tag check for no reason).
+inline constexpr std::uint32_t layout_version = 4;
 
 // Processes (channel ends) the peer table tracks; more still work, they are
 // counted as `untracked` and then no peer of theirs is ever declared dead.
@@ -41,11 +44,6 @@ using peer_table = ipc::detail::peer_table<max_peers>;
 enum class kind : std::uint32_t { spsc = 1, mpmc = 2, bytes = 3 };
 
 namespace detail {
-
-template <class T>
-constexpr std::string_view compiler_type_name() noexcept {
-    return __PRETTY_FUNCTION__;
-}
 
 constexpr std::uint64_t fnv1a(std::string_view s) noexcept {
     std::uint64_t h = 0xcbf29ce484222325ULL;
@@ -62,15 +60,19 @@ constexpr std::size_t index(direction d) noexcept { return d == direction::send 
 
 } // namespace detail
 
-// The name whose hash tags a region with its element type. The default is
-// derived by the compiler (__PRETTY_FUNCTION__), so it only matches between
-// programs built by the same compiler family; and it sees a name, not a
-// definition: two programs with different `struct msg` of equal size and
-// alignment are not told apart. Specialise it with a stable name (and bump it
-// when the type changes) for channels between independently built programs.
+// The name whose hash (FNV-1a, 64 bits) tags a region with its element type.
+// The default is T's fully qualified name with its template arguments, as the
+// compiler prints it, rewritten into one spelling that g++ and clang++ builds
+// share ("std::pair<int,ns::point>", "unsigned long", "(anonymous namespace)::msg":
+// see detail/type_name.hpp for the rules and for the few types they cannot
+// reconcile). It is a name, not a definition: two programs with different
+// `struct msg` of equal size and alignment are not told apart. Specialise it
+// with a stable name (and change the name when the type changes) for regions
+// shared between independently developed programs:
+//   template <> struct ipc::ring::type_name<msg> { static constexpr std::string_view value = "acme.msg.v2"; };
 template <class T>
 struct type_name {
-    static constexpr std::string_view value = detail::compiler_type_name<T>();
+    static constexpr std::string_view value = ipc::detail::canonical_name_of<T>::value;
 };
 
 template <class T>
@@ -301,6 +303,24 @@ inline bool is_formatted(std::span<const std::byte> mem) noexcept {
     return h->state.load(std::memory_order_acquire) == formatted_state;
 }
 
+inline const char* kind_name(std::uint64_t k) noexcept {
+    return k == 1 ? "spsc" : k == 2 ? "mpmc" : k == 3 ? "bytes" : "unknown";
+}
+
+// errc::limit_exceeded, explained: why required_size<Ring>(capacity) is 0.
+template <class Ring>
+std::error_code capacity_error(std::uint64_t capacity) noexcept {
+    const auto c = static_cast<unsigned long long>(capacity);
+    const auto min = static_cast<unsigned long long>(Ring::min_capacity);
+    const char* what = Ring::ring_kind == kind::bytes ? "bytes" : "slots";
+    const std::error_code ec = make_error_code(errc::limit_exceeded);
+    if (!detail::is_pow2(capacity))
+        return ipc::detail::explain(ec, "capacity must be a power of two (%s ring: %llu %s given)", kind_name(static_cast<std::uint64_t>(Ring::ring_kind)), c, what);
+    if (capacity < Ring::min_capacity)
+        return ipc::detail::explain(ec, "capacity %llu %s is below the %s ring's minimum of %llu", c, what, kind_name(static_cast<std::uint64_t>(Ring::ring_kind)), min);
+    return ipc::detail::explain(ec, "capacity %llu %s would need a region of 2^62 bytes or more", c, what);
+}
+
 // Builds an empty Ring in mem (which must be cache-line aligned and at least
 // required_size<Ring>(capacity) bytes). Not safe against concurrent attach:
 // attach() refuses a region until its state says formatted.
@@ -308,7 +328,7 @@ template <class Ring>
 Ring format(std::span<std::byte> mem, std::uint64_t capacity, std::error_code& ec) noexcept {
     const std::uint64_t need = required_size<Ring>(capacity);
     if (need == 0) {
-        ec = make_error_code(errc::limit_exceeded);
+        ec = capacity_error<Ring>(capacity);
         return {};
     }
     if (mem.size() < need || reinterpret_cast<std::uintptr_t>(mem.data()) % ipc::detail::cache_line != 0) {
@@ -347,25 +367,45 @@ Ring format(std::span<std::byte> mem, std::uint64_t capacity, std::error_code& e
 // make the ring reach outside mem.
 template <class Ring>
 Ring attach(std::span<std::byte> mem, std::error_code& ec) noexcept {
+    using ull = unsigned long long;
+    const std::error_code corrupt = make_error_code(errc::corrupt);
     if (!is_formatted(mem) || mem.size() < data_offset<Ring>) {
-        ec = make_error_code(errc::corrupt);
+        ec = ipc::detail::explain(corrupt, "the region (%llu bytes) holds no formatted ring header", static_cast<ull>(mem.size()));
         return {};
     }
     auto* st = state_of<Ring>(mem);
     const header& h = st->hdr;
     if (h.magic != region_magic) {
-        ec = make_error_code(errc::corrupt);
+        ec = ipc::detail::explain(corrupt, "the region does not start with ipc's ring magic number (found %#llx)", static_cast<ull>(h.magic));
         return {};
     }
-    if (h.version != layout_version || h.kind != static_cast<std::uint32_t>(Ring::ring_kind) ||
-        h.slot_size != Ring::slot_size || h.value_size != Ring::value_size || h.value_align != Ring::value_align ||
-        h.type_tag != Ring::tag || h.data_offset != data_offset<Ring>) {
-        ec = make_error_code(errc::layout_mismatch);
+    // The first field that differs, with what the region holds and what this program expects.
+    const auto mismatch = [&](const char* field, std::uint64_t found, std::uint64_t expected) {
+        ec = ipc::detail::explain(make_error_code(errc::layout_mismatch), "%s differs: the region has %llu, this program expects %llu", field,
+                                  static_cast<ull>(found), static_cast<ull>(expected));
+        return Ring{};
+    };
+    if (h.version != layout_version) return mismatch("layout version", h.version, layout_version);
+    if (h.kind != static_cast<std::uint32_t>(Ring::ring_kind)) {
+        ec = ipc::detail::explain(make_error_code(errc::layout_mismatch), "ring kind differs: the region is a %s ring, this program expects %s",
+                                  kind_name(h.kind), kind_name(static_cast<std::uint64_t>(Ring::ring_kind)));
         return {};
     }
+    if (h.value_size != Ring::value_size) return mismatch("sizeof(T)", h.value_size, Ring::value_size);
+    if (h.value_align != Ring::value_align) return mismatch("alignof(T)", h.value_align, Ring::value_align);
+    if (h.type_tag != Ring::tag) {
+        ec = ipc::detail::explain(make_error_code(errc::layout_mismatch),
+                                  "type tag differs: the region has %#llx, this program expects %#llx (another T of the same size, or "
+                                  "another compiler's default ipc::ring::type_name)",
+                                  static_cast<ull>(h.type_tag), static_cast<ull>(Ring::tag));
+        return {};
+    }
+    if (h.slot_size != Ring::slot_size) return mismatch("slot size", h.slot_size, Ring::slot_size);
+    if (h.data_offset != data_offset<Ring>) return mismatch("data offset", h.data_offset, data_offset<Ring>);
     const std::uint64_t need = required_size<Ring>(h.capacity);
     if (need == 0 || h.total_size != need || mem.size() < need) {
-        ec = make_error_code(errc::corrupt);
+        ec = ipc::detail::explain(corrupt, "the header's capacity %llu and size %llu do not fit the region's %llu bytes",
+                                  static_cast<ull>(h.capacity), static_cast<ull>(h.total_size), static_cast<ull>(mem.size()));
         return {};
     }
     return Ring(st, mem.data() + data_offset<Ring>, h.capacity);

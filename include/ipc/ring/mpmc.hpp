@@ -86,6 +86,13 @@ public:
     void commit(claim<T> c) noexcept {
         at(c.index).state.store(word(lap_of(c.index), phase::full, 0), std::memory_order_release);
     }
+    // Gives a loaned slot back unsent. The shared head has moved past it and
+    // other producers may have committed behind it, so it cannot become free
+    // again in place: it becomes a hole, as repair() makes of a dead writer's
+    // slot, and the next consumer passes over it and frees it for a later lap.
+    void cancel(claim<T> c) noexcept {
+        at(c.index).state.store(word(lap_of(c.index), phase::hole, 0), std::memory_order_release);
+    }
 
     [[nodiscard]] bool try_push(const T& v, std::uint32_t who = 0) noexcept {
         auto c = loan(who);

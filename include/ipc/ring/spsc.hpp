@@ -40,6 +40,9 @@ public:
         at(h).turn.store(h + 1, std::memory_order_release);
         st_->ctl.head.store(h + 1, std::memory_order_relaxed);
     }
+    // Gives the slot loan() returned back unsent: nothing to undo, since only
+    // commit() moves the head (the next loan() returns the same slot).
+    void cancel() noexcept {}
     [[nodiscard]] bool try_push(const T& v, std::uint32_t = 0) noexcept {
         T* p = loan();
         if (!p) return false;

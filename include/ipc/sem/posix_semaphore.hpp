@@ -20,13 +20,13 @@
 #include <semaphore.h>
 #include <sys/stat.h>
 
-#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 
+#include "../detail/chrono.hpp"
 #include "../detail/name.hpp"
 #include "../detail/posix_semaphore.hpp"
 #include "../error.hpp"
@@ -47,39 +47,33 @@ class basic_posix_semaphore : public detail::posix_sem_handle<Max> {
 public:
     basic_posix_semaphore() noexcept = default;
 
-    // A new semaphore with count `initial`; errc::already_exists if the name is taken (O_EXCL).
-    basic_posix_semaphore(create_only_t, std::string_view name, unsigned initial = 0) {
-        std::error_code ec;
-        *this = basic_posix_semaphore(create_only, name, initial, ec);
-        detail::throw_if(ec, "sem_open(create_only)");
+    // A new semaphore with count `initial`; errc::already_exists if the name is
+    // taken (O_EXCL). Permissions wider than 0600 lose the umask's bits.
+    static basic_posix_semaphore create(std::string_view name, unsigned initial = 0, permissions p = {}) {
+        return or_throw(name, O_CREAT | O_EXCL, initial, p, "posix_semaphore::create");
     }
-    basic_posix_semaphore(create_only_t, std::string_view name, unsigned initial, std::error_code& ec) noexcept {
-        open(name, O_CREAT | O_EXCL, initial, {}, ec);
+    static basic_posix_semaphore create(std::string_view name, std::error_code& ec) noexcept { return create(name, 0, permissions{}, ec); }
+    static basic_posix_semaphore create(std::string_view name, unsigned initial, std::error_code& ec) noexcept {
+        return create(name, initial, permissions{}, ec);
     }
-    // The same with wider permissions than 0600 (less the umask).
-    basic_posix_semaphore(create_only_t, std::string_view name, unsigned initial, permissions p) {
-        std::error_code ec;
-        *this = basic_posix_semaphore(create_only, name, initial, p, ec);
-        detail::throw_if(ec, "sem_open(create_only)");
-    }
-    basic_posix_semaphore(create_only_t, std::string_view name, unsigned initial, permissions p, std::error_code& ec) noexcept {
-        open(name, O_CREAT | O_EXCL, initial, p, ec);
+    static basic_posix_semaphore create(std::string_view name, unsigned initial, permissions p, std::error_code& ec) noexcept {
+        return opened(name, O_CREAT | O_EXCL, initial, p, ec);
     }
     // An existing semaphore; errc::not_found if there is none.
-    basic_posix_semaphore(open_only_t, std::string_view name) {
-        std::error_code ec;
-        *this = basic_posix_semaphore(open_only, name, ec);
-        detail::throw_if(ec, "sem_open(open_only)");
-    }
-    basic_posix_semaphore(open_only_t, std::string_view name, std::error_code& ec) noexcept { open(name, 0, 0, {}, ec); }
+    [[nodiscard]] static basic_posix_semaphore open(std::string_view name) { return or_throw(name, 0, 0, {}, "posix_semaphore::open"); }
+    [[nodiscard]] static basic_posix_semaphore open(std::string_view name, std::error_code& ec) noexcept { return opened(name, 0, 0, {}, ec); }
     // Opens it, or creates it with count `initial` (the kernel makes this one atomic step).
-    basic_posix_semaphore(open_or_create_t, std::string_view name, unsigned initial = 0) {
-        std::error_code ec;
-        *this = basic_posix_semaphore(open_or_create, name, initial, ec);
-        detail::throw_if(ec, "sem_open(open_or_create)");
+    static basic_posix_semaphore open_or_create(std::string_view name, unsigned initial = 0, permissions p = {}) {
+        return or_throw(name, O_CREAT, initial, p, "posix_semaphore::open_or_create");
     }
-    basic_posix_semaphore(open_or_create_t, std::string_view name, unsigned initial, std::error_code& ec) noexcept {
-        open(name, O_CREAT, initial, {}, ec);
+    static basic_posix_semaphore open_or_create(std::string_view name, std::error_code& ec) noexcept {
+        return open_or_create(name, 0, permissions{}, ec);
+    }
+    static basic_posix_semaphore open_or_create(std::string_view name, unsigned initial, std::error_code& ec) noexcept {
+        return open_or_create(name, initial, permissions{}, ec);
+    }
+    static basic_posix_semaphore open_or_create(std::string_view name, unsigned initial, permissions p, std::error_code& ec) noexcept {
+        return opened(name, O_CREAT, initial, p, ec);
     }
 
     basic_posix_semaphore(basic_posix_semaphore&& o) noexcept : detail::posix_sem_handle<Max>(std::exchange(o.sem_, nullptr)) {}
@@ -93,22 +87,22 @@ public:
     ~basic_posix_semaphore() { close(); }
 
     // Removes the name; processes that have it open keep using it.
+    // True if it was removed, false if there was none (not an error).
     static bool remove(std::string_view name, std::error_code& ec) noexcept {
         ec.clear();
         std::string n;
         if (!detail::posix_ipc_name(name, n, ec, detail::sem_name_prefix)) return false;
-        if (::sem_unlink(n.c_str()) != 0) {
-            ec = detail::last_error();
-            return false;
-        }
-        return true;
+        if (::sem_unlink(n.c_str()) == 0) return true;
+        ec = detail::last_error();
+        if (ec == errc::not_found) ec.clear();
+        else detail::with_name(ec, name);
+        return false;
     }
-    // Returns false (does not throw) when there was nothing to remove.
     static bool remove(std::string_view name) {
         std::error_code ec;
-        if (remove(name, ec)) return true;
-        if (ec == errc::not_found) return false;
-        detail::throw_error(ec, "sem_unlink");
+        const bool r = remove(name, ec);
+        detail::throw_if(ec, "posix_semaphore::remove");
+        return r;
     }
 
     void close() noexcept {
@@ -116,10 +110,24 @@ public:
     }
 
 private:
+    static basic_posix_semaphore or_throw(std::string_view name, int flags, unsigned initial, permissions p, const char* what) {
+        std::error_code ec;
+        basic_posix_semaphore s = opened(name, flags, initial, p, ec);
+        detail::throw_if(ec, what);
+        return s;
+    }
+    static basic_posix_semaphore opened(std::string_view name, int flags, unsigned initial, permissions p, std::error_code& ec) noexcept {
+        basic_posix_semaphore s;
+        s.open(name, flags, initial, p, ec);
+        if (ec) detail::with_name(ec, name);
+        return s;
+    }
+
     void open(std::string_view name, int flags, unsigned initial, permissions p, std::error_code& ec) noexcept {
         ec.clear();
         if (initial > static_cast<unsigned>(Max)) {
-            ec = make_error_code(errc::limit_exceeded);
+            ec = detail::explain(make_error_code(errc::limit_exceeded), "initial count %u is over the semaphore's maximum %td", initial,
+                                 static_cast<std::ptrdiff_t>(Max));
             return;
         }
         std::string n;

@@ -39,22 +39,21 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <cstdint>
 #include <new>
 #include <span>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <utility>
 
+#include "../detail/chrono.hpp"
 #include "../detail/deadline.hpp"
 #include "../detail/fd.hpp"
 #include "../detail/name.hpp"
 #include "../detail/region.hpp"
 #include "../detail/semaphore_api.hpp"
+#include "../detail/sleep.hpp"
 #include "../error.hpp"
 #include "../open_mode.hpp"
 #include "../status.hpp"
@@ -272,7 +271,7 @@ private:
                     return false;
                 }
 #if defined(IPC_DETAIL_ROBUST_POLL)
-                std::this_thread::sleep_for(std::min<deadline::clock::duration>(std::chrono::microseconds(100), dl.remaining()));
+                ipc::detail::sleep_for(dl.remaining() < std::chrono::microseconds(100) ? dl.remaining() : std::chrono::microseconds(100));
 #endif
                 continue;  // early (the wall clock moved): never give up before the deadline
             }
@@ -311,30 +310,22 @@ public:
     robust_mutex() noexcept = default;
 
     // A new mutex, unlocked; errc::already_exists if the name is taken.
-    robust_mutex(create_only_t, std::string_view name, permissions p = {}) {
-        std::error_code ec;
-        create(name, p, ec);
-        ipc::detail::throw_if(ec, "robust_mutex(create_only)");
-    }
-    robust_mutex(create_only_t, std::string_view name, std::error_code& ec) noexcept { create(name, {}, ec); }
-    robust_mutex(create_only_t, std::string_view name, permissions p, std::error_code& ec) noexcept { create(name, p, ec); }
+    static robust_mutex create(std::string_view name, permissions p = {}) { return or_throw(name, p, &robust_mutex::make, "robust_mutex::create"); }
+    static robust_mutex create(std::string_view name, std::error_code& ec) noexcept { return create(name, permissions{}, ec); }
+    static robust_mutex create(std::string_view name, permissions p, std::error_code& ec) noexcept { return opened(name, p, &robust_mutex::make, ec); }
     // An existing mutex; errc::not_found if there is none, errc::corrupt or
     // errc::layout_mismatch if the object is not a robust_mutex this code can use.
-    robust_mutex(open_only_t, std::string_view name) {
-        std::error_code ec;
-        open(name, ec);
-        ipc::detail::throw_if(ec, "robust_mutex(open_only)");
+    [[nodiscard]] static robust_mutex open(std::string_view name) { return or_throw(name, {}, &robust_mutex::attach, "robust_mutex::open"); }
+    [[nodiscard]] static robust_mutex open(std::string_view name, std::error_code& ec) noexcept {
+        return opened(name, {}, &robust_mutex::attach, ec);
     }
-    robust_mutex(open_only_t, std::string_view name, std::error_code& ec) noexcept { open(name, ec); }
     // Opens it, or creates it; two processes doing this at once share one mutex.
-    robust_mutex(open_or_create_t, std::string_view name, permissions p = {}) {
-        std::error_code ec;
-        open_or_create(name, p, ec);
-        ipc::detail::throw_if(ec, "robust_mutex(open_or_create)");
+    static robust_mutex open_or_create(std::string_view name, permissions p = {}) {
+        return or_throw(name, p, &robust_mutex::make_or_attach, "robust_mutex::open_or_create");
     }
-    robust_mutex(open_or_create_t, std::string_view name, std::error_code& ec) noexcept { open_or_create(name, {}, ec); }
-    robust_mutex(open_or_create_t, std::string_view name, permissions p, std::error_code& ec) noexcept {
-        open_or_create(name, p, ec);
+    static robust_mutex open_or_create(std::string_view name, std::error_code& ec) noexcept { return open_or_create(name, permissions{}, ec); }
+    static robust_mutex open_or_create(std::string_view name, permissions p, std::error_code& ec) noexcept {
+        return opened(name, p, &robust_mutex::make_or_attach, ec);
     }
 
     robust_mutex(robust_mutex&& o) noexcept = default;
@@ -355,13 +346,13 @@ public:
     }
 
     // Removes the name; processes that have it open keep using the mutex, a
-    // process opening the name afterwards gets a new one. False (no throw)
-    // when there was nothing to remove.
+    // process opening the name afterwards gets a new one. True if it was
+    // removed, false if there was none (not an error).
     static bool remove(std::string_view name) {
         std::error_code ec;
-        if (remove(name, ec)) return true;
-        if (ec == errc::not_found) return false;
-        ipc::detail::throw_error(ec, "robust_mutex remove");
+        const bool r = remove(name, ec);
+        ipc::detail::throw_if(ec, "robust_mutex::remove");
+        return r;
     }
     static bool remove(std::string_view name, std::error_code& ec) noexcept {
         ec.clear();
@@ -369,10 +360,27 @@ public:
         if (!object_name(name, path, ec)) return false;
         if (::shm_unlink(path.c_str()) == 0) return true;
         ec = ipc::detail::last_error();
+        if (ec == errc::not_found) ec.clear();
+        else ipc::detail::with_name(ec, name);
         return false;
     }
 
 private:
+    using step = void (robust_mutex::*)(std::string_view, permissions, std::error_code&) noexcept;
+    static robust_mutex or_throw(std::string_view name, permissions p, step how, const char* what) {
+        std::error_code ec;
+        robust_mutex m = opened(name, p, how, ec);
+        ipc::detail::throw_if(ec, what);
+        return m;
+    }
+    static robust_mutex opened(std::string_view name, permissions p, step how, std::error_code& ec) noexcept {
+        robust_mutex m;
+        (m.*how)(name, p, ec);
+        if (!ec) return m;
+        ipc::detail::with_name(ec, name);
+        return {};
+    }
+
     static bool object_name(std::string_view name, std::string& path, std::error_code& ec) noexcept {
         std::string n;
         if (!ipc::detail::posix_ipc_name(name, n, ec, detail::robust_mutex_prefix.size())) return false;
@@ -387,7 +395,7 @@ private:
         return true;
     }
 
-    void create(std::string_view name, permissions p, std::error_code& ec) noexcept {
+    void make(std::string_view name, permissions p, std::error_code& ec) noexcept {
         ec.clear();
         std::string path;
         if (!object_name(name, path, ec)) return;
@@ -407,7 +415,7 @@ private:
         st_ = st;
     }
 
-    void open(std::string_view name, std::error_code& ec) noexcept {
+    void attach(std::string_view name, permissions, std::error_code& ec) noexcept {
         ec.clear();
         std::string path;
         if (!object_name(name, path, ec)) return;
@@ -445,15 +453,15 @@ private:
                 ec = make_error_code(errc::corrupt);
                 return;
             }
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            ipc::detail::sleep_for(std::chrono::milliseconds(1));
         }
     }
 
-    void open_or_create(std::string_view name, permissions p, std::error_code& ec) noexcept {
+    void make_or_attach(std::string_view name, permissions p, std::error_code& ec) noexcept {
         for (int attempt = 0; attempt < 100; ++attempt) {
-            create(name, p, ec);
+            make(name, p, ec);
             if (ec != errc::already_exists) return;
-            open(name, ec);
+            attach(name, p, ec);
             if (ec != errc::not_found) return;  // removed in between: try again
         }
     }

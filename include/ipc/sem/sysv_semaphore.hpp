@@ -21,11 +21,12 @@
 #include <sys/sem.h>
 #include <sys/stat.h>
 
-#include <chrono>
-#include <filesystem>
+#include <cstdio>
 #include <utility>
 
+#include "../detail/chrono.hpp"
 #include "../detail/fd.hpp"
+#include "../detail/name.hpp"
 #include "../detail/semaphore_api.hpp"
 #include "../detail/sysv_semaphore.hpp"
 #include "../error.hpp"
@@ -39,17 +40,17 @@ inline constexpr key_t private_key = IPC_PRIVATE;
 
 // ftok(path, proj_id): the same file and id give the same key in every
 // process. Only the low 8 bits of proj_id count, and it must not be 0.
-inline key_t make_key(const std::filesystem::path& path, int proj_id, std::error_code& ec) noexcept {
+inline key_t make_key(detail::path_ref path, int proj_id, std::error_code& ec) noexcept {
     ec.clear();
     if ((proj_id & 0xff) == 0) {
-        ec = make_error_code(errc::name_invalid);
+        ec = detail::explain(make_error_code(errc::name_invalid), "ftok id %d: its low 8 bits must not be 0", proj_id);
         return -1;
     }
     key_t k = ::ftok(path.c_str(), proj_id);
     if (k == -1) ec = detail::last_error();
     return k;
 }
-inline key_t make_key(const std::filesystem::path& path, int proj_id) {
+inline key_t make_key(detail::path_ref path, int proj_id) {
     std::error_code ec;
     key_t k = make_key(path, proj_id, ec);
     detail::throw_if(ec, "ftok");
@@ -63,58 +64,31 @@ class basic_sysv_semaphore : public detail::semaphore_api<basic_sysv_semaphore<M
 public:
     basic_sysv_semaphore() noexcept = default;
 
-    // A new set of one semaphore with count `initial`; errc::already_exists if the key is taken.
-    basic_sysv_semaphore(create_only_t, key_t key, unsigned initial = 0) {
-        std::error_code ec;
-        *this = basic_sysv_semaphore(create_only, key, initial, ec);
-        detail::throw_if(ec, "semget(create_only)");
+    // A new set of one semaphore with count `initial`; errc::already_exists if
+    // the key is taken. Permissions apply as given (System V has no umask).
+    static basic_sysv_semaphore create(key_t key, unsigned initial = 0, permissions p = {}) {
+        return or_throw(key, initial, p, &basic_sysv_semaphore::make_set, "sysv_semaphore::create");
     }
-    basic_sysv_semaphore(create_only_t, key_t key, unsigned initial, std::error_code& ec) noexcept
-        : basic_sysv_semaphore(create_only, key, initial, permissions{}, ec) {}
-    // The same with wider permissions than 0600 (System V applies no umask).
-    basic_sysv_semaphore(create_only_t, key_t key, unsigned initial, permissions p) {
-        std::error_code ec;
-        *this = basic_sysv_semaphore(create_only, key, initial, p, ec);
-        detail::throw_if(ec, "semget(create_only)");
-    }
-    basic_sysv_semaphore(create_only_t, key_t key, unsigned initial, permissions p, std::error_code& ec) noexcept {
-        ec.clear();
-        create(key, initial, p, ec);
+    static basic_sysv_semaphore create(key_t key, std::error_code& ec) noexcept { return create(key, 0, permissions{}, ec); }
+    static basic_sysv_semaphore create(key_t key, unsigned initial, std::error_code& ec) noexcept { return create(key, initial, permissions{}, ec); }
+    static basic_sysv_semaphore create(key_t key, unsigned initial, permissions p, std::error_code& ec) noexcept {
+        return opened(key, initial, p, &basic_sysv_semaphore::make_set, ec);
     }
     // The existing set for key; errc::not_found if there is none.
-    basic_sysv_semaphore(open_only_t, key_t key) {
-        std::error_code ec;
-        *this = basic_sysv_semaphore(open_only, key, ec);
-        detail::throw_if(ec, "semget(open_only)");
+    [[nodiscard]] static basic_sysv_semaphore open(key_t key) { return or_throw(key, 0, {}, &basic_sysv_semaphore::open_set, "sysv_semaphore::open"); }
+    [[nodiscard]] static basic_sysv_semaphore open(key_t key, std::error_code& ec) noexcept {
+        return opened(key, 0, {}, &basic_sysv_semaphore::open_set, ec);
     }
-    basic_sysv_semaphore(open_only_t, key_t key, std::error_code& ec) noexcept {
-        ec.clear();
-        open(key, ec);
+    // Opens the key's set, or creates it with count `initial`.
+    static basic_sysv_semaphore open_or_create(key_t key, unsigned initial = 0, permissions p = {}) {
+        return or_throw(key, initial, p, &basic_sysv_semaphore::make_or_open, "sysv_semaphore::open_or_create");
     }
-    basic_sysv_semaphore(open_or_create_t, key_t key, unsigned initial = 0) {
-        std::error_code ec;
-        *this = basic_sysv_semaphore(open_or_create, key, initial, ec);
-        detail::throw_if(ec, "semget(open_or_create)");
+    static basic_sysv_semaphore open_or_create(key_t key, std::error_code& ec) noexcept { return open_or_create(key, 0, permissions{}, ec); }
+    static basic_sysv_semaphore open_or_create(key_t key, unsigned initial, std::error_code& ec) noexcept {
+        return open_or_create(key, initial, permissions{}, ec);
     }
-    basic_sysv_semaphore(open_or_create_t, key_t key, unsigned initial, std::error_code& ec) noexcept
-        : basic_sysv_semaphore(open_or_create, key, initial, permissions{}, ec) {}
-    basic_sysv_semaphore(open_or_create_t, key_t key, unsigned initial, permissions p) {
-        std::error_code ec;
-        *this = basic_sysv_semaphore(open_or_create, key, initial, p, ec);
-        detail::throw_if(ec, "semget(open_or_create)");
-    }
-    basic_sysv_semaphore(open_or_create_t, key_t key, unsigned initial, permissions p, std::error_code& ec) noexcept {
-        ec.clear();
-        // Creating and opening race with other processes doing the same: retry
-        // until one of them wins (a set removed in between is simply made again).
-        for (int attempt = 0; attempt < 100; ++attempt) {
-            ec.clear();
-            if (create(key, initial, p, ec)) return;
-            if (ec != errc::already_exists) return;
-            ec.clear();
-            if (open(key, ec)) return;
-            if (ec != errc::not_found) return;
-        }
+    static basic_sysv_semaphore open_or_create(key_t key, unsigned initial, permissions p, std::error_code& ec) noexcept {
+        return opened(key, initial, p, &basic_sysv_semaphore::make_or_open, ec);
     }
 
     // A handle on a set known by its id (another process's id(), e.g. a private set).
@@ -149,16 +123,22 @@ public:
         (void)remove(ec);
         detail::throw_if(ec, "semctl(IPC_RMID)");
     }
-    // Removes the set for key; false (no throw) when there is none.
+    // Removes the set for key: true if it was removed, false if there was none
+    // (not an error).
     static bool remove(key_t key, std::error_code& ec) noexcept {
-        basic_sysv_semaphore s(open_only, key, ec);
-        return !ec && s.remove(ec);
+        ec.clear();
+        const int id = ::semget(key, 0, 0);
+        if (id >= 0 && ::semctl(id, 0, IPC_RMID) == 0) return true;
+        ec = detail::last_error();
+        if (ec == errc::not_found) ec.clear();
+        else explain_key(ec, key);
+        return false;
     }
     static bool remove(key_t key) {
         std::error_code ec;
-        if (remove(key, ec)) return true;
-        if (ec == errc::not_found) return false;
-        detail::throw_error(ec, "semctl(IPC_RMID)");
+        const bool r = remove(key, ec);
+        detail::throw_if(ec, "sysv_semaphore::remove");
+        return r;
     }
 
     // SEM_UNDO on acquire and release (default on): see the top of this file.
@@ -172,9 +152,44 @@ public:
 private:
     friend class detail::semaphore_api<basic_sysv_semaphore, Max>;
 
-    bool create(key_t key, unsigned initial, permissions p, std::error_code& ec) noexcept {
+    using step = bool (basic_sysv_semaphore::*)(key_t, unsigned, permissions, std::error_code&) noexcept;
+    static std::error_code explain_key(std::error_code ec, key_t key) noexcept {
+        char k[24];
+        std::snprintf(k, sizeof k, "key %#x", static_cast<unsigned>(key));
+        return detail::with_name(ec, k);
+    }
+    static basic_sysv_semaphore or_throw(key_t key, unsigned initial, permissions p, step how, const char* what) {
+        std::error_code ec;
+        basic_sysv_semaphore s = opened(key, initial, p, how, ec);
+        detail::throw_if(ec, what);
+        return s;
+    }
+    static basic_sysv_semaphore opened(key_t key, unsigned initial, permissions p, step how, std::error_code& ec) noexcept {
+        ec.clear();
+        basic_sysv_semaphore s;
+        if ((s.*how)(key, initial, p, ec)) return s;
+        explain_key(ec, key);
+        return {};
+    }
+
+    // Creating and opening race with other processes doing the same: retry
+    // until one of them wins (a set removed in between is simply made again).
+    bool make_or_open(key_t key, unsigned initial, permissions p, std::error_code& ec) noexcept {
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            ec.clear();
+            if (make_set(key, initial, p, ec)) return true;
+            if (ec != errc::already_exists) return false;
+            ec.clear();
+            if (open_set(key, initial, p, ec)) return true;
+            if (ec != errc::not_found) return false;
+        }
+        return false;
+    }
+
+    bool make_set(key_t key, unsigned initial, permissions p, std::error_code& ec) noexcept {
         if (initial > static_cast<unsigned>(Max)) {
-            ec = make_error_code(errc::limit_exceeded);
+            ec = detail::explain(make_error_code(errc::limit_exceeded), "initial count %u is over the semaphore's maximum %td", initial,
+                                 static_cast<std::ptrdiff_t>(Max));
             return false;
         }
         int id = ::semget(key, 1, IPC_CREAT | IPC_EXCL | static_cast<int>(p.mode & 0777));
@@ -190,7 +205,7 @@ private:
         return true;
     }
 
-    bool open(key_t key, std::error_code& ec) noexcept {
+    bool open_set(key_t key, unsigned, permissions, std::error_code& ec) noexcept {
         // Asking for read and alter access checks it now: a process without it
         // is refused here (EACCES), not at its first wait. semget with 0 checks nothing.
         int id = ::semget(key, 0, S_IRUSR | S_IWUSR);

@@ -3,10 +3,9 @@
 
 #include <time.h>
 
-#include <algorithm>
-#include <chrono>
 
 #include "../concepts.hpp"
+#include "../detail/chrono.hpp"
 #include "../detail/deadline.hpp"
 #include "../error.hpp"
 
@@ -32,8 +31,9 @@ struct backoff {
             step_ = {};
             return false;
         }
-        step_ = step_ == std::chrono::nanoseconds::zero() ? initial : std::min(step_ * 2, limit);
-        auto nap = dl.is_never() ? step_ : std::min<std::chrono::nanoseconds>(step_, dl.remaining());
+        step_ = step_ == std::chrono::nanoseconds::zero() ? initial : step_ * 2 < limit ? step_ * 2 : limit;
+        const std::chrono::nanoseconds left = dl.is_never() ? step_ : dl.remaining();
+        const auto nap = step_ < left ? step_ : left;
         timespec ts{static_cast<time_t>(nap.count() / 1000000000), static_cast<long>(nap.count() % 1000000000)};
         // An early wake-up (a signal) is harmless: the channel retries and we wait again.
         ::nanosleep(&ts, nullptr);

@@ -13,16 +13,14 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
-#include <filesystem>
-#include <thread>
 #include <type_traits>
 #include <utility>
 
 #include "../concepts.hpp"
+#include "../detail/chrono.hpp"
 #include "../detail/fd.hpp"
 #include "../detail/file_open.hpp"
+#include "../detail/sleep.hpp"
 #include "../error.hpp"
 #include "../open_mode.hpp"
 #include "../status.hpp"
@@ -79,9 +77,9 @@ public:
                 return false;
             }
             ec.clear();
-            auto left = dl.remaining();
-            std::this_thread::sleep_for(std::min<deadline::clock::duration>(pause, left));
-            pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(5));
+            const auto left = dl.remaining();
+            detail::sleep_for(pause < left ? pause : std::chrono::duration_cast<std::chrono::microseconds>(left));
+            pause = pause * 2 < std::chrono::milliseconds(5) ? pause * 2 : std::chrono::milliseconds(5);
         }
     }
 
@@ -143,36 +141,37 @@ class file_mutex {
 public:
     file_mutex() noexcept = default;
 
-    template <class Mode>
-        requires std::is_same_v<Mode, create_only_t> || std::is_same_v<Mode, open_only_t> ||
-                 std::is_same_v<Mode, open_or_create_t>
-    file_mutex(Mode m, const std::filesystem::path& path, sync::file_lock_kind k = sync::file_lock_kind::ofd) : lock_(k) {
-        std::error_code ec;
-        open(m, path, ec);
-        detail::throw_if(ec, "file_mutex open");
+    // A new lock file (0600 unless widened, less the umask: a process that
+    // cannot open the file cannot take the lock); errc::already_exists if the
+    // path is taken.
+    static file_mutex create(detail::path_ref path, sync::file_lock_kind k = sync::file_lock_kind::ofd, permissions p = {}) {
+        return or_throw(path, O_CREAT | O_EXCL, k, p, "file_mutex::create");
     }
-    template <class Mode>
-        requires std::is_same_v<Mode, create_only_t> || std::is_same_v<Mode, open_only_t> ||
-                 std::is_same_v<Mode, open_or_create_t>
-    file_mutex(Mode m, const std::filesystem::path& path, sync::file_lock_kind k, std::error_code& ec) noexcept : lock_(k) {
-        open(m, path, ec);
+    static file_mutex create(detail::path_ref path, std::error_code& ec) noexcept { return opened(path, O_CREAT | O_EXCL, {}, {}, ec); }
+    static file_mutex create(detail::path_ref path, sync::file_lock_kind k, std::error_code& ec) noexcept {
+        return opened(path, O_CREAT | O_EXCL, k, {}, ec);
     }
-    // The same, a new lock file getting wider permissions than 0600 (less the
-    // umask): a process that cannot open the file cannot take the lock.
-    template <class Mode>
-        requires std::is_same_v<Mode, create_only_t> || std::is_same_v<Mode, open_only_t> ||
-                 std::is_same_v<Mode, open_or_create_t>
-    file_mutex(Mode m, const std::filesystem::path& path, sync::file_lock_kind k, permissions p) : lock_(k) {
-        std::error_code ec;
-        open(m, path, ec, p);
-        detail::throw_if(ec, "file_mutex open");
+    static file_mutex create(detail::path_ref path, sync::file_lock_kind k, permissions p, std::error_code& ec) noexcept {
+        return opened(path, O_CREAT | O_EXCL, k, p, ec);
     }
-    template <class Mode>
-        requires std::is_same_v<Mode, create_only_t> || std::is_same_v<Mode, open_only_t> ||
-                 std::is_same_v<Mode, open_or_create_t>
-    file_mutex(Mode m, const std::filesystem::path& path, sync::file_lock_kind k, permissions p, std::error_code& ec) noexcept
-        : lock_(k) {
-        open(m, path, ec, p);
+    // An existing lock file; errc::not_found if there is none.
+    [[nodiscard]] static file_mutex open(detail::path_ref path, sync::file_lock_kind k = sync::file_lock_kind::ofd) {
+        return or_throw(path, 0, k, {}, "file_mutex::open");
+    }
+    [[nodiscard]] static file_mutex open(detail::path_ref path, std::error_code& ec) noexcept { return opened(path, 0, {}, {}, ec); }
+    [[nodiscard]] static file_mutex open(detail::path_ref path, sync::file_lock_kind k, std::error_code& ec) noexcept {
+        return opened(path, 0, k, {}, ec);
+    }
+    // The lock file, created if there is none.
+    static file_mutex open_or_create(detail::path_ref path, sync::file_lock_kind k = sync::file_lock_kind::ofd, permissions p = {}) {
+        return or_throw(path, O_CREAT, k, p, "file_mutex::open_or_create");
+    }
+    static file_mutex open_or_create(detail::path_ref path, std::error_code& ec) noexcept { return opened(path, O_CREAT, {}, {}, ec); }
+    static file_mutex open_or_create(detail::path_ref path, sync::file_lock_kind k, std::error_code& ec) noexcept {
+        return opened(path, O_CREAT, k, {}, ec);
+    }
+    static file_mutex open_or_create(detail::path_ref path, sync::file_lock_kind k, permissions p, std::error_code& ec) noexcept {
+        return opened(path, O_CREAT, k, p, ec);
     }
     // Locks through a descriptor the caller opened (e.g. the file being guarded).
     file_mutex(detail::unique_fd fd, sync::file_lock_kind k) noexcept : fd_(std::move(fd)), lock_(k) {}
@@ -212,17 +211,27 @@ public:
 
     // Removes the lock file. Only once no process uses it: a process that opens
     // the path afterwards gets a new file, and a lock that excludes nobody.
-    static bool remove(const std::filesystem::path& path, std::error_code& ec) noexcept { return detail::remove_file(path, ec); }
-    static bool remove(const std::filesystem::path& path) { return detail::remove_file(path); }
+    // True if it was removed, false if there was none (not an error).
+    static bool remove(detail::path_ref path, std::error_code& ec) noexcept { return detail::remove_file(path, ec); }
+    static bool remove(detail::path_ref path) { return detail::remove_file(path, "file_mutex::remove"); }
 
     int native_handle() const noexcept { return fd_.get(); }
     bool is_open() const noexcept { return static_cast<bool>(fd_); }
     sync::file_lock_kind kind() const noexcept { return lock_.kind(); }
 
 private:
-    template <class Mode>
-    void open(Mode m, const std::filesystem::path& path, std::error_code& ec, permissions p = {}) noexcept {
-        fd_ = detail::open_regular_file(path, O_RDWR | detail::creation_flags(m), ec, p);
+    static file_mutex or_throw(detail::path_ref path, int create, sync::file_lock_kind k, permissions p, const char* what) {
+        std::error_code ec;
+        file_mutex m = opened(path, create, k, p, ec);
+        detail::throw_if(ec, what);
+        return m;
+    }
+    static file_mutex opened(detail::path_ref path, int create, sync::file_lock_kind k, permissions p, std::error_code& ec) noexcept {
+        file_mutex m;
+        m.lock_ = sync::file_lock(k);
+        m.fd_ = detail::open_regular_file(path, O_RDWR | create, ec, p);
+        if (ec) detail::with_name(ec, path.view());
+        return m;
     }
     bool timed(const deadline& dl) {
         std::error_code ec;

@@ -1,9 +1,9 @@
 // ipc/sync/futex.hpp: spin briefly, then sleep on a futex word in the shared region.
 #pragma once
 
-#include <chrono>
 
 #include "../concepts.hpp"
+#include "../detail/chrono.hpp"
 #include "../detail/cpu.hpp"
 #include "../detail/futex.hpp"
 #include "../detail/parking.hpp"
@@ -11,10 +11,11 @@
 namespace ipc::sync {
 
 // The default for shared-memory channels. A waiter polls ready() for
-// spin_time (a peer on another core usually answers within it), then parks with FUTEX_WAIT on the direction's word. The notifier makes a
-// system call only when a waiter is parked and has not been woken already;
-// otherwise notify() is one load of a line nobody writes (see
-// detail::asymmetric_barrier), so the hot path stays in user space.
+// spin_time (a peer on another core usually answers within it), then parks
+// with FUTEX_WAIT on the direction's word. The notifier makes a system call
+// only when a waiter is parked and has not been woken already; otherwise
+// notify() is one read-modify-write of the waiter count (see
+// detail::parking), so the hot path stays in user space.
 struct futex {
     static constexpr bool kernel_blocking = false;
     static constexpr bool can_block = true;

@@ -37,6 +37,7 @@
 #include "../detail/fd.hpp"
 #include "../detail/fd_passing.hpp"
 #include "../framing/fixed.hpp"
+#include "../fwd.hpp"
 #include "../sync/poll.hpp"
 
 namespace ipc::transport {
@@ -59,6 +60,7 @@ public:
         if (!fd) ec = detail::last_error();
         return eventfd(std::move(fd));
     }
+    static eventfd create(std::error_code& ec) noexcept { return create(eventfd_mode::counter, 0, ec); }
     static eventfd create(eventfd_mode m = eventfd_mode::counter, unsigned initial = 0) {
         std::error_code ec;
         auto e = create(m, initial, ec);
@@ -146,9 +148,6 @@ private:
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-// A duplex channel of 64-bit counts: send adds, recv takes (see eventfd_mode).
-using eventfd_channel = channel<std::uint64_t, transport::eventfd, sync::poll, framing::fixed>;
-
-} // namespace ipc
+// The channel over an eventfd (defined in ipc/fwd.hpp, included above):
+// ipc::eventfd_channel, a duplex channel of 64-bit counts: send adds, recv
+// takes (see eventfd_mode).

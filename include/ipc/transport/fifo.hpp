@@ -14,20 +14,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "../basic_channel.hpp"
+#include "../detail/chrono.hpp"
 #include "../detail/deadline.hpp"
 #include "../detail/file_open.hpp"
 #include "../detail/name.hpp"
 #include "../detail/pipe_io.hpp"
+#include "../detail/sleep.hpp"
+#include "../eos.hpp"
 #include "../framing/delimited.hpp"
+#include "../fwd.hpp"
 
 namespace ipc::detail {
 
@@ -82,12 +83,14 @@ class fifo_end {
 public:
     template <class Rep, class Period>
     static End open(std::string_view path, std::chrono::duration<Rep, Period> timeout, std::error_code& ec) noexcept {
-        return End::open(path, deadline::after(timeout), ec);
+        End e = End::open(path, deadline::after(timeout), ec);
+        if (ec) with_name(ec, path);
+        return e;
     }
     template <class Rep, class Period>
     static End open(std::string_view path, std::chrono::duration<Rep, Period> timeout) {
         std::error_code ec;
-        End e = End::open(path, deadline::after(timeout), ec);
+        End e = open(path, timeout, ec);
         throw_if(ec, End::open_what);
         return e;
     }
@@ -109,34 +112,20 @@ namespace ipc::transport {
 // validated as described at detail::fs_path (errc::name_invalid).
 struct fifo {
     // mkfifo with O_EXCL semantics: an existing path (of any kind, a dangling
-    // symlink included) is errc::already_exists. The FIFO gets exactly `mode`,
-    // whatever the umask: the mode is set again on the created inode, reached
-    // through an O_PATH descriptor so that a path swapped in meanwhile is not
-    // followed and the FIFO is never opened for I/O.
-    static bool create(std::string_view path, ::mode_t mode, std::error_code& ec) noexcept {
-        detail::fifo_path p(path, ec);
-        if (!p) return false;
-        mode &= 07777;
-        if (::mkfifo(p.c_str(), mode) != 0) {  // umask can only take bits away: never wider than asked
-            ec = detail::last_error();
-            return false;
-        }
-        detail::unique_fd fd(::open(p.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
-        struct stat st {};
-        bool ours = fd && ::fstat(fd.get(), &st) == 0 && S_ISFIFO(st.st_mode);
-        if (ours) {
-            char proc[32];
-            std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd.get());
-            if (::chmod(proc, mode) == 0) return true;
-        }
-        ec = ours ? detail::last_error() : make_error_code(errc::bad_message);
-        if (ours) ::unlink(p.c_str());
-        return false;
-    }
-    static void create(std::string_view path, ::mode_t mode = 0600) {
+    // symlink included) is errc::already_exists. The FIFO gets exactly p.mode
+    // (0600 unless widened), whatever the umask: the mode is set again on the
+    // created inode, reached through an O_PATH descriptor so that a path
+    // swapped in meanwhile is not followed and the FIFO is never opened for I/O.
+    static void create(std::string_view path, permissions p = {}) {
         std::error_code ec;
-        (void)create(path, mode, ec);
+        (void)create(path, p, ec);
         detail::throw_if(ec, "fifo::create");
+    }
+    static bool create(std::string_view path, std::error_code& ec) noexcept { return create(path, permissions{}, ec); }
+    static bool create(std::string_view path, permissions perm, std::error_code& ec) noexcept {
+        if (make(path, perm.mode & 07777, ec)) return true;
+        detail::with_name(ec, path);
+        return false;
     }
 
     // Unlinks the FIFO. Returns false (without an error) when nothing is
@@ -161,6 +150,27 @@ struct fifo {
         detail::throw_if(ec, "fifo::remove");
         return r;
     }
+
+private:
+    static bool make(std::string_view path, ::mode_t mode, std::error_code& ec) noexcept {
+        detail::fifo_path p(path, ec);
+        if (!p) return false;
+        if (::mkfifo(p.c_str(), mode) != 0) {  // umask can only take bits away: never wider than asked
+            ec = detail::last_error();
+            return false;
+        }
+        detail::unique_fd fd(::open(p.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+        struct stat st {};
+        bool ours = fd && ::fstat(fd.get(), &st) == 0 && S_ISFIFO(st.st_mode);
+        if (ours) {
+            char proc[32];
+            std::snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd.get());
+            if (::chmod(proc, mode) == 0) return true;
+        }
+        ec = ours ? detail::last_error() : make_error_code(errc::bad_message);
+        if (ours) ::unlink(p.c_str());
+        return false;
+    }
 };
 
 // The read end of a FIFO.
@@ -171,6 +181,8 @@ struct fifo {
 // left; before any writer it is would_block (nonblocking) or keeps waiting
 // (blocking). It relies on the kernel's own record: a FIFO opened O_NONBLOCK
 // with no writer reports POLLHUP only after a writer has come and gone.
+// A reader serving writers one after another (`echo a > f; echo b > f`)
+// chooses end_of_stream(eos::never) and waits for the next one instead.
 class fifo_reader : public detail::fifo_end<fifo_reader> {
 public:
     static constexpr const char* open_what = "fifo_reader::open";
@@ -181,9 +193,9 @@ public:
     // Opens at once, writer or not; the first receive waits for a writer.
     static fifo_reader open(std::string_view path, std::error_code& ec) noexcept {
         detail::fifo_path p(path, ec);
-        if (!p || !detail::check_fifo_path(p.c_str(), ec)) return {};
+        if (!p || !detail::check_fifo_path(p.c_str(), ec)) return detail::with_name(ec, path), fifo_reader{};
         auto fd = detail::open_fifo(p.c_str(), O_RDONLY, ec);
-        if (!fd) return {};
+        if (!fd) return detail::with_name(ec, path), fifo_reader{};
         fifo_reader r;
         r.end_ = detail::pipe_end(std::move(fd), O_RDONLY);
         return r;
@@ -231,6 +243,42 @@ public:
         }
     }
 
+    // What ends the stream (see ipc/eos.hpp). eos::never holds a write end of
+    // this reader's own, so the FIFO never runs out of writers: a read waits
+    // for the next writer's bytes instead of reporting peer_closed. It is
+    // opened through /proc/self/fd, so it is the FIFO this reader has open
+    // even if the path was replaced since.
+    bool end_of_stream(eos e, std::error_code& ec) noexcept {
+        ec.clear();
+        if (e == eos::when_all_senders_left) {
+            keep_open_.reset();
+            return true;
+        }
+        if (keep_open_) return true;
+        if (!end_.is_open()) {
+            ec = std::make_error_code(std::errc::bad_file_descriptor);
+            return false;
+        }
+        char self[32];
+        std::snprintf(self, sizeof self, "/proc/self/fd/%d", end_.native_handle());
+        keep_open_.reset(detail::retry_eintr([&] { return ::open(self, O_WRONLY | O_NONBLOCK | O_CLOEXEC); }));
+        if (!keep_open_) ec = detail::last_error();
+        return static_cast<bool>(keep_open_);
+    }
+    void end_of_stream(eos e) {
+        std::error_code ec;
+        (void)end_of_stream(e, ec);
+        detail::throw_if(ec, "fifo_reader::end_of_stream");
+    }
+    eos end_of_stream() const noexcept { return keep_open_ ? eos::never : eos::when_all_senders_left; }
+
+    void close() noexcept {
+        keep_open_.reset();
+        end_.close();
+    }
+
+private:
+    detail::unique_fd keep_open_;  // eos::never: a write end nobody writes to
 };
 
 // The write end of a FIFO. Writing after every reader left is
@@ -266,10 +314,9 @@ public:
                 ec = detail::expired_code(dl);
                 return {};
             }
-            auto nap = dl.is_never() ? deadline::clock::duration(pause)
-                                     : std::min<deadline::clock::duration>(pause, dl.remaining());
-            std::this_thread::sleep_for(nap);
-            pause = std::min<microseconds>(pause * 2, milliseconds(10));
+            const auto left = dl.remaining();
+            detail::sleep_for(dl.is_never() || pause < left ? deadline::clock::duration(pause) : left);
+            pause = pause * 2 < milliseconds(10) ? pause * 2 : milliseconds(10);
         }
     }
 
@@ -280,15 +327,7 @@ public:
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using fifo_sender = channel<T, transport::fifo_writer, Sync, Framing>;
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using fifo_receiver = channel<T, transport::fifo_reader, Sync, Framing>;
-
-// Lines of text over a FIFO (shell interop: `echo hello > the_fifo`).
-using fifo_line_sender = channel<std::string, transport::fifo_writer, sync::poll, framing::delimited>;
-using fifo_line_receiver = channel<std::string, transport::fifo_reader, sync::poll, framing::delimited>;
-
-} // namespace ipc
+// Channels over a FIFO (defined in ipc/fwd.hpp, included above):
+// ipc::fifo_sender<T>::open(path, 5s), ipc::fifo_receiver<T>::open(path), and
+// for lines of text (`echo hello > the_fifo`) ipc::fifo_line_sender and
+// ipc::fifo_line_receiver.

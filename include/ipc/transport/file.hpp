@@ -18,7 +18,8 @@
 // writers' lock) and ipc::file_receiver<T> (sync::poll on the inotify descriptor).
 //
 // Resuming: file_position(receiver) is the offset just past the last message
-// returned; a new reader constructed at that offset continues from there.
+// returned; a reader opened at that offset (file_reader::open(path, end, offset))
+// continues from there.
 //
 // What the file does not protect against: a writer that does not take the
 // lock, truncation or rewriting behind a reader's back (a follower whose
@@ -42,18 +43,18 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
 #include <new>
 #include <span>
+#include <string>
 
 #include "../basic_channel.hpp"
 #include "../concepts.hpp"
 #include "../detail/fd.hpp"
 #include "../detail/file_open.hpp"
+#include "../fwd.hpp"
 #include "../open_mode.hpp"
 #include "../sync/file_lock.hpp"
 #include "../sync/poll.hpp"
@@ -66,26 +67,36 @@ class file_writer {
 public:
     file_writer() noexcept = default;
 
-    // create_only fails with errc::already_exists; open_only with errc::not_found.
-    // New files are 0600; a symbolic link is refused (ELOOP), so is anything
-    // that is not a regular file (EINVAL); a bad path (see detail::fs_path)
-    // is errc::name_invalid.
-    template <class Mode>
-    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock = {}) : file_writer(m, path, lock, permissions{}) {}
-    template <class Mode>
-    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock, std::error_code& ec) noexcept
-        : file_writer(m, path, lock, permissions{}, ec) {}
-    // The same, a new file (and its journal) getting wider permissions than 0600 (less the umask).
-    template <class Mode>
-    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock, permissions p) : lock_(lock) {
-        std::error_code ec;
-        open(m, path, p, ec);
-        detail::throw_if(ec, "file_writer open");
+    // A new log (and its journal), 0600 unless widened (less the umask);
+    // errc::already_exists if the path is taken. A symbolic link is refused
+    // (ELOOP), so is anything that is not a regular file (EINVAL); a bad path
+    // (see detail::fs_path) is errc::name_invalid.
+    static file_writer create(detail::path_ref path, sync::file_lock lock = {}, permissions p = {}) {
+        return or_throw(path, O_CREAT | O_EXCL, lock, p, "file_writer::create");
     }
-    template <class Mode>
-    file_writer(Mode m, const std::filesystem::path& path, sync::file_lock lock, permissions p, std::error_code& ec) noexcept
-        : lock_(lock) {
-        open(m, path, p, ec);
+    static file_writer create(detail::path_ref path, std::error_code& ec) noexcept { return opened(path, O_CREAT | O_EXCL, {}, {}, ec); }
+    static file_writer create(detail::path_ref path, sync::file_lock lock, std::error_code& ec) noexcept {
+        return opened(path, O_CREAT | O_EXCL, lock, {}, ec);
+    }
+    static file_writer create(detail::path_ref path, sync::file_lock lock, permissions p, std::error_code& ec) noexcept {
+        return opened(path, O_CREAT | O_EXCL, lock, p, ec);
+    }
+    // An existing log; errc::not_found if there is none.
+    [[nodiscard]] static file_writer open(detail::path_ref path, sync::file_lock lock = {}) { return or_throw(path, 0, lock, {}, "file_writer::open"); }
+    [[nodiscard]] static file_writer open(detail::path_ref path, std::error_code& ec) noexcept { return opened(path, 0, {}, {}, ec); }
+    [[nodiscard]] static file_writer open(detail::path_ref path, sync::file_lock lock, std::error_code& ec) noexcept {
+        return opened(path, 0, lock, {}, ec);
+    }
+    // The log, created if there is none.
+    static file_writer open_or_create(detail::path_ref path, sync::file_lock lock = {}, permissions p = {}) {
+        return or_throw(path, O_CREAT, lock, p, "file_writer::open_or_create");
+    }
+    static file_writer open_or_create(detail::path_ref path, std::error_code& ec) noexcept { return opened(path, O_CREAT, {}, {}, ec); }
+    static file_writer open_or_create(detail::path_ref path, sync::file_lock lock, std::error_code& ec) noexcept {
+        return opened(path, O_CREAT, lock, {}, ec);
+    }
+    static file_writer open_or_create(detail::path_ref path, sync::file_lock lock, permissions p, std::error_code& ec) noexcept {
+        return opened(path, O_CREAT, lock, p, ec);
     }
 
     // Blocking: waits for the lock in the kernel. Nonblocking: errc::would_block
@@ -150,8 +161,9 @@ public:
     sync::file_lock lock_policy() const noexcept { return lock_; }
 
     // Removes a log file and its journal by path (readers that have the log
-    // open keep reading it).
-    static bool remove(const std::filesystem::path& path, std::error_code& ec) noexcept {
+    // open keep reading it). True if the log was removed, false if there was
+    // none (not an error).
+    static bool remove(detail::path_ref path, std::error_code& ec) noexcept {
         try {
             std::error_code ignored;  // a log never opened by a file_writer has no journal
             (void)detail::remove_file(journal_path(path), ignored);
@@ -161,16 +173,13 @@ public:
         }
         return detail::remove_file(path, ec);
     }
-    static bool remove(const std::filesystem::path& path) {
-        std::error_code ignored;
-        (void)detail::remove_file(journal_path(path), ignored);
-        return detail::remove_file(path);
+    static bool remove(detail::path_ref path) {
+        std::error_code ec;
+        const bool r = remove(path, ec);
+        detail::throw_if(ec, "file_writer::remove");
+        return r;
     }
-    static std::filesystem::path journal_path(const std::filesystem::path& path) {
-        std::filesystem::path j = path;
-        j += ".journal";
-        return j;
-    }
+    static std::string journal_path(detail::path_ref path) { return std::string(path.view()) + ".journal"; }
 
 private:
     // At the journal's start; the frame's bytes follow it. Valid only as a
@@ -183,16 +192,26 @@ private:
         bool valid() const noexcept { return length > 0 && check == sum(start, length); }
     };
 
-    template <class Mode>
-    void open(Mode m, const std::filesystem::path& path, permissions p, std::error_code& ec) noexcept {
-        fd_ = detail::open_regular_file(path, O_WRONLY | O_APPEND | detail::creation_flags(m), ec, p);
-        if (ec) return;
-        try {
-            journal_ = detail::open_regular_file(journal_path(path), O_RDWR | O_CREAT, ec, p);
-        } catch (const std::bad_alloc&) {
-            ec = std::make_error_code(std::errc::not_enough_memory);
+    static file_writer or_throw(detail::path_ref path, int create, sync::file_lock lock, permissions p, const char* what) {
+        std::error_code ec;
+        file_writer w = opened(path, create, lock, p, ec);
+        detail::throw_if(ec, what);
+        return w;
+    }
+    static file_writer opened(detail::path_ref path, int create, sync::file_lock lock, permissions p, std::error_code& ec) noexcept {
+        file_writer w;
+        w.lock_ = lock;
+        w.fd_ = detail::open_regular_file(path, O_WRONLY | O_APPEND | create, ec, p);
+        if (!ec) {
+            try {
+                w.journal_ = detail::open_regular_file(journal_path(path), O_RDWR | O_CREAT, ec, p);
+            } catch (const std::bad_alloc&) {
+                ec = std::make_error_code(std::errc::not_enough_memory);
+            }
         }
-        if (ec) fd_.reset();
+        if (!ec) return w;
+        detail::with_name(ec, path.view());
+        return {};
     }
 
     // Writes all of iov to fd: at `at`, or appended when at < 0 (O_APPEND).
@@ -245,7 +264,7 @@ private:
         if (e < h.start || e >= h.start + h.length) return true;
         char buf[16384];
         for (std::uint64_t off = e - h.start; off < h.length;) {
-            const std::size_t want = std::min<std::uint64_t>(sizeof buf, h.length - off);
+            const std::size_t want = h.length - off < sizeof buf ? static_cast<std::size_t>(h.length - off) : sizeof buf;
             ssize_t n = detail::retry_eintr([&] { return ::pread(journal_.get(), buf, want, static_cast<off_t>(sizeof h + off)); });
             if (n <= 0) {
                 ec = n < 0 ? detail::last_error() : make_error_code(errc::truncated);
@@ -281,29 +300,19 @@ class file_reader {
 public:
     file_reader() noexcept = default;
 
-    file_reader(const std::filesystem::path& path, file_end end = file_end::closed, std::uint64_t offset = 0) {
+    // The log at path, read from `offset`; errc::not_found if there is none.
+    [[nodiscard]] static file_reader open(detail::path_ref path, file_end end = file_end::closed, std::uint64_t offset = 0) {
         std::error_code ec;
-        *this = file_reader(path, end, offset, ec);
-        detail::throw_if(ec, "file_reader open");
+        file_reader r = open(path, end, offset, ec);
+        detail::throw_if(ec, "file_reader::open");
+        return r;
     }
-    file_reader(const std::filesystem::path& path, file_end end, std::uint64_t offset, std::error_code& ec) noexcept
-        : offset_(offset), end_(end) {
-        fd_ = detail::open_regular_file(path, O_RDONLY, ec);
-        if (ec || end != file_end::follow) return;
-        notify_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
-        if (!notify_) {
-            ec = detail::last_error();
-            fd_.reset();
-            return;
-        }
-        // Watch the file we opened, not whatever the path names by now.
-        char self[32];
-        std::snprintf(self, sizeof self, "/proc/self/fd/%d", fd_.get());
-        if (::inotify_add_watch(notify_.get(), self, IN_MODIFY) < 0) {
-            ec = detail::last_error();
-            fd_.reset();
-            notify_.reset();
-        }
+    [[nodiscard]] static file_reader open(detail::path_ref path, std::error_code& ec) noexcept { return open(path, file_end::closed, 0, ec); }
+    [[nodiscard]] static file_reader open(detail::path_ref path, file_end end, std::uint64_t offset, std::error_code& ec) noexcept {
+        file_reader r;
+        if (r.open_log(path, end, offset, ec)) return r;
+        detail::with_name(ec, path.view());
+        return {};
     }
 
     std::size_t read_some(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept {
@@ -355,6 +364,27 @@ public:
     }
 
 private:
+    bool open_log(detail::path_ref path, file_end end, std::uint64_t offset, std::error_code& ec) noexcept {
+        offset_ = offset;
+        end_ = end;
+        fd_ = detail::open_regular_file(path, O_RDONLY, ec);
+        if (ec) return false;
+        if (end != file_end::follow) return true;
+        notify_.reset(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+        if (!notify_) {
+            ec = detail::last_error();
+            return false;
+        }
+        // Watch the file we opened, not whatever the path names by now.
+        char self[32];
+        std::snprintf(self, sizeof self, "/proc/self/fd/%d", fd_.get());
+        if (::inotify_add_watch(notify_.get(), self, IN_MODIFY) < 0) {
+            ec = detail::last_error();
+            return false;
+        }
+        return true;
+    }
+
     bool drain_and_check(std::error_code& ec) noexcept {
         char events[4096];
         while (::read(notify_.get(), events, sizeof events) > 0) {
@@ -381,11 +411,6 @@ private:
 
 namespace ipc {
 
-template <class T, class Framing = default_framing_t<T>>
-using file_sender = channel<T, transport::file_writer, sync::file_lock, Framing>;
-template <class T, class Framing = default_framing_t<T>>
-using file_receiver = channel<T, transport::file_reader, sync::poll, Framing>;
-
 // The file offset just past the last message a receiver returned: where a new
 // file_reader resumes without losing or repeating a message.
 template <class Ch>
@@ -395,3 +420,7 @@ std::uint64_t file_position(const Ch& receiver) noexcept {
 }
 
 } // namespace ipc
+
+// Channels over the log (defined in ipc/fwd.hpp, included above):
+// ipc::file_sender<T>::create(path) / ::open(path), and
+// ipc::file_receiver<T>::open(path, file_end::follow, offset).

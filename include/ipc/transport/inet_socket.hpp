@@ -19,6 +19,7 @@
 
 #include "../basic_channel.hpp"
 #include "../detail/socket_io.hpp"
+#include "../fwd.hpp"
 
 namespace ipc::transport {
 
@@ -78,7 +79,18 @@ public:
         return a;
     }
 
+    // The address a socket call returned (recvfrom, accept); empty if not IPv4/IPv6.
+    static inet_address from_native(const sockaddr_storage& ss, socklen_t len) noexcept {
+        inet_address a;
+        if ((ss.ss_family == AF_INET && len >= sizeof(sockaddr_in)) || (ss.ss_family == AF_INET6 && len >= sizeof(sockaddr_in6)))
+            std::memcpy(&a.sa_, &ss, ss.ss_family == AF_INET ? sizeof(sockaddr_in) : sizeof(sockaddr_in6));
+        return a;
+    }
+
     bool empty() const noexcept { return family() == AF_UNSPEC; }
+    friend bool operator==(const inet_address& a, const inet_address& b) noexcept {
+        return a.size() == b.size() && std::memcmp(a.data(), b.data(), a.size()) == 0;
+    }
     int family() const noexcept { return sa_.any.sa_family; }
     std::uint16_t port() const noexcept { return ntohs(family() == AF_INET6 ? sa_.v6.sin6_port : sa_.v4.sin_port); }
     inet_address with_port(std::uint16_t port) const noexcept {
@@ -166,7 +178,16 @@ class tcp_listener : public detail::accept_ops<tcp_listener, tcp> {
 public:
     tcp_listener() noexcept = default;
 
-    static tcp_listener listen(const inet_address& a, std::error_code& ec, int backlog = SOMAXCONN) noexcept {
+    // Listens on `a` (port 0: the kernel picks, see local_address()) with room
+    // for `backlog` pending connections; a port in use is errc::already_exists.
+    static tcp_listener listen(const inet_address& a, int backlog = SOMAXCONN) {
+        std::error_code ec;
+        tcp_listener l = listen(a, backlog, ec);
+        detail::throw_if(ec, ("listen " + a.to_string()).c_str());
+        return l;
+    }
+    static tcp_listener listen(const inet_address& a, std::error_code& ec) noexcept { return listen(a, SOMAXCONN, ec); }
+    static tcp_listener listen(const inet_address& a, int backlog, std::error_code& ec) noexcept {
         ec.clear();
         tcp_listener l;
         l.fd_ = detail::open_socket(a.family(), SOCK_STREAM | SOCK_NONBLOCK, ec);  // see detail::accept_socket
@@ -177,12 +198,6 @@ public:
             return {};
         }
         l.address_ = inet_address::local_of(l.fd_.get(), ec);
-        return l;
-    }
-    static tcp_listener listen(const inet_address& a, int backlog = SOMAXCONN) {
-        std::error_code ec;
-        tcp_listener l = listen(a, ec, backlog);
-        detail::throw_if(ec, ("listen " + a.to_string()).c_str());
         return l;
     }
 
@@ -231,32 +246,52 @@ public:
         return s;
     }
     // Sends to (and receives only from) remote; from an ephemeral port, or from local.
-    static udp connect(const inet_address& remote, std::error_code& ec, const inet_address& local = {}) noexcept {
+    static udp connect(const inet_address& remote, const inet_address& local = {}) {
+        std::error_code ec;
+        udp s = connect(remote, local, ec);
+        detail::throw_if(ec, ("connect " + remote.to_string()).c_str());
+        return s;
+    }
+    static udp connect(const inet_address& remote, std::error_code& ec) noexcept { return connect(remote, inet_address{}, ec); }
+    static udp connect(const inet_address& remote, const inet_address& local, std::error_code& ec) noexcept {
         ec.clear();
         udp s = local.empty() ? udp(detail::open_socket(remote.family(), SOCK_DGRAM, ec)) : bind(local, ec);
         if (ec || !s.set_peer(remote, ec)) return {};
-        return s;
-    }
-    static udp connect(const inet_address& remote, const inet_address& local = {}) {
-        std::error_code ec;
-        udp s = connect(remote, ec, local);
-        detail::throw_if(ec, ("connect " + remote.to_string()).c_str());
         return s;
     }
 
     // Connects this socket (e.g. a bound server answering one client).
     bool set_peer(const inet_address& remote, std::error_code& ec) noexcept { return connect_peer(remote.data(), remote.size(), ec); }
     inet_address local_address(std::error_code& ec) const noexcept { return inet_address::local_of(fd_.get(), ec); }
+
+    // Per message: where to send it (empty: the connected peer), and who sent
+    // the one received, so a bound server answers each client:
+    //   ipc::transport::udp::recv_info from;  ch.recv(req, from);  ch.send(reply, {.to = from.sender});
+    struct send_options {
+        inet_address to;
+    };
+    struct recv_info {
+        inet_address sender;
+    };
+    using message_socket::recv_message;
+    using message_socket::send_message;
+    bool send_message(std::span<const std::byte> msg, const send_options& o, io_mode m, std::error_code& ec) noexcept {
+        return send_message_to(msg, o.to.empty() ? nullptr : o.to.data(), o.to.size(), m, ec);
+    }
+    std::size_t recv_message(std::span<std::byte> buf, recv_info& i, io_mode m, std::error_code& ec) noexcept {
+        return recv_message_from(buf, i.sender, m, ec);
+    }
+    // The largest UDP payload (65535 less the UDP header; IPv4 allows 20 bytes less).
+    static constexpr std::size_t max_message_size() noexcept { return 65527; }
+    std::string describe() const {
+        std::error_code ec;
+        const inet_address a = local_address(ec);
+        return ec ? std::string("udp") : "udp " + a.to_string();
+    }
 };
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-// A connected TCP socket is one channel that both sends and receives.
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using tcp_channel = channel<T, transport::tcp, Sync, Framing>;
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using udp_channel = channel<T, transport::udp, Sync, Framing>;
-
-} // namespace ipc
+// Channels over TCP and UDP (defined in ipc/fwd.hpp, included above): a
+// connected socket is one channel that both sends and receives,
+// auto ch = ipc::tcp_channel<T>::connect(address, 1s); ipc::udp_channel<T>.

@@ -6,7 +6,11 @@
 
 #include <string>
 
+#include "../basic_channel.hpp"
 #include "../detail/fd.hpp"
+#include "../framing/length_prefixed.hpp"
+#include "../fwd.hpp"
+#include "../sync/futex.hpp"
 #include "ring_region.hpp"
 
 namespace ipc::detail {
@@ -15,8 +19,8 @@ namespace ipc::detail {
 // own; a crash of the machine, not of a process, may lose the latest ones).
 struct mapped_file_backing {
     static constexpr const char* what = "mapped_file";
-    static bool valid_name(std::string_view path) noexcept {
-        return !path.empty() && path.size() < PATH_MAX && path.find('\0') == std::string_view::npos;
+    static bool check_name(std::string_view path, std::error_code& ec) noexcept {
+        return ipc::detail::fs_path(path, ec, ipc::detail::parent_refs::allow);
     }
     static ipc::detail::mapping create(std::string_view path, std::size_t size, ::mode_t mode, std::error_code& ec) noexcept {
         const std::string p(path);
@@ -45,10 +49,6 @@ struct mapped_file_backing {
 };
 } // namespace ipc::detail
 
-namespace ipc::transport {
-
-// ipc::transport::mapped_file<ring::spsc<T>>: named by a path; remove(path) deletes the file.
-template <class Ring>
-using mapped_file = named_region<Ring, ipc::detail::mapped_file_backing>;
-
-} // namespace ipc::transport
+// Channels over an mmap'd file (defined in ipc/fwd.hpp, included above):
+// ipc::mapped_file_channel<T>::open_or_create("/var/lib/app/jobs.ring", 1024);
+// also ipc::mapped_file_mpmc_channel<T> and ipc::mapped_file_message_channel<T = std::string>.

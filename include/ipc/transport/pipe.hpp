@@ -4,7 +4,13 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <string>
+
+#include "../basic_channel.hpp"
 #include "../detail/pipe_io.hpp"
+#include "../framing/delimited.hpp"
+#include "../fwd.hpp"
+#include "../sync/poll.hpp"
 
 namespace ipc::transport {
 
@@ -51,7 +57,8 @@ struct pipe_pair {
 
 // A new pipe; both ends close on exec. pipe_size (bytes, 0 = the kernel's
 // default) asks F_SETPIPE_SZ for a bigger buffer.
-inline pipe_pair make_pipe(std::error_code& ec, int pipe_size = 0) noexcept {
+inline pipe_pair make_pipe(int pipe_size, std::error_code& ec) noexcept {
+    ec.clear();
     int fds[2];
     if (::pipe2(fds, O_CLOEXEC) != 0) {
         ec = detail::last_error();
@@ -59,17 +66,45 @@ inline pipe_pair make_pipe(std::error_code& ec, int pipe_size = 0) noexcept {
     }
     pipe_pair p{pipe_reader(detail::unique_fd(fds[0])), pipe_writer(detail::unique_fd(fds[1]))};
     if (pipe_size > 0 && ::fcntl(fds[1], F_SETPIPE_SZ, pipe_size) < 0) {
-        ec = detail::last_error();
+        ec = detail::explain(detail::last_error(), "F_SETPIPE_SZ %d (the limit for unprivileged processes is /proc/sys/fs/pipe-max-size)",
+                             pipe_size);
         return {};
     }
     return p;
 }
-
+inline pipe_pair make_pipe(std::error_code& ec) noexcept { return make_pipe(0, ec); }
 inline pipe_pair make_pipe(int pipe_size = 0) {
     std::error_code ec;
-    auto p = make_pipe(ec, pipe_size);
+    auto p = make_pipe(pipe_size, ec);
     detail::throw_if(ec, "pipe");
     return p;
 }
 
 } // namespace ipc::transport
+
+namespace ipc {
+
+// Both ends of a new pipe as typed channels. After fork(), each process keeps
+// one end and destroys (or close()s) the other.
+template <class T, class Sync, class Framing>  // defaults: sync::poll, default_framing_t<T> (ipc/fwd.hpp)
+struct pipe_channel {
+    pipe_sender<T, Sync, Framing> sender;
+    pipe_receiver<T, Sync, Framing> receiver;
+
+    static pipe_channel create(Framing f = {}, int pipe_size = 0) {
+        auto p = transport::make_pipe(pipe_size);
+        return {pipe_sender<T, Sync, Framing>(std::move(p.writer), f), pipe_receiver<T, Sync, Framing>(std::move(p.reader), f)};
+    }
+    static pipe_channel create(std::error_code& ec) { return create(Framing{}, 0, ec); }
+    static pipe_channel create(Framing f, int pipe_size, std::error_code& ec) {
+        auto p = transport::make_pipe(pipe_size, ec);
+        if (ec) return {};
+        return {pipe_sender<T, Sync, Framing>(std::move(p.writer), f), pipe_receiver<T, Sync, Framing>(std::move(p.reader), f)};
+    }
+};
+
+} // namespace ipc
+
+// The other channels over pipes (defined in ipc/fwd.hpp, included above):
+// ipc::pipe_sender<T>, ipc::pipe_receiver<T>, and for lines of text (shell
+// interop) ipc::pipe_line_sender and ipc::pipe_line_receiver.

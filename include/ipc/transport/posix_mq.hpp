@@ -6,9 +6,10 @@
 #include <mqueue.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -18,6 +19,7 @@
 #include "../detail/message_queue.hpp"
 #include "../detail/name.hpp"
 #include "../detail/proc.hpp"
+#include "../fwd.hpp"
 #include "../open_mode.hpp"
 #include "../sync/poll.hpp"
 
@@ -33,7 +35,6 @@ enum class mq_access : unsigned char { send, recv, both };
 struct posix_mq_options {
     std::size_t max_messages = 10;   // mq_maxmsg
     std::size_t message_size = 8192; // mq_msgsize: the largest message, in bytes
-    mode_t mode = 0600;
     mq_access access = mq_access::both;
 };
 
@@ -61,11 +62,10 @@ struct posix_mq_limits {
 namespace ipc::detail {
 
 // Why the kernel refused to create a queue, with the limits that did it.
-inline std::string mq_limit_text(const char* path, int err, const transport::posix_mq_options& o) {
+inline std::string mq_limit_text(int err, const transport::posix_mq_options& o) {
     auto l = transport::posix_mq_limits::read();
     auto n = [](long long v) { return v < 0 ? std::string("unknown") : std::to_string(v); };
-    std::string s = std::string("posix_mq \"") + path + "\": the kernel refused max_messages " + std::to_string(o.max_messages) +
-                    ", message_size " + std::to_string(o.message_size) + ": ";
+    std::string s = "the kernel refused max_messages " + std::to_string(o.max_messages) + ", message_size " + std::to_string(o.message_size) + ": ";
     switch (err) {
     case EINVAL:
         s += "max_messages must be at most /proc/sys/fs/mqueue/msg_max (" + n(l.msg_max) +
@@ -101,54 +101,87 @@ class posix_mq {
 public:
     posix_mq() noexcept = default;
 
-    // A new queue; errc::already_exists if the name is taken.
-    posix_mq(create_only_t, std::string_view name, const posix_mq_options& o = {}) { open_or_throw(name, O_CREAT | O_EXCL, o); }
-    posix_mq(create_only_t, std::string_view name, const posix_mq_options& o, std::error_code& ec) noexcept {
-        open(name, O_CREAT | O_EXCL, o, ec, nullptr);
+    // A new queue; errc::already_exists if the name is taken, errc::limit_exceeded
+    // (with the kernel limit that refused it) if the options are too large.
+    static posix_mq create(std::string_view name, const posix_mq_options& o = {}, permissions p = {}) {
+        return or_throw(name, O_CREAT | O_EXCL, o, p, "posix_mq::create");
+    }
+    static posix_mq create(std::string_view name, std::error_code& ec) noexcept { return create(name, {}, permissions{}, ec); }
+    static posix_mq create(std::string_view name, const posix_mq_options& o, std::error_code& ec) noexcept {
+        return create(name, o, permissions{}, ec);
+    }
+    static posix_mq create(std::string_view name, const posix_mq_options& o, permissions p, std::error_code& ec) noexcept {
+        return opened(name, O_CREAT | O_EXCL, o, p, ec);
     }
     // The queue of that name, created with o if there is none (o is ignored otherwise).
-    posix_mq(open_or_create_t, std::string_view name, const posix_mq_options& o = {}) { open_or_throw(name, O_CREAT, o); }
-    posix_mq(open_or_create_t, std::string_view name, const posix_mq_options& o, std::error_code& ec) noexcept {
-        open(name, O_CREAT, o, ec, nullptr);
+    static posix_mq open_or_create(std::string_view name, const posix_mq_options& o = {}, permissions p = {}) {
+        return or_throw(name, O_CREAT, o, p, "posix_mq::open_or_create");
     }
-    // An existing queue; errc::not_found if there is none.
-    posix_mq(open_only_t, std::string_view name, mq_access a = mq_access::both) { open_or_throw(name, 0, with_access(a)); }
-    posix_mq(open_only_t, std::string_view name, mq_access a, std::error_code& ec) noexcept {
-        open(name, 0, with_access(a), ec, nullptr);
+    static posix_mq open_or_create(std::string_view name, std::error_code& ec) noexcept { return open_or_create(name, {}, permissions{}, ec); }
+    static posix_mq open_or_create(std::string_view name, const posix_mq_options& o, std::error_code& ec) noexcept {
+        return open_or_create(name, o, permissions{}, ec);
+    }
+    static posix_mq open_or_create(std::string_view name, const posix_mq_options& o, permissions p, std::error_code& ec) noexcept {
+        return opened(name, O_CREAT, o, p, ec);
+    }
+    // An existing queue, for sending, receiving or both; errc::not_found if there is none.
+    [[nodiscard]] static posix_mq open(std::string_view name, mq_access a = mq_access::both) {
+        return or_throw(name, 0, with_access(a), {}, "posix_mq::open");
+    }
+    [[nodiscard]] static posix_mq open(std::string_view name, std::error_code& ec) noexcept { return open(name, mq_access::both, ec); }
+    [[nodiscard]] static posix_mq open(std::string_view name, mq_access a, std::error_code& ec) noexcept {
+        return opened(name, 0, with_access(a), {}, ec);
     }
 
     // Deletes the name; processes that have the queue open go on using it.
-    // False with ec = errc::not_found when there is no such queue.
+    // True if it was removed, false if there was none (not an error).
     static bool remove(std::string_view name, std::error_code& ec) noexcept {
+        ec.clear();
         std::string path;
         if (!detail::posix_ipc_name(name, path, ec)) return false;
-        if (::mq_unlink(path.c_str()) != 0) {
-            ec = detail::last_error();
-            return false;
-        }
-        return true;
+        if (::mq_unlink(path.c_str()) == 0) return true;
+        ec = detail::last_error();
+        if (ec == errc::not_found) ec.clear();
+        else detail::with_name(ec, name);
+        return false;
     }
-    // False when there was no such queue; other failures throw.
     static bool remove(std::string_view name) {
         std::error_code ec;
-        if (remove(name, ec)) return true;
-        if (ec == errc::not_found) return false;
-        detail::throw_error(ec, "posix_mq::remove");
+        const bool r = remove(name, ec);
+        detail::throw_if(ec, "posix_mq::remove");
+        return r;
     }
 
     // ---- the message transport ------------------------------------------
 
-    // Sends with send_priority().
-    bool send_message(std::span<const std::byte> msg, io_mode m, std::error_code& ec) noexcept {
-        return send(msg, send_priority_, m, ec);
-    }
-    // Receives the highest-priority message; its priority is last_priority().
-    std::size_t recv_message(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept { return receive(buf, m, ec); }
+    // Per message: the priority it is sent with, 0 (lowest, the default) up
+    // to max_priority(); the one a receive took (the highest queued).
+    //   ch.send(job, {.priority = 5});
+    //   ipc::transport::posix_mq::recv_info info;  ch.recv(job, info);  info.priority
+    struct send_options {
+        unsigned priority = 0;
+    };
+    struct recv_info {
+        unsigned priority = 0;
+    };
 
+    bool send_message(std::span<const std::byte> msg, io_mode m, std::error_code& ec) noexcept { return send(msg, 0, m, ec); }
+    bool send_message(std::span<const std::byte> msg, const send_options& o, io_mode m, std::error_code& ec) noexcept {
+        return send(msg, o.priority, m, ec);
+    }
+    // Receives the oldest message of the highest priority.
+    std::size_t recv_message(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept { return receive(buf, m, ec); }
+    std::size_t recv_message(std::span<std::byte> buf, recv_info& i, io_mode m, std::error_code& ec) noexcept {
+        return receive(buf, m, ec, &i.priority);
+    }
+    // The largest message the queue holds: a receiver needs no larger buffer.
+    std::size_t max_message_size() const noexcept { return msgsize_; }
+
+    // Over max_priority() is errc::limit_exceeded.
     bool send(std::span<const std::byte> msg, unsigned priority, io_mode m, std::error_code& ec) noexcept {
         if (!check_open(ec)) return false;
-        if (priority >= MQ_PRIO_MAX) {
-            ec = make_error_code(errc::limit_exceeded);
+        if (priority > max_priority()) {
+            ec = detail::explain(errc::limit_exceeded, "posix_mq: priority %u is over the largest, %u", priority, max_priority());
             return false;
         }
         auto data = reinterpret_cast<const char*>(msg.data());
@@ -158,13 +191,15 @@ public:
         });
         if (r == 0) return true;
         ec = failure(m);
+        if (ec == errc::message_too_large)
+            ec = detail::explain(ec, "a message of %zu bytes is over the queue's message_size of %zu bytes", msg.size(), msgsize_);
         return false;
     }
 
     // A buffer smaller than message_size() costs one copy through a buffer
     // made on first need; a message larger than buf is discarded and reported
-    // as errc::message_too_large.
-    std::size_t receive(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept {
+    // as errc::message_too_large. The message's priority goes to *priority.
+    std::size_t receive(std::span<std::byte> buf, io_mode m, std::error_code& ec, unsigned* priority = nullptr) noexcept {
         if (!check_open(ec)) return 0;
         const bool direct = buf.size() >= msgsize_;
         if (!direct && !spill_) {
@@ -182,11 +217,12 @@ public:
             ec = failure(m);
             return 0;
         }
-        last_priority_ = prio;
+        if (priority) *priority = prio;
         const auto len = static_cast<std::size_t>(n);
         if (!direct) {
             if (len > buf.size()) {
-                ec = make_error_code(errc::message_too_large);
+                ec = detail::explain(errc::message_too_large, "a message of %zu bytes arrived for a receive limit of %zu bytes", len,
+                                     buf.size());
                 return 0;
             }
             if (len > 0) std::memcpy(buf.data(), spill_.get(), len);
@@ -194,26 +230,15 @@ public:
         return len;
     }
 
-    // ---- priorities -----------------------------------------------------
-
-    // The priority send_message (so a channel's send) uses: 0 (lowest) up to
-    // max_priority(); over that is errc::limit_exceeded.
-    void set_send_priority(unsigned p) {
-        std::error_code ec;
-        detail::throw_if(set_send_priority(p, ec) ? std::error_code{} : ec, "posix_mq::set_send_priority");
-    }
-    bool set_send_priority(unsigned p, std::error_code& ec) noexcept {
-        if (p > max_priority()) {
-            ec = make_error_code(errc::limit_exceeded);
-            return false;
-        }
-        send_priority_ = p;
-        return true;
-    }
-    unsigned send_priority() const noexcept { return send_priority_; }
-    // The priority of the message the last successful receive returned.
-    unsigned last_priority() const noexcept { return last_priority_; }
     static constexpr unsigned max_priority() noexcept { return MQ_PRIO_MAX - 1; }
+
+    // Names the queue in error messages: its name as the descriptor shows it.
+    std::string describe() const {
+        char link[64], path[256];
+        std::snprintf(link, sizeof link, "/proc/self/fd/%d", mq_.get());
+        const ssize_t n = ::readlink(link, path, sizeof path - 1);
+        return n > 0 ? "posix_mq '" + std::string(path, static_cast<std::size_t>(n)) + "'" : std::string("posix_mq");
+    }
 
     // ---- the queue ------------------------------------------------------
 
@@ -258,44 +283,52 @@ private:
         return detail::last_error();
     }
 
-    void open_or_throw(std::string_view name, int create, const posix_mq_options& o) {
+    static posix_mq or_throw(std::string_view name, int create, const posix_mq_options& o, permissions p, const char* what) {
         std::error_code ec;
-        std::string why;
-        if (!open(name, create, o, ec, &why)) throw ipc::error(ec, why);
+        posix_mq q = opened(name, create, o, p, ec);
+        detail::throw_if(ec, what);
+        return q;
+    }
+    static posix_mq opened(std::string_view name, int create, const posix_mq_options& o, permissions p, std::error_code& ec) noexcept {
+        ec.clear();
+        posix_mq q;
+        if (!q.open_queue(name, create, o, p.mode, ec)) {
+            detail::with_name(ec, name);
+            return {};
+        }
+        return q;
     }
 
-    // Opens (create != 0: creates) the queue; on failure, why (if given) says so in words.
-    bool open(std::string_view name, int create, const posix_mq_options& o, std::error_code& ec, std::string* why) {
+    // Opens (create != 0: creates) the queue; a failure is explained (last_error_detail).
+    bool open_queue(std::string_view name, int create, const posix_mq_options& o, mode_t mode, std::error_code& ec) noexcept {
         std::string path;
-        if (!detail::posix_ipc_name(name, path, ec)) {
-            if (why) *why = "posix_mq: a queue name is an optional '/' then 1 to 255 characters of [A-Za-z0-9._-], not \".\" or \"..\"";
-            return false;
-        }
+        if (!detail::posix_ipc_name(name, path, ec)) return false;
         if (create && (o.max_messages == 0 || o.message_size == 0 || o.max_messages > detail::queue_size_max || o.message_size > detail::queue_size_max)) {
-            ec = std::make_error_code(std::errc::invalid_argument);
-            if (why) *why = std::string("posix_mq \"") + path + "\": max_messages and message_size must be 1 to LONG_MAX";
+            ec = detail::explain(std::make_error_code(std::errc::invalid_argument), "max_messages %zu and message_size %zu must each be 1 to LONG_MAX",
+                                 o.max_messages, o.message_size);
             return false;
         }
         const int access = o.access == mq_access::send ? O_WRONLY : o.access == mq_access::recv ? O_RDONLY : O_RDWR;
         mq_attr attr{};
         attr.mq_maxmsg = static_cast<long>(o.max_messages);
         attr.mq_msgsize = static_cast<long>(o.message_size);
-        int fd = detail::retry_eintr([&] { return ::mq_open(path.c_str(), access | create | O_CLOEXEC, o.mode & 0777, create ? &attr : nullptr); });
+        int fd = detail::retry_eintr([&] { return ::mq_open(path.c_str(), access | create | O_CLOEXEC, mode & 0777, create ? &attr : nullptr); });
         if (fd < 0) {
             const int e = errno;
             if (create && (e == EINVAL || e == EMFILE || e == ENOSPC)) {
                 ec = make_error_code(errc::limit_exceeded);
-                if (why) *why = detail::mq_limit_text(path.c_str(), e, o);
+                try {
+                    detail::explain(ec, "%s", detail::mq_limit_text(e, o).c_str());
+                } catch (...) {  // no words without memory; the code stands
+                }
             } else {
                 ec = detail::errno_code(e);
-                if (why) *why = std::string(create ? "posix_mq: create \"" : "posix_mq: open \"") + path + "\"";
             }
             return false;
         }
         detail::unique_fd q(fd);
         if (::mq_getattr(fd, &attr) != 0) {
             ec = detail::last_error();
-            if (why) *why = "posix_mq: mq_getattr";
             return false;
         }
         mq_ = std::move(q);
@@ -305,23 +338,16 @@ private:
     }
 
     detail::unique_fd mq_;                 // mq_close is close(2) on Linux
-    std::unique_ptr<std::byte[]> spill_;   // one whole message, for receive buffers smaller than msgsize_
+    detail::byte_buffer spill_;   // one whole message, for receive buffers smaller than msgsize_
     std::size_t msgsize_ = 0;
     std::size_t maxmsg_ = 0;
-    unsigned send_priority_ = 0;
-    unsigned last_priority_ = 0;
 };
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-// A typed channel over a POSIX message queue; it both sends and receives.
-//   ipc::posix_mq_channel<job> q(ipc::transport::posix_mq(ipc::create_only, "/jobs"));
-//   q.transport().set_send_priority(5);
+// The channel over a POSIX message queue (defined in ipc/fwd.hpp, included
+// above); it both sends and receives:
+//   auto q = ipc::posix_mq_channel<job>::create("/jobs", {.max_messages = 10, .message_size = sizeof(job)});
+//   q.send(j, {.priority = 5});   ipc::transport::posix_mq::recv_info i;  q.recv(j, i);
 // Messages must fit message_size(); give the queue message_size = sizeof(T)
 // for fixed-size T and receives go straight into the channel's buffer.
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using posix_mq_channel = channel<T, transport::posix_mq, Sync, Framing>;
-
-} // namespace ipc

@@ -8,6 +8,8 @@
 
 #include "../basic_channel.hpp"
 #include "../detail/fd.hpp"
+#include "../framing/length_prefixed.hpp"
+#include "../fwd.hpp"
 #include "../sync/futex.hpp"
 #include "ring_region.hpp"
 
@@ -16,7 +18,7 @@ namespace ipc::detail {
 // and people can tell ipc's objects from everyone else's.
 struct posix_shm_backing {
     static constexpr const char* what = "posix_shm";
-    static bool valid_name(std::string_view name) noexcept { return ipc::detail::valid_name(name); }
+    static bool check_name(std::string_view name, std::error_code& ec) noexcept { return ipc::detail::region_name(name, ec); }
     static std::string object_name(std::string_view name) { return "/ipc." + std::string(name); }
 
     static ipc::detail::mapping create(std::string_view name, std::size_t size, ::mode_t mode, std::error_code& ec) noexcept {
@@ -48,23 +50,15 @@ struct posix_shm_backing {
 
 namespace ipc::transport {
 
-// ipc::transport::posix_shm<ring::spsc<T>> (or ring::mpmc<T>, ring::bytes).
+// ipc::transport::posix_shm<ring::spsc<T>> (or ring::mpmc<T>, ring::bytes) is
+// named_region<Ring, detail::posix_shm_backing> (declared in ipc/fwd.hpp).
 // The object persists until remove(name), like a file.
-template <class Ring>
-using posix_shm = named_region<Ring, ipc::detail::posix_shm_backing>;
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-// One sender process, one receiver process, fixed-size T, futex waits.
-template <class T, class Sync = sync::futex>
-using shm_channel = channel<T, transport::posix_shm<ring::spsc<T>>, Sync>;
-// Several sender and receiver processes; each message reaches exactly one receiver.
-template <class T, class Sync = sync::futex>
-using shm_mpmc_channel = channel<T, transport::posix_shm<ring::mpmc<T>>, Sync>;
-// Variable-size messages (std::string by default, any ipc::codec type).
-template <class T = std::string, class Sync = sync::futex>
-using shm_message_channel = channel<T, transport::posix_shm<ring::bytes>, Sync, framing::length_prefixed>;
-
-} // namespace ipc
+// Channels over POSIX shared memory (defined with every other alias in
+// ipc/fwd.hpp, included above), each opened in one call:
+//   auto rx = ipc::shm_channel<point>::create("points", 1024);  // 1024 slots, 0600
+//   auto tx = ipc::shm_channel<point>::open("points");          // in another process
+// ipc::shm_channel<T> (one sender, one receiver), ipc::shm_mpmc_channel<T>
+// (several of each), ipc::shm_message_channel<T = std::string> (variable size).

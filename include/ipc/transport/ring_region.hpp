@@ -2,23 +2,27 @@
 //
 // ring_region<Ring> is what every shared-memory transport is: a mapping, a
 // ring view on it, and the bookkeeping of who sends and who receives (so a
-// receiver learns when the last sender left). named_region<Ring, Backing>
-// adds create_only / open_only / open_or_create and remove(name) over a
+// receiver learns when the last sender left, if it takes that as the end of
+// the stream: see end_of_stream()). named_region<Ring, Backing> adds
+// create / open / open_or_create and remove(name) factories over a
 // Backing (POSIX shm, System V shm, a file). Waiting is the sync policy's job:
 // every operation here is nonblocking.
 #pragma once
 
 #include <sys/sem.h>
 
-#include <chrono>
+#include <cstdio>
 #include <optional>
 #include <string_view>
-#include <thread>
 
 #include "../codec.hpp"
 #include "../concepts.hpp"
+#include "../detail/chrono.hpp"
 #include "../detail/futex.hpp"
+#include "../detail/name.hpp"
 #include "../detail/region.hpp"
+#include "../detail/sleep.hpp"
+#include "../eos.hpp"
 #include "../open_mode.hpp"
 #include "../ring/bytes.hpp"
 #include "../ring/layout.hpp"
@@ -59,7 +63,7 @@ public:
     ring_region(ring_region&& o) noexcept
         : map_(std::move(o.map_)), ring_(std::exchange(o.ring_, Ring{})), roles_(std::exchange(o.roles_, 0u)),
           send_closed_(o.send_closed_), claim_(o.claim_), peer_slot_{o.peer_slot_[0], o.peer_slot_[1]},
-          owner_{o.owner_[0], o.owner_[1]}, check_interval_(o.check_interval_), epoch_(o.epoch_) {}
+          owner_{o.owner_[0], o.owner_[1]}, check_interval_(o.check_interval_), epoch_(o.epoch_), eos_(o.eos_) {}
     ring_region& operator=(ring_region&& o) noexcept {
         if (this != &o) {
             close();
@@ -74,6 +78,7 @@ public:
             }
             check_interval_ = o.check_interval_;
             epoch_ = o.epoch_;
+            eos_ = o.eos_;
         }
         return *this;
     }
@@ -142,8 +147,8 @@ public:
         if (!attach(d, ec)) throw std::system_error(ec, d == direction::send ? "ipc: attach as sender" : "ipc: attach as receiver");
     }
     // Stops counting this process; when the last sender (receiver) leaves,
-    // receivers (senders) see status::closed once the ring is empty (full),
-    // and parked waiters are woken. Returns the directions it left, so
+    // receivers (senders) see status::closed once the ring is empty (full;
+    // receivers that chose eos::never do not), and parked waiters are woken. Returns the directions it left, so
     // a channel can also wake waiters of its own sync policy.
     unsigned leave() noexcept {
         adopt_after_fork();
@@ -153,6 +158,14 @@ public:
         return had;
     }
     static constexpr unsigned role(direction d) noexcept { return role_bit(d); }
+
+    // ---- end of stream ------------------------------------------------------
+
+    // What this end, as a receiver, takes as the end of the stream (see
+    // ipc/eos.hpp): when_all_senders_left (the default of spsc and byte rings)
+    // or never (the default of mpmc rings, whose producers come and go).
+    void end_of_stream(eos e) noexcept { eos_ = e; }
+    eos end_of_stream() const noexcept { return eos_; }
 
     // ---- peers that die --------------------------------------------------
     //
@@ -167,9 +180,11 @@ public:
     void peer_check_interval(std::chrono::nanoseconds d) noexcept { check_interval_ = d; }
 
     // errc::peer_dead, or no error (then retry: the ring may have become ready).
+    // A receiver under eos::never is never told: another sender may come.
     std::error_code check_peers(direction d) noexcept {
         if constexpr (ipc::detail::is_mpmc_ring<Ring>) repair();
         if (ready(d) || !all_dead(other(d))) return {};
+        if (d == direction::recv && eos_ == eos::never) return {};
         return make_error_code(errc::peer_dead);
     }
     // True if the side has ends in the peer table and all of them are dead.
@@ -184,7 +199,7 @@ public:
     // An operation in direction d would not block (or would report closed).
     bool ready(direction d) const noexcept {
         if (d == direction::send) return ring_.can_push() || gone(direction::recv);
-        return ring_.can_pop() || gone(direction::send);
+        return ring_.can_pop() || senders_ended();
     }
     std::atomic<std::uint32_t>& wait_word(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].word; }
     std::atomic<std::uint32_t>& waiters(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].waiters; }
@@ -307,6 +322,11 @@ public:
         else ring_.commit();
     }
     void commit(std::size_t used) noexcept requires(!fixed_size) { ring_.commit(used); }
+    // Drops the loaned slot unsent (mpmc: a hole the next consumer frees, see ring::mpmc::cancel).
+    void cancel_loan() noexcept requires fixed_size {
+        if constexpr (ipc::detail::is_mpmc_ring<Ring>) ring_.cancel(claim_);
+        else ring_.cancel();
+    }
 
     // The oldest message in place (nullptr: would_block or closed, see ec);
     // it stays in the ring until release().
@@ -409,11 +429,13 @@ private:
     bool gone(direction d) const noexcept {
         return ring_.members().side[ring::detail::index(d)].load(std::memory_order_seq_cst) & 1u;
     }
-    // Nothing to receive: closed if every sender left and the ring is still
+    // Every sender left, and this receiver takes that as the end (eos_).
+    bool senders_ended() const noexcept { return eos_ == eos::when_all_senders_left && gone(direction::send); }
+    // Nothing to receive: closed if the senders ended and the ring is still
     // empty. (An mpmc ring may hide messages behind the slot of a producer
     // that died claiming it: with every sender gone, that slot is repaired.)
     bool empty(std::error_code& ec) noexcept {
-        bool closed = gone(direction::send) && !ring_.can_pop();
+        bool closed = senders_ended() && !ring_.can_pop();
         if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
             if (closed && repair() != 0) closed = false;
         }
@@ -480,13 +502,21 @@ private:
     std::uint32_t owner_[2] = {0, 0};      // ring::owner_word per direction
     std::chrono::nanoseconds check_interval_ = std::chrono::milliseconds(100);
     std::uint32_t epoch_ = ipc::detail::fork_epoch();  // see adopt_after_fork()
+    eos eos_ = ipc::detail::is_mpmc_ring<Ring> ? eos::never : eos::when_all_senders_left;
 };
 
-// A ring in a named object. Backing provides, for a validated name:
+// A ring in a named object. Backing provides, for a name it has checked:
+//   static bool check_name(name, ec)                      the naming rule, explained
 //   static detail::mapping create(name, size, mode, ec)  exclusive; already_exists if there
 //   static detail::mapping open(name, ec)                 the whole object; not_found if absent
 //   static bool unlink(name, ec)
 //   static constexpr const char* what                     for exception messages
+//
+// Opened through static factories, each with an std::error_code& twin that
+// never throws and returns a closed region on failure:
+//   auto r = posix_shm<ring::spsc<T>>::create("jobs", 1024);   // or open("jobs"), open_or_create("jobs", 1024)
+// Every failure names the region ("posix_shm::create: 'jobs': capacity must be
+// a power of two ..."; ipc::last_error_detail gives the words to ec users).
 template <class Ring, class Backing>
 class named_region : public ring_region<Ring> {
     using base = ring_region<Ring>;
@@ -494,87 +524,79 @@ class named_region : public ring_region<Ring> {
 public:
     named_region() noexcept = default;
 
-    // A new region with `capacity` slots (bytes for ring::bytes), a power of two.
-    named_region(create_only_t, std::string_view name, std::uint64_t capacity, ::mode_t mode = 0600) {
+    // A new region with `capacity` slots (bytes for ring::bytes), a power of
+    // two; errc::already_exists if the name is taken.
+    static named_region create(std::string_view name, std::uint64_t capacity, permissions p = {}) {
         std::error_code ec;
-        *this = named_region(create_only, name, capacity, ec, mode);
-        ipc::detail::throw_if(ec, Backing::what);
+        named_region r = create(name, capacity, p, ec);
+        if (ec) throw_named(ec, "create");
+        return r;
     }
-    named_region(create_only_t, std::string_view name, std::uint64_t capacity, std::error_code& ec,
-                 ::mode_t mode = 0600) noexcept {
-        if (!check(name, ec)) return;
-        const std::uint64_t size = ring::required_size<Ring>(capacity);
-        if (size == 0) {
-            ec = make_error_code(errc::limit_exceeded);
-            return;
-        }
-        auto m = Backing::create(name, size, mode, ec);
-        if (ec) return;
-        Ring r = ring::format<Ring>(m.bytes(), capacity, ec);
-        if (ec) {
-            std::error_code ignore;
-            Backing::unlink(name, ignore);
-            return;
-        }
-        base::operator=(base(std::move(m), r));
+    static named_region create(std::string_view name, std::uint64_t capacity, std::error_code& ec) noexcept {
+        return create(name, capacity, permissions{}, ec);
+    }
+    static named_region create(std::string_view name, std::uint64_t capacity, permissions p, std::error_code& ec) noexcept {
+        named_region r;
+        ec.clear();
+        if (r.make(name, capacity, p.mode, ec)) return r;
+        ipc::detail::with_name(ec, name);
+        return {};
     }
 
-    // An existing region; errc::layout_mismatch if it was made for another T or layout.
-    named_region(open_only_t, std::string_view name) {
+    // An existing region; errc::not_found if there is none, errc::layout_mismatch
+    // (naming the field) if it was made for another T or ring.
+    [[nodiscard]] static named_region open(std::string_view name) {
         std::error_code ec;
-        *this = named_region(open_only, name, ec);
-        ipc::detail::throw_if(ec, Backing::what);
+        named_region r = open(name, ec);
+        if (ec) throw_named(ec, "open");
+        return r;
     }
-    named_region(open_only_t, std::string_view name, std::error_code& ec) noexcept {
-        if (!check(name, ec)) return;
-        // A creator may be between creating and formatting: give it a moment.
-        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
-        ipc::detail::mapping m;
-        for (;;) {
-            m = Backing::open(name, ec);
-            if (ec) return;
-            if (m && ring::is_formatted(m.bytes())) break;
-            if (std::chrono::steady_clock::now() >= until) {
-                ec = make_error_code(errc::corrupt);
-                return;
-            }
-            std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        }
-        Ring r = ring::attach<Ring>(m.bytes(), ec);
-        if (ec) return;
-        base::operator=(base(std::move(m), r));
+    [[nodiscard]] static named_region open(std::string_view name, std::error_code& ec) noexcept {
+        named_region r;
+        ec.clear();
+        if (r.attach_existing(name, ec)) return r;
+        ipc::detail::with_name(ec, name);
+        return {};
     }
 
     // Opens the region if it exists, else creates it; two processes doing this
     // at once end up on the same region.
-    named_region(open_or_create_t, std::string_view name, std::uint64_t capacity, ::mode_t mode = 0600) {
+    static named_region open_or_create(std::string_view name, std::uint64_t capacity, permissions p = {}) {
         std::error_code ec;
-        *this = named_region(open_or_create, name, capacity, ec, mode);
-        ipc::detail::throw_if(ec, Backing::what);
+        named_region r = open_or_create(name, capacity, p, ec);
+        if (ec) throw_named(ec, "open_or_create");
+        return r;
     }
-    named_region(open_or_create_t, std::string_view name, std::uint64_t capacity, std::error_code& ec,
-                 ::mode_t mode = 0600) noexcept {
+    static named_region open_or_create(std::string_view name, std::uint64_t capacity, std::error_code& ec) noexcept {
+        return open_or_create(name, capacity, permissions{}, ec);
+    }
+    static named_region open_or_create(std::string_view name, std::uint64_t capacity, permissions p,
+                                                     std::error_code& ec) noexcept {
+        named_region r;
         for (int attempt = 0; attempt < 100; ++attempt) {
             ec.clear();
-            *this = named_region(create_only, name, capacity, ec, mode);
-            if (ec != errc::already_exists) return;
+            if (r.make(name, capacity, p.mode, ec)) return r;
+            if (ec != errc::already_exists) break;
             ec.clear();
-            *this = named_region(open_only, name, ec);
-            if (ec != errc::not_found) return;  // removed in between: try again
+            if (r.attach_existing(name, ec)) return r;
+            if (ec != errc::not_found) break;  // else removed in between: try again
         }
+        ipc::detail::with_name(ec, name);
+        return {};
     }
 
     // Deletes the named region (and a semaphore set sync::sysv_sem made for
     // it); processes that have it mapped keep using it until they close.
-    // Returns false if there was nothing to remove.
+    // True if it was removed, false if there was none (not an error).
     static bool remove(std::string_view name) {
         std::error_code ec;
-        bool r = remove(name, ec);
-        ipc::detail::throw_if(ec, Backing::what);
+        const bool r = remove(name, ec);
+        if (ec) throw_named(ec, "remove");
         return r;
     }
     static bool remove(std::string_view name, std::error_code& ec) noexcept {
-        if (!check(name, ec)) return false;
+        ec.clear();
+        if (!Backing::check_name(name, ec)) return false;
         std::error_code ignore;
         auto m = Backing::open(name, ignore);
         if (m && ring::is_formatted(m.bytes()) && m.bytes().size() >= sizeof(ring::shared_state<ring::two_indices>)) {
@@ -584,14 +606,55 @@ public:
         m.reset();
         if (Backing::unlink(name, ec)) return true;
         if (ec == errc::not_found) ec.clear();
+        else ipc::detail::with_name(ec, name);
         return false;
     }
 
 private:
-    static bool check(std::string_view name, std::error_code& ec) noexcept {
-        if (Backing::valid_name(name)) return true;
-        ec = make_error_code(errc::name_invalid);
-        return false;
+    [[noreturn]] static void throw_named(std::error_code ec, const char* op) {
+        char what[48];
+        std::snprintf(what, sizeof what, "%s::%s", Backing::what, op);
+        ipc::detail::throw_error(ec, what);
+    }
+
+    bool make(std::string_view name, std::uint64_t capacity, ::mode_t mode, std::error_code& ec) noexcept {
+        if (!Backing::check_name(name, ec)) return false;
+        const std::uint64_t size = ring::required_size<Ring>(capacity);
+        if (size == 0) {
+            ec = ring::capacity_error<Ring>(capacity);
+            return false;
+        }
+        auto m = Backing::create(name, size, mode, ec);
+        if (ec) return false;
+        Ring r = ring::format<Ring>(m.bytes(), capacity, ec);
+        if (ec) {
+            std::error_code ignore;
+            Backing::unlink(name, ignore);
+            return false;
+        }
+        base::operator=(base(std::move(m), r));
+        return true;
+    }
+
+    bool attach_existing(std::string_view name, std::error_code& ec) noexcept {
+        if (!Backing::check_name(name, ec)) return false;
+        // A creator may be between creating and formatting: give it a moment.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+        ipc::detail::mapping m;
+        for (;;) {
+            m = Backing::open(name, ec);
+            if (ec) return false;
+            if (m && ring::is_formatted(m.bytes())) break;
+            if (std::chrono::steady_clock::now() >= until) {
+                ec = ipc::detail::explain(make_error_code(errc::corrupt), "not formatted 2 s after it was created (its creator died or is not ipc)");
+                return false;
+            }
+            ipc::detail::sleep_for(std::chrono::milliseconds(1));
+        }
+        Ring r = ring::attach<Ring>(m.bytes(), ec);
+        if (ec) return false;
+        base::operator=(base(std::move(m), r));
+        return true;
     }
 };
 

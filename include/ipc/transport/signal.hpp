@@ -16,8 +16,12 @@
 //     processes together). sigqueue fails with EAGAIN when it is full: a
 //     send is then would_block, and a timed or blocking send retries.
 //   - each message is whole: no boundaries to keep, nothing to frame.
-//   - the sender's pid and uid come with each message (last_sender()), but a
-//     process of the same user can forge them (rt_sigqueueinfo): not a proof.
+//   - the sender's pid and uid come with each message (recv(v, info):
+//     info.sender), but a process of the same user can forge them
+//     (rt_sigqueueinfo): not a proof.
+//   - a signal sent without a value (kill(1), `kill -RTMIN+1 pid` from a
+//     shell, raise) is still a message: it arrives as status::ok with a
+//     zero value, and info.has_value is false. A signal is an event first.
 //
 // The receiver must keep the signal blocked in EVERY thread of its process,
 // or the kernel delivers it to a thread that does not, whose default action
@@ -33,7 +37,6 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstring>
 #include <initializer_list>
 #include <optional>
@@ -41,8 +44,10 @@
 #include "../basic_channel.hpp"
 #include "../concepts.hpp"
 #include "../detail/blocked_signals.hpp"
+#include "../detail/chrono.hpp"
 #include "../detail/fd.hpp"
 #include "../framing/fixed.hpp"
+#include "../fwd.hpp"
 #include "../sync/poll.hpp"
 #include "../sync/spin.hpp"
 
@@ -62,29 +67,35 @@ struct signal_sender_info {
 class sigqueue_writer {
 public:
     sigqueue_writer() noexcept = default;
-    sigqueue_writer(pid_t pid, int signo) {
+
+    // Sends realtime signal `signo` to process `pid`, which it holds by a
+    // pidfd (so a reused pid is never signalled); errc::peer_closed if the
+    // process is gone, errc::unsupported for a signal that is not realtime.
+    [[nodiscard]] static sigqueue_writer open(pid_t pid, int signo) {
         std::error_code ec;
-        *this = sigqueue_writer(pid, signo, ec);
-        ipc::detail::throw_if(ec, "sigqueue_writer");
+        sigqueue_writer w = open(pid, signo, ec);
+        ipc::detail::throw_if(ec, "sigqueue_writer::open");
+        return w;
     }
-    sigqueue_writer(pid_t pid, int signo, std::error_code& ec) noexcept : pid_(pid), signo_(signo) {
+    [[nodiscard]] static sigqueue_writer open(pid_t pid, int signo, std::error_code& ec) noexcept {
         ec.clear();
         if (!ipc::detail::is_realtime(signo) || pid <= 0) {
-            ec = make_error_code(errc::unsupported);
-            pid_ = -1;
-            return;
+            ec = ipc::detail::explain(make_error_code(errc::unsupported), "signal %d to pid %d: a message needs a realtime signal (SIGRTMIN..SIGRTMAX) and a pid > 0",
+                                      signo, static_cast<int>(pid));
+            return {};
         }
+        sigqueue_writer w;
 #ifdef SYS_pidfd_open
-        pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-        if (!pidfd_) {
-            if (errno == ESRCH) {
-                ec = make_error_code(errc::peer_closed);
-                pid_ = -1;
-                return;
-            }
-            // ENOSYS (before 5.3): plain sigqueue by pid.
+        w.pidfd_.reset(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
+        if (!w.pidfd_ && errno == ESRCH) {
+            ec = ipc::detail::explain(make_error_code(errc::peer_closed), "pid %d: no such process", static_cast<int>(pid));
+            return {};
         }
+        // ENOSYS (before 5.3): plain sigqueue by pid.
 #endif
+        w.pid_ = pid;
+        w.signo_ = signo;
+        return w;
     }
 
     bool send_message(std::span<const std::byte> msg, io_mode, std::error_code& ec) noexcept {
@@ -135,59 +146,62 @@ private:
 class signal_reader {
 public:
     signal_reader() noexcept = default;
-    explicit signal_reader(int signo) {
+
+    // Takes realtime signal `signo` for this process: blocks it in the calling
+    // thread and reads it from a signalfd; errc::unsupported if not realtime.
+    [[nodiscard]] static signal_reader open(int signo) {
         std::error_code ec;
-        *this = signal_reader(signo, ec);
-        ipc::detail::throw_if(ec, "signal_reader");
+        signal_reader r = open(signo, ec);
+        ipc::detail::throw_if(ec, "signal_reader::open");
+        return r;
     }
-    signal_reader(int signo, std::error_code& ec) noexcept {
+    [[nodiscard]] static signal_reader open(int signo, std::error_code& ec) noexcept {
         ec.clear();
         if (!ipc::detail::is_realtime(signo)) {
-            ec = make_error_code(errc::unsupported);
-            return;
+            ec = ipc::detail::explain(make_error_code(errc::unsupported), "signal %d: a message needs a realtime signal (SIGRTMIN..SIGRTMAX)", signo);
+            return {};
         }
-        signals_ = ipc::detail::blocked_signals({signo}, ec);
-        if (!ec) signo_ = signo;
+        signal_reader r;
+        r.signals_ = ipc::detail::blocked_signals({signo}, ec);
+        if (ec) return {};
+        r.signo_ = signo;
+        return r;
     }
 
-    // The payload's first min(buf.size(), sizeof(sigval)) bytes. A signal sent
-    // without a payload (kill(1), raise) is errc::bad_message.
+    // Per message: who sent it, and whether it carried a value.
+    struct recv_info {
+        signal_sender_info sender;
+        bool has_value = false;  // false: sent with kill(1) or raise, not sigqueue; the value reads as zero
+    };
+
+    // The payload's first min(buf.size(), sizeof(sigval)) bytes; zeros for a
+    // signal sent without one (see the top of this file).
     std::size_t recv_message(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept {
+        recv_info i;
+        return recv_message(buf, i, m, ec);
+    }
+    std::size_t recv_message(std::span<std::byte> buf, recv_info& i, io_mode m, std::error_code& ec) noexcept {
         siginfo_t info{};
         if (!signals_.take(m, info, ec)) return 0;
-        last_ = {info.si_pid, info.si_uid};
-        if (info.si_code != SI_QUEUE) {
-            ec = make_error_code(errc::bad_message);
-            return 0;
-        }
-        std::size_t n = buf.size() < sizeof(sigval) ? buf.size() : sizeof(sigval);
-        std::memcpy(buf.data(), &info.si_value, n);
+        i.sender = {info.si_pid, info.si_uid};
+        i.has_value = info.si_code == SI_QUEUE;
+        const std::size_t n = buf.size() < sizeof(sigval) ? buf.size() : sizeof(sigval);
+        if (i.has_value) std::memcpy(buf.data(), &info.si_value, n);
+        else std::memset(buf.data(), 0, n);
         return n;
     }
-
-    signal_sender_info last_sender() const noexcept { return last_; }
     int signal_number() const noexcept { return signo_; }
     int native_handle() const noexcept { return signals_.native_handle(); }
     bool is_open() const noexcept { return signals_.is_open(); }
 
 private:
     ipc::detail::blocked_signals signals_;
-    signal_sender_info last_{};
     int signo_ = 0;
 };
 
 } // namespace ipc::transport
 
 namespace ipc {
-
-// Typed ends. The sender has no descriptor to wait on when the receiver's
-// queue is full, so it retries with sync::spin (which yields the CPU).
-template <class T = int>
-    requires(sizeof(T) <= sizeof(sigval))
-using signal_sender = channel<T, transport::sigqueue_writer, sync::spin, framing::fixed>;
-template <class T = int>
-    requires(sizeof(T) <= sizeof(sigval))
-using signal_receiver = channel<T, transport::signal_reader, sync::poll, framing::fixed>;
 
 // SIGTERM, SIGINT and SIGHUP (or the signals given) turned into an event:
 // poll native_handle() with the program's channels, or wait_for() it. The
@@ -252,3 +266,7 @@ private:
 };
 
 } // namespace ipc
+
+// Channels over realtime signals (defined in ipc/fwd.hpp, included above):
+// ipc::signal_sender<T>::open(pid, SIGRTMIN), ipc::signal_receiver<T>::open(SIGRTMIN),
+// for a T of at most sizeof(sigval) bytes.

@@ -6,13 +6,15 @@
 #include <sys/stat.h>
 
 #include <climits>
+#include <cstdio>
 #include <cstring>
-#include <memory>
 #include <string>
 
 #include "../basic_channel.hpp"
 #include "../detail/message_queue.hpp"
+#include "../detail/name.hpp"
 #include "../detail/proc.hpp"
+#include "../fwd.hpp"
 #include "../open_mode.hpp"
 #include "../sync/backoff.hpp"
 
@@ -78,21 +80,21 @@ private:
 };
 
 struct sysv_mq_options {
-    mode_t mode = 0600;
     // The largest message this side sends or receives (the payload after mtype);
     // the transport's buffer has this size, made once. The kernel's own limit
     // is /proc/sys/kernel/msgmax (8192 by default); over LONG_MAX is invalid_argument.
     std::size_t max_message = 8192;
-    // create_only: the new queue's capacity in bytes (msg_qbytes), 0 = the
+    // create(): the new queue's capacity in bytes (msg_qbytes), 0 = the
     // kernel's default /proc/sys/kernel/msgmnb. Lowering needs no privilege.
     std::size_t queue_bytes = 0;
 };
 
 // A System V message queue. Each message is a long mtype followed by the
 // payload, exactly as in `struct { long mtype; char text[N]; }`: the channel's
-// bytes are the payload, and the transport adds the mtype on send (the
-// send_type(), 1 unless set) and strips it on receive (last_type()), through
-// one buffer made at construction. A program using msgsnd/msgrcv directly can
+// bytes are the payload, and the transport adds the mtype on send (1, or
+// send_options::type per message) and strips it on receive (recv_info::type
+// tells it; recv_info::select picks which types to take), through one buffer
+// made at construction. A program using msgsnd/msgrcv directly can
 // talk to a channel in both directions.
 //
 // A queue has no notion of its peer closing (the channel never reports
@@ -105,14 +107,53 @@ public:
     sysv_mq() noexcept = default;
 
     // A new queue (IPC_CREAT | IPC_EXCL); errc::already_exists if the key has one.
-    sysv_mq(create_only_t, sysv_key key, const sysv_mq_options& o = {}) { get_or_throw(key, IPC_CREAT | IPC_EXCL, o, "create"); }
-    sysv_mq(create_only_t, sysv_key key, const sysv_mq_options& o, std::error_code& ec) noexcept { get(key, IPC_CREAT | IPC_EXCL, o, ec); }
-    sysv_mq(open_or_create_t, sysv_key key, const sysv_mq_options& o = {}) { get_or_throw(key, IPC_CREAT, o, "open_or_create"); }
-    sysv_mq(open_or_create_t, sysv_key key, const sysv_mq_options& o, std::error_code& ec) noexcept { get(key, IPC_CREAT, o, ec); }
+    static sysv_mq create(sysv_key key, const sysv_mq_options& o = {}, permissions p = {}) {
+        return or_throw(key, IPC_CREAT | IPC_EXCL, o, p, "sysv_mq::create");
+    }
+    static sysv_mq create(sysv_key key, std::error_code& ec) noexcept { return create(key, {}, permissions{}, ec); }
+    static sysv_mq create(sysv_key key, const sysv_mq_options& o, std::error_code& ec) noexcept { return create(key, o, permissions{}, ec); }
+    static sysv_mq create(sysv_key key, const sysv_mq_options& o, permissions p, std::error_code& ec) noexcept {
+        return got(key, IPC_CREAT | IPC_EXCL, o, p, ec);
+    }
+    // The key's queue, created if there is none.
+    static sysv_mq open_or_create(sysv_key key, const sysv_mq_options& o = {}, permissions p = {}) {
+        return or_throw(key, IPC_CREAT, o, p, "sysv_mq::open_or_create");
+    }
+    static sysv_mq open_or_create(sysv_key key, std::error_code& ec) noexcept { return open_or_create(key, {}, permissions{}, ec); }
+    static sysv_mq open_or_create(sysv_key key, const sysv_mq_options& o, std::error_code& ec) noexcept {
+        return open_or_create(key, o, permissions{}, ec);
+    }
+    static sysv_mq open_or_create(sysv_key key, const sysv_mq_options& o, permissions p, std::error_code& ec) noexcept {
+        return got(key, IPC_CREAT, o, p, ec);
+    }
     // The existing queue of a key; errc::not_found if none. private_key() has
     // no existing queue to open: errc::name_invalid.
-    sysv_mq(open_only_t, sysv_key key, const sysv_mq_options& o = {}) { get_or_throw(key, 0, o, "open"); }
-    sysv_mq(open_only_t, sysv_key key, const sysv_mq_options& o, std::error_code& ec) noexcept { get(key, 0, o, ec); }
+    [[nodiscard]] static sysv_mq open(sysv_key key, const sysv_mq_options& o = {}) { return or_throw(key, 0, o, {}, "sysv_mq::open"); }
+    [[nodiscard]] static sysv_mq open(sysv_key key, std::error_code& ec) noexcept { return open(key, sysv_mq_options{}, ec); }
+    [[nodiscard]] static sysv_mq open(sysv_key key, const sysv_mq_options& o, std::error_code& ec) noexcept { return got(key, 0, o, {}, ec); }
+
+    // Removes the key's queue for every process (waiting receivers and senders
+    // fail with errc::not_found). True if it was removed, false if there was
+    // none (not an error).
+    static bool remove(sysv_key key, std::error_code& ec) noexcept {
+        ec.clear();
+        if (key.is_private()) {
+            ec = detail::explain(make_error_code(errc::name_invalid), "a private_key() queue has no key to find it by: remove() it through its transport");
+            return false;
+        }
+        const int id = ::msgget(key.value(), 0);
+        if (id >= 0 && ::msgctl(id, IPC_RMID, nullptr) == 0) return true;
+        ec = failure();
+        if (ec == errc::not_found) ec.clear();
+        else explain_key(ec, key);
+        return false;
+    }
+    static bool remove(sysv_key key) {
+        std::error_code ec;
+        const bool r = remove(key, ec);
+        detail::throw_if(ec, "sysv_mq::remove");
+        return r;
+    }
 
     // The queue with this id (from id() in another process, or ipcs -q).
     static sysv_mq attach(int msqid, const sysv_mq_options& o, std::error_code& ec) noexcept {
@@ -133,15 +174,11 @@ public:
     }
 
     sysv_mq(sysv_mq&& o) noexcept
-        : buf_(std::move(o.buf_)), max_(o.max_), id_(std::exchange(o.id_, -1)), send_type_(o.send_type_),
-          recv_sel_(o.recv_sel_), last_type_(o.last_type_) {}
+        : buf_(std::move(o.buf_)), max_(o.max_), id_(std::exchange(o.id_, -1)) {}
     sysv_mq& operator=(sysv_mq&& o) noexcept {
         buf_ = std::move(o.buf_);
         max_ = o.max_;
         id_ = std::exchange(o.id_, -1);
-        send_type_ = o.send_type_;
-        recv_sel_ = o.recv_sel_;
-        last_type_ = o.last_type_;
         return *this;
     }
 
@@ -168,23 +205,43 @@ public:
 
     // ---- the message transport ------------------------------------------
 
-    // Sends with send_type().
-    bool send_message(std::span<const std::byte> msg, io_mode m, std::error_code& ec) noexcept {
-        return send(msg, send_type_, m, ec);
+    // Per message: the mtype it is sent with (> 0; 1 by default); on
+    // receive, which messages to take (select) and the mtype of the one
+    // taken (type).
+    //   ch.send(order, {.type = 7});
+    //   ipc::transport::sysv_mq::recv_info i{.select = ipc::transport::type_selector::exact(7)};
+    //   ch.recv(order, i);  i.type
+    struct send_options {
+        long type = 1;
+    };
+    struct recv_info {
+        type_selector select = type_selector::any();
+        long type = 0;
+    };
+
+    bool send_message(std::span<const std::byte> msg, io_mode m, std::error_code& ec) noexcept { return send(msg, 1, m, ec); }
+    bool send_message(std::span<const std::byte> msg, const send_options& o, io_mode m, std::error_code& ec) noexcept {
+        return send(msg, o.type, m, ec);
     }
-    // Receives what recv_selector() selects; its type is last_type().
+    // Receives the oldest message of any type.
     std::size_t recv_message(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept {
-        return receive(buf, recv_sel_, m, ec);
+        return receive(buf, type_selector::any(), m, ec);
     }
+    std::size_t recv_message(std::span<std::byte> buf, recv_info& i, io_mode m, std::error_code& ec) noexcept {
+        return receive(buf, i.select, m, ec, &i.type);
+    }
+    // The largest message this side sends or receives (max_message).
+    std::size_t max_message_size() const noexcept { return max_; }
 
     bool send(std::span<const std::byte> msg, long type, io_mode m, std::error_code& ec) noexcept {
         if (!check_open(ec)) return false;
         if (type <= 0) {
-            ec = std::make_error_code(std::errc::invalid_argument);
+            ec = detail::explain(std::make_error_code(std::errc::invalid_argument), "sysv_mq: message type %ld is not > 0", type);
             return false;
         }
         if (msg.size() > max_) {
-            ec = make_error_code(errc::message_too_large);
+            ec = detail::explain(errc::message_too_large, "a message of %zu bytes is over this side's max_message of %zu bytes",
+                                 msg.size(), max_);
             return false;
         }
         std::memcpy(buf_.get(), &type, sizeof type);
@@ -193,17 +250,23 @@ public:
         if (detail::retry_eintr([&] { return ::msgsnd(id_, buf_.get(), msg.size(), flags); }) == 0) return true;
         const int e = errno;
         // msgsnd says EINVAL for a message over the kernel's msgmax.
-        ec = e == EINVAL && msg.size() > kernel_msgmax() ? make_error_code(errc::message_too_large) : failure(e);
+        if (e == EINVAL && msg.size() > kernel_msgmax())
+            ec = detail::explain(errc::message_too_large, "a message of %zu bytes is over /proc/sys/kernel/msgmax (%zu bytes)",
+                                 msg.size(), kernel_msgmax());
+        else
+            ec = failure(e);
         return false;
     }
 
     // A message larger than buf (or than max_message) is taken off the queue
     // and reported as errc::message_too_large: MSG_NOERROR with room for one
     // byte more than allowed tells "too large" apart from "exactly full".
-    std::size_t receive(std::span<std::byte> buf, type_selector sel, io_mode m, std::error_code& ec) noexcept {
+    // The message's mtype goes to *type.
+    std::size_t receive(std::span<std::byte> buf, type_selector sel, io_mode m, std::error_code& ec, long* type = nullptr) noexcept {
         if (!check_open(ec)) return 0;
         if (!sel.valid()) {
-            ec = std::make_error_code(std::errc::invalid_argument);
+            ec = detail::explain(std::make_error_code(std::errc::invalid_argument),
+                                 "sysv_mq: exact, lowest_up_to and except need a type > 0");
             return 0;
         }
         const std::size_t allowed = buf.size() < max_ ? buf.size() : max_;
@@ -213,37 +276,18 @@ public:
             ec = errno == ENOMSG ? make_error_code(errc::would_block) : failure();
             return 0;
         }
-        std::memcpy(&last_type_, buf_.get(), sizeof(long));
+        if (type) std::memcpy(type, buf_.get(), sizeof(long));
         const auto len = static_cast<std::size_t>(n);
         if (len > allowed) {
-            ec = make_error_code(errc::message_too_large);
+            ec = detail::explain(errc::message_too_large, "a message of more than %zu bytes arrived (it was dropped)", allowed);
             return 0;
         }
         if (len > 0) std::memcpy(buf.data(), buf_.get() + sizeof(long), len);
         return len;
     }
 
-    // ---- message types --------------------------------------------------
-
-    // The mtype send_message (so a channel's send) gives each message: > 0.
-    void set_send_type(long type) {
-        if (type <= 0) throw ipc::error(std::make_error_code(std::errc::invalid_argument), "sysv_mq: a message type must be > 0");
-        send_type_ = type;
-    }
-    bool set_send_type(long type, std::error_code& ec) noexcept {
-        if (type <= 0) {
-            ec = std::make_error_code(std::errc::invalid_argument);
-            return false;
-        }
-        send_type_ = type;
-        return true;
-    }
-    long send_type() const noexcept { return send_type_; }
-    // Which messages recv_message (so a channel's recv) takes.
-    void set_recv_selector(type_selector s) noexcept { recv_sel_ = s; }
-    type_selector recv_selector() const noexcept { return recv_sel_; }
-    // The mtype of the message the last receive took.
-    long last_type() const noexcept { return last_type_; }
+    // Names the queue in error messages.
+    std::string describe() const { return "sysv_mq id " + std::to_string(id_); }
 
     // ---- the queue ------------------------------------------------------
 
@@ -285,7 +329,7 @@ private:
 
     bool make_buffer(const sysv_mq_options& o, std::error_code& ec) noexcept {
         if (o.max_message > detail::queue_size_max) {
-            ec = std::make_error_code(std::errc::invalid_argument);
+            ec = detail::explain(std::make_error_code(std::errc::invalid_argument), "max_message %zu is over LONG_MAX", o.max_message);
             return false;
         }
         // mtype, the payload, and one byte to detect a payload over the limit.
@@ -295,15 +339,19 @@ private:
         return true;
     }
 
-    bool get(sysv_key key, int create, const sysv_mq_options& o, std::error_code& ec) noexcept {
+    bool get(sysv_key key, int create, const sysv_mq_options& o, mode_t mode, std::error_code& ec) noexcept {
         if (!create && key.is_private()) {
-            ec = make_error_code(errc::name_invalid);
+            ec = detail::explain(make_error_code(errc::name_invalid), "private_key() names no existing queue: create() one");
             return false;
         }
         if (!make_buffer(o, ec)) return false;
-        int id = ::msgget(key.value(), create | static_cast<int>(o.mode & 0777));
+        int id = ::msgget(key.value(), create | static_cast<int>(mode & 0777));
         if (id < 0) {
-            ec = errno == ENOSPC ? make_error_code(errc::limit_exceeded) : detail::last_error();
+            if (errno == ENOSPC)
+                ec = detail::explain(make_error_code(errc::limit_exceeded), "the system's queue limit /proc/sys/kernel/msgmni (%ld) is reached",
+                                     detail::read_proc_number("/proc/sys/kernel/msgmni"));
+            else
+                ec = detail::last_error();
             return false;
         }
         // A capacity set only on the queue we made: IPC_CREAT without IPC_EXCL may have opened one.
@@ -319,27 +367,33 @@ private:
         return true;
     }
 
-    void get_or_throw(sysv_key key, int create, const sysv_mq_options& o, const char* what) {
+    static std::error_code explain_key(std::error_code ec, sysv_key key) noexcept {
+        char k[24];
+        std::snprintf(k, sizeof k, "key %#x", static_cast<unsigned>(key.value()));
+        return detail::with_name(ec, k);
+    }
+    static sysv_mq or_throw(sysv_key key, int create, const sysv_mq_options& o, permissions p, const char* what) {
         std::error_code ec;
-        if (!get(key, create, o, ec)) throw ipc::error(ec, std::string("sysv_mq: ") + what + " key " + std::to_string(key.value()));
+        sysv_mq q = got(key, create, o, p, ec);
+        detail::throw_if(ec, what);
+        return q;
+    }
+    static sysv_mq got(sysv_key key, int create, const sysv_mq_options& o, permissions p, std::error_code& ec) noexcept {
+        ec.clear();
+        sysv_mq q;
+        if (q.get(key, create, o, p.mode, ec)) return q;
+        explain_key(ec, key);
+        return {};
     }
 
-    std::unique_ptr<std::byte[]> buf_;  // [long mtype][payload up to max_ + 1]
+    detail::byte_buffer buf_;  // [long mtype][payload up to max_ + 1]
     std::size_t max_ = 0;
     int id_ = -1;
-    long send_type_ = 1;
-    type_selector recv_sel_ = type_selector::any();
-    long last_type_ = 0;
 };
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-// A typed channel over a System V message queue; it both sends and receives.
-//   auto q = ipc::sysv_mq_channel<job>(ipc::transport::sysv_mq(ipc::create_only, key));
-//   q.transport().set_send_type(2);
-template <class T, class Sync = sync::backoff, class Framing = default_framing_t<T>>
-using sysv_mq_channel = channel<T, transport::sysv_mq, Sync, Framing>;
-
-} // namespace ipc
+// The channel over a System V message queue (defined in ipc/fwd.hpp, included
+// above); it both sends and receives:
+//   auto q = ipc::sysv_mq_channel<job>::create(ipc::transport::sysv_key(0x4a4f42));
+//   q.send(j, {.type = 2});   ipc::transport::sysv_mq::recv_info i{.select = ipc::transport::type_selector::exact(2)};  q.recv(j, i);

@@ -6,6 +6,10 @@
 
 #include <string>
 
+#include "../basic_channel.hpp"
+#include "../framing/length_prefixed.hpp"
+#include "../fwd.hpp"
+#include "../sync/futex.hpp"
 #include "ring_region.hpp"
 
 namespace ipc::detail {
@@ -15,7 +19,7 @@ namespace ipc::detail {
 // Names follow the shm rules so the same name works for both transports.
 struct sysv_shm_backing {
     static constexpr const char* what = "sysv_shm";
-    static bool valid_name(std::string_view name) noexcept { return ipc::detail::valid_name(name); }
+    static bool check_name(std::string_view name, std::error_code& ec) noexcept { return ipc::detail::region_name(name, ec); }
     static ::key_t key_of(std::string_view name) noexcept {
         const std::uint64_t h = ring::detail::fnv1a("ipc." + std::string(name));
         const auto k = static_cast<::key_t>((h ^ (h >> 32)) & 0x7fffffff);
@@ -63,10 +67,6 @@ struct sysv_shm_backing {
 };
 } // namespace ipc::detail
 
-namespace ipc::transport {
-
-// ipc::transport::sysv_shm<ring::spsc<T>>: the segment persists until remove(name).
-template <class Ring>
-using sysv_shm = named_region<Ring, ipc::detail::sysv_shm_backing>;
-
-} // namespace ipc::transport
+// Channels over System V shared memory (defined in ipc/fwd.hpp, included
+// above): ipc::sysv_shm_channel<T>::create("jobs", 1024), ::open("jobs");
+// also ipc::sysv_shm_mpmc_channel<T> and ipc::sysv_shm_message_channel<T = std::string>.

@@ -19,13 +19,18 @@
 #include <unistd.h>
 
 #include <cstddef>
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <string_view>
 
 #include "../basic_channel.hpp"
 #include "../detail/name.hpp"
+#include "../detail/proc.hpp"
 #include "../detail/socket_io.hpp"
+#include "../fwd.hpp"
+#include "../open_mode.hpp"
 
 namespace ipc::transport {
 
@@ -43,6 +48,24 @@ public:
     static unix_address path(std::string_view p) { return checked(p, false, "unix_address::path"); }
     static unix_address abstract(std::string_view name, std::error_code& ec) noexcept { return make(name, true, ec); }
     static unix_address abstract(std::string_view name) { return checked(name, true, "unix_address::abstract"); }
+
+    // The address a socket call returned (recvfrom, accept); empty for an
+    // unnamed socket. Untrusted: the length is bounded by sun_path.
+    static unix_address from_native(const sockaddr_storage& ss, socklen_t len) noexcept {
+        unix_address a;
+        const auto& un = reinterpret_cast<const sockaddr_un&>(ss);
+        constexpr auto head = offsetof(sockaddr_un, sun_path);
+        if (ss.ss_family != AF_UNIX || len <= head) return a;
+        std::size_t n = std::min<std::size_t>(len - head, sizeof un.sun_path);
+        const bool abstract = un.sun_path[0] == '\0';
+        if (!abstract) n = ::strnlen(un.sun_path, n);
+        else n -= 1;
+        if (n == 0 || n > max_length) return a;
+        std::memcpy(a.sa_.sun_path, un.sun_path, n + (abstract ? 1 : 0));
+        a.abstract_ = abstract;
+        a.name_len_ = n;
+        return a;
+    }
 
     bool is_abstract() const noexcept { return abstract_; }
     bool empty() const noexcept { return name_len_ == 0; }
@@ -124,6 +147,17 @@ private:
     ino_t ino_ = 0;
     pid_t owner_ = 0;
 };
+
+// The largest Unix datagram or seqpacket message a sender can make: its
+// SO_SNDBUF, which an unprivileged process can raise to twice
+// /proc/sys/net/core/wmem_max (the kernel doubles what is asked). Read once.
+inline std::size_t unix_message_max() noexcept {
+    static const std::size_t v = [] {
+        const long w = read_proc_number("/proc/sys/net/core/wmem_max");
+        return w > 0 ? 2 * static_cast<std::size_t>(w) : std::size_t{1} << 20;
+    }();
+    return v;
+}
 
 // Is a socket of this type answering at a? ECONNREFUSED means the file is
 // a leftover nobody listens on.
@@ -326,6 +360,8 @@ public:
         return unix_seqpacket(detail::connect_unix(a, SOCK_SEQPACKET, dl, ec));
     }
     static constexpr int socket_type = SOCK_SEQPACKET;
+    // The largest message a peer can send (see detail::unix_message_max).
+    static std::size_t max_message_size() noexcept { return detail::unix_message_max(); }
 };
 
 // A Unix datagram socket. bind() gives it a name to receive on (the file is
@@ -340,33 +376,35 @@ public:
         : message_socket(std::move(fd), kind::datagram, connected), file_(std::move(file)) {}
     static constexpr int socket_type = SOCK_DGRAM;
 
-    // A socket that receives on `local`.
-    static unix_dgram bind(const unix_address& local, std::error_code& ec, mode_t mode = 0600) {
-        ec.clear();
-        detail::unique_fd fd = detail::open_socket(AF_UNIX, SOCK_DGRAM, ec);
-        if (ec) return {};
-        detail::socket_file file = detail::bind_unix(fd.get(), local, SOCK_DGRAM, mode, ec);
-        if (ec) return {};
-        return unix_dgram(std::move(fd), false, std::move(file));
-    }
-    static unix_dgram bind(const unix_address& local, mode_t mode = 0600) {
+    // A socket that receives on `local` (a socket file gets p.mode, 0600 unless widened).
+    static unix_dgram bind(const unix_address& local, permissions p = {}) {
         std::error_code ec;
-        unix_dgram s = bind(local, ec, mode);
+        unix_dgram s = bind(local, p, ec);
         if (ec) detail::throw_bind_error(ec, local);
         return s;
     }
+    static unix_dgram bind(const unix_address& local, std::error_code& ec) { return bind(local, permissions{}, ec); }
+    static unix_dgram bind(const unix_address& local, permissions p, std::error_code& ec) {
+        ec.clear();
+        detail::unique_fd fd = detail::open_socket(AF_UNIX, SOCK_DGRAM, ec);
+        if (ec) return {};
+        detail::socket_file file = detail::bind_unix(fd.get(), local, SOCK_DGRAM, p.mode, ec);
+        if (ec) return {};
+        return unix_dgram(std::move(fd), false, std::move(file));
+    }
     // A socket that sends to `remote` (and receives only from it), unnamed
     // or bound to `local` so that the peer can answer.
-    static unix_dgram connect(const unix_address& remote, std::error_code& ec, const unix_address& local = {}) {
+    static unix_dgram connect(const unix_address& remote, const unix_address& local = {}) {
+        std::error_code ec;
+        unix_dgram s = connect(remote, local, ec);
+        detail::throw_if(ec, ("connect " + remote.to_string()).c_str());
+        return s;
+    }
+    static unix_dgram connect(const unix_address& remote, std::error_code& ec) { return connect(remote, unix_address{}, ec); }
+    static unix_dgram connect(const unix_address& remote, const unix_address& local, std::error_code& ec) {
         ec.clear();
         unix_dgram s = local.empty() ? unix_dgram(detail::open_socket(AF_UNIX, SOCK_DGRAM, ec)) : bind(local, ec);
         if (ec || !s.set_peer(remote, ec)) return {};
-        return s;
-    }
-    static unix_dgram connect(const unix_address& remote, const unix_address& local = {}) {
-        std::error_code ec;
-        unix_dgram s = connect(remote, ec, local);
-        detail::throw_if(ec, ("connect " + remote.to_string()).c_str());
         return s;
     }
     // Connects this socket (e.g. a bound server answering one client). A
@@ -377,19 +415,59 @@ public:
         detail::pinned_unix_address to;
         return detail::pin_unix_address(remote, to, ec) && connect_peer(to.address.data(), to.address.size(), ec);
     }
+
+    // Per message: where to send it (empty: the connected peer), and who
+    // sent the one received (empty if the sender's socket is unnamed: bind
+    // it, or connect with a local address, to be answered):
+    //   ipc::transport::unix_dgram::recv_info from;  ch.recv(req, from);  ch.send(reply, {.to = from.sender});
+    // A path is opened O_NOFOLLOW first, as for set_peer.
+    struct send_options {
+        unix_address to;
+    };
+    struct recv_info {
+        unix_address sender;
+    };
+    using message_socket::recv_message;
+    using message_socket::send_message;
+    bool send_message(std::span<const std::byte> msg, const send_options& o, io_mode m, std::error_code& ec) noexcept {
+        if (o.to.empty()) return send_message(msg, m, ec);
+        detail::pinned_unix_address to;
+        return detail::pin_unix_address(o.to, to, ec) && send_message_to(msg, to.address.data(), to.address.size(), m, ec);
+    }
+    std::size_t recv_message(std::span<std::byte> buf, recv_info& i, io_mode m, std::error_code& ec) noexcept {
+        return recv_message_from(buf, i.sender, m, ec);
+    }
+    static std::size_t max_message_size() noexcept { return detail::unix_message_max(); }
+    std::string describe() const {
+        sockaddr_storage ss{};
+        socklen_t len = sizeof ss;
+        if (::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return "unix_dgram";
+        const unix_address a = unix_address::from_native(ss, len);
+        return a.empty() ? std::string("unix_dgram (unnamed)") : "unix_dgram " + a.to_string();
+    }
+
 private:
     detail::socket_file file_;
 };
 
 // Listens on a Unix name and accepts Socket (unix_stream or unix_seqpacket)
-// connections. The socket file is created 0600 (mode) and removed by the
+// connections. The socket file is created 0600 (permissions) and removed by the
 // destructor; see detail::bind_unix for what happens to an existing file.
 template <class Socket>
 class basic_unix_listener : public detail::accept_ops<basic_unix_listener<Socket>, Socket> {
 public:
     basic_unix_listener() noexcept = default;
 
-    static basic_unix_listener listen(const unix_address& a, std::error_code& ec, int backlog = SOMAXCONN, mode_t mode = 0600) {
+    // Listens on `a` with room for `backlog` pending connections; a socket file gets p.mode.
+    static basic_unix_listener listen(const unix_address& a, int backlog = SOMAXCONN, permissions p = {}) {
+        std::error_code ec;
+        basic_unix_listener l = listen(a, backlog, p, ec);
+        if (ec) detail::throw_bind_error(ec, a);
+        return l;
+    }
+    static basic_unix_listener listen(const unix_address& a, std::error_code& ec) { return listen(a, SOMAXCONN, permissions{}, ec); }
+    static basic_unix_listener listen(const unix_address& a, int backlog, std::error_code& ec) { return listen(a, backlog, permissions{}, ec); }
+    static basic_unix_listener listen(const unix_address& a, int backlog, permissions p, std::error_code& ec) {
         ec.clear();
         basic_unix_listener l;
         // Nonblocking: see detail::accept_socket.
@@ -397,19 +475,13 @@ public:
         if (ec) return {};
         if (Socket::socket_type == SOCK_SEQPACKET && !detail::set_int_option(l.fd_.get(), SOL_SOCKET, SO_PASSCRED, 1, ec))
             return {};
-        l.file_ = detail::bind_unix(l.fd_.get(), a, Socket::socket_type, mode, ec);
+        l.file_ = detail::bind_unix(l.fd_.get(), a, Socket::socket_type, p.mode, ec);
         if (ec) return {};
         if (::listen(l.fd_.get(), backlog) != 0) {
             ec = detail::last_error();
             return {};
         }
         l.address_ = a;
-        return l;
-    }
-    static basic_unix_listener listen(const unix_address& a, int backlog = SOMAXCONN, mode_t mode = 0600) {
-        std::error_code ec;
-        basic_unix_listener l = listen(a, ec, backlog, mode);
-        if (ec) detail::throw_bind_error(ec, a);
         return l;
     }
 
@@ -440,14 +512,6 @@ using unix_seqpacket_listener = basic_unix_listener<unix_seqpacket>;
 
 } // namespace ipc::transport
 
-namespace ipc {
-
-// A connected Unix socket is one channel that both sends and receives.
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using unix_stream_channel = channel<T, transport::unix_stream, Sync, Framing>;
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using unix_seqpacket_channel = channel<T, transport::unix_seqpacket, Sync, Framing>;
-template <class T, class Sync = sync::poll, class Framing = default_framing_t<T>>
-using unix_dgram_channel = channel<T, transport::unix_dgram, Sync, Framing>;
-
-} // namespace ipc
+// Channels over Unix sockets (defined in ipc/fwd.hpp, included above):
+// ipc::unix_stream_channel<T>, ipc::unix_seqpacket_channel<T>, ipc::unix_dgram_channel<T>;
+// e.g. auto ch = ipc::unix_stream_channel<T>::connect(address, 1s).
