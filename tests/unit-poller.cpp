@@ -53,13 +53,13 @@ struct eventfd_ring {
     ring_channel rx;
 
     explicit eventfd_ring(const std::string& tag) : region{unique_name(tag)} {
-        (void)ring_transport(ipc::create_only, region.name, 8);
+        (void)ring_transport::create(region.name, 8);
         std::error_code ec;
-        rx = ring_channel(ring_transport(ipc::open_only, region.name), {}, doorbells.share(ec));
+        rx = ring_channel(ring_transport::open(region.name), {}, doorbells.share(ec));
         REQUIRE_FALSE(ec);
     }
     // The sending end, made in the child.
-    ring_channel sender() { return ring_channel(ring_transport(ipc::open_only, region.name), {}, std::move(doorbells)); }
+    ring_channel sender() { return ring_channel(ring_transport::open(region.name), {}, std::move(doorbells)); }
 };
 
 bool fd_readable(int fd) {
@@ -90,14 +90,14 @@ TEST_CASE("poller: every kind of source in one poller, each made ready by a chil
     const auto udp_address = udp_rx_socket.local_address(ec);
     REQUIRE_FALSE(ec);
     mq_name mq;
-    ipc::posix_mq_channel<int> mq_rx(ipc::transport::posix_mq(ipc::create_only, mq.name, small_queue()));
+    auto mq_rx = ipc::posix_mq_channel<int>::create(mq.name, small_queue());
     ipc::eventfd_channel efd(ipc::transport::eventfd::create());
-    ipc::signal_receiver<int> sig_rx{ipc::transport::signal_reader(rt)};
+    auto sig_rx = ipc::signal_receiver<int>::open(rt);
     const unix_address listen_address = unix_address::path(dir / "listener");
     auto unix_listener = ipc::transport::unix_stream_listener::listen(listen_address);
     const std::string log = dir / "log";
-    (void)ipc::transport::file_writer(ipc::create_only, log);
-    ipc::file_receiver<std::string> file_rx{ipc::transport::file_reader(log, file_end::follow)};
+    (void)ipc::transport::file_writer::create(log);
+    auto file_rx = ipc::file_receiver<std::string>::open(log, file_end::follow, 0);
     ipc::shutdown_signal stop({SIGUSR2});
     eventfd_ring ring("poll");
     auto& ring_rx = ring.rx;
@@ -112,15 +112,15 @@ TEST_CASE("poller: every kind of source in one poller, each made ready by a chil
         bad += ipc::unix_stream_channel<int>(std::move(stream.second)).try_send(int(k_stream)) != ipc::status::ok;
         bad += ipc::unix_seqpacket_channel<int>(std::move(seqpacket.second)).try_send(int(k_seqpacket)) != ipc::status::ok;
         bad += ipc::unix_dgram_channel<int>(std::move(dgram.second)).try_send(int(k_dgram)) != ipc::status::ok;
-        ipc::tcp_channel<int> tcp_tx(ipc::transport::tcp::connect_for(tcp_listener.local_address(), 5s));
+        ipc::tcp_channel<int> tcp_tx(ipc::transport::tcp::connect(tcp_listener.local_address(), 5s));
         bad += tcp_tx.send_for(int(k_tcp), 5s) != ipc::status::ok;
         bad += ipc::udp_channel<int>(ipc::transport::udp::connect(udp_address)).try_send(int(k_udp)) != ipc::status::ok;
-        ipc::posix_mq_channel<int> mq_tx(ipc::transport::posix_mq(ipc::open_only, mq.name, ipc::transport::mq_access::send));
+        auto mq_tx = ipc::posix_mq_channel<int>::open(mq.name, ipc::transport::mq_access::send);
         bad += mq_tx.try_send(int(k_mq)) != ipc::status::ok;
         bad += efd.try_send(std::uint64_t(k_eventfd)) != ipc::status::ok;
-        bad += ipc::signal_sender<int>{ipc::transport::sigqueue_writer(parent, rt)}.try_send(int(k_signal)) != ipc::status::ok;
-        auto unix_client = ipc::transport::unix_stream::connect_for(listen_address, 5s);
-        ipc::file_sender<std::string> file_tx{ipc::transport::file_writer(ipc::open_only, log)};
+        bad += ipc::signal_sender<int>::open(parent, rt).try_send(int(k_signal)) != ipc::status::ok;
+        auto unix_client = ipc::transport::unix_stream::connect(listen_address, 5s);
+        auto file_tx = ipc::file_sender<std::string>::open(log);
         bad += file_tx.try_send(std::to_string(k_file)) != ipc::status::ok;
         ring_channel ring_tx = ring.sender();
         bad += ring_tx.try_send(int(k_ring)) != ipc::status::ok;
@@ -239,17 +239,17 @@ TEST_CASE("poller: messages sent before the channel was added are reported at on
     temp_dir dir;
     auto pipe = ipc::pipe_channel<int>::create();
     mq_name mq;
-    ipc::posix_mq_channel<int> mq_rx(ipc::transport::posix_mq(ipc::create_only, mq.name, small_queue()));
+    auto mq_rx = ipc::posix_mq_channel<int>::create(mq.name, small_queue());
     const std::string log = dir / "log";
-    (void)ipc::transport::file_writer(ipc::create_only, log);
+    (void)ipc::transport::file_writer::create(log);
     eventfd_ring ring("before");
     auto& ring_rx = ring.rx;
     ring_rx.transport().attach(ipc::direction::recv);
 
     child maker([&] {
         ring_channel ring_tx = ring.sender();
-        ipc::posix_mq_channel<int> mq_tx(ipc::transport::posix_mq(ipc::open_only, mq.name, ipc::transport::mq_access::send));
-        ipc::file_sender<std::string> file_tx{ipc::transport::file_writer(ipc::open_only, log)};
+        auto mq_tx = ipc::posix_mq_channel<int>::open(mq.name, ipc::transport::mq_access::send);
+        auto file_tx = ipc::file_sender<std::string>::open(log);
         const bool ok = pipe.sender.try_send(1) == ipc::status::ok && mq_tx.try_send(2) == ipc::status::ok &&
                         file_tx.try_send("3") == ipc::status::ok && ring_tx.try_send(4) == ipc::status::ok;
         // Stays (as a sender of the ring) until the parent has looked, so nothing reads as closed.
@@ -259,7 +259,7 @@ TEST_CASE("poller: messages sent before the channel was added are reported at on
     // Wait until the child has sent all four (the ring last), without the poller.
     for (auto t0 = clk::now(); !ring_rx.transport().ready(ipc::direction::recv) && clk::now() - t0 < 10s;)
         std::this_thread::sleep_for(1ms);
-    ipc::file_receiver<std::string> file_rx{ipc::transport::file_reader(log, file_end::follow)};
+    auto file_rx = ipc::file_receiver<std::string>::open(log, file_end::follow, 0);
 
     ipc::poller p;
     auto a = p.add(pipe.receiver, ready::readable, 1);
@@ -289,11 +289,11 @@ TEST_CASE("poller: a file log replayed (a regular file) is always ready, as poll
     temp_dir dir;
     const std::string log = dir / "log";
     child writer([&] {
-        ipc::file_sender<std::string> tx{ipc::transport::file_writer(ipc::create_only, log)};
+        auto tx = ipc::file_sender<std::string>::create(log);
         return tx.try_send("a") == ipc::status::ok && tx.try_send("b") == ipc::status::ok ? 0 : 1;
     });
     REQUIRE(writer.wait() == child_ok);
-    ipc::file_receiver<std::string> rx{ipc::transport::file_reader(log)};
+    auto rx = ipc::file_receiver<std::string>::open(log);
     ipc::poller p;
     auto reg = p.add(rx, ready::readable, 1);
     std::string got, line;
