@@ -330,6 +330,7 @@ TEST_CASE("poller: a stream channel holding a second frame in its buffer is repo
     // The socket is drained, the second line sits in the channel: still reported, at once.
     CHECK_FALSE(fd_readable(rx.native_handle()));
     CHECK(rx.buffered() == 4);
+    CHECK(rx.has_buffered_message());
     auto again = p.wait_for(0s);
     REQUIRE(again.size() == 1);
     CHECK(again.begin()->readable());
@@ -359,11 +360,14 @@ TEST_CASE("poller: a stream channel holding half a frame does not wake the loop 
     REQUIRE(p.wait_for(10s).size() == 1);
     REQUIRE(rx.try_recv(line) == ipc::status::ok);
     CHECK(line == "one");
-    // "tw" is buffered: the drain rule's next try_recv says would_block, and
-    // after that the half line alone wakes nobody.
-    (void)p.wait_for(0s);
-    CHECK(rx.try_recv(line) == ipc::status::would_block);
+    // "tw" is buffered, and the socket is drained: the half line wakes nobody,
+    // not even once (the poller asks the framing whether a frame is whole).
+    CHECK(rx.buffered() == 2);
+    CHECK_FALSE(rx.has_buffered_message());
+    CHECK(p.wait_for(0s).empty());
     CHECK(p.wait_for(30ms).empty());
+    CHECK(rx.try_recv(line) == ipc::status::would_block);
+    CHECK(p.wait_for(0s).empty());
     step->store(1);
     REQUIRE(p.wait_for(10s).size() == 1);
     REQUIRE(rx.try_recv(line) == ipc::status::ok);
@@ -554,6 +558,41 @@ TEST_CASE("poller: a shared-memory peer that dies without leaving is reported as
     CHECK(clk::now() - t0 < 5s);
     int v = 0;
     CHECK(ring_rx.try_recv(v) == ipc::status::would_block);
+}
+
+TEST_CASE("poller: a ring receiver is reported closed when its senders leave only if it ends then (ipc::eos)") {
+    using mpmc_transport = ipc::transport::posix_shm<ipc::ring::mpmc<int>>;
+    using mpmc_channel = ipc::channel<int, mpmc_transport, ipc::sync::eventfd>;
+    remover<mpmc_transport> region{unique_name("eos")};
+    (void)mpmc_transport::create(region.name, 8);
+    auto doorbells = ipc::sync::eventfd::create();
+    std::error_code ec;
+    mpmc_channel rx(mpmc_transport::open(region.name), {}, doorbells.share(ec));
+    REQUIRE_FALSE(ec);
+    rx.transport().attach(ipc::direction::recv);
+    CHECK(rx.transport().end_of_stream() == ipc::eos::never);  // an mpmc ring's default
+    child sender([&] {
+        mpmc_channel tx(mpmc_transport::open(region.name), {}, std::move(doorbells));
+        return tx.try_send(5) == ipc::status::ok ? 0 : 1;  // and leaves, as tx goes
+    });
+    REQUIRE(sender.wait() == child_ok);
+    ipc::poller p;
+    auto reg = p.add(rx, ready::readable, 1);
+    auto r = p.wait_for(0s);
+    REQUIRE(r.size() == 1);
+    CHECK(r.begin()->readable());
+    CHECK_FALSE(r.begin()->closed());  // another sender may come
+    int v = 0;
+    CHECK(rx.try_recv(v) == ipc::status::ok);
+    CHECK(v == 5);
+    CHECK(rx.try_recv(v) == ipc::status::would_block);
+    CHECK(p.wait_for(30ms).empty());
+    // The receiver that ends when its senders leave is told so.
+    rx.transport().end_of_stream(ipc::eos::when_all_senders_left);
+    r = p.wait_for(0s);
+    REQUIRE(r.size() == 1);
+    CHECK(r.begin()->closed());
+    CHECK(rx.try_recv(v) == ipc::status::closed);
 }
 
 TEST_CASE("poller: a ring fed by another process and a pipe fed by a thread lose no wake-up") {

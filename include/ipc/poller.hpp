@@ -14,13 +14,13 @@
 // its registration):
 //   - a channel whose transport has a descriptor: pipe, FIFO, Unix stream /
 //     seqpacket / datagram, TCP, UDP, POSIX mq, eventfd, signal, file log
-//     reader. A stream channel's own buffer counts: bytes it holds that no
-//     try_recv has looked at yet (a second frame read with the first) are
-//     reported without sleeping; a half frame try_recv left waits for its
-//     descriptor. A file
-//     reader that follows (tail -f) is reported once when added (its inotify
-//     descriptor only tells of changes); a replaying one is a regular file,
-//     which is always ready (as poll(2) says), until the user removes it.
+//     reader. A stream channel's own buffer counts: a whole frame in it (a
+//     second frame read with the first) is reported without sleeping
+//     (basic_channel::has_buffered_message()); a half frame waits for its
+//     descriptor. A file reader that follows (tail -f) is reported once when
+//     added (its inotify descriptor only tells of changes); a replaying one
+//     is a regular file, which is always ready (as poll(2) says), until the
+//     user removes it.
 //   - a shared-memory ring channel on sync::eventfd (descriptors made before
 //     fork() or passed by hand; a doorbell found by the region's name is not
 //     there yet). The poller parks on the ring as sync::eventfd's own wait
@@ -55,7 +55,7 @@
 #include "concepts.hpp"
 #include "detail/fd.hpp"
 #include "error.hpp"
-#include "ring/layout.hpp"
+#include "eos.hpp"
 #include "status.hpp"
 #include "sync/eventfd.hpp"
 
@@ -324,7 +324,6 @@ private:
         // returns what to report.
         ready (*before)(slot&) = nullptr;
         ready (*after)(slot&, ready) = nullptr;
-        std::size_t seen = 0;            // stream: buffered() when last reported
         clock::time_point check_at{};    // ring: next peer check
         std::uint32_t round = 0;         // wait in which `out` is valid
         std::uint32_t out = 0;           // its index in out_
@@ -391,7 +390,6 @@ private:
             s.hup_on_err = !Ch::can_recv;
             if constexpr (transport::stream_reader<Tr>) {
                 if (!any(s.interest & ready::readable)) return true;
-                s.seen = std::numeric_limits<std::size_t>::max();  // frames buffered before adding count
                 s.before = &stream_before<Ch>;
                 s.after = &stream_after<Ch>;
                 if constexpr (requires(const Tr& t) { t.end_mode(); }) {
@@ -495,21 +493,17 @@ private:
     }
 
     // Stream channels: whole frames may wait in the channel's buffer while
-    // the descriptor is quiet. Reported when the buffer changed since the
-    // last report, so a partial frame (which try_recv leaves as it is) does
-    // not wake the loop again and again; its rest arrives by the descriptor.
+    // the descriptor is quiet (read with an earlier frame). A half frame,
+    // which try_recv leaves as it is, wakes nobody: its rest comes by the
+    // descriptor.
     template <class Ch>
     static ready stream_before(slot& s) noexcept {
-        const std::size_t b = static_cast<Ch*>(s.src)->buffered();
-        return (b > 0 && b != s.seen) || s.initial ? ready::readable : ready::none;
+        return s.initial || static_cast<Ch*>(s.src)->has_buffered_message() ? ready::readable : ready::none;
     }
     template <class Ch>
     static ready stream_after(slot& s, ready from_fd) noexcept {
         ready r = from_fd | stream_before<Ch>(s);
-        if (any(r & ready::readable)) {
-            s.seen = static_cast<Ch*>(s.src)->buffered();
-            s.initial = false;
-        }
+        if (any(r & ready::readable)) s.initial = false;
         return r;
     }
 
@@ -543,10 +537,13 @@ private:
         const direction d = ring_dir(s);
         if (!t.ready(d)) return ready::none;
         ready r = d == direction::recv ? ready::readable : ready::writable;
-        // Every end of the other side left (ring_region::gone(), which is private).
-        if constexpr (requires { t.ring().members().side[0]; }) {
-            if (t.ring().members().side[ring::detail::index(detail::opposite(d))].load(std::memory_order_seq_cst) & 1u)
-                r |= ready::closed;
+        // Closed as the channel's own calls say it: every receiver left, or
+        // every sender left and this receiver ends then (eos::never never does).
+        if constexpr (requires { t.gone(d); }) {
+            const bool closed = d == direction::send
+                                    ? t.gone(direction::recv)
+                                    : t.gone(direction::send) && t.end_of_stream() == eos::when_all_senders_left;
+            if (closed) r |= ready::closed;
         }
         return r;
     }
