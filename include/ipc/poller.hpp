@@ -40,11 +40,8 @@
 #include <sys/epoll.h>
 
 #include <algorithm>
-#include <chrono>
 #include <concepts>
 #include <cstdint>
-#include <functional>
-#include <iterator>
 #include <limits>
 #include <system_error>
 #include <type_traits>
@@ -53,6 +50,7 @@
 
 #include "basic_channel.hpp"
 #include "concepts.hpp"
+#include "detail/chrono.hpp"
 #include "detail/fd.hpp"
 #include "error.hpp"
 #include "eos.hpp"
@@ -99,6 +97,42 @@ concept latched_signal = has_descriptor<S> && requires(S& s) {
     { s.signal() } -> std::same_as<int>;
     { s.triggered() } -> std::same_as<bool>;
 };
+
+// A move-only callable taking Arg: what std::function does for the poller,
+// without <functional> (which would add a third to <ipc/channel.hpp>'s cost).
+template <class Arg>
+class unique_callback {
+public:
+    unique_callback() noexcept = default;
+    template <class F>
+        requires(!std::is_same_v<std::remove_cvref_t<F>, unique_callback>)
+    explicit unique_callback(F&& f) : p_(new holder<std::remove_cvref_t<F>>(std::forward<F>(f))) {}
+    unique_callback(unique_callback&& o) noexcept : p_(std::exchange(o.p_, nullptr)) {}
+    unique_callback& operator=(unique_callback&& o) noexcept {
+        if (this != &o) {
+            delete p_;
+            p_ = std::exchange(o.p_, nullptr);
+        }
+        return *this;
+    }
+    ~unique_callback() { delete p_; }
+    explicit operator bool() const noexcept { return p_ != nullptr; }
+    void operator()(Arg a) { p_->call(a); }
+
+private:
+    struct base {
+        virtual ~base() = default;
+        virtual void call(Arg) = 0;
+    };
+    template <class F>
+    struct holder final : base {
+        template <class G>
+        explicit holder(G&& g) : f(std::forward<G>(g)) {}
+        void call(Arg a) override { f(a); }
+        F f;
+    };
+    base* p_ = nullptr;
+};
 } // namespace detail
 
 class poller {
@@ -127,7 +161,7 @@ public:
         template <class T>
         T* pointer() const noexcept { return reinterpret_cast<T*>(static_cast<std::uintptr_t>(key)); }
     };
-    using callback = std::function<void(const event&)>;
+    using callback = detail::unique_callback<const event&>;  // move-only
 
     // Detaches its registration when destroyed: destroy it before the poller
     // and before the source (declare it after both).
@@ -205,7 +239,11 @@ public:
         iterator begin() const noexcept { return iterator(p_, b_, e_); }
         iterator end() const noexcept { return iterator(p_, e_, e_); }
         bool empty() const noexcept { return begin() == end(); }
-        std::size_t size() const noexcept { return static_cast<std::size_t>(std::distance(begin(), end())); }
+        std::size_t size() const noexcept {
+            std::size_t n = 0;
+            for (auto i = begin(); i != end(); ++i) ++n;
+            return n;
+        }
 
     private:
         friend class poller;

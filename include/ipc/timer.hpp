@@ -4,11 +4,11 @@
 #include <sys/timerfd.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdint>
 #include <ctime>
 #include <system_error>
 
+#include "detail/chrono.hpp"
 #include "detail/fd.hpp"
 #include "error.hpp"
 
