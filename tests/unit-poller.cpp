@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <thread>
@@ -425,6 +426,23 @@ TEST_CASE("poller: a registration removed while ready is never reported") {
     CHECK(p.remove(kept));
     ::kill(maker.pid(), SIGKILL);
     CHECK(maker.wait() == -SIGKILL);
+}
+
+TEST_CASE("poller: a callback may own what it captures (move-only), and goes with its registration") {
+    auto pipe = ipc::pipe_channel<int>::create();
+    child maker([&] { return pipe.sender.try_send(42) == ipc::status::ok ? 0 : 1; });
+    auto owned = std::make_unique<int>(0);
+    int* got = owned.get();
+    ipc::poller p;
+    auto reg = p.add(pipe.receiver, ready::readable, [&, box = std::move(owned)](const ipc::poller::event& ev) {
+        CHECK(ev.readable());
+        while (pipe.receiver.try_recv(*box) == ipc::status::ok) {}
+    });
+    CHECK(p.wait_for(10s).empty());  // the callback ran instead
+    CHECK(*got == 42);
+    CHECK(maker.wait() == child_ok);
+    reg.reset();  // frees the box
+    CHECK(p.size() == 0);
 }
 
 TEST_CASE("poller: a full ring's sender is reported writable once a receiver in another process makes room") {
