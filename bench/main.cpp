@@ -136,9 +136,11 @@ const case_entry table[] = {
     {"ipc.signal", "raw.sigqueue", run_link<queues::ipc_signal>},
 
     // Event loops: epoll over eventfd doorbells and a shared ring (the floor of
-    // a loop over shared memory), and ipc::poller over a Unix stream channel
-    // against the blocking read of raw.unix_stream.
+    // a loop over shared memory) and ipc::poller over an shm channel on
+    // sync::eventfd; ipc::poller over a Unix stream channel against the
+    // blocking read of raw.unix_stream.
     {"raw.epoll.eventfd", nullptr, run_link<loops::epoll_eventfd>},
+    {"ipc.poller.shm.eventfd", "raw.epoll.eventfd", shm::run<spsc, sy::eventfd, mode::polled>},
     {"ipc.poller.unix_stream", "raw.unix_stream", ch::run<loops::polled_socketpair_maker<ipc::transport::unix_stream>, fr::fixed>},
 };
 
