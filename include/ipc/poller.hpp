@@ -39,7 +39,6 @@
 
 #include <sys/epoll.h>
 
-#include <algorithm>
 #include <concepts>
 #include <cstdint>
 #include <limits>
@@ -302,7 +301,12 @@ public:
         if (!current(id)) return false;
         slot& s = slots_[id.index];
         if (s.in_epoll) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, s.fd, nullptr);
-        if (s.after) hooked_.erase(std::find(hooked_.begin(), hooked_.end(), id.index));
+        if (s.after)
+            for (auto it = hooked_.begin(); it != hooked_.end(); ++it)
+                if (*it == id.index) {
+                    hooked_.erase(it);
+                    break;
+                }
         s = slot{};
         s.generation = id.generation + 1;
         free_.push_back(id.index);
@@ -633,7 +637,8 @@ private:
         // Room for every registration, grown here (not in add(), which a
         // callback may call while the caller iterates the last range).
         if (out_.size() < slots_.size()) out_.resize(slots_.size());
-        if (evs_.size() < std::max<std::size_t>(slots_.size(), 1)) evs_.resize(std::max<std::size_t>(slots_.size(), 1));
+        const std::size_t room = slots_.empty() ? 1 : slots_.size();
+        if (evs_.size() < room) evs_.resize(room);
         for (;;) {
             if (++round_ == 0) {
                 for (slot& s : slots_) s.round = 0;
@@ -675,10 +680,14 @@ private:
             }
             // Drop events that say nothing (a ring whose eventfd rang for
             // a message another receiver took).
-            nout_ = static_cast<std::size_t>(std::remove_if(out_.begin(), out_.begin() + static_cast<std::ptrdiff_t>(nout_),
-                                                            [](const event& e) { return e.what == ready::none; }) -
-                                             out_.begin());
-            for (std::size_t k = 0; k < nout_; ++k) slots_[out_[k].id.index].out = static_cast<std::uint32_t>(k);
+            std::size_t kept = 0;
+            for (std::size_t k = 0; k < nout_; ++k) {
+                if (out_[k].what == ready::none) continue;
+                out_[kept] = out_[k];
+                slots_[out_[kept].id.index].out = static_cast<std::uint32_t>(kept);
+                ++kept;
+            }
+            nout_ = kept;
             if (nout_ > 0 || dl.expired()) break;
             // EINTR, a peer check, or a wake-up that found nothing: wait for the rest of the time.
         }
