@@ -26,6 +26,7 @@
 #include "channels.hpp"
 #include "floors.hpp"
 #include "harness.hpp"
+#include "loops.hpp"
 #include "queues.hpp"
 #include "raw.hpp"
 #include "shm.hpp"
@@ -133,6 +134,14 @@ const case_entry table[] = {
     {"ipc.eventfd", "raw.eventfd", run_link<queues::ipc_eventfd>},
     {"raw.sigqueue", nullptr, run_link<queues::raw_sigqueue>},
     {"ipc.signal", "raw.sigqueue", run_link<queues::ipc_signal>},
+
+    // Event loops: epoll over eventfd doorbells and a shared ring (the floor of
+    // a loop over shared memory) and ipc::poller over an shm channel on
+    // sync::eventfd; ipc::poller over a Unix stream channel against the
+    // blocking read of raw.unix_stream.
+    {"raw.epoll.eventfd", nullptr, run_link<loops::epoll_eventfd>},
+    {"ipc.poller.shm.eventfd", "raw.epoll.eventfd", shm::run<spsc, sy::eventfd, mode::polled>},
+    {"ipc.poller.unix_stream", "raw.unix_stream", ch::run<loops::polled_socketpair_maker<ipc::transport::unix_stream>, fr::fixed>},
 };
 
 constexpr std::int64_t ms = 1'000'000;

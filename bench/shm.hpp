@@ -26,6 +26,7 @@
 #include <vector>
 
 #include <ipc/channel.hpp>
+#include <ipc/poller.hpp>
 
 #include "channels.hpp"
 #include "floors.hpp"
@@ -42,7 +43,8 @@ using channels::expect;
 //          message is whatever the application builds there, so nothing is copied
 //   batch  send_n/recv_n of `batch_of(size)` messages per call: throughput
 //   bytes  a variable-size record (std::vector<std::byte>) in ring::bytes
-enum class mode { copy, loan, batch, bytes };
+//   polled copy, received as an event loop does: try_recv, then ipc::poller::wait()
+enum class mode { copy, loan, batch, bytes, polled };
 
 // The message sizes the fixed-size cases are compiled for.
 inline constexpr std::size_t sizes[] = {8, 64, 4096, 65536};
@@ -101,6 +103,8 @@ public:
     }
     // Runs in the parent only, after the child is gone (the child _exits).
     ~link() {
+        reg_.reset();
+        loop_.reset();
         out_.reset();
         in_.reset();
         for (int i = 0; i < 2; ++i) {
@@ -153,6 +157,17 @@ public:
                 expect(in_->recv_n_for(rest, got, std::chrono::seconds(measurement_timeout_s)), "recv_n");
                 rest = rest.subspan(got);
             }
+        } else if constexpr (M == mode::polled) {
+            for (;;) {
+                const ipc::status s = in_->try_recv(rx_[0]);
+                if (s == ipc::status::ok) break;
+                if (s != ipc::status::would_block) expect(s, "try_recv");
+                if (!loop_) {  // made in the process that receives, after fork
+                    loop_ = std::make_unique<ipc::poller>();
+                    reg_ = loop_->add(*in_, ipc::ready::readable, 0);
+                }
+                (void)loop_->wait();
+            }
         } else {
             expect(in_->recv(rx_[0]), "recv");
         }
@@ -168,6 +183,8 @@ private:
     std::optional<channel> out_, in_;
     std::vector<T> tx_, rx_;  // on the heap: a 64 KiB message, or a batch of them
     std::uint64_t seq_ = 0;
+    std::unique_ptr<ipc::poller> loop_;  // polled
+    ipc::poller::registration reg_;
 };
 
 // ipc::ring::spsc<T> with nothing around it: try_push / try_pop spinning on

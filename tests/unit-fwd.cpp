@@ -23,6 +23,8 @@ struct worker {
     ipc::shm_channel<job>* jobs = nullptr;
     ipc::posix_mq_channel<job>* queue = nullptr;
     ipc::pipe_channel<int>* pipe = nullptr;
+    ipc::poller* loop = nullptr;  // declared in fwd.hpp; defined in poller.hpp / timer.hpp
+    ipc::timer* tick = nullptr;
 };
 
 template <class A, class B>

@@ -389,6 +389,15 @@ public:
     const Framing& framing_policy() const noexcept { return framing_; }
     // Bytes received but not yet returned as a message (stream transports).
     std::size_t buffered() const noexcept { return rx_end_ - rx_begin_; }
+    // A receive would return without reading (a whole frame is buffered, or
+    // one the framing refuses), per the framing's cut; consumes nothing. For
+    // event loops (ipc::poller): a half frame alone is not worth a wake-up.
+    bool has_buffered_message() const noexcept requires is_stream_in {
+        if (broken_) return true;
+        std::size_t scanned = scanned_;  // a delimiter search resumes where the last one stopped
+        const auto c = framing_.template cut_stream<T>(std::span<const std::byte>(rx_.data() + rx_begin_, rx_end_ - rx_begin_), scanned);
+        return c.kind != framing::cut::need_more;
+    }
 
     // ---- zero-copy guards ------------------------------------------------
 

@@ -96,6 +96,11 @@ using default_framing_t = std::conditional_t<std::is_trivially_copyable_v<T>, fr
 template <class T, class Transport, class Sync, class Framing>
 class channel;
 
+// One wait over many channels, listeners, signals and timers (ipc/poller.hpp),
+// and its timerfd (ipc/timer.hpp); neither is in <ipc/channel.hpp>.
+class poller;
+class timer;
+
 // ---- shared memory (transport/posix_shm.hpp, sysv_shm.hpp, mapped_file.hpp, memfd.hpp)
 // <prefix>_channel: one sender process, one receiver process, fixed-size T;
 // <prefix>_mpmc_channel: several of each, each message reaching one receiver;

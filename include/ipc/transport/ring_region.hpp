@@ -187,6 +187,11 @@ public:
         if (d == direction::recv && eos_ == eos::never) return {};
         return make_error_code(errc::peer_dead);
     }
+    // Every end of side d left (it had one once): to the other side, closed
+    // (a receiver's closed also depends on end_of_stream()). ipc::poller reads it.
+    bool gone(direction d) const noexcept {
+        return ring_.members().side[ring::detail::index(d)].load(std::memory_order_seq_cst) & 1u;
+    }
     // True if the side has ends in the peer table and all of them are dead.
     bool all_dead(direction side) const noexcept {
         if (ring_.members().untracked.load(std::memory_order_acquire) != 0) return false;
@@ -425,9 +430,6 @@ private:
         if (!gone(direction::recv)) return send_closed_ = false;
         ec = make_error_code(errc::peer_closed);
         return true;
-    }
-    bool gone(direction d) const noexcept {
-        return ring_.members().side[ring::detail::index(d)].load(std::memory_order_seq_cst) & 1u;
     }
     // Every sender left, and this receiver takes that as the end (eos_).
     bool senders_ended() const noexcept { return eos_ == eos::when_all_senders_left && gone(direction::send); }
