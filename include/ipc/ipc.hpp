@@ -1,0 +1,16 @@
+// ipc/ipc.hpp: all of ipc in one include.
+//
+// <ipc/channel.hpp> is the channels, their transports and policies, kept cheap
+// to compile (at most 0.8x Boost's message_queue.hpp, checked by
+// tools/include-cost). This header adds what a program uses beside them:
+// waiting on many things (poller, timer), shared memory laid out by the user,
+// descriptor passing and child processes.
+#pragma once
+
+#include "channel.hpp"
+#include "eos.hpp"
+#include "fd_passing.hpp"
+#include "poller.hpp"
+#include "process.hpp"
+#include "shared_memory.hpp"
+#include "timer.hpp"
