@@ -180,4 +180,4 @@ result run(std::size_t size, const plan& p) {
         return run_link<link<Maker, Framing, std::vector<std::byte>>>(size, p);
 }
 
-} // namespace bench::channels
+}  // namespace bench::channels

@@ -191,4 +191,4 @@ inline result run_memcpy(std::size_t size, const plan& p) {
     return r;
 }
 
-} // namespace bench::floors
+}  // namespace bench::floors

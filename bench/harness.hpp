@@ -365,4 +365,4 @@ inline result median_of(const std::vector<result>& runs) {
     return m;
 }
 
-} // namespace bench
+}  // namespace bench

@@ -154,4 +154,4 @@ struct polled_socketpair_maker {
     }
 };
 
-} // namespace bench::loops
+}  // namespace bench::loops

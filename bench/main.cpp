@@ -304,7 +304,7 @@ void print_row(const case_entry& c, std::size_t size, const result& r, const bas
                 cell(ratio(r.mb_per_s, b.bw, &result::mb_per_s), 1, "%.2f").c_str(), against.c_str());
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
     const options o = parse(argc, argv);

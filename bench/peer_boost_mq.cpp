@@ -56,4 +56,4 @@ private:
 
 const bench::register_peer reg{{"peer.boost_mq", nullptr, bench::run_link<boost_mq>}};
 
-} // namespace
+}  // namespace

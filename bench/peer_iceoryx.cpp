@@ -254,4 +254,4 @@ private:
 
 const bench::register_peer reg{{"peer.iceoryx", "raw.unix_stream", bench::isolated<bench::run_link<iceoryx_link>>}};
 
-} // namespace
+}  // namespace

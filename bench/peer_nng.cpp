@@ -52,4 +52,4 @@ private:
 
 const bench::register_peer reg{{"peer.nng", "raw.unix_stream", bench::isolated<bench::run_link<nng_pair>>}};
 
-} // namespace
+}  // namespace

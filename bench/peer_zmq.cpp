@@ -53,4 +53,4 @@ private:
 
 const bench::register_peer reg{{"peer.zmq", "raw.unix_stream", bench::run_link<zmq_pair>}};
 
-} // namespace
+}  // namespace

@@ -324,4 +324,4 @@ private:
     std::uint64_t seq_ = 0;
 };
 
-} // namespace bench::queues
+}  // namespace bench::queues

@@ -325,4 +325,4 @@ private:
     Exchange ex_;
 };
 
-} // namespace bench::raw
+}  // namespace bench::raw

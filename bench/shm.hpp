@@ -255,4 +255,4 @@ inline result run_raw_ring(std::size_t size, const plan& p) {
     return run_sized<raw_ring_of>(size, p, std::make_index_sequence<std::size(sizes)>{});
 }
 
-} // namespace bench::shm
+}  // namespace bench::shm

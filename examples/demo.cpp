@@ -40,7 +40,7 @@ int run_child(ipc::pipe_receiver<order>& orders, ipc::pipe_sender<std::string>& 
     return 0;
 }
 
-} // namespace
+}  // namespace
 
 int main() {
     // Line-buffered even into a pipe, so parent and child lines come out in order.

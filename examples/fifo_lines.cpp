@@ -26,7 +26,7 @@ struct fifo_guard {
     std::error_code ignored;
 };
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
     using namespace std::chrono_literals;

@@ -45,7 +45,7 @@ int serve(Receiver& rx, ipc::shutdown_signal& stop) {
     return 0;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
     // Before any thread or child exists, so the signals are blocked everywhere.

@@ -54,7 +54,7 @@ int run_worker(int worker, ipc::posix_mq_channel<job>& jobs, ipc::posix_mq_chann
     }
 }
 
-} // namespace
+}  // namespace
 
 int main() {
     const std::string pid = std::to_string(::getpid());

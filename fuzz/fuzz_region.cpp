@@ -95,7 +95,7 @@ void drive_bytes(std::span<std::byte> mem) {
     }
 }
 
-} // namespace
+}  // namespace
 
 namespace {
 
@@ -117,7 +117,7 @@ void write_seed(const std::string& dir, const char* name, std::uint64_t capacity
     }
 }
 
-} // namespace
+}  // namespace
 
 // With IPC_FUZZ_SEEDS=<corpus dir> (fuzz/run.sh sets it), writes the seeds
 // there before libFuzzer reads the corpus.

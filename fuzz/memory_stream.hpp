@@ -58,4 +58,4 @@ void drain(const std::uint8_t* data, std::size_t size, Framing framing, Check ch
     __builtin_trap();  // more messages than bytes: the channel invented data
 }
 
-} // namespace ipc_fuzz
+}  // namespace ipc_fuzz

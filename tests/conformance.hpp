@@ -114,7 +114,7 @@ private:
 
 inline constexpr std::uint64_t conformance_count = 2000;
 
-} // namespace ipc_test
+}  // namespace ipc_test
 
 // Statuses print by name in failed assertions.
 template <>

@@ -61,4 +61,4 @@ struct udp_setup {
     };
 };
 
-} // namespace ipc_test
+}  // namespace ipc_test

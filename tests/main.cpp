@@ -43,7 +43,7 @@ std::vector<std::string> leftovers(const char* dir, const std::string& tag) {
     return found;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
     unsigned seconds = 240;

@@ -113,4 +113,4 @@ void check_oversized_then_intact(Channel& rx) {
     CHECK(is_msg(7, r, 0));
 }
 
-} // namespace ipc_test
+}  // namespace ipc_test

@@ -80,4 +80,4 @@ struct named_setup {
     };
 };
 
-} // namespace ipc_test
+}  // namespace ipc_test

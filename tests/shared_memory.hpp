@@ -29,4 +29,4 @@ private:
     T* p_;
 };
 
-} // namespace ipc_test
+}  // namespace ipc_test

@@ -698,7 +698,7 @@ constexpr entry cases[] = {
     {shm_mpmc_case::name, run_one<shm_mpmc_case>},
 };
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
     const options o = parse(argc, argv);

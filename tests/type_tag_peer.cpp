@@ -24,13 +24,13 @@ struct batch {
     A items[N];
     short count;
 };
-} // namespace peer
+}  // namespace peer
 
 namespace {
 struct local_note {  // "(anonymous namespace)" in clang++, "{anonymous}" in g++
     char text[16];
 };
-} // namespace
+}  // namespace
 
 namespace {
 
@@ -78,7 +78,7 @@ int open_object(const std::string& name, const T& expected) {
     return same ? 0 : 5;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
     if (argc != 3) {

@@ -103,7 +103,7 @@ void socketpair_under_storm(bool reports_close) {
 
 constexpr auto nothing = [] {};
 
-} // namespace
+}  // namespace
 
 TEST_CASE("EINTR storm: a pipe channel with fixed records loses nothing") { pipe_under_storm<ipc::framing::fixed>(); }
 TEST_CASE("EINTR storm: a pipe channel with length-prefixed strings loses nothing") {

@@ -38,7 +38,7 @@ struct shm_name {
     ~shm_name() { (void)ipc::transport::posix_shm<ipc::ring::spsc<int>>::remove(name); }
 };
 
-} // namespace
+}  // namespace
 
 TEST_CASE("error words: a capacity that is not a power of two says so, with the value and the region's name") {
     shm_name r;

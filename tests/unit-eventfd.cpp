@@ -18,7 +18,7 @@ ipc::eventfd_channel make(eventfd_mode m, unsigned initial = 0) {
     return ipc::eventfd_channel(ipc::transport::eventfd::create(m, initial));
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("eventfd counter mode: a receive takes the sum of what a child sent") {
     auto ch = make(eventfd_mode::counter);

@@ -60,7 +60,7 @@ struct fresh_fifo {
 
 std::error_code loop_error() { return std::error_code(ELOOP, std::system_category()); }
 
-} // namespace
+}  // namespace
 
 IPC_CONFORMANCE(combo<fifo_setup, fixed>, combo<fifo_setup, length_prefixed>, combo<fifo_setup, delimited>);
 

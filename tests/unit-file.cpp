@@ -74,7 +74,7 @@ std::string writer_msg(int w, int seq) {
     return s;
 }
 
-} // namespace
+}  // namespace
 
 IPC_CONFORMANCE(combo<file_follow_setup, fixed>, combo<file_follow_setup, length_prefixed>,
                 combo<file_follow_setup, delimited>, combo<file_flock_setup, length_prefixed>);

@@ -30,7 +30,7 @@ struct worker {
 template <class A, class B>
 constexpr bool same = std::is_same_v<A, B>;
 
-} // namespace
+}  // namespace
 
 TEST_CASE("fwd: the aliases are the channels the transports define, with the defaults of ipc::channel") {
     using namespace ipc;

@@ -36,7 +36,7 @@ std::uint16_t closed_port() {
     return l.local_port();
 }
 
-} // namespace
+}  // namespace
 
 IPC_CONFORMANCE(combo<tcp4, fixed>, combo<tcp4, length_prefixed>, combo<tcp4, delimited>, combo<udp4, fixed>);
 

@@ -32,7 +32,7 @@ const bool ipv6_checked = [] {
     return true;
 }();
 
-} // namespace
+}  // namespace
 
 IPC_CONFORMANCE(combo<tcp6, fixed>, combo<tcp6, length_prefixed>, combo<tcp6, delimited>, combo<udp6, fixed>);
 

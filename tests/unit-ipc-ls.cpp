@@ -60,7 +60,7 @@ bool exists(const std::string& path) {
     return ::lstat(path.c_str(), &sb) == 0;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("ipc-ls: a ring whose users were killed is listed as stale and removed; one in use stays") {
     remover<transport> dead{unique_name("lsdead")}, live{unique_name("lslive")};
@@ -227,7 +227,7 @@ std::string sysv_name(const std::string& name) {
     return "sysv:" + std::to_string(ipc::detail::sysv_shm_backing::key_of(name));
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("ipc-ls: a region nobody has used yet is kept for the grace period, then it is stale") {
     remover<transport> fresh{unique_name("lsfresh")};
@@ -498,7 +498,7 @@ struct queue_names {
     }
 };
 
-} // namespace
+}  // namespace
 
 TEST_CASE("ipc-ls: message queues and semaphores, POSIX and System V, are listed with their kind, never removed") {
     posix_queue mq(unique_name("lsmq"), 4, 16);

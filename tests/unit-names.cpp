@@ -26,7 +26,7 @@ using ipc::detail::no_name_prefix;
 using ipc::detail::parent_refs;
 using ipc::detail::sem_name_prefix;
 
-} // namespace
+}  // namespace
 
 TEST_CASE("posix_ipc_name: optional '/', 1..NAME_MAX-prefix of [A-Za-z0-9._-], not '.' or '..'") {
     const std::string longest(NAME_MAX, 'x');

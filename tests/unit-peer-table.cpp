@@ -18,7 +18,7 @@ table* shared_table() {
     REQUIRE(p != MAP_FAILED);
     return static_cast<table*>(p);
 }
-} // namespace
+}  // namespace
 
 TEST_CASE("peer table: a killed member is counted dead, a clean one leaves no trace") {
     table* t = shared_table();

@@ -60,7 +60,7 @@ void write_raw(ipc::transport::pipe_writer& w, const void* p, std::size_t n) {
     }
 }
 
-} // namespace
+}  // namespace
 
 IPC_CONFORMANCE(combo<pipe_setup, fixed>, combo<pipe_setup, length_prefixed>, combo<pipe_setup, delimited>,
                 combo<pipe_spin_setup, fixed>, combo<pipe_spin_setup, length_prefixed>);

@@ -68,7 +68,7 @@ bool fd_readable(int fd) {
     return ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN);
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("poller: every kind of source in one poller, each made ready by a child while the parent waits") {
     enum key : int { k_pipe = 1, k_fifo, k_stream, k_seqpacket, k_dgram, k_tcp_listener, k_tcp, k_udp, k_mq, k_eventfd,
@@ -660,7 +660,7 @@ TEST_CASE("poller: a ring fed by another process and a pipe fed by a thread lose
 namespace {
 std::atomic<int> interrupted{0};
 extern "C" void count_signal(int) { interrupted.fetch_add(1); }
-} // namespace
+}  // namespace
 
 TEST_CASE("poller: a signal handler interrupting the wait neither ends it early nor loses the rest of the time") {
     struct sigaction sa {};

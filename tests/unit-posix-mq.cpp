@@ -91,7 +91,7 @@ using ipc::framing::delimited;
 using ipc::framing::fixed;
 using ipc::framing::length_prefixed;
 
-} // namespace
+}  // namespace
 
 IPC_CONFORMANCE(combo<posix_mq_setup, fixed>, combo<posix_mq_setup, length_prefixed>, combo<posix_mq_setup, delimited>,
                 combo<posix_mq_backoff_setup, fixed>);

@@ -42,7 +42,7 @@ struct user_blocks {
     sigset_t old{};
 };
 
-} // namespace
+}  // namespace
 
 TEST_CASE("fork_with: the child's return value is its exit code") {
     auto c = ipc::fork_with([] { return 3; });

@@ -46,7 +46,7 @@ struct other_int {
     int v;
 };
 
-} // namespace
+}  // namespace
 
 // A type given a stable name: the same tag in every program, whatever compiler built it.
 template <>

@@ -44,7 +44,7 @@ auto all_but(std::uint32_t dead) {
     return [dead](std::uint32_t who) { return who != dead; };
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("mpmc repair: a producer killed between its claim and moving the index") {
     shared_ring r(4);

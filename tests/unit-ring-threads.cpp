@@ -48,7 +48,7 @@ struct msg {
 
 constexpr std::uint64_t count = 200000;
 
-} // namespace
+}  // namespace
 
 TEST_CASE("ring threads: spsc delivers every message once, in order, through many laps") {
     region reg;

@@ -166,7 +166,7 @@ void holder_dies_and_next_locker_recovers(Open open_in_child, death how) {
     takes_it(mine, false);  // recovered for good: the next acquisition is an ordinary one
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("robust_mutex: names are checked before anything is created") {
     std::error_code ec;

@@ -242,7 +242,7 @@ std::set<int> open_fds() {
     return fds;
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("every named object is created 0600 by default, even under umask(0)") {
     named_objects objects(std::nullopt);

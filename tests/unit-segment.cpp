@@ -101,7 +101,7 @@ const int exec_reader = [] {
     return 0;
 }();
 
-} // namespace
+}  // namespace
 
 TEST_CASE("shared_object: four processes increment a counter under the robust mutex inside it and reach the exact total") {
     scoped_name n("seg-count");

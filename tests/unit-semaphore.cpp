@@ -68,7 +68,7 @@ void timed_acquire_is_never_early(Sem& s) {
     CHECK(s.try_acquire_for(0ms));
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("posix_semaphore: names are checked before anything is created") {
     std::error_code ec;

@@ -47,7 +47,7 @@ void leave_a_dead_claim(const std::string& name) {
     CHECK(claimer.wait() == -SIGKILL);
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE_TEMPLATE_DEFINE("shm crash: every sync policy reports a dead peer", Sync, shm_crash_dead) {
     using transport = shm<ipc::ring::spsc<std::uint64_t>>;

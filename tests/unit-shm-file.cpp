@@ -32,7 +32,7 @@ struct file_setup {
 using ring = file<ipc::ring::spsc<record>>;
 using channel = ipc::mapped_file_channel<record>;
 
-} // namespace
+}  // namespace
 
 IPC_CONFORMANCE(combo<file_setup, ipc::framing::fixed>, combo<file_setup, ipc::framing::length_prefixed>);
 

@@ -24,7 +24,7 @@ struct memfd_setup {
 using ring = ipc::transport::memfd<ipc::ring::spsc<record>>;
 using channel = ipc::memfd_channel<record>;  // the channel over a ring
 
-} // namespace
+}  // namespace
 
 IPC_CONFORMANCE(combo<memfd_setup, ipc::framing::fixed>, combo<memfd_setup, ipc::framing::length_prefixed>);
 

@@ -36,7 +36,7 @@ struct tally {
     std::atomic<std::uint8_t>* flags_;
 };
 
-} // namespace
+}  // namespace
 
 TEST_CASE_TEMPLATE("shm mpmc: several producer and consumer processes, each message delivered once", Sync,
                    ipc::sync::futex, ipc::sync::posix_sem, ipc::sync::sysv_sem) {

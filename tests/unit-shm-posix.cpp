@@ -21,7 +21,7 @@ using int_ring = shm<ipc::ring::spsc<int>>;
 
 bool in_dev_shm(const std::string& name) { return std::filesystem::exists("/dev/shm/ipc." + name); }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("posix_shm: objects are /dev/shm/ipc.<name>, mode 0600 unless asked, and remove() deletes only its own") {
     remover<int_ring> a{unique_name("a")}, b{unique_name("b")};

@@ -32,7 +32,7 @@ struct sysv_sem_setup : named_setup<shm, ipc::sync::sysv_sem> {
     static constexpr const char* name = "shm+sysv_sem";
 };
 
-} // namespace
+}  // namespace
 
 IPC_CONFORMANCE(combo<futex_setup, fixed>, combo<futex_setup, length_prefixed>, combo<spin_setup, fixed>,
                 combo<spin_setup, length_prefixed>, combo<eventfd_setup, fixed>, combo<eventfd_setup, length_prefixed>,

@@ -24,7 +24,7 @@ bool segment_exists(const std::string& name) {
     return ::shmget(ipc::detail::sysv_shm_backing::key_of(name), 0, 0) >= 0;
 }
 
-} // namespace
+}  // namespace
 
 IPC_CONFORMANCE(combo<sysv_setup, ipc::framing::fixed>, combo<sysv_setup, ipc::framing::length_prefixed>,
                 combo<sysv_sem_setup, ipc::framing::fixed>);

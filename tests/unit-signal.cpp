@@ -19,7 +19,7 @@ bool read_int(int fd, int& v) {
     return ::poll(&p, 1, 10000) > 0 && ::read(fd, &v, sizeof v) == static_cast<ssize_t>(sizeof v);
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("signals: a child's messages arrive in order with their payload intact") {
     // Blocked before the child exists, so nothing it sends can be delivered as a plain signal.

@@ -89,7 +89,7 @@ struct text512 {
     char text[512];
 };
 
-} // namespace
+}  // namespace
 
 IPC_CONFORMANCE(combo<sysv_mq_setup, fixed>, combo<sysv_mq_setup, length_prefixed>, combo<sysv_mq_spin_setup, fixed>);
 

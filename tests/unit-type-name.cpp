@@ -18,7 +18,7 @@ namespace {
 struct local_msg {
     int v;
 };
-} // namespace
+}  // namespace
 
 namespace tag_test {
 struct point {
@@ -36,7 +36,7 @@ template <color C>
 struct tinted {};
 template <auto V>
 struct any_value {};
-} // namespace tag_test
+}  // namespace tag_test
 
 namespace {
 
@@ -45,7 +45,7 @@ std::string canonical() {
     return std::string(ipc::ring::type_name<T>::value);
 }
 
-} // namespace
+}  // namespace
 
 TEST_CASE("type tag: integer types have one spelling (g++ writes 'long unsigned int', clang++ 'unsigned long')") {
     CHECK(canonical<int>() == "int");

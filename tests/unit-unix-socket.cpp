@@ -94,7 +94,7 @@ void write_raw(unix_stream& s, const void* p, std::size_t n) {
     }
 }
 
-} // namespace
+}  // namespace
 
 IPC_CONFORMANCE(combo<stream_setup, fixed>, combo<stream_setup, length_prefixed>, combo<stream_setup, delimited>,
                 combo<seqpacket_setup, fixed>, combo<seqpacket_setup, length_prefixed>, combo<unix_dgram_setup, fixed>,

@@ -352,7 +352,7 @@ bool parse_seconds(const char* s, double& out) {
     return true;
 }
 
-} // namespace
+}  // namespace
 
 int main(int argc, char** argv) {
     bool json = false, remove_stale_objects = false, dry_run = false, all_origins = false;

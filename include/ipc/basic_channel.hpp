@@ -38,7 +38,7 @@ concept watches_peers = requires(T& t, direction d) {
     { t.peer_check_interval() } -> std::convertible_to<std::chrono::nanoseconds>;
     { t.check_peers(d) } -> std::same_as<std::error_code>;
 };
-} // namespace transport
+}  // namespace transport
 
 namespace detail {
 // Transport::send_options / recv_info, or an empty struct where there is none.
@@ -76,7 +76,7 @@ std::string describe_transport(const Tr& t) {
         return {};
     }
 }
-} // namespace detail
+}  // namespace detail
 
 // A typed channel composed at compile time. It sends if the transport writes,
 // receives if it reads, and does both over a duplex transport. No virtual
@@ -888,4 +888,4 @@ private:
     bool held_ = false;        // a loan or peek guard is out
 };
 
-} // namespace ipc
+}  // namespace ipc

@@ -74,7 +74,7 @@ struct byte_container_codec {
         return true;
     }
 };
-} // namespace detail
+}  // namespace detail
 
 template <class Ch, class Tr, class A>
 struct codec<std::basic_string<Ch, Tr, A>> : detail::byte_container_codec<std::basic_string<Ch, Tr, A>> {
@@ -116,4 +116,4 @@ inline std::size_t encoded_size(const T& v) {
     else return codec<T>::size(v);
 }
 
-} // namespace ipc
+}  // namespace ipc

@@ -150,7 +150,7 @@ concept membership = requires(T& t, direction d) {
     { T::role(d) } -> std::same_as<unsigned>;
 };
 
-} // namespace transport
+}  // namespace transport
 
 namespace sync {
 
@@ -172,7 +172,7 @@ concept policy_for = requires(S& s, Tr& t, direction d, const deadline& dl, std:
     { S::can_block } -> std::convertible_to<bool>;
 };
 
-} // namespace sync
+}  // namespace sync
 
 namespace framing {
 
@@ -185,6 +185,6 @@ concept policy_for = requires(const F& f) {
     { f.template max_payload<T>() } -> std::convertible_to<std::size_t>;
 };
 
-} // namespace framing
+}  // namespace framing
 
-} // namespace ipc
+}  // namespace ipc

@@ -27,4 +27,4 @@ enum class eos : unsigned char {
     never,
 };
 
-} // namespace ipc
+}  // namespace ipc

@@ -71,7 +71,7 @@ public:
         }
     }
 };
-} // namespace detail
+}  // namespace detail
 
 inline const std::error_category& ipc_category() noexcept {
     static const detail::ipc_category_impl instance;
@@ -156,7 +156,7 @@ inline void throw_if(std::error_code ec, const char* what) {
     if (ec) throw_error(ec, what);
 }
 
-} // namespace detail
+}  // namespace detail
 
 // The words recorded with this thread's last failure, for the error_code
 // twins: empty unless `ec` is the failure they describe.
@@ -165,7 +165,7 @@ inline std::string_view last_error_detail(std::error_code ec) noexcept {
     return d.code == ec ? std::string_view(d.text) : std::string_view();
 }
 
-} // namespace ipc
+}  // namespace ipc
 
 template <>
 struct std::is_error_code_enum<ipc::errc> : std::true_type {};

@@ -77,4 +77,4 @@ int recv_fd_for(S& from, std::chrono::duration<Rep, Period> timeout) {
     return fd;
 }
 
-} // namespace ipc
+}  // namespace ipc

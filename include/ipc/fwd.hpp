@@ -28,7 +28,7 @@ namespace framing {
 struct fixed;
 class length_prefixed;
 class delimited;
-} // namespace framing
+}  // namespace framing
 
 namespace sync {
 struct none;
@@ -40,7 +40,7 @@ class eventfd;
 struct posix_sem;
 struct sysv_sem;
 class file_lock;
-} // namespace sync
+}  // namespace sync
 
 namespace ring {
 template <class T>
@@ -48,13 +48,13 @@ class spsc;
 template <class T>
 class mpmc;
 class bytes;
-} // namespace ring
+}  // namespace ring
 
 namespace detail {
 struct posix_shm_backing;
 struct sysv_shm_backing;
 struct mapped_file_backing;
-} // namespace detail
+}  // namespace detail
 
 namespace transport {
 template <class Ring>
@@ -85,7 +85,7 @@ class udp;
 class eventfd;
 class sigqueue_writer;
 class signal_reader;
-} // namespace transport
+}  // namespace transport
 
 // Trivially copyable T travels as its bytes; anything else with a length prefix.
 template <class T>
@@ -184,4 +184,4 @@ template <class T>
     requires(sizeof(T) <= sizeof(sigval))
 using signal_receiver = channel<T, transport::signal_reader, sync::poll, framing::fixed>;
 
-} // namespace ipc
+}  // namespace ipc

@@ -32,4 +32,4 @@ struct permissions {
     mode_t mode = 0600;
 };
 
-} // namespace ipc
+}  // namespace ipc

@@ -132,7 +132,7 @@ private:
     };
     base* p_ = nullptr;
 };
-} // namespace detail
+}  // namespace detail
 
 class poller {
 public:
@@ -730,4 +730,4 @@ private:
     std::uint32_t round_ = 0;
 };
 
-} // namespace ipc
+}  // namespace ipc

@@ -275,7 +275,7 @@ private:
     std::vector<entry> entries_;
 };
 
-} // namespace detail
+}  // namespace detail
 
 // Runs child_body() in a forked child, which exits with its return value (an
 // int, or 0 for void). The child shares nothing with the parent after the
@@ -429,7 +429,7 @@ private:
     bool ok_ = false;
 };
 
-} // namespace detail
+}  // namespace detail
 
 // Starts argv[0] (searched in PATH when it has no '/') with arguments argv[1..],
 // this process's environment, and the pipes `pipes` asks for. Signals that
@@ -482,4 +482,4 @@ inline spawned_process spawn(const std::vector<std::string>& argv, stdio_pipes p
     return p;
 }
 
-} // namespace ipc
+}  // namespace ipc

@@ -166,7 +166,7 @@ void construct_in(std::byte* where, A&&... a) {
     else ::new (static_cast<void*>(where)) T{std::forward<A>(a)...};
 }
 
-} // namespace detail
+}  // namespace detail
 
 // One T in a named segment: the creator constructs it with the arguments
 // given to create / open_or_create (value-initialised without any); nobody
@@ -289,4 +289,4 @@ private:
     shared_memory seg_;
 };
 
-} // namespace ipc
+}  // namespace ipc

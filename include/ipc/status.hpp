@@ -118,4 +118,4 @@ private:
     clock::time_point tp_;
 };
 
-} // namespace ipc
+}  // namespace ipc

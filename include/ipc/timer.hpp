@@ -113,4 +113,4 @@ private:
     detail::unique_fd fd_;
 };
 
-} // namespace ipc
+}  // namespace ipc

@@ -18,4 +18,4 @@ namespace ipc {
 inline constexpr int version_major = IPC_VERSION_MAJOR;
 inline constexpr int version_minor = IPC_VERSION_MINOR;
 inline constexpr int version_patch = IPC_VERSION_PATCH;
-} // namespace ipc
+}  // namespace ipc

@@ -80,7 +80,7 @@ bool fifo_has_reader(int dirfd, const std::string& leaf, ino_t ino, std::string&
     return true;
 }
 
-} // namespace
+}  // namespace
 
 // The FIFO or socket `leaf` of `dir`; false if it is neither (or gone).
 bool inspect_file(const std::string& dir, int dirfd, const std::string& leaf, entry& e) {
@@ -200,7 +200,7 @@ bool bound_at(const std::vector<std::string>& paths, const entry& e) {
     return false;
 }
 
-} // namespace
+}  // namespace
 
 // Counts the processes that hold each entry with an inode (mapped or open;
 // System V segments know theirs already: shm_nattch), and marks the sockets
@@ -229,4 +229,4 @@ void observe(std::vector<entry>& es) {
     }
 }
 
-} // namespace ipc_ls
+}  // namespace ipc_ls

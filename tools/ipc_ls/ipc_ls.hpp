@@ -106,4 +106,4 @@ void print_header();
 void print_row(const entry& e, const std::string& state);
 void print_json(const entry& e, const std::string& state, bool removed);
 
-} // namespace ipc_ls
+}  // namespace ipc_ls

@@ -186,7 +186,7 @@ std::vector<std::string> sysvipc_lines(const char* path) {
     return lines;
 }
 
-} // namespace
+}  // namespace
 
 void scan_posix_mq(const std::vector<std::string>& named, std::vector<entry>& out, std::vector<std::string>& notes) {
     if (unique_fd d = mounted_mqueue()) {
@@ -301,4 +301,4 @@ void scan_sysv_sem(std::vector<entry>& out) {
     }
 }
 
-} // namespace ipc_ls
+}  // namespace ipc_ls

@@ -125,7 +125,7 @@ void print_cells(const std::vector<std::string>& cells) {
     std::puts(line.c_str());
 }
 
-} // namespace
+}  // namespace
 
 const char* const usage_text =
     "usage: ipc-ls [--all] [--json] [--remove-stale] [--dry-run] [--min-age SECONDS] "
@@ -263,4 +263,4 @@ void print_json(const entry& e, const std::string& state, bool removed) {
                 e.stale ? "true" : "false", removed ? "true" : "false", json_string(state).c_str());
 }
 
-} // namespace ipc_ls
+}  // namespace ipc_ls

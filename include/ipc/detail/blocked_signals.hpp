@@ -122,4 +122,4 @@ private:
     bool blocked_ = false;  // set_ is blocked here (and was_unblocked_ counted)
 };
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

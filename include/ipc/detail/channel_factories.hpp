@@ -43,4 +43,4 @@ struct channel_factories {
     }
 };
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

@@ -17,4 +17,4 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

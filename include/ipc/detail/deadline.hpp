@@ -23,4 +23,4 @@ inline std::error_code expired_code(const deadline& dl) noexcept {
     return make_error_code(dl.reports_would_block() ? errc::would_block : errc::timed_out);
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

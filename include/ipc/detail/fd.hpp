@@ -93,4 +93,4 @@ inline bool wait_fd(int fd, short events, const deadline& dl, std::error_code& e
     }
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

@@ -84,4 +84,4 @@ inline unique_fd receive_fd(int sock, std::error_code& ec) noexcept {
     return got;
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

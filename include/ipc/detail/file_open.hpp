@@ -69,4 +69,4 @@ inline bool remove_file(path_ref path, const char* what) {
     return r;
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

@@ -53,4 +53,4 @@ inline byte_buffer message_buffer(std::size_t bytes, std::error_code& ec) noexce
     return b;
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

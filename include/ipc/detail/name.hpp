@@ -199,4 +199,4 @@ inline bool fs_path(std::string_view path, std::error_code& ec, parent_refs pare
     }
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

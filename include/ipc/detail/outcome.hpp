@@ -37,4 +37,4 @@ inline status settle(std::error_code got, std::error_code& ec) noexcept {
     return status::failed;
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

@@ -63,4 +63,4 @@ inline bool deadline_passed(const deadline& dl, std::error_code& ec) noexcept {
     return false;
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

@@ -111,4 +111,4 @@ struct peer_table {
 static_assert(std::is_trivially_destructible_v<peer_table<8>>);
 static_assert(sizeof(peer_slot) == 24);
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

@@ -106,4 +106,4 @@ private:
     signed char sigpipe_ignored_ = -1;  // -1: not asked yet
 };
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

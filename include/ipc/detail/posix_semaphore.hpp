@@ -102,4 +102,4 @@ private:
     }
 };
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

@@ -16,4 +16,4 @@ inline long read_proc_number(const char* path) noexcept {
     return v;
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

@@ -90,4 +90,4 @@ inline bool is_alive(const process_identity& id) noexcept {
     return st.start_time == id.start_time && st.state != 'Z' && st.state != 'X';
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

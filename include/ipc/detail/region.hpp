@@ -87,4 +87,4 @@ inline mapping map_existing(int fd, std::error_code& ec) noexcept {
     return mapping::map_fd(fd, static_cast<std::size_t>(st.st_size), ec);
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

@@ -359,4 +359,4 @@ inline bool remove_segment(std::string_view name, std::error_code& ec) noexcept 
     return false;
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

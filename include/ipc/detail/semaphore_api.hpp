@@ -100,4 +100,4 @@ private:
     }
 };
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

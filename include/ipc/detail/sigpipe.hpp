@@ -56,4 +56,4 @@ private:
     bool epipe_ = false;
 };
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

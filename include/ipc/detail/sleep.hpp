@@ -19,4 +19,4 @@ inline void sleep_for(std::chrono::nanoseconds d) noexcept {
     }
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

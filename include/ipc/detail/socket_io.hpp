@@ -279,4 +279,4 @@ struct connect_ops {
     }
 };
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

@@ -53,4 +53,4 @@ inline bool sysv_sem_wait_ready(int id, std::error_code& ec) noexcept {
     return false;
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

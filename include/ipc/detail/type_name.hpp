@@ -213,4 +213,4 @@ struct canonical_name_of {
     static constexpr std::string_view value{buffer.text.data(), buffer.size};
 };
 
-} // namespace ipc::detail
+}  // namespace ipc::detail

@@ -103,4 +103,4 @@ private:
     std::size_t max_line_ = default_max_line;
 };
 
-} // namespace ipc::framing
+}  // namespace ipc::framing

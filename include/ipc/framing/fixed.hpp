@@ -47,4 +47,4 @@ struct fixed {
     }
 };
 
-} // namespace ipc::framing
+}  // namespace ipc::framing

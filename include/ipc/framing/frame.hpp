@@ -66,4 +66,4 @@ inline std::span<const std::byte> encode_body(const T& v, std::vector<std::byte>
     }
 }
 
-} // namespace ipc::framing
+}  // namespace ipc::framing

@@ -70,4 +70,4 @@ private:
     std::size_t max_size_ = default_max_size;
 };
 
-} // namespace ipc::framing
+}  // namespace ipc::framing

@@ -169,4 +169,4 @@ private:
     std::uint64_t want_ = 0;         // bytes the last failed loan needed
 };
 
-} // namespace ipc::ring
+}  // namespace ipc::ring

@@ -58,7 +58,7 @@ constexpr std::uint64_t round_up(std::uint64_t v, std::uint64_t a) noexcept { re
 constexpr bool is_pow2(std::uint64_t v) noexcept { return v != 0 && (v & (v - 1)) == 0; }
 constexpr std::size_t index(direction d) noexcept { return d == direction::send ? 0 : 1; }
 
-} // namespace detail
+}  // namespace detail
 
 // The name whose hash (FNV-1a, 64 bits) tags a region with its element type.
 // The default is T's fully qualified name with its template arguments, as the
@@ -411,4 +411,4 @@ Ring attach(std::span<std::byte> mem, std::error_code& ec) noexcept {
     return Ring(st, mem.data() + data_offset<Ring>, h.capacity);
 }
 
-} // namespace ipc::ring
+}  // namespace ipc::ring

@@ -215,4 +215,4 @@ private:
     }
 };
 
-} // namespace ipc::ring
+}  // namespace ipc::ring

@@ -83,4 +83,4 @@ public:
     }
 };
 
-} // namespace ipc::ring
+}  // namespace ipc::ring

@@ -216,4 +216,4 @@ using posix_binary_semaphore = basic_posix_semaphore<1>;
 using unnamed_semaphore = basic_unnamed_semaphore<SEM_VALUE_MAX>;
 using unnamed_binary_semaphore = basic_unnamed_semaphore<1>;
 
-} // namespace ipc::sem
+}  // namespace ipc::sem

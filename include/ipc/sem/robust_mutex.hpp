@@ -295,7 +295,7 @@ private:
     bool held_ = false;  // written only by the thread that holds the mutex, like owner_died_
 };
 
-} // namespace ipc::detail
+}  // namespace ipc::detail
 
 namespace ipc::sem {
 
@@ -524,4 +524,4 @@ private:
     }
 };
 
-} // namespace ipc::sem
+}  // namespace ipc::sem

@@ -160,4 +160,4 @@ private:
     bool owner_died_ = false;
 };
 
-} // namespace ipc::sem
+}  // namespace ipc::sem

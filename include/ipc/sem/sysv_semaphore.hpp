@@ -273,4 +273,4 @@ private:
 using sysv_semaphore = basic_sysv_semaphore<detail::sysv_sem_value_max>;
 using sysv_binary_semaphore = basic_sysv_semaphore<1>;
 
-} // namespace ipc::sem
+}  // namespace ipc::sem

@@ -47,4 +47,4 @@ private:
     std::chrono::nanoseconds step_{};
 };
 
-} // namespace ipc::sync
+}  // namespace ipc::sync

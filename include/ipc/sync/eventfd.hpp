@@ -114,4 +114,4 @@ private:
     detail::unique_fd fd_[2];
 };
 
-} // namespace ipc::sync
+}  // namespace ipc::sync

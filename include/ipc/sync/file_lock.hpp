@@ -126,7 +126,7 @@ private:
     file_lock_kind kind_ = file_lock_kind::ofd;
 };
 
-} // namespace ipc::sync
+}  // namespace ipc::sync
 
 namespace ipc {
 
@@ -248,4 +248,4 @@ private:
     sync::file_lock lock_;
 };
 
-} // namespace ipc
+}  // namespace ipc

@@ -77,4 +77,4 @@ struct futex {
     }
 };
 
-} // namespace ipc::sync
+}  // namespace ipc::sync

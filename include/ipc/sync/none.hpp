@@ -19,4 +19,4 @@ struct none {
     void notify(Tr&, direction) const noexcept {}
 };
 
-} // namespace ipc::sync
+}  // namespace ipc::sync

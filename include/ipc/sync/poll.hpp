@@ -23,4 +23,4 @@ struct poll {
     void notify(Tr&, direction) const noexcept {}
 };
 
-} // namespace ipc::sync
+}  // namespace ipc::sync

@@ -49,4 +49,4 @@ struct posix_sem {
     }
 };
 
-} // namespace ipc::sync
+}  // namespace ipc::sync

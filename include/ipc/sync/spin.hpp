@@ -42,4 +42,4 @@ private:
     unsigned spins_ = 0;
 };
 
-} // namespace ipc::sync
+}  // namespace ipc::sync

@@ -79,4 +79,4 @@ private:
     }
 };
 
-} // namespace ipc::sync
+}  // namespace ipc::sync

@@ -146,7 +146,7 @@ private:
     bool rwf_nowait_ = true;
 };
 
-} // namespace ipc::transport
+}  // namespace ipc::transport
 
 // The channel over an eventfd (defined in ipc/fwd.hpp, included above):
 // ipc::eventfd_channel, a duplex channel of 64-bit counts: send adds, recv

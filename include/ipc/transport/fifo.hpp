@@ -104,7 +104,7 @@ protected:
     pipe_end end_;
 };
 
-} // namespace ipc::detail
+}  // namespace ipc::detail
 
 namespace ipc::transport {
 
@@ -325,7 +325,7 @@ public:
     }
 };
 
-} // namespace ipc::transport
+}  // namespace ipc::transport
 
 // Channels over a FIFO (defined in ipc/fwd.hpp, included above):
 // ipc::fifo_sender<T>::open(path, 5s), ipc::fifo_receiver<T>::open(path), and

@@ -407,7 +407,7 @@ private:
     file_end end_ = file_end::closed;
 };
 
-} // namespace ipc::transport
+}  // namespace ipc::transport
 
 namespace ipc {
 
@@ -419,7 +419,7 @@ std::uint64_t file_position(const Ch& receiver) noexcept {
     return receiver.transport().offset() - receiver.buffered();
 }
 
-} // namespace ipc
+}  // namespace ipc
 
 // Channels over the log (defined in ipc/fwd.hpp, included above):
 // ipc::file_sender<T>::create(path) / ::open(path), and

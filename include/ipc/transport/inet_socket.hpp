@@ -295,7 +295,7 @@ public:
     }
 };
 
-} // namespace ipc::transport
+}  // namespace ipc::transport
 
 // Channels over TCP and UDP (defined in ipc/fwd.hpp, included above): a
 // connected socket is one channel that both sends and receives,

@@ -47,7 +47,7 @@ struct mapped_file_backing {
         return false;
     }
 };
-} // namespace ipc::detail
+}  // namespace ipc::detail
 
 // Channels over an mmap'd file (defined in ipc/fwd.hpp, included above):
 // ipc::mapped_file_channel<T>::open_or_create("/var/lib/app/jobs.ring", 1024);

@@ -103,7 +103,7 @@ private:
     ipc::detail::unique_fd fd_;
 };
 
-} // namespace ipc::transport
+}  // namespace ipc::transport
 
 // Channels over a memfd region (defined in ipc/fwd.hpp, included above):
 // ipc::memfd_channel<T>::create(1024), then ipc::memfd_channel<T>::open(fd) in

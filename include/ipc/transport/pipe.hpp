@@ -80,7 +80,7 @@ inline pipe_pair make_pipe(int pipe_size = 0) {
     return p;
 }
 
-} // namespace ipc::transport
+}  // namespace ipc::transport
 
 namespace ipc {
 
@@ -103,7 +103,7 @@ struct pipe_channel {
     }
 };
 
-} // namespace ipc
+}  // namespace ipc
 
 // The other channels over pipes (defined in ipc/fwd.hpp, included above):
 // ipc::pipe_sender<T>, ipc::pipe_receiver<T>, and for lines of text (shell

@@ -57,7 +57,7 @@ struct posix_mq_limits {
     }
 };
 
-} // namespace ipc::transport
+}  // namespace ipc::transport
 
 namespace ipc::detail {
 
@@ -82,7 +82,7 @@ inline std::string mq_limit_text(int err, const transport::posix_mq_options& o) 
     return s;
 }
 
-} // namespace ipc::detail
+}  // namespace ipc::detail
 
 namespace ipc::transport {
 
@@ -343,7 +343,7 @@ private:
     std::size_t maxmsg_ = 0;
 };
 
-} // namespace ipc::transport
+}  // namespace ipc::transport
 
 // The channel over a POSIX message queue (defined in ipc/fwd.hpp, included
 // above); it both sends and receives:

@@ -46,7 +46,7 @@ struct posix_shm_backing {
         return false;
     }
 };
-} // namespace ipc::detail
+}  // namespace ipc::detail
 
 namespace ipc::transport {
 
@@ -54,7 +54,7 @@ namespace ipc::transport {
 // named_region<Ring, detail::posix_shm_backing> (declared in ipc/fwd.hpp).
 // The object persists until remove(name), like a file.
 
-} // namespace ipc::transport
+}  // namespace ipc::transport
 
 // Channels over POSIX shared memory (defined with every other alias in
 // ipc/fwd.hpp, included above), each opened in one call:

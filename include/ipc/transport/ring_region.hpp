@@ -40,7 +40,7 @@ inline constexpr bool is_mpmc_ring = Ring::ring_kind == ring::kind::mpmc;
 inline void free_sysv_sem(ring::sync_area& s) noexcept {
     if (std::int64_t id = s.sysv_id.exchange(0); id > 0) ::semctl(static_cast<int>(id - 1), 0, IPC_RMID);
 }
-} // namespace ipc::detail
+}  // namespace ipc::detail
 
 namespace ipc::transport {
 
@@ -660,4 +660,4 @@ private:
     }
 };
 
-} // namespace ipc::transport
+}  // namespace ipc::transport

@@ -199,7 +199,7 @@ private:
     int signo_ = 0;
 };
 
-} // namespace ipc::transport
+}  // namespace ipc::transport
 
 namespace ipc {
 
@@ -265,7 +265,7 @@ private:
     int signo_ = 0;
 };
 
-} // namespace ipc
+}  // namespace ipc
 
 // Channels over realtime signals (defined in ipc/fwd.hpp, included above):
 // ipc::signal_sender<T>::open(pid, SIGRTMIN), ipc::signal_receiver<T>::open(SIGRTMIN),

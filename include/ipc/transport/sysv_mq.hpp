@@ -391,7 +391,7 @@ private:
     int id_ = -1;
 };
 
-} // namespace ipc::transport
+}  // namespace ipc::transport
 
 // The channel over a System V message queue (defined in ipc/fwd.hpp, included
 // above); it both sends and receives:

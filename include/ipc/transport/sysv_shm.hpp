@@ -65,7 +65,7 @@ struct sysv_shm_backing {
         return true;
     }
 };
-} // namespace ipc::detail
+}  // namespace ipc::detail
 
 // Channels over System V shared memory (defined in ipc/fwd.hpp, included
 // above): ipc::sysv_shm_channel<T>::create("jobs", 1024), ::open("jobs");

@@ -112,7 +112,7 @@ private:
     bool abstract_ = false;
 };
 
-} // namespace ipc::transport
+}  // namespace ipc::transport
 
 namespace ipc::detail {
 
@@ -289,7 +289,7 @@ struct pair_ops {
     }
 };
 
-} // namespace ipc::detail
+}  // namespace ipc::detail
 
 namespace ipc::transport {
 
@@ -305,7 +305,7 @@ struct unix_credentials {
     gid_t gid = static_cast<gid_t>(-1);
 };
 
-} // namespace ipc::transport
+}  // namespace ipc::transport
 
 namespace ipc::detail {
 
@@ -331,7 +331,7 @@ public:
     }
 };
 
-} // namespace ipc::detail
+}  // namespace ipc::detail
 
 namespace ipc::transport {
 
@@ -514,7 +514,7 @@ private:
 using unix_stream_listener = basic_unix_listener<unix_stream>;
 using unix_seqpacket_listener = basic_unix_listener<unix_seqpacket>;
 
-} // namespace ipc::transport
+}  // namespace ipc::transport
 
 // Channels over Unix sockets (defined in ipc/fwd.hpp, included above):
 // ipc::unix_stream_channel<T>, ipc::unix_seqpacket_channel<T>, ipc::unix_dgram_channel<T>;
