@@ -161,7 +161,10 @@ double age_from(std::initializer_list<long long> times) {
 
 std::string values_text(const std::vector<long long>& values) {
     std::string s = values.size() == 1 ? "value" : "values";
-    for (std::size_t i = 0; i < values.size() && i < 8; ++i) s += " " + std::to_string(values[i]);
+    for (std::size_t i = 0; i < values.size() && i < 8; ++i) {
+        s += ' ';  // appended in two steps: g++ 12 -O3 reports a false -Wrestrict on " " + to_string()
+        s += std::to_string(values[i]);
+    }
     return values.size() > 8 ? s + " ..." : s;
 }
 
