@@ -73,6 +73,6 @@ int main(int argc, char** argv) {
     }
 
     // Lines from stdin (a pipe, a file or a terminal).
-    ipc::pipe_line_receiver rx{ipc::transport::pipe_reader(ipc::detail::unique_fd(::fcntl(0, F_DUPFD_CLOEXEC, 3)))};
+    ipc::pipe_line_receiver rx{ipc::transport::pipe_reader::adopt(::fcntl(0, F_DUPFD_CLOEXEC, 3))};
     return serve(rx, stop);
 }

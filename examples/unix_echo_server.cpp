@@ -48,13 +48,17 @@ void watch(int ep, int fd) {
     epoll_event ev{};
     ev.events = EPOLLIN;
     ev.data.fd = fd;
-    if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) throw ipc::error(ipc::detail::last_error(), "epoll_ctl");
+    if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) throw ipc::error(std::error_code(errno, std::system_category()), "epoll_ctl");
 }
 
 // Serves until `stop`, or (self-test) until `expected` clients have come and gone.
 void serve(ipc::transport::unix_stream_listener& listener, int expected) {
-    ipc::detail::unique_fd ep(::epoll_create1(EPOLL_CLOEXEC));
-    if (!ep) throw ipc::error(ipc::detail::last_error(), "epoll_create1");
+    struct owned_fd {
+        int fd;
+        ~owned_fd() { if (fd >= 0) ::close(fd); }
+        int get() const { return fd; }
+    } ep{::epoll_create1(EPOLL_CLOEXEC)};
+    if (ep.get() < 0) throw ipc::error(std::error_code(errno, std::system_category()), "epoll_create1");
     watch(ep.get(), listener.native_handle());
     std::map<int, channel> clients;
     int finished = 0;
@@ -62,7 +66,7 @@ void serve(ipc::transport::unix_stream_listener& listener, int expected) {
     while (!stop && (expected == 0 || finished < expected)) {
         epoll_event events[32];
         int n = ::epoll_wait(ep.get(), events, 32, 1000);
-        if (n < 0 && errno != EINTR) throw ipc::error(ipc::detail::last_error(), "epoll_wait");
+        if (n < 0 && errno != EINTR) throw ipc::error(std::error_code(errno, std::system_category()), "epoll_wait");
         if (n <= 0) {
             if (expected > 0 && std::chrono::steady_clock::now() - idle_since > 30s) throw std::runtime_error("self-test stalled");
             continue;

@@ -20,6 +20,8 @@ public:
     pipe_reader() noexcept = default;
     // Adopts fd, which must be the read end of a pipe or FIFO.
     explicit pipe_reader(detail::unique_fd fd) noexcept : end_(std::move(fd), O_RDONLY) {}
+    // Takes ownership of an open pipe or FIFO descriptor, e.g. a dup of stdin.
+    [[nodiscard]] static pipe_reader adopt(int fd) noexcept { return pipe_reader(detail::unique_fd(fd)); }
 
     std::size_t read_some(std::span<std::byte> buf, io_mode m, std::error_code& ec) noexcept { return end_.read(buf, m, ec); }
     int native_handle() const noexcept { return end_.native_handle(); }
@@ -37,6 +39,8 @@ class pipe_writer {
 public:
     pipe_writer() noexcept = default;
     explicit pipe_writer(detail::unique_fd fd) noexcept : end_(std::move(fd), O_WRONLY) {}
+    // Takes ownership of an open pipe or FIFO descriptor, e.g. a dup of stdout.
+    [[nodiscard]] static pipe_writer adopt(int fd) noexcept { return pipe_writer(detail::unique_fd(fd)); }
 
     std::size_t write_some(std::span<const std::span<const std::byte>> parts, io_mode m, std::error_code& ec) noexcept {
         return end_.write(parts, m, ec);
