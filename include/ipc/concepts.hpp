@@ -172,6 +172,18 @@ concept policy_for = requires(S& s, Tr& t, direction d, const deadline& dl, std:
     { S::can_block } -> std::convertible_to<bool>;
 };
 
+// A policy an event loop can park on (ipc::poller, ipc/asio.hpp): for
+// direction d, native_handle(d) is a descriptor that becomes readable when the
+// ring may be ready (-1: none, the policy has no descriptor yet); arm(t, d)
+// counts this process as parked and returns false if the ring is ready already
+// (operate, do not wait); after the wait (or instead of it) disarm(t, d).
+template <class S, class Tr>
+concept pollable = policy_for<S, Tr> && requires(S& s, Tr& t, direction d) {
+    { s.native_handle(d) } -> std::same_as<int>;
+    { s.arm(t, d) } -> std::same_as<bool>;
+    s.disarm(t, d);
+};
+
 }  // namespace sync
 
 namespace framing {

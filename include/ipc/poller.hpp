@@ -441,7 +441,7 @@ private:
                 }
             }
             return true;
-        } else if constexpr (transport::memory_transport<Tr> && std::is_same_v<typename Ch::sync_type, sync::eventfd>) {
+        } else if constexpr (transport::memory_transport<Tr> && sync::pollable<typename Ch::sync_type, Tr>) {
             return describe_ring(ch, s, ec);
         } else if constexpr (transport::memory_transport<Tr>) {
             static_assert(sizeof(Ch) == 0,
