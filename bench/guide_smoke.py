@@ -4,7 +4,10 @@ with a row per mechanism, a figure in every measured cell, the machine, and
 saved run gives the same table again without matplotlib (with a note saying
 the plot needs it) and spliced into a document between the markers.
 
-  guide_smoke.py bench/guide.py path/to/ipc_bench OUTDIR"""
+  guide_smoke.py bench/guide.py path/to/ipc_bench OUTDIR [--require-svg]
+
+--require-svg (CMake passes it when it found a python3 with matplotlib):
+fail rather than check the table alone when matplotlib cannot be imported."""
 import importlib.util
 import os
 import re
@@ -13,6 +16,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 guide_py, bench, out = sys.argv[1:4]
+require_svg = "--require-svg" in sys.argv[4:]
 spec = importlib.util.spec_from_file_location("guide", guide_py)
 guide = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(guide)
@@ -82,6 +86,8 @@ svg = os.path.join(out, "guide.svg")
 if importlib.util.find_spec("matplotlib"):
     check_svg(svg)
     plotted = "SVG checked"
+elif require_svg:
+    sys.exit(f"--require-svg, but {sys.executable} cannot import matplotlib")
 else:
     if os.path.exists(svg) or "needs matplotlib" not in first:
         sys.exit("without matplotlib: an SVG, or no note saying why there is none")
