@@ -6,11 +6,10 @@
 // restarts a worker that is killed; a client process is served throughout.
 #include <ipc/channel.hpp>
 #include <ipc/fd_passing.hpp>
+#include <ipc/poller.hpp>
 #include <ipc/process.hpp>
 
-#include <poll.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -29,36 +28,35 @@ struct message {  // a command (master <-> worker) or a request/reply (client <-
 };
 using control = ipc::unix_seqpacket_channel<message>;
 
-// Answers one client on an accepted socket (raw: no public transport adopts a descriptor yet).
-void serve(int client, int generation) {
-    pollfd p{client, POLLIN, 0};
+// Answers one client on an accepted connection.
+void serve(ipc::unix_stream_channel<message> client, int generation) {
     message m{};
-    if (::poll(&p, 1, 2000) == 1 && ::read(client, &m, sizeof m) == sizeof m && m.kind == message::request) {
-        const message answer{message::request, m.value * 2, generation};
-        (void)!::write(client, &answer, sizeof answer);
-    }
-    ::close(client);
+    if (client.recv_for(m, 2s) == ipc::status::ok && m.kind == message::request)
+        (void)client.send_for(message{message::request, m.value * 2, generation}, 2s);
 }
 
 int run_worker(control master) {
-    const int listening = ipc::recv_fd_for(master.transport(), 5s);
+    // The listening socket the master made, received over the control socket.
+    auto listening = ipc::transport::unix_stream_listener::adopt(ipc::recv_fd_for(master.transport(), 5s));
     int generation = 0;
+    ipc::poller p;
+    enum : ipc::poller::key_type { clients, commands };
+    auto r1 = p.add(listening, ipc::ready::readable, clients);
+    auto r2 = p.add(master, ipc::ready::readable, commands);
     for (;;) {
-        pollfd p[2] = {{listening, POLLIN, 0}, {master.transport().native_handle(), POLLIN, 0}};
-        if (::poll(p, 2, 10000) <= 0) return 1;  // ten silent seconds: the master is gone
-        if (p[1].revents) {
-            message c{};
-            if (master.recv_for(c, 1s) != ipc::status::ok || c.kind == message::quit) break;  // quit, or master closed
-            if (c.kind == message::reload && master.send_for(message{message::reload, 0, ++generation}, 1s) != ipc::status::ok)
-                return 1;
-        }
-        if (p[0].revents & POLLIN) {
-            const int client = ::accept4(listening, nullptr, nullptr, SOCK_CLOEXEC);
-            if (client >= 0) serve(client, generation);  // else another worker took it (the socket is nonblocking)
+        const auto ready = p.wait_for(10s);
+        if (ready.empty()) return 1;  // ten silent seconds: the master is gone
+        for (const auto& ev : ready) {
+            if (ev.key == commands) {
+                message c{};
+                if (master.recv_for(c, 1s) != ipc::status::ok || c.kind == message::quit) return 0;  // quit, or master closed
+                if (c.kind == message::reload && master.send_for(message{message::reload, 0, ++generation}, 1s) != ipc::status::ok)
+                    return 1;
+            } else if (auto client = listening.try_accept()) {  // else another worker took it
+                serve(ipc::unix_stream_channel<message>(std::move(*client)), generation);
+            }
         }
     }
-    ::close(listening);
-    return 0;
 }
 
 struct worker {

@@ -1,11 +1,13 @@
 // ipc/detail/socket_io.hpp: socket I/O shared by every socket transport (Unix, TCP, UDP).
 #pragma once
 
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
 #include <array>
+#include <initializer_list>
 #include <optional>
 #include <span>
 
@@ -54,6 +56,41 @@ inline bool connect_socket(int fd, const sockaddr* sa, socklen_t len, const dead
         sleep_for(std::chrono::milliseconds(1));
     }
     return set_nonblocking(fd, false, ec);
+}
+
+// A listening socket received from another process (SCM_RIGHTS) or inherited:
+// checked to be listening, of `type`, in one of `families`, then made
+// nonblocking and close-on-exec (see accept_socket). The descriptor is owned
+// from here on, and closed if it is refused.
+inline unique_fd adopt_listening(int fd, int type, std::initializer_list<int> families, const char* what,
+                                 std::error_code& ec) noexcept {
+    ec.clear();
+    unique_fd owned(fd);
+    int accepting = 0, got_type = 0, family = 0;
+    socklen_t n = sizeof(int);
+    if (fd < 0 || ::getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &n) != 0) {
+        ec = explain(fd < 0 ? std::make_error_code(std::errc::bad_file_descriptor) : last_error(),
+                     "%s::adopt: descriptor %d is not a socket", what, fd);
+        return {};
+    }
+    n = sizeof(int);
+    ::getsockopt(fd, SOL_SOCKET, SO_TYPE, &got_type, &n);
+    n = sizeof(int);
+    ::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &family, &n);
+    bool family_ok = false;
+    for (int f : families) family_ok |= f == family;
+    if (!accepting || got_type != type || !family_ok) {
+        ec = explain(std::make_error_code(std::errc::invalid_argument),
+                     "%s::adopt: descriptor %d is not a listening socket of this kind (listening %d, type %d, family %d)",
+                     what, fd, accepting, got_type, family);
+        return {};
+    }
+    const int fl = ::fcntl(fd, F_GETFL);
+    if (fl < 0 || ::fcntl(fd, F_SETFL, fl | O_NONBLOCK) != 0 || ::fcntl(fd, F_SETFD, FD_CLOEXEC) != 0) {
+        ec = explain(last_error(), "%s::adopt: fcntl on descriptor %d failed", what, fd);
+        return {};
+    }
+    return owned;
 }
 
 // Accepts from a listener whose descriptor is O_NONBLOCK (so that a peer

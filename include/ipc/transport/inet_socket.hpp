@@ -206,6 +206,22 @@ public:
         return l;
     }
 
+    // A listening TCP socket another process made and sent (ipc::recv_fd_for),
+    // or one inherited; owned from here on (closed if refused).
+    [[nodiscard]] static tcp_listener adopt(int fd) {
+        std::error_code ec;
+        tcp_listener l = adopt(fd, ec);
+        detail::throw_if(ec, "tcp_listener adopt");
+        return l;
+    }
+    [[nodiscard]] static tcp_listener adopt(int fd, std::error_code& ec) noexcept {
+        tcp_listener l;
+        l.fd_ = detail::adopt_listening(fd, SOCK_STREAM, {AF_INET, AF_INET6}, "tcp_listener", ec);
+        if (!ec) l.address_ = inet_address::local_of(l.fd_.get(), ec);
+        if (ec) l.fd_.reset();
+        return l;
+    }
+
     tcp accept_until(const deadline& dl, std::error_code& ec) noexcept {
         tcp s(detail::accept_socket(fd_.get(), dl, ec));
         if (s.is_open() && !s.set_nodelay(true, ec)) return {};

@@ -489,6 +489,23 @@ public:
         return l;
     }
 
+    // A listening socket another process made and sent (ipc::recv_fd_for), as
+    // a master hands its workers the socket they accept on. The descriptor is
+    // owned from here on (closed if refused: std::errc::invalid_argument when it
+    // is not a listening Unix socket of this kind). The socket file stays the
+    // maker's to remove.
+    [[nodiscard]] static basic_unix_listener adopt(int fd) {
+        std::error_code ec;
+        basic_unix_listener l = adopt(fd, ec);
+        detail::throw_if(ec, "unix listener adopt");
+        return l;
+    }
+    [[nodiscard]] static basic_unix_listener adopt(int fd, std::error_code& ec) noexcept {
+        basic_unix_listener l;
+        l.fd_ = detail::adopt_listening(fd, Socket::socket_type, {AF_UNIX}, "unix listener", ec);
+        return l;
+    }
+
     Socket accept_until(const deadline& dl, std::error_code& ec) noexcept {
         detail::unique_fd fd = detail::accept_socket(fd_.get(), dl, ec);
         if (fd && Socket::socket_type == SOCK_SEQPACKET && !detail::set_int_option(fd.get(), SOL_SOCKET, SO_PASSCRED, 1, ec))
