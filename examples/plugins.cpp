@@ -53,16 +53,9 @@ struct plugin {
 int main() {
     std::vector<plugin> plugins;
     for (auto [name, k] : {std::pair{"square", kind::square}, {"faulty", kind::faulty}, {"negate", kind::negate}}) {
-        auto ends = ipc::transport::unix_seqpacket::pair();
-        auto child = ipc::fork_with([&, k = k] {
-            // Keep only our own end: a copy of any host end here would hide
-            // the host closing it (fork_with tracks only its own pipes).
-            ends.first.close();
-            for (auto& p : plugins) p.channel.transport().close();
-            return run_plugin(k, plugin_link(std::move(ends.second)));
-        });
-        ends.second.close();  // the plug-in's end lives in the plug-in only, so its death is end of file here
-        plugins.push_back({name, k, plugin_link(std::move(ends.first)), std::move(child)});
+        // Each plug-in holds only its own end: its death is end of stream here.
+        auto c = ipc::fork_connected<plugin_link>([k = k](plugin_link& host) { return run_plugin(k, std::move(host)); });
+        plugins.push_back({name, k, std::move(c.channel), std::move(c.process)});
     }
 
     int wrong = 0;

@@ -2,6 +2,7 @@
 // real programs with piped stdin/stdout, and the child_process handle.
 #include <ipc/process.hpp>
 #include <ipc/transport/signal.hpp>
+#include <ipc/transport/unix_socket.hpp>
 
 #include <sys/wait.h>
 
@@ -252,6 +253,37 @@ TEST_CASE("fork_with: closing one worker's pipe ends that worker alone") {
         pool[w].to_child.transport().close();
         CHECK(pool[w].process.wait_for(5s) == 0);
     }
+}
+
+TEST_CASE("fork_connected: one duplex socket-pair channel per child; closing one ends that child alone") {
+    using link = ipc::unix_seqpacket_channel<int>;
+    std::vector<ipc::connected_child<link>> plugins;
+    for (int w = 0; w < 3; ++w)
+        plugins.push_back(ipc::fork_connected<link>([](link& host) {
+            int v = 0;
+            for (;;) {
+                auto st = host.recv_for(v, 20s);
+                if (st == ipc::status::closed) return 0;
+                if (st != ipc::status::ok || host.send_for(v + 1, 5s) != ipc::status::ok) return 1;
+            }
+        }));
+    int v = 0;
+    for (int w = 0; w < 3; ++w) {
+        REQUIRE(plugins[w].channel.send_for(w * 10, 5s) == ipc::status::ok);
+        REQUIRE(plugins[w].channel.recv_for(v, 5s) == ipc::status::ok);
+        CHECK(v == w * 10 + 1);
+    }
+    // Children 1 and 2 were forked after child 0 and must not hold our end of its pair.
+    plugins[0].channel.transport().close();
+    CHECK(plugins[0].process.wait_for(5s) == 0);
+    plugins[2].process.kill(SIGKILL);  // a crash is end of stream for the host
+    CHECK(plugins[2].process.wait_for(5s) == -SIGKILL);
+    CHECK(plugins[2].channel.recv_for(v, 5s) == ipc::status::closed);
+    REQUIRE(plugins[1].channel.send_for(5, 5s) == ipc::status::ok);
+    CHECK(plugins[1].channel.recv_for(v, 5s) == ipc::status::ok);
+    CHECK(v == 6);
+    plugins[1].channel.transport().close();
+    CHECK(plugins[1].process.wait_for(5s) == 0);
 }
 
 // A timed send opens a second, nonblocking description of the pipe

@@ -2,6 +2,7 @@
 //
 //   fork_with(body)                    runs body() in a forked child
 //   fork_with<ToChild, FromChild>(body) the same, with a typed pipe each way
+//   fork_connected<Channel>(body)      the same, with one duplex socket-pair channel
 //   spawn({"sort", "-r"}, stdio_pipes::in_out)  another program with its stdin/stdout piped
 //
 // Each returns a child_process (or holds one) that waits for the child, and
@@ -170,9 +171,10 @@ template <class F, class... Args>
     ::_exit(code);
 }
 
-// The parent's ends of the pipes fork_with and spawn made for its children.
-// Each new fork_with child closes them first thing and so holds only its own
-// ends: closing one worker's pipe is end of stream for that worker alone.
+// The parent's ends of the pipes (and socket pairs) fork_with, fork_connected
+// and spawn made for its children. Each new fork_with child closes them first
+// thing and so holds only its own ends: closing one worker's pipe is end of
+// stream for that worker alone.
 // (A spawned program never sees them: they are close-on-exec.) An entry
 // names the pipe (device, inode) beside the descriptor, so a descriptor the
 // parent closed and reused for something else is left alone (and dropped).
@@ -256,7 +258,7 @@ private:
                 bool digits = *name != '\0';
                 for (const char* c = name; *c && digits; ++c) digits = *c >= '0' && *c <= '9' && (fd = fd * 10 + (*c - '0')) >= 0;
                 struct stat st {};
-                if (!digits || fd == dir || ::fstat(fd, &st) != 0 || !S_ISFIFO(st.st_mode)) continue;
+                if (!digits || fd == dir || ::fstat(fd, &st) != 0 || !is_channel_end(st)) continue;
                 for (const entry& e : entries_)
                     if (st.st_dev == e.dev && st.st_ino == e.ino) {
                         ::close(fd);
@@ -266,9 +268,10 @@ private:
         }
         ::close(dir);
     }
+    static bool is_channel_end(const struct stat& st) noexcept { return S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode); }
     static bool same_pipe(const entry& e) noexcept {
         struct stat st {};
-        return ::fstat(e.fd, &st) == 0 && S_ISFIFO(st.st_mode) && st.st_dev == e.dev && st.st_ino == e.ino;
+        return ::fstat(e.fd, &st) == 0 && is_channel_end(st) && st.st_dev == e.dev && st.st_ino == e.ino;
     }
 
     std::mutex mutex_;
@@ -348,6 +351,48 @@ forked_child<ToChild, FromChild, Sync> fork_with(F&& child_body) {
     std::error_code ec;
     auto c = fork_with<ToChild, FromChild, Sync>(std::forward<F>(child_body), ec);
     detail::throw_if(ec, "fork_with");
+    return c;
+}
+
+// A forked child and the parent's end of a socket pair to it.
+template <class Channel>
+struct connected_child {
+    child_process process;
+    Channel channel;
+};
+
+// Creates a connected socket pair (Channel's transport: unix_stream or
+// unix_seqpacket, e.g. ipc::unix_seqpacket_channel<message>), forks, and runs
+//   child_body(Channel& parent)
+// in the child, which exits with its return value. One duplex channel, as a
+// host talks to a plug-in: as with the pipe form, each side holds only its
+// own end and later children do not inherit the parent's, so closing the
+// parent's channel is end of stream for this child alone, and the child
+// exiting (or crashing) is end of stream for the parent.
+template <class Channel, class F>
+    requires std::invocable<F&, Channel&>
+connected_child<Channel> fork_connected(F&& child_body, std::error_code& ec) {
+    auto ends = Channel::transport_type::pair(ec);
+    if (ec) return {};
+    auto lock = detail::child_pipe_ends::hold(1, ec);
+    pid_t pid = detail::child_pipe_ends::fork(lock, ec);
+    if (pid == 0) {
+        ends.first.close();
+        Channel parent(std::move(ends.second));
+        detail::run_child(child_body, parent);
+    }
+    if (pid < 0) return {};
+    ends.second.close();  // the child's end, before another fork could copy it
+    detail::child_pipe_ends::add(ends.first.native_handle());
+    lock.unlock();
+    return {child_process(pid), Channel(std::move(ends.first))};
+}
+template <class Channel, class F>
+    requires std::invocable<F&, Channel&>
+connected_child<Channel> fork_connected(F&& child_body) {
+    std::error_code ec;
+    auto c = fork_connected<Channel>(std::forward<F>(child_body), ec);
+    detail::throw_if(ec, "fork_connected");
     return c;
 }
 
