@@ -55,12 +55,12 @@ int main() {
     }
     if (pid == 0) {
         // The child keeps the order reader and the receipt writer.
-        orders.sender.transport().close();
-        receipts.receiver.transport().close();
+        orders.sender.close();
+        receipts.receiver.close();
         ::_exit(run_child(orders.receiver, receipts.sender));
     }
-    orders.receiver.transport().close();
-    receipts.sender.transport().close();
+    orders.receiver.close();
+    receipts.sender.close();
     std::printf("parent: forked child %d\n", static_cast<int>(pid));
 
     bool ok = true;
@@ -77,7 +77,7 @@ int main() {
         }
         std::printf("parent: receipt \"%s\"\n", receipt.c_str());
     }
-    orders.sender.transport().close();  // end of stream for the child
+    orders.sender.close();  // end of stream for the child
 
     int st = 0;
     ::waitpid(pid, &st, 0);

@@ -58,13 +58,13 @@ int main(int argc, char** argv) {
         pid_t pid = ::fork();
         if (pid < 0) return 1;
         if (pid == 0) {
-            ch.receiver.transport().close();
+            ch.receiver.close();
             for (int i = 0; i < 3; ++i)
                 if (ch.sender.send_for("job " + std::to_string(i), 5s) != ipc::status::ok) ::_exit(2);
             ::kill(parent, SIGTERM);
             ::_exit(0);
         }
-        ch.sender.transport().close();
+        ch.sender.close();
         int rc = serve(ch.receiver, stop);
         int st = 0;
         ::waitpid(pid, &st, 0);

@@ -76,7 +76,7 @@ int main() {
             // Hold nothing of the master's: the worker uses the socket it is sent, as an exec'd one would.
             ::close(listener.native_handle());
             ends.first.close();
-            for (auto& w : workers) w.ctl.transport().close();
+            for (auto& w : workers) w.ctl.close();
             return run_worker(control(std::move(ends.second)));
         });
         ipc::send_fd(ends.first, listener.native_handle());

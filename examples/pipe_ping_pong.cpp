@@ -32,7 +32,7 @@ int main(int argc, char** argv) {
     }
     auto elapsed = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0);
 
-    kid.to_child.transport().close();  // end of stream: the child's loop ends
+    kid.to_child.close();  // end of stream: the child's loop ends
     auto code = kid.process.wait_for(5s);
     std::printf("%d round trips, ball at %d, %.2f us per round trip, child exited %d\n", rounds, ball,
                 rounds ? elapsed.count() / rounds : 0.0, code.value_or(-1));

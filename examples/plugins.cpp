@@ -81,7 +81,7 @@ int main() {
 
     bool ok = wrong == 0;
     for (auto& p : plugins) {
-        p.channel.transport().close();  // unload: the plug-in sees end of file and returns
+        p.channel.close();  // unload: the plug-in sees end of file and returns
         const int code = p.crashed ? 0 : p.process.wait_for(5s).value_or(-1);
         std::printf("plug-in '%s': %d answers, %s\n", p.name, p.answered, p.crashed ? "crashed" : "unloaded");
         ok = ok && code == 0 && p.answered == (p.k == kind::faulty ? kCrashAt : kRequests) && p.crashed == (p.k == kind::faulty);

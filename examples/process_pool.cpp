@@ -94,7 +94,7 @@ int main() {
 
     int stopped = 0;  // closing a worker's task pipe tells it to finish
     for (auto& w : pool) {
-        w.child.to_child.transport().close();
+        w.child.to_child.close();
         stopped += w.child.process.wait_for(5s) == 0;
     }
     int once = 0;

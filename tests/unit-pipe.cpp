@@ -68,12 +68,12 @@ IPC_CONFORMANCE(combo<pipe_setup, fixed>, combo<pipe_setup, length_prefixed>, co
 TEST_CASE("pipe_channel: a parent and a forked child exchange typed records") {
     auto ch = ipc::pipe_channel<record>::create();
     child producer([&] {
-        ch.receiver.transport().close();
+        ch.receiver.close();
         for (std::uint64_t i = 0; i < 100; ++i)
             if (!ch.sender.send(make_msg<record>(i, 0))) return 1;
         return 0;
     });
-    ch.sender.transport().close();
+    ch.sender.close();
     record r{};
     for (std::uint64_t i = 0; i < 100; ++i) {
         REQUIRE(ch.receiver.recv_for(r, 5s) == ipc::status::ok);
@@ -228,7 +228,7 @@ TEST_CASE("pipe: SIGPIPE stays as the application set it") {
     sigaction(SIGPIPE, &dfl, &old);
     {
         auto ch = ipc::pipe_channel<int>::create();
-        ch.receiver.transport().close();
+        ch.receiver.close();
         CHECK(ch.sender.send(1) == ipc::status::closed);
     }
     struct sigaction now {};
@@ -249,7 +249,7 @@ TEST_CASE("pipe: a SIGPIPE-ignoring program writes unguarded and still gets clos
     sigaction(SIGPIPE, &ign, &old);
     {
         auto ch = ipc::pipe_channel<int>::create();
-        ch.receiver.transport().close();
+        ch.receiver.close();
         std::error_code ec;
         CHECK(ch.sender.try_send(1, ec) == ipc::status::closed);
         CHECK(ec == ipc::errc::peer_closed);

@@ -95,7 +95,7 @@ TEST_CASE("fork_with: typed pipes each way, end of stream when either side is do
         REQUIRE(kid.from_child.recv_for(got, 5s) == ipc::status::ok);
         CHECK(got == 2L * i);
     }
-    kid.to_child.transport().close();  // the child's receiver sees end of stream...
+    kid.to_child.close();  // the child's receiver sees end of stream...
     CHECK(kid.process.wait_for(5s) == 50);
     CHECK(kid.from_child.recv_for(got, 5s) == ipc::status::closed);  // ...and the child's exit closes ours
 }
@@ -239,7 +239,7 @@ TEST_CASE("fork_with: closing one worker's pipe ends that worker alone") {
                 if (st != ipc::status::ok || out.send_for(v, 5s) != ipc::status::ok) return 1;
             }
         }));
-    pool[1].to_child.transport().close();
+    pool[1].to_child.close();
     CHECK(pool[1].process.wait_for(5s) == 0);
     int v = 0;
     CHECK(pool[1].from_child.recv_for(v, 5s) == ipc::status::closed);
@@ -250,7 +250,7 @@ TEST_CASE("fork_with: closing one worker's pipe ends that worker alone") {
         CHECK(v == w * 10);
     }
     for (int w : {3, 0, 2}) {  // and each ends when its own pipe closes, in any order
-        pool[w].to_child.transport().close();
+        pool[w].to_child.close();
         CHECK(pool[w].process.wait_for(5s) == 0);
     }
 }
@@ -274,7 +274,7 @@ TEST_CASE("fork_connected: one duplex socket-pair channel per child; closing one
         CHECK(v == w * 10 + 1);
     }
     // Children 1 and 2 were forked after child 0 and must not hold our end of its pair.
-    plugins[0].channel.transport().close();
+    plugins[0].channel.close();
     CHECK(plugins[0].process.wait_for(5s) == 0);
     plugins[2].process.kill(SIGKILL);  // a crash is end of stream for the host
     CHECK(plugins[2].process.wait_for(5s) == -SIGKILL);
@@ -282,7 +282,7 @@ TEST_CASE("fork_connected: one duplex socket-pair channel per child; closing one
     REQUIRE(plugins[1].channel.send_for(5, 5s) == ipc::status::ok);
     CHECK(plugins[1].channel.recv_for(v, 5s) == ipc::status::ok);
     CHECK(v == 6);
-    plugins[1].channel.transport().close();
+    plugins[1].channel.close();
     CHECK(plugins[1].process.wait_for(5s) == 0);
 }
 
@@ -300,10 +300,10 @@ TEST_CASE("fork_with: a pipe used by a timed call before the next fork still end
         return in.recv_for(v, 20s) == ipc::status::closed ? 0 : 1;
     });
     const auto t0 = std::chrono::steady_clock::now();
-    a.to_child.transport().close();
+    a.to_child.close();
     CHECK(a.process.wait_for(5s) == 0);  // closed at once, not after b's copy of the pipe goes
     CHECK(std::chrono::steady_clock::now() - t0 < 3s);
-    b.to_child.transport().close();
+    b.to_child.close();
     CHECK(b.process.wait_for(5s) == 0);
 }
 
@@ -318,7 +318,7 @@ TEST_CASE("fork_with: a child forked after spawn does not hold the spawned progr
     std::string line;
     REQUIRE(tx.send_for("x", 5s) == ipc::status::ok);
     REQUIRE(rx.recv_for(line, 5s) == ipc::status::ok);
-    tx.transport().close();  // cat's end of file, though bystander was forked while we held this end
+    tx.close();  // cat's end of file, though bystander was forked while we held this end
     CHECK(rx.recv_for(line, 5s) == ipc::status::closed);
     CHECK(p.process.wait_for(5s) == 0);
     CHECK(bystander.running());
@@ -330,7 +330,7 @@ TEST_CASE("fork_with: a pipe end the parent closed and reused for something else
         return in.recv_for(v, 20s) == ipc::status::closed ? 0 : 1;
     });
     const int fd = first.to_child.transport().native_handle();
-    first.to_child.transport().close();
+    first.to_child.close();
     CHECK(first.process.wait_for(5s) == 0);
     auto other = ipc::transport::make_pipe();  // likely takes the same descriptor number
     const int reused = other.writer.native_handle() == fd ? fd : other.reader.native_handle();
@@ -362,7 +362,7 @@ TEST_CASE("spawn: cat echoes line by line while its stdin stays open") {
         REQUIRE(rx.recv_for(line, 5s) == ipc::status::ok);
         CHECK(line == "line " + std::to_string(i));
     }
-    tx.transport().close();
+    tx.close();
     CHECK(rx.recv_for(line, 5s) == ipc::status::closed);
     CHECK(p.process.wait_for(5s) == 0);
 }

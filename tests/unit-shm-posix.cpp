@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include <filesystem>
+#include <thread>
 #include <vector>
 
 #include "ring_support.hpp"
@@ -320,4 +321,26 @@ TEST_CASE("posix_shm: blocking send_n / recv_n and their _until forms across pro
 }
 
 // Last in this file (doctest runs a file's cases in order): everything above cleaned up.
+TEST_CASE("posix_shm: close() ends an end while its process lives on; a parked receiver wakes to closed") {
+    remover<int_ring> r{unique_name("close")};
+    int_ring::create(r.name, 8);
+    child producer([&] {
+        auto tx = ipc::shm_channel<int>::open(r.name);
+        if (tx.send_for(7, 5s) != ipc::status::ok) return 1;
+        std::this_thread::sleep_for(100ms);  // the receiver parks
+        tx.close();
+        std::error_code ec;
+        if (tx.try_send(8, ec) == ipc::status::ok) return 2;  // a closed end sends nothing
+        std::this_thread::sleep_for(2s);  // alive: the receiver learns of close(), not of a death
+        return 0;
+    });
+    auto rx = ipc::shm_channel<int>::open(r.name);
+    int v = 0;
+    REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
+    const auto start = std::chrono::steady_clock::now();
+    CHECK(rx.recv_for(v, 5s) == ipc::status::closed);
+    CHECK(std::chrono::steady_clock::now() - start < 1500ms);
+    CHECK(producer.wait() == child_ok);
+}
+
 TEST_CASE("shm: nothing of this run is left in /dev/shm") { CHECK(leftovers_in_dev_shm().empty()); }

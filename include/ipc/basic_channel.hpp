@@ -136,15 +136,15 @@ public:
         : transport_(std::move(t)), sync_(std::move(s)), framing_(std::move(f)) {}
     channel(channel&&) = default;
     channel& operator=(channel&&) = default;
-    // A transport that counts its ends (shared memory) is told this end left,
-    // and the peer's waiters are woken through this channel's Sync, so a
-    // parked receiver sees status::closed.
-    ~channel() {
-        if constexpr (transport::membership<Transport>) {
-            const unsigned had = transport_.leave();
-            for (direction d : {direction::send, direction::recv})
-                if (had & Transport::role(d)) sync_.notify(transport_, d);
-        }
+    ~channel() { leave(); }
+
+    // Ends this end now, as destroying the channel would: a pipe or socket
+    // closes (the peer reads end of stream), a shared-memory end leaves and
+    // wakes parked peers, then unmaps. Later calls fail with not_connected.
+    void close() noexcept {
+        leave();
+        if constexpr (requires { transport_.close(); }) transport_.close();
+        rx_begin_ = rx_end_ = 0;
     }
 
     // ---- the operations ----------------------------------------------------
@@ -481,6 +481,17 @@ public:
     };
 
 private:
+    // A transport that counts its ends (shared memory) is told this end left,
+    // and the peer's waiters are woken through this channel's Sync, so a
+    // parked receiver sees status::closed.
+    void leave() noexcept {
+        if constexpr (transport::membership<Transport>) {
+            const unsigned had = transport_.leave();
+            for (direction d : {direction::send, direction::recv})
+                if (had & Transport::role(d)) sync_.notify(transport_, d);
+        }
+    }
+
     // ---- turning a core's error_code into what a call returns --------------
 
     // A failure that is not an expected status gets the transport's name in

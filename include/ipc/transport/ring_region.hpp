@@ -117,6 +117,10 @@ public:
     // one would corrupt it, so it is refused with errc::in_use (a dead one is
     // replaced). Two that attach at the same instant may both be refused.
     bool attach(direction d, std::error_code& ec) noexcept {
+        if (!ring_.valid()) {  // closed, moved from or never opened
+            ec = make_error_code(errc::not_connected);
+            return false;
+        }
         adopt_after_fork();
         if (roles_ & role_bit(d)) return true;
         roles_ |= role_bit(d);
