@@ -5,9 +5,9 @@
 // reaches end of file, reaps it, starts a new worker in its place and gives
 // the unfinished task to the pool again. The program checks that every
 // task's result arrived exactly once and exits 1 if not.
+#include <ipc/poller.hpp>
 #include <ipc/process.hpp>
 
-#include <poll.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -50,7 +50,10 @@ struct worker {
 int main() {
     std::deque<task> todo;
     for (int i = 0; i < kTasks; ++i) todo.push_back({i, 0});
+    ipc::poller results;  // one wait over every worker's result pipe
     std::vector<worker> pool(kWorkers);
+    std::vector<ipc::poller::registration> watched;
+    for (int i = 0; i < kWorkers; ++i) watched.push_back(results.add(pool[i].child.from_child, ipc::ready::readable, i));
     std::vector<int> arrived(kTasks, 0);
     int done = 0, deaths = 0, bad = 0;
 
@@ -64,15 +67,11 @@ int main() {
                 if (w.child.to_child.send(w.current) != ipc::status::ok) ++bad;
                 w.busy_with = w.current.id;
             }
-        // Wait for a result, or an end of file, from any worker.
-        pollfd fds[kWorkers];
-        for (int i = 0; i < kWorkers; ++i) fds[i] = {pool[i].child.from_child.transport().native_handle(), POLLIN, 0};
-        if (::poll(fds, kWorkers, 100) <= 0) continue;
-        for (int i = 0; i < kWorkers; ++i) {
-            if (fds[i].revents == 0) continue;
-            worker& w = pool[i];
+        // A result, or an end of file, from any worker.
+        for (const auto& ev : results.wait_for(100ms)) {
+            worker& w = pool[ev.key];
             result r{};
-            // poll said readable: a whole result (written in one piece) or end of file, so this cannot block.
+            // Readable: a whole result (written in one piece) or end of file, so this cannot block.
             const ipc::status st = w.child.from_child.recv(r);
             if (st == ipc::status::ok && r.id == w.busy_with && r.value == long{r.id} * r.id) {
                 ++arrived[r.id];
@@ -84,7 +83,9 @@ int main() {
                 std::printf("worker %d died (%s) during task %d: task given out again, worker restarted\n", pid, code == -SIGKILL ? "SIGKILL" : "other", w.busy_with);
                 ++deaths;
                 if (w.busy_with >= 0) todo.push_front({w.current.id, w.current.attempt + 1});
+                watched[ev.key].reset();
                 w = worker{};
+                watched[ev.key] = results.add(w.child.from_child, ipc::ready::readable, ev.key);
             } else {
                 ++bad;  // a wrong or unreadable result
                 w.busy_with = -1;
