@@ -1,11 +1,11 @@
 // A worker that waits on its channel and on SIGTERM/SIGINT/SIGHUP at once,
-// with one poll(2), and on a shutdown signal finishes what is queued and exits 0.
+// in one ipc::poller, and on a shutdown signal finishes what is queued and exits 0.
 //
 //   $ ./graceful_shutdown              # echoes stdin lines; Ctrl-C or kill -TERM ends it cleanly
 //   $ ./graceful_shutdown --self-test  # a child sends work, then SIGTERM to its parent
 #include <ipc/channel.hpp>
+#include <ipc/poller.hpp>
 
-#include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -21,24 +21,26 @@ namespace {
 template <class Receiver>
 int serve(Receiver& rx, ipc::shutdown_signal& stop) {
     std::string line;
+    ipc::poller p;
+    auto work = p.add(rx, ipc::ready::readable, 0);
+    auto signal = p.add(stop, ipc::ready::readable, 1);
     for (;;) {
-        pollfd fds[2] = {{rx.native_handle(), POLLIN, 0}, {stop.native_handle(), POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0 && errno != EINTR) return 1;
-        if (fds[1].revents & POLLIN) break;
-        if (fds[0].revents & (POLLIN | POLLHUP)) {
-            // Everything that has arrived, without waiting for more.
-            for (;;) {
-                auto st = rx.try_recv(line);
-                if (st == ipc::status::closed) {
-                    std::printf("end of input\n");
-                    return 0;
-                }
-                if (st != ipc::status::ok) break;
-                std::printf("work: %s\n", line.c_str());
+        bool stopping = false;
+        for (const auto& ev : p.wait()) stopping |= ev.key == 1;
+        if (stopping || stop.signal() != 0) break;  // before the input: a signal wins over more work
+        // Everything that has arrived, without waiting for more (the drain rule).
+        while (stop.signal() == 0) {
+            auto st = rx.try_recv(line);
+            if (st == ipc::status::closed) {
+                if (stop.triggered()) break;  // the sender signalled, then left: a shutdown all the same
+                std::printf("end of input\n");
+                return 0;
             }
+            if (st != ipc::status::ok) break;
+            std::printf("work: %s\n", line.c_str());
         }
     }
-    (void)stop.triggered();  // takes the pending signal, so signal() names it
+    (void)stop.triggered();  // takes the pending signal (if not taken yet), so signal() names it
     // Graceful: finish what is already queued, then stop.
     while (rx.try_recv(line) == ipc::status::ok) std::printf("work (drained): %s\n", line.c_str());
     std::printf("shutting down on %s\n", ::strsignal(stop.signal()));
