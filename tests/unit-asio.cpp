@@ -588,6 +588,27 @@ TEST_CASE("asio: a peer closing or dying completes the wait with its error code"
         CHECK(s.err == ipc::errc::peer_closed);
         CHECK(reader.wait() == child_ok);
     }
+    SUBCASE("a ring's sender alive but silent: each peer check parks again, and its late message arrives") {
+        eventfd_ring ring("asio-late");
+        ring_channel rx = ring.end(ipc::direction::recv);
+        rx.transport().peer_check_interval(10ms);
+        child late([&] {
+            ring_channel tx = ring.end(ipc::direction::send);
+            std::this_thread::sleep_for(150ms);  // about 15 peer checks
+            return tx.try_send(9) == ipc::status::ok ? 0 : 1;
+        });
+        net::io_context io;
+        attached<ring_channel> a(io, rx);
+        int v = 0;
+        std::error_code got;
+        bool done = false;
+        a.async_recv(v, [&](std::error_code ec) { got = ec, done = true; });
+        REQUIRE(run_until(io, [&] { return done; }, 10s));
+        CHECK_FALSE(got);
+        CHECK(v == 9);
+        CHECK(late.wait() == child_ok);
+        CHECK(rx.transport().waiters(ipc::direction::recv).load() == 0);
+    }
     SUBCASE("a ring's only sender is killed: errc::peer_dead within the peer check interval") {
         eventfd_ring ring("asio-dead");
         ring_channel rx = ring.end(ipc::direction::recv);
