@@ -71,12 +71,16 @@ inline bool readable_now(int fd) noexcept {
 }
 }  // namespace detail
 
+// How server::serve runs (outside the class: clang wants its initializers
+// complete before a default argument uses them).
+struct serve_options {
+    unsigned processes = 1;                                             // serving processes (N - 1 forked)
+    std::chrono::milliseconds reply_timeout = std::chrono::seconds(5);  // a client that reads no replies is dropped
+};
+
 class server {
 public:
-    struct options {
-        unsigned processes = 1;                                       // serving processes (N - 1 forked)
-        std::chrono::milliseconds reply_timeout = std::chrono::seconds(5);  // a client that reads no replies is dropped
-    };
+    using options = serve_options;
 
     // Registers `handler` (Reply(const Request&)) under `name`, replacing one of that name.
     template <class F>
