@@ -162,7 +162,7 @@ TEST_CASE("rpc: several calls in flight; replies out of order each reach their c
         std::vector<rpc::header> calls;
         std::vector<int> args;
         for (int i = 0; i < 3; ++i) {
-            if (!read_frame(link.channel(), f, v) || v.payload.size() != sizeof(int)) return 3;
+            if (link.recv(f, ipc::deadline::after(5s), ec) != ipc::status::ok || !rpc::decode(f.bytes, v, ec) || v.payload.size() != sizeof(int)) return 3;
             int a = 0;
             std::memcpy(&a, v.payload.data(), sizeof a);
             calls.push_back(v.head);

@@ -6,9 +6,13 @@
 // and native_handle() when the receiving side can be polled.
 #pragma once
 
+#include <algorithm>
+#include <array>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "../basic_channel.hpp"
 #include "../transport/inet_socket.hpp"
@@ -40,25 +44,146 @@ using frame_channel = channel<frame_buffer, Transport, Sync, framing::length_pre
 
 }  // namespace detail
 
-// One duplex transport (a connected socket) carrying frames both ways.
-template <class Transport>
+// One connected stream socket (Unix stream, TCP) carrying frames both ways,
+// each behind a 4-byte little-endian length as framing::length_prefixed
+// writes it. Not a channel: a channel reads a prefix and then its body (two
+// system calls; it must not read past a frame another reader of a pipe may
+// own), while this link is its socket's only reader and reads ahead into its
+// own buffer, so a frame, or several, arrive with one read. A frame goes out
+// with one gather write.
+template <class Socket>
 class socket_link {
 public:
-    using channel_type = detail::frame_channel<Transport>;
+    static constexpr std::size_t prefix_size = 4;
 
     socket_link() = default;
-    explicit socket_link(Transport t) : ch_(std::move(t), framing::length_prefixed(max_frame_size)) {}
+    explicit socket_link(Socket s) : sock_(std::move(s)) {}
 
-    status send(const detail::frame_buffer& f, const deadline& dl, std::error_code& ec) { return detail::send_by(ch_, f, dl, ec); }
-    status recv(detail::frame_buffer& f, const deadline& dl, std::error_code& ec) { return detail::recv_by(ch_, f, dl, ec); }
-    int native_handle() const noexcept { return ch_.native_handle(); }
-    // A whole frame already read from the socket (an event loop drains it before waiting again).
-    bool has_buffered_frame() const noexcept { return ch_.has_buffered_message(); }
-    bool is_open() const noexcept { return ch_.transport().is_open(); }
-    channel_type& channel() noexcept { return ch_; }
+    status send(const detail::frame_buffer& f, const deadline& dl, std::error_code& ec) {
+        ec.clear();
+        if (tx_broken_) return failed_broken(ec);
+        if (f.bytes.size() > max_frame_size) {
+            ec = ipc::detail::explain(make_error_code(ipc::errc::message_too_large), "rpc frame of %zu bytes is over the limit of %zu",
+                                      f.bytes.size(), max_frame_size);
+            return status::failed;
+        }
+        std::array<std::byte, prefix_size> prefix;
+        const auto n = static_cast<std::uint32_t>(f.bytes.size());
+        for (std::size_t i = 0; i < prefix_size; ++i) prefix[i] = static_cast<std::byte>(n >> (8 * i));
+        const std::size_t total = prefix_size + f.bytes.size();
+        std::size_t done = 0;
+        while (done < total) {
+            std::array<std::span<const std::byte>, 2> parts{};
+            if (done < prefix_size) parts = {std::span<const std::byte>(prefix).subspan(done), std::span<const std::byte>(f.bytes)};
+            else parts[0] = std::span<const std::byte>(f.bytes).subspan(done - prefix_size);
+            const std::size_t w = sock_.write_some(parts, dl.is_never() ? io_mode::blocking : io_mode::nonblocking, ec);
+            done += w;
+            if (w > 0) continue;
+            if (ec == ipc::errc::peer_closed) return status::closed;
+            if (ec != ipc::errc::would_block) return status::failed;
+            ec.clear();
+            if (!ipc::detail::wait_fd(sock_.native_handle(), POLLOUT, dl, ec)) {
+                if (ec != ipc::errc::timed_out && ec != ipc::errc::would_block) return status::failed;
+                if (done == 0) return ec == ipc::errc::timed_out ? status::timed_out : status::would_block;
+                // Half a frame is on the wire: nothing can follow it now.
+                tx_broken_ = true;
+                ec = ipc::detail::explain(ec, "rpc link: the deadline passed %zu bytes into a %zu-byte frame; the connection is unusable", done, total);
+                return status::failed;
+            }
+        }
+        return status::ok;
+    }
+
+    status recv(detail::frame_buffer& f, const deadline& dl, std::error_code& ec) {
+        ec.clear();
+        if (rx_broken_) return failed_broken(ec);
+        bool waited = dl.is_never() || dl.is_immediate();  // timed: wait first (poll, then read: two calls, not three)
+        for (;;) {
+            const std::size_t have = end_ - begin_;
+            if (have >= prefix_size) {
+                std::uint32_t n = 0;
+                for (std::size_t i = 0; i < prefix_size; ++i) n |= std::uint32_t(std::to_integer<std::uint8_t>(buf_[begin_ + i])) << (8 * i);
+                if (n > max_frame_size) {
+                    rx_broken_ = true;
+                    ec = ipc::detail::explain(make_error_code(ipc::errc::message_too_large),
+                                              "rpc link: a frame of %u bytes announced, over the limit of %zu", static_cast<unsigned>(n),
+                                              max_frame_size);
+                    return status::failed;
+                }
+                if (have >= prefix_size + n) {
+                    const std::byte* p = buf_.data() + begin_ + prefix_size;
+                    f.bytes.assign(p, p + n);  // keeps f's capacity: no allocation in steady state
+                    begin_ += prefix_size + n;
+                    if (begin_ == end_) begin_ = end_ = 0;
+                    return status::ok;
+                }
+                reserve(prefix_size + n);
+            } else {
+                reserve(prefix_size);
+            }
+            if (!waited) {
+                waited = true;
+                if (!ipc::detail::wait_fd(sock_.native_handle(), POLLIN, dl, ec)) return expired(ec);
+            }
+            const std::size_t got = sock_.read_some(std::span<std::byte>(buf_).subspan(end_), dl.is_never() ? io_mode::blocking : io_mode::nonblocking, ec);
+            if (got > 0) {
+                end_ += got;
+                continue;
+            }
+            if (ec == ipc::errc::peer_closed) {
+                if (end_ == begin_) return status::closed;
+                rx_broken_ = true;
+                ec = ipc::detail::explain(make_error_code(ipc::errc::truncated), "rpc link: the peer closed %zu bytes into a frame", end_ - begin_);
+                return status::failed;
+            }
+            if (ec != ipc::errc::would_block) return status::failed;
+            ec.clear();
+            if (dl.is_immediate()) return status::would_block;
+            if (!ipc::detail::wait_fd(sock_.native_handle(), POLLIN, dl, ec)) return expired(ec);
+        }
+    }
+
+    int native_handle() const noexcept { return sock_.native_handle(); }
+    // A whole frame (or a prefix over the limit) is already read: answer it before waiting on the socket again.
+    bool has_buffered_frame() const noexcept {
+        const std::size_t have = end_ - begin_;
+        if (have < prefix_size) return false;
+        std::uint32_t n = 0;
+        for (std::size_t i = 0; i < prefix_size; ++i) n |= std::uint32_t(std::to_integer<std::uint8_t>(buf_[begin_ + i])) << (8 * i);
+        return n > max_frame_size || have >= prefix_size + n;
+    }
+    bool is_open() const noexcept { return sock_.is_open(); }
+    Socket& socket() noexcept { return sock_; }
 
 private:
-    channel_type ch_;
+    static constexpr std::size_t read_ahead = 64 * 1024;
+
+    // Room after end_ for at least `frame` buffered bytes (a frame's size, at
+    // most max_frame_size + prefix), and read_ahead for small ones.
+    void reserve(std::size_t frame) {
+        if (begin_ > 0 && (buf_.size() - begin_ < frame || begin_ >= buf_.size() / 2)) {
+            std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+            end_ -= begin_;
+            begin_ = 0;
+        }
+        const std::size_t want = std::max(frame, read_ahead);
+        if (buf_.size() < want) buf_.resize(want);
+    }
+    status expired(std::error_code& ec) const noexcept {
+        if (ec == ipc::errc::timed_out) { ec.clear(); return status::timed_out; }
+        if (ec == ipc::errc::would_block) { ec.clear(); return status::would_block; }
+        return status::failed;
+    }
+    status failed_broken(std::error_code& ec) const noexcept {
+        ec = ipc::detail::explain(make_error_code(ipc::errc::bad_message), "rpc link: this direction lost its framing after an earlier failure");
+        return status::failed;
+    }
+
+    Socket sock_;
+    std::vector<std::byte> buf_;
+    std::size_t begin_ = 0, end_ = 0;
+    bool tx_broken_ = false;  // half a frame went out: nothing can follow it
+    bool rx_broken_ = false;  // the incoming stream lost its framing
 };
 
 // Two one-way channels: frames go out on one and come in on the other.

@@ -328,7 +328,7 @@ private:
                         socket s = l.accept_until(deadline::immediate(), ec);
                         if (ec) break;  // would_block: another process took it; anything else: try again next time
                         conn& c = conns.emplace_back(conn{socket_link<socket>(std::move(s)), false, {}});
-                        c.reg = p.add(c.link.channel(), ready::readable, &c, ec);
+                        c.reg = p.add(c.link, ready::readable, &c, ec);
                         if (ec) conns.pop_back();
                     }
                     continue;
@@ -342,7 +342,10 @@ private:
         }
     }
 
-    // Answers every frame a connection has ready; false: drop it.
+    // Answers the frames a connection has ready; false: drop it. It reads
+    // the socket once: frames already buffered are answered too, and bytes
+    // still in the socket make the (level-triggered) poller report it again,
+    // which costs nothing, where reading until EAGAIN costs a system call per call.
     template <class Conn>
     bool drain(Conn& c, detail::frame_buffer& in, detail::frame_buffer& out, const options& o) const {
         for (;;) {
@@ -357,6 +360,7 @@ private:
             if (s != status::ok) return false;
             const bool keep = answer(in.bytes, out, c.greeted);
             if (c.link.send(out, deadline::after(o.reply_timeout), ec) != status::ok || !keep) return false;
+            if (!c.link.has_buffered_frame()) return true;
         }
     }
 
