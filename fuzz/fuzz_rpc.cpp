@@ -1,5 +1,5 @@
-// libFuzzer: arbitrary bytes as rpc frames, cut from a stream as a link cuts
-// them, through the decoder and the server's answer. Every frame the decoder
+// libFuzzer: arbitrary bytes as rpc frames, and as a stream cut by
+// rpc::socket_link, through the decoder and the server's answer. Every frame the decoder
 // accepts stays inside the input; every answer is a frame the decoder
 // accepts; the stream never yields a frame over rpc::max_frame_size.
 #include <ipc/rpc/server.hpp>
@@ -12,6 +12,17 @@
 #include <vector>
 
 namespace {
+
+// memory_stream as the socket of a socket_link: reads in fuzzer-chosen chunks, writes nowhere.
+struct memory_socket : ipc_fuzz::memory_stream {
+    using memory_stream::memory_stream;
+    int native_handle() const noexcept { return -1; }
+    bool is_open() const noexcept { return true; }
+    std::size_t write_some(std::span<const std::span<const std::byte>>, ipc::io_mode, std::error_code& ec) noexcept {
+        ec = ipc::make_error_code(ipc::errc::peer_closed);
+        return 0;
+    }
+};
 
 struct args {
     int x;
@@ -100,12 +111,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     bool fresh = false, greeted = true;
     check_frame(whole, fresh);
     check_frame(whole, greeted);
-    // And as a stream of length-prefixed frames, answered in turn by one connection.
+    // And as a stream cut by the link a socket connection uses (its own
+    // read-ahead buffer), the frames answered in turn as one connection's.
+    ipc::rpc::socket_link<memory_socket> link{memory_socket(data, size)};
+    ipc::rpc::detail::frame_buffer f;
     bool conn = false;
-    ipc_fuzz::drain<ipc::rpc::detail::frame_buffer>(data, size, ipc::framing::length_prefixed(ipc::rpc::max_frame_size),
-                                                    [&](const ipc::rpc::detail::frame_buffer& f) {
-                                                        if (f.bytes.size() > ipc::rpc::max_frame_size) __builtin_trap();
-                                                        check_frame(f.bytes, conn);
-                                                    });
+    for (std::size_t guard = 0; guard <= size + 1; ++guard) {
+        std::error_code ec;
+        if (link.recv(f, ipc::deadline::immediate(), ec) != ipc::status::ok) return 0;
+        if (f.bytes.size() > ipc::rpc::max_frame_size) __builtin_trap();
+        check_frame(f.bytes, conn);
+    }
+    __builtin_trap();  // more frames than bytes: the link invented data
     return 0;
 }
