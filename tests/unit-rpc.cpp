@@ -425,6 +425,24 @@ TEST_CASE("rpc: over TCP, IPv4 and IPv6 loopback") {
     }
 }
 
+TEST_CASE("rpc: over a Unix seqpacket socket (a frame is one message)") {
+    temp_dir dir;
+    const std::string path = dir / "rpc.seqpacket";
+    auto l = ipc::transport::unix_seqpacket_listener::listen(unix_address::path(path));
+    child server([&] {
+        auto srv = make_server();
+        srv.serve(l);
+        return 0;
+    });
+    auto c = rpc::connect_unix_seqpacket(path);
+    CHECK(c.call<ExampleReply>("Coordinator.Example", ExampleArgs{99}).Y == 100);
+    CHECK(c.call<std::string>("Echo.String", std::string(5000, 'q')).size() == 5001);
+    std::error_code ec;
+    int out = 0;
+    CHECK(c.call("No.Such", 1, out, ec) == ipc::status::failed);
+    CHECK(ec == rpc::errc::unknown_method);
+}
+
 TEST_CASE("rpc: over a pair of shared-memory rings") {
     const std::string name = unique_name("rpc-shm");
     auto ready = ipc::pipe_channel<int>::create();

@@ -430,6 +430,7 @@ private:
 };
 
 using unix_client = basic_client<unix_link>;
+using unix_seqpacket_client = basic_client<unix_seqpacket_link>;
 using tcp_client = basic_client<tcp_link>;
 using shm_client = basic_client<shm_link>;
 using pipe_client = basic_client<pipe_link>;
@@ -447,6 +448,12 @@ inline unix_client connect_unix(const transport::unix_address& a, std::chrono::m
     auto s = transport::unix_stream::connect(a, timeout, ec);
     if (ec) return {};
     return unix_client(unix_link(std::move(s)), timeout, ec);
+}
+
+// A Unix seqpacket socket: each frame one message.
+inline unix_seqpacket_client connect_unix_seqpacket(std::string_view path, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+    return unix_seqpacket_client(unix_seqpacket_link(transport::unix_seqpacket::connect(transport::unix_address::path(path), timeout)),
+                                 timeout);
 }
 
 inline tcp_client connect_tcp(const transport::inet_address& a, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -186,6 +187,30 @@ private:
     bool rx_broken_ = false;  // the incoming stream lost its framing
 };
 
+// One connected socket that keeps message boundaries (Unix seqpacket): a
+// frame is one message, read and written with one call each.
+template <class Socket>
+class message_link {
+public:
+    using channel_type = detail::frame_channel<Socket>;
+
+    message_link() = default;
+    explicit message_link(Socket s) : ch_(std::move(s), framing::length_prefixed(max_frame_size)) {}
+
+    status send(const detail::frame_buffer& f, const deadline& dl, std::error_code& ec) { return detail::send_by(ch_, f, dl, ec); }
+    status recv(detail::frame_buffer& f, const deadline& dl, std::error_code& ec) { return detail::recv_by(ch_, f, dl, ec); }
+    int native_handle() const noexcept { return ch_.native_handle(); }
+    bool has_buffered_frame() const noexcept { return false; }  // the kernel keeps the messages
+    bool is_open() const noexcept { return ch_.transport().is_open(); }
+
+private:
+    channel_type ch_;
+};
+
+// The link a server gives a connection accepted as Socket.
+template <class Socket>
+using link_for = std::conditional_t<transport::stream_reader<Socket>, socket_link<Socket>, message_link<Socket>>;
+
 // Two one-way channels: frames go out on one and come in on the other.
 template <class Out, class In>
 class split_link {
@@ -214,6 +239,7 @@ private:
 };
 
 using unix_link = socket_link<transport::unix_stream>;
+using unix_seqpacket_link = message_link<transport::unix_seqpacket>;
 using tcp_link = socket_link<transport::tcp>;
 using pipe_link = split_link<detail::frame_channel<transport::pipe_writer>, detail::frame_channel<transport::pipe_reader>>;
 using shm_link = split_link<detail::frame_channel<transport::posix_shm<ring::bytes>, sync::futex>,

@@ -301,7 +301,7 @@ private:
     void serve_loop(Listener& l, Stop* stop, int quit_fd, const options& o) {
         using socket = std::remove_cvref_t<decltype(l.accept_until(deadline::immediate(), std::declval<std::error_code&>()))>;
         struct conn {
-            socket_link<socket> link;
+            link_for<socket> link;
             bool greeted = false;
             poller::registration reg;  // after link: detached before the socket closes
         };
@@ -327,7 +327,7 @@ private:
                         std::error_code ec;
                         socket s = l.accept_until(deadline::immediate(), ec);
                         if (ec) break;  // would_block: another process took it; anything else: try again next time
-                        conn& c = conns.emplace_back(conn{socket_link<socket>(std::move(s)), false, {}});
+                        conn& c = conns.emplace_back(conn{link_for<socket>(std::move(s)), false, {}});
                         c.reg = p.add(c.link, ready::readable, &c, ec);
                         if (ec) conns.pop_back();
                     }
