@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "../poller.hpp"
+#include "../transport/signal.hpp"  // shutdown_signal, the usual stop for serve()
 #include "link.hpp"
 #include "protocol.hpp"
 
@@ -124,13 +125,15 @@ public:
 
     // Every client of `l` (a Unix stream or TCP listener) until `stop` (a
     // shutdown_signal, a pipe, an eventfd: anything the poller takes) is readable.
+    // The listener may be a temporary: srv.serve(ipc::rpc::listen_unix(path), stop).
     template <class Listener, class Stop>
-    void serve(Listener& l, Stop& stop, options o = {}) {
+        requires requires(const Stop& s) { s.native_handle(); }
+    void serve(Listener&& l, Stop& stop, options o = {}) {
         serve_pool(l, &stop, o);
     }
     // Until the process ends.
     template <class Listener>
-    void serve(Listener& l, options o = {}) {
+    void serve(Listener&& l, options o = {}) {
         serve_pool(l, static_cast<detail::no_stop*>(nullptr), o);
     }
 
@@ -366,5 +369,15 @@ private:
 
     std::map<std::string, entry, std::less<>> methods_;
 };
+
+// Listeners for serve(), made in one call (created 0600; a stale socket file is replaced).
+inline transport::unix_stream_listener listen_unix(std::string_view path) {
+    return transport::unix_stream_listener::listen(transport::unix_address::path(path));
+}
+// host is numeric ("127.0.0.1", "::1", "0.0.0.0"); port 0 lets the kernel pick (local_port()).
+inline transport::tcp_listener listen_tcp(std::string_view host, std::uint16_t port = 0) {
+    const bool v6 = host.find(':') != std::string_view::npos;
+    return transport::tcp_listener::listen(v6 ? transport::inet_address::v6(host, port) : transport::inet_address::v4(host, port));
+}
 
 }  // namespace ipc::rpc
