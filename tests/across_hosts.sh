@@ -10,11 +10,11 @@ server=
 trap '[ -n "$server" ] && kill -9 "$server" 2>/dev/null; rm -f "$out"' EXIT
 
 for host in 127.0.0.1 ::1; do
-    : >"$out"
+    rm -f "$out"  # the background redirection creates it anew: no stale line from the last round
     "$prog" serve "$host" 0 >"$out" 2>&1 &
     server=$!
     i=0
-    until grep -q '^listening on' "$out"; do
+    until grep -q '^listening on [0-9]*$' "$out" 2>/dev/null; do
         i=$((i + 1))
         if ! kill -0 "$server" 2>/dev/null; then
             if [ "$host" = ::1 ]; then echo "no IPv6 loopback: skipped ::1"; server=; continue 2; fi

@@ -17,16 +17,19 @@ shm="ipc-test-$$-rpc-peer"
 
 # Starts `rpc_peer serve ARGS...` in the background and waits (bounded) for its
 # "ready PORT" line; sets $server and $port.
+n=0
 start() {
-    "$peer" serve "$@" >"$dir/ready" &
+    n=$((n + 1))
+    ready="$dir/ready.$n"  # a new file each time: the background redirection truncates late
+    "$peer" serve "$@" >"$ready" &
     server=$!
     i=0
-    until grep -q '^ready' "$dir/ready" 2>/dev/null; do
+    until grep -q '^ready [0-9]*$' "$ready" 2>/dev/null; do
         i=$((i + 1))
         if [ "$i" -gt 200 ] || ! kill -0 "$server" 2>/dev/null; then echo "server $* never became ready"; return 1; fi
         sleep 0.05
     done
-    port=$(sed -n 's/^ready //p' "$dir/ready")
+    port=$(sed -n 's/^ready //p' "$ready")
 }
 stop() {
     kill -TERM "$server"
