@@ -183,7 +183,7 @@ inline std::byte* prepare(frame_buffer& f, header h, std::string_view method, st
     if (n > max_frame_size - header_size - method.size()) {
         ec = ipc::detail::explain(make_error_code(ipc::errc::message_too_large),
                                   "rpc frame of %zu bytes (method '%.*s') is over the limit of %zu", header_size + method.size() + n,
-                                  static_cast<int>(method.size()), method.data(), max_frame_size);
+                                  static_cast<int>(method.size()), method.empty() ? "" : method.data(), max_frame_size);
         return nullptr;
     }
     h.method_len = static_cast<std::uint8_t>(method.size());
