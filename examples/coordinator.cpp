@@ -92,11 +92,11 @@ int main(int argc, char** argv) {
     };
     int killed = 0;
     if (tcp) {
-        auto l = ipc::transport::tcp_listener::listen(ipc::transport::inet_address::loopback_v4());
+        auto l = ipc::rpc::listen_tcp("127.0.0.1");  // port 0: the kernel picks
         const std::uint16_t port = l.local_port();
         killed = run(l, [port] { return ipc::rpc::connect_tcp("127.0.0.1", port); });
     } else {
-        auto l = ipc::transport::unix_stream_listener::listen(ipc::transport::unix_address::path(path));
+        auto l = ipc::rpc::listen_unix(path);
         killed = run(l, [&] { return ipc::rpc::connect_unix(path); });
         ::rmdir(dir);
     }
