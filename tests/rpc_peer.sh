@@ -8,12 +8,14 @@ set -eu
 peer=$1
 dir=$(mktemp -d /tmp/ipc-test-XXXXXX)
 server=
+shm="ipc-test-$$-rpc-peer"
 cleanup() {
     [ -n "$server" ] && kill -9 "$server" 2>/dev/null
     rm -rf "$dir"
+    # A killed (or failed) shm server cannot remove its rings.
+    rm -f "/dev/shm/ipc.$shm.req" "/dev/shm/ipc.$shm.rep" "/dev/shm/ipc.$shm-k.req" "/dev/shm/ipc.$shm-k.rep"
 }
 trap cleanup EXIT
-shm="ipc-test-$$-rpc-peer"
 
 # Starts `rpc_peer serve ARGS...` in the background and waits (bounded) for its
 # "ready PORT" line; sets $server and $port.
@@ -60,5 +62,4 @@ for kind in unix shm; do
     ms=$(sed -n 's/.* after \([0-9]*\) ms/\1/p' "$dir/hang")
     if [ "$ms" -gt 1300 ]; then echo "the call took $ms ms to end after the kill"; exit 1; fi
 done
-rm -f "/dev/shm/ipc.$shm-k.req" "/dev/shm/ipc.$shm-k.rep"  # the killed server could not remove them
 echo "rpc_peer: ok"

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "../basic_channel.hpp"
+#include "../duplex.hpp"
 #include "../transport/inet_socket.hpp"
 #include "../transport/pipe.hpp"
 #include "../transport/posix_shm.hpp"
@@ -266,8 +267,9 @@ struct pipe_link_pair {
 // The two rings of a shared-memory link, named `<name>.req` (client to
 // server) and `<name>.rep`: one server and one client at a time.
 struct shm_endpoint {
-    static std::string request_name(std::string_view name) { return std::string(name) + ".req"; }
-    static std::string reply_name(std::string_view name) { return std::string(name) + ".rep"; }
+    // The names ipc::shm_duplex_names uses: a duplex_channel can stand in for either side.
+    static std::string request_name(std::string_view name) { return shm_duplex_names::request(name); }
+    static std::string reply_name(std::string_view name) { return shm_duplex_names::reply(name); }
 
     // The server's end: creates both rings (0600, exclusive) of `capacity` bytes each.
     static shm_link create(std::string_view name, std::size_t capacity = 64 * 1024) {
