@@ -9,7 +9,7 @@
 //      5    1   kind: hello, welcome, request, reply, error
 //      6    1   method name length (request only; at most max_method_length)
 //      7    1   error category (error only: 0 rpc, 1 ipc, 2 system, 3 generic, 4 other)
-//      8    8   call id (request, reply, error); the client's protocol version range (hello)
+//      8    8   call id (request, reply, error; 0 in an error about the connection itself)
 //     16    8   request type tag (ring::type_tag of the request type)
 //     24    8   reply type tag
 //     32    4   payload size
@@ -18,8 +18,12 @@
 //
 // Little-endian, fixed size, so one gather write sends a call and the
 // decoder checks every length against the bytes that arrived. A connection
-// starts with hello/welcome; a peer of another version gets an error frame
-// saying which versions each side speaks, then the connection closes.
+// starts with hello (carrying the client's version in byte 4) and welcome; a
+// client of another version gets an error frame saying which version each
+// side speaks, then the connection closes. The first 8 bytes and the error
+// frame keep this layout in every version, so that refusal stays readable.
+// Method names travel with every call (at most max_method_length bytes):
+// the server finds its handler without per-connection state.
 #pragma once
 
 #include <bit>
