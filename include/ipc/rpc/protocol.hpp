@@ -136,8 +136,9 @@ inline bool decode(std::span<const std::byte> in, frame_view& out, std::error_co
         ec = explain(make_error_code(errc::bad_frame), "rpc frame kind %u is none of hello(1)..error(5)", static_cast<unsigned>(k));
         return false;
     }
-    // A hello carries the version it speaks; anything else must be ours.
-    if (h.version != protocol_version && h.kind != frame_kind::hello) {
+    // A hello carries the version it speaks, and an error frame (a refusal)
+    // is read in any version; anything else must be ours.
+    if (h.version != protocol_version && h.kind != frame_kind::hello && h.kind != frame_kind::error) {
         ec = explain(make_error_code(errc::version_mismatch), "rpc frame of protocol version %u, this side speaks %u",
                      static_cast<unsigned>(h.version), static_cast<unsigned>(protocol_version));
         return false;
