@@ -298,6 +298,30 @@ TEST_CASE("rpc: version handshake refuses a client of another version with words
     CHECK(raw.recv_for(f, 5s) == ipc::status::closed);
 }
 
+TEST_CASE("rpc: a client refused by a server of another version throws the server's words") {
+    temp_dir dir;
+    const std::string path = dir / "rpc.sock";
+    auto l = ipc::transport::unix_stream_listener::listen(unix_address::path(path));
+    child server([&] {  // plays a server of protocol version 2
+        rpc::unix_link link(l.accept());
+        rpc::detail::frame_buffer f, out;
+        std::error_code ec;
+        if (link.recv(f, ipc::deadline::after(5s), ec) != ipc::status::ok) return 1;
+        rpc::detail::encode_error(out, 0, rpc::make_error_code(rpc::errc::version_mismatch),
+                                  "this server speaks rpc protocol version 2; the client speaks version 1");
+        out.bytes[4] = std::byte{2};
+        return link.send(out, ipc::deadline::after(5s), ec) == ipc::status::ok ? 0 : 2;
+    });
+    try {
+        (void)rpc::connect_unix(path);
+        FAIL("connected to a server of another version");
+    } catch (const ipc::error& e) {
+        CHECK(e.code() == rpc::errc::version_mismatch);
+        CHECK(std::string(e.what()).find("speaks rpc protocol version 2") != std::string::npos);
+    }
+    CHECK(server.wait() == child_ok);
+}
+
 TEST_CASE("rpc: hostile frames get a clear error and cost only their own connection") {
     unix_server s;
     auto good = rpc::connect_unix(s.path);
