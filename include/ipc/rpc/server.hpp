@@ -38,6 +38,7 @@
 #include <utility>
 #include <vector>
 
+#include "../detail/sleep.hpp"
 #include "../poller.hpp"
 #include "../transport/signal.hpp"  // shutdown_signal, the usual stop for serve()
 #include "link.hpp"
@@ -329,7 +330,12 @@ private:
                     for (;;) {
                         std::error_code ec;
                         socket s = l.accept_until(deadline::immediate(), ec);
-                        if (ec) break;  // would_block: another process took it; anything else: try again next time
+                        if (ec) {
+                            // would_block: another process took it. Anything else (EMFILE, ENOBUFS)
+                            // leaves the listener readable: pause, or the loop would spin.
+                            if (ec != ipc::errc::would_block) ipc::detail::sleep_for(std::chrono::milliseconds(1));
+                            break;
+                        }
                         conn& c = conns.emplace_back(conn{link_for<socket>(std::move(s)), false, {}});
                         c.reg = p.add(c.link, ready::readable, &c, ec);
                         if (ec) conns.pop_back();
