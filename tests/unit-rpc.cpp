@@ -54,6 +54,7 @@ rpc::server make_server() {
     srv.on("Echo.String", [](const std::string& s) { return s + "!"; });
     srv.on("Fail.Throw", [](const int& n) -> int { throw std::runtime_error("disk on fire: " + std::to_string(n)); });
     srv.on("Fail.Code", [](const int&) -> int { throw ipc::error(std::make_error_code(std::errc::permission_denied), "no entry for you"); });
+    srv.on("Echo.Big", [](const int& n) { return std::string(static_cast<std::size_t>(n), 'b'); });
     srv.on("Alloc.Count", [](const int&) { return allocations::count.load(); });
     srv.on("Slow.Sleep", [](const int& ms) {
         std::this_thread::sleep_for(std::chrono::milliseconds(ms));
@@ -412,6 +413,37 @@ TEST_CASE("rpc: many clients at once; one that disconnects mid-call disturbs nob
     for (auto& c : clients) CHECK(c.wait() == child_ok);
     auto c = rpc::connect_unix(s.path);
     CHECK(c.call<ExampleReply>("Coordinator.Example", ExampleArgs{99}).Y == 100);
+}
+
+TEST_CASE("rpc: a client that does not read its replies holds up nobody") {
+    unix_server s;
+    auto slow = rpc::connect_unix(s.path);
+    std::vector<rpc::unix_client::pending_call<std::string>> replies;
+    SUBCASE("within the limit: every reply arrives once it reads") {
+        for (int i = 0; i < 40; ++i) replies.push_back(slow.call_async<std::string>("Echo.Big", 256 << 10));  // 10 MB of replies
+        std::this_thread::sleep_for(100ms);  // the server has answered into a full socket
+        const auto t0 = std::chrono::steady_clock::now();
+        auto quick = rpc::connect_unix(s.path);
+        ExampleReply r{};
+        CHECK(quick.call_for("Coordinator.Example", ExampleArgs{99}, r, 2s) == ipc::status::ok);
+        CHECK(ms_since(t0) < 1000);
+        std::string got;
+        for (auto& p : replies) {
+            REQUIRE(p.wait_for(5s) == ipc::status::ok);
+            REQUIRE(p.get(got) == ipc::status::ok);
+            REQUIRE(got.size() == 256u << 10);
+        }
+    }
+    SUBCASE("it leaves with replies unread: the server drops it and goes on") {
+        for (int i = 0; i < 40; ++i) replies.push_back(slow.call_async<std::string>("Echo.Big", 256 << 10));  // 10 MB
+        std::this_thread::sleep_for(100ms);
+        replies.clear();
+        slow = rpc::unix_client{};
+        auto quick = rpc::connect_unix(s.path);
+        ExampleReply r{};
+        CHECK(quick.call_for("Coordinator.Example", ExampleArgs{99}, r, 2s) == ipc::status::ok);
+        CHECK(r.Y == 100);
+    }
 }
 
 TEST_CASE("rpc: a pool of serving processes: a slow handler does not block other clients") {

@@ -73,7 +73,8 @@ public:
         const auto n = static_cast<std::uint32_t>(f.bytes.size());
         for (std::size_t i = 0; i < prefix_size; ++i) prefix[i] = static_cast<std::byte>(n >> (8 * i));
         const std::size_t total = prefix_size + f.bytes.size();
-        std::size_t done = 0;
+        std::size_t& done = last_written_;
+        done = 0;
         while (done < total) {
             std::array<std::span<const std::byte>, 2> parts{};
             if (done < prefix_size) parts = {std::span<const std::byte>(prefix).subspan(done), std::span<const std::byte>(f.bytes)};
@@ -145,6 +146,45 @@ public:
         }
     }
 
+    // For a server that must not wait on one slow reader: sends what the
+    // socket takes now and keeps the rest for flush() when the socket is
+    // writable. The server reads nothing more from that client meanwhile,
+    // so at most one frame is ever kept.
+    status send_or_queue(const detail::frame_buffer& f, std::error_code& ec) {
+        ec.clear();
+        if (queued_.size() == qoff_) {
+            const status s = send(f, deadline::immediate(), ec);
+            if (s != status::would_block && !(s == status::failed && tx_broken_ && ec == ipc::errc::would_block)) return s;
+            // Nothing, or part, went out: queue the rest (send() counted what it wrote).
+            tx_broken_ = false;
+            ec.clear();
+        }
+        const std::size_t written = last_written_;
+        std::array<std::byte, prefix_size> prefix;
+        const auto n = static_cast<std::uint32_t>(f.bytes.size());
+        for (std::size_t i = 0; i < prefix_size; ++i) prefix[i] = static_cast<std::byte>(n >> (8 * i));
+        if (written < prefix_size) queued_.insert(queued_.end(), prefix.begin() + static_cast<std::ptrdiff_t>(written), prefix.end());
+        const std::size_t from = written > prefix_size ? written - prefix_size : 0;
+        queued_.insert(queued_.end(), f.bytes.begin() + static_cast<std::ptrdiff_t>(from), f.bytes.end());
+        return status::ok;
+    }
+    // Writes queued bytes without waiting: ok (all out), would_block (some left), closed or failed.
+    status flush(std::error_code& ec) {
+        ec.clear();
+        while (qoff_ < queued_.size()) {
+            const std::array<std::span<const std::byte>, 1> part{std::span<const std::byte>(queued_).subspan(qoff_)};
+            const std::size_t w = sock_.write_some(part, io_mode::nonblocking, ec);
+            qoff_ += w;
+            if (w > 0) continue;
+            if (ec == ipc::errc::would_block) { ec.clear(); return status::would_block; }
+            return ec == ipc::errc::peer_closed ? status::closed : status::failed;
+        }
+        queued_.clear();
+        qoff_ = 0;
+        return status::ok;
+    }
+    bool has_queued() const noexcept { return qoff_ < queued_.size(); }
+
     int native_handle() const noexcept { return sock_.native_handle(); }
     // A whole frame (or a prefix over the limit) is already read: answer it before waiting on the socket again.
     bool has_buffered_frame() const noexcept {
@@ -184,6 +224,9 @@ private:
     Socket sock_;
     std::vector<std::byte> buf_;
     std::size_t begin_ = 0, end_ = 0;
+    std::size_t last_written_ = 0;    // bytes of the last frame send() wrote
+    std::vector<std::byte> queued_;   // send_or_queue's bytes the peer has not taken yet
+    std::size_t qoff_ = 0;
     bool tx_broken_ = false;  // half a frame went out: nothing can follow it
     bool rx_broken_ = false;  // the incoming stream lost its framing
 };

@@ -77,7 +77,7 @@ inline bool readable_now(int fd) noexcept {
 // complete before a default argument uses them).
 struct serve_options {
     unsigned processes = 1;                                             // serving processes (N - 1 forked)
-    std::chrono::milliseconds reply_timeout = std::chrono::seconds(5);  // a client that reads no replies is dropped
+    std::chrono::milliseconds reply_timeout = std::chrono::seconds(5);  // seqpacket: a reply not taken by then drops the client
 };
 
 class server {
@@ -343,11 +343,36 @@ private:
                     continue;
                 }
                 conn* c = ev.pointer<conn>();
-                if (!drain(*c, in, out, o)) {
+                if (!serve_event(p, *c, in, out, o)) {
                     c->reg.reset();
                     conns.remove_if([c](const conn& x) { return &x == c; });
                 }
             }
+        }
+    }
+
+    // One event on a connection; false: drop it. A reply the client is slow
+    // to take is kept, and that client is not read from until it took it:
+    // the loop never waits on one client, and holds at most one reply for it.
+    template <class Conn>
+    bool serve_event(poller& p, Conn& c, detail::frame_buffer& in, detail::frame_buffer& out, const options& o) const {
+        if constexpr (requires { c.link.has_queued(); }) {
+            std::error_code ec;
+            const bool was_queued = c.link.has_queued();
+            if (was_queued) {
+                const status s = c.link.flush(ec);
+                if (s == status::would_block) return true;
+                if (s != status::ok) return false;
+            }
+            if (!drain(c, in, out, o)) return false;
+            if (was_queued != c.link.has_queued()) {  // switch between waiting to read and waiting to write
+                c.reg.reset();
+                c.reg = p.add(c.link, c.link.has_queued() ? ready::writable : ready::readable, &c, ec);
+                if (ec) return false;
+            }
+            return true;
+        } else {
+            return drain(c, in, out, o);
         }
     }
 
@@ -368,7 +393,12 @@ private:
             }
             if (s != status::ok) return false;
             const bool keep = answer(in.bytes, out, c.greeted);
-            if (c.link.send(out, deadline::after(o.reply_timeout), ec) != status::ok || !keep) return false;
+            if constexpr (requires { c.link.has_queued(); }) {
+                if (c.link.send_or_queue(out, ec) != status::ok || !keep) return false;
+                if (c.link.has_queued()) return true;  // read no more until the client takes its replies
+            } else {
+                if (c.link.send(out, deadline::after(o.reply_timeout), ec) != status::ok || !keep) return false;
+            }
             if (!c.link.has_buffered_frame()) return true;
         }
     }
