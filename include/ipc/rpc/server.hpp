@@ -14,7 +14,8 @@
 //
 // serve() runs one ipc::poller loop over the listener and every connection:
 // a client that disconnects mid-call, or sends garbage, loses its own
-// connection and nobody else's. With options{.processes = N} it forks N - 1
+// connection and nobody else's, and one that stops reading its replies
+// waits alone (the loop never blocks on a client). With options{.processes = N} it forks N - 1
 // more processes accepting from the same listener, so a slow handler holds
 // up only the connections of the process running it.
 #pragma once
