@@ -21,15 +21,20 @@
 //     added (its inotify descriptor only tells of changes); a replaying one
 //     is a regular file, which is always ready (as poll(2) says), until the
 //     user removes it.
-//   - a shared-memory ring channel on sync::eventfd (descriptors made before
-//     fork() or passed by hand; a doorbell found by the region's name is not
-//     there yet). The poller parks on the ring as sync::eventfd's own wait
-//     does (arm, poll, disarm), so a peer's notify rings only while parked.
-//     A peer that dies without leaving is reported as ready::peer_dead
-//     within the transport's peer_check_interval().
+//   - a shared-memory ring channel (SPSC, MPMC, bytes) on sync::futex, the
+//     default: nothing to pass, the ring may be opened by name by an
+//     unrelated program; each end's doorbell is found through the region
+//     (ipc/detail/doorbell.hpp says how and why). Or on sync::eventfd, whose
+//     descriptors are made before fork() or passed by hand. The poller parks
+//     on the ring (arm, epoll, disarm: ipc::sync::pollable), so a peer's
+//     notify makes a system call only while this side is parked; an end
+//     that leaves rings too (ready::closed). A peer that dies without leaving
+//     is reported as ready::peer_dead within the transport's
+//     peer_check_interval(). A ring end waits in the one direction it moves
+//     messages, and is attached as that end when added.
 //   - ipc::shutdown_signal: readable from the signal on, and stays so.
 //   - anything else with an int native_handle(): listeners, ipc::timer.
-// A channel with nothing to wait on (System V queues, rings on spin, futex,
+// A channel with nothing to wait on (System V queues, rings on spin,
 // semaphore or none policies) is refused at compile time, saying what to use.
 //
 // One poller belongs to one thread at a time (no locking inside). wait()
@@ -423,7 +428,7 @@ private:
     }
 
     // What waiting on a channel means: its descriptor (and its buffer, for a
-    // stream), or for a ring the eventfd of its direction and the ring itself.
+    // stream), or for a ring its policy's descriptor and the ring itself.
     template <class Ch>
     static bool describe_channel(Ch& ch, slot& s, std::error_code& ec) noexcept {
         using Tr = typename Ch::transport_type;
@@ -446,7 +451,8 @@ private:
         } else if constexpr (transport::memory_transport<Tr>) {
             static_assert(sizeof(Ch) == 0,
                           "ipc::poller: this shared-memory channel waits with a policy that has no descriptor "
-                          "(spin, futex, semaphores or none); make it with ipc::sync::eventfd to poll it");
+                          "(spin, semaphores or none); make it with ipc::sync::futex (the default, which spins "
+                          "first too) or ipc::sync::eventfd to poll it");
         } else {
             static_assert(sizeof(Ch) == 0,
                           "ipc::poller: this channel's transport has no descriptor to wait on (a System V "
@@ -463,11 +469,19 @@ private:
                                  "messages (readable for a receiver, writable for a sender)");
             return false;
         }
-        s.fd = ch.sync_policy().native_handle(ring_dir(s));
+        auto& policy = ch.sync_policy();
+        // A policy that registers with the region (sync::futex's doorbell) says here, not in wait(), why it cannot.
+        if constexpr (requires { { policy.prepare(ch.transport(), ring_dir(s), ec) } -> std::same_as<bool>; }) {
+            if (!policy.prepare(ch.transport(), ring_dir(s), ec)) return false;
+        }
+        s.fd = policy.native_handle(ring_dir(s));
         if (s.fd < 0) {
-            ec = detail::explain(make_error_code(errc::not_connected),
-                                 "poller: this ring channel's sync::eventfd has no descriptors (make them with "
-                                 "sync::eventfd::create() before fork(), or receive them from the peer)");
+            if constexpr (std::is_same_v<typename Ch::sync_type, sync::eventfd>)
+                ec = detail::explain(make_error_code(errc::not_connected),
+                                     "poller: this ring channel's sync::eventfd has no descriptors (make them with "
+                                     "sync::eventfd::create() before fork(), or receive them from the peer)");
+            else
+                ec = detail::explain(detail::last_error(), "poller: this ring channel's sync policy has no descriptor to wait on");
             return false;
         }
         s.before = &ring_before<Ch>;
@@ -549,8 +563,8 @@ private:
         return r;
     }
 
-    // Shared-memory rings on sync::eventfd: parked (arm) while the poller
-    // sleeps, so a peer's notify rings the eventfd; then what the ring says.
+    // Shared-memory rings: parked (arm) while the poller sleeps, so a peer's
+    // notify rings the policy's descriptor; then what the ring says.
     template <class Ch>
     static ready ring_before(slot& s) noexcept {
         auto& ch = *static_cast<Ch*>(s.src);

@@ -87,9 +87,20 @@ struct alignas(ipc::detail::cache_line) wait_slot {
     std::atomic<std::uint32_t> armed;  // sync::futex: a sleeper wants a wake-up system call
 };
 
+// Event loops parked on the ring (ipc::poller, Asio over sync::futex; see
+// detail/doorbell.hpp): per peer-table slot, the abstract socket name its
+// end listens on, and per direction a bit per slot saying "parked, ring me".
+// A notifier that finds a bit takes it (one exchange) and sends one datagram.
+struct alignas(ipc::detail::cache_line) doorbell_table {
+    static constexpr std::size_t words = (max_peers + 63) / 64;
+    std::atomic<std::uint64_t> parked[2][words];  // [direction][slot / 64], bit slot % 64
+    std::atomic<std::uint32_t> name[max_peers];   // 0: none; else detail::doorbell's published form (untrusted)
+};
+
 // Everything the sync policies share through the region.
 struct sync_area {
     wait_slot dir[2];
+    doorbell_table bells;
     alignas(ipc::detail::cache_line) sem_t sem[2];  // sync::posix_sem, process-shared
     std::atomic<std::int64_t> sysv_id;              // sync::sysv_sem: semaphore set id + 1, 0 = none yet
     std::atomic<std::uint32_t> attached;            // mappings open on the region (the last one frees sysv_id)
