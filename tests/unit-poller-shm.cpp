@@ -296,6 +296,52 @@ TEST_CASE("poller + futex ring: a stranger's datagram to the doorbell is one spu
     CHECK(p.wait_for(0s).empty());
 }
 
+TEST_CASE("poller + futex ring: the spin before parking is bounded by the deadline and does not starve descriptors") {
+    remover<region> name{unique_name("spin")};
+    (void)region::create(name.name, 8);
+    auto rx = ring_channel::open(name.name);
+    auto pipe = ipc::pipe_channel<int>::create();
+    ipc::poller p;
+    CHECK(p.spin_time() > 0ns);  // spins first by default, as sync::futex does
+    p.spin_time(2s);             // far longer than anything below may take
+    auto ring_reg = p.add(rx, ready::readable, 1);
+    auto pipe_reg = p.add(pipe.receiver, ready::readable, 2);
+    // The deadline ends the spin: neither early nor at the end of spin_time.
+    auto t0 = clk::now();
+    CHECK(p.wait_for(100ms).empty());
+    CHECK(clk::now() - t0 >= 100ms);
+    CHECK(clk::now() - t0 < 1500ms);
+    // A descriptor made ready while the poller spins is seen long before the spin ends.
+    child writer([&] {
+        std::this_thread::sleep_for(50ms);
+        return pipe.sender.try_send(3) == ipc::status::ok ? 0 : 1;
+    });
+    t0 = clk::now();
+    auto r = p.wait_for(10s);
+    REQUIRE(r.size() == 1);
+    CHECK(r.begin()->key == 2);
+    CHECK(clk::now() - t0 < 1500ms);
+    CHECK(writer.wait() == child_ok);
+    // And a ring message while it spins (no doorbell needed: nobody is parked).
+    child sender([&] {
+        auto tx = ring_channel::open(name.name);
+        std::this_thread::sleep_for(50ms);
+        const bool ok = tx.try_send(9L) == ipc::status::ok;
+        std::this_thread::sleep_for(2s);  // stays: nothing reads as closed
+        return ok ? 0 : 1;
+    });
+    int drained = 0;
+    CHECK(pipe.receiver.try_recv(drained) == ipc::status::ok);
+    t0 = clk::now();
+    r = p.wait_for(10s);
+    REQUIRE(r.size() == 1);
+    CHECK(r.begin()->key == 1);
+    CHECK(clk::now() - t0 < 1500ms);
+    CHECK(no_bell_parked(rx.transport(), ipc::direction::recv));
+    ::kill(sender.pid(), SIGKILL);
+    CHECK(sender.wait() == -SIGKILL);
+}
+
 TEST_CASE("doorbell: names read from shared memory are checked; an autobind address round-trips") {
     using namespace ipc::detail;
     CHECK_FALSE(valid_bell(0));

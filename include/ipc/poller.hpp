@@ -55,6 +55,7 @@
 #include "basic_channel.hpp"
 #include "concepts.hpp"
 #include "detail/chrono.hpp"
+#include "detail/cpu.hpp"
 #include "detail/fd.hpp"
 #include "error.hpp"
 #include "eos.hpp"
@@ -306,6 +307,7 @@ public:
         if (!current(id)) return false;
         slot& s = slots_[id.index];
         if (s.in_epoll) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, s.fd, nullptr);
+        if (s.peek) --rings_;
         if (s.after)
             for (auto it = hooked_.begin(); it != hooked_.end(); ++it)
                 if (*it == id.index) {
@@ -320,6 +322,16 @@ public:
     }
 
     std::size_t size() const noexcept { return live_; }
+
+    // Spin, then park, as sync::futex waits: while the poller holds a
+    // shared-memory ring, a wait first looks at the rings (and every 64
+    // rounds at the descriptors) for up to spin_time before it parks. A peer
+    // on another core usually answers within it, and then nobody makes a
+    // system call: a doorbell is rung only for a side that is parked. Zero
+    // parks at once (an idle loop that must not burn a core). A poller
+    // without rings never spins.
+    std::chrono::nanoseconds spin_time() const noexcept { return spin_time_; }
+    void spin_time(std::chrono::nanoseconds d) noexcept { spin_time_ = d; }
 
     // ---- waiting ----------------------------------------------------------
     //
@@ -371,6 +383,7 @@ private:
         // returns what to report.
         ready (*before)(slot&) = nullptr;
         ready (*after)(slot&, ready) = nullptr;
+        ready (*peek)(slot&) = nullptr;  // ring: its state, looked at while spinning
         clock::time_point check_at{};    // ring: next peer check
         std::uint32_t round = 0;         // wait in which `out` is valid
         std::uint32_t out = 0;           // its index in out_
@@ -485,6 +498,7 @@ private:
             return false;
         }
         s.before = &ring_before<Ch>;
+        s.peek = &ring_state<Ch>;
         s.after = &ring_after<Ch>;
         if constexpr (transport::watches_peers<typename Ch::transport_type>)
             s.check_at = clock::now() + std::chrono::ceil<clock::duration>(ch.transport().peer_check_interval());
@@ -540,6 +554,7 @@ private:
             slots_[index] = std::move(s);
         }
         if (slots_[index].after) hooked_.push_back(index);
+        if (slots_[index].peek) ++rings_;
         ++live_;
         return registration(this, {index, gen});
     }
@@ -653,6 +668,7 @@ private:
         if (out_.size() < slots_.size()) out_.resize(slots_.size());
         const std::size_t room = slots_.empty() ? 1 : slots_.size();
         if (evs_.size() < room) evs_.resize(room);
+        if (rings_ > 0 && spin_time_.count() > 0 && !dl.is_immediate()) spin(dl);
         for (;;) {
             if (++round_ == 0) {
                 for (slot& s : slots_) s.round = 0;
@@ -709,6 +725,33 @@ private:
         return ready_range(this, out_.data(), out_.data() + nout_);
     }
 
+    // The spin before parking (see spin_time()); returns when something may
+    // be ready, or after spin_time (the clock is read every 64 rounds only).
+    void spin(const deadline& dl) noexcept {
+        for (std::uint32_t i : hooked_) {  // a stream's buffer, a signal taken: no spinning
+            slot& s = slots_[i];
+            if (!s.peek && any(s.before(s))) return;
+        }
+        clock::time_point until{};
+        for (unsigned round = 1;; ++round) {
+            for (std::uint32_t i : hooked_) {
+                slot& s = slots_[i];
+                if (s.peek && any(s.peek(s))) return;
+            }
+            detail::cpu_relax();
+            if (round % 64 != 0) continue;
+            epoll_event ev;
+            if (::epoll_wait(epfd_.get(), &ev, 1, 0) != 0) return;  // descriptors are not starved
+            const auto now = clock::now();
+            if (round == 64) {
+                until = now + std::chrono::ceil<clock::duration>(spin_time_);
+                if (!dl.is_never() && dl.time_point() < until) until = dl.time_point();
+            } else if (now >= until) {
+                return;
+            }
+        }
+    }
+
     // Runs the callbacks; each may add or remove registrations (itself too).
     // The callback runs from a local: adding may move slots_ under it.
     void dispatch() {
@@ -742,6 +785,8 @@ private:
     std::size_t nout_ = 0;
     std::size_t live_ = 0;
     std::uint32_t round_ = 0;
+    std::size_t rings_ = 0;  // registrations with a peek (rings): the spin is for them
+    std::chrono::nanoseconds spin_time_ = std::chrono::microseconds(50);
 };
 
 }  // namespace ipc
