@@ -668,13 +668,23 @@ private:
         if (out_.size() < slots_.size()) out_.resize(slots_.size());
         const std::size_t room = slots_.empty() ? 1 : slots_.size();
         if (evs_.size() < room) evs_.resize(room);
-        if (rings_ > 0 && spin_time_.count() > 0 && !dl.is_immediate()) spin(dl);
-        for (;;) {
-            if (++round_ == 0) {
-                for (slot& s : slots_) s.round = 0;
-                round_ = 1;
+        if (rings_ > 0 && spin_time_.count() > 0 && !dl.is_immediate() && spin(dl) && ++fast_ % 64 != 0) {
+            // A ring answered while spinning: reported without a system call
+            // (no arming, no epoll); every 64th time the full round runs, so
+            // busy rings do not starve the descriptors.
+            new_round();
+            for (std::uint32_t i : hooked_) {
+                slot& s = slots_[i];
+                if (!s.peek) continue;
+                if (const ready r = s.peek(s); any(r)) put(i, r);
             }
-            nout_ = 0;
+            if (nout_ > 0) {
+                dispatch();
+                return ready_range(this, out_.data(), out_.data() + nout_);
+            }
+        }
+        for (;;) {
+            new_round();
             bool now = dl.is_immediate();
             clock::time_point wake{};  // an earlier wake-up for a ring's peer check
             for (std::uint32_t i : hooked_) {
@@ -725,29 +735,38 @@ private:
         return ready_range(this, out_.data(), out_.data() + nout_);
     }
 
-    // The spin before parking (see spin_time()); returns when something may
-    // be ready, or after spin_time (the clock is read every 64 rounds only).
-    void spin(const deadline& dl) noexcept {
+    void new_round() noexcept {
+        if (++round_ == 0) {
+            for (slot& s : slots_) s.round = 0;
+            round_ = 1;
+        }
+        nout_ = 0;
+    }
+
+    // The spin before parking (see spin_time()): true when a ring became
+    // ready; false when something else may be (or after spin_time; the
+    // clock is read every 64 rounds only).
+    bool spin(const deadline& dl) noexcept {
         for (std::uint32_t i : hooked_) {  // a stream's buffer, a signal taken: no spinning
             slot& s = slots_[i];
-            if (!s.peek && any(s.before(s))) return;
+            if (!s.peek && any(s.before(s))) return false;
         }
         clock::time_point until{};
         for (unsigned round = 1;; ++round) {
             for (std::uint32_t i : hooked_) {
                 slot& s = slots_[i];
-                if (s.peek && any(s.peek(s))) return;
+                if (s.peek && any(s.peek(s))) return true;
             }
             detail::cpu_relax();
             if (round % 64 != 0) continue;
             epoll_event ev;
-            if (::epoll_wait(epfd_.get(), &ev, 1, 0) != 0) return;  // descriptors are not starved
+            if (::epoll_wait(epfd_.get(), &ev, 1, 0) != 0) return false;  // descriptors are not starved
             const auto now = clock::now();
             if (round == 64) {
                 until = now + std::chrono::ceil<clock::duration>(spin_time_);
                 if (!dl.is_never() && dl.time_point() < until) until = dl.time_point();
             } else if (now >= until) {
-                return;
+                return false;
             }
         }
     }
@@ -786,6 +805,7 @@ private:
     std::size_t live_ = 0;
     std::uint32_t round_ = 0;
     std::size_t rings_ = 0;  // registrations with a peek (rings): the spin is for them
+    std::uint32_t fast_ = 0;  // waits a spinning ring answered (every 64th takes the full round)
     std::chrono::nanoseconds spin_time_ = std::chrono::microseconds(50);
 };
 
