@@ -372,6 +372,34 @@ TEST_CASE("poller + futex ring: a ring that is always ready (reported without a 
     CHECK(sender.wait() == -SIGKILL);
 }
 
+TEST_CASE("poller + futex ring: a thread sending while the poller parks and spins loses no wake-up (ThreadSanitizer sees both sides)") {
+    remover<region> name{unique_name("thread")};
+    (void)region::create(name.name, 8);
+    auto rx = ring_channel::open(name.name);
+    auto tx = ring_channel::open(name.name);
+    constexpr long n = 20000;
+    std::thread producer([&] {
+        for (long i = 0; i < n; ++i) {
+            if (i % 1000 == 0) std::this_thread::sleep_for(1ms);  // the poller parks now and then
+            if (tx.send_for(i, 10s) != ipc::status::ok) return;
+        }
+        tx = ring_channel{};  // leaves: closed
+    });
+    ipc::poller p;
+    long next = 0;
+    bool closed = false;
+    auto reg = p.add(rx, ready::readable, [&](const ipc::poller::event&) {
+        long v = 0;
+        ipc::status st = ipc::status::ok;
+        while ((st = rx.try_recv(v)) == ipc::status::ok) CHECK(v == next++);
+        closed = st == ipc::status::closed;
+    });
+    for (const auto until = clk::now() + 30s; !closed && clk::now() < until;) (void)p.wait_until(until);
+    producer.join();
+    CHECK(next == n);
+    CHECK(closed);
+}
+
 TEST_CASE("doorbell: names read from shared memory are checked; an autobind address round-trips") {
     using namespace ipc::detail;
     CHECK_FALSE(valid_bell(0));
