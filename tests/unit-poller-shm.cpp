@@ -93,7 +93,7 @@ ready wait_for_key(ipc::poller& p, std::uint64_t key, std::chrono::milliseconds 
 
 // Nobody is left marked parked on the ring in direction d.
 bool no_bell_parked(region& t, ipc::direction d) {
-    for (auto& w : t.doorbells().parked[d == ipc::direction::send ? 0 : 1])
+    for (auto& w : t.sync_area().dir[d == ipc::direction::send ? 0 : 1].parked)
         if (w.load() != 0) return false;
     return true;
 }
@@ -279,7 +279,7 @@ TEST_CASE("poller + futex ring: a stranger's datagram to the doorbell is one spu
     REQUIRE(slot >= 0);
     // Park once so the name is published, then read it as a stranger would.
     CHECK(p.wait_for(1ms).empty());
-    const std::uint32_t bell = rx.transport().doorbells().name[slot].load();
+    const std::uint32_t bell = rx.transport().sync_area().bells.name[slot].load();
     REQUIRE(ipc::detail::valid_bell(bell));
     child stranger([&] {
         std::this_thread::sleep_for(50ms);
@@ -430,18 +430,18 @@ TEST_CASE("poller + futex ring: a region whose doorbell table is garbage costs t
     (void)region::create(name.name, 8);
     auto rx = ring_channel::open(name.name);
     auto tx = ring_channel::open(name.name);
-    auto& bells = tx.transport().doorbells();
+    auto& area = tx.transport().sync_area();
     // Every slot "parked" with a name no autobind ever makes; a waiter counted so the notifier looks.
-    for (auto& dir : bells.parked)
-        for (auto& w : dir) w.store(~std::uint64_t{0});
-    for (auto& n : bells.name) n.store(0x7fff0000u);
+    for (auto& dir : area.dir)
+        for (auto& w : dir.parked) w.store(~std::uint64_t{0});
+    for (auto& n : area.bells.name) n.store(0x7fff0000u);
     tx.transport().waiters(ipc::direction::recv).fetch_add(1);
     CHECK(tx.try_send(1L) == ipc::status::ok);
     CHECK(tx.try_send(2L) == ipc::status::ok);
     tx.transport().waiters(ipc::direction::recv).fetch_sub(1);
     // The receiver's marks were taken (each notifier takes what it rings); the sender's direction is untouched.
-    for (auto& w : bells.parked[1]) CHECK(w.load() == 0);
-    for (auto& w : bells.parked[0]) w.store(0);
+    for (auto& w : area.dir[1].parked) CHECK(w.load() == 0);
+    for (auto& w : area.dir[0].parked) w.store(0);
     long v = 0;
     CHECK(rx.try_recv(v) == ipc::status::ok);
     CHECK(v == 1);

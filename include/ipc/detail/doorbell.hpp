@@ -5,10 +5,11 @@
 // what the region can hold. Each parked end owns an AF_UNIX datagram socket
 // bound with autobind (bind() with only the family: the kernel picks a unique
 // abstract name, "\0" and five hex digits). The end publishes that name in
-// the region's doorbell_table under its peer-table slot, sets its parked bit,
-// re-checks the ring, then waits in epoll. A notifier that finds the bit
-// takes it (one exchange, so one datagram per park however busy the sender)
-// and sends one byte to the name, read from shared memory and validated.
+// the region's doorbell_table under its peer-table slot, sets its parked bit
+// (beside the direction's waiter count), re-checks the ring, then waits in
+// epoll. A notifier that finds the bit takes it (one exchange, so one
+// datagram per park however busy the sender) and sends one byte to the
+// name, read from shared memory and validated.
 //   - Nothing is left behind: an abstract name is not a file and dies with
 //     its socket, also on SIGKILL; nobody can squat a name the kernel picks.
 //   - A wake-up is only a hint (the ring is looked at again), so a stranger's
@@ -132,17 +133,17 @@ private:
     std::uint32_t name_ = 0;
 };
 
-// A memory transport with a doorbell table (every ring_region).
+// A memory transport whose region has doorbells (every ring_region).
 template <class Tr>
 concept doorbell_transport = transport::memory_transport<Tr> && requires(Tr& t, direction d, std::error_code& ec) {
-    { t.doorbells() } -> std::same_as<ring::doorbell_table&>;
+    { t.sync_area() } -> std::same_as<ring::sync_area&>;
     { t.doorbell_slot(d, ec) } -> std::same_as<int>;
 };
 
-// ---- the shared half, over the region's doorbell_table ------------------------
+// ---- the shared half, over the region's sync area ------------------------------
 
-inline std::atomic<std::uint64_t>& parked_word(ring::doorbell_table& t, direction d, int slot) noexcept {
-    return t.parked[ring::detail::index(d)][static_cast<std::size_t>(slot) / 64];
+inline std::atomic<std::uint64_t>& parked_word(ring::sync_area& t, direction d, int slot) noexcept {
+    return t.dir[ring::detail::index(d)].parked[static_cast<std::size_t>(slot) / 64];
 }
 constexpr std::uint64_t parked_bit(int slot) noexcept { return std::uint64_t{1} << (static_cast<unsigned>(slot) % 64); }
 
@@ -150,33 +151,35 @@ constexpr std::uint64_t parked_bit(int slot) noexcept { return std::uint64_t{1} 
 // direction d (the caller then announces itself as a waiter and re-checks:
 // see detail::parking; the bit is set first so that a notifier which sees
 // the waiter sees the bit too).
-inline void park_bell(ring::doorbell_table& t, direction d, int slot, std::uint32_t name) noexcept {
-    if (t.name[slot].load(std::memory_order_relaxed) != name) t.name[slot].store(name, std::memory_order_release);
+inline void park_bell(ring::sync_area& t, direction d, int slot, std::uint32_t name) noexcept {
+    auto& published = t.bells.name[slot];
+    if (published.load(std::memory_order_relaxed) != name) published.store(name, std::memory_order_release);
     parked_word(t, d, slot).fetch_or(parked_bit(slot), std::memory_order_seq_cst);
 }
 // Unmarks it; false if a notifier took the bit (a datagram is on its way).
-inline bool unpark_bell(ring::doorbell_table& t, direction d, int slot) noexcept {
+inline bool unpark_bell(ring::sync_area& t, direction d, int slot) noexcept {
     return (parked_word(t, d, slot).fetch_and(~parked_bit(slot), std::memory_order_seq_cst) & parked_bit(slot)) != 0;
 }
 // The slot's end left or died: no name, no bit.
-inline void forget_bell(ring::doorbell_table& t, direction d, int slot) noexcept {
+inline void forget_bell(ring::sync_area& t, direction d, int slot) noexcept {
     if (slot < 0 || static_cast<std::size_t>(slot) >= ring::max_peers) return;
     (void)unpark_bell(t, d, slot);
-    t.name[slot].store(0, std::memory_order_release);
+    t.bells.name[slot].store(0, std::memory_order_release);
 }
 
 // The notifier's half, after it found waiters in direction d: rings every
 // loop parked there, each once. sender() gives a socket to send from (made
-// only if a bit is found). Costs a load per word when nobody is parked.
+// only if a bit is found). Costs a load per word when nobody is parked, on
+// the line of the waiter count the notifier has just read.
 template <class Sender>
-void ring_parked(ring::doorbell_table& t, direction d, Sender&& sender) noexcept {
-    for (std::size_t w = 0; w < ring::doorbell_table::words; ++w) {
-        auto& word = t.parked[ring::detail::index(d)][w];
+void ring_parked(ring::sync_area& t, direction d, Sender&& sender) noexcept {
+    for (std::size_t w = 0; w < ring::wait_slot::parked_words; ++w) {
+        auto& word = t.dir[ring::detail::index(d)].parked[w];
         if (word.load(std::memory_order_acquire) == 0) continue;
         for (std::uint64_t bits = word.exchange(0, std::memory_order_acq_rel); bits != 0; bits &= bits - 1) {
             const std::size_t slot = w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
             if (slot >= ring::max_peers) break;
-            ring_bell(sender(), t.name[slot].load(std::memory_order_acquire));
+            ring_bell(sender(), t.bells.name[slot].load(std::memory_order_acquire));
         }
     }
 }

@@ -82,19 +82,22 @@ inline constexpr std::uint64_t type_tag = detail::fnv1a(type_name<T>::value);
 // sender waits for room, [recv] where a receiver waits for data. The counters
 // let a notifier skip the system call when nobody is parked.
 struct alignas(ipc::detail::cache_line) wait_slot {
+    static constexpr std::size_t parked_words = (max_peers + 63) / 64;
     std::atomic<std::uint32_t> word;
     std::atomic<std::uint32_t> waiters;
     std::atomic<std::uint32_t> armed;  // sync::futex: a sleeper wants a wake-up system call
+    // Event loops parked in this direction (detail/doorbell.hpp), a bit per
+    // peer-table slot: on the waiters' line, which a notifier has read anyway.
+    std::atomic<std::uint64_t> parked[parked_words];
 };
+static_assert(sizeof(wait_slot) == ipc::detail::cache_line, "a direction's waiting state fits one cache line");
 
-// Event loops parked on the ring (ipc::poller, Asio over sync::futex; see
-// detail/doorbell.hpp): per peer-table slot, the abstract socket name its
-// end listens on, and per direction a bit per slot saying "parked, ring me".
-// A notifier that finds a bit takes it (one exchange) and sends one datagram.
+// The doorbells of event loops parked on the ring (ipc::poller, Asio over
+// sync::futex; see detail/doorbell.hpp): per peer-table slot, the abstract
+// socket name its end listens on. Written when it changes, read by a
+// notifier that found the slot's parked bit (which it takes: one datagram).
 struct alignas(ipc::detail::cache_line) doorbell_table {
-    static constexpr std::size_t words = (max_peers + 63) / 64;
-    std::atomic<std::uint64_t> parked[2][words];  // [direction][slot / 64], bit slot % 64
-    std::atomic<std::uint32_t> name[max_peers];   // 0: none; else detail::doorbell's published form (untrusted)
+    std::atomic<std::uint32_t> name[max_peers];  // 0: none; else detail::doorbell's published form (untrusted)
 };
 
 // Everything the sync policies share through the region.

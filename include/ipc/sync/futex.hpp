@@ -77,7 +77,7 @@ struct futex {
     void notify(Tr& t, direction done) noexcept {
         if (!detail::peer_parked(t, done)) return;
         if constexpr (detail::doorbell_transport<Tr>)
-            detail::ring_parked(t.doorbells(), detail::opposite(done), [this] { return sender(); });
+            detail::ring_parked(t.sync_area(), detail::opposite(done), [this] { return sender(); });
         // Sleepers are woken all at once; until one of them sleeps again (and
         // re-arms), further wake-up calls would find nobody new to wake.
         // (A sleeper arming after this exchange reads our 0 with an RMW, so
@@ -112,18 +112,18 @@ struct futex {
         std::error_code ec;
         const int slot = t.doorbell_slot(d, ec);
         if (slot < 0 || !bell_.open(ec)) return false;
-        detail::park_bell(t.doorbells(), d, slot, bell_.name());
+        detail::park_bell(t.sync_area(), d, slot, bell_.name());
         detail::announce_sleeper(t, d);
         if (!t.ready(d)) return true;
         t.waiters(d).fetch_sub(1, std::memory_order_seq_cst);
-        (void)detail::unpark_bell(t.doorbells(), d, slot);  // a datagram already sent is drained by the next disarm
+        (void)detail::unpark_bell(t.sync_area(), d, slot);  // a datagram already sent is drained by the next disarm
         return false;
     }
     template <detail::doorbell_transport Tr>
     void disarm(Tr& t, direction d) noexcept {
         t.waiters(d).fetch_sub(1, std::memory_order_seq_cst);
         std::error_code ec;
-        if (const int slot = t.doorbell_slot(d, ec); slot >= 0) (void)detail::unpark_bell(t.doorbells(), d, slot);
+        if (const int slot = t.doorbell_slot(d, ec); slot >= 0) (void)detail::unpark_bell(t.sync_area(), d, slot);
         bell_.drain();
     }
 

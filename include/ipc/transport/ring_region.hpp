@@ -212,11 +212,11 @@ public:
     std::atomic<std::uint32_t>& armed(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].armed; }
     ring::sync_area& sync_area() noexcept { return ring_.sync(); }
 
-    // For event loops (sync::futex's pollable half): the region's doorbells,
-    // and this end's peer-table slot in direction d, attaching as that end
-    // first. -1 with ec if it cannot attach (errc::in_use) or the peer table
-    // was full when it did (errc::limit_exceeded: nowhere to publish a name).
-    ring::doorbell_table& doorbells() noexcept { return ring_.sync().bells; }
+    // For event loops (sync::futex's pollable half): this end's peer-table
+    // slot in direction d, under which it publishes its doorbell, attaching
+    // as that end first. -1 with ec if it cannot attach (errc::in_use) or the
+    // peer table was full when it did (errc::limit_exceeded: nowhere to
+    // publish a name).
     int doorbell_slot(direction d, std::error_code& ec) noexcept {
         if (!enter(d, ec)) return -1;
         const int slot = peer_slot_[ring::detail::index(d)];
@@ -391,7 +391,7 @@ private:
     }
     void leave_side(direction d) noexcept {
         const auto i = ring::detail::index(d);
-        ipc::detail::forget_bell(doorbells(), d, peer_slot_[i]);
+        ipc::detail::forget_bell(ring_.sync(), d, peer_slot_[i]);
         if (peer_slot_[i] >= 0) ring_.peers().leave(peer_slot_[i]);
         else ring_.members().untracked.fetch_sub(1, std::memory_order_acq_rel);
         peer_slot_[i] = -1;
@@ -419,7 +419,7 @@ private:
             // slot is free, a newcomer may publish its own there. (A race
             // with a second reaper costs a newcomer one wake-up, until its
             // peer check looks at the ring.)
-            ipc::detail::forget_bell(doorbells(), d, static_cast<int>(i));
+            ipc::detail::forget_bell(ring_.sync(), d, static_cast<int>(i));
             if (t.slots[i].state.compare_exchange_strong(s, 0, std::memory_order_acq_rel)) drop(d);
         }
     }
@@ -480,7 +480,7 @@ private:
     void wake_sleepers(direction d) noexcept {
         if (waiters(d).fetch_add(0, std::memory_order_seq_cst) == 0) return;  // see detail::parking
         ipc::detail::unique_fd sender;  // made only if an event loop is parked (an end leaving is rare)
-        ipc::detail::ring_parked(doorbells(), d, [&] {
+        ipc::detail::ring_parked(ring_.sync(), d, [&] {
             if (!sender) sender.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
             return sender.get();
         });
