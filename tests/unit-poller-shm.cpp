@@ -187,6 +187,51 @@ TEST_CASE("poller + futex ring: an exec'd peer SIGKILLed while this side waits i
     CHECK(rx.recv_for(v, 5s) == ipc::status::peer_dead);
 }
 
+TEST_CASE("poller + futex mpmc ring: two receivers parked in their pollers are each rung, for messages and for the close") {
+    using mpmc_region = ipc::transport::posix_shm<ipc::ring::mpmc<long>>;
+    using mpmc_channel = ipc::shm_mpmc_channel<long>;
+    remover<mpmc_region> name{unique_name("mpmc")};
+    (void)mpmc_region::create(name.name, 8);
+    shared<std::atomic<long>> received, sum, parked;
+    auto receiver = [&] {
+        auto rx = mpmc_channel::open(name.name);
+        rx.transport().end_of_stream(ipc::eos::when_all_senders_left);
+        rx.transport().peer_check_interval(60s);  // wake-ups must come by the doorbells
+        ipc::poller p;
+        p.spin_time(0ns);  // park every time
+        auto reg = p.add(rx, ready::readable, 1);
+        parked->fetch_add(1);
+        for (const auto until = clk::now() + 10s; clk::now() < until;) {
+            (void)p.wait_until(until);
+            long v = 0;
+            ipc::status st = ipc::status::ok;
+            while ((st = rx.try_recv(v)) == ipc::status::ok) {
+                received->fetch_add(1);
+                sum->fetch_add(v);
+            }
+            if (st == ipc::status::closed) return 0;
+        }
+        return 1;
+    };
+    child a(receiver), b(receiver);
+    for (auto t0 = clk::now(); parked->load() < 2 && clk::now() - t0 < 5s;) std::this_thread::sleep_for(1ms);
+    {
+        auto tx = mpmc_channel::open(name.name);
+        for (long i = 1; i <= 500; ++i) {
+            if (i % 50 == 0) std::this_thread::sleep_for(10ms);  // both receivers park again
+            REQUIRE(tx.send_for(i, 5s) == ipc::status::ok);
+        }
+        for (auto t0 = clk::now(); received->load() < 500 && clk::now() - t0 < 5s;) std::this_thread::sleep_for(1ms);
+        std::this_thread::sleep_for(20ms);  // both parked
+    }  // the only sender leaves: both receivers are rung and see closed
+    const auto t0 = clk::now();
+    CHECK(a.wait() == child_ok);
+    CHECK(b.wait() == child_ok);
+    CHECK(clk::now() - t0 < 5s);
+    CHECK(received->load() == 500);
+    CHECK(sum->load() == 500 * 501 / 2);
+}
+
 TEST_CASE("poller + futex ring: a message sent before the ring was added is reported at once") {
     rings r("before");
     auto tx = ring_channel::open(r.to.name);
