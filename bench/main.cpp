@@ -137,10 +137,15 @@ const case_entry table[] = {
 
     // Event loops: epoll over eventfd doorbells and a shared ring (the floor of
     // a loop over shared memory) and ipc::poller over an shm channel on
-    // sync::eventfd; ipc::poller over a Unix stream channel against the
-    // blocking read of raw.unix_stream.
+    // sync::eventfd (spinning first: the poller's default); ipc::poller over
+    // a Unix stream channel against the blocking read of raw.unix_stream.
     {"raw.epoll.eventfd", nullptr, run_link<loops::epoll_eventfd>},
     {"ipc.poller.shm.eventfd", "raw.epoll.eventfd", shm::run<spsc, sy::eventfd, mode::polled>},
+    // A shm_channel (sync::futex) opened by name on both sides, each side in
+    // its own ipc::poller: parking at once (the doorbell path) against the
+    // floor, and spinning first against the futex channel that does the same.
+    {"ipc.poller.shm", "raw.epoll.eventfd", shm::run<spsc, sy::futex, mode::named>},
+    {"ipc.poller.shm.spin", "ipc.shm.futex", shm::run<spsc, sy::futex, mode::named_spin>},
     {"ipc.poller.unix_stream", "raw.unix_stream", ch::run<loops::polled_socketpair_maker<ipc::transport::unix_stream>, fr::fixed>},
 };
 

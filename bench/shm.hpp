@@ -44,7 +44,11 @@ using channels::expect;
 //   batch  send_n/recv_n of `batch_of(size)` messages per call: throughput
 //   bytes  a variable-size record (std::vector<std::byte>) in ring::bytes
 //   polled copy, received as an event loop does: try_recv, then ipc::poller::wait()
-enum class mode { copy, loan, batch, bytes, polled };
+//   named  copy as two unrelated programs do it: each process opens both rings
+//          by name (nothing inherited) and waits in its ipc::poller, to
+//          receive and, when a ring is full, to send; parking at once
+//   named_spin  the same with the poller's default spin_time (it spins first)
+enum class mode { copy, loan, batch, bytes, polled, named, named_spin };
 
 // The message sizes the fixed-size cases are compiled for.
 inline constexpr std::size_t sizes[] = {8, 64, 4096, 65536};
@@ -119,6 +123,14 @@ public:
     // Ring 0 carries a -> b, ring 1 b -> a.
     void open(side s) {
         const int o = s == side::a ? 0 : 1;
+        if constexpr (M == mode::named || M == mode::named_spin) {
+            out_.emplace(channel::open(names_[o]));
+            in_.emplace(channel::open(names_[1 - o]));
+            loop_ = std::make_unique<ipc::poller>();
+            if constexpr (M == mode::named) loop_->spin_time(std::chrono::nanoseconds(0));
+            reg_ = loop_->add(*in_, ipc::ready::readable, 0);
+            return;
+        }
         ring_[o].attach(ipc::direction::send);
         ring_[1 - o].attach(ipc::direction::recv);
         out_.emplace(std::move(ring_[o]), typename channel::framing_type{}, std::move(sync_[o]));
@@ -139,6 +151,15 @@ public:
                 expect(out_->send_n_for(rest, sent, std::chrono::seconds(measurement_timeout_s)), "send_n");
                 rest = rest.subspan(sent);
             }
+        } else if constexpr (M == mode::named || M == mode::named_spin) {
+            ipc::poller::registration room;  // only while full: a ring with room is always writable
+            for (;;) {
+                const ipc::status s = out_->try_send(tx_[0]);
+                if (s == ipc::status::ok) return;
+                if (s != ipc::status::would_block) expect(s, "try_send");
+                if (!room) room = loop_->add(*out_, ipc::ready::writable, 1);
+                (void)loop_->wait();
+            }
         } else {
             expect(out_->send(tx_[0]), "send");
         }
@@ -156,6 +177,13 @@ public:
                 std::size_t got = 0;
                 expect(in_->recv_n_for(rest, got, std::chrono::seconds(measurement_timeout_s)), "recv_n");
                 rest = rest.subspan(got);
+            }
+        } else if constexpr (M == mode::named || M == mode::named_spin) {
+            for (;;) {
+                const ipc::status s = in_->try_recv(rx_[0]);
+                if (s == ipc::status::ok) break;
+                if (s != ipc::status::would_block) expect(s, "try_recv");
+                (void)loop_->wait();
             }
         } else if constexpr (M == mode::polled) {
             for (;;) {

@@ -5,18 +5,18 @@
 //   unix_echo_server --clients 8                        self-test: fork 8 clients,
 //                                                       check their echoes, exit 0
 //
-// One epoll set watches the listener and every client channel's
-// native_handle(); each message (a length-prefixed string) goes back to the
-// client that sent it.
+// One ipc::poller waits on the listener, the signals and every client
+// channel; each message (a length-prefixed string) goes back to the client
+// that sent it.
 #include <ipc/channel.hpp>
+#include <ipc/poller.hpp>
 
-#include <sys/epoll.h>
 #include <sys/wait.h>
 
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <list>
 #include <map>
 #include <string>
 
@@ -25,9 +25,6 @@ namespace {
 using namespace std::chrono_literals;
 using ipc::transport::unix_address;
 using channel = ipc::unix_stream_channel<std::string>;
-
-volatile std::sig_atomic_t stop = 0;
-extern "C" void on_signal(int) { stop = 1; }
 
 constexpr int messages_per_client = 100;
 
@@ -44,54 +41,48 @@ int run_client(const unix_address& addr, int id) {
     return 0;
 }
 
-void watch(int ep, int fd) {
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = fd;
-    if (::epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) throw ipc::error(std::error_code(errno, std::system_category()), "epoll_ctl");
-}
-
-// Serves until `stop`, or (self-test) until `expected` clients have come and gone.
-void serve(ipc::transport::unix_stream_listener& listener, int expected) {
-    struct owned_fd {
-        int fd;
-        ~owned_fd() { if (fd >= 0) ::close(fd); }
-        int get() const { return fd; }
-    } ep{::epoll_create1(EPOLL_CLOEXEC)};
-    if (ep.get() < 0) throw ipc::error(std::error_code(errno, std::system_category()), "epoll_create1");
-    watch(ep.get(), listener.native_handle());
-    std::map<int, channel> clients;
+// Serves until SIGINT/SIGTERM (stop_on), or (self-test) until `expected`
+// clients have come and gone. One ipc::poller holds the listener, the
+// signals and every client; after an event, try_ calls until would_block.
+void serve(ipc::transport::unix_stream_listener& listener, int expected, ipc::shutdown_signal* stop_on) {
+    struct client {
+        channel ch;
+        ipc::poller::registration reg;  // after ch: detached first
+    };
+    std::list<client> clients;  // the poller points at them: they stay where they are
+    enum key : int { k_listener = 1, k_stop };  // a client's key is its address
+    ipc::poller p;
+    auto accepting = p.add(listener, ipc::ready::readable, k_listener);
+    ipc::poller::registration stopping;
+    if (stop_on) stopping = p.add(*stop_on, ipc::ready::readable, k_stop);
     int finished = 0;
     auto idle_since = std::chrono::steady_clock::now();
-    while (!stop && (expected == 0 || finished < expected)) {
-        epoll_event events[32];
-        int n = ::epoll_wait(ep.get(), events, 32, 1000);
-        if (n < 0 && errno != EINTR) throw ipc::error(std::error_code(errno, std::system_category()), "epoll_wait");
-        if (n <= 0) {
+    while (expected == 0 || finished < expected) {
+        auto events = p.wait_for(1s);
+        if (events.empty()) {
             if (expected > 0 && std::chrono::steady_clock::now() - idle_since > 30s) throw std::runtime_error("self-test stalled");
             continue;
         }
         idle_since = std::chrono::steady_clock::now();
-        for (int k = 0; k < n; ++k) {
-            int fd = events[k].data.fd;
-            if (fd == listener.native_handle()) {
+        for (const auto& ev : events) {
+            if (ev.key == k_stop) return;
+            if (ev.key == k_listener) {
                 while (auto s = listener.try_accept()) {
-                    int cfd = s->native_handle();
-                    clients.emplace(cfd, channel(std::move(*s)));
-                    watch(ep.get(), cfd);
+                    auto& c = clients.emplace_back(client{channel(std::move(*s)), {}});
+                    c.reg = p.add(c.ch, ipc::ready::readable, &c);
                 }
                 continue;
             }
-            channel& ch = clients.at(fd);
+            client* c = ev.pointer<client>();
             std::string msg;
             std::error_code ec;
             // Drain what arrived: one read can bring several messages.
-            ipc::status st = ch.try_recv(msg, ec);
-            for (; st == ipc::status::ok; st = ch.try_recv(msg, ec))
-                if (ch.send_for(msg, 5s, ec) != ipc::status::ok) break;
+            ipc::status st = c->ch.try_recv(msg, ec);
+            for (; st == ipc::status::ok; st = c->ch.try_recv(msg, ec))
+                if (c->ch.send_for(msg, 5s, ec) != ipc::status::ok) break;
             if (st != ipc::status::would_block) {
-                if (st == ipc::status::failed) std::fprintf(stderr, "client %d: %s\n", fd, ec.message().c_str());
-                clients.erase(fd);  // closing the descriptor also removes it from the epoll set
+                if (st == ipc::status::failed) std::fprintf(stderr, "client: %s\n", ec.message().c_str());
+                clients.remove_if([c](const client& x) { return &x == c; });
                 ++finished;
             }
         }
@@ -124,7 +115,7 @@ int self_test(int n) {
             kids[pid] = i;
         }
         try {
-            serve(listener, n);
+            serve(listener, n, nullptr);
         } catch (const std::exception& e) {
             std::fprintf(stderr, "server: %s\n", e.what());
             ++failures;
@@ -162,12 +153,11 @@ int main(int argc, char** argv) {
         if (std::strcmp(argv[1], "--path") == 0) addr = unix_address::path(argv[2]);
         else if (std::strcmp(argv[1], "--abstract") == 0) addr = unix_address::abstract(argv[2]);
         else return usage();
-        std::signal(SIGINT, on_signal);
-        std::signal(SIGTERM, on_signal);
+        ipc::shutdown_signal stop({SIGINT, SIGTERM});
         auto listener = ipc::transport::unix_stream_listener::listen(addr);
         std::printf("echoing on %s\n", addr.to_string().c_str());
         std::fflush(stdout);
-        serve(listener, 0);
+        serve(listener, 0, &stop);
         return 0;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "unix_echo_server: %s\n", e.what());

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -133,6 +134,30 @@ inline int open_fd_count() {
     }
     return n;
 }
+
+// Raises the soft descriptor limit to `need` for as long as it lives, or
+// ends the program with 77 (skipped, saying why) if the hard limit is lower.
+// Only the last test of a file may use it: the skip ends the file's run.
+class descriptor_limit {
+public:
+    explicit descriptor_limit(rlim_t need, const char* what) {
+        REQUIRE(::getrlimit(RLIMIT_NOFILE, &old_) == 0);
+        if (old_.rlim_cur >= need) return;
+        if (old_.rlim_max != RLIM_INFINITY && old_.rlim_max < need) {
+            std::printf("skipped: %s need %llu descriptors, the hard limit (ulimit -Hn) is %llu\n", what,
+                        static_cast<unsigned long long>(need), static_cast<unsigned long long>(old_.rlim_max));
+            std::exit(77);
+        }
+        rlimit raised{need, old_.rlim_max};
+        REQUIRE(::setrlimit(RLIMIT_NOFILE, &raised) == 0);
+    }
+    ~descriptor_limit() { (void)::setrlimit(RLIMIT_NOFILE, &old_); }
+    descriptor_limit(const descriptor_limit&) = delete;
+    descriptor_limit& operator=(const descriptor_limit&) = delete;
+
+private:
+    rlimit old_{};
+};
 
 // Milliseconds since an earlier point.
 inline double ms_since(std::chrono::steady_clock::time_point t0) {

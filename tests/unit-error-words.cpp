@@ -85,7 +85,7 @@ TEST_CASE("error words: layout_mismatch names the field that differs, with the r
 TEST_CASE("error words: alignof and the layout version are named as well") {
     // A region in plain memory, then its header changed as another version of ipc would have written it.
     struct alignas(64) region {
-        std::byte bytes[4096];
+        std::byte bytes[8192];
     };
     auto mem = std::make_unique<region>();
     using ring = ipc::ring::spsc<std::int64_t>;

@@ -6,7 +6,6 @@
 #include <ipc/poller.hpp>
 #include <ipc/timer.hpp>
 
-#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include <atomic>
@@ -721,18 +720,7 @@ TEST_CASE("poller: interest and descriptor mistakes are refused with words; a po
 // Last: it may end the program with 77 (skipped) when descriptors are too few.
 TEST_CASE("poller: 2000 pipes in one poller; a child makes every seventh ready") {
     constexpr int n = 2000;
-    rlimit lim{};
-    REQUIRE(::getrlimit(RLIMIT_NOFILE, &lim) == 0);
-    const rlim_t need = 2 * n + 64;
-    if (lim.rlim_cur < need) {
-        if (lim.rlim_max != RLIM_INFINITY && lim.rlim_max < need) {
-            std::printf("skipped: 2000 pipes need %llu descriptors, the hard limit (ulimit -Hn) is %llu\n",
-                        static_cast<unsigned long long>(need), static_cast<unsigned long long>(lim.rlim_max));
-            std::exit(77);
-        }
-        rlimit raised{need, lim.rlim_max};
-        REQUIRE(::setrlimit(RLIMIT_NOFILE, &raised) == 0);
-    }
+    descriptor_limit lim(2 * n + 64, "2000 pipes");
     std::vector<ipc::pipe_channel<int>> pipes;
     pipes.reserve(n);
     for (int i = 0; i < n; ++i) pipes.push_back(ipc::pipe_channel<int>::create());
@@ -765,5 +753,4 @@ TEST_CASE("poller: 2000 pipes in one poller; a child makes every seventh ready")
     CHECK(p.size() == 0);
     ::kill(maker.pid(), SIGKILL);
     CHECK(maker.wait() == -SIGKILL);
-    (void)::setrlimit(RLIMIT_NOFILE, &lim);
 }

@@ -177,6 +177,10 @@ concept policy_for = requires(S& s, Tr& t, direction d, const deadline& dl, std:
 // ring may be ready (-1: none, the policy has no descriptor yet); arm(t, d)
 // counts this process as parked and returns false if the ring is ready already
 // (operate, do not wait); after the wait (or instead of it) disarm(t, d).
+// A policy that registers with the region (sync::futex: its doorbell) may
+// also offer bool prepare(t, d, ec), which an event loop calls once when it
+// takes the ring in, so that errors (errc::in_use, a full peer table, no
+// socket) are reported there rather than as a loop that is never woken.
 template <class S, class Tr>
 concept pollable = policy_for<S, Tr> && requires(S& s, Tr& t, direction d) {
     { s.native_handle(d) } -> std::same_as<int>;

@@ -21,15 +21,22 @@
 //     added (its inotify descriptor only tells of changes); a replaying one
 //     is a regular file, which is always ready (as poll(2) says), until the
 //     user removes it.
-//   - a shared-memory ring channel on sync::eventfd (descriptors made before
-//     fork() or passed by hand; a doorbell found by the region's name is not
-//     there yet). The poller parks on the ring as sync::eventfd's own wait
-//     does (arm, poll, disarm), so a peer's notify rings only while parked.
-//     A peer that dies without leaving is reported as ready::peer_dead
-//     within the transport's peer_check_interval().
+//   - a shared-memory ring channel (SPSC, MPMC, bytes) on sync::futex, the
+//     default: nothing to pass, the ring may be opened by name by an
+//     unrelated program; each end's doorbell is found through the region
+//     (ipc/detail/doorbell.hpp says how and why). Or on sync::eventfd, whose
+//     descriptors are made before fork() or passed by hand. The poller parks
+//     on the ring (arm, epoll, disarm: ipc::sync::pollable), so a peer's
+//     notify makes a system call only while this side is parked; an end
+//     that leaves rings too (ready::closed). A peer that dies without leaving
+//     is reported as ready::peer_dead within the transport's
+//     peer_check_interval(). A ring end waits in the one direction it moves
+//     messages, and is attached as that end when added. While it holds a
+//     ring, a wait spins first (spin_time(), 50 us as sync::futex), so a
+//     busy peer is answered with no system call at all.
 //   - ipc::shutdown_signal: readable from the signal on, and stays so.
 //   - anything else with an int native_handle(): listeners, ipc::timer.
-// A channel with nothing to wait on (System V queues, rings on spin, futex,
+// A channel with nothing to wait on (System V queues, rings on spin,
 // semaphore or none policies) is refused at compile time, saying what to use.
 //
 // One poller belongs to one thread at a time (no locking inside). wait()
@@ -50,6 +57,7 @@
 #include "basic_channel.hpp"
 #include "concepts.hpp"
 #include "detail/chrono.hpp"
+#include "detail/cpu.hpp"
 #include "detail/fd.hpp"
 #include "error.hpp"
 #include "eos.hpp"
@@ -301,6 +309,7 @@ public:
         if (!current(id)) return false;
         slot& s = slots_[id.index];
         if (s.in_epoll) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, s.fd, nullptr);
+        if (s.peek) --rings_;
         if (s.after)
             for (auto it = hooked_.begin(); it != hooked_.end(); ++it)
                 if (*it == id.index) {
@@ -315,6 +324,16 @@ public:
     }
 
     std::size_t size() const noexcept { return live_; }
+
+    // Spin, then park, as sync::futex waits: while the poller holds a
+    // shared-memory ring, a wait first looks at the rings (and every 64
+    // rounds at the descriptors) for up to spin_time before it parks. A peer
+    // on another core usually answers within it, and then nobody makes a
+    // system call: a doorbell is rung only for a side that is parked. Zero
+    // parks at once (an idle loop that must not burn a core). A poller
+    // without rings never spins.
+    std::chrono::nanoseconds spin_time() const noexcept { return spin_time_; }
+    void spin_time(std::chrono::nanoseconds d) noexcept { spin_time_ = d; }
 
     // ---- waiting ----------------------------------------------------------
     //
@@ -366,6 +385,7 @@ private:
         // returns what to report.
         ready (*before)(slot&) = nullptr;
         ready (*after)(slot&, ready) = nullptr;
+        ready (*peek)(slot&) = nullptr;  // ring: its state, looked at while spinning
         clock::time_point check_at{};    // ring: next peer check
         std::uint32_t round = 0;         // wait in which `out` is valid
         std::uint32_t out = 0;           // its index in out_
@@ -423,7 +443,7 @@ private:
     }
 
     // What waiting on a channel means: its descriptor (and its buffer, for a
-    // stream), or for a ring the eventfd of its direction and the ring itself.
+    // stream), or for a ring its policy's descriptor and the ring itself.
     template <class Ch>
     static bool describe_channel(Ch& ch, slot& s, std::error_code& ec) noexcept {
         using Tr = typename Ch::transport_type;
@@ -446,7 +466,8 @@ private:
         } else if constexpr (transport::memory_transport<Tr>) {
             static_assert(sizeof(Ch) == 0,
                           "ipc::poller: this shared-memory channel waits with a policy that has no descriptor "
-                          "(spin, futex, semaphores or none); make it with ipc::sync::eventfd to poll it");
+                          "(spin, semaphores or none); make it with ipc::sync::futex (the default, which spins "
+                          "first too) or ipc::sync::eventfd to poll it");
         } else {
             static_assert(sizeof(Ch) == 0,
                           "ipc::poller: this channel's transport has no descriptor to wait on (a System V "
@@ -463,14 +484,23 @@ private:
                                  "messages (readable for a receiver, writable for a sender)");
             return false;
         }
-        s.fd = ch.sync_policy().native_handle(ring_dir(s));
+        auto& policy = ch.sync_policy();
+        // A policy that registers with the region (sync::futex's doorbell) says here, not in wait(), why it cannot.
+        if constexpr (requires { { policy.prepare(ch.transport(), ring_dir(s), ec) } -> std::same_as<bool>; }) {
+            if (!policy.prepare(ch.transport(), ring_dir(s), ec)) return false;
+        }
+        s.fd = policy.native_handle(ring_dir(s));
         if (s.fd < 0) {
-            ec = detail::explain(make_error_code(errc::not_connected),
-                                 "poller: this ring channel's sync::eventfd has no descriptors (make them with "
-                                 "sync::eventfd::create() before fork(), or receive them from the peer)");
+            if constexpr (std::is_same_v<typename Ch::sync_type, sync::eventfd>)
+                ec = detail::explain(make_error_code(errc::not_connected),
+                                     "poller: this ring channel's sync::eventfd has no descriptors (make them with "
+                                     "sync::eventfd::create() before fork(), or receive them from the peer)");
+            else
+                ec = detail::explain(detail::last_error(), "poller: this ring channel's sync policy has no descriptor to wait on");
             return false;
         }
         s.before = &ring_before<Ch>;
+        s.peek = &ring_state<Ch>;
         s.after = &ring_after<Ch>;
         if constexpr (transport::watches_peers<typename Ch::transport_type>)
             s.check_at = clock::now() + std::chrono::ceil<clock::duration>(ch.transport().peer_check_interval());
@@ -526,6 +556,7 @@ private:
             slots_[index] = std::move(s);
         }
         if (slots_[index].after) hooked_.push_back(index);
+        if (slots_[index].peek) ++rings_;
         ++live_;
         return registration(this, {index, gen});
     }
@@ -549,8 +580,8 @@ private:
         return r;
     }
 
-    // Shared-memory rings on sync::eventfd: parked (arm) while the poller
-    // sleeps, so a peer's notify rings the eventfd; then what the ring says.
+    // Shared-memory rings: parked (arm) while the poller sleeps, so a peer's
+    // notify rings the policy's descriptor; then what the ring says.
     template <class Ch>
     static ready ring_before(slot& s) noexcept {
         auto& ch = *static_cast<Ch*>(s.src);
@@ -639,12 +670,23 @@ private:
         if (out_.size() < slots_.size()) out_.resize(slots_.size());
         const std::size_t room = slots_.empty() ? 1 : slots_.size();
         if (evs_.size() < room) evs_.resize(room);
-        for (;;) {
-            if (++round_ == 0) {
-                for (slot& s : slots_) s.round = 0;
-                round_ = 1;
+        if (rings_ > 0 && spin_time_.count() > 0 && !dl.is_immediate() && spin(dl) && ++fast_ % 64 != 0) {
+            // A ring answered while spinning: reported without a system call
+            // (no arming, no epoll); every 64th time the full round runs, so
+            // busy rings do not starve the descriptors.
+            new_round();
+            for (std::uint32_t i : hooked_) {
+                slot& s = slots_[i];
+                if (!s.peek) continue;
+                if (const ready r = s.peek(s); any(r)) put(i, r);
             }
-            nout_ = 0;
+            if (nout_ > 0) {
+                dispatch();
+                return ready_range(this, out_.data(), out_.data() + nout_);
+            }
+        }
+        for (;;) {
+            new_round();
             bool now = dl.is_immediate();
             clock::time_point wake{};  // an earlier wake-up for a ring's peer check
             for (std::uint32_t i : hooked_) {
@@ -695,6 +737,42 @@ private:
         return ready_range(this, out_.data(), out_.data() + nout_);
     }
 
+    void new_round() noexcept {
+        if (++round_ == 0) {
+            for (slot& s : slots_) s.round = 0;
+            round_ = 1;
+        }
+        nout_ = 0;
+    }
+
+    // The spin before parking (see spin_time()): true when a ring became
+    // ready; false when something else may be (or after spin_time; the
+    // clock is read every 64 rounds only).
+    bool spin(const deadline& dl) noexcept {
+        for (std::uint32_t i : hooked_) {  // a stream's buffer, a signal taken: no spinning
+            slot& s = slots_[i];
+            if (!s.peek && any(s.before(s))) return false;
+        }
+        clock::time_point until{};
+        for (unsigned round = 1;; ++round) {
+            for (std::uint32_t i : hooked_) {
+                slot& s = slots_[i];
+                if (s.peek && any(s.peek(s))) return true;
+            }
+            detail::cpu_relax();
+            if (round % 64 != 0) continue;
+            epoll_event ev;
+            if (::epoll_wait(epfd_.get(), &ev, 1, 0) != 0) return false;  // descriptors are not starved
+            const auto now = clock::now();
+            if (round == 64) {
+                until = now + std::chrono::ceil<clock::duration>(spin_time_);
+                if (!dl.is_never() && dl.time_point() < until) until = dl.time_point();
+            } else if (now >= until) {
+                return false;
+            }
+        }
+    }
+
     // Runs the callbacks; each may add or remove registrations (itself too).
     // The callback runs from a local: adding may move slots_ under it.
     void dispatch() {
@@ -728,6 +806,9 @@ private:
     std::size_t nout_ = 0;
     std::size_t live_ = 0;
     std::uint32_t round_ = 0;
+    std::size_t rings_ = 0;  // registrations with a peek (rings): the spin is for them
+    std::uint32_t fast_ = 0;  // waits a spinning ring answered (every 64th takes the full round)
+    std::chrono::nanoseconds spin_time_ = std::chrono::microseconds(50);
 };
 
 }  // namespace ipc

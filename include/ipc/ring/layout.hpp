@@ -82,14 +82,28 @@ inline constexpr std::uint64_t type_tag = detail::fnv1a(type_name<T>::value);
 // sender waits for room, [recv] where a receiver waits for data. The counters
 // let a notifier skip the system call when nobody is parked.
 struct alignas(ipc::detail::cache_line) wait_slot {
+    static constexpr std::size_t parked_words = (max_peers + 63) / 64;
     std::atomic<std::uint32_t> word;
     std::atomic<std::uint32_t> waiters;
     std::atomic<std::uint32_t> armed;  // sync::futex: a sleeper wants a wake-up system call
+    // Event loops parked in this direction (detail/doorbell.hpp), a bit per
+    // peer-table slot: on the waiters' line, which a notifier has read anyway.
+    std::atomic<std::uint64_t> parked[parked_words];
+};
+static_assert(sizeof(wait_slot) == ipc::detail::cache_line, "a direction's waiting state fits one cache line");
+
+// The doorbells of event loops parked on the ring (ipc::poller, Asio over
+// sync::futex; see detail/doorbell.hpp): per peer-table slot, the abstract
+// socket name its end listens on. Written when it changes, read by a
+// notifier that found the slot's parked bit (which it takes: one datagram).
+struct alignas(ipc::detail::cache_line) doorbell_table {
+    std::atomic<std::uint32_t> name[max_peers];  // 0: none; else detail::doorbell's published form (untrusted)
 };
 
 // Everything the sync policies share through the region.
 struct sync_area {
     wait_slot dir[2];
+    doorbell_table bells;
     alignas(ipc::detail::cache_line) sem_t sem[2];  // sync::posix_sem, process-shared
     std::atomic<std::int64_t> sysv_id;              // sync::sysv_sem: semaphore set id + 1, 0 = none yet
     std::atomic<std::uint32_t> attached;            // mappings open on the region (the last one frees sysv_id)

@@ -5,6 +5,7 @@
 #include "../concepts.hpp"
 #include "../detail/chrono.hpp"
 #include "../detail/cpu.hpp"
+#include "../detail/doorbell.hpp"
 #include "../detail/futex.hpp"
 #include "../detail/parking.hpp"
 
@@ -16,6 +17,15 @@ namespace ipc::sync {
 // only when a waiter is parked and has not been woken already; otherwise
 // notify() is one read-modify-write of the waiter count (see
 // detail::parking), so the hot path stays in user space.
+//
+// It is also pollable (sync::pollable): an event loop (ipc::poller, Asio)
+// parks on the ring by arm(), waits for native_handle() to be readable, then
+// disarm()s. The descriptor is this end's doorbell, an abstract datagram
+// socket whose name the end publishes in the region (see detail/doorbell.hpp
+// for why), so a ring opened by name by an unrelated program polls with no
+// descriptor passed. Futex sleepers and parked loops coexist: notify() stays
+// one RMW while nobody is parked, and sends a datagram only to a loop that is.
+// The policy is move-only (it owns the socket, made on first use).
 struct futex {
     static constexpr bool kernel_blocking = false;
     static constexpr bool can_block = true;
@@ -66,6 +76,8 @@ struct futex {
     template <transport::memory_transport Tr>
     void notify(Tr& t, direction done) noexcept {
         if (!detail::peer_parked(t, done)) return;
+        if constexpr (detail::doorbell_transport<Tr>)
+            detail::ring_parked(t.sync_area(), detail::opposite(done), [this] { return sender(); });
         // Sleepers are woken all at once; until one of them sleeps again (and
         // re-arms), further wake-up calls would find nobody new to wake.
         // (A sleeper arming after this exchange reads our 0 with an RMW, so
@@ -75,6 +87,52 @@ struct futex {
         word.fetch_add(1, std::memory_order_seq_cst);
         detail::futex_wake_all(word);
     }
+
+    // ---- for event loops (sync::pollable) ------------------------------------
+
+    // Makes the doorbell and registers this end (attaching it in direction d),
+    // so that arm() cannot fail later: errc::in_use (another live end of a
+    // single-end ring), errc::limit_exceeded (the peer table was full), or
+    // the socket's own error.
+    template <detail::doorbell_transport Tr>
+    bool prepare(Tr& t, direction d, std::error_code& ec) noexcept {
+        return bell_.open(ec) && t.doorbell_slot(d, ec) >= 0;
+    }
+    // Readable when a peer rang (one descriptor for both directions); -1 if
+    // no socket can be made (errno says why).
+    int native_handle(direction) noexcept {
+        std::error_code ec;
+        return bell_.open(ec) ? bell_.fd() : -1;
+    }
+    // Parks: publishes the doorbell, sets the parked bit, counts a waiter,
+    // re-checks. False: ready already (or this end cannot register: the
+    // operation then says why), operate instead of waiting.
+    template <detail::doorbell_transport Tr>
+    bool arm(Tr& t, direction d) noexcept {
+        std::error_code ec;
+        const int slot = t.doorbell_slot(d, ec);
+        if (slot < 0 || !bell_.open(ec)) return false;
+        detail::park_bell(t.sync_area(), d, slot, bell_.name());
+        detail::announce_sleeper(t, d);
+        if (!t.ready(d)) return true;
+        t.waiters(d).fetch_sub(1, std::memory_order_seq_cst);
+        (void)detail::unpark_bell(t.sync_area(), d, slot);  // a datagram already sent is drained by the next disarm
+        return false;
+    }
+    template <detail::doorbell_transport Tr>
+    void disarm(Tr& t, direction d) noexcept {
+        t.waiters(d).fetch_sub(1, std::memory_order_seq_cst);
+        std::error_code ec;
+        if (const int slot = t.doorbell_slot(d, ec); slot >= 0) (void)detail::unpark_bell(t.sync_area(), d, slot);
+        bell_.drain();
+    }
+
+private:
+    int sender() noexcept {
+        std::error_code ec;
+        return bell_.open(ec) ? bell_.fd() : -1;
+    }
+    detail::doorbell bell_;
 };
 
 }  // namespace ipc::sync

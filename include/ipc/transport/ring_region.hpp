@@ -18,6 +18,7 @@
 #include "../codec.hpp"
 #include "../concepts.hpp"
 #include "../detail/chrono.hpp"
+#include "../detail/doorbell.hpp"
 #include "../detail/futex.hpp"
 #include "../detail/name.hpp"
 #include "../detail/region.hpp"
@@ -215,6 +216,21 @@ public:
     std::atomic<std::uint32_t>& armed(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].armed; }
     ring::sync_area& sync_area() noexcept { return ring_.sync(); }
 
+    // For event loops (sync::futex's pollable half): this end's peer-table
+    // slot in direction d, under which it publishes its doorbell, attaching
+    // as that end first. -1 with ec if it cannot attach (errc::in_use) or the
+    // peer table was full when it did (errc::limit_exceeded: nowhere to
+    // publish a name).
+    int doorbell_slot(direction d, std::error_code& ec) noexcept {
+        if (!enter(d, ec)) return -1;
+        const int slot = peer_slot_[ring::detail::index(d)];
+        if (slot < 0)
+            ec = ipc::detail::explain(make_error_code(errc::limit_exceeded),
+                                      "the region's peer table (%zu ends) was full when this end attached: an event "
+                                      "loop cannot publish its doorbell", ring::max_peers);
+        return slot;
+    }
+
     // ---- messages as bytes (ipc::transport::message_reader / _writer) ---
 
     bool send_message(std::span<const std::byte> msg, io_mode, std::error_code& ec) noexcept {
@@ -379,6 +395,7 @@ private:
     }
     void leave_side(direction d) noexcept {
         const auto i = ring::detail::index(d);
+        ipc::detail::forget_bell(ring_.sync(), d, peer_slot_[i]);
         if (peer_slot_[i] >= 0) ring_.peers().leave(peer_slot_[i]);
         else ring_.members().untracked.fetch_sub(1, std::memory_order_acq_rel);
         peer_slot_[i] = -1;
@@ -402,6 +419,11 @@ private:
         for (std::size_t i = 0; i < ring::max_peers; ++i) {
             std::uint64_t s = t.slots[i].state.load(std::memory_order_acquire);
             if (s == 0 || t.slots[i].role.load(std::memory_order_relaxed) != role || t.owner_alive(i)) continue;
+            // Its bell first (it could name a socket reused since): once the
+            // slot is free, a newcomer may publish its own there. (A race
+            // with a second reaper costs a newcomer one wake-up, until its
+            // peer check looks at the ring.)
+            ipc::detail::forget_bell(ring_.sync(), d, static_cast<int>(i));
             if (t.slots[i].state.compare_exchange_strong(s, 0, std::memory_order_acq_rel)) drop(d);
         }
     }
@@ -455,11 +477,17 @@ private:
         return false;
     }
     // Wakes whoever sleeps in direction d on something the region holds: the
-    // futex word, the POSIX semaphore or the System V set (their waiters pass
-    // the wake-up on). Only an eventfd, held outside the region, needs the
-    // channel's own notify (see ipc::channel's destructor).
+    // futex word, the POSIX semaphore, the System V set (their waiters pass
+    // the wake-up on) and the doorbells of parked event loops. Only an
+    // eventfd, held outside the region, needs the channel's own notify (see
+    // ipc::channel's destructor).
     void wake_sleepers(direction d) noexcept {
         if (waiters(d).fetch_add(0, std::memory_order_seq_cst) == 0) return;  // see detail::parking
+        ipc::detail::unique_fd sender;  // made only if an event loop is parked (an end leaving is rare)
+        ipc::detail::ring_parked(ring_.sync(), d, [&] {
+            if (!sender) sender.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+            return sender.get();
+        });
         wait_word(d).fetch_add(1, std::memory_order_seq_cst);
         ipc::detail::futex_wake_all(wait_word(d));
         const auto i = ring::detail::index(d);
