@@ -348,9 +348,10 @@ public:
         if (!m && !ec) empty(ec);
         return m;
     }
-    // Whether the message received or peeked last had been claimed before by
-    // a consumer that died (an mpmc ring with delivery::at_least_once): it
-    // may have been acted on already, and it may come after later messages.
+    // Whether the message received (recv, not recv_n) or peeked last had been
+    // claimed before by a consumer that died (an mpmc ring with
+    // delivery::at_least_once): it may have been acted on already, and it may
+    // come after later messages of its producer.
     bool redelivered() const noexcept {
         if constexpr (ipc::detail::is_mpmc_ring<Ring>) return claim_.redelivered;
         else return false;
