@@ -71,12 +71,11 @@ TEST_CASE("ring layout: capacity is a power of two, at least the ring's minimum,
     CHECK(ec == ipc::errc::limit_exceeded);
 }
 
-TEST_CASE("ring layout: spsc slots are the bare payload, mpmc slots start a line, indices sit on their own lines") {
+TEST_CASE("ring layout: spsc slots are the bare payload, an mpmc slot its word and payload, indices sit on their own lines") {
     CHECK(sizeof(ipc::ring::slot<std::uint64_t>) == 8);  // eight small messages per cache line, as in a hand-written ring
     CHECK(ipc::ring::spsc<std::uint64_t>::slot_size == 8);
-    CHECK(ipc::ring::mpmc<std::uint64_t>::slot_size == 64);  // a small message and its state word: one line
+    CHECK(ipc::ring::mpmc<std::uint64_t>::slot_size == 16);  // the state word beside the payload: four per line
     CHECK(ipc::ring::mpmc<std::array<char, 56>>::slot_size == 64);
-    CHECK(ipc::ring::mpmc<std::array<char, 64>>::slot_size == 128);
     CHECK(sizeof(ipc::ring::mpmc_control) == 5 * 64);  // head, gap, tail, gap, then delivery and the redelivery count
     CHECK(offsetof(ipc::ring::two_indices, tail) - offsetof(ipc::ring::two_indices, head) == 128);  // never one prefetch pair
     CHECK(sizeof(ipc::ring::two_indices) == 256);
