@@ -37,7 +37,9 @@ using namespace bench;
 namespace fr = ipc::framing;
 namespace ch = bench::channels;
 namespace sy = ipc::sync;
-using ipc::ring::mpmc;
+// One template parameter, as shm::run's RingOf wants (clang 14 does not match a defaulted second one).
+template <class T>
+using mpmc = ipc::ring::mpmc<T>;
 using ipc::ring::spsc;
 using shm::mode;
 

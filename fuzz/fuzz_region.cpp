@@ -61,6 +61,7 @@ void drive_fixed(std::span<std::byte> mem) {
         auto dead = [](std::uint32_t) { return false; };
         for (int i = 0; i < rounds; ++i) {
             (void)r.repair(dead);
+            (void)r.redelivered();
             (void)r.inspect(static_cast<std::uint64_t>(i));
             if (auto c = r.front(1)) r.release(c);
             if (auto c = r.loan(1)) r.commit(c);
@@ -135,6 +136,12 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
         for (std::uint64_t i = 0; i < 4; ++i) (void)r.try_push(i, ipc::ring::owner_word(0, 1));
     });
     write_seed<ipc::ring::mpmc<odd>>(dir, "seed-mpmc-odd", 4, [](auto& r) { (void)r.try_push(odd{}); });
+    // At least once: a consumer's claim a repair (all owners dead) turns into a redelivery.
+    write_seed<ipc::ring::mpmc<std::uint64_t, ipc::ring::delivery::at_least_once>>(dir, "seed-mpmc-alo", 8, [](auto& r) {
+        for (std::uint64_t i = 0; i < 6; ++i) (void)r.try_push(i, ipc::ring::owner_word(0, 1));
+        (void)r.front(ipc::ring::owner_word(1, 1));  // claimed, never released
+        (void)r.repair([](std::uint32_t) { return false; });
+    });
     write_seed<ipc::ring::bytes>(dir, "seed-bytes", 128, [](auto& r) {
         std::array<std::byte, 40> m{};
         std::error_code ec;
@@ -153,6 +160,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     { image im(data, size); drive_fixed<ipc::ring::spsc<odd>>(im.bytes()); }
     { image im(data, size); drive_fixed<ipc::ring::mpmc<std::uint64_t>>(im.bytes()); }
     { image im(data, size); drive_fixed<ipc::ring::mpmc<odd>>(im.bytes()); }
+    { image im(data, size); drive_fixed<ipc::ring::mpmc<std::uint64_t, ipc::ring::delivery::at_least_once>>(im.bytes()); }
     { image im(data, size); drive_bytes(im.bytes()); }
     return 0;
 }

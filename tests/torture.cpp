@@ -22,6 +22,14 @@
 //    messages up to that number are reported as such, never as delivered, and
 //    anything beyond it is a loss. A file log loses nothing this way: reading
 //    does not consume, and a restarted reader resumes at its saved position.
+//  - transports that redeliver (an mpmc ring with delivery::at_least_once)
+//    lose nothing to a killed consumer: it reads in place, counts, and only
+//    then releases, so a kill anywhere either left the message counted and
+//    released or hands it to another consumer, flagged as redelivered. Such
+//    a message may arrive twice (killed after counting, before releasing)
+//    and after later ones of its producer: a delivery beyond the first is a
+//    duplicate only if no redelivered copy of that message accounts for it,
+//    and only messages not redelivered are checked for order.
 //
 // Adding a transport is one adapter struct (see the "adapters" section): how
 // the supervisor sets it up, how a producer and a consumer open it, and what
@@ -73,7 +81,7 @@ constexpr std::uint64_t seconds_mode_cap = std::uint64_t{1} << 21;
                  "ipc_torture: %s\n"
                  "usage: ipc_torture [--transport NAME|all] [--producers N] [--consumers M]\n"
                  "                   [--messages K | --seconds S] [--crash [--kill-all]] [--kill-every-ms X] [--seed N]\n"
-                 "transports: posix_mq sysv_mq file unix_dgram pipe fifo shm_mpmc\n",
+                 "transports: posix_mq sysv_mq file unix_dgram pipe fifo shm_mpmc shm_mpmc_alo\n",
                  why);
     std::exit(2);
 }
@@ -180,13 +188,14 @@ struct shared_state {
 };
 
 // MAP_SHARED anonymous memory, inherited by every child the supervisor forks:
-// the state, one delivery counter per (layer, producer, seq) and one
-// "uncertain" flag per (producer, seq). A broadcast transport (every consumer
-// reads everything) has a counter layer per consumer.
+// the state, one delivery counter per (layer, producer, seq), one "uncertain"
+// flag per (producer, seq) and one count of redelivered receipts per
+// (producer, seq). A broadcast transport (every consumer reads everything)
+// has a counter layer per consumer.
 class shared_log {
 public:
     shared_log(unsigned producers, unsigned layers, std::uint64_t cap) : producers_(producers), layers_(layers), cap_(cap) {
-        bytes_ = sizeof(shared_state) + (std::size_t{layers} + 1) * producers * cap;
+        bytes_ = sizeof(shared_state) + (std::size_t{layers} + 2) * producers * cap;
         void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED) throw std::system_error(errno, std::system_category(), "mmap");
         base_ = static_cast<char*>(p);
@@ -205,6 +214,9 @@ public:
     }
     std::atomic<std::uint8_t>& uncertain(std::uint64_t p, std::uint64_t seq) const noexcept {
         return counters_[(std::size_t{layers_} * producers_ + p) * cap_ + seq];
+    }
+    std::atomic<std::uint8_t>& redelivered(std::uint64_t p, std::uint64_t seq) const noexcept {
+        return counters_[((std::size_t{layers_} + 1) * producers_ + p) * cap_ + seq];
     }
 
 private:
@@ -230,7 +242,10 @@ private:
 //   producer(): the sending channel, made in a producer process;
 //   consumer(position): the receiving channel, made in a consumer process;
 //   send(tx, bytes, timeout), recv(rx, bytes, timeout) -> ipc::status, and
-//   for resumable transports position(rx).
+//   for resumable transports position(rx); transports that redeliver say
+//   redelivers = true and give peek(rx, bytes, timeout, status, redelivered),
+//   returning a guard that holds the message until released, and
+//   redelivered_by_ring(): what the transport itself counted.
 // Channels of std::string cover most transports; see pipe_case for a fixed record.
 
 template <class Tx, class Rx>
@@ -366,27 +381,61 @@ struct fifo_case : record_io<ipc::fifo_sender<record>, ipc::fifo_receiver<record
 // waiting peer repairs when it checks the peer table, every
 // peer_check_interval (20 ms here), or that a restarted process repairs when
 // it opens the ring.
-struct shm_mpmc_case : record_io<ipc::shm_mpmc_channel<record>, ipc::shm_mpmc_channel<record>> {
-    using transport = ipc::transport::posix_shm<ipc::ring::mpmc<record>>;
-    static constexpr const char* name = "shm_mpmc";
+template <ipc::ring::delivery D>
+using mpmc_record_channel = ipc::channel<record, ipc::transport::posix_shm<ipc::ring::mpmc<record, D>>, ipc::sync::futex, ipc::framing::fixed>;
+
+template <ipc::ring::delivery D>
+struct shm_mpmc_adapter : record_io<mpmc_record_channel<D>, mpmc_record_channel<D>> {
+    using channel_type = mpmc_record_channel<D>;
+    using transport = typename channel_type::transport_type;
     static constexpr bool broadcast = false, resumable = false, producer_killable = true, consumer_killable = true;
     static constexpr std::chrono::milliseconds check_interval{20};
     std::string region = object_name("torture-ring");
-    ipc::shm_mpmc_channel<record> owner = ipc::shm_mpmc_channel<record>::create(region, 64);
+    channel_type owner = channel_type::create(region, 64);
 
-    shm_mpmc_case(const options&) {
+    shm_mpmc_adapter(const options&) {
         // The supervisor counts as both sides, so no one ever sees "closed".
         owner.transport().attach(ipc::direction::send);
         owner.transport().attach(ipc::direction::recv);
     }
-    ~shm_mpmc_case() { transport::remove(region); }
+    ~shm_mpmc_adapter() { transport::remove(region); }
     auto producer() {
-        auto ch = ipc::shm_mpmc_channel<record>::open(region);
+        auto ch = channel_type::open(region);
         ch.transport().peer_check_interval(check_interval);
         return ch;
     }
     auto consumer(std::uint64_t) { return producer(); }
 };
+
+struct shm_mpmc_case : shm_mpmc_adapter<ipc::ring::delivery::at_most_once> {
+    static constexpr const char* name = "shm_mpmc";
+    using shm_mpmc_adapter::shm_mpmc_adapter;
+};
+
+// The same ring, made to redeliver what a killed consumer held: consumers
+// read in place and release after counting (as a worker releases a task
+// once done), so no kill loses a message.
+struct shm_mpmc_alo_case : shm_mpmc_adapter<ipc::ring::delivery::at_least_once> {
+    static constexpr const char* name = "shm_mpmc_alo";
+    static constexpr bool redelivers = true;
+    using shm_mpmc_adapter::shm_mpmc_adapter;
+
+    static auto peek(channel_type& rx, std::string& m, std::chrono::milliseconds t, ipc::status& st, bool& redelivered) {
+        auto g = rx.peek_for(t);
+        st = g.status();
+        if (g) {
+            wire_header h{};
+            std::memcpy(&h, g->data(), header_size);
+            m.assign(g->data(), header_size + std::min<std::size_t>(h.length, sizeof(record) - header_size));
+            redelivered = rx.transport().redelivered();
+        }
+        return g;
+    }
+    std::uint64_t redelivered_by_ring() { return owner.transport().ring().redelivered(); }
+};
+
+template <class Case>
+inline constexpr bool redelivers = requires { requires Case::redelivers; };
 
 // ---- the processes -----------------------------------------------------------
 
@@ -433,7 +482,13 @@ int run_consumer(Case& c, const shared_log& log, unsigned k) {
     for (;;) {
         const bool draining = st.drain.load();
         slot.phase.store(receiving);
-        auto s = Case::recv(rx, msg, 50ms);
+        ipc::status s = ipc::status::ok;
+        bool redelivered = false;
+        // Redelivering transports: the message stays held (claimed) until counted.
+        auto held = [&] {
+            if constexpr (redelivers<Case>) return Case::peek(rx, msg, 50ms, s, redelivered);
+            else return (s = Case::recv(rx, msg, 50ms), 0);
+        }();
         if (s == ipc::status::timed_out) {
             slot.phase.store(idle);
             if (draining) return done_ok;
@@ -459,12 +514,14 @@ int run_consumer(Case& c, const shared_log& log, unsigned k) {
         } else if (hand_of(p, seq) == std::exchange(replay, ~0ULL) && log.delivered(layer, p, seq).load() > 0) {
             // counted before the kill
         } else {
+            if (redelivered) log.redelivered(p, seq).fetch_add(1);
             log.delivered(layer, p, seq).fetch_add(1);
         }
         std::uint64_t before = slot.last_seen[p].load();
-        if (seq + 1 <= before && !(Case::resumable && seq + 1 == before)) st.order_violations.fetch_add(1);
+        if (!redelivered && seq + 1 <= before && !(Case::resumable && seq + 1 == before)) st.order_violations.fetch_add(1);
         slot.last_seen[p].store(std::max(before, seq + 1));
         if constexpr (Case::resumable) slot.position.store(Case::position(rx));
+        if constexpr (redelivers<Case>) held.release();  // done with it: only now may the ring forget it
         slot.phase.store(idle);
     }
 }
@@ -497,6 +554,7 @@ struct report {
     std::uint64_t committed = 0, delivered = 0, uncertain = 0, blind_kills = 0, lost_with_blind = 0;
     std::uint64_t producer_kills = 0, consumer_kills = 0;
     std::uint64_t losses = 0, duplicates = 0, order_violations = 0, corrupt = 0, phantoms = 0;
+    std::uint64_t redelivered = 0, redelivered_by_ring = 0;  // receipts flagged redelivered; what the transport counted
     bool hung = false, child_failed = false;
     double seconds = 0;
 
@@ -553,6 +611,10 @@ report run_case(const options& o) {
         auto& s = st.consumer[k];
         const int phase = s.phase.load();
         if (Case::resumable) return;  // the restarted reader sorts out its own hand (see run_consumer)
+        if (redelivers<Case>) {  // what it held goes to another consumer: nothing is excused
+            s.phase.store(idle);
+            return;
+        }
         if (phase == in_hand) {
             const std::uint64_t h = s.hand.load(), p = h >> 40, seq = h & ((1ULL << 40) - 1);
             if (p < max_producers && seq < limit) log.uncertain(p, seq).store(1);
@@ -647,7 +709,9 @@ report run_case(const options& o) {
                     continue;
                 }
                 r.delivered += n;
-                if (n > 1) r.duplicates += n - 1;
+                const unsigned again = log.redelivered(p, seq).load();
+                r.redelivered += again;
+                if (n > 1) r.duplicates += n - 1 - std::min(n - 1, again);  // a redelivered copy accounts for one
                 if (n == 0 && !uncertain) ++missing;
             }
         }
@@ -657,19 +721,25 @@ report run_case(const options& o) {
     r.order_violations = st.order_violations.load();
     r.corrupt = st.corrupt.load();
     r.phantoms += st.phantoms.load();
+    if constexpr (redelivers<Case>) r.redelivered_by_ring = c.redelivered_by_ring();
     r.seconds = std::chrono::duration<double>(clock_type::now() - t0).count();
     return r;
 }
 
-void print(const char* name, const report& r, unsigned consumers, bool broadcast, bool spared) {
+void print(const char* name, const report& r, unsigned consumers, bool broadcast, bool spared, bool redelivering) {
     std::printf("%-10s %s  %.1fs  committed %" PRIu64 "  delivered %" PRIu64 "%s  uncertain %" PRIu64
                 "  kills %" PRIu64 "/%" PRIu64 " (producers/consumers)  lost-with-killed-consumer %" PRIu64 "/%" PRIu64
                 "  losses %" PRIu64 "  duplicates %" PRIu64 "  order-violations %" PRIu64 "  corrupt %" PRIu64
-                "  phantoms %" PRIu64 "%s%s%s\n",
+                "  phantoms %" PRIu64 "%s%s%s%s\n",
                 name, r.ok() ? "PASS" : "FAIL", r.seconds, r.committed, r.delivered,
                 broadcast ? (" (x" + std::to_string(consumers) + " readers)").c_str() : "", r.uncertain, r.producer_kills,
                 r.consumer_kills, r.lost_with_blind, r.blind_kills, r.losses, r.duplicates, r.order_violations, r.corrupt,
-                r.phantoms, r.hung ? "  HUNG" : "", r.child_failed ? "  CHILD-FAILED" : "",
+                r.phantoms,
+                redelivering ? ("  redelivered " + std::to_string(r.redelivered) + " (transport counted " +
+                                std::to_string(r.redelivered_by_ring) + ")")
+                                   .c_str()
+                             : "",
+                r.hung ? "  HUNG" : "", r.child_failed ? "  CHILD-FAILED" : "",
                 spared ? "  (some processes spared: see the adapter)" : "");
     std::fflush(stdout);
 }
@@ -679,7 +749,7 @@ bool run_one(const options& o) {
     try {
         report r = run_case<Case>(o);
         const bool spared = !(Case::producer_killable && Case::consumer_killable) && !o.kill_all;
-        print(Case::name, r, o.consumers, Case::broadcast, o.crash && spared);
+        print(Case::name, r, o.consumers, Case::broadcast, o.crash && spared, redelivers<Case>);
         return r.ok();
     } catch (const std::exception& e) {
         std::printf("%-10s FAIL  setup: %s\n", Case::name, e.what());
@@ -695,7 +765,7 @@ constexpr entry cases[] = {
     {posix_mq_case::name, run_one<posix_mq_case>}, {sysv_mq_case::name, run_one<sysv_mq_case>},
     {file_case::name, run_one<file_case>},         {unix_dgram_case::name, run_one<unix_dgram_case>},
     {pipe_case::name, run_one<pipe_case>},         {fifo_case::name, run_one<fifo_case>},
-    {shm_mpmc_case::name, run_one<shm_mpmc_case>},
+    {shm_mpmc_case::name, run_one<shm_mpmc_case>},     {shm_mpmc_alo_case::name, run_one<shm_mpmc_alo_case>},
 };
 
 }  // namespace

@@ -6,9 +6,11 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 
 namespace {
 
@@ -69,9 +71,14 @@ TEST_CASE("ring layout: capacity is a power of two, at least the ring's minimum,
     CHECK(ec == ipc::errc::limit_exceeded);
 }
 
-TEST_CASE("ring layout: a slot keeps its turn word beside the payload, indices sit on their own lines") {
-    CHECK(sizeof(ipc::ring::slot<std::uint64_t>) == 16);  // four small messages per cache line
-    CHECK(offsetof(ipc::ring::two_indices, tail) - offsetof(ipc::ring::two_indices, head) >= 64);
+TEST_CASE("ring layout: spsc slots are the bare payload, an mpmc slot its word and payload, indices sit on their own lines") {
+    CHECK(sizeof(ipc::ring::slot<std::uint64_t>) == 8);  // eight small messages per cache line, as in a hand-written ring
+    CHECK(ipc::ring::spsc<std::uint64_t>::slot_size == 8);
+    CHECK(ipc::ring::mpmc<std::uint64_t>::slot_size == 16);  // the state word beside the payload: four per line
+    CHECK(ipc::ring::mpmc<std::array<char, 56>>::slot_size == 64);
+    CHECK(sizeof(ipc::ring::mpmc_control) == 5 * 64);  // head, gap, tail, gap, then delivery and the redelivery count
+    CHECK(offsetof(ipc::ring::two_indices, tail) - offsetof(ipc::ring::two_indices, head) == 128);  // never one prefetch pair
+    CHECK(sizeof(ipc::ring::two_indices) == 256);
     CHECK(alignof(ipc::ring::wait_slot) == 64);
     CHECK(ipc::ring::data_offset<ipc::ring::spsc<int>> % 64 == 0);
 }
@@ -93,6 +100,20 @@ TEST_CASE("ring layout: another T, ring kind or layout version is layout_mismatc
     CHECK(attach_error<ipc::ring::bytes>(a.bytes()) == ipc::errc::layout_mismatch);
     header_of(a).version = ipc::ring::layout_version + 1;
     CHECK(attach_error<ipc::ring::spsc<int>>(a.bytes()) == ipc::errc::layout_mismatch);
+}
+
+TEST_CASE("ring layout: an mpmc region keeps its delivery guarantee; a program expecting the other is refused") {
+    using once = ipc::ring::mpmc<int>;
+    using again = ipc::ring::mpmc<int, ipc::ring::delivery::at_least_once>;
+    auto a = formatted<again>(16);
+    CHECK_FALSE(attach_error<again>(a.bytes()));
+    const std::error_code ec = attach_error<once>(a.bytes());
+    CHECK(ec == ipc::errc::layout_mismatch);
+    CHECK(std::string(ipc::last_error_detail(ec)) ==
+          "delivery differs: the region's mpmc ring delivers at least once, this program expects at most once");
+    auto b = formatted<once>(16);
+    CHECK(attach_error<again>(b.bytes()) == ipc::errc::layout_mismatch);
+    CHECK_FALSE(attach_error<once>(b.bytes()));
 }
 
 TEST_CASE("ring layout: a truncated, unformatted or scribbled region is corrupt") {
@@ -149,11 +170,13 @@ TEST_CASE("ring layout: corrupt indices never reach outside the ring") {
         auto* st = ipc::ring::state_of<ipc::ring::bytes>(a.bytes());
         ec.clear();
         st->ctl.tail.store(3);
+        r.adopt_indices();  // as an end attaching now reads them
         CHECK_FALSE(r.front(ec));
         CHECK(ec == ipc::errc::corrupt);
 
         ec.clear();
         st->ctl.head.store(253);
+        r.adopt_indices();
         CHECK(r.loan(4, ec) == nullptr);
         CHECK(ec == ipc::errc::corrupt);
     }

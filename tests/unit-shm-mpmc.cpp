@@ -5,6 +5,7 @@
 
 #include <sys/mman.h>
 
+#include <csignal>
 #include <optional>
 #include <vector>
 
@@ -215,6 +216,64 @@ TEST_CASE("shm mpmc: a loan dropped without commit is passed over, while message
     keep.reset();
     CHECK(rx.recv_for(v, 5s) == ipc::status::closed);  // 666 never arrives
     for (int fd : {loaned[0], loaned[1], go[0], go[1]}) ::close(fd);
+}
+
+// A worker takes a task in place (peek) and is SIGKILLed before it releases
+// it. Under at-least-once delivery another consumer gets that task, told it
+// is a redelivery; under at-most-once it went with the worker. The ring is
+// full behind the dead worker's slot, so this also shows the redelivered task
+// does not hold up the producers.
+TEST_CASE_TEMPLATE("shm mpmc: a consumer killed holding a peeked message; at least once, another consumer gets it", Ring,
+                   ipc::ring::mpmc<std::uint64_t, ipc::ring::delivery::at_least_once>, ipc::ring::mpmc<std::uint64_t>) {
+    constexpr bool at_least_once = Ring::delivery_guarantee == ipc::ring::delivery::at_least_once;
+    using channel = ipc::channel<std::uint64_t, ipc::transport::posix_shm<Ring>, ipc::sync::futex>;
+    using tr = typename channel::transport_type;
+    remover<tr> region{unique_name("mpmc-redeliver")};
+    auto tx = channel::create(region.name, 4);
+    for (std::uint64_t i = 0; i < 4; ++i) REQUIRE(tx.send_for(i, 5s) == ipc::status::ok);  // full
+    int took[2];
+    REQUIRE(::pipe(took) == 0);
+    child worker([&] {
+        auto rx = channel::open(region.name);
+        auto task = rx.peek_for(5s);
+        if (!task) return 1;
+        const std::uint64_t v = *task;
+        if (::write(took[1], &v, sizeof v) != sizeof v) return 2;
+        std::this_thread::sleep_for(20s);  // "working" until killed, the task still held
+        return 3;
+    });
+    std::uint64_t held = ~0ULL;
+    REQUIRE(::read(took[0], &held, sizeof held) == sizeof held);
+    CHECK(held == 0);
+    ::kill(worker.pid(), SIGKILL);
+    CHECK(worker.wait() == -SIGKILL);
+
+    // Another consumer process takes everything there is.
+    child other([&] {
+        auto rx = channel::open(region.name);
+        rx.transport().peer_check_interval(20ms);  // a waiter checks for the dead this often
+        std::uint64_t v = 0;
+        for (std::uint64_t want : {1, 2, 3}) {
+            if (rx.recv_for(v, 5s) != ipc::status::ok || v != want) return 10 + static_cast<int>(want);
+            if (rx.transport().redelivered()) return 20;
+        }
+        const ipc::status st = rx.recv_for(v, at_least_once ? 5s : 300ms);
+        if (!at_least_once) return st == ipc::status::timed_out ? 0 : 30;  // it went with the worker
+        if (st != ipc::status::ok || v != 0) return 31;
+        if (!rx.transport().redelivered()) return 32;
+        // A redelivered slot serves its new lap and the ring goes on as before.
+        for (std::uint64_t want : {4, 5, 6, 7, 8}) {
+            if (rx.recv_for(v, 5s) != ipc::status::ok || v != want) return 40;
+            if (rx.transport().redelivered()) return 41;
+        }
+        return 0;
+    });
+    if (at_least_once) {
+        for (std::uint64_t i = 4; i < 9; ++i) CHECK(tx.send_for(i, 5s) == ipc::status::ok);
+    }
+    CHECK(other.wait() == child_ok);
+    CHECK(tx.transport().ring().redelivered() == (at_least_once ? 1u : 0u));
+    for (int fd : took) ::close(fd);
 }
 
 // Last in this file (doctest runs a file's cases in order): everything above cleaned up.

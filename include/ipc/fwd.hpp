@@ -43,9 +43,15 @@ class file_lock;
 }  // namespace sync
 
 namespace ring {
+// What an mpmc ring does with a message whose consumer was killed holding it
+// (a peek not yet released, or a copying receive not yet done).
+enum class delivery : std::uint32_t {
+    at_most_once = 1,   // it went with the consumer: the slot is freed
+    at_least_once = 2,  // it is handed to another consumer (redelivered)
+};
 template <class T>
 class spsc;
-template <class T>
+template <class T, delivery D = delivery::at_most_once>
 class mpmc;
 class bytes;
 }  // namespace ring
@@ -109,6 +115,9 @@ template <class T, class Sync = sync::futex>
 using shm_channel = channel<T, transport::posix_shm<ring::spsc<T>>, Sync, framing::fixed>;
 template <class T, class Sync = sync::futex>
 using shm_mpmc_channel = channel<T, transport::posix_shm<ring::mpmc<T>>, Sync, framing::fixed>;
+// A work queue that loses no task to a killed worker: see ring::delivery.
+template <class T, class Sync = sync::futex>
+using shm_work_queue = channel<T, transport::posix_shm<ring::mpmc<T, ring::delivery::at_least_once>>, Sync, framing::fixed>;
 template <class T = std::string, class Sync = sync::futex>
 using shm_message_channel = channel<T, transport::posix_shm<ring::bytes>, Sync, framing::length_prefixed>;
 

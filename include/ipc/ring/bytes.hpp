@@ -14,8 +14,12 @@ namespace ipc::ring {
 // A record may take up to half the buffer (max_record()), which guarantees an
 // empty ring always has room for one wherever its head is.
 //
-// Each side keeps a cached copy of the other side's index and re-reads the
-// shared one only when the cache says full or empty. Everything read from the
+// Each side keeps its own index and a cached copy of the other side's in this
+// view and re-reads the shared one only when the cache says full or empty; it
+// stores its own index but never loads it back (the other side reads that
+// line: see ring/spsc.hpp). The copies are taken from the region when the view
+// is made and by adopt_indices(), which ring_region calls whenever this
+// process becomes an end. Everything read from the
 // region (lengths, flags, indices) is checked before use: a corrupt record is
 // errc::corrupt, never an access outside the buffer.
 class bytes : public view_base<two_indices> {
@@ -38,7 +42,13 @@ public:
 
     static void init_data(std::byte*, std::uint64_t) noexcept {}
 
-    using view_base::view_base;
+    bytes() noexcept = default;
+    bytes(shared_state<two_indices>* st, std::byte* data, std::uint64_t capacity) noexcept : view_base(st, data, capacity) {
+        adopt_indices();
+    }
+
+    // Takes this view's copies of both indices from the region.
+    void adopt_indices() noexcept { ix_.adopt(st_->ctl); }
 
     // The largest payload a record can carry.
     std::size_t max_record() const noexcept {
@@ -55,7 +65,7 @@ public:
             ec = make_error_code(errc::message_too_large);
             return nullptr;
         }
-        const std::uint64_t h = st_->ctl.head.load(std::memory_order_relaxed);
+        const std::uint64_t h = ix_.head;
         if (h % align != 0) {
             ec = make_error_code(errc::corrupt);
             return nullptr;
@@ -77,7 +87,8 @@ public:
     void commit(std::size_t n) noexcept {
         if (n > loan_len_) n = loan_len_;
         put_header(loan_at_ & mask_, {static_cast<std::uint32_t>(n), 0});
-        st_->ctl.head.store(loan_at_ + record_size(n), std::memory_order_release);
+        ix_.head = loan_at_ + record_size(n);
+        st_->ctl.head.store(ix_.head, std::memory_order_release);
     }
     [[nodiscard]] bool try_push(std::span<const std::byte> msg, std::error_code& ec) noexcept {
         std::byte* p = loan(msg.size(), ec);
@@ -88,7 +99,7 @@ public:
     }
     // Room for the record the last failed loan() wanted (any record if none failed).
     bool can_push() const noexcept {
-        const std::uint64_t h = st_->ctl.head.load(std::memory_order_relaxed);
+        const std::uint64_t h = st_->ctl.head.load(std::memory_order_acquire);
         const std::uint64_t t = st_->ctl.tail.load(std::memory_order_acquire);
         return h - t <= capacity_ && capacity_ - (h - t) >= want_;
     }
@@ -98,14 +109,14 @@ public:
     // The oldest record in place: nullopt when empty (ec untouched) or
     // corrupt (ec = errc::corrupt). release() frees it.
     [[nodiscard]] std::optional<std::span<const std::byte>> front(std::error_code& ec) noexcept {
-        std::uint64_t t = st_->ctl.tail.load(std::memory_order_relaxed);
+        std::uint64_t t = ix_.tail;
         for (;;) {
             if (t % align != 0) return corrupt(ec);
-            if (t == cached_head_ || cached_head_ - t > capacity_) {
-                cached_head_ = st_->ctl.head.load(std::memory_order_acquire);
-                if (t == cached_head_) return std::nullopt;
+            if (t == ix_.cached_head || ix_.cached_head - t > capacity_) {
+                ix_.cached_head = st_->ctl.head.load(std::memory_order_acquire);
+                if (t == ix_.cached_head) return std::nullopt;
             }
-            const std::uint64_t avail = cached_head_ - t;
+            const std::uint64_t avail = ix_.cached_head - t;
             const std::uint64_t off = t & mask_;
             if (avail > capacity_ || avail < sizeof(record_header)) return corrupt(ec);
             record_header r;
@@ -113,6 +124,7 @@ public:
             if (r.flags == padding_flag) {
                 if (capacity_ - off > avail) return corrupt(ec);
                 t += capacity_ - off;
+                ix_.tail = t;
                 st_->ctl.tail.store(t, std::memory_order_release);
                 continue;
             }
@@ -122,7 +134,10 @@ public:
             return std::span<const std::byte>(data_ + off + sizeof(record_header), r.len);
         }
     }
-    void release() noexcept { st_->ctl.tail.store(taken_, std::memory_order_release); }
+    void release() noexcept {
+        ix_.tail = taken_;
+        st_->ctl.tail.store(ix_.tail, std::memory_order_release);
+    }
 
     // Copies the oldest record into buf and frees it. A record larger than buf
     // is dropped and reported as errc::message_too_large.
@@ -140,7 +155,7 @@ public:
         return n;
     }
     bool can_pop() const noexcept {
-        return st_->ctl.head.load(std::memory_order_acquire) != st_->ctl.tail.load(std::memory_order_relaxed);
+        return st_->ctl.head.load(std::memory_order_acquire) != st_->ctl.tail.load(std::memory_order_acquire);
     }
 
     // Bytes in use; exact only when both sides are idle.
@@ -151,9 +166,9 @@ public:
 private:
     bool room_for(std::uint64_t h, std::uint64_t total) noexcept {
         // A tail ahead of head or more than a buffer behind is corrupt: report full, touch nothing.
-        if (h - cached_tail_ <= capacity_ && capacity_ - (h - cached_tail_) >= total) return true;
-        cached_tail_ = st_->ctl.tail.load(std::memory_order_acquire);
-        return h - cached_tail_ <= capacity_ && capacity_ - (h - cached_tail_) >= total;
+        if (h - ix_.cached_tail <= capacity_ && capacity_ - (h - ix_.cached_tail) >= total) return true;
+        ix_.cached_tail = st_->ctl.tail.load(std::memory_order_acquire);
+        return h - ix_.cached_tail <= capacity_ && capacity_ - (h - ix_.cached_tail) >= total;
     }
     void put_header(std::uint64_t off, record_header r) noexcept { std::memcpy(data_ + off, &r, sizeof r); }
     static std::nullopt_t corrupt(std::error_code& ec) noexcept {
@@ -161,8 +176,7 @@ private:
         return std::nullopt;
     }
 
-    std::uint64_t cached_tail_ = 0;  // producer's copy of the consumer's index
-    std::uint64_t cached_head_ = 0;  // consumer's copy of the producer's index
+    local_indices ix_;
     std::uint64_t loan_at_ = 0;      // where the loaned record starts
     std::size_t loan_len_ = 0;       // and how long it may be
     std::uint64_t taken_ = 0;        // tail after the record front() returned

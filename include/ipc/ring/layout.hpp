@@ -24,6 +24,7 @@
 #include "../detail/peer_table.hpp"
 #include "../detail/type_name.hpp"
 #include "../error.hpp"
+#include "../fwd.hpp"
 
 namespace ipc::ring {
 
@@ -34,7 +35,10 @@ inline constexpr std::uint64_t region_magic = 0x31474e4952435049ULL;  // "IPCRIN
 // 128 slots, each with a generation; the header names its creator.
 // 4: the default type tag hashes a spelling g++ and clang++ agree on (so a
 // region made by a version-3 program would fail the tag check for no reason).
-inline constexpr std::uint32_t layout_version = 4;
+// 5: spsc slots are the bare payload (the indices say which are full); each
+// index has a line pair of its own; mpmc control records the delivery
+// guarantee and counts redeliveries.
+inline constexpr std::uint32_t layout_version = 5;
 
 // Processes (channel ends) the peer table tracks; more still work, they are
 // counted as `untracked` and then no peer of theirs is ever declared dead.
@@ -145,11 +149,12 @@ struct shared_state {
 static_assert(std::atomic<std::uint64_t>::is_always_lock_free && std::atomic<std::uint32_t>::is_always_lock_free,
               "ipc::ring needs address-free atomics to share them between processes");
 
-// A slot of a fixed-size ring: the turn word beside the payload, so a small
-// message and its "ready" mark travel in one cache line.
+// A slot of an spsc ring: the payload alone, as in a hand-written ring. The
+// indices say which slots hold messages; each side caches the other's index
+// and reads it again only when the cache says full (empty), so a stream of
+// small messages shares lines instead of moving a turn word with each.
 template <class T>
 struct slot {
-    std::atomic<std::uint64_t> turn;
     alignas(T) std::byte value[sizeof(T)];
 
     T* get() noexcept { return std::launder(reinterpret_cast<T*>(value)); }
@@ -158,7 +163,10 @@ struct slot {
 // An mpmc slot: one word says which lap of the ring the slot serves, where it
 // is in that lap and who holds it (see ring/mpmc.hpp), so that every step a
 // process takes on a slot is one atomic operation on that word and a process
-// killed between any two instructions leaves a slot others can repair.
+// killed between any two instructions leaves a slot others can repair. The
+// word sits beside the payload (a small message and its word travel in one
+// line), and slots are not padded to a line: measured, a line per 8-byte
+// slot cost more in line transfers than neighbours sharing one saved.
 template <class T>
 struct claimed_slot {
     std::atomic<std::uint64_t> state;
@@ -222,10 +230,39 @@ protected:
     std::uint64_t mask_ = 0;  // indices are masked with the capacity this process checked: never out of bounds
 };
 
-// Indices of a ring: each side's on its own cache line.
+// Indices of a ring: each side's on its own cache line, and each followed by
+// an unused one, so that an adjacent-line prefetcher (which fetches lines in
+// 128-byte pairs) never pairs an index with the other index or a slot.
 struct alignas(ipc::detail::cache_line) two_indices {
     alignas(ipc::detail::cache_line) std::atomic<std::uint64_t> head;  // next to write
+    alignas(ipc::detail::cache_line) std::byte head_gap[ipc::detail::cache_line];
     alignas(ipc::detail::cache_line) std::atomic<std::uint64_t> tail;  // next to read
+    alignas(ipc::detail::cache_line) std::byte tail_gap[ipc::detail::cache_line];
+};
+
+// A single-producer ring's indices as one end's view keeps them: its own
+// (which only it stores, and never loads back from the region: the other
+// side reads that line) and a cached copy of the other side's, read again
+// only when the cache says full (empty). adopt() takes them from the region,
+// when the view is made and whenever this process becomes an end.
+struct local_indices {
+    std::uint64_t head = 0;         // producer: the next index to write
+    std::uint64_t tail = 0;         // consumer: the next index to read
+    std::uint64_t cached_tail = 0;  // producer's copy of the consumer's index
+    std::uint64_t cached_head = 0;  // consumer's copy of the producer's index
+
+    void adopt(const two_indices& c) noexcept {
+        head = cached_head = c.head.load(std::memory_order_acquire);
+        tail = cached_tail = c.tail.load(std::memory_order_acquire);
+    }
+};
+
+// The mpmc ring's control: the indices, then (on a line of its own, written
+// only by repairs) the delivery guarantee the region was made with and how
+// many messages were redelivered.
+struct alignas(ipc::detail::cache_line) mpmc_control : two_indices {
+    alignas(ipc::detail::cache_line) std::atomic<std::uint32_t> delivery;
+    std::atomic<std::uint64_t> redelivered;
 };
 
 // Messages between two indices read at different moments (or from an
@@ -239,8 +276,8 @@ constexpr std::uint64_t queued(std::uint64_t head, std::uint64_t tail, std::uint
 // What the fixed-slot rings (spsc, mpmc) share: their description in the
 // header, slot initialisation, readiness checks and batches. Derived is the
 // ring (CRTP), for try_push/try_pop.
-template <class Derived, class T, kind K>
-class fixed_slots : public view_base<two_indices> {
+template <class Derived, class T, kind K, class Control = two_indices>
+class fixed_slots : public view_base<Control> {
     static_assert(std::is_trivially_copyable_v<T>, "ipc::ring: slots hold a trivially copyable T (use ring::bytes for others)");
     static_assert(alignof(T) <= ipc::detail::cache_line, "ipc::ring: T may be aligned to a cache line at most");
 
@@ -254,17 +291,16 @@ public:
     static constexpr std::uint64_t value_align = alignof(T);
     static constexpr std::uint64_t tag = type_tag<T>;
 
-    // Slot i starts free for the producer at index i: an spsc turn of i, an
-    // mpmc state of 0 (lap 0, free, no owner).
+    // An mpmc slot starts free for the producer at its index: a state of 0
+    // (lap 0, free, no owner). An spsc slot needs nothing: the indices say.
     static void init_data(std::byte* data, std::uint64_t capacity) noexcept {
-        auto* s = reinterpret_cast<slot_type*>(data);
-        for (std::uint64_t i = 0; i < capacity; ++i) {
-            if constexpr (K == kind::mpmc) new (&s[i].state) std::atomic<std::uint64_t>(0);
-            else new (&s[i].turn) std::atomic<std::uint64_t>(i);
+        if constexpr (K == kind::mpmc) {
+            auto* s = reinterpret_cast<slot_type*>(data);
+            for (std::uint64_t i = 0; i < capacity; ++i) new (&s[i].state) std::atomic<std::uint64_t>(0);
         }
     }
 
-    using view_base::view_base;
+    using view_base<Control>::view_base;
 
     // Pushes as many of vs as fit; returns how many. `who` is the caller's
     // owner_word (mpmc records it in the slots it claims).
@@ -284,6 +320,10 @@ public:
     }
 
 protected:
+    using view_base<Control>::st_;
+    using view_base<Control>::data_;
+    using view_base<Control>::capacity_;
+    using view_base<Control>::mask_;
     slot_type& at(std::uint64_t i) const noexcept { return reinterpret_cast<slot_type*>(data_)[i & mask_]; }
 
 private:
@@ -371,6 +411,7 @@ Ring format(std::span<std::byte> mem, std::uint64_t capacity, std::error_code& e
         }
     std::byte* data = mem.data() + data_offset<Ring>;
     Ring::init_data(data, capacity);
+    if constexpr (requires { Ring::init_control(st->ctl); }) Ring::init_control(st->ctl);
     h.state.store(formatted_state, std::memory_order_release);
     return Ring(st, data, capacity);
 }
@@ -415,6 +456,10 @@ Ring attach(std::span<std::byte> mem, std::error_code& ec) noexcept {
         return {};
     }
     if (h.slot_size != Ring::slot_size) return mismatch("slot size", h.slot_size, Ring::slot_size);
+    // What the ring keeps in its control beyond the indices (mpmc: the delivery guarantee).
+    if constexpr (requires { Ring::check_control(st->ctl, ec); }) {
+        if (!Ring::check_control(st->ctl, ec)) return {};
+    }
     if (h.data_offset != data_offset<Ring>) return mismatch("data offset", h.data_offset, data_offset<Ring>);
     const std::uint64_t need = required_size<Ring>(h.capacity);
     if (need == 0 || h.total_size != need || mem.size() < need) {

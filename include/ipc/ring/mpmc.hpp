@@ -33,31 +33,70 @@ namespace ipc::ring {
 // and by nobody on the hot path: writing(dead) becomes a hole, which
 // consumers pass over, so a half-written message is never delivered;
 // reading(dead) is handed back to producers (the message went with the
-// process that took it). Each repair is one compare-and-swap of the whole
-// word, so it cannot undo a live claim made since it looked.
+// process that took it) under delivery::at_most_once, or, under
+// delivery::at_least_once, becomes redelivered(lap + 1): the same message,
+// now serving the index one lap on, which consumers take as they take a full
+// slot and producers pass as they pass a taken one (nobody waits for it: the
+// index it serves is one no producer has reached, since the slot held it up).
+// So a redelivered message comes after up to capacity - 1 later ones; every
+// other message keeps its producer's order. Each repair is one
+// compare-and-swap of the whole word, so it cannot undo a live claim made
+// since it looked.
 //
 // Laps are kept mod 2^29: a process stalled for 2^29 laps could claim a slot
 // a whole cycle later, which still publishes the slot under the lap it then
 // serves. Owner 0 ("unknown": the peer table was full) is never repaired.
-template <class T>
-class mpmc : public fixed_slots<mpmc<T>, T, kind::mpmc> {
-    using base = fixed_slots<mpmc<T>, T, kind::mpmc>;
+//
+// The delivery guarantee is part of the ring's type (D) because it decides
+// what every process's repair does; it is stored in the region and checked
+// on attach, so two programs that disagree on it cannot share a ring.
+
+// A claimed mpmc slot: where to construct (or read), which index it is, and
+// (consumers) whether a consumer that died holding it had claimed it before.
+template <class P>
+struct mpmc_claim {
+    P* ptr = nullptr;
+    std::uint64_t index = 0;
+    bool redelivered = false;
+    explicit operator bool() const noexcept { return ptr != nullptr; }
+};
+
+template <class T, delivery D>
+class mpmc : public fixed_slots<mpmc<T, D>, T, kind::mpmc, mpmc_control> {
+    using base = fixed_slots<mpmc<T, D>, T, kind::mpmc, mpmc_control>;
     using base::at;
     using base::capacity_;
     using base::st_;
 
 public:
-    enum class phase : std::uint64_t { free = 0, writing = 1, full = 2, hole = 3, reading = 4 };
+    // redelivered: full again, after its consumer died (delivery::at_least_once).
+    enum class phase : std::uint64_t { free = 0, writing = 1, full = 2, hole = 3, reading = 4, redelivered = 5 };
+    static constexpr ring::delivery delivery_guarantee = D;
 
-    // A claimed slot: where to construct (or read) and which index it is.
     template <class P>
-    struct claim {
-        P* ptr = nullptr;
-        std::uint64_t index = 0;
-        explicit operator bool() const noexcept { return ptr != nullptr; }
-    };
+    using claim = mpmc_claim<P>;
 
     using base::base;
+
+    static void init_control(mpmc_control& c) noexcept {
+        c.delivery.store(static_cast<std::uint32_t>(D), std::memory_order_relaxed);
+        c.redelivered.store(0, std::memory_order_relaxed);
+    }
+    static bool check_control(const mpmc_control& c, std::error_code& ec) noexcept {
+        const std::uint32_t found = c.delivery.load(std::memory_order_relaxed);
+        if (found == static_cast<std::uint32_t>(D)) return true;
+        ec = ipc::detail::explain(make_error_code(errc::layout_mismatch),
+                                  "delivery differs: the region's mpmc ring delivers %s, this program expects %s", delivery_name(found),
+                                  delivery_name(static_cast<std::uint32_t>(D)));
+        return false;
+    }
+    static const char* delivery_name(std::uint32_t d) noexcept {
+        return d == static_cast<std::uint32_t>(ring::delivery::at_most_once)    ? "at most once"
+               : d == static_cast<std::uint32_t>(ring::delivery::at_least_once) ? "at least once"
+                                                                          : "in an unknown way";
+    }
+    // Messages handed to another consumer since the region was made.
+    std::uint64_t redelivered() const noexcept { return st_->ctl.redelivered.load(std::memory_order_relaxed); }
 
     // ---- producers -----------------------------------------------------
 
@@ -113,12 +152,12 @@ public:
             const std::int64_t d = lap_diff(w, pos);
             const phase ph = phase_of(w);
             if (d < 0 || (d == 0 && (ph == phase::free || ph == phase::writing))) return {};  // nothing ready yet
-            if (d == 0 && ph == phase::full) {
+            if (d == 0 && (ph == phase::full || ph == phase::redelivered)) {
                 if (s.state.compare_exchange_strong(w, word(lap_of(pos), phase::reading, who), std::memory_order_acquire,
                                                     std::memory_order_relaxed)) {
                     const std::uint64_t mine = pos;
                     advance(st_->ctl.tail, pos);
-                    return {s.get(), mine};
+                    return {s.get(), mine, ph == phase::redelivered};
                 }
                 continue;
             }
@@ -174,8 +213,14 @@ public:
             const auto who = static_cast<std::uint32_t>(w);
             if (who == 0 || alive(who)) continue;
             const std::uint64_t lap = w >> lap_shift;
-            const std::uint64_t to = ph == phase::writing ? word(lap, phase::hole, 0) : word(lap + 1, phase::free, 0);
-            if (s.state.compare_exchange_strong(w, to, std::memory_order_acq_rel, std::memory_order_relaxed)) ++n;
+            const bool redeliver = ph == phase::reading && D == ring::delivery::at_least_once;
+            const std::uint64_t to = ph == phase::writing ? word(lap, phase::hole, 0)
+                                     : redeliver          ? word(lap + 1, phase::redelivered, 0)
+                                                          : word(lap + 1, phase::free, 0);
+            if (s.state.compare_exchange_strong(w, to, std::memory_order_acq_rel, std::memory_order_relaxed)) {
+                ++n;
+                if (redeliver) st_->ctl.redelivered.fetch_add(1, std::memory_order_relaxed);
+            }
         }
         return n;
     }
@@ -193,6 +238,7 @@ public:
 
 private:
     static constexpr unsigned lap_shift = 35;  // [lap: 29 bits][phase: 3 bits][owner: 32 bits]
+    static_assert(static_cast<std::uint64_t>(phase::redelivered) < 8);
 
     static constexpr std::uint64_t word(std::uint64_t lap, phase p, std::uint32_t who) noexcept {
         return lap << lap_shift | static_cast<std::uint64_t>(p) << 32 | who;

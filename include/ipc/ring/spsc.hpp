@@ -9,12 +9,23 @@ namespace ipc::ring {
 
 // One producer process, one consumer process, slots of a trivially copyable T.
 //
-// Every slot carries a turn word beside its payload: the producer at index i
-// owns the slot when turn == i, the consumer when turn == i + 1, and hands it
-// back as i + capacity. Neither side reads the other's index on the hot path,
-// so a small message moves one cache line (slot) instead of two (slot plus a
-// shared index); each index stays on its owner's line. Indices are 64-bit and
-// only ever masked, so capacity is any power of two >= 2.
+// Slots are the bare payload and the two indices say which hold messages, as
+// in a hand-written ring: the producer owns [head, tail + capacity), the
+// consumer [tail, head). Each side keeps its own index and a cached copy of
+// the other side's in this view, and reads the other's shared index only when
+// the cache says full (empty): small messages pack into shared lines, and the
+// only shared word a side touches per message is a store to its own index
+// (never a load of it: the other side reads that line, and reading it back
+// costs a round trip of the line). A batch publishes its index once.
+//
+// Indices are 64-bit and only ever masked, so capacity is any power of two
+// >= 2; an index read from the region that is out of range (corrupt) reads as
+// full or empty, never as a slot outside the ring. Each index is written by
+// its side only, in one store, so a process killed at any instruction leaves
+// the ring consistent: a message is sent (released) exactly when its index
+// store happened. The view's copies are taken from the region when it is
+// attached and again by adopt_indices(), which ring_region calls whenever
+// this process becomes an end (a restarted end carries on from the region).
 template <class T>
 class spsc : public fixed_slots<spsc<T>, T, kind::spsc> {
     using base = fixed_slots<spsc<T>, T, kind::spsc>;
@@ -23,23 +34,21 @@ class spsc : public fixed_slots<spsc<T>, T, kind::spsc> {
     using base::st_;
 
 public:
-    using base::base;
+    spsc() noexcept = default;
+    spsc(shared_state<two_indices>* st, std::byte* data, std::uint64_t capacity) noexcept : base(st, data, capacity) {
+        adopt_indices();
+    }
+
+    // Takes this view's copies of both indices from the region.
+    void adopt_indices() noexcept { ix_.adopt(st_->ctl); }
 
     // ---- producer ------------------------------------------------------
 
     // The next free slot to construct a T in, or nullptr when full. The
     // message is not visible until commit().
-    [[nodiscard]] T* loan() noexcept {
-        const std::uint64_t h = st_->ctl.head.load(std::memory_order_relaxed);
-        slot<T>& s = at(h);
-        return s.turn.load(std::memory_order_acquire) == h ? s.get() : nullptr;
-    }
+    [[nodiscard]] T* loan() noexcept { return room(1) ? at(ix_.head).get() : nullptr; }
     // Publishes the slot loan() returned.
-    void commit() noexcept {
-        const std::uint64_t h = st_->ctl.head.load(std::memory_order_relaxed);
-        at(h).turn.store(h + 1, std::memory_order_release);
-        st_->ctl.head.store(h + 1, std::memory_order_relaxed);
-    }
+    void commit() noexcept { st_->ctl.head.store(++ix_.head, std::memory_order_release); }
     // Gives the slot loan() returned back unsent: nothing to undo, since only
     // commit() moves the head (the next loan() returns the same slot).
     void cancel() noexcept {}
@@ -50,20 +59,26 @@ public:
         commit();
         return true;
     }
+    // As many of vs as fit, published with one index store.
+    std::size_t push_n(std::span<const T> vs, std::uint32_t = 0) noexcept {
+        std::uint64_t n = vs.size() < capacity_ ? vs.size() : capacity_;
+        if (n == 0) return 0;
+        if (!room(n)) {
+            const std::uint64_t used = ix_.head - ix_.cached_tail;
+            if (used >= capacity_) return 0;  // full, or a corrupt tail: touch nothing
+            n = capacity_ - used;
+        }
+        for (std::uint64_t i = 0; i < n; ++i) std::memcpy(static_cast<void*>(at(ix_.head + i).get()), &vs[i], sizeof(T));
+        ix_.head += n;
+        st_->ctl.head.store(ix_.head, std::memory_order_release);
+        return static_cast<std::size_t>(n);
+    }
 
     // ---- consumer ------------------------------------------------------
 
     // The oldest message, in place, or nullptr when empty; release() frees it.
-    [[nodiscard]] const T* front() noexcept {
-        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_relaxed);
-        slot<T>& s = at(t);
-        return s.turn.load(std::memory_order_acquire) == t + 1 ? s.get() : nullptr;
-    }
-    void release() noexcept {
-        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_relaxed);
-        at(t).turn.store(t + capacity_, std::memory_order_release);
-        st_->ctl.tail.store(t + 1, std::memory_order_relaxed);
-    }
+    [[nodiscard]] const T* front() noexcept { return available() ? at(ix_.tail).get() : nullptr; }
+    void release() noexcept { st_->ctl.tail.store(++ix_.tail, std::memory_order_release); }
     [[nodiscard]] bool try_pop(T& out, std::uint32_t = 0) noexcept {
         const T* p = front();
         if (!p) return false;
@@ -71,16 +86,44 @@ public:
         release();
         return true;
     }
+    // Up to out.size() messages, freed with one index store.
+    std::size_t pop_n(std::span<T> out, std::uint32_t = 0) noexcept {
+        if (out.empty() || !available()) return 0;
+        const std::uint64_t ready = ix_.cached_head - ix_.tail;  // 1..capacity: checked by available()
+        const std::uint64_t n = ready < out.size() ? ready : out.size();
+        for (std::uint64_t i = 0; i < n; ++i) std::memcpy(static_cast<void*>(&out[i]), at(ix_.tail + i).get(), sizeof(T));
+        ix_.tail += n;
+        st_->ctl.tail.store(ix_.tail, std::memory_order_release);
+        return static_cast<std::size_t>(n);
+    }
 
-    // Whether a push (pop) would succeed now.
+    // Whether a push (pop) would succeed now (from the region's indices: for
+    // waiters and pollers, off the hot path).
     bool can_push() const noexcept {
-        const std::uint64_t h = st_->ctl.head.load(std::memory_order_relaxed);
-        return at(h).turn.load(std::memory_order_acquire) == h;
+        const std::uint64_t h = st_->ctl.head.load(std::memory_order_acquire);
+        return h - st_->ctl.tail.load(std::memory_order_acquire) < capacity_;
     }
     bool can_pop() const noexcept {
-        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_relaxed);
-        return at(t).turn.load(std::memory_order_acquire) == t + 1;
+        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_acquire);
+        return st_->ctl.head.load(std::memory_order_acquire) - t - 1 < capacity_;
     }
+
+private:
+    // Room for n (<= capacity) messages. Unsigned differences: a tail ahead
+    // of the head or more than a ring behind it (corrupt) is never room.
+    bool room(std::uint64_t n) noexcept {
+        if (ix_.head - ix_.cached_tail <= capacity_ - n) return true;
+        ix_.cached_tail = st_->ctl.tail.load(std::memory_order_acquire);
+        return ix_.head - ix_.cached_tail <= capacity_ - n;
+    }
+    // At least one message: head - tail in 1..capacity.
+    bool available() noexcept {
+        if (ix_.cached_head - ix_.tail - 1 < capacity_) return true;
+        ix_.cached_head = st_->ctl.head.load(std::memory_order_acquire);
+        return ix_.cached_head - ix_.tail - 1 < capacity_;
+    }
+
+    local_indices ix_;
 };
 
 }  // namespace ipc::ring

@@ -145,6 +145,7 @@ public:
         }
         owner_[i] = ring::owner_word(ring_.peers(), peer_slot_[i]);
         if constexpr (ipc::detail::is_mpmc_ring<Ring>) repair();  // a restarted process finds the ring usable
+        if constexpr (requires { ring_.adopt_indices(); }) ring_.adopt_indices();  // carry on where the last end stopped
         return true;
     }
     void attach(direction d) {
@@ -367,6 +368,14 @@ public:
         if (!m && !ec) empty(ec);
         return m;
     }
+    // Whether the message received (recv, not recv_n) or peeked last had been
+    // claimed before by a consumer that died (an mpmc ring with
+    // delivery::at_least_once): it may have been acted on already, and it may
+    // come after later messages of its producer.
+    bool redelivered() const noexcept {
+        if constexpr (ipc::detail::is_mpmc_ring<Ring>) return claim_.redelivered;
+        else return false;
+    }
     void release() noexcept {
         if constexpr (ipc::detail::is_mpmc_ring<Ring>) ring_.release(typename Ring::template claim<const value_type>{nullptr, claim_.index});
         else ring_.release();
@@ -516,6 +525,7 @@ private:
         if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
             auto c = ring_.front(owner_[1]);
             claim_.index = c.index;
+            claim_.redelivered = c.redelivered;
             return c.ptr;
         } else {
             return ring_.front();
@@ -525,7 +535,7 @@ private:
     struct no_claim {
         std::uint64_t index = 0;
     };
-    using claim_type = std::conditional_t<ipc::detail::is_mpmc_ring<Ring>, typename ring::mpmc<value_type>::template claim<value_type>, no_claim>;
+    using claim_type = std::conditional_t<ipc::detail::is_mpmc_ring<Ring>, ring::mpmc_claim<value_type>, no_claim>;
 
     ipc::detail::mapping map_;
     Ring ring_{};
