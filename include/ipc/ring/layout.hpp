@@ -37,7 +37,8 @@ inline constexpr std::uint64_t region_magic = 0x31474e4952435049ULL;  // "IPCRIN
 // region made by a version-3 program would fail the tag check for no reason).
 // 5: spsc slots are the bare payload (the indices say which are full); each
 // index has a line pair of its own; mpmc control records the delivery
-// guarantee and counts redeliveries.
+// guarantee and counts redeliveries; the sync area holds the parked bits and
+// doorbell names of event loops (detail/doorbell.hpp).
 inline constexpr std::uint32_t layout_version = 5;
 
 // Processes (channel ends) the peer table tracks; more still work, they are
