@@ -23,6 +23,7 @@
 
 #include <ipc/version.hpp>
 
+#include "calls.hpp"
 #include "channels.hpp"
 #include "floors.hpp"
 #include "harness.hpp"
@@ -65,6 +66,10 @@ const case_entry table[] = {
     {"raw.tcp.length_prefixed", nullptr, run_link<raw::link<raw::tcp_loopback, raw::prefixed>>},
     {"raw.tcp.delimited", nullptr, run_link<raw::link<raw::tcp_loopback, raw::delimited>>},
     {"raw.udp", nullptr, run_link<raw::link<raw::udp_loopback, raw::datagram>>},
+    // Request/reply calls (calls.hpp): a hand-written client and server, RTT
+    // against the ping-pong of the same socket; the twins of RPC cases.
+    {"raw.unix_stream.call", "raw.unix_stream", calls::run<calls::raw_link<raw::unix_stream>>},
+    {"raw.tcp.call", "raw.tcp", calls::run<calls::raw_link<raw::tcp_loopback>>},
 
     {"ipc.pipe.fixed", "raw.pipe", ch::run<ch::pipe_maker, fr::fixed>},
     {"ipc.pipe.length_prefixed", "raw.pipe.length_prefixed", ch::run<ch::pipe_maker, fr::length_prefixed>},
@@ -258,6 +263,13 @@ double ratio(double v, const result* base, double result::*field) {
     return base && base->error.empty() ? v / (base->*field) : none;
 }
 
+// Throughput ratios compare like with like: calls per second (call cases
+// measure msgs_per_s_1) with calls per second, messages with messages.
+double tput_ratio(const result& r, const result* base) {
+    if (!base || std::isnan(r.msgs_per_s_1) != std::isnan(base->msgs_per_s_1)) return none;
+    return ratio(r.msgs_per_s, base, &result::msgs_per_s);
+}
+
 void print_json(const case_entry& c, std::size_t size, const result& r, const baselines& b, int repeat) {
     std::string line = "{\"case\":" + json_string(c.name) + ",\"size\":" + std::to_string(size);
     if (!r.error.empty()) {
@@ -268,13 +280,16 @@ void print_json(const case_entry& c, std::size_t size, const result& r, const ba
     line += ",\"rtt_p50_ns\":" + json_number(r.rtt_p50_ns, 0) + ",\"rtt_p99_ns\":" + json_number(r.rtt_p99_ns, 0) +
             ",\"msgs_per_s\":" + json_number(r.msgs_per_s, 0) + ",\"mb_per_s\":" + json_number(r.mb_per_s, 1) +
             ",\"repeat\":" + std::to_string(repeat);
+    if (!std::isnan(r.msgs_per_s_1))
+        line += ",\"msgs_per_s_1\":" + json_number(r.msgs_per_s_1, 0) + ",\"in_flight\":" + std::to_string(calls::in_flight);
     if (c.baseline) {
         line += ",\"baseline\":" + json_string(c.baseline);
         if (c.tput_baseline) line += ",\"tput_baseline\":" + json_string(c.tput_baseline);
         if (b.rtt && b.rtt->error.empty())
             line += ",\"ratio_rtt\":" + json_number(ratio(r.rtt_p50_ns, b.rtt, &result::rtt_p50_ns), 3);
-        if (b.tput && b.tput->error.empty())
-            line += ",\"ratio_tput\":" + json_number(ratio(r.msgs_per_s, b.tput, &result::msgs_per_s), 3);
+        if (const double t = tput_ratio(r, b.tput); !std::isnan(t)) line += ",\"ratio_tput\":" + json_number(t, 3);
+        if (const double t1 = ratio(r.msgs_per_s_1, b.tput, &result::msgs_per_s_1); !std::isnan(t1))
+            line += ",\"ratio_tput_1\":" + json_number(t1, 3);
     }
     if (c.bw_baseline) {
         line += ",\"bw_baseline\":" + json_string(c.bw_baseline);
@@ -297,10 +312,13 @@ void print_row(const case_entry& c, std::size_t size, const result& r, const bas
     }
     std::string against = c.baseline ? c.baseline : "";
     if (c.tput_baseline) against += std::string(" / ") + c.tput_baseline;
+    // Call cases: msgs/s is calls per second with calls::in_flight in flight; the 1-in-flight figure follows.
+    if (!std::isnan(r.msgs_per_s_1)) against += "  [calls/s: " + cell(r.msgs_per_s_1, 1, "%.0f") + " with 1, msgs/s with " +
+                                               std::to_string(calls::in_flight) + " in flight]";
     std::printf("%-34s %7zu %10s %10s %12s %10s %7s %7s %6s  %s\n", c.name, size, cell(r.rtt_p50_ns, 1e-3, "%.2f").c_str(),
                 cell(r.rtt_p99_ns, 1e-3, "%.2f").c_str(), cell(r.msgs_per_s, 1, "%.0f").c_str(),
                 cell(r.mb_per_s, 1, "%.1f").c_str(), cell(ratio(r.rtt_p50_ns, b.rtt, &result::rtt_p50_ns), 1, "%.2f").c_str(),
-                cell(ratio(r.msgs_per_s, b.tput, &result::msgs_per_s), 1, "%.2f").c_str(),
+                cell(tput_ratio(r, b.tput), 1, "%.2f").c_str(),
                 cell(ratio(r.mb_per_s, b.bw, &result::mb_per_s), 1, "%.2f").c_str(), against.c_str());
 }
 
