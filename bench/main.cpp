@@ -363,11 +363,15 @@ int main(int argc, char** argv) {
     }
     for (std::size_t i = 0; i < cases.size() && o.cases.empty(); ++i)
         if (std::string_view(cases[i].name).find(o.filter) != std::string_view::npos) run[i] = true;
-    for (std::size_t i = 0; i < cases.size() && o.cases.empty(); ++i)
-        if (run[i])
-            for (const char* base : {cases[i].baseline, cases[i].tput_baseline, cases[i].bw_baseline})
-                for (std::size_t j = 0; base && j < cases.size(); ++j)
-                    if (std::string_view(cases[j].name) == base) run[j] = true;
+    // Baselines of baselines too (peer.grpc, raw.unix_stream.call, raw.unix_stream): until nothing is added.
+    for (bool added = o.cases.empty(); added;) {
+        added = false;
+        for (std::size_t i = 0; i < cases.size(); ++i)
+            if (run[i])
+                for (const char* base : {cases[i].baseline, cases[i].tput_baseline, cases[i].bw_baseline})
+                    for (std::size_t j = 0; base && j < cases.size(); ++j)
+                        if (!run[j] && std::string_view(cases[j].name) == base) run[j] = added = true;
+    }
 
     ::signal(SIGPIPE, SIG_IGN);  // as any program writing to pipes and sockets does
     struct sigaction sa {};
