@@ -1,7 +1,7 @@
 // ipc_bench: ipc channels against hand-written system calls, shared-memory
 // floors and other libraries, between two processes pinned to two CPUs.
 //
-//   ipc_bench [--json] [--quick] [--filter TEXT | --cases A,B] [--sizes 8,64,4096,65536] [--repeat N] [--list] [--about] [--sigpipe-default]
+//   ipc_bench [--json] [--quick] [--filter TEXT[,TEXT] | --cases A,B] [--sizes 8,64,4096,65536] [--repeat N] [--list] [--about] [--sigpipe-default]
 //
 // Each case reports round-trip latency (median and p99) and one-way throughput.
 // A case with a baseline also reports ratio_rtt = rtt_p50 / baseline rtt_p50
@@ -160,7 +160,7 @@ struct options {
     bool list = false;
     bool about = false;
     bool sigpipe_default = false;
-    std::string filter;
+    std::vector<std::string> filter{""};  // --filter: cases whose name contains one of these
     std::vector<std::string> cases;  // --cases: exactly these, without their baselines
     std::vector<std::size_t> sizes{8, 64, 4096, 65536};
     int repeat = 1;
@@ -168,11 +168,11 @@ struct options {
 
 [[noreturn]] void usage(int code) {
     std::fprintf(code ? stderr : stdout,
-                 "usage: ipc_bench [--json] [--quick] [--filter TEXT | --cases A,B] [--sizes 8,64,4096,65536] [--repeat N] [--list] [--about]\n"
+                 "usage: ipc_bench [--json] [--quick] [--filter TEXT[,TEXT] | --cases A,B] [--sizes 8,64,4096,65536] [--repeat N] [--list] [--about]\n"
                  "                 [--sigpipe-default]\n"
                  "  --json      one JSON object per line instead of a table\n"
                  "  --quick     short run (CI smoke test); numbers are rough\n"
-                 "  --filter    only cases whose name contains TEXT (their baselines run too)\n"
+                 "  --filter    only cases whose name contains TEXT, or one of the comma-separated TEXTs (their baselines run too)\n"
                  "  --cases     exactly the cases named, comma-separated (no baselines: no ratios)\n"
                  "  --sizes     message sizes in bytes\n"
                  "  --repeat    run each measurement N times and report the medians\n"
@@ -181,6 +181,17 @@ struct options {
                  "  --sigpipe-default  keep SIGPIPE's default action (pipe writes then pay ipc's SIGPIPE guard)\n"
                  "ratio_rtt = rtt_p50 / baseline's (>1 slower); ratio_tput = msgs_per_s / baseline's (<1 slower)\n");
     std::exit(code);
+}
+
+// "a,b,,c": the non-empty items.
+std::vector<std::string> split(std::string_view list) {
+    std::vector<std::string> items;
+    for (std::size_t at = 0; at <= list.size();) {
+        const std::size_t comma = std::min(list.find(',', at), list.size());
+        if (comma > at) items.emplace_back(list.substr(at, comma - at));
+        at = comma + 1;
+    }
+    return items;
 }
 
 options parse(int argc, char** argv) {
@@ -196,14 +207,12 @@ options parse(int argc, char** argv) {
         else if (a == "--list") o.list = true;
         else if (a == "--about") o.about = true;
         else if (a == "--sigpipe-default") o.sigpipe_default = true;
-        else if (a == "--filter") o.filter = value();
+        else if (a == "--filter") {
+            o.filter = split(value());
+            if (o.filter.empty()) o.filter = {""};  // --filter "": everything, as before
+        }
         else if (a == "--cases") {
-            std::string_view list = value();
-            for (std::size_t at = 0; at <= list.size();) {
-                std::size_t comma = std::min(list.find(',', at), list.size());
-                if (comma > at) o.cases.emplace_back(list.substr(at, comma - at));
-                at = comma + 1;
-            }
+            o.cases = split(value());
             if (o.cases.empty()) usage(2);
         } else if (a == "--repeat") o.repeat = std::max(1, std::atoi(value()));
         else if (a == "--sizes") {
@@ -362,7 +371,8 @@ int main(int argc, char** argv) {
         run[i] = true;
     }
     for (std::size_t i = 0; i < cases.size() && o.cases.empty(); ++i)
-        if (std::string_view(cases[i].name).find(o.filter) != std::string_view::npos) run[i] = true;
+        for (const std::string& text : o.filter)
+            if (std::string_view(cases[i].name).find(text) != std::string_view::npos) run[i] = true;
     // Baselines of baselines too (peer.grpc, raw.unix_stream.call, raw.unix_stream): until nothing is added.
     for (bool added = o.cases.empty(); added;) {
         added = false;
