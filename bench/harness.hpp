@@ -67,11 +67,22 @@ struct result {
     double rtt_p99_ns = none;
     double msgs_per_s = none;
     double mb_per_s = none;  // MB = 10^6 bytes
+    // Call cases (calls.hpp): calls per second with one call in flight
+    // (msgs_per_s is then calls per second with calls::in_flight in flight).
+    double msgs_per_s_1 = none;
     std::string error;       // set: failed, or skipped (then `skipped`)
     bool skipped = false;
 
-    static result fail(std::string why) { return {none, none, none, none, std::move(why), false}; }
-    static result skip(std::string why) { return {none, none, none, none, std::move(why), true}; }
+    static result fail(std::string why) {
+        result r;
+        r.error = std::move(why);
+        return r;
+    }
+    static result skip(std::string why) {
+        result r = fail(std::move(why));
+        r.skipped = true;
+        return r;
+    }
 };
 
 // Thrown by a link's constructor when the case does not apply at this size.
@@ -192,6 +203,36 @@ struct control {
     std::atomic<std::uint64_t> last_message{0};
 };
 
+// Builds a link in the parent; a failure or a size it does not apply to is the result.
+template <class L>
+std::optional<result> build_link(std::optional<L>& link, std::size_t size) {
+    try {
+        link.emplace(size);
+    } catch (const not_applicable& e) {
+        return result::skip(e.what());
+    } catch (const std::exception& e) {
+        return result::fail(e.what());
+    }
+    return std::nullopt;
+}
+
+// The child's side of a measurement: pinned, bounded in time, ending with
+// _exit (the parent owns every named resource and cleans up).
+template <class F>
+[[noreturn]] void child_main(const char* who, F&& body) {
+    int code = 0;
+    try {
+        pin(side::b);
+        ::alarm(measurement_timeout_s);
+        body();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "ipc_bench %s: %s\n", who, e.what());
+        code = 1;
+    }
+    std::fflush(stderr);
+    ::_exit(code);
+}
+
 // Runs one measurement of link type L at `size` bytes. L(size) is built in the
 // parent; L::open(side) runs in each process after fork; send()/recv() move one
 // message (or L::messages_per_call(), for batches) and throw on failure.
@@ -206,13 +247,7 @@ result run_link(std::size_t size, const plan& p) {
     control& ctl = *new (page) control;
 
     std::optional<L> link;
-    try {
-        link.emplace(size);
-    } catch (const not_applicable& e) {
-        return result::skip(e.what());
-    } catch (const std::exception& e) {
-        return result::fail(e.what());
-    }
+    if (auto failed = build_link(link, size)) return *failed;
     const std::size_t per = per_call(*link);
     const std::size_t max_msgs = std::max<std::size_t>(1, p.messages(size) / per);  // calls, each `per` messages
     const std::size_t window = window_of(*link, max_msgs);
@@ -221,10 +256,7 @@ result run_link(std::size_t size, const plan& p) {
     const pid_t pid = ::fork();
     if (pid < 0) return result::fail("fork failed");
     if (pid == 0) {
-        int code = 0;
-        try {
-            pin(side::b);
-            ::alarm(measurement_timeout_s);
+        child_main("child", [&] {
             link->open(side::b);
             for (;;) {
                 link->recv();
@@ -240,12 +272,7 @@ result run_link(std::size_t size, const plan& p) {
                 }
                 link->recv();  // goodbye
             }
-        } catch (const std::exception& e) {
-            std::fprintf(stderr, "ipc_bench child: %s\n", e.what());
-            code = 1;
-        }
-        std::fflush(stderr);
-        ::_exit(code);  // the parent owns every named resource and cleans up
+        });
     }
 
     hung_child = pid;
@@ -301,43 +328,60 @@ result run_link(std::size_t size, const plan& p) {
     return r;
 }
 
-// Runs `run` in a fresh child process and returns what it measured: for
-// libraries that refuse to run in a child forked after they were used (nng
-// panics), so the bench process itself must never touch them.
-template <run_fn run>
-result isolated(std::size_t size, const plan& p) {
+// fork() with a pipe from the child to the parent: returns the child's pid (0
+// in the child, -1 on failure, with nothing left open); `fd` is the pipe's
+// write end in the child and its read end in the parent.
+inline pid_t fork_with_pipe(int& fd) {
     int fds[2];
-    if (::pipe2(fds, O_CLOEXEC) != 0) return result::fail("pipe2 failed");
+    if (::pipe2(fds, O_CLOEXEC) != 0) return -1;
     std::fflush(nullptr);
     const pid_t pid = ::fork();
     if (pid < 0) {
         ::close(fds[0]);
         ::close(fds[1]);
-        return result::fail("fork failed");
+        return -1;
     }
+    ::close(fds[pid == 0 ? 0 : 1]);
+    fd = fds[pid == 0 ? 1 : 0];
+    return pid;
+}
+
+// Runs `run` in a fresh child process and returns what it measured: for
+// libraries that refuse to run in a child forked after they were used (nng
+// panics), so the bench process itself must never touch them.
+template <run_fn run>
+result isolated(std::size_t size, const plan& p) {
+    int fd = -1;
+    const pid_t pid = fork_with_pipe(fd);
+    if (pid < 0) return result::fail("pipe2 or fork failed");
     if (pid == 0) {
-        ::close(fds[0]);
         const result r = run(size, p);
-        const double nums[4] = {r.rtt_p50_ns, r.rtt_p99_ns, r.msgs_per_s, r.mb_per_s};
+        const double nums[5] = {r.rtt_p50_ns, r.rtt_p99_ns, r.msgs_per_s, r.mb_per_s, r.msgs_per_s_1};
         const char skipped = r.skipped ? 1 : 0;
-        [[maybe_unused]] ssize_t n = ::write(fds[1], nums, sizeof nums);
-        n = ::write(fds[1], &skipped, 1);
-        n = ::write(fds[1], r.error.data(), r.error.size());
+        [[maybe_unused]] ssize_t n = ::write(fd, nums, sizeof nums);
+        n = ::write(fd, &skipped, 1);
+        n = ::write(fd, r.error.data(), r.error.size());
         ::_exit(0);
     }
-    ::close(fds[1]);
     std::string got;
     char buf[512];
-    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) != 0;) {
+    for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) != 0;) {
         if (n > 0) got.append(buf, static_cast<std::size_t>(n));
         else if (errno != EINTR) break;
     }
-    ::close(fds[0]);
+    ::close(fd);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
-    double nums[4];
+    double nums[5];
     if (got.size() < sizeof nums + 1) return result::fail("the measuring process died");
     std::memcpy(nums, got.data(), sizeof nums);
-    result r{nums[0], nums[1], nums[2], nums[3], got.substr(sizeof nums + 1), got[sizeof nums] != 0};
+    result r;
+    r.rtt_p50_ns = nums[0];
+    r.rtt_p99_ns = nums[1];
+    r.msgs_per_s = nums[2];
+    r.mb_per_s = nums[3];
+    r.msgs_per_s_1 = nums[4];
+    r.error = got.substr(sizeof nums + 1);
+    r.skipped = got[sizeof nums] != 0;
     return r;
 }
 
@@ -362,6 +406,7 @@ inline result median_of(const std::vector<result>& runs) {
     m.rtt_p99_ns = med(&result::rtt_p99_ns);
     m.msgs_per_s = med(&result::msgs_per_s);
     m.mb_per_s = med(&result::mb_per_s);
+    m.msgs_per_s_1 = med(&result::msgs_per_s_1);
     return m;
 }
 

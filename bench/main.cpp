@@ -1,7 +1,7 @@
 // ipc_bench: ipc channels against hand-written system calls, shared-memory
 // floors and other libraries, between two processes pinned to two CPUs.
 //
-//   ipc_bench [--json] [--quick] [--filter TEXT | --cases A,B] [--sizes 8,64,4096,65536] [--repeat N] [--list] [--about] [--sigpipe-default]
+//   ipc_bench [--json] [--quick] [--filter TEXT[,TEXT] | --cases A,B] [--sizes 8,64,4096,65536] [--repeat N] [--list] [--about] [--sigpipe-default]
 //
 // Each case reports round-trip latency (median and p99) and one-way throughput.
 // A case with a baseline also reports ratio_rtt = rtt_p50 / baseline rtt_p50
@@ -23,6 +23,7 @@
 
 #include <ipc/version.hpp>
 
+#include "calls.hpp"
 #include "channels.hpp"
 #include "floors.hpp"
 #include "harness.hpp"
@@ -67,6 +68,10 @@ const case_entry table[] = {
     {"raw.tcp.length_prefixed", nullptr, run_link<raw::link<raw::tcp_loopback, raw::prefixed>>},
     {"raw.tcp.delimited", nullptr, run_link<raw::link<raw::tcp_loopback, raw::delimited>>},
     {"raw.udp", nullptr, run_link<raw::link<raw::udp_loopback, raw::datagram>>},
+    // Request/reply calls (calls.hpp): a hand-written client and server, RTT
+    // against the ping-pong of the same socket; the twins of RPC cases.
+    {"raw.unix_stream.call", "raw.unix_stream", calls::run<calls::raw_link<raw::unix_stream>>},
+    {"raw.tcp.call", "raw.tcp", calls::run<calls::raw_link<raw::tcp_loopback>>},
 
     {"ipc.pipe.fixed", "raw.pipe", ch::run<ch::pipe_maker, fr::fixed>},
     {"ipc.pipe.length_prefixed", "raw.pipe.length_prefixed", ch::run<ch::pipe_maker, fr::length_prefixed>},
@@ -162,7 +167,7 @@ struct options {
     bool list = false;
     bool about = false;
     bool sigpipe_default = false;
-    std::string filter;
+    std::vector<std::string> filter{""};  // --filter: cases whose name contains one of these
     std::vector<std::string> cases;  // --cases: exactly these, without their baselines
     std::vector<std::size_t> sizes{8, 64, 4096, 65536};
     int repeat = 1;
@@ -170,11 +175,11 @@ struct options {
 
 [[noreturn]] void usage(int code) {
     std::fprintf(code ? stderr : stdout,
-                 "usage: ipc_bench [--json] [--quick] [--filter TEXT | --cases A,B] [--sizes 8,64,4096,65536] [--repeat N] [--list] [--about]\n"
+                 "usage: ipc_bench [--json] [--quick] [--filter TEXT[,TEXT] | --cases A,B] [--sizes 8,64,4096,65536] [--repeat N] [--list] [--about]\n"
                  "                 [--sigpipe-default]\n"
                  "  --json      one JSON object per line instead of a table\n"
                  "  --quick     short run (CI smoke test); numbers are rough\n"
-                 "  --filter    only cases whose name contains TEXT (their baselines run too)\n"
+                 "  --filter    only cases whose name contains TEXT, or one of the comma-separated TEXTs (their baselines run too)\n"
                  "  --cases     exactly the cases named, comma-separated (no baselines: no ratios)\n"
                  "  --sizes     message sizes in bytes\n"
                  "  --repeat    run each measurement N times and report the medians\n"
@@ -183,6 +188,17 @@ struct options {
                  "  --sigpipe-default  keep SIGPIPE's default action (pipe writes then pay ipc's SIGPIPE guard)\n"
                  "ratio_rtt = rtt_p50 / baseline's (>1 slower); ratio_tput = msgs_per_s / baseline's (<1 slower)\n");
     std::exit(code);
+}
+
+// "a,b,,c": the non-empty items.
+std::vector<std::string> split(std::string_view list) {
+    std::vector<std::string> items;
+    for (std::size_t at = 0; at <= list.size();) {
+        const std::size_t comma = std::min(list.find(',', at), list.size());
+        if (comma > at) items.emplace_back(list.substr(at, comma - at));
+        at = comma + 1;
+    }
+    return items;
 }
 
 options parse(int argc, char** argv) {
@@ -198,14 +214,12 @@ options parse(int argc, char** argv) {
         else if (a == "--list") o.list = true;
         else if (a == "--about") o.about = true;
         else if (a == "--sigpipe-default") o.sigpipe_default = true;
-        else if (a == "--filter") o.filter = value();
+        else if (a == "--filter") {
+            o.filter = split(value());
+            if (o.filter.empty()) o.filter = {""};  // --filter "": everything, as before
+        }
         else if (a == "--cases") {
-            std::string_view list = value();
-            for (std::size_t at = 0; at <= list.size();) {
-                std::size_t comma = std::min(list.find(',', at), list.size());
-                if (comma > at) o.cases.emplace_back(list.substr(at, comma - at));
-                at = comma + 1;
-            }
+            o.cases = split(value());
             if (o.cases.empty()) usage(2);
         } else if (a == "--repeat") o.repeat = std::max(1, std::atoi(value()));
         else if (a == "--sizes") {
@@ -265,6 +279,13 @@ double ratio(double v, const result* base, double result::*field) {
     return base && base->error.empty() ? v / (base->*field) : none;
 }
 
+// Throughput ratios compare like with like: calls per second (call cases
+// measure msgs_per_s_1) with calls per second, messages with messages.
+double tput_ratio(const result& r, const result* base) {
+    if (!base || std::isnan(r.msgs_per_s_1) != std::isnan(base->msgs_per_s_1)) return none;
+    return ratio(r.msgs_per_s, base, &result::msgs_per_s);
+}
+
 void print_json(const case_entry& c, std::size_t size, const result& r, const baselines& b, int repeat) {
     std::string line = "{\"case\":" + json_string(c.name) + ",\"size\":" + std::to_string(size);
     if (!r.error.empty()) {
@@ -275,13 +296,16 @@ void print_json(const case_entry& c, std::size_t size, const result& r, const ba
     line += ",\"rtt_p50_ns\":" + json_number(r.rtt_p50_ns, 0) + ",\"rtt_p99_ns\":" + json_number(r.rtt_p99_ns, 0) +
             ",\"msgs_per_s\":" + json_number(r.msgs_per_s, 0) + ",\"mb_per_s\":" + json_number(r.mb_per_s, 1) +
             ",\"repeat\":" + std::to_string(repeat);
+    if (!std::isnan(r.msgs_per_s_1))
+        line += ",\"msgs_per_s_1\":" + json_number(r.msgs_per_s_1, 0) + ",\"in_flight\":" + std::to_string(calls::in_flight);
     if (c.baseline) {
         line += ",\"baseline\":" + json_string(c.baseline);
         if (c.tput_baseline) line += ",\"tput_baseline\":" + json_string(c.tput_baseline);
         if (b.rtt && b.rtt->error.empty())
             line += ",\"ratio_rtt\":" + json_number(ratio(r.rtt_p50_ns, b.rtt, &result::rtt_p50_ns), 3);
-        if (b.tput && b.tput->error.empty())
-            line += ",\"ratio_tput\":" + json_number(ratio(r.msgs_per_s, b.tput, &result::msgs_per_s), 3);
+        if (const double t = tput_ratio(r, b.tput); !std::isnan(t)) line += ",\"ratio_tput\":" + json_number(t, 3);
+        if (const double t1 = ratio(r.msgs_per_s_1, b.tput, &result::msgs_per_s_1); !std::isnan(t1))
+            line += ",\"ratio_tput_1\":" + json_number(t1, 3);
     }
     if (c.bw_baseline) {
         line += ",\"bw_baseline\":" + json_string(c.bw_baseline);
@@ -304,10 +328,13 @@ void print_row(const case_entry& c, std::size_t size, const result& r, const bas
     }
     std::string against = c.baseline ? c.baseline : "";
     if (c.tput_baseline) against += std::string(" / ") + c.tput_baseline;
+    // Call cases: msgs/s is calls per second with calls::in_flight in flight; the 1-in-flight figure follows.
+    if (!std::isnan(r.msgs_per_s_1)) against += "  [calls/s: " + cell(r.msgs_per_s_1, 1, "%.0f") + " with 1, msgs/s with " +
+                                               std::to_string(calls::in_flight) + " in flight]";
     std::printf("%-34s %7zu %10s %10s %12s %10s %7s %7s %6s  %s\n", c.name, size, cell(r.rtt_p50_ns, 1e-3, "%.2f").c_str(),
                 cell(r.rtt_p99_ns, 1e-3, "%.2f").c_str(), cell(r.msgs_per_s, 1, "%.0f").c_str(),
                 cell(r.mb_per_s, 1, "%.1f").c_str(), cell(ratio(r.rtt_p50_ns, b.rtt, &result::rtt_p50_ns), 1, "%.2f").c_str(),
-                cell(ratio(r.msgs_per_s, b.tput, &result::msgs_per_s), 1, "%.2f").c_str(),
+                cell(tput_ratio(r, b.tput), 1, "%.2f").c_str(),
                 cell(ratio(r.mb_per_s, b.bw, &result::mb_per_s), 1, "%.2f").c_str(), against.c_str());
 }
 
@@ -351,12 +378,17 @@ int main(int argc, char** argv) {
         run[i] = true;
     }
     for (std::size_t i = 0; i < cases.size() && o.cases.empty(); ++i)
-        if (std::string_view(cases[i].name).find(o.filter) != std::string_view::npos) run[i] = true;
-    for (std::size_t i = 0; i < cases.size() && o.cases.empty(); ++i)
-        if (run[i])
-            for (const char* base : {cases[i].baseline, cases[i].tput_baseline, cases[i].bw_baseline})
-                for (std::size_t j = 0; base && j < cases.size(); ++j)
-                    if (std::string_view(cases[j].name) == base) run[j] = true;
+        for (const std::string& text : o.filter)
+            if (std::string_view(cases[i].name).find(text) != std::string_view::npos) run[i] = true;
+    // Baselines of baselines too (peer.grpc, raw.unix_stream.call, raw.unix_stream): until nothing is added.
+    for (bool added = o.cases.empty(); added;) {
+        added = false;
+        for (std::size_t i = 0; i < cases.size(); ++i)
+            if (run[i])
+                for (const char* base : {cases[i].baseline, cases[i].tput_baseline, cases[i].bw_baseline})
+                    for (std::size_t j = 0; base && j < cases.size(); ++j)
+                        if (!run[j] && std::string_view(cases[j].name) == base) run[j] = added = true;
+    }
 
     ::signal(SIGPIPE, SIG_IGN);  // as any program writing to pipes and sockets does
     struct sigaction sa {};

@@ -1,13 +1,14 @@
 """bench_smoke: ipc_bench --quick --json prints one valid JSON object per line,
 every case measured, each channel compared with its baseline: the pipe cases,
-and the futex shared-memory cases at one size (with their floors)."""
+the futex shared-memory cases at one size (with their floors), and the raw
+call cases at one size (calls per second with 1 and with in_flight calls)."""
 import json
 import subprocess
 import sys
 
 bench = sys.argv[1]
 lines = []
-for args in (["--filter", "pipe"], ["--filter", "shm.futex", "--sizes", "64"]):
+for args in (["--filter", "pipe"], ["--filter", "shm.futex", "--sizes", "64"], ["--filter", "call", "--sizes", "64"]):
     run = subprocess.run([bench, "--quick", "--json", *args], capture_output=True, text=True, timeout=25)
     if run.returncode != 0:
         sys.exit(f"ipc_bench {' '.join(args)} exited with {run.returncode}: {run.stderr}")
@@ -36,10 +37,17 @@ for line in lines:
         for key in ("baseline", "ratio_rtt", "ratio_tput"):
             if key not in row:
                 sys.exit(f"missing {key}: {line}")
+    # Call cases: calls/s with 1 in flight too, RTT against the ping-pong of their socket.
+    if row["case"].endswith(".call"):
+        if not (row.get("msgs_per_s_1") or 0) > 0 or not (row.get("in_flight") or 0) > 1 or "ratio_rtt" not in row:
+            sys.exit(f"a call case without msgs_per_s_1, in_flight or ratio_rtt: {line}")
+        if "ratio_tput" in row:
+            sys.exit(f"calls/s compared with one-way messages/s: {line}")
     cases.add(row["case"])
 
 expected = {"raw.pipe", "ipc.pipe.fixed", "ipc.pipe.length_prefixed", "ipc.pipe.delimited",
-            "floor.futex_pingpong", "floor.spsc_handwritten", "ipc.shm.futex", "ipc.shm.futex.loan", "ipc.shm.futex.batch"}
+            "floor.futex_pingpong", "floor.spsc_handwritten", "ipc.shm.futex", "ipc.shm.futex.loan", "ipc.shm.futex.batch",
+            "raw.unix_stream", "raw.unix_stream.call", "raw.tcp.call"}
 if not expected <= cases:
     sys.exit(f"cases missing: {sorted(expected - cases)}")
 print(f"bench_smoke: {len(lines)} JSON lines, {len(cases)} cases")
