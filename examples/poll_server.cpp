@@ -50,12 +50,12 @@ int serve() {
     auto jobs_rx = ipc::shm_channel<long>::create(n.ring, 64);
     auto notes = ipc::posix_mq_channel<std::string>::create(n.queue);
     auto listener = ipc::transport::unix_stream_listener::listen(n.socket);
+    ipc::poller p;  // before everything registered in it: destroyed after them
     struct client {
         ipc::unix_stream_channel<std::string> ch;
         ipc::poller::registration reg;  // after ch: detached first
     };
     std::list<client> clients;  // stay where they are: the poller points at them
-    ipc::poller p;
     enum key : int { k_jobs = 1, k_notes, k_listener, k_stop };
     auto r1 = p.add(jobs_rx, ready::readable, k_jobs);
     auto r2 = p.add(notes, ready::readable, k_notes);

@@ -444,6 +444,30 @@ TEST_CASE("poller: a callback may own what it captures (move-only), and goes wit
     CHECK(p.size() == 0);
 }
 
+TEST_CASE("poller: a registration that outlives its poller, or whose id was removed, is inert; moves keep it") {
+    auto a = ipc::pipe_channel<int>::create();
+    auto b = ipc::pipe_channel<int>::create();
+    ipc::poller::registration outlives;
+    {
+        ipc::poller p;
+        outlives = p.add(a.receiver, ready::readable, 1);
+        auto moved = p.add(b.receiver, ready::readable, 2);
+        ipc::poller::registration holder(std::move(moved));
+        CHECK_FALSE(moved);
+        CHECK(holder);
+        REQUIRE(b.sender.try_send(5) == ipc::status::ok);
+        auto ready_now = p.wait_for(1s);
+        REQUIRE(ready_now.size() == 1);
+        CHECK(ready_now.begin()->key == 2);
+        CHECK(p.remove(holder.id()));
+        CHECK_FALSE(holder);  // the poller told it
+        holder.reset();       // and it does nothing
+        CHECK(p.size() == 1);
+    }                         // the poller goes first
+    CHECK_FALSE(outlives);
+    outlives.reset();  // no use of the destroyed poller (ASan would say so)
+}
+
 TEST_CASE("poller: a full ring's sender is reported writable once a receiver in another process makes room") {
     eventfd_ring ring("room");
     ring_channel tx = ring.sender();

@@ -170,17 +170,20 @@ public:
     };
     using callback = detail::unique_callback<const event&>;  // move-only
 
-    // Detaches its registration when destroyed: destroy it before the poller
-    // and before the source (declare it after both).
+    // Detaches its registration when destroyed: destroy it before the source
+    // (declare it after the source). A registration that outlives its poller,
+    // or whose id was removed with poller::remove, is inert: the poller tells
+    // it (it knows where each registration object is).
     class [[nodiscard]] registration {
     public:
         registration() noexcept = default;
-        registration(registration&& o) noexcept : p_(std::exchange(o.p_, nullptr)), id_(o.id_) {}
+        registration(registration&& o) noexcept : p_(std::exchange(o.p_, nullptr)), id_(o.id_) { follow(); }
         registration& operator=(registration&& o) noexcept {
             if (this != &o) {
                 reset();
                 p_ = std::exchange(o.p_, nullptr);
                 id_ = o.id_;
+                follow();
             }
             return *this;
         }
@@ -192,6 +195,7 @@ public:
         }
         // Keeps the registration for the poller's life (or poller::remove(id)).
         registration_id release() noexcept {
+            if (p_ && p_->current(id_)) p_->slots_[id_.index].owner = nullptr;
             p_ = nullptr;
             return id_;
         }
@@ -200,7 +204,11 @@ public:
 
     private:
         friend class poller;
-        registration(poller* p, registration_id id) noexcept : p_(p), id_(id) {}
+        registration(poller* p, registration_id id) noexcept : p_(p), id_(id) { follow(); }
+        // The poller's slot points back here, so that the poller can detach us.
+        void follow() noexcept {
+            if (p_ && p_->current(id_)) p_->slots_[id_.index].owner = this;
+        }
         poller* p_ = nullptr;
         registration_id id_{};
     };
@@ -266,6 +274,11 @@ public:
         detail::throw_if(ec, "poller");
     }
     static poller create(std::error_code& ec) noexcept { return poller(ec); }
+    // Registrations still alive become inert (their sources are not touched).
+    ~poller() {
+        for (slot& s : slots_)
+            if (s.live && s.owner) s.owner->p_ = nullptr;
+    }
     // Registrations point at the poller: it stays where it was made.
     poller(const poller&) = delete;
     poller& operator=(const poller&) = delete;
@@ -309,6 +322,7 @@ public:
         if (!current(id)) return false;
         slot& s = slots_[id.index];
         if (s.in_epoll) ::epoll_ctl(epfd_.get(), EPOLL_CTL_DEL, s.fd, nullptr);
+        if (s.owner) s.owner->p_ = nullptr;
         if (s.peek) --rings_;
         if (s.after)
             for (auto it = hooked_.begin(); it != hooked_.end(); ++it)
@@ -380,6 +394,7 @@ private:
         key_type key = 0;
         callback cb;
         void* src = nullptr;
+        registration* owner = nullptr;  // the object that detaches this slot, if any
         // User-space readiness: before() runs before sleeping (non-none:
         // do not sleep); after() runs after, given what epoll said, and
         // returns what to report.
