@@ -6,6 +6,9 @@
 //                         callback ends an io_context::run_one() loop: against
 //                         raw.epoll.eventfd, the hand-written epoll loop over
 //                         the same kind of doorbell.
+//   ipc.asio.shm_futex    the same over the default ipc::shm_channel
+//                         (sync::futex), each end opened by name, woken by
+//                         its doorbell: against raw.epoll.eventfd too.
 //   ipc.asio.unix_stream  ipc::unix_stream_channel the same way, against
 //                         raw.unix_stream's blocking read and write.
 #include <ipc/asio.hpp>
@@ -149,6 +152,26 @@ struct ring_maker {
     }
 };
 
+// The same two rings on the default sync::futex, each end opened by name
+// only: no descriptor is made before fork; each process's doorbell (an
+// autobind socket) is made where it first waits.
+struct futex_ring_maker {
+    template <class T, class F>
+    static auto make(std::size_t size) {
+        using region = ipc::transport::posix_shm<ipc::ring::spsc<T>>;
+        using channel = ipc::channel<T, region, ipc::sync::futex, F>;
+        using endpoint = ring_endpoint<channel>;
+        auto names = std::make_shared<ring_names<region>>();
+        for (auto& n : names->name) {
+            n = bench::shm::region_name();
+            (void)region::create(n, bench::shm::slots_for(size));
+        }
+        auto end = [&](int i) { return channel(region::open(names->name[i]), F{}); };
+        return std::pair<endpoint, endpoint>{endpoint{end(0), end(1), names, {}, {}, {}},
+                                             endpoint{end(1), end(0), names, {}, {}, {}}};
+    }
+};
+
 // Fixed-size messages of the shm cases' sizes (8, 64, 4096, 65536 bytes).
 template <class Maker, std::size_t... I>
 bench::result run_sizes(std::size_t size, const bench::plan& p, std::index_sequence<I...>) {
@@ -165,6 +188,7 @@ bench::result run(std::size_t size, const bench::plan& p) {
 }
 
 const bench::register_peer shm_case{{"ipc.asio.shm", "raw.epoll.eventfd", run<ring_maker>}};
+const bench::register_peer futex_case{{"ipc.asio.shm_futex", "raw.epoll.eventfd", run<futex_ring_maker>}};
 const bench::register_peer stream_case{{"ipc.asio.unix_stream", "raw.unix_stream", run<socketpair_maker<ipc::transport::unix_stream>>}};
 
 }  // namespace

@@ -2,12 +2,14 @@
 // io_context: it echoes lines to Unix socket clients, takes jobs over shared
 // memory and notes from a POSIX queue, and exits cleanly on SIGTERM.
 //
-//   asio_server    self-test: a forked producer feeds every source, then sends SIGTERM
+//   asio_server            serves, starts itself as an unrelated producer program, checks, exits 0
+//   asio_server produce N  (the producer) opens the server's channels by name N and feeds each
+//
+// The jobs ring is the default ipc::shm_channel (sync::futex): the producer
+// opens it by name, no descriptor passed, and the io_context still wakes for it.
 #include <ipc/channel.hpp>
 #include <ipc/asio.hpp>
-
-#include <sys/wait.h>
-#include <unistd.h>
+#include <ipc/process.hpp>
 
 #include <cstdio>
 #include <string>
@@ -17,25 +19,17 @@ namespace net = ipc::asio::net;
 using namespace std::chrono_literals;
 using ipc::asio::attached;
 using line_channel = ipc::channel<std::string, ipc::transport::unix_stream, ipc::sync::poll, ipc::framing::delimited>;
-using job_region = ipc::transport::posix_shm<ipc::ring::spsc<int>>;
-using job_channel = ipc::channel<int, job_region, ipc::sync::eventfd>;
+using job_channel = ipc::shm_channel<int>;
 using note_channel = ipc::posix_mq_channel<int>;
 
 constexpr int jobs = 2000, notes = 5, clients = 4, lines = 50;
 struct counts { int jobs = 0, notes = 0, lines = 0; };
 
-// Work over shared memory: a ring whose eventfd doorbells are made before
-// fork(), so both processes hold them.
-struct shm_work {
-    std::string name = "asio-server-" + std::to_string(::getpid());
-    job_region region = job_region::create(name, 64);
-    ipc::sync::eventfd bells = ipc::sync::eventfd::create();
-    job_channel open() {
-        std::error_code ec;
-        auto copy = bells.share(ec);
-        return ec ? throw ipc::error(ec, "eventfd share") : job_channel(job_region::open(name), {}, std::move(copy));
-    }
-    ~shm_work() { (void)job_region::remove(name); }
+// Everything the producer is told: one name, from which the others follow.
+struct names {
+    std::string ring, queue;
+    ipc::transport::unix_address socket;
+    explicit names(const std::string& n) : ring(n), queue("/" + n), socket(ipc::transport::unix_address::abstract(n)) {}
 };
 
 // Anything that escapes a coroutine ends io.run() with it.
@@ -62,16 +56,16 @@ net::awaitable<void> take(attached<Channel>& a, int& count) {
     for (int v = 0;; ++count) co_await a.async_recv(v, net::use_awaitable);
 }
 
-// The other side: jobs, notes and clients, then SIGTERM to the server.
-int produce(shm_work& work, const std::string& queue, const ipc::transport::unix_address& at) {
-    job_channel tx = work.open();
-    note_channel mq(ipc::transport::posix_mq::open(queue, ipc::transport::mq_access::send));
+// The other program: knows the names only. Jobs, notes and clients, then SIGTERM to the server.
+int produce(const names& n) {
+    auto tx = job_channel::open(n.ring);
+    auto mq = note_channel::open(n.queue, ipc::transport::mq_access::send);
     for (int i = 0; i < jobs; ++i)
         if (tx.send_for(i, 10s) != ipc::status::ok) return 1;
     for (int i = 0; i < notes; ++i)
         if (mq.send_for(i, 10s) != ipc::status::ok) return 2;
     for (int c = 0; c < clients; ++c) {
-        line_channel ch(ipc::transport::unix_stream::connect(at, 10s));
+        line_channel ch(ipc::transport::unix_stream::connect(n.socket, 10s));
         std::string back;
         for (int i = 0; i < lines; ++i)
             if (ch.send_for("line " + std::to_string(i), 10s) != ipc::status::ok || ch.recv_for(back, 10s) != ipc::status::ok ||
@@ -81,18 +75,14 @@ int produce(shm_work& work, const std::string& queue, const ipc::transport::unix
     return ::kill(::getppid(), SIGTERM) == 0 ? 0 : 4;
 }
 
-int main() {
+int serve() {
     ipc::shutdown_signal stop({SIGTERM});  // first: blocks SIGTERM before anything can send it
-    shm_work work;
-    const std::string queue = "/asio-server-" + std::to_string(::getpid());
-    note_channel notes_rx(ipc::transport::posix_mq::create(queue, {.max_messages = 8, .message_size = 64}));
-    const auto at = ipc::transport::unix_address::abstract("asio-server-" + std::to_string(::getpid()));
-    auto listener = ipc::transport::unix_stream_listener::listen(at);
-    const pid_t producer = ::fork();
-    if (producer == 0) ::_exit(produce(work, queue, at));
-
-    job_channel jobs_rx = work.open();
-    counts n;
+    const names n("asio-server-" + std::to_string(::getpid()));
+    auto jobs_rx = job_channel::create(n.ring, 64);
+    note_channel notes_rx(ipc::transport::posix_mq::create(n.queue, {.max_messages = 8, .message_size = 64}));
+    auto listener = ipc::transport::unix_stream_listener::listen(n.socket);
+    auto producer = ipc::spawn({"/proc/self/exe", "produce", n.ring}, ipc::stdio_pipes::none);
+    counts c;
     {
         net::io_context io;
         attached a_stop(io, stop);
@@ -100,20 +90,31 @@ int main() {
         attached a_jobs(io, jobs_rx);
         attached a_notes(io, notes_rx);
         a_stop.async_wait([&](std::error_code, int) { io.stop(); });
-        net::co_spawn(io, accept(a_listener, n), rethrow);
-        net::co_spawn(io, take(a_jobs, n.jobs), rethrow);
-        net::co_spawn(io, take(a_notes, n.notes), rethrow);
-        io.run();  // until SIGTERM
+        net::co_spawn(io, accept(a_listener, c), rethrow);
+        net::co_spawn(io, take(a_jobs, c.jobs), rethrow);
+        net::co_spawn(io, take(a_notes, c.notes), rethrow);
+        io.run_for(30s);  // until SIGTERM (30 s: the producer failed)
     }
     // Finish what is queued, then leave.
-    for (int v = 0; jobs_rx.try_recv(v) == ipc::status::ok;) ++n.jobs;
-    for (int v = 0; notes_rx.try_recv(v) == ipc::status::ok;) ++n.notes;
-    int st = 0;
-    (void)::waitpid(producer, &st, 0);
-    (void)ipc::transport::posix_mq::remove(queue);
-    std::printf("asio_server: %d jobs, %d notes, %d lines echoed, stopped by signal %d\n", n.jobs, n.notes, n.lines, stop.signal());
-    const bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0 && n.jobs == jobs && n.notes == notes && n.lines == clients * lines;
+    for (int v = 0; jobs_rx.try_recv(v) == ipc::status::ok;) ++c.jobs;
+    for (int v = 0; notes_rx.try_recv(v) == ipc::status::ok;) ++c.notes;
+    const int code = producer.process.wait_for(5s).value_or(-1);
+    (void)job_channel::remove(n.ring);
+    (void)note_channel::remove(n.queue);
+    const bool ok = code == 0 && c.jobs == jobs && c.notes == notes && c.lines == clients * lines;
+    std::printf("asio_server: %d jobs, %d notes, %d lines echoed, producer exit %d: %s\n", c.jobs, c.notes, c.lines, code,
+                ok ? "ok" : "FAILED");
     return ok ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+    try {
+        if (argc == 3 && std::string(argv[1]) == "produce") return produce(names(argv[2]));
+        return serve();
+    } catch (const std::exception& e) {
+        std::fprintf(stderr, "asio_server: %s\n", e.what());
+        return 1;
+    }
 }
 #else
 int main() { return std::puts("asio_server: no coroutines for Asio with this compiler (clang 14, libstdc++)"), 77; }

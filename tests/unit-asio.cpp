@@ -1,5 +1,6 @@
 // <ipc/asio.hpp>: ipc channels in an Asio io_context, each fed or drained by
-// another process: a shared-memory ring on sync::eventfd, Unix stream
+// another process: a shared-memory ring on sync::eventfd, the default
+// shm_channel (sync::futex) opened by name by an exec'd program, Unix stream
 // sockets, a POSIX queue, signals, a timer and a listener; callbacks,
 // use_future and (where the compiler has them) coroutines; cancellation
 // that loses no message and leaves the ring disarmed; many channels in one
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "peer_program.hpp"
 #include "ring_support.hpp"
 #include "support.hpp"
 
@@ -666,4 +668,145 @@ TEST_CASE("asio: attaching registers the descriptor once and leaves it open; err
     a.async_recv(v, [&](std::error_code ec) { got = ec, done = true; });
     REQUIRE(run_until(io, [&] { return done; }, 5s));
     CHECK(got == ipc::errc::not_connected);
+}
+
+// ---- the default shm_channel (sync::futex), opened by name by an exec'd program ----
+
+namespace {
+
+using futex_region = ipc::transport::posix_shm<ipc::ring::spsc<long>>;
+using futex_channel = ipc::shm_channel<long>;
+static_assert(std::is_same_v<futex_channel::sync_type, ipc::sync::futex>);
+
+// Two rings made by name: `to` carries test -> peer, `from` peer -> test.
+struct futex_rings {
+    remover<futex_region> to, from;
+    explicit futex_rings(const std::string& tag) : to{unique_name(tag + "-to")}, from{unique_name(tag + "-from")} {
+        (void)futex_region::create(to.name, 8);
+        (void)futex_region::create(from.name, 8);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("asio + futex ring: an exec'd program opens the rings by name; round trips, a burst both ways, then its leaving") {
+    futex_rings r("asio-fx");
+    auto tx = futex_channel::open(r.to.name);
+    auto rx = futex_channel::open(r.from.name);
+    // Long: the close at the end must come by the doorbell, not by a peer check.
+    rx.transport().peer_check_interval(60s);
+    peer_program peer({"echo", r.to.name, r.from.name, "20"});
+    net::io_context io;
+    attached out(io, tx);
+    attached in(io, rx);
+
+    // Round trips, each side parked (the peer in its poller, this one in the
+    // io_context); every tenth after a pause, so the peer is surely asleep.
+    long sent = 0, got = 0;
+    for (long i = 1; i <= 100; ++i) {
+        if (i % 10 == 0) std::this_thread::sleep_for(10ms);
+        sent = i;
+        std::error_code se{make_error_code(ipc::errc::would_block)}, re{se};
+        bool sd = false, rd = false;
+        out.async_send(sent, [&](std::error_code ec) { se = ec, sd = true; });
+        in.async_recv(got, [&](std::error_code ec) { re = ec, rd = true; });
+        REQUIRE(run_until(io, [&] { return sd && rd; }, 5s));
+        REQUIRE_FALSE(se);
+        REQUIRE_FALSE(re);
+        CHECK(got == i);
+    }
+
+    // A burst far larger than both rings (8 slots): both directions wait for
+    // room or messages in the same io_context.
+    constexpr long first = 1000, burst = 2000;
+    long next_out = first, next_in = first;
+    std::error_code err;
+    std::function<void()> send_next = [&] {
+        if (next_out == first + burst || err) return;
+        sent = next_out;
+        out.async_send(sent, [&](std::error_code ec) {
+            if (ec) err = ec;
+            ++next_out;
+            send_next();
+        });
+    };
+    std::function<void()> recv_next = [&] {
+        in.async_recv(got, [&](std::error_code ec) {
+            if (ec) err = ec;
+            if (ec) return;
+            CHECK(got == next_in);
+            if (++next_in < first + burst) recv_next();
+        });
+    };
+    send_next();
+    recv_next();
+    REQUIRE(run_until(io, [&] { return next_in == first + burst || bool(err); }, 20s));
+    CHECK_FALSE(err);
+    CHECK(next_out == first + burst);
+    CHECK(tx.transport().waiters(ipc::direction::send).load() == 0);
+    CHECK(rx.transport().waiters(ipc::direction::recv).load() == 0);
+
+    // The peer leaves while this side waits: peer_closed, by its doorbell.
+    std::error_code closed_ec;
+    bool done = false;
+    const auto t0 = clk::now();
+    in.async_recv(got, [&](std::error_code ec) { closed_ec = ec, done = true; });
+    sent = -1;
+    out.async_send(sent, [&](std::error_code ec) { CHECK_FALSE(ec); });
+    REQUIRE(run_until(io, [&] { return done; }, 10s));
+    CHECK(closed_ec == ipc::errc::peer_closed);
+    CHECK(clk::now() - t0 < 5s);
+    CHECK(peer.wait() == 0);
+    CHECK(rx.transport().waiters(ipc::direction::recv).load() == 0);
+}
+
+TEST_CASE("asio + futex ring: the exec'd peer SIGKILLed while this side waits completes the receive with peer_dead") {
+    futex_rings r("asio-fx-kill");
+    auto tx = futex_channel::open(r.to.name);
+    auto rx = futex_channel::open(r.from.name);
+    constexpr auto interval = 100ms;
+    rx.transport().peer_check_interval(interval);
+    net::io_context io;
+    attached in(io, rx);
+    peer_program peer({"echo", r.to.name, r.from.name, "20"});
+    // One round trip, so that the peer is attached as the sender of `from`.
+    const long seven = 7;
+    long v = 0;
+    std::error_code got{make_error_code(ipc::errc::would_block)};
+    bool done = false;
+    {
+        attached out(io, tx);
+        out.async_send(seven, [](std::error_code ec) { CHECK_FALSE(ec); });
+        in.async_recv(v, [&](std::error_code ec) { got = ec, done = true; });
+        REQUIRE(run_until(io, [&] { return done; }, 5s));
+        REQUIRE_FALSE(got);
+        CHECK(v == seven);
+    }
+    done = false;
+    in.async_recv(v, [&](std::error_code ec) { got = ec, done = true; });
+    CHECK_FALSE(run_until(io, [&] { return done; }, 50ms));  // parked: the peer is alive and silent
+    ::kill(peer.pid(), SIGKILL);
+    CHECK(peer.wait() == -SIGKILL);
+    const auto t0 = clk::now();
+    REQUIRE(run_until(io, [&] { return done; }, 10s));
+    CHECK(got == ipc::errc::peer_dead);
+    // One interval from the last check at most; slack for a loaded machine.
+    CHECK(clk::now() - t0 < interval + 900ms);
+    CHECK(rx.transport().waiters(ipc::direction::recv).load() == 0);
+}
+
+TEST_CASE("asio + futex ring: an end the ring cannot take (a second receiver of an spsc ring) completes with in_use, not a wait") {
+    remover<futex_region> name{unique_name("asio-fx-busy")};
+    (void)futex_region::create(name.name, 8);
+    auto first = futex_channel::open(name.name);
+    long v = 0;
+    REQUIRE(first.try_recv(v) == ipc::status::would_block);  // takes the receiving end
+    auto second = futex_channel::open(name.name);
+    net::io_context io;
+    attached a(io, second);
+    std::error_code got;
+    bool done = false;
+    a.async_recv(v, [&](std::error_code ec) { got = ec, done = true; });
+    REQUIRE(run_until(io, [&] { return done; }, 5s));
+    CHECK(got == ipc::errc::in_use);
 }

@@ -5,20 +5,17 @@
 #include <ipc/channel.hpp>
 #include <ipc/poller.hpp>
 
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "peer_program.hpp"
 #include "ring_support.hpp"
 #include "shared_memory.hpp"
-
-extern char** environ;
 
 namespace {
 
@@ -39,47 +36,6 @@ struct rings {
         (void)region::create(to.name, 8);
         (void)region::create(from.name, 8);
     }
-};
-
-// tests/poller_peer.cpp, started with posix_spawn: it shares nothing with
-// this process but the rings' names.
-class peer_program {
-public:
-    explicit peer_program(std::vector<std::string> args) {
-        args.insert(args.begin(), IPC_POLLER_PEER);
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        REQUIRE(::posix_spawn(&pid_, argv[0], nullptr, nullptr, argv.data(), environ) == 0);
-    }
-    peer_program(const peer_program&) = delete;
-    peer_program& operator=(const peer_program&) = delete;
-    ~peer_program() {
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            ::waitpid(pid_, nullptr, 0);
-        }
-    }
-    pid_t pid() const noexcept { return pid_; }
-    // Exit code, -signal, or child_timed_out (then killed).
-    int wait(std::chrono::milliseconds timeout = 20s) {
-        const auto until = clk::now() + timeout;
-        int st = 0;
-        while (::waitpid(pid_, &st, WNOHANG) == 0) {
-            if (clk::now() >= until) {
-                ::kill(pid_, SIGKILL);
-                ::waitpid(pid_, nullptr, 0);
-                pid_ = -1;
-                return child_timed_out;
-            }
-            std::this_thread::sleep_for(1ms);
-        }
-        pid_ = -1;
-        return WIFEXITED(st) ? WEXITSTATUS(st) : -WTERMSIG(st);
-    }
-
-private:
-    pid_t pid_ = -1;
 };
 
 // Waits in p (bounded) until registration `key` reports; returns what it said.

@@ -18,7 +18,11 @@
 //   - a channel whose transport has a descriptor (pipe, FIFO, Unix and inet
 //     sockets, POSIX mq, eventfd, signal channels): async_recv, async_send;
 //   - a shared-memory ring channel whose sync policy meets
-//     ipc::sync::pollable (parks with arm(), its native_handle(d), disarm());
+//     ipc::sync::pollable (parks with arm(), its native_handle(d), disarm()):
+//     the default sync::futex (its doorbell, so a ring opened by name by an
+//     unrelated program), or sync::eventfd. A policy's prepare(t, d, ec) is
+//     called at attach time for a one-way end, else at the first operation
+//     in each direction, and its error is reported there;
 //   - a listener: async_accept, completing with the connected transport;
 //   - ipc::shutdown_signal: async_wait, with the signal number;
 //   - ipc::timer: async_wait, with the number of expirations taken.
@@ -67,9 +71,9 @@ template <class Source, class Executor = net::any_io_executor>
 class attached {
     static_assert(detail::asio_source<Source>,
                   "ipc::asio::attached takes a channel with a descriptor (pipe, FIFO, socket, POSIX mq, eventfd, "
-                  "signal), a shared-memory ring on a pollable sync policy (sync::eventfd), a listener, "
-                  "ipc::shutdown_signal or ipc::timer; a System V queue, or a ring on spin, futex, semaphores or none, "
-                  "has nothing an event loop can wait on (use a POSIX queue, or sync::eventfd)");
+                  "signal), a shared-memory ring on a pollable sync policy (sync::futex, the default, or "
+                  "sync::eventfd), a listener, ipc::shutdown_signal or ipc::timer; a System V queue, or a ring on "
+                  "spin, semaphores or none, has nothing an event loop can wait on (use a POSIX queue, or sync::futex)");
     using state = detail::asio_state<Source, Executor>;
 
 public:
@@ -165,6 +169,10 @@ private:
         st_->weak_self = st_;
         if constexpr (!state::ring) {
             if (!st_->assign(s.native_handle(), 0, ec)) st_.reset();
+        } else if constexpr (Source::can_recv != Source::can_send) {
+            // A one-way end registers now. An end that may do both takes its
+            // role at its first operation, which prepares (and reports) then.
+            if (!st_->prepare(Source::can_recv ? direction::recv : direction::send, ec)) st_.reset();
         }
     }
     void close() noexcept {

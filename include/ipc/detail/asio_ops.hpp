@@ -155,10 +155,22 @@ struct asio_state {
         return true;
     }
 
+    // A policy that registers with the region (sync::futex: its doorbell and
+    // this end's peer slot) says here why it cannot, not as a wait never woken.
+    bool prepare(direction d, std::error_code& ec) {
+        if constexpr (ring) {
+            auto& policy = src->sync_policy();
+            if constexpr (requires { { policy.prepare(src->transport(), d, ec) } -> std::same_as<bool>; })
+                return policy.prepare(src->transport(), d, ec);
+        }
+        return true;
+    }
+
     // A ring's doorbell descriptors come from its sync policy, at the first
     // wait in each direction (a policy may make them late).
     bool ring_desc(direction d, std::error_code& ec) {
         if (desc_for(d).is_open()) return true;
+        if (!prepare(d, ec)) return false;
         auto& ch = *src;
         const int fd = ch.sync_policy().native_handle(d);
         if (fd < 0) {
