@@ -546,6 +546,29 @@ TEST_CASE("rpc: over a pair of pipes to a forked child") {
     CHECK(server.wait() == child_ok);
 }
 
+TEST_CASE("rpc: serve_link on one accepted socket returns when its client closes") {
+    temp_dir dir;
+    const std::string path = dir / "one.sock";
+    auto listener = rpc::listen_unix(path);
+    child server([&] {
+        auto s = listener.accept_for(5s);
+        if (!s) return 2;
+        rpc::unix_link link(std::move(*s));
+        auto srv = make_server();
+        return srv.serve_link(link) == ipc::status::closed ? 0 : 1;
+    });
+    {
+        auto c = rpc::connect_unix(path);
+        listener = {};
+        CHECK(c.call<ExampleReply>("Coordinator.Example", ExampleArgs{99}).Y == 100);
+        auto a = c.call_async<std::string>("Echo.String", std::string("one"));
+        auto b = c.call_async<int>("Slow.Sleep", 1);
+        CHECK(a.get() == "one!");
+        CHECK(b.get() == 1);
+    }
+    CHECK(server.wait() == child_ok);
+}
+
 TEST_CASE("rpc: an ipc::poller loop drives a client (native_handle + process_ready)") {
     unix_server s;
     auto c = rpc::connect_unix(s.path);

@@ -139,8 +139,8 @@ public:
         serve_pool(l, static_cast<detail::no_stop*>(nullptr), o);
     }
 
-    // One client over one link (a shared-memory or pipe link), until it
-    // closes (closed, peer_dead) or `stop` is readable (ok).
+    // One client over one link (a shared-memory or pipe link, or an accepted
+    // socket's), until it closes (closed, peer_dead) or `stop` is readable (ok).
     template <class Link, class Stop>
     status serve_link(Link& link, Stop& stop) {
         return link_loop(link, &stop);
@@ -243,7 +243,10 @@ private:
                 if (detail::readable_now(stop->native_handle())) return status::ok;
             std::error_code ec;
             // Woken every 50 ms to look at `stop` (a ring's futex cannot wait on a descriptor too).
-            const status s = link.recv(in, deadline::after(std::chrono::milliseconds(50)), ec);
+            // Without one, a socket waits in read() itself: one system call a call, not poll then read
+            // (a ring keeps its timed wait: its peer's death is noticed between waits).
+            constexpr bool block = std::is_same_v<Stop, detail::no_stop> && requires { link.socket(); };
+            const status s = link.recv(in, block ? deadline::never() : deadline::after(std::chrono::milliseconds(50)), ec);
             if (s == status::timed_out) continue;
             if (s == status::failed) {
                 // A frame the framing refuses (over max_frame_size): say so, then hang up.
