@@ -36,6 +36,8 @@ BEGIN, END = "<!-- guide.py: begin -->", "<!-- guide.py: end -->"
 #   crash    what the other side sees when a peer process dies (SIGKILL, crash)
 #   poll     waitable with poll/epoll beside other descriptors
 #   name     needs a name in the file system (and so cleanup, and permissions)
+CALL_PEERS = {"peer.grpc", "peer.capnp_rpc", "peer.zmq_reqrep"}  # request/reply: see `ipc_bench --filter rpc`
+
 MECHANISMS = [
     # label, case, use (API, header), bounds, hosts, crash, poll, name, fits
     ("pipe", "ipc.pipe.length_prefixed", "`fork_with`, `pipe_channel` (process.hpp, channel.hpp)",
@@ -101,7 +103,9 @@ def machine(bench):
 
 def measure(bench, quick, repeat):
     names = subprocess.run([bench, "--list"], capture_output=True, text=True, check=True).stdout.split()
-    peers = [n for n in names if n.startswith("peer.")]
+    # Message-passing peers only: the RPC peers (bench/calls.hpp) measure calls,
+    # which this table's "one way" column would misstate.
+    peers = [n for n in names if n.startswith("peer.") and n not in CALL_PEERS]
     cases = [m[1] for m in MECHANISMS if m[1]] + peers
     missing = [c for c in cases if c not in names]
     if missing:
@@ -189,7 +193,7 @@ def table(meta, rows_list):
     for label, case, use, bounds, hosts, crash, poll, name, fits in MECHANISMS:
         nums = numbers(rows, case, notes) if case else ["not measured"] + [""] * 5
         out.append("| " + " | ".join([label, *nums, bounds, hosts, crash, poll, name, fits, use]) + " |")
-    peers = sorted({r["case"] for r in rows_list if r["case"].startswith("peer.")})
+    peers = sorted({r["case"] for r in rows_list if r["case"].startswith("peer.") and r["case"] not in CALL_PEERS})
     if peers:
         out += ["", "Other libraries, same machine, same harness:", "",
                 "| library | round trip 8 B | 4 KiB | 64 KiB | one way 8 B | 4 KiB | 64 KiB |", "|" + "---|" * 7]
