@@ -11,7 +11,7 @@ Runs ipc_bench over one case per mechanism (or reads a saved run) and writes
 With --doc FILE the table goes into FILE between the guide.py markers instead
 of guide-table.md.
 
-  bench/guide.py --bench build/test/bench/ipc_bench --repeat 5 --out docs --doc docs/guide.md
+  bench/guide.py --bench build/release/bench/ipc_bench --repeat 5 --out docs --doc docs/guide.md
   bench/guide.py --from docs/guide.jsonl --out /tmp/guide      # redraw from a saved run
   bench/guide.py --bench ... --quick --out /tmp/g              # a short run (CI); rough numbers
 """
