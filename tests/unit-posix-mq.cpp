@@ -16,26 +16,7 @@
 
 // The largest single allocation since a test reset it: a receive buffer
 // shows here (operator new is replaced for this test binary).
-namespace allocations {
-std::atomic<std::size_t> largest{0};
-}
-// g++ 12 at -O3 sees std::free under a delete whose new it inlined from
-// libstdc++ and calls them mismatched; both are this file's, so they match.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void* operator new(std::size_t n) {
-    std::size_t seen = allocations::largest.load(std::memory_order_relaxed);
-    while (n > seen && !allocations::largest.compare_exchange_weak(seen, n, std::memory_order_relaxed)) {}
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "counting_new.hpp"
 
 namespace {
 

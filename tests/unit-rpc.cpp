@@ -15,25 +15,7 @@
 
 // Heap allocations made by this process (operator new is replaced for this
 // test binary): a call on the fast path makes none, on either side.
-namespace allocations {
-std::atomic<std::uint64_t> count{0};
-}
-// g++ 12 at -O3 sees std::free under a delete whose new it inlined from
-// libstdc++ and calls them mismatched; both are this file's, so they match.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-#endif
-void* operator new(std::size_t n) {
-    allocations::count.fetch_add(1, std::memory_order_relaxed);
-    if (void* p = std::malloc(n ? n : 1)) return p;
-    throw std::bad_alloc();
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
+#include "counting_new.hpp"
 
 using namespace ipc_test;
 namespace rpc = ipc::rpc;
