@@ -80,4 +80,15 @@ struct named_setup {
     };
 };
 
+// Two named rings of 8 slots for a test and an exec'd peer (tests/poller_peer.cpp):
+// `to` carries test -> peer, `from` peer -> test.
+template <class Region>
+struct ring_pair {
+    remover<Region> to, from;
+    explicit ring_pair(const std::string& tag) : to{unique_name(tag + "-to")}, from{unique_name(tag + "-from")} {
+        (void)Region::create(to.name, 8);
+        (void)Region::create(from.name, 8);
+    }
+};
+
 }  // namespace ipc_test

@@ -678,14 +678,7 @@ using futex_region = ipc::transport::posix_shm<ipc::ring::spsc<long>>;
 using futex_channel = ipc::shm_channel<long>;
 static_assert(std::is_same_v<futex_channel::sync_type, ipc::sync::futex>);
 
-// Two rings made by name: `to` carries test -> peer, `from` peer -> test.
-struct futex_rings {
-    remover<futex_region> to, from;
-    explicit futex_rings(const std::string& tag) : to{unique_name(tag + "-to")}, from{unique_name(tag + "-from")} {
-        (void)futex_region::create(to.name, 8);
-        (void)futex_region::create(from.name, 8);
-    }
-};
+using futex_rings = ring_pair<futex_region>;
 
 }  // namespace
 

@@ -29,14 +29,7 @@ using ring_channel = ipc::shm_channel<long>;  // sync::futex, the default
 static_assert(std::is_same_v<ring_channel::sync_type, ipc::sync::futex>);
 static_assert(ipc::sync::pollable<ipc::sync::futex, region>);
 
-// Two rings made by the test: `to` carries test -> peer, `from` peer -> test.
-struct rings {
-    remover<region> to, from;
-    explicit rings(const std::string& tag) : to{unique_name(tag + "-to")}, from{unique_name(tag + "-from")} {
-        (void)region::create(to.name, 8);
-        (void)region::create(from.name, 8);
-    }
-};
+using rings = ring_pair<region>;
 
 // Waits in p (bounded) until registration `key` reports; returns what it said.
 ready wait_for_key(ipc::poller& p, std::uint64_t key, std::chrono::milliseconds limit = 5s) {
