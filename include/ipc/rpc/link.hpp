@@ -64,11 +64,14 @@ public:
     status send(const detail::frame_buffer& f, const deadline& dl, std::error_code& ec) {
         ec.clear();
         if (tx_broken_) return failed_broken(ec);
-        if (f.bytes.size() > max_frame_size) {
-            ec = ipc::detail::explain(make_error_code(ipc::errc::message_too_large), "rpc frame of %zu bytes is over the limit of %zu",
-                                      f.bytes.size(), max_frame_size);
-            return status::failed;
+        // Frames send_or_queue kept go first: bytes of two frames never interleave.
+        while (has_queued()) {
+            const status q = flush(ec);
+            if (q == status::ok) break;
+            if (q != status::would_block) return q;
+            if (!ipc::detail::wait_fd(sock_.native_handle(), POLLOUT, dl, ec)) return expired(ec);
         }
+        if (over_limit(f, ec)) return status::failed;
         std::array<std::byte, prefix_size> prefix;
         const auto n = static_cast<std::uint32_t>(f.bytes.size());
         for (std::size_t i = 0; i < prefix_size; ++i) prefix[i] = static_cast<std::byte>(n >> (8 * i));
@@ -146,20 +149,24 @@ public:
         }
     }
 
-    // For a server that must not wait on one slow reader: sends what the
-    // socket takes now and keeps the rest for flush() when the socket is
-    // writable. The server reads nothing more from that client meanwhile,
-    // so at most one frame is ever kept.
+    // For a side that must not wait on its peer (the server on a slow
+    // reader, a client in an event loop): sends what the socket takes now
+    // and keeps the rest for flush() when the socket is writable. The server
+    // reads nothing more from that client meanwhile, so it keeps at most one
+    // frame; a client may queue several, behind each other.
     status send_or_queue(const detail::frame_buffer& f, std::error_code& ec) {
         ec.clear();
+        std::size_t written = 0;
         if (queued_.size() == qoff_) {
             const status s = send(f, deadline::immediate(), ec);
             if (s != status::would_block && !(s == status::failed && tx_broken_ && ec == ipc::errc::would_block)) return s;
             // Nothing, or part, went out: queue the rest (send() counted what it wrote).
             tx_broken_ = false;
             ec.clear();
+            written = last_written_;
+        } else if (over_limit(f, ec)) {
+            return status::failed;
         }
-        const std::size_t written = last_written_;
         std::array<std::byte, prefix_size> prefix;
         const auto n = static_cast<std::uint32_t>(f.bytes.size());
         for (std::size_t i = 0; i < prefix_size; ++i) prefix[i] = static_cast<std::byte>(n >> (8 * i));
@@ -215,6 +222,12 @@ private:
         if (ec == ipc::errc::timed_out) { ec.clear(); return status::timed_out; }
         if (ec == ipc::errc::would_block) { ec.clear(); return status::would_block; }
         return status::failed;
+    }
+    static bool over_limit(const detail::frame_buffer& f, std::error_code& ec) {
+        if (f.bytes.size() <= max_frame_size) return false;
+        ec = ipc::detail::explain(make_error_code(ipc::errc::message_too_large), "rpc frame of %zu bytes is over the limit of %zu", f.bytes.size(),
+                                  max_frame_size);
+        return true;
     }
     status failed_broken(std::error_code& ec) const noexcept {
         ec = ipc::detail::explain(make_error_code(ipc::errc::bad_message), "rpc link: this direction lost its framing after an earlier failure");
