@@ -16,8 +16,11 @@
 // a client that disconnects mid-call, or sends garbage, loses its own
 // connection and nobody else's, and one that stops reading its replies
 // waits alone (the loop never blocks on a client). With options{.processes = N} it forks N - 1
-// more processes accepting from the same listener, so a slow handler holds
-// up only the connections of the process running it.
+// more processes accepting from the same listener, and with {.threads = N}
+// it starts N - 1 more threads (in each process) doing the same, so a slow
+// handler holds up only the connections of the process or thread running
+// it. With threads, handlers run on several threads at once: they must be
+// safe to call from several threads (a handler guards its own state).
 #pragma once
 
 #include <signal.h>
@@ -35,6 +38,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -78,6 +82,7 @@ inline bool readable_now(int fd) noexcept {
 // complete before a default argument uses them).
 struct serve_options {
     unsigned processes = 1;                                             // serving processes (N - 1 forked)
+    unsigned threads = 1;                                               // serving threads in each process (N - 1 started)
     std::chrono::milliseconds reply_timeout = std::chrono::seconds(5);  // seqpacket: a reply not taken by then drops the client
 };
 
@@ -262,7 +267,7 @@ private:
 
     template <class Listener, class Stop>
     void serve_pool(Listener& l, Stop* stop, const options& o) {
-        if (o.processes <= 1) return serve_loop(l, stop, -1, o);
+        if (o.processes <= 1) return serve_threads(l, stop, -1, o);
         // The workers watch a pipe instead of `stop` (a shutdown_signal's
         // signal must reach this process, not be taken by a child); it
         // reads end of file when this process closes it or dies.
@@ -275,7 +280,7 @@ private:
                 quit.writer.close();
                 int code = 0;
                 try {
-                    serve_loop(l, static_cast<detail::no_stop*>(nullptr), quit.reader.native_handle(), o);
+                    serve_threads(l, static_cast<detail::no_stop*>(nullptr), quit.reader.native_handle(), o);
                 } catch (...) {
                     code = 1;
                 }
@@ -302,7 +307,41 @@ private:
                 }
             }
         } r{kids, quit.writer};
-        serve_loop(l, stop, -1, o);
+        serve_threads(l, stop, -1, o);
+    }
+
+    // This thread's loop and o.threads - 1 more, each with its own poller
+    // and connections, accepting from the same listener: a slow handler holds
+    // up only the connections of the thread running it. The others watch a
+    // pipe this thread closes when its loop ends (`stop`, `quit_fd`, or an
+    // exception); a loop that failed has its exception thrown here after all joined.
+    template <class Listener, class Stop>
+    void serve_threads(Listener& l, Stop* stop, int quit_fd, const options& o) {
+        if (o.threads <= 1) return serve_loop(l, stop, quit_fd, o);
+        auto quit = transport::make_pipe();
+        std::vector<std::exception_ptr> failures(o.threads - 1);
+        {
+            std::vector<std::thread> workers;
+            struct joiner {
+                std::vector<std::thread>& workers;
+                transport::pipe_writer& w;
+                ~joiner() {
+                    w.close();
+                    for (std::thread& t : workers) t.join();
+                }
+            } j{workers, quit.writer};
+            for (std::exception_ptr& failure : failures)
+                workers.emplace_back([this, &l, &o, &failure, fd = quit.reader.native_handle()] {
+                    try {
+                        serve_loop(l, static_cast<detail::no_stop*>(nullptr), fd, o);
+                    } catch (...) {
+                        failure = std::current_exception();
+                    }
+                });
+            serve_loop(l, stop, quit_fd, o);
+        }
+        for (const std::exception_ptr& failure : failures)
+            if (failure) std::rethrow_exception(failure);
     }
 
     template <class Listener, class Stop>
