@@ -330,10 +330,17 @@ private:
         h.id = next_id_;
         h.request_tag = ring::type_tag<A>;
         h.reply_tag = ring::type_tag<R>;
-        if (!detail::encode(tx_, h, method, args, ec)) return status::failed;
         status s = status::failed;
-        if constexpr (queueing) s = dl.is_immediate() ? link_.send_or_queue(tx_, ec) : link_.send(tx_, dl, ec);
-        else s = link_.send(tx_, dl, ec);
+        if constexpr (queueing && contiguous_codec<A>) {
+            // The arguments' bytes go out from where they are, behind the header (one gather write).
+            const std::span<const std::byte> payload = codec<A>::bytes(args);
+            if (!detail::prepare_head(tx_, h, method, payload.size(), ec)) return status::failed;
+            s = dl.is_immediate() ? link_.send_or_queue(tx_.bytes, payload, ec) : link_.send(tx_.bytes, payload, dl, ec);
+        } else {
+            if (!detail::encode(tx_, h, method, args, ec)) return status::failed;
+            if constexpr (queueing) s = dl.is_immediate() ? link_.send_or_queue(tx_, ec) : link_.send(tx_, dl, ec);
+            else s = link_.send(tx_, dl, ec);
+        }
         if (s != status::ok) {
             // A frame cut short (or a dead peer) leaves the stream unusable.
             if (s != status::timed_out) end(s, ec);

@@ -71,6 +71,19 @@ struct handler_traits<R (*)(A)> {
 // serve() without a stop source.
 struct no_stop {};
 
+// The next frame of a link: where the link read it if it can say (a stream
+// socket's buffer, valid until the next receive), else copied into `in`.
+template <class Link>
+status recv_frame(Link& link, frame_buffer& in, std::span<const std::byte>& frame, const deadline& dl, std::error_code& ec) {
+    if constexpr (requires { link.recv_view(frame, dl, ec); }) {
+        return link.recv_view(frame, dl, ec);
+    } else {
+        const status s = link.recv(in, dl, ec);
+        frame = in.bytes;
+        return s;
+    }
+}
+
 // Is a descriptor readable right now (a stop source polled between waits)?
 inline bool readable_now(int fd) noexcept {
     pollfd p{fd, POLLIN, 0};
@@ -251,7 +264,8 @@ private:
             // Without one, a socket waits in read() itself: one system call a call, not poll then read
             // (a ring keeps its timed wait: its peer's death is noticed between waits).
             constexpr bool block = std::is_same_v<Stop, detail::no_stop> && requires { link.socket(); };
-            const status s = link.recv(in, block ? deadline::never() : deadline::after(std::chrono::milliseconds(50)), ec);
+            std::span<const std::byte> frame;
+            const status s = detail::recv_frame(link, in, frame, block ? deadline::never() : deadline::after(std::chrono::milliseconds(50)), ec);
             if (s == status::timed_out) continue;
             if (s == status::failed) {
                 // A frame the framing refuses (over max_frame_size): say so, then hang up.
@@ -260,7 +274,7 @@ private:
                 return s;
             }
             if (s != status::ok) return s;
-            const bool keep = answer(in.bytes, out, greeted);
+            const bool keep = answer(frame, out, greeted);
             if (link.send(out, deadline::after(std::chrono::seconds(5)), ec) != status::ok || !keep) return status::closed;
         }
     }
@@ -427,7 +441,8 @@ private:
     bool drain(Conn& c, detail::frame_buffer& in, detail::frame_buffer& out, const options& o) const {
         for (;;) {
             std::error_code ec;
-            const status s = c.link.recv(in, deadline::immediate(), ec);
+            std::span<const std::byte> frame;
+            const status s = detail::recv_frame(c.link, in, frame, deadline::immediate(), ec);
             if (s == status::would_block) return true;
             if (s == status::failed) {
                 answer_error(out, 0, ec, "%s", std::string(ipc::last_error_detail(ec)).c_str());
@@ -435,7 +450,7 @@ private:
                 return false;
             }
             if (s != status::ok) return false;
-            const bool keep = answer(in.bytes, out, c.greeted);
+            const bool keep = answer(frame, out, c.greeted);
             if constexpr (requires { c.link.has_queued(); }) {
                 if (c.link.send_or_queue(out, ec) != status::ok || !keep) return false;
                 if (c.link.has_queued()) return true;  // read no more until the client takes its replies
