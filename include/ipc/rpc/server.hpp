@@ -84,6 +84,25 @@ status recv_frame(Link& link, frame_buffer& in, std::span<const std::byte>& fram
     }
 }
 
+// Receives or sends within a time: a split link (rings, pipes) through its
+// channel's _for call, whose clock starts only if it has to wait (a ring
+// whose peer keeps up then reads no clock), others with a deadline.
+template <class Link>
+status recv_within(Link& link, frame_buffer& in, std::span<const std::byte>& frame, std::chrono::milliseconds d, std::error_code& ec) {
+    if constexpr (requires { link.receiver().recv_for(in, d, ec); }) {
+        const status s = link.receiver().recv_for(in, d, ec);
+        frame = in.bytes;
+        return s;
+    } else {
+        return recv_frame(link, in, frame, deadline::after(d), ec);
+    }
+}
+template <class Link>
+status send_within(Link& link, const frame_buffer& out, std::chrono::milliseconds d, std::error_code& ec) {
+    if constexpr (requires { link.sender().send_for(out, d, ec); }) return link.sender().send_for(out, d, ec);
+    else return link.send(out, deadline::after(d), ec);
+}
+
 // Is a descriptor readable right now (a stop source polled between waits)?
 inline bool readable_now(int fd) noexcept {
     pollfd p{fd, POLLIN, 0};
@@ -265,17 +284,18 @@ private:
             // (a ring keeps its timed wait: its peer's death is noticed between waits).
             constexpr bool block = std::is_same_v<Stop, detail::no_stop> && requires { link.socket(); };
             std::span<const std::byte> frame;
-            const status s = detail::recv_frame(link, in, frame, block ? deadline::never() : deadline::after(std::chrono::milliseconds(50)), ec);
+            const status s = block ? detail::recv_frame(link, in, frame, deadline::never(), ec)
+                                   : detail::recv_within(link, in, frame, std::chrono::milliseconds(50), ec);
             if (s == status::timed_out) continue;
             if (s == status::failed) {
                 // A frame the framing refuses (over max_frame_size): say so, then hang up.
                 answer_error(out, 0, ec, "%s", std::string(ipc::last_error_detail(ec)).c_str());
-                (void)link.send(out, deadline::after(std::chrono::seconds(1)), ec);
+                (void)detail::send_within(link, out, std::chrono::seconds(1), ec);
                 return s;
             }
             if (s != status::ok) return s;
             const bool keep = answer(frame, out, greeted);
-            if (link.send(out, deadline::after(std::chrono::seconds(5)), ec) != status::ok || !keep) return status::closed;
+            if (detail::send_within(link, out, std::chrono::seconds(5), ec) != status::ok || !keep) return status::closed;
         }
     }
 
