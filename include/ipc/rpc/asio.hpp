@@ -46,6 +46,7 @@ namespace ipc::detail {
 // What an attached client shares with its calls in flight.
 template <class Link, class Executor>
 struct rpc_asio_state {
+    using executor_type = Executor;
     using client_type = rpc::basic_client<Link>;
 
     // One call in flight: its timer is both its timeout and how the state
@@ -64,7 +65,8 @@ struct rpc_asio_state {
     rpc_asio_state(const Executor& e, client_type& c) : ex(e), client(&c), desc(e) {}
     ~rpc_asio_state() { close(); }
 
-    bool assign(std::error_code& ec) {
+    // Registers the client's descriptor.
+    bool init(std::error_code& ec) {
         const int fd = client->native_handle();
         if (fd < 0 || client->state() != status::ok) {
             ec = explain(make_error_code(errc::not_connected), "ipc::asio: the rpc client is not connected (descriptor %d)", fd);
@@ -255,49 +257,22 @@ namespace ipc::asio {
 // Movable; not for use from two threads at once (as Asio's own I/O objects).
 // The client and the io_context outlive it.
 template <class Link, class Executor>
-class attached<rpc::basic_client<Link>, Executor> {
+class attached<rpc::basic_client<Link>, Executor>
+    : public detail::attached_handle<attached<rpc::basic_client<Link>, Executor>, detail::rpc_asio_state<Link, Executor>, rpc::basic_client<Link>> {
     static_assert(rpc::basic_client<Link>::queueing,
                   "ipc::asio: rpc calls from an event loop run over a Unix stream or TCP client (rpc::connect_unix, "
                   "rpc::connect_tcp): a link whose descriptor can be waited on both ways");
-    using state = detail::rpc_asio_state<Link, Executor>;
+    using base = detail::attached_handle<attached, detail::rpc_asio_state<Link, Executor>, rpc::basic_client<Link>>;
+    friend base;
 
 public:
-    using executor_type = Executor;
-    using source_type = rpc::basic_client<Link>;
+    // attached(executor or io_context, client) registers the client's
+    // descriptor and throws ipc::error (a client not connected);
+    // attach(executor, client, ec) is its error_code twin. Destroying it, or
+    // cancel(), cancels every call in flight (operation_canceled; their replies are dropped).
+    using base::base;
 
-    // Registers the client's descriptor. Throws ipc::error (a client not connected).
-    attached(const executor_type& ex, source_type& c) {
-        std::error_code ec;
-        init(ex, c, ec);
-        detail::throw_if(ec, "ipc::asio::attached");
-    }
-    template <class Context>
-        requires std::is_convertible_v<Context&, net::execution_context&>
-    attached(Context& ctx, source_type& c) : attached(executor_type(ctx.get_executor()), c) {}
-    static attached attach(const executor_type& ex, source_type& c, std::error_code& ec) {
-        attached a;
-        a.init(ex, c, ec);
-        return a;
-    }
-
-    attached(attached&&) noexcept = default;
-    attached& operator=(attached&& o) noexcept {
-        if (this != &o) {
-            close();
-            st_ = std::move(o.st_);
-        }
-        return *this;
-    }
-    // Cancels every call in flight (handlers run later with operation_canceled).
-    ~attached() { close(); }
-
-    executor_type get_executor() const noexcept { return st_->ex; }
-    source_type& source() const noexcept { return *st_->client; }
-
-    // Cancels every call in flight: operation_canceled; their replies are dropped.
-    void cancel() noexcept {
-        if (st_) st_->cancel();
-    }
+    rpc::basic_client<Link>& source() const noexcept { return *st_->client; }
 
     // ---- calls: void(std::error_code, R) --------------------------------------
 
@@ -315,24 +290,14 @@ public:
     }
 
 private:
+    using base::st_;
     attached() = default;
-
-    void init(const executor_type& ex, source_type& c, std::error_code& ec) {
-        st_ = std::make_shared<state>(ex, c);
-        st_->weak_self = st_;
-        if (!st_->assign(ec)) st_.reset();
-    }
-    void close() noexcept {
-        if (st_) st_->close();
-    }
 
     template <class R, class A, class Token>
     auto start(std::string_view method, const A& args, const deadline& dl, Token&& token) {
         static_assert(decodable<R> && std::is_default_constructible_v<R>, "ipc::rpc: the reply type needs an ipc::codec and a default constructor");
         return net::async_compose<Token, void(std::error_code, R)>(detail::rpc_call_op<R, A, Link, Executor>(st_, method, args, dl), token, st_->ex);
     }
-
-    std::shared_ptr<state> st_;
 };
 
 // The same calls as free functions, for those who read them so:
