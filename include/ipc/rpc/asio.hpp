@@ -24,10 +24,9 @@
 // not take at once goes out when it is writable. The method name and the
 // arguments are read when the operation starts (at once for callbacks and
 // use_future, at co_await for use_awaitable) and need live only until then.
-// The client is the attached object's alone while it is attached (its
-// blocking calls, from the same thread, wait for queued calls' bytes to go first).
-// Over a Unix stream or TCP client: those are the links with a descriptor
-// to wait on both ways.
+// While it is attached, call through the attached object only (a blocking
+// call would file replies the event loop is not told about). Over a Unix
+// stream or TCP client: the links with one descriptor to wait on both ways.
 #pragma once
 
 #include <algorithm>
