@@ -428,8 +428,12 @@ TEST_CASE("rpc: a client that does not read its replies holds up nobody") {
     }
 }
 
-TEST_CASE("rpc: a pool of serving processes: a slow handler does not block other clients") {
-    unix_server s(rpc::server::options{.processes = 2});
+TEST_CASE("rpc: a pool of serving processes or threads: a slow handler does not block other clients") {
+    rpc::server::options o;
+    SUBCASE("two processes") { o.processes = 2; }
+    SUBCASE("two threads") { o.threads = 2; }
+    SUBCASE("two processes of two threads") { o.processes = o.threads = 2; }
+    unix_server s(o);
     auto slow = rpc::connect_unix(s.path);
     auto p = slow.call_async<int>("Slow.Sleep", 1500);
     std::this_thread::sleep_for(100ms);  // the slow call is running in one process
@@ -440,6 +444,28 @@ TEST_CASE("rpc: a pool of serving processes: a slow handler does not block other
     CHECK(r.Y == 100);
     CHECK(ms_since(t0) < 1000);
     CHECK(p.get() == 1500);
+}
+
+TEST_CASE("rpc: a server of several threads stops when told, its threads joined") {
+    temp_dir dir;
+    const std::string path = dir / "rpc.sock";
+    auto l = rpc::listen_unix(path);
+    auto stop = ipc::transport::make_pipe();
+    child server([&] {
+        stop.writer.close();  // the parent's copy alone: closing it is the stop
+        auto srv = make_server();
+        srv.serve(l, stop.reader, {.threads = 3});
+        return 0;
+    });
+    stop.reader.close();
+    {
+        auto a = rpc::connect_unix(path);
+        auto b = rpc::connect_unix(path);
+        CHECK(a.call<ExampleReply>("Coordinator.Example", ExampleArgs{1}).Y == 2);
+        CHECK(b.call<ExampleReply>("Coordinator.Example", ExampleArgs{2}).Y == 3);
+    }
+    stop.writer.close();
+    CHECK(server.wait(5s) == child_ok);
 }
 
 TEST_CASE("rpc: over TCP, IPv4 and IPv6 loopback") {

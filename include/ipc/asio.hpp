@@ -68,57 +68,28 @@ namespace ipc::asio {
 // A source attached to an executor (see the top of this file). Movable; not
 // for use from two threads at once (as Asio's own I/O objects).
 template <class Source, class Executor = net::any_io_executor>
-class attached {
+class attached : public detail::attached_handle<attached<Source, Executor>, detail::asio_state<Source, Executor>, Source> {
     static_assert(detail::asio_source<Source>,
                   "ipc::asio::attached takes a channel with a descriptor (pipe, FIFO, socket, POSIX mq, eventfd, "
                   "signal), a shared-memory ring on a pollable sync policy (sync::futex, the default, or "
                   "sync::eventfd), a listener, ipc::shutdown_signal or ipc::timer; a System V queue, or a ring on "
                   "spin, semaphores or none, has nothing an event loop can wait on (use a POSIX queue, or sync::futex)");
-    using state = detail::asio_state<Source, Executor>;
+    using base = detail::attached_handle<attached, detail::asio_state<Source, Executor>, Source>;
+    friend base;
 
 public:
-    using executor_type = Executor;
-    using source_type = Source;
+    using typename base::executor_type;
     // Channels only: the message type and the transport's per-message options.
     using value_type = typename detail::asio_types<Source>::value;
     using recv_info = typename detail::asio_types<Source>::info;
     using send_options = typename detail::asio_types<Source>::options;
 
-    // Registers the source's descriptor (a ring's: at its first wait). Throws ipc::error.
-    attached(const executor_type& ex, Source& s) {
-        std::error_code ec;
-        init(ex, s, ec);
-        detail::throw_if(ec, "ipc::asio::attached");
-    }
-    template <class Context>
-        requires std::is_convertible_v<Context&, net::execution_context&>
-    attached(Context& ctx, Source& s) : attached(executor_type(ctx.get_executor()), s) {}
-    // The error_code twin of the constructors.
-    static attached attach(const executor_type& ex, Source& s, std::error_code& ec) {
-        attached a;
-        a.init(ex, s, ec);
-        return a;
-    }
+    // attached(executor or io_context, source) registers the source's
+    // descriptor (a ring's: at its first wait) and throws ipc::error;
+    // attach(executor, source, ec) is its error_code twin.
+    using base::base;
 
-    attached(attached&&) noexcept = default;
-    attached& operator=(attached&& o) noexcept {
-        if (this != &o) {
-            close();
-            st_ = std::move(o.st_);
-        }
-        return *this;
-    }
-    // Cancels what is pending (its handlers run later with operation_canceled)
-    // and unregisters the descriptor, which stays open.
-    ~attached() { close(); }
-
-    executor_type get_executor() const noexcept { return st_->ex; }
     Source& source() const noexcept { return *st_->src; }
-
-    // Cancels every pending operation on this source.
-    void cancel() noexcept {
-        if (st_) st_->cancel();
-    }
 
     // ---- channels: void(std::error_code) ------------------------------------
 
@@ -162,34 +133,21 @@ public:
     }
 
 private:
+    using base::st_;
     attached() = default;
-
-    void init(const executor_type& ex, Source& s, std::error_code& ec) {
-        st_ = std::make_shared<state>(ex, s);
-        st_->weak_self = st_;
-        if constexpr (!state::ring) {
-            if (!st_->assign(s.native_handle(), 0, ec)) st_.reset();
-        } else if constexpr (Source::can_recv != Source::can_send) {
-            // A one-way end registers now. An end that may do both takes its
-            // role at its first operation, which prepares (and reports) then.
-            if (!st_->prepare(Source::can_recv ? direction::recv : direction::send, ec)) st_.reset();
-        }
-    }
-    void close() noexcept {
-        if (st_) st_->close();
-    }
 
     template <class Attempt, class Token>
     auto start(Attempt a, Token&& token) {
         return net::async_compose<Token, typename Attempt::signature>(detail::asio_op<Source, Executor, Attempt>(st_, std::move(a)),
                                                                token, st_->ex);
     }
-
-    std::shared_ptr<state> st_;
 };
 
 template <class Context, class Source>
     requires std::is_convertible_v<Context&, net::execution_context&>
 attached(Context&, Source&) -> attached<Source>;
+template <class Executor, class Source>
+    requires(!std::is_convertible_v<Executor&, net::execution_context&>)
+attached(const Executor&, Source&) -> attached<Source, Executor>;
 
 }  // namespace ipc::asio

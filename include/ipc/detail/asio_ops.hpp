@@ -128,8 +128,22 @@ struct asio_state {
         else return false;
     }();
 
+    using executor_type = Executor;
+
     asio_state(const Executor& e, Source& s) : ex(e), src(&s), desc{net::posix::stream_descriptor(e), net::posix::stream_descriptor(e)}, check(e) {}
     ~asio_state() { close(); }
+
+    // Registers the source's descriptor (a ring's: at its first wait).
+    bool init(std::error_code& ec) {
+        if constexpr (!ring) {
+            return assign(src->native_handle(), 0, ec);
+        } else if constexpr (Source::can_recv != Source::can_send) {
+            // A one-way end registers now. An end that may do both takes its
+            // role at its first operation, which prepares (and reports) then.
+            return prepare(Source::can_recv ? direction::recv : direction::send, ec);
+        }
+        return true;
+    }
 
     static std::size_t idx(direction d) noexcept { return d == direction::recv ? 0 : 1; }
 
@@ -271,6 +285,65 @@ struct asio_state {
     bool shared_fd = false;  // one doorbell descriptor for both directions
     bool checking = false;
     bool closed = false;
+};
+
+// What every ipc::asio::attached is: a handle on the state it shares with its
+// operations (which may outlive it), made by State::init, closed when the
+// handle goes. Derived is the attached class, for attach().
+template <class Derived, class State, class Source>
+class attached_handle {
+public:
+    using executor_type = typename State::executor_type;
+    using source_type = Source;
+
+    // Throws ipc::error if State::init fails.
+    attached_handle(const executor_type& ex, Source& s) {
+        std::error_code ec;
+        init(ex, s, ec);
+        throw_if(ec, "ipc::asio::attached");
+    }
+    template <class Context>
+        requires std::is_convertible_v<Context&, net::execution_context&>
+    attached_handle(Context& ctx, Source& s) : attached_handle(executor_type(ctx.get_executor()), s) {}
+    // The error_code twin of the constructors.
+    static Derived attach(const executor_type& ex, Source& s, std::error_code& ec) {
+        Derived a;
+        a.init(ex, s, ec);
+        return a;
+    }
+
+    attached_handle(attached_handle&&) noexcept = default;
+    attached_handle& operator=(attached_handle&& o) noexcept {
+        if (this != &o) {
+            close();
+            st_ = std::move(o.st_);
+        }
+        return *this;
+    }
+    // Cancels what is pending (its handlers run later with operation_canceled)
+    // and unregisters the descriptor, which stays open.
+    ~attached_handle() { close(); }
+
+    executor_type get_executor() const noexcept { return st_->ex; }
+    // Cancels every pending operation.
+    void cancel() noexcept {
+        if (st_) st_->cancel();
+    }
+
+protected:
+    attached_handle() = default;
+
+    std::shared_ptr<State> st_;
+
+private:
+    void init(const executor_type& ex, Source& s, std::error_code& ec) {
+        st_ = std::make_shared<State>(ex, s);
+        st_->weak_self = st_;
+        if (!st_->init(ec)) st_.reset();
+    }
+    void close() noexcept {
+        if (st_) st_->close();
+    }
 };
 
 // One operation: try, and on would_block park on the descriptor and try again.

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <chrono>
+#include <concepts>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -103,6 +104,8 @@ template <class Link>
 class basic_client {
 public:
     using link_type = Link;
+    // Can calls be queued for an event loop (call_queued)? Stream socket links can.
+    static constexpr bool queueing = requires(Link& l, const detail::frame_buffer& f, std::error_code& ec) { l.send_or_queue(f, ec); };
     template <class R>
     using pending_call = pending<R, Link>;
 
@@ -141,27 +144,23 @@ public:
     }
     template <class A, class R>
     status call(std::string_view method, const A& args, R& out) {
-        return checked(core(method, args, out, deadline::never(), last_ec_), method);
+        return timed(method, args, out, deadline::never());
     }
     template <class A, class R>
     status call(std::string_view method, const A& args, R& out, std::error_code& ec) {
-        return core(method, args, out, deadline::never(), ec);
+        return timed(method, args, out, deadline::never(), ec);
     }
-    template <class A, class R, class Rep, class Period>
-    status call_for(std::string_view method, const A& args, R& out, std::chrono::duration<Rep, Period> d) {
-        return checked(core(method, args, out, deadline::after(d), last_ec_), method);
+    // call_for and call_until take one optional std::error_code& last (the
+    // twin that does not throw), as call does.
+    template <class A, class R, class Rep, class Period, class... Ec>
+        requires(sizeof...(Ec) <= 1 && (std::same_as<Ec, std::error_code> && ...))
+    status call_for(std::string_view method, const A& args, R& out, std::chrono::duration<Rep, Period> d, Ec&... ec) {
+        return timed(method, args, out, deadline::after(d), ec...);
     }
-    template <class A, class R, class Rep, class Period>
-    status call_for(std::string_view method, const A& args, R& out, std::chrono::duration<Rep, Period> d, std::error_code& ec) {
-        return core(method, args, out, deadline::after(d), ec);
-    }
-    template <class A, class R, class Clock, class Dur>
-    status call_until(std::string_view method, const A& args, R& out, std::chrono::time_point<Clock, Dur> tp) {
-        return checked(core(method, args, out, deadline::until(tp), last_ec_), method);
-    }
-    template <class A, class R, class Clock, class Dur>
-    status call_until(std::string_view method, const A& args, R& out, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) {
-        return core(method, args, out, deadline::until(tp), ec);
+    template <class A, class R, class Clock, class Dur, class... Ec>
+        requires(sizeof...(Ec) <= 1 && (std::same_as<Ec, std::error_code> && ...))
+    status call_until(std::string_view method, const A& args, R& out, std::chrono::time_point<Clock, Dur> tp, Ec&... ec) {
+        return timed(method, args, out, deadline::until(tp), ec...);
     }
 
     // Sends the call and returns at once; the reply is waited for through the handle.
@@ -204,6 +203,36 @@ public:
         while (ended_ == status::ok && pump(deadline::immediate(), ec) == status::ok) ++n;
         if (ec == ipc::errc::would_block) ec.clear();
         return n;
+    }
+
+    // For an event loop that must never wait to send (ipc/rpc/asio.hpp), on a
+    // stream socket (Unix, TCP): sends the call with what the socket takes
+    // now and keeps the rest, to go out by flush() when native_handle() is
+    // writable. An empty handle if the call could not be queued (ec set, or
+    // the connection ended).
+    template <class R, class A>
+    pending<R, Link> call_queued(std::string_view method, const A& args, std::error_code& ec)
+        requires queueing
+    {
+        ec.clear();
+        std::uint64_t id = 0;
+        if (start<R>(method, args, id, deadline::immediate(), ec) != status::ok) return {};
+        return pending<R, Link>(this, id);
+    }
+    // Writes what call_queued kept, without waiting: ok (all out),
+    // would_block (some left), or the end of the connection (every pending call ends with it).
+    status flush(std::error_code& ec)
+        requires queueing
+    {
+        if (ended_ != status::ok) return ended(ec);
+        const status s = link_.flush(ec);
+        if (s != status::ok && s != status::would_block) end(s, ec);
+        return s;
+    }
+    bool has_queued() const noexcept
+        requires queueing
+    {
+        return link_.has_queued();
     }
 
     // ok while the connection is up; closed, peer_dead or failed once it ended.
@@ -273,6 +302,15 @@ private:
         return ipc::detail::explain(code, "%s", message_.c_str());
     }
 
+    template <class A, class R>
+    status timed(std::string_view method, const A& args, R& out, const deadline& dl) {
+        return checked(core(method, args, out, dl, last_ec_), method);
+    }
+    template <class A, class R>
+    status timed(std::string_view method, const A& args, R& out, const deadline& dl, std::error_code& ec) {
+        return core(method, args, out, dl, ec);
+    }
+
     template <class R, class A>
     status core(std::string_view method, const A& args, R& out, const deadline& dl, std::error_code& ec) {
         ec.clear();
@@ -292,8 +330,17 @@ private:
         h.id = next_id_;
         h.request_tag = ring::type_tag<A>;
         h.reply_tag = ring::type_tag<R>;
-        if (!detail::encode(tx_, h, method, args, ec)) return status::failed;
-        const status s = link_.send(tx_, dl, ec);
+        status s = status::failed;
+        if constexpr (queueing && contiguous_codec<A>) {
+            // The arguments' bytes go out from where they are, behind the header (one gather write).
+            const std::span<const std::byte> payload = codec<A>::bytes(args);
+            if (!detail::prepare_head(tx_, h, method, payload.size(), ec)) return status::failed;
+            s = dl.is_immediate() ? link_.send_or_queue(tx_.bytes, payload, ec) : link_.send(tx_.bytes, payload, dl, ec);
+        } else {
+            if (!detail::encode(tx_, h, method, args, ec)) return status::failed;
+            if constexpr (queueing) s = dl.is_immediate() ? link_.send_or_queue(tx_, ec) : link_.send(tx_, dl, ec);
+            else s = link_.send(tx_, dl, ec);
+        }
         if (s != status::ok) {
             // A frame cut short (or a dead peer) leaves the stream unusable.
             if (s != status::timed_out) end(s, ec);

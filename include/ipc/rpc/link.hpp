@@ -61,25 +61,27 @@ public:
     socket_link() = default;
     explicit socket_link(Socket s) : sock_(std::move(s)) {}
 
-    status send(const detail::frame_buffer& f, const deadline& dl, std::error_code& ec) {
+    status send(const detail::frame_buffer& f, const deadline& dl, std::error_code& ec) { return send(f.bytes, {}, dl, ec); }
+    // A frame in two pieces (header and method, then the payload where the
+    // caller has it), written with one gather write: the payload is not copied.
+    status send(std::span<const std::byte> head, std::span<const std::byte> tail, const deadline& dl, std::error_code& ec) {
         ec.clear();
         if (tx_broken_) return failed_broken(ec);
-        if (f.bytes.size() > max_frame_size) {
-            ec = ipc::detail::explain(make_error_code(ipc::errc::message_too_large), "rpc frame of %zu bytes is over the limit of %zu",
-                                      f.bytes.size(), max_frame_size);
-            return status::failed;
+        // Frames send_or_queue kept go first: bytes of two frames never interleave.
+        while (has_queued()) {
+            const status q = flush(ec);
+            if (q == status::ok) break;
+            if (q != status::would_block) return q;
+            if (!ipc::detail::wait_fd(sock_.native_handle(), POLLOUT, dl, ec)) return expired(ec);
         }
-        std::array<std::byte, prefix_size> prefix;
-        const auto n = static_cast<std::uint32_t>(f.bytes.size());
-        for (std::size_t i = 0; i < prefix_size; ++i) prefix[i] = static_cast<std::byte>(n >> (8 * i));
-        const std::size_t total = prefix_size + f.bytes.size();
+        if (over_limit(head.size() + tail.size(), ec)) return status::failed;
+        const auto prefix = prefix_of(head.size() + tail.size());
+        const std::array<std::span<const std::byte>, 3> pieces{prefix, head, tail};
+        const std::size_t total = prefix_size + head.size() + tail.size();
         std::size_t& done = last_written_;
         done = 0;
         while (done < total) {
-            std::array<std::span<const std::byte>, 2> parts{};
-            if (done < prefix_size) parts = {std::span<const std::byte>(prefix).subspan(done), std::span<const std::byte>(f.bytes)};
-            else parts[0] = std::span<const std::byte>(f.bytes).subspan(done - prefix_size);
-            const std::size_t w = sock_.write_some(parts, dl.is_never() ? io_mode::blocking : io_mode::nonblocking, ec);
+            const std::size_t w = sock_.write_some(after(pieces, done), dl.is_never() ? io_mode::blocking : io_mode::nonblocking, ec);
             done += w;
             if (w > 0) continue;
             if (ec == ipc::errc::peer_closed) return status::closed;
@@ -98,6 +100,14 @@ public:
     }
 
     status recv(detail::frame_buffer& f, const deadline& dl, std::error_code& ec) {
+        std::span<const std::byte> v;
+        const status s = recv_view(v, dl, ec);
+        if (s == status::ok) f.bytes.assign(v.begin(), v.end());  // keeps f's capacity: no allocation in steady state
+        return s;
+    }
+    // Like recv, but `frame` views the frame where it was read, valid until
+    // the next receive: a server answers from it without a copy.
+    status recv_view(std::span<const std::byte>& frame, const deadline& dl, std::error_code& ec) {
         ec.clear();
         if (rx_broken_) return failed_broken(ec);
         bool waited = dl.is_never() || dl.is_immediate();  // timed: wait first (poll, then read: two calls, not three)
@@ -114,8 +124,7 @@ public:
                     return status::failed;
                 }
                 if (have >= prefix_size + n) {
-                    const std::byte* p = buf_.data() + begin_ + prefix_size;
-                    f.bytes.assign(p, p + n);  // keeps f's capacity: no allocation in steady state
+                    frame = std::span<const std::byte>(buf_).subspan(begin_ + prefix_size, n);
                     begin_ += prefix_size + n;
                     if (begin_ == end_) begin_ = end_ = 0;
                     return status::ok;
@@ -146,26 +155,28 @@ public:
         }
     }
 
-    // For a server that must not wait on one slow reader: sends what the
-    // socket takes now and keeps the rest for flush() when the socket is
-    // writable. The server reads nothing more from that client meanwhile,
-    // so at most one frame is ever kept.
-    status send_or_queue(const detail::frame_buffer& f, std::error_code& ec) {
+    // For a side that must not wait on its peer (the server on a slow
+    // reader, a client in an event loop): sends what the socket takes now
+    // and keeps the rest for flush() when the socket is writable. The server
+    // reads nothing more from that client meanwhile, so it keeps at most one
+    // frame; a client may queue several, behind each other.
+    status send_or_queue(const detail::frame_buffer& f, std::error_code& ec) { return send_or_queue(f.bytes, {}, ec); }
+    status send_or_queue(std::span<const std::byte> head, std::span<const std::byte> tail, std::error_code& ec) {
         ec.clear();
+        std::size_t written = 0;
         if (queued_.size() == qoff_) {
-            const status s = send(f, deadline::immediate(), ec);
+            const status s = send(head, tail, deadline::immediate(), ec);
             if (s != status::would_block && !(s == status::failed && tx_broken_ && ec == ipc::errc::would_block)) return s;
             // Nothing, or part, went out: queue the rest (send() counted what it wrote).
             tx_broken_ = false;
             ec.clear();
+            written = last_written_;
+        } else if (over_limit(head.size() + tail.size(), ec)) {
+            return status::failed;
         }
-        const std::size_t written = last_written_;
-        std::array<std::byte, prefix_size> prefix;
-        const auto n = static_cast<std::uint32_t>(f.bytes.size());
-        for (std::size_t i = 0; i < prefix_size; ++i) prefix[i] = static_cast<std::byte>(n >> (8 * i));
-        if (written < prefix_size) queued_.insert(queued_.end(), prefix.begin() + static_cast<std::ptrdiff_t>(written), prefix.end());
-        const std::size_t from = written > prefix_size ? written - prefix_size : 0;
-        queued_.insert(queued_.end(), f.bytes.begin() + static_cast<std::ptrdiff_t>(from), f.bytes.end());
+        const auto prefix = prefix_of(head.size() + tail.size());
+        for (const auto part : after(std::array<std::span<const std::byte>, 3>{prefix, head, tail}, written))
+            queued_.insert(queued_.end(), part.begin(), part.end());
         return status::ok;
     }
     // Writes queued bytes without waiting: ok (all out), would_block (some left), closed or failed.
@@ -215,6 +226,28 @@ private:
         if (ec == ipc::errc::timed_out) { ec.clear(); return status::timed_out; }
         if (ec == ipc::errc::would_block) { ec.clear(); return status::would_block; }
         return status::failed;
+    }
+    static bool over_limit(std::size_t frame, std::error_code& ec) {
+        if (frame <= max_frame_size) return false;
+        ec = ipc::detail::explain(make_error_code(ipc::errc::message_too_large), "rpc frame of %zu bytes is over the limit of %zu", frame,
+                                  max_frame_size);
+        return true;
+    }
+    static std::array<std::byte, prefix_size> prefix_of(std::size_t frame) noexcept {
+        std::array<std::byte, prefix_size> prefix;
+        for (std::size_t i = 0; i < prefix_size; ++i) prefix[i] = static_cast<std::byte>(frame >> (8 * i));
+        return prefix;
+    }
+    // What is left of `pieces` once the first `done` bytes went out.
+    static std::array<std::span<const std::byte>, 3> after(const std::array<std::span<const std::byte>, 3>& pieces, std::size_t done) noexcept {
+        std::array<std::span<const std::byte>, 3> rest{};
+        std::size_t k = 0;
+        for (const auto piece : pieces) {
+            const std::size_t skip = std::min(done, piece.size());
+            done -= skip;
+            if (skip < piece.size()) rest[k++] = piece.subspan(skip);
+        }
+        return rest;
     }
     status failed_broken(std::error_code& ec) const noexcept {
         ec = ipc::detail::explain(make_error_code(ipc::errc::bad_message), "rpc link: this direction lost its framing after an earlier failure");

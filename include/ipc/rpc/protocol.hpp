@@ -177,28 +177,46 @@ struct frame_buffer {
     std::vector<std::byte> bytes;
 };
 
-// Lays out a frame's header and method name and returns where its n payload
-// bytes go (empty span and ec set if the frame would be over a limit).
-inline std::byte* prepare(frame_buffer& f, header h, std::string_view method, std::size_t n, std::error_code& ec) {
+// Can a frame carry this method name and n payload bytes? If not, ec says which limit.
+inline bool frame_fits(std::string_view method, std::size_t n, std::error_code& ec) {
     if (method.size() > max_method_length) {
         ec = ipc::detail::explain(make_error_code(errc::method_name_too_long), "rpc method name of %zu bytes is over the limit of %zu",
                                   method.size(), max_method_length);
-        return nullptr;
+        return false;
     }
     if (n > max_frame_size - header_size - method.size()) {
         ec = ipc::detail::explain(make_error_code(ipc::errc::message_too_large),
                                   "rpc frame of %zu bytes (method '%.*s') is over the limit of %zu", header_size + method.size() + n,
                                   static_cast<int>(method.size()), method.empty() ? "" : method.data(), max_frame_size);
-        return nullptr;
+        return false;
     }
+    return true;
+}
+
+// Writes header and method name for n payload bytes, with `room` bytes after
+// them in f, and returns where that room starts.
+inline std::byte* lay_out(frame_buffer& f, header h, std::string_view method, std::size_t n, std::size_t room) {
     h.method_len = static_cast<std::uint8_t>(method.size());
     h.payload_size = static_cast<std::uint32_t>(n);
     // resize() value-initialises only growth: in steady state it neither allocates nor clears.
-    f.bytes.resize(header_size + method.size() + n);
+    f.bytes.resize(header_size + method.size() + room);
     std::byte* p = f.bytes.data();
     std::memcpy(p, &h, header_size);
     if (!method.empty()) std::memcpy(p + header_size, method.data(), method.size());
     return p + header_size + method.size();
+}
+
+// Lays out a frame's header and method name and returns where its n payload
+// bytes go (nullptr and ec set if the frame would be over a limit).
+inline std::byte* prepare(frame_buffer& f, header h, std::string_view method, std::size_t n, std::error_code& ec) {
+    return frame_fits(method, n, ec) ? lay_out(f, h, method, n, n) : nullptr;
+}
+// Only the header and method name of a frame whose n payload bytes are
+// written from where they are (a gather write: no copy into the frame).
+inline bool prepare_head(frame_buffer& f, header h, std::string_view method, std::size_t n, std::error_code& ec) {
+    if (!frame_fits(method, n, ec)) return false;
+    (void)lay_out(f, h, method, n, 0);
+    return true;
 }
 
 inline bool encode_bytes(frame_buffer& f, const header& h, std::string_view method, std::span<const std::byte> payload, std::error_code& ec) {

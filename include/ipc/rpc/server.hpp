@@ -16,8 +16,11 @@
 // a client that disconnects mid-call, or sends garbage, loses its own
 // connection and nobody else's, and one that stops reading its replies
 // waits alone (the loop never blocks on a client). With options{.processes = N} it forks N - 1
-// more processes accepting from the same listener, so a slow handler holds
-// up only the connections of the process running it.
+// more processes accepting from the same listener, and with {.threads = N}
+// it starts N - 1 more threads (in each process) doing the same, so a slow
+// handler holds up only the connections of the process or thread running
+// it. With threads, handlers run on several threads at once: they must be
+// safe to call from several threads (a handler guards its own state).
 #pragma once
 
 #include <signal.h>
@@ -35,6 +38,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -67,6 +71,38 @@ struct handler_traits<R (*)(A)> {
 // serve() without a stop source.
 struct no_stop {};
 
+// The next frame of a link: where the link read it if it can say (a stream
+// socket's buffer, valid until the next receive), else copied into `in`.
+template <class Link>
+status recv_frame(Link& link, frame_buffer& in, std::span<const std::byte>& frame, const deadline& dl, std::error_code& ec) {
+    if constexpr (requires { link.recv_view(frame, dl, ec); }) {
+        return link.recv_view(frame, dl, ec);
+    } else {
+        const status s = link.recv(in, dl, ec);
+        frame = in.bytes;
+        return s;
+    }
+}
+
+// Receives or sends within a time: a split link (rings, pipes) through its
+// channel's _for call, whose clock starts only if it has to wait (a ring
+// whose peer keeps up then reads no clock), others with a deadline.
+template <class Link>
+status recv_within(Link& link, frame_buffer& in, std::span<const std::byte>& frame, std::chrono::milliseconds d, std::error_code& ec) {
+    if constexpr (requires { link.receiver().recv_for(in, d, ec); }) {
+        const status s = link.receiver().recv_for(in, d, ec);
+        frame = in.bytes;
+        return s;
+    } else {
+        return recv_frame(link, in, frame, deadline::after(d), ec);
+    }
+}
+template <class Link>
+status send_within(Link& link, const frame_buffer& out, std::chrono::milliseconds d, std::error_code& ec) {
+    if constexpr (requires { link.sender().send_for(out, d, ec); }) return link.sender().send_for(out, d, ec);
+    else return link.send(out, deadline::after(d), ec);
+}
+
 // Is a descriptor readable right now (a stop source polled between waits)?
 inline bool readable_now(int fd) noexcept {
     pollfd p{fd, POLLIN, 0};
@@ -78,6 +114,7 @@ inline bool readable_now(int fd) noexcept {
 // complete before a default argument uses them).
 struct serve_options {
     unsigned processes = 1;                                             // serving processes (N - 1 forked)
+    unsigned threads = 1;                                               // serving threads in each process (N - 1 started)
     std::chrono::milliseconds reply_timeout = std::chrono::seconds(5);  // seqpacket: a reply not taken by then drops the client
 };
 
@@ -246,23 +283,25 @@ private:
             // Without one, a socket waits in read() itself: one system call a call, not poll then read
             // (a ring keeps its timed wait: its peer's death is noticed between waits).
             constexpr bool block = std::is_same_v<Stop, detail::no_stop> && requires { link.socket(); };
-            const status s = link.recv(in, block ? deadline::never() : deadline::after(std::chrono::milliseconds(50)), ec);
+            std::span<const std::byte> frame;
+            const status s = block ? detail::recv_frame(link, in, frame, deadline::never(), ec)
+                                   : detail::recv_within(link, in, frame, std::chrono::milliseconds(50), ec);
             if (s == status::timed_out) continue;
             if (s == status::failed) {
                 // A frame the framing refuses (over max_frame_size): say so, then hang up.
                 answer_error(out, 0, ec, "%s", std::string(ipc::last_error_detail(ec)).c_str());
-                (void)link.send(out, deadline::after(std::chrono::seconds(1)), ec);
+                (void)detail::send_within(link, out, std::chrono::seconds(1), ec);
                 return s;
             }
             if (s != status::ok) return s;
-            const bool keep = answer(in.bytes, out, greeted);
-            if (link.send(out, deadline::after(std::chrono::seconds(5)), ec) != status::ok || !keep) return status::closed;
+            const bool keep = answer(frame, out, greeted);
+            if (detail::send_within(link, out, std::chrono::seconds(5), ec) != status::ok || !keep) return status::closed;
         }
     }
 
     template <class Listener, class Stop>
     void serve_pool(Listener& l, Stop* stop, const options& o) {
-        if (o.processes <= 1) return serve_loop(l, stop, -1, o);
+        if (o.processes <= 1) return serve_threads(l, stop, -1, o);
         // The workers watch a pipe instead of `stop` (a shutdown_signal's
         // signal must reach this process, not be taken by a child); it
         // reads end of file when this process closes it or dies.
@@ -275,7 +314,7 @@ private:
                 quit.writer.close();
                 int code = 0;
                 try {
-                    serve_loop(l, static_cast<detail::no_stop*>(nullptr), quit.reader.native_handle(), o);
+                    serve_threads(l, static_cast<detail::no_stop*>(nullptr), quit.reader.native_handle(), o);
                 } catch (...) {
                     code = 1;
                 }
@@ -302,7 +341,41 @@ private:
                 }
             }
         } r{kids, quit.writer};
-        serve_loop(l, stop, -1, o);
+        serve_threads(l, stop, -1, o);
+    }
+
+    // This thread's loop and o.threads - 1 more, each with its own poller
+    // and connections, accepting from the same listener: a slow handler holds
+    // up only the connections of the thread running it. The others watch a
+    // pipe this thread closes when its loop ends (`stop`, `quit_fd`, or an
+    // exception); a loop that failed has its exception thrown here after all joined.
+    template <class Listener, class Stop>
+    void serve_threads(Listener& l, Stop* stop, int quit_fd, const options& o) {
+        if (o.threads <= 1) return serve_loop(l, stop, quit_fd, o);
+        auto quit = transport::make_pipe();
+        std::vector<std::exception_ptr> failures(o.threads - 1);
+        {
+            std::vector<std::thread> workers;
+            struct joiner {
+                std::vector<std::thread>& workers;
+                transport::pipe_writer& w;
+                ~joiner() {
+                    w.close();
+                    for (std::thread& t : workers) t.join();
+                }
+            } j{workers, quit.writer};
+            for (std::exception_ptr& failure : failures)
+                workers.emplace_back([this, &l, &o, &failure, fd = quit.reader.native_handle()] {
+                    try {
+                        serve_loop(l, static_cast<detail::no_stop*>(nullptr), fd, o);
+                    } catch (...) {
+                        failure = std::current_exception();
+                    }
+                });
+            serve_loop(l, stop, quit_fd, o);
+        }
+        for (const std::exception_ptr& failure : failures)
+            if (failure) std::rethrow_exception(failure);
     }
 
     template <class Listener, class Stop>
@@ -388,7 +461,8 @@ private:
     bool drain(Conn& c, detail::frame_buffer& in, detail::frame_buffer& out, const options& o) const {
         for (;;) {
             std::error_code ec;
-            const status s = c.link.recv(in, deadline::immediate(), ec);
+            std::span<const std::byte> frame;
+            const status s = detail::recv_frame(c.link, in, frame, deadline::immediate(), ec);
             if (s == status::would_block) return true;
             if (s == status::failed) {
                 answer_error(out, 0, ec, "%s", std::string(ipc::last_error_detail(ec)).c_str());
@@ -396,7 +470,7 @@ private:
                 return false;
             }
             if (s != status::ok) return false;
-            const bool keep = answer(in.bytes, out, c.greeted);
+            const bool keep = answer(frame, out, c.greeted);
             if constexpr (requires { c.link.has_queued(); }) {
                 if (c.link.send_or_queue(out, ec) != status::ok || !keep) return false;
                 if (c.link.has_queued()) return true;  // read no more until the client takes its replies
