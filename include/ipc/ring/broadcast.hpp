@@ -8,6 +8,40 @@
 
 namespace ipc::ring {
 
+// The two halves of a seqlock. g++ refuses atomic_thread_fence under
+// ThreadSanitizer (-Wtsan), and no sanitizer follows a fence: there the same
+// orderings come from read-modify-writes on the version (slower, correct).
+#if defined(__SANITIZE_THREAD__)
+#define IPC_DETAIL_FENCE_FREE 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define IPC_DETAIL_FENCE_FREE 1
+#endif
+#endif
+
+namespace detail {
+
+// Marks a slot as being written; the payload stores that follow stay after it.
+inline void begin_write(std::atomic<std::uint64_t>& version, std::uint64_t odd) noexcept {
+#if defined(IPC_DETAIL_FENCE_FREE)
+    version.exchange(odd, std::memory_order_acq_rel);
+#else
+    version.store(odd, std::memory_order_relaxed);
+    std::atomic_thread_fence(std::memory_order_release);
+#endif
+}
+// The version after a payload was read; the payload loads stay before it.
+inline std::uint64_t version_after_read(std::atomic<std::uint64_t>& version) noexcept {
+#if defined(IPC_DETAIL_FENCE_FREE)
+    return version.fetch_add(0, std::memory_order_acq_rel);
+#else
+    std::atomic_thread_fence(std::memory_order_acquire);
+    return version.load(std::memory_order_relaxed);
+#endif
+}
+
+}  // namespace detail
+
 // What the publisher does when the slowest subscriber is a whole ring behind.
 enum class slow_policy : std::uint32_t {
     block = 1,         // no room until it reads (a dead one is reaped, never waited for)
@@ -98,9 +132,9 @@ struct alignas(ipc::detail::cache_line) broadcast_control {
 //   a killed one leaves a tail that holds the ring (block) until reap()
 //   finds its process gone and frees the entry; killed while claiming an
 //   entry, the entry stays "claiming" and is reaped once its pid is gone.
-// - joiner vs publisher: a joiner stores its tail and marks itself live, then
-//   (seq_cst fence) reads head; the publisher stores head, then (seq_cst
-//   fence) reads tails when it rescans. So either the publisher's scan sees
+// - joiner vs publisher: a joiner stores its tail, marks itself live and
+//   reads head; a rescanning publisher stores head and reads the table; all
+//   of it seq_cst (one total order). So either the publisher's scan sees
 //   the joiner, or the joiner's head read sees the head of that scan, and
 //   everything the publisher overwrites on that stale minimum is older than
 //   the head the joiner read: only messages from before the join (its
@@ -334,8 +368,7 @@ public:
         if (opts_.slow != slow_policy::overwrite && p.head - p.cached_min >= capacity_ && !make_room(p)) return nullptr;
         slot_type& s = at(p.head);
         // Odd first: a reader of the message this slot held sees it go.
-        s.version.store(whole(p.head) - 1, std::memory_order_relaxed);
-        std::atomic_thread_fence(std::memory_order_release);
+        detail::begin_write(s.version, whole(p.head) - 1);
         p.loaned = true;
         return s.get();
     }
@@ -381,7 +414,7 @@ public:
                 if ((w & 0xff) != phase_free) continue;
                 const std::uint64_t gen = ((w >> gen_shift) + 1) << gen_shift;
                 if (!e.state.compare_exchange_strong(w, gen | pid_bits | phase_claiming, std::memory_order_acq_rel)) continue;
-                // Claimed: fill in, then go live, then fence and read head (see the class comment).
+                // Claimed: fill in, go live, read head (see the class comment).
                 e.start_time.store(id.start_time, std::memory_order_relaxed);
                 e.missed.store(0, std::memory_order_relaxed);
                 const std::uint64_t h = c.head.load(std::memory_order_acquire);
@@ -389,9 +422,9 @@ public:
                 e.tail.store(start, std::memory_order_relaxed);
                 for (std::uint32_t u = c.used.load(std::memory_order_relaxed); u <= i;)
                     if (c.used.compare_exchange_weak(u, i + 1, std::memory_order_relaxed)) break;
-                e.state.store(gen | pid_bits | phase_live, std::memory_order_release);
-                std::atomic_thread_fence(std::memory_order_seq_cst);
-                const std::uint64_t h2 = c.head.load(std::memory_order_acquire);
+                // seq_cst, with the publisher's head store in slowest(): see the class comment.
+                e.state.store(gen | pid_bits | phase_live, std::memory_order_seq_cst);
+                const std::uint64_t h2 = c.head.load(std::memory_order_seq_cst);
                 s = subscriber{i, gen | pid_bits | phase_live, start, h2 > start ? h2 : start, 0, 0};
                 return true;
             }
@@ -432,8 +465,7 @@ public:
     // not, it counts as missed: the caller should discard what it read).
     [[nodiscard]] bool release(subscriber& s) noexcept {
         if (s.reading == 0) return false;
-        std::atomic_thread_fence(std::memory_order_acquire);
-        const bool intact = at(s.next).version.load(std::memory_order_relaxed) == s.reading;
+        const bool intact = detail::version_after_read(at(s.next).version) == s.reading;
         s.reading = 0;
         if (!intact && s.next >= s.join_end) count_missed(s, 1);
         advance(s, s.next + 1);
@@ -449,11 +481,10 @@ public:
             r.status = next_ready(s, missed);
             r.missed += missed;
             if (r.status != read_status::ok) return r;
-            const slot_type& slot = at(s.next);
+            slot_type& slot = at(s.next);
             std::memcpy(static_cast<void*>(&out), slot.value, sizeof(T));
-            std::atomic_thread_fence(std::memory_order_acquire);
             const std::uint64_t seq = s.next;
-            const bool intact = slot.version.load(std::memory_order_relaxed) == whole(seq);
+            const bool intact = detail::version_after_read(slot.version) == whole(seq);
             advance(s, seq + 1);
             if (intact) {
                 r.ptr = &out;
@@ -573,22 +604,24 @@ private:
 
     // Entries worth scanning: the region's high-water mark, bounded by the
     // table this view checked.
-    std::uint32_t scan_end() const noexcept {
-        const std::uint32_t u = st_->ctl.used.load(std::memory_order_acquire);
+    std::uint32_t scan_end(std::memory_order order = std::memory_order_acquire) const noexcept {
+        const std::uint32_t u = st_->ctl.used.load(order);
         return u < opts_.max_subscribers ? u : opts_.max_subscribers;
     }
 
     // The slowest live subscriber's tail, clamped to a ring behind head (a
     // tail out of that range is corrupt, or a subscriber that was lapped
     // and has not noticed yet); head when there is none.
-    std::uint64_t slowest(std::uint64_t h, std::uint32_t* which = nullptr) const noexcept {
-        std::atomic_thread_fence(std::memory_order_seq_cst);  // pairs with subscribe(): see the class comment
+    std::uint64_t slowest(std::uint64_t h, std::uint32_t* which = nullptr) noexcept {
+        // Head again (the value it has), seq_cst, then the table seq_cst: a
+        // joiner this scan misses reads this head (see the class comment).
+        st_->ctl.head.store(h, std::memory_order_seq_cst);
         std::uint64_t min = h;
         std::uint32_t who = UINT32_MAX;
-        const std::uint32_t end = scan_end();
+        const std::uint32_t end = scan_end(std::memory_order_seq_cst);
         for (std::uint32_t i = 0; i < end; ++i) {
             const subscriber_entry& e = table_[i];
-            if ((e.state.load(std::memory_order_acquire) & 0xff) != phase_live) continue;
+            if ((e.state.load(std::memory_order_seq_cst) & 0xff) != phase_live) continue;
             std::uint64_t t = e.tail.load(std::memory_order_acquire);
             if (h - t > capacity_) t = t > h ? h : h - capacity_;  // ahead of head (corrupt): no constraint
             if (who == UINT32_MAX ? t <= min : t < min) {
