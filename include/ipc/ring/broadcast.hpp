@@ -390,7 +390,8 @@ public:
         return true;
     }
 
-    // Whether a loan would succeed now (rescans if the cache says full).
+    // Whether a loan would succeed now: rescans if the cache says full, and
+    // does what a loan would (reap under block, drop under drop_slowest).
     bool can_push(publisher& p) noexcept {
         return p.is_open() && (opts_.slow == slow_policy::overwrite || p.head - p.cached_min < capacity_ || make_room(p));
     }
