@@ -137,8 +137,9 @@ struct alignas(ipc::detail::cache_line) broadcast_control {
 //   of it seq_cst (one total order). So either the publisher's scan sees
 //   the joiner, or the joiner's head read sees the head of that scan, and
 //   everything the publisher overwrites on that stale minimum is older than
-//   the head the joiner read: only messages from before the join (its
-//   history) can be lost, and those are skipped, not reported as missed.
+//   the head the joiner read, where it starts: of its history (the K before
+//   that head) some may be written over while it joins, and it is told of
+//   them as missed messages, as under overwrite.
 template <class T>
 class broadcast : public view_base<broadcast_control> {
     static_assert(std::is_trivially_copyable_v<T>, "ipc::ring::broadcast: slots hold a trivially copyable T");
@@ -177,7 +178,6 @@ public:
         std::uint32_t entry = 0;     // its index in the subscriber table
         std::uint64_t me = 0;        // the entry's state word while it is ours; 0: not subscribed
         std::uint64_t next = 0;      // the next message to read
-        std::uint64_t join_end = 0;  // messages before this one were published before it joined
         std::uint64_t missed = 0;    // messages it missed since subscribing (overwrite, drop_slowest)
         std::uint64_t reading = 0;   // front(): the version of the message lent, 0: none
         bool is_subscribed() const noexcept { return me != 0; }
@@ -418,15 +418,18 @@ public:
                 // Claimed: fill in, go live, read head (see the class comment).
                 e.start_time.store(id.start_time, std::memory_order_relaxed);
                 e.missed.store(0, std::memory_order_relaxed);
-                const std::uint64_t h = c.head.load(std::memory_order_acquire);
-                const std::uint64_t start = h > history ? h - history : 0;
-                e.tail.store(start, std::memory_order_relaxed);
+                const std::uint64_t h0 = c.head.load(std::memory_order_acquire);
+                e.tail.store(h0 > history ? h0 - history : 0, std::memory_order_relaxed);
                 for (std::uint32_t u = c.used.load(std::memory_order_relaxed); u <= i;)
                     if (c.used.compare_exchange_weak(u, i + 1, std::memory_order_relaxed)) break;
                 // seq_cst, with the publisher's head store in slowest(): see the class comment.
                 e.state.store(gen | pid_bits | phase_live, std::memory_order_seq_cst);
-                const std::uint64_t h2 = c.head.load(std::memory_order_seq_cst);
-                s = subscriber{i, gen | pid_bits | phase_live, start, h2 > start ? h2 : start, 0, 0};
+                // Start from the head read now: nothing from it on can be
+                // written over before the publisher sees this entry.
+                const std::uint64_t h = c.head.load(std::memory_order_seq_cst);
+                const std::uint64_t start = h > history ? h - history : 0;
+                e.tail.store(start, std::memory_order_release);
+                s = subscriber{i, gen | pid_bits | phase_live, start, 0, 0};
                 return true;
             }
             if (pass == 0 && reap() == 0) break;
@@ -468,7 +471,7 @@ public:
         if (s.reading == 0) return false;
         const bool intact = detail::version_after_read(at(s.next).version) == s.reading;
         s.reading = 0;
-        if (!intact && s.next >= s.join_end) count_missed(s, 1);
+        if (!intact) count_missed(s, 1);
         advance(s, s.next + 1);
         return intact;
     }
@@ -492,10 +495,8 @@ public:
                 r.seq = seq;
                 return r;
             }
-            if (seq >= s.join_end) {
-                count_missed(s, 1);
-                ++r.missed;
-            }
+            count_missed(s, 1);
+            ++r.missed;
         }
         r.status = read_status::empty;
         return r;
@@ -681,9 +682,8 @@ private:
             const std::uint64_t h = st_->ctl.head.load(std::memory_order_acquire);
             // A head less than a ring ahead (or behind us: corrupt) moves one at a time, still bounded.
             const std::uint64_t to = h > s.next && h - s.next >= capacity_ ? h - capacity_ / 2 : s.next + 1;
-            const std::uint64_t told = to <= s.join_end ? 0 : to - (s.next > s.join_end ? s.next : s.join_end);
-            missed += told;
-            count_missed(s, told);
+            missed += to - s.next;
+            count_missed(s, to - s.next);
             advance(s, to);
         }
         return read_status::empty;
