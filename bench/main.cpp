@@ -23,6 +23,7 @@
 
 #include <ipc/version.hpp>
 
+#include "broadcast.hpp"
 #include "calls.hpp"
 #include "channels.hpp"
 #include "floors.hpp"
@@ -104,6 +105,12 @@ const case_entry table[] = {
     // (spinning, or sleeping in the kernel), throughput against the
     // hand-written ring, MB/s against one core's memcpy.
     {"ring.spsc.raw", ring, shm::run_raw_ring, nullptr, mem},
+    // The broadcast ring alone: 1 -> 1 round trips against the spinning
+    // floor; fan-out to 4 and 16 subscriber processes against fan-out to 1.
+    {"ring.broadcast.pingpong", spin_floor, broadcast::run_pingpong, ring, mem},
+    {"ring.broadcast.fanout1", ring, broadcast::run_fanout<1>},
+    {"ring.broadcast.fanout4", "ring.broadcast.fanout1", broadcast::run_fanout<4>},
+    {"ring.broadcast.fanout16", "ring.broadcast.fanout1", broadcast::run_fanout<16>},
     {"ipc.shm.spin", spin_floor, shm::run<spsc, sy::spin, mode::copy>, ring, mem},
     {"ipc.shm.spin.loan", spin_floor, shm::run<spsc, sy::spin, mode::loan>, ring},
     {"ipc.shm.spin.batch", spin_floor, shm::run<spsc, sy::spin, mode::batch>, ring, mem},

@@ -46,7 +46,7 @@ inline constexpr std::uint32_t layout_version = 5;
 inline constexpr std::size_t max_peers = 128;
 using peer_table = ipc::detail::peer_table<max_peers>;
 
-enum class kind : std::uint32_t { spsc = 1, mpmc = 2, bytes = 3 };
+enum class kind : std::uint32_t { spsc = 1, mpmc = 2, bytes = 3, broadcast = 4 };
 
 namespace detail {
 
@@ -359,7 +359,7 @@ inline bool is_formatted(std::span<const std::byte> mem) noexcept {
 }
 
 inline const char* kind_name(std::uint64_t k) noexcept {
-    return k == 1 ? "spsc" : k == 2 ? "mpmc" : k == 3 ? "bytes" : "unknown";
+    return k == 1 ? "spsc" : k == 2 ? "mpmc" : k == 3 ? "bytes" : k == 4 ? "broadcast" : "unknown";
 }
 
 // errc::limit_exceeded, explained: why required_size<Ring>(capacity) is 0.

@@ -1,0 +1,176 @@
+// bench/broadcast.hpp: ipc::ring::broadcast<T> driven directly, in an
+// anonymous shared mapping (no channel, names or sync policy), spinning.
+//
+//   ring.broadcast.pingpong   one ring per direction, one subscriber on each:
+//                             RTT against floor.atomic_pingpong, one-way
+//                             throughput against floor.spsc_handwritten
+//   ring.broadcast.fanoutN    one publisher, N subscriber processes (block
+//                             policy: each gets every message); msgs/s is
+//                             messages delivered to each subscriber per second
+#pragma once
+
+#include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+#include <ipc/ring/broadcast.hpp>
+
+#include "floors.hpp"
+#include "harness.hpp"
+#include "shm.hpp"
+
+namespace bench::broadcast {
+
+template <class T>
+using ring = ipc::ring::broadcast<T>;
+
+inline ipc::ring::broadcast_options options_for(std::size_t size, std::uint32_t subscribers) {
+    return {shm::slots_for(size), subscribers, ipc::ring::slow_policy::block, 0};
+}
+
+// Two rings, one per direction, each subscribed to (in the parent, before
+// fork) by the side that reads it; each side opens the publisher of the ring
+// it writes.
+template <class T>
+class link {
+public:
+    explicit link(std::size_t size)
+        : bytes_(ring<T>::required_size(options_for(size, 1))), region_(2 * bytes_), tx_(std::make_unique<T>()), rx_(std::make_unique<T>()) {
+        if (sizeof(T) != size) throw not_applicable("ring.broadcast is compiled for 8, 64, 4096 and 65536 bytes");
+        tx_->fill(std::byte{'x'});
+        for (int i = 0; i < 2; ++i) {
+            std::error_code ec;
+            ring_[i] = ring<T>::format(std::span<std::byte>(region_.data() + static_cast<std::size_t>(i) * bytes_, bytes_), options_for(size, 1), ec);
+            ipc::detail::throw_if(ec, "ring::broadcast::format");
+            if (!ring_[i].subscribe(sub_[i], ec)) ipc::detail::throw_error(ec, "ring::broadcast::subscribe");
+        }
+    }
+    void open(side s) {
+        out_ = s == side::a ? 0 : 1;
+        std::error_code ec;
+        if (!ring_[out_].open_publisher(pub_, ec)) ipc::detail::throw_error(ec, "ring::broadcast::open_publisher");
+    }
+    void send() {
+        if (!ring_[out_].try_push(pub_, *tx_)) floors::spin_until([&] { return ring_[out_].try_push(pub_, *tx_); });
+    }
+    void recv() {
+        const int in = 1 - out_;
+        if (!ring_[in].try_pop(sub_[in], *rx_)) floors::spin_until([&] { return bool(ring_[in].try_pop(sub_[in], *rx_)); });
+    }
+
+private:
+    std::size_t bytes_;
+    floors::shared_region region_;
+    ring<T> ring_[2];
+    typename ring<T>::subscriber sub_[2];
+    typename ring<T>::publisher pub_;
+    int out_ = 0;
+    std::unique_ptr<T> tx_, rx_;
+};
+
+// What the fan-out's processes share beside the ring.
+struct board {
+    std::atomic<std::uint32_t> ready{0};
+    std::atomic<std::uint32_t> finished{0};
+    std::atomic<std::uint64_t> last{UINT64_MAX};  // the last message's number, once sent
+};
+
+// One publisher (the parent, pinned to side a) and N subscriber processes
+// (pinned to side b's CPU: with two CPUs, the subscribers share one), each
+// reading every message; timed from the first message until every
+// subscriber has read the last.
+template <class T, std::uint32_t N>
+result run_fanout_sized(std::size_t size, const plan& p) {
+    const auto opts = options_for(size, N);
+    const std::size_t bytes = ring<T>::required_size(opts);
+    floors::shared_region region(bytes), page(sizeof(board));
+    board& b = *new (page.data()) board;
+    std::error_code ec;
+    ring<T> r = ring<T>::format(std::span<std::byte>(region.data(), bytes), opts, ec);
+    if (ec) return result::fail(ipc::detail::describe(ec, "ring::broadcast::format"));
+    std::fflush(nullptr);
+    std::vector<pid_t> kids;
+    for (std::uint32_t i = 0; i < N; ++i) {
+        const pid_t pid = ::fork();
+        if (pid < 0) break;
+        if (pid == 0) {
+            child_main("subscriber", [&] {
+                typename ring<T>::subscriber s;
+                std::error_code e;
+                if (!r.subscribe(s, e)) ipc::detail::throw_error(e, "subscribe");
+                b.ready.fetch_add(1);
+                auto rx = std::make_unique<T>();
+                for (std::uint64_t got = 0;; ++got) {
+                    // Alone on its CPU a subscriber spins a while; sharing it
+                    // (they all run on side b's), it yields at once when it
+                    // finds nothing, so the others read meanwhile.
+                    typename ring<T>::template read_result<T> rd;
+                    for (unsigned polls = 1; !(rd = r.try_pop(s, *rx)); ++polls) {
+                        if (N > 1 || polls % 256 == 0) ::sched_yield();
+                        else ipc::detail::cpu_relax();
+                    }
+                    if (rd.seq != got) throw std::runtime_error("a subscriber missed a message");
+                    if (rd.seq == b.last.load(std::memory_order_acquire)) break;
+                }
+                b.finished.fetch_add(1);
+            });
+        }
+        kids.push_back(pid);
+    }
+    result res;
+    try {
+        if (kids.size() != N) throw std::runtime_error("fork failed");
+        pin(side::a);
+        floors::spin_until([&] { return b.ready.load() == N; });
+        typename ring<T>::publisher pub;
+        if (!r.open_publisher(pub, ec)) ipc::detail::throw_error(ec, "open_publisher");
+        auto tx = std::make_unique<T>();
+        tx->fill(std::byte{'x'});
+        const std::size_t max_msgs = std::max<std::size_t>(2, p.messages(size));
+        const std::int64_t t0 = now_ns();
+        std::uint64_t sent = 0;
+        while (sent + 1 < max_msgs && (sent % 16 != 0 || now_ns() - t0 < p.oneway_budget_ns)) {
+            if (!r.try_push(pub, *tx)) floors::spin_until([&] { return r.try_push(pub, *tx); });
+            ++sent;
+        }
+        b.last.store(sent, std::memory_order_release);
+        floors::spin_until([&] { return r.try_push(pub, *tx); });
+        ++sent;
+        floors::spin_until([&] { return b.finished.load() == N; });
+        const double secs = static_cast<double>(now_ns() - t0) * 1e-9;
+        res.msgs_per_s = static_cast<double>(sent) / secs;
+        res.mb_per_s = res.msgs_per_s * static_cast<double>(size) * 1e-6;
+    } catch (const std::exception& e) {
+        res = result::fail(e.what());
+        for (pid_t k : kids) ::kill(k, SIGKILL);
+    }
+    for (pid_t k : kids) {
+        int st = 0;
+        while (::waitpid(k, &st, 0) < 0 && errno == EINTR) {}
+        if (res.error.empty() && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) res = result::fail("a subscriber process failed");
+    }
+    return res;
+}
+
+template <std::uint32_t N, std::size_t... I>
+result run_fanout(std::size_t size, const plan& p, std::index_sequence<I...>) {
+    result r = result::skip("ring.broadcast cases are compiled for 8, 64, 4096 and 65536 bytes only");
+    ((size == shm::sizes[I] ? (r = run_fanout_sized<shm::message<shm::sizes[I]>, N>(size, p), 0) : 0), ...);
+    return r;
+}
+template <std::uint32_t N>
+result run_fanout(std::size_t size, const plan& p) {
+    return run_fanout<N>(size, p, std::make_index_sequence<std::size(shm::sizes)>{});
+}
+
+template <std::size_t N>
+using link_of = link<shm::message<N>>;
+inline result run_pingpong(std::size_t size, const plan& p) {
+    return shm::run_sized<link_of>(size, p, std::make_index_sequence<std::size(shm::sizes)>{});
+}
+
+}  // namespace bench::broadcast

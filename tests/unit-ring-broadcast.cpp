@@ -1,0 +1,716 @@
+// The broadcast ring (ring/broadcast.hpp) across real processes: a publisher
+// and N forked subscribers on one anonymous shared mapping, under each slow
+// subscriber policy, with subscribers joining, leaving and SIGKILLed, and the
+// publisher killed and restarted. Every message carries its sequence number
+// and words derived from it, so a subscriber checks order, exactly-once and
+// intactness by itself and reports through its exit code.
+#include <ipc/ring/broadcast.hpp>
+#include <ipc/ring/mpmc.hpp>
+
+#include <sys/mman.h>
+
+#include <random>
+#include <vector>
+
+#include "support.hpp"
+
+using namespace ipc_test;
+using ipc::ring::broadcast_options;
+using ipc::ring::slow_policy;
+
+namespace {
+
+// 64 bytes: a torn copy (words from two messages) fails check().
+struct msg {
+    std::uint64_t seq;
+    std::uint64_t word[7];
+
+    static msg make(std::uint64_t seq) {
+        msg m{seq, {}};
+        for (std::uint64_t i = 0; i < 7; ++i) m.word[i] = (seq + 1) * 0x9e3779b97f4a7c15ULL ^ (i << 56);
+        return m;
+    }
+    bool check() const {
+        for (std::uint64_t i = 0; i < 7; ++i)
+            if (word[i] != ((seq + 1) * 0x9e3779b97f4a7c15ULL ^ (i << 56))) return false;
+        return true;
+    }
+};
+using ring_t = ipc::ring::broadcast<msg>;
+using status = ring_t::read_status;
+
+// An anonymous shared mapping, inherited by forked children.
+struct shared_mem {
+    explicit shared_mem(std::size_t n) : size(n) {
+        void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        REQUIRE(p != MAP_FAILED);
+        mem = static_cast<std::byte*>(p);
+    }
+    ~shared_mem() { ::munmap(mem, size); }
+    shared_mem(const shared_mem&) = delete;
+    shared_mem& operator=(const shared_mem&) = delete;
+    std::span<std::byte> span() { return {mem, size}; }
+    std::size_t size;
+    std::byte* mem;
+};
+
+struct shared_ring : shared_mem {
+    explicit shared_ring(const broadcast_options& o) : shared_mem(ring_t::required_size(o)) {
+        REQUIRE(size > 0);
+        std::error_code ec;
+        ring = ring_t::format(span(), o, ec);
+        REQUIRE_FALSE(ec);
+    }
+    ipc::ring::broadcast_control& ctl() { return ipc::ring::state_of<ring_t>(span())->ctl; }
+    ring_t ring;
+};
+
+// Flags and counters the test's processes share, beside the ring.
+struct board {
+    std::atomic<std::uint32_t> ready;  // subscribers that have subscribed
+    std::atomic<std::uint32_t> done;   // the publisher has published everything
+    std::atomic<std::uint64_t> total;  // messages published, once done
+    std::atomic<std::uint64_t> delivered[64];
+    std::atomic<std::uint64_t> missed[64];
+    std::atomic<std::uint32_t> dropped_seen[64];
+};
+struct shared_board : shared_mem {
+    shared_board() : shared_mem(sizeof(board)) { b = new (mem) board{}; }
+    board* b;
+};
+
+using clock_type = std::chrono::steady_clock;
+
+// The words recorded where ec was found (ipc::detail::explain).
+std::string words(std::error_code ec) { return ipc::detail::describe(ec, "said"); }
+
+// Child exit codes: what a subscriber found wrong.
+constexpr int out_of_order = 11, torn = 12, wrong_missed = 13, timed_out_reading = 14, subscribe_failed = 15, was_dropped = 16,
+              not_all = 17;
+
+// A subscriber process's loop: reads until it has the publisher's last
+// message, checking each is intact and either the next in sequence or
+// exactly `missed` after the previous one. Returns a child exit code.
+// `allowed` says what loss the test allows: block none; overwrite missed
+// messages (counted); drop_slowest being dropped (and then told so: a miss
+// is allowed only just before it hears it was dropped).
+int read_all(ring_t r, ring_t::subscriber& s, board& b, int me, slow_policy allowed, std::chrono::microseconds pause = {}) {
+    std::uint64_t expect = s.next, delivered = 0, missed = 0;
+    const auto give_up = clock_type::now() + 20s;
+    std::mt19937 rng(static_cast<unsigned>(me));
+    const bool allow_missed = allowed != slow_policy::block;
+    for (;;) {
+        msg m;
+        auto rd = r.try_pop(s, m);
+        if (rd.status == status::dropped) {
+            if (allowed != slow_policy::drop_slowest) return was_dropped;
+            b.dropped_seen[me].store(1);
+            return 0;
+        }
+        if (rd) {
+            if (!m.check()) return torn;
+            if (m.seq != rd.seq || m.seq != expect + rd.missed) return out_of_order;
+            if (rd.missed && !allow_missed) return wrong_missed;
+            missed += rd.missed;
+            ++delivered;
+            expect = m.seq + 1;
+            b.delivered[me].store(delivered, std::memory_order_relaxed);
+            b.missed[me].store(missed, std::memory_order_relaxed);
+            if (pause.count() && rng() % 64 == 0) std::this_thread::sleep_for(pause);
+            continue;
+        }
+        if (b.done.load(std::memory_order_acquire) && expect == b.total.load())
+            return missed && allowed == slow_policy::drop_slowest ? wrong_missed : 0;
+        if (clock_type::now() > give_up) return timed_out_reading;
+        std::this_thread::yield();
+    }
+}
+
+// The publisher's loop in the calling process: n messages numbered by the
+// ring's head, waiting (bounded) for room.
+void publish(ring_t& r, ring_t::publisher& p, std::uint64_t n, board& b) {
+    const auto give_up = clock_type::now() + 20s;
+    for (std::uint64_t i = 0; i < n;) {
+        msg* slot = r.loan(p);
+        if (!slot) {
+            if (clock_type::now() >= give_up) FAIL("no progress in time");
+            std::this_thread::yield();
+            continue;
+        }
+        *slot = msg::make(p.head);
+        r.commit(p);
+        ++i;
+    }
+    b.total.store(p.head);
+    b.done.store(1, std::memory_order_release);
+}
+
+void wait_ready(board& b, std::uint32_t n) {
+    const auto give_up = clock_type::now() + 20s;
+    while (b.ready.load() < n) {
+        if (clock_type::now() >= give_up) FAIL("no progress in time");
+        std::this_thread::sleep_for(100us);
+    }
+}
+
+ring_t::publisher open_pub(ring_t& r) {
+    ring_t::publisher p;
+    std::error_code ec;
+    REQUIRE(r.open_publisher(p, ec));
+    p.check_interval = 1ms;
+    return p;
+}
+
+// A child that subscribes, says so on the board, then runs body(s); an
+// exit code either way.
+template <class Body>
+child subscriber_process(ring_t& r, board& b, Body body) {
+    return child([&r, &b, body] {
+        ring_t::subscriber s;
+        std::error_code ec;
+        if (!r.subscribe(s, ec)) return subscribe_failed;
+        b.ready.fetch_add(1);
+        return body(s);
+    });
+}
+
+}  // namespace
+
+TEST_CASE("broadcast region: options are recorded, checked on attach and visible") {
+    const broadcast_options o{64, 1000, slow_policy::drop_slowest, 7};
+    shared_ring r(o);
+    std::error_code ec;
+    auto a = ring_t::attach(r.span(), ec);
+    REQUIRE_FALSE(ec);
+    CHECK(a.options().capacity == 64);
+    CHECK(a.options().max_subscribers == 1000);
+    CHECK(a.options().slow == slow_policy::drop_slowest);
+    CHECK(a.options().history == 7);
+    CHECK(std::string(ipc::ring::kind_name(a.hdr().kind)) == "broadcast");
+    // The region's size follows max_subscribers: no cap but the size.
+    CHECK(ring_t::required_size({64, 2000, slow_policy::block, 0}) > ring_t::required_size(o));
+
+    SUBCASE("another T, or another ring kind, is refused") {
+        auto other = ipc::ring::broadcast<std::uint64_t>::attach(r.span(), ec);
+        CHECK(ec == ipc::errc::layout_mismatch);
+        CHECK_FALSE(other.valid());
+        ec.clear();
+        auto m = ipc::ring::attach<ipc::ring::mpmc<msg>>(r.span(), ec);
+        CHECK(ec == ipc::errc::layout_mismatch);
+        CHECK(words(ec).find("broadcast") != std::string::npos);
+        CHECK_FALSE(m.valid());
+    }
+    SUBCASE("invalid options are refused with the value and the limit") {
+        shared_mem m(1 << 16);
+        auto bad = ring_t::format(m.span(), {48, 4, slow_policy::block, 0}, ec);
+        CHECK(ec == ipc::errc::limit_exceeded);
+        CHECK(words(ec).find("48") != std::string::npos);
+        CHECK_FALSE(bad.valid());
+        ec.clear();
+        (void)ring_t::format(m.span(), {64, 4, slow_policy::block, 64}, ec);
+        CHECK(ec == ipc::errc::limit_exceeded);
+        CHECK(words(ec).find("history 64") != std::string::npos);
+        ec.clear();
+        (void)ring_t::format(m.span(), {64, 0, slow_policy::block, 0}, ec);
+        CHECK(ec == ipc::errc::limit_exceeded);
+        ec.clear();
+        (void)ring_t::format(m.span(), {64, 4, static_cast<slow_policy>(9), 0}, ec);
+        CHECK(ec == ipc::errc::limit_exceeded);
+        ec.clear();
+        (void)ring_t::format(m.span().first(100), {64, 4, slow_policy::block, 0}, ec);
+        CHECK(ec == ipc::errc::corrupt);
+    }
+}
+
+TEST_CASE("broadcast: every subscriber reads every message in place or by copy; late joiners start at the newest or with history") {
+    shared_ring r({16, 8, slow_policy::block, 3});
+    auto p = open_pub(r.ring);
+    ring_t::subscriber a, b;
+    std::error_code ec;
+    REQUIRE(r.ring.subscribe(a, 0, ec));
+    for (std::uint64_t i = 0; i < 5; ++i) REQUIRE(r.ring.try_push(p, msg::make(i)));
+    REQUIRE(r.ring.subscribe(b, ec));  // the region's history: the last 3
+    auto f = r.ring.front(a);
+    REQUIRE(f);
+    CHECK(f.ptr->seq == 0);
+    CHECK(r.ring.release(a));
+    msg m;
+    for (std::uint64_t i = 1; i < 5; ++i) {
+        auto rd = r.ring.try_pop(a, m);
+        REQUIRE(rd);
+        CHECK(m.seq == i);
+        CHECK(rd.missed == 0);
+    }
+    CHECK(r.ring.try_pop(a, m).status == status::empty);
+    for (std::uint64_t i = 2; i < 5; ++i) {
+        REQUIRE(r.ring.try_pop(b, m));
+        CHECK(m.seq == i);
+    }
+    CHECK_FALSE(r.ring.can_pop(b));
+    ring_t::subscriber c;
+    REQUIRE(r.ring.subscribe(c, 0, ec));
+    CHECK(r.ring.try_pop(c, m).status == status::empty);  // the newest: nothing yet
+    REQUIRE(r.ring.try_push(p, msg::make(5)));
+    REQUIRE(r.ring.try_pop(c, m));
+    CHECK(m.seq == 5);
+    unsigned held = r.ring.for_each_subscriber([](const ring_t::subscriber_info& i) { CHECK(i.id.pid == ::getpid()); });
+    CHECK(held == 3);
+    r.ring.unsubscribe(b);
+    CHECK(r.ring.try_pop(b, m).status == status::not_subscribed);
+    CHECK(r.ring.for_each_subscriber([](const ring_t::subscriber_info&) {}) == 2);
+
+    SUBCASE("cancel sends nothing and the next loan writes the same message") {
+        REQUIRE(r.ring.loan(p));
+        r.ring.cancel(p);
+        CHECK(r.ring.try_pop(c, m).status == status::empty);
+        REQUIRE(r.ring.try_push(p, msg::make(6)));
+        REQUIRE(r.ring.try_pop(c, m));
+        CHECK(m.seq == 6);
+    }
+    SUBCASE("a second live publisher is refused") {
+        ring_t::publisher q;
+        CHECK_FALSE(r.ring.open_publisher(q, ec));
+        CHECK(ec == ipc::errc::in_use);
+        CHECK(r.ring.publisher_status() == ring_t::publisher_state::live);
+        r.ring.close_publisher(p);
+        CHECK(r.ring.publisher_status() == ring_t::publisher_state::left);
+        ec.clear();
+        CHECK(r.ring.open_publisher(q, ec));
+    }
+}
+
+TEST_CASE("broadcast block: 4 and 16 subscriber processes each see every message exactly once, in order") {
+    for (std::uint32_t n : {4u, 16u}) {
+        INFO("subscribers: " << n);
+        shared_ring r({64, n, slow_policy::block, 0});
+        shared_board sb;
+        std::vector<child> subs;
+        for (std::uint32_t i = 0; i < n; ++i)
+            subs.push_back(subscriber_process(r.ring, *sb.b, [&, i](ring_t::subscriber& s) {
+                // Some subscribers pause now and then: the publisher must wait for them.
+                return read_all(r.ring, s, *sb.b, static_cast<int>(i), slow_policy::block, i % 3 == 0 ? 200us : 0us);
+            }));
+        wait_ready(*sb.b, n);
+        auto p = open_pub(r.ring);
+        const std::uint64_t total = 20000;
+        publish(r.ring, p, total, *sb.b);
+        for (std::uint32_t i = 0; i < n; ++i) {
+            CHECK(subs[i].wait() == 0);
+            CHECK(sb.b->delivered[i].load() == total);
+        }
+    }
+}
+
+TEST_CASE("broadcast: subscribers join, leave and are SIGKILLed mid-stream under each policy; dead ones never hold the publisher") {
+    for (auto policy : {slow_policy::block, slow_policy::overwrite, slow_policy::drop_slowest}) {
+        INFO(ipc::ring::slow_policy_name(static_cast<std::uint64_t>(policy)));
+        const std::uint32_t n = 8;
+        shared_ring r({32, n, policy, 0});
+        shared_board sb;
+        auto p = open_pub(r.ring);
+        std::vector<child> subs;
+        const auto pub_some = [&](std::uint64_t k) {
+            const auto give_up = clock_type::now() + 20s;
+            for (std::uint64_t i = 0; i < k;) {
+                if (r.ring.try_push(p, msg::make(p.head))) {
+                    ++i;
+                } else {
+                    if (clock_type::now() >= give_up) FAIL("no progress in time");
+                    std::this_thread::yield();
+                }
+            }
+        };
+        // 0..3 read to the end; 4, 5 stall at once and are killed; 6 leaves
+        // cleanly after 50 messages; 7 joins late.
+        const auto start = [&](int i) {
+            subs.push_back(subscriber_process(r.ring, *sb.b, [&, i](ring_t::subscriber& s) {
+                if (i == 4 || i == 5)
+                    for (;;) std::this_thread::sleep_for(1ms);
+                if (i == 6) {
+                    msg m;
+                    const auto give_up = clock_type::now() + 20s;
+                    for (std::uint64_t got = 0; got < 50;) {
+                        const auto rd = r.ring.try_pop(s, m);
+                        if (rd) ++got;
+                        else if (rd.status == status::dropped || sb.b->done.load()) break;  // dropped, or lapped to the end
+                        else if (clock_type::now() > give_up) return timed_out_reading;
+                    }
+                    r.ring.unsubscribe(s);
+                    return 0;
+                }
+                return read_all(r.ring, s, *sb.b, i, policy);
+            }));
+        };
+        for (int i = 0; i < 7; ++i) start(i);
+        wait_ready(*sb.b, 7);
+        std::uint64_t pushed = 0;
+        for (int i = 0; i < 200 && r.ring.try_push(p, msg::make(p.head)); ++i) ++pushed;
+        // block: the stalled ones hold the ring until they are killed; the others never wait.
+        CHECK(pushed == (policy == slow_policy::block ? 32u : 200u));
+        ::kill(subs[4].pid(), SIGKILL);
+        ::kill(subs[5].pid(), SIGKILL);
+        CHECK(subs[4].wait() == -SIGKILL);
+        CHECK(subs[5].wait() == -SIGKILL);
+        pub_some(3000);  // block: goes on once the dead are reaped
+        start(7);
+        wait_ready(*sb.b, 8);
+        pub_some(3000);
+        sb.b->total.store(p.head);
+        sb.b->done.store(1);
+        for (int i : {0, 1, 2, 3, 6, 7}) CHECK(subs[static_cast<std::size_t>(i)].wait() == 0);
+        if (policy == slow_policy::block) {
+            CHECK(sb.b->delivered[7].load() >= 3000);
+        } else if (policy == slow_policy::overwrite) {
+            for (int i : {0, 1, 2, 3, 7}) CHECK(sb.b->delivered[i].load() + sb.b->missed[i].load() == (i == 7 ? 3000u : p.head));
+        } else {
+            for (int i : {0, 1, 2, 3, 7})
+                if (!sb.b->dropped_seen[i].load()) CHECK(sb.b->delivered[i].load() == (i == 7 ? 3000u : p.head));
+        }
+        (void)r.ring.reap();  // those that ended without unsubscribing (and, but under block, the killed)
+        CHECK(r.ring.for_each_subscriber([](const ring_t::subscriber_info&) {}) == 0);
+    }
+}
+
+TEST_CASE("broadcast overwrite: the publisher never waits; lapped subscribers are told exactly how many they missed, never a torn message") {
+    const std::uint32_t n = 4;
+    shared_ring r({16, n, slow_policy::overwrite, 0});
+    shared_board sb;
+    std::vector<child> subs;
+    for (std::uint32_t i = 0; i < n; ++i)
+        subs.push_back(subscriber_process(r.ring, *sb.b, [&, i](ring_t::subscriber& s) {
+            if (i == 0) {
+                // In place: release() says whether what was read was intact.
+                std::uint64_t expect = 0, delivered = 0, missed = 0;
+                const auto give_up = clock_type::now() + 20s;
+                while (!(sb.b->done.load() && expect == sb.b->total.load())) {
+                    if (clock_type::now() > give_up) return timed_out_reading;
+                    auto f = r.ring.front(s);
+                    if (!f) continue;
+                    const msg copy = *f.ptr;
+                    if (f.seq != expect + f.missed) return out_of_order;
+                    missed += f.missed;
+                    expect = f.seq + 1;
+                    if (r.ring.release(s)) {
+                        if (!copy.check() || copy.seq != f.seq) return torn;
+                        ++delivered;
+                    } else {
+                        ++missed;  // counted by the ring too
+                    }
+                }
+                if (s.missed != missed) return wrong_missed;
+                sb.b->delivered[i].store(delivered);
+                sb.b->missed[i].store(missed);
+                return 0;
+            }
+            return read_all(r.ring, s, *sb.b, static_cast<int>(i), slow_policy::overwrite, i == 1 ? 300us : 0us);
+        }));
+    wait_ready(*sb.b, n);
+    auto p = open_pub(r.ring);
+    const std::uint64_t total = 100000;
+    const auto t0 = clock_type::now();
+    for (std::uint64_t i = 0; i < total; ++i) REQUIRE(r.ring.try_push(p, msg::make(p.head)));  // never full
+    CHECK(clock_type::now() - t0 < 10s);
+    sb.b->total.store(p.head);
+    sb.b->done.store(1);
+    std::uint64_t lapped = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        CHECK(subs[i].wait() == 0);
+        CHECK(sb.b->delivered[i].load() + sb.b->missed[i].load() == total);  // each message delivered or reported missed
+        lapped += sb.b->missed[i].load();
+    }
+    CHECK(sb.b->missed[1].load() > 0);  // the one that pauses was lapped (a 16-slot ring, 300us pauses)
+    CHECK(lapped > 0);
+}
+
+TEST_CASE("broadcast drop_slowest: a stalled subscriber is dropped and told so; the others see everything") {
+    const std::uint32_t n = 4;
+    shared_ring r({32, n, slow_policy::drop_slowest, 0});
+    shared_board sb;
+    std::vector<child> subs;
+    for (std::uint32_t i = 0; i < n; ++i)
+        subs.push_back(subscriber_process(r.ring, *sb.b, [&, i](ring_t::subscriber& s) {
+            if (i == 0) {
+                // Reads one message (unless dropped already: a slow start
+                // under a sanitizer), then stalls until the publisher is done.
+                msg m;
+                const auto give_up = clock_type::now() + 20s;
+                status st;
+                while ((st = r.ring.try_pop(s, m).status) == status::empty)
+                    if (clock_type::now() > give_up) return timed_out_reading;
+                while (!sb.b->done.load())
+                    if (clock_type::now() > give_up) return timed_out_reading;
+                    else std::this_thread::sleep_for(1ms);
+                if (st != status::dropped) st = r.ring.try_pop(s, m).status;
+                if (st != status::dropped) return not_all;
+                r.ring.unsubscribe(s);
+                std::error_code ec;
+                if (!r.ring.subscribe(s, 0, ec)) return subscribe_failed;  // and may come back
+                return 0;
+            }
+            return read_all(r.ring, s, *sb.b, static_cast<int>(i), slow_policy::block);  // paced: never dropped
+        }));
+    wait_ready(*sb.b, n);
+    auto p = open_pub(r.ring);
+    // Paced so that the others never fall half a ring behind (a subscriber
+    // descheduled for long is rightly dropped too): only the stalled one is.
+    const std::uint64_t total = 5000;
+    const auto give_up = clock_type::now() + 20s;
+    for (std::uint64_t i = 0; i < total;) {
+        std::uint64_t least = UINT64_MAX;
+        for (std::uint32_t k = 1; k < n; ++k) least = std::min(least, sb.b->delivered[k].load());
+        if (p.head - least < 16 && r.ring.try_push(p, msg::make(p.head))) ++i;
+        else if (clock_type::now() >= give_up) FAIL("no progress in time");
+    }
+    sb.b->total.store(p.head);
+    sb.b->done.store(1);
+    CHECK(subs[0].wait() == 0);
+    for (std::uint32_t i = 1; i < n; ++i) {
+        CHECK(subs[i].wait() == 0);
+        CHECK(sb.b->delivered[i].load() == total);
+    }
+    CHECK(r.ring.dropped() >= 1);
+}
+
+TEST_CASE("broadcast: a SIGKILLed subscriber is reaped under every policy") {
+    for (auto policy : {slow_policy::block, slow_policy::overwrite, slow_policy::drop_slowest}) {
+        INFO(ipc::ring::slow_policy_name(static_cast<std::uint64_t>(policy)));
+        shared_ring r({8, 2, policy, 0});
+        shared_board sb;
+        child victim = subscriber_process(r.ring, *sb.b, [](ring_t::subscriber&) -> int {
+            for (;;) std::this_thread::sleep_for(1ms);
+        });
+        wait_ready(*sb.b, 1);
+        ::kill(victim.pid(), SIGKILL);
+        CHECK(victim.wait() == -SIGKILL);
+        auto p = open_pub(r.ring);
+        std::this_thread::sleep_for(2ms);  // a peer check is due
+        const auto give_up = clock_type::now() + 5s;
+        for (int i = 0; i < 100;)
+            if (r.ring.try_push(p, msg::make(p.head))) ++i;
+            else if (clock_type::now() >= give_up) FAIL("no progress in time");
+        (void)r.ring.reap();
+        // Both entries are free again: the dead one's place can be taken.
+        ring_t::subscriber a, b;
+        std::error_code ec;
+        CHECK(r.ring.subscribe(a, ec));
+        CHECK(r.ring.subscribe(b, ec));
+    }
+}
+
+TEST_CASE("broadcast: a publisher killed mid-stream is reported dead; a restarted one carries on from the region's head") {
+    shared_ring r({16, 4, slow_policy::block, 0});
+    shared_board sb;
+    ring_t::subscriber s;
+    std::error_code ec;
+    REQUIRE(r.ring.subscribe(s, ec));
+    std::uint64_t expect = 0;
+    msg m;
+    const auto drain = [&] {
+        for (;;) {
+            auto rd = r.ring.try_pop(s, m);
+            if (!rd) return;
+            REQUIRE(m.check());
+            REQUIRE(m.seq == expect);  // no gap, no repeat across the restarts
+            REQUIRE(rd.missed == 0);
+            ++expect;
+        }
+    };
+    std::mt19937 rng(42);
+    for (int round = 0; round < 20; ++round) {
+        child pub([&] {
+            ring_t::publisher p;
+            std::error_code e;
+            if (!r.ring.open_publisher(p, e)) return subscribe_failed;
+            sb.b->ready.store(1);
+            for (;;) {
+                if (msg* slot = r.ring.loan(p)) {
+                    *slot = msg::make(p.head);
+                    r.ring.commit(p);
+                }
+            }
+        });
+        const auto give_up = clock_type::now() + 10s;
+        while (sb.b->ready.load() == 0) if (clock_type::now() >= give_up) FAIL("no progress in time");
+        sb.b->ready.store(0);
+        for (unsigned k = rng() % 200; k > 0; --k) {
+            drain();
+            std::this_thread::sleep_for(std::chrono::microseconds(rng() % 20));
+        }
+        ::kill(pub.pid(), SIGKILL);
+        CHECK(pub.wait() == -SIGKILL);
+        CHECK(r.ring.publisher_status() == ring_t::publisher_state::dead);
+        drain();
+    }
+    CHECK(expect > 20);
+}
+
+TEST_CASE("broadcast: 1000 subscribers, with no compile-time cap; the 1001st is refused with the limit") {
+    shared_ring r({64, 1000, slow_policy::block, 0});
+    std::vector<ring_t::subscriber> subs(1000);
+    std::error_code ec;
+    // Four processes hold 250 each.
+    shared_board sb;
+    std::vector<child> kids;
+    for (int k = 0; k < 4; ++k)
+        kids.emplace_back([&, k] {
+            std::vector<ring_t::subscriber> mine(250);
+            std::error_code e;
+            for (auto& s : mine)
+                if (!r.ring.subscribe(s, e)) return subscribe_failed;
+            sb.b->ready.fetch_add(1);
+            std::vector<std::uint64_t> expect(mine.size(), 0);
+            const auto give_up = clock_type::now() + 20s;
+            for (std::uint64_t least = 0; !(sb.b->done.load() && least == sb.b->total.load());) {
+                if (clock_type::now() > give_up) return timed_out_reading;
+                msg m;
+                least = UINT64_MAX;
+                for (std::size_t i = 0; i < mine.size(); ++i) {
+                    auto rd = r.ring.try_pop(mine[i], m);
+                    if (rd.status != status::empty && (!rd || m.seq != expect[i]++ || !m.check())) return out_of_order;
+                    least = std::min(least, expect[i]);
+                }
+            }
+            sb.b->delivered[k].store(expect[0]);
+            return 0;
+        });
+    wait_ready(*sb.b, 4);
+    ring_t::subscriber extra;
+    CHECK_FALSE(r.ring.subscribe(extra, ec));
+    CHECK(ec == ipc::errc::limit_exceeded);
+    CHECK(words(ec).find("1000") != std::string::npos);
+    auto p = open_pub(r.ring);
+    publish(r.ring, p, 2000, *sb.b);
+    for (int k = 0; k < 4; ++k) {
+        CHECK(kids[static_cast<std::size_t>(k)].wait() == 0);
+        CHECK(sb.b->delivered[k].load() == 2000);
+    }
+}
+
+TEST_CASE("broadcast: a corrupted control or table is refused, or bounded") {
+    shared_ring r({16, 4, slow_policy::block, 2});
+    std::error_code ec;
+    auto& c = r.ctl();
+    SUBCASE("lying counts and offsets are refused on attach") {
+        for (int lie = 0; lie < 5; ++lie) {
+            const auto max = c.max_subscribers;
+            const auto off = c.table_offset;
+            const auto hist = c.history;
+            const auto slow = c.slow;
+            auto& h = ipc::ring::state_of<ring_t>(r.span())->hdr;
+            const auto cap = h.capacity;
+            switch (lie) {
+            case 0: c.max_subscribers = 1u << 30; break;  // a table far outside the region
+            case 1: c.table_offset = 1u << 20; break;
+            case 2: c.history = 16; break;
+            case 3: c.slow = 0; break;
+            case 4: h.capacity = 1u << 20; break;
+            }
+            ec.clear();
+            auto a = ring_t::attach(r.span(), ec);
+            CHECK_MESSAGE(ec == ipc::errc::corrupt, lie);
+            CHECK_FALSE(a.valid());
+            c.max_subscribers = max;
+            c.table_offset = off;
+            c.history = hist;
+            c.slow = slow;
+            h.capacity = cap;
+        }
+        ec.clear();
+        CHECK(ring_t::attach(r.span(), ec).valid());
+    }
+    SUBCASE("lying indices, versions and table entries are bounded") {
+        auto p = open_pub(r.ring);
+        ring_t::subscriber s;
+        REQUIRE(r.ring.subscribe(s, ec));
+        c.used.store(UINT32_MAX);  // scans stop at the table this view checked
+        c.head.store(UINT64_MAX - 3);
+        auto* slots = reinterpret_cast<ipc::ring::versioned_slot<msg>*>(r.mem + ring_t::data_offset);
+        for (int i = 0; i < 16; ++i) slots[i].version.store(UINT64_MAX - static_cast<std::uint64_t>(i));  // every slot "lapped"
+        msg m;
+        auto rd = r.ring.try_pop(s, m);
+        CHECK(rd.status == status::empty);  // gives up after a bounded number of steps
+        for (int i = 0; i < 100; ++i) (void)r.ring.try_push(p, msg::make(static_cast<std::uint64_t>(i)));
+        (void)r.ring.reap();
+        (void)r.ring.for_each_subscriber([](const ring_t::subscriber_info& i) { CHECK(i.lag <= 16); });
+        ring_t::subscriber t;
+        ec.clear();
+        (void)r.ring.subscribe(t, ec);  // no crash, whatever it finds
+    }
+}
+
+TEST_CASE("broadcast overwrite, in one process: release() reports a message written over while it was read; a lapped reader is told the exact count") {
+    shared_ring r({4, 2, slow_policy::overwrite, 0});
+    auto p = open_pub(r.ring);
+    ring_t::subscriber s;
+    std::error_code ec;
+    REQUIRE(r.ring.subscribe(s, ec));
+    REQUIRE(r.ring.try_push(p, msg::make(0)));
+    auto f = r.ring.front(s);
+    REQUIRE(f);
+    CHECK(f.ptr->seq == 0);
+    for (std::uint64_t i = 1; i <= 4; ++i) REQUIRE(r.ring.try_push(p, msg::make(i)));  // 4 goes where 0 is
+    CHECK_FALSE(r.ring.release(s));
+    CHECK(s.missed == 1);
+    msg m;
+    auto rd = r.ring.try_pop(s, m);
+    REQUIRE(rd);
+    CHECK(m.seq == 1);
+    CHECK(rd.missed == 0);
+    for (std::uint64_t i = 5; i < 15; ++i) REQUIRE(r.ring.try_push(p, msg::make(i)));
+    rd = r.ring.try_pop(s, m);
+    REQUIRE(rd);
+    // Lapped at 2: it starts again half a ring behind the head (15 - 2), told of 2..12.
+    CHECK(rd.seq == 13);
+    CHECK(m.seq == 13);
+    CHECK(rd.missed == 11);
+    CHECK(s.missed == 12);
+    bool seen = false;
+    (void)r.ring.for_each_subscriber([&](const ring_t::subscriber_info& i) {
+        seen = true;
+        CHECK(i.missed == 12);
+        CHECK(i.lag == 1);
+    });
+    CHECK(seen);
+}
+
+TEST_CASE("broadcast history: joiners under a running publisher get at most the last K (told of any written over while they joined), then every message") {
+    shared_ring r({64, 4, slow_policy::block, 8});
+    shared_board sb;
+    child pub([&] {
+        ring_t::publisher p;
+        std::error_code e;
+        if (!r.ring.open_publisher(p, e)) return subscribe_failed;
+        const auto give_up = clock_type::now() + 20s;
+        while (!sb.b->done.load() && clock_type::now() < give_up)
+            if (!r.ring.try_push(p, msg::make(p.head))) std::this_thread::yield();
+        return 0;
+    });
+    for (int round = 0; round < 30; ++round) {
+        ring_t::subscriber s;
+        std::error_code ec;
+        const std::uint64_t before = r.ring.head();
+        REQUIRE(r.ring.subscribe(s, ec));
+        const std::uint64_t after = r.ring.head();
+        std::uint64_t expect = UINT64_MAX;
+        const auto give_up = clock_type::now() + 10s;
+        for (int got = 0; got < 300;) {
+            msg m;
+            const auto rd = r.ring.try_pop(s, m);
+            if (!rd) {
+                if (rd.status != status::empty) FAIL("dropped or unsubscribed under block");
+                if (clock_type::now() >= give_up) FAIL("no progress in time");
+                continue;
+            }
+            REQUIRE(m.check());
+            // Only history can be missed: written over while it joined (and it is told).
+            if (rd.missed) REQUIRE(m.seq <= after);
+            if (expect == UINT64_MAX) CHECK(m.seq + 8 >= before);  // history: the last 8 at most
+            else REQUIRE(m.seq == expect + rd.missed);
+            expect = m.seq + 1;
+            ++got;
+        }
+        r.ring.unsubscribe(s);
+    }
+    sb.b->done.store(1);
+    CHECK(pub.wait() == 0);
+}
