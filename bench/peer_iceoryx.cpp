@@ -3,18 +3,25 @@
 // sleeping in a WaitSet. Copying into a loaned chunk and out of the received
 // one, like the other copying cases.
 //
+// peer.iceoryx.fanout4: one publisher and 4 subscriber processes on one topic,
+// each subscriber getting every message (the producer waits for a full queue),
+// as ring.broadcast.fanout4 measures ipc's broadcast ring: messages delivered
+// to each subscriber per second.
+//
 // iceoryx needs its daemon, RouDi. Each measurement starts its own iox-roudi
 // (bounded wait for "ready"), and stops and cleans it afterwards. A process
 // holds one iceoryx runtime for its life, so every measurement runs in a fresh
 // process (isolated) and the bench process itself never touches iceoryx.
 #include <fcntl.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -34,6 +41,7 @@ extern "C" {
 #include <iceoryx_binding_c/wait_set.h>
 }
 
+#include "floors.hpp"
 #include "harness.hpp"
 
 namespace {
@@ -253,5 +261,132 @@ private:
 };
 
 const bench::register_peer reg{{"peer.iceoryx", "raw.unix_stream", bench::isolated<bench::run_link<iceoryx_link>>}};
+
+// What the fan-out's processes share beside iceoryx.
+struct board {
+    std::atomic<std::uint32_t> ready{0};     // subscribers connected
+    std::atomic<std::uint32_t> finished{0};  // subscribers that read the last message
+    std::atomic<std::uint64_t> last{UINT64_MAX};
+};
+
+// A subscriber process: its own runtime, every message in order (each
+// carries its number in its first 8 bytes), waiting in a WaitSet when none.
+void fanout_subscriber(const std::string& app, std::size_t size, board& b) {
+    ::iox_set_loglevel(Iceoryx_LogLevel_Warn);
+    ::iox_runtime_init(app.c_str());
+    iox_sub_options_t so;
+    ::iox_sub_options_init(&so);
+    so.queueCapacity = queue_capacity;
+    so.queueFullPolicy = QueueFullPolicy_BLOCK_PRODUCER;
+    iox_sub_storage_t sub_storage{};
+    iox_sub_t sub = ::iox_sub_init(&sub_storage, "ipc_bench", "fanout", "ticks", &so);
+    iox_ws_storage_t ws_storage{};
+    iox_ws_t ws = ::iox_ws_init(&ws_storage);
+    if (::iox_ws_attach_subscriber_state(ws, sub, SubscriberState_HAS_DATA, 0, nullptr) != WaitSetResult_SUCCESS)
+        throw std::runtime_error("iceoryx: attaching the subscriber to the WaitSet failed");
+    for (const std::int64_t t0 = bench::now_ns(); ::iox_sub_get_subscription_state(sub) != SubscribeState_SUBSCRIBED;) {
+        if (bench::now_ns() - t0 > connect_timeout_ns) throw std::runtime_error("iceoryx: subscriber not connected within 10 s");
+        sleep_ms(1);
+    }
+    b.ready.fetch_add(1);
+    std::vector<char> rx(size);
+    for (std::uint64_t expected = 0;;) {
+        const void* chunk = nullptr;
+        const auto r = ::iox_sub_take_chunk(sub, &chunk);
+        if (r == ChunkReceiveResult_NO_CHUNK_AVAILABLE) {
+            iox_notification_info_t events[1];
+            std::uint64_t missed = 0;
+            (void)::iox_ws_wait(ws, events, 1, &missed);
+            continue;
+        }
+        if (r != ChunkReceiveResult_SUCCESS) throw std::runtime_error("iceoryx: take failed (" + std::to_string(r) + ")");
+        std::memcpy(rx.data(), chunk, size);
+        ::iox_sub_release_chunk(sub, chunk);
+        std::uint64_t seq = 0;
+        std::memcpy(&seq, rx.data(), sizeof seq);
+        if (seq != expected++) throw std::runtime_error("iceoryx: a subscriber missed a message");
+        if (seq == b.last.load(std::memory_order_acquire)) break;
+    }
+    b.finished.fetch_add(1);
+    ::iox_ws_deinit(ws);
+    ::iox_sub_deinit(sub);
+}
+
+template <std::uint32_t N>
+bench::result run_fanout(std::size_t size, const bench::plan& p) {
+    if (size < sizeof(std::uint64_t) || size > 65536) return bench::result::skip("the fan-out carries 8 to 65536 bytes");
+    const std::string prefix = "ipc_bench_fan_" + std::to_string(::getpid()) + "_";
+    std::vector<std::string> apps{prefix + "pub"};
+    for (std::uint32_t i = 0; i < N; ++i) apps.push_back(prefix + std::to_string(i));
+    bench::floors::shared_region page(sizeof(board));
+    board& b = *new (page.data()) board;
+    roudi daemon(apps);
+    std::fflush(nullptr);
+    std::vector<pid_t> kids;
+    for (std::uint32_t i = 0; i < N; ++i) {
+        const pid_t pid = ::fork();
+        if (pid < 0) break;
+        if (pid == 0) bench::child_main("iceoryx subscriber", [&] { fanout_subscriber(apps[i + 1], size, b); });
+        kids.push_back(pid);
+    }
+    bench::result res;
+    iox_pub_t pub = nullptr;
+    iox_pub_storage_t pub_storage{};
+    try {
+        if (kids.size() != N) throw std::runtime_error("fork failed");
+        bench::pin(side::a);
+        ::iox_set_loglevel(Iceoryx_LogLevel_Warn);
+        ::iox_runtime_init(apps[0].c_str());
+        iox_pub_options_t po;
+        ::iox_pub_options_init(&po);
+        po.subscriberTooSlowPolicy = ConsumerTooSlowPolicy_WAIT_FOR_CONSUMER;
+        pub = ::iox_pub_init(&pub_storage, "ipc_bench", "fanout", "ticks", &po);
+        for (const std::int64_t t0 = bench::now_ns(); b.ready.load() != N;) {
+            if (bench::now_ns() - t0 > connect_timeout_ns) throw std::runtime_error("iceoryx: subscribers not connected within 10 s");
+            sleep_ms(1);
+        }
+        std::vector<char> tx(size, 'x');
+        // A loan fails while every chunk is still held by a subscriber's
+        // queue: that is the publisher waiting for the slowest, so it retries.
+        const auto publish = [&](std::uint64_t seq) {
+            void* chunk = nullptr;
+            for (;;) {
+                const auto r = ::iox_pub_loan_chunk(pub, &chunk, static_cast<std::uint32_t>(size));
+                if (r == AllocationResult_SUCCESS) break;
+                if (r != AllocationResult_RUNNING_OUT_OF_CHUNKS && r != AllocationResult_TOO_MANY_CHUNKS_ALLOCATED_IN_PARALLEL)
+                    throw std::runtime_error("iceoryx: loan failed (" + std::to_string(r) + ")");
+                ::sched_yield();
+            }
+            std::memcpy(tx.data(), &seq, sizeof seq);
+            std::memcpy(chunk, tx.data(), size);
+            ::iox_pub_publish_chunk(pub, chunk);
+        };
+        const std::size_t max_msgs = std::max<std::size_t>(2, p.messages(size));
+        const std::int64_t t0 = bench::now_ns();
+        std::uint64_t sent = 0;
+        while (sent + 1 < max_msgs && (sent % 16 != 0 || bench::now_ns() - t0 < p.oneway_budget_ns)) publish(sent++);
+        b.last.store(sent, std::memory_order_release);
+        publish(sent++);
+        for (const std::int64_t t1 = bench::now_ns(); b.finished.load() != N;) {
+            if (bench::now_ns() - t1 > connect_timeout_ns) throw std::runtime_error("iceoryx: subscribers did not finish within 10 s");
+            ::sched_yield();
+        }
+        const double secs = static_cast<double>(bench::now_ns() - t0) * 1e-9;
+        res.msgs_per_s = static_cast<double>(sent) / secs;
+        res.mb_per_s = res.msgs_per_s * static_cast<double>(size) * 1e-6;
+    } catch (const std::exception& e) {
+        res = bench::result::fail(e.what());
+        for (pid_t k : kids) ::kill(k, SIGKILL);
+    }
+    for (pid_t k : kids) {
+        int st = 0;
+        while (::waitpid(k, &st, 0) < 0 && errno == EINTR) {}
+        if (res.error.empty() && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) res = bench::result::fail("an iceoryx subscriber process failed");
+    }
+    if (pub) ::iox_pub_deinit(pub);  // before RouDi stops, so it has no one to signal
+    return res;
+}
+
+const bench::register_peer reg_fanout{{"peer.iceoryx.fanout4", "ring.broadcast.fanout4", bench::isolated<run_fanout<4>>}};
 
 }  // namespace
