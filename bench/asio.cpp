@@ -10,7 +10,7 @@
 //                         (sync::futex), each end opened by name, woken by
 //                         its doorbell: against raw.epoll.eventfd too.
 //   ipc.asio.unix_stream  ipc::unix_stream_channel the same way, against
-//                         raw.unix_stream's blocking read and write.
+//                         raw.epoll.unix_stream (the event loop by hand).
 #include <ipc/asio.hpp>
 #include <ipc/channel.hpp>
 
@@ -189,6 +189,6 @@ bench::result run(std::size_t size, const bench::plan& p) {
 
 const bench::register_peer shm_case{{"ipc.asio.shm", "raw.epoll.eventfd", run<ring_maker>}};
 const bench::register_peer futex_case{{"ipc.asio.shm_futex", "raw.epoll.eventfd", run<futex_ring_maker>}};
-const bench::register_peer stream_case{{"ipc.asio.unix_stream", "raw.unix_stream", run<socketpair_maker<ipc::transport::unix_stream>>}};
+const bench::register_peer stream_case{{"ipc.asio.unix_stream", "raw.epoll.unix_stream", run<socketpair_maker<ipc::transport::unix_stream>>}};
 
 }  // namespace

@@ -6,14 +6,19 @@
 //                           receiver finding its ring empty says it sleeps,
 //                           looks again, then waits in epoll_wait; a sender
 //                           rings only for a receiver that said so.
-//   ipc.poller.unix_stream  ipc::unix_stream_channel received the event-loop
-//                           way: try_recv until would_block, then
-//                           ipc::poller::wait() (against raw.unix_stream's
-//                           blocking read).
+//   raw.epoll.unix_stream   the hand-written event loop over a Unix stream
+//                           socket: read with MSG_DONTWAIT until a message is
+//                           whole, epoll_wait when the socket is empty (against
+//                           raw.unix_stream's blocking read: what any event
+//                           loop costs over one blocking call).
+//   ipc.poller.unix_stream  ipc::unix_stream_channel received the same way:
+//                           try_recv until would_block, then
+//                           ipc::poller::wait() (against raw.epoll.unix_stream).
 #pragma once
 
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -38,6 +43,41 @@
 namespace bench::loops {
 
 using ipc::detail::cache_line;
+
+// An exchange (raw::link) whose receive is an event loop's: nonblocking
+// reads, epoll_wait when there is nothing. The epoll instance is made at the
+// first receive, in the process that receives (after fork).
+class epoll_exact {
+public:
+    explicit epoll_exact(std::size_t size) : tx_(size, 'x'), rx_(size) {}
+    void send(int fd) { raw::write_all(fd, tx_.data(), tx_.size()); }
+    void recv(int fd) {
+        for (std::size_t got = 0; got < rx_.size();) {
+            const ssize_t r = ::recv(fd, rx_.data() + got, rx_.size() - got, MSG_DONTWAIT);
+            if (r > 0) {
+                got += static_cast<std::size_t>(r);
+                continue;
+            }
+            if (r == 0) throw std::runtime_error("peer closed");
+            if (errno == EINTR) continue;
+            if (errno != EAGAIN) throw std::system_error(errno, std::generic_category(), "recv");
+            if (!ep_) {
+                ep_.reset(raw::check(::epoll_create1(EPOLL_CLOEXEC), "epoll_create1"));
+                epoll_event ev{};
+                ev.events = EPOLLIN;
+                ev.data.fd = fd;
+                raw::check(::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, fd, &ev), "epoll_ctl");
+            }
+            epoll_event out{};
+            if (::epoll_wait(ep_.get(), &out, 1, -1) < 0 && errno != EINTR)
+                throw std::system_error(errno, std::generic_category(), "epoll_wait");
+        }
+    }
+
+private:
+    std::vector<char> tx_, rx_;
+    raw::unique_fd ep_;
+};
 
 class epoll_eventfd {
 public:

@@ -152,7 +152,8 @@ const case_entry table[] = {
     // Event loops: epoll over eventfd doorbells and a shared ring (the floor of
     // a loop over shared memory) and ipc::poller over an shm channel on
     // sync::eventfd (spinning first: the poller's default); ipc::poller over
-    // a Unix stream channel against the blocking read of raw.unix_stream.
+    // a Unix stream channel against the same loop written by hand
+    // (raw.epoll.unix_stream), which is against raw.unix_stream's blocking read.
     {"raw.epoll.eventfd", nullptr, run_link<loops::epoll_eventfd>},
     {"ipc.poller.shm.eventfd", "raw.epoll.eventfd", shm::run<spsc, sy::eventfd, mode::polled>},
     // A shm_channel (sync::futex) opened by name on both sides, each side in
@@ -160,7 +161,8 @@ const case_entry table[] = {
     // floor, and spinning first against the futex channel that does the same.
     {"ipc.poller.shm", "raw.epoll.eventfd", shm::run<spsc, sy::futex, mode::named>},
     {"ipc.poller.shm.spin", "ipc.shm.futex", shm::run<spsc, sy::futex, mode::named_spin>},
-    {"ipc.poller.unix_stream", "raw.unix_stream", ch::run<loops::polled_socketpair_maker<ipc::transport::unix_stream>, fr::fixed>},
+    {"raw.epoll.unix_stream", "raw.unix_stream", run_link<raw::link<raw::unix_stream, loops::epoll_exact>>},
+    {"ipc.poller.unix_stream", "raw.epoll.unix_stream", ch::run<loops::polled_socketpair_maker<ipc::transport::unix_stream>, fr::fixed>},
 };
 
 constexpr std::int64_t ms = 1'000'000;
