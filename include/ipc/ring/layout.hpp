@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -23,6 +24,7 @@
 #include "../detail/cpu.hpp"
 #include "../detail/peer_table.hpp"
 #include "../detail/type_name.hpp"
+#include "../eos.hpp"
 #include "../error.hpp"
 #include "../fwd.hpp"
 
@@ -39,14 +41,19 @@ inline constexpr std::uint64_t region_magic = 0x31474e4952435049ULL;  // "IPCRIN
 // index has a line pair of its own; mpmc control records the delivery
 // guarantee and counts redeliveries; the sync area holds the parked bits and
 // doorbell names of event loops (detail/doorbell.hpp).
-inline constexpr std::uint32_t layout_version = 5;
+// 6: ring kinds are plug-ins (ring/kind.hpp); the sync area is generic: the
+// wait words every waiting policy shares, then a tagged block whose contents
+// the policy that first used the region declares (its `shared` struct).
+inline constexpr std::uint32_t layout_version = 6;
 
 // Processes (channel ends) the peer table tracks; more still work, they are
 // counted as `untracked` and then no peer of theirs is ever declared dead.
 inline constexpr std::size_t max_peers = 128;
 using peer_table = ipc::detail::peer_table<max_peers>;
 
-enum class kind : std::uint32_t { spsc = 1, mpmc = 2, bytes = 3 };
+// The kind number a region's header records (ring/kind.hpp says how a kind
+// plugs in). A new kind takes the next number and a name in kind_name().
+enum class kind : std::uint32_t { spsc = 1, mpmc = 2, bytes = 3, broadcast = 4 };
 
 namespace detail {
 
@@ -206,12 +213,93 @@ inline bool owner_alive(const peer_table& t, std::uint32_t owner) noexcept {
     return t.alive_for(i, s);
 }
 
+// Messages between two indices read at different moments (or from an
+// untrusted region), clamped to 0..capacity. An mpmc index may lag its slots
+// for a moment, so head can trail tail: that is 0.
+constexpr std::uint64_t queued(std::uint64_t head, std::uint64_t tail, std::uint64_t capacity) noexcept {
+    if (static_cast<std::int64_t>(head - tail) < 0) return 0;
+    return head - tail <= capacity ? head - tail : capacity;
+}
+
+// What a ring kind is told when this process becomes one of its ends (see
+// ring/kind.hpp, join()): its peer-table slot (-1: the table was full) and
+// the owner word that names this process for good (0: unknown).
+struct end_id {
+    int peer_slot = -1;
+    std::uint32_t owner = 0;
+};
+
+// The per-end state of a kind that keeps none beyond its view (spsc, bytes).
+struct no_end_state {};
+
+// Ends per direction a kind allows (ring/kind.hpp, max_ends()): any number.
+inline constexpr std::size_t unlimited_ends = static_cast<std::size_t>(-1);
+
+// What ipc-ls shows of a ring, filled by its kind's describe() from a region
+// mapped read-only (untrusted): the kind's name, what is queued, and fields
+// only this kind has (mpmc: delivery, redelivered), shown as name=value.
+struct description {
+    struct field {
+        std::string_view name;
+        std::string_view text;  // shown when not empty, else number
+        std::uint64_t number = 0;
+    };
+    std::string_view kind;
+    std::uint64_t queued = 0;  // messages waiting (ring::bytes: bytes), at most the capacity
+    field fields[8];
+    std::size_t field_count = 0;
+
+    void add(std::string_view name, std::uint64_t number) noexcept {
+        if (field_count < std::size(fields)) fields[field_count++] = {name, {}, number};
+    }
+    void add(std::string_view name, std::string_view text) noexcept {
+        if (field_count < std::size(fields)) fields[field_count++] = {name, text, 0};
+    }
+};
+
+// The control block of a region (untrusted bytes), or nullptr if the region
+// is too small to hold it.
+template <class Control>
+const Control* control_in(std::span<const std::byte> region) noexcept {
+    if (region.size() < sizeof(shared_state<Control>)) return nullptr;
+    return &std::launder(reinterpret_cast<const shared_state<Control>*>(region.data()))->ctl;
+}
+
 // What every ring view holds: where the shared state and the data are in this
 // process's mapping. Copyable and trivially cheap; owns nothing.
+//
+// It also gives the defaults of the kind interface (ring/kind.hpp): a kind
+// declares only what it does differently.
 template <class Control>
 class view_base {
 public:
     using control = Control;
+    // A receiver's end of stream when it chooses none (see ipc/eos.hpp).
+    static constexpr eos default_eos = eos::when_all_senders_left;
+
+    static void init_control(Control&) noexcept {}
+    static bool check_control(const Control&, std::error_code&) noexcept { return true; }
+    // This process became (stopped being) an end in direction d.
+    template <class End>
+    bool join(direction, End&, const end_id&, std::error_code&) noexcept {
+        return true;
+    }
+    template <class End>
+    void leave(direction, End&) noexcept {}
+    // Hands back what dead processes left behind; how many things it repaired.
+    std::size_t repair() noexcept { return 0; }
+    // Whether the message peeked or received last through e had been taken by a consumer that died.
+    template <class End>
+    bool redelivered(const End&) const noexcept {
+        return false;
+    }
+    // For ipc-ls; a control with a head and a tail (others declare their own).
+    static bool describe(std::span<const std::byte> region, const header& h, description& out) noexcept {
+        const Control* c = control_in<Control>(region);
+        if (!c) return false;
+        out.queued = queued(c->head.load(std::memory_order_acquire), c->tail.load(std::memory_order_acquire), h.capacity);
+        return true;
+    }
 
     view_base() noexcept = default;
     view_base(shared_state<Control>* st, std::byte* data, std::uint64_t capacity) noexcept
@@ -266,14 +354,6 @@ struct alignas(ipc::detail::cache_line) mpmc_control : two_indices {
     std::atomic<std::uint64_t> redelivered;
 };
 
-// Messages between two indices read at different moments (or from an
-// untrusted region), clamped to 0..capacity. An mpmc index may lag its slots
-// for a moment, so head can trail tail: that is 0.
-constexpr std::uint64_t queued(std::uint64_t head, std::uint64_t tail, std::uint64_t capacity) noexcept {
-    if (static_cast<std::int64_t>(head - tail) < 0) return 0;
-    return head - tail <= capacity ? head - tail : capacity;
-}
-
 // What the fixed-slot rings (spsc, mpmc) share: their description in the
 // header, slot initialisation, readiness checks and batches. Derived is the
 // ring (CRTP), for try_push/try_pop.
@@ -291,6 +371,7 @@ public:
     static constexpr std::uint64_t value_size = sizeof(T);
     static constexpr std::uint64_t value_align = alignof(T);
     static constexpr std::uint64_t tag = type_tag<T>;
+    static constexpr bool fixed_size = true;  // typed slots: a message is one T
 
     // An mpmc slot starts free for the producer at its index: a state of 0
     // (lap 0, free, no owner). An spsc slot needs nothing: the indices say.
@@ -315,6 +396,27 @@ public:
         while (n < out.size() && self().try_pop(out[n], who)) ++n;
         return n;
     }
+    // The message path (ring_region's send_message / recv_message): a
+    // message is one T, any other size is errc::bad_message.
+    template <class End>
+    std::byte* loan_message(std::size_t n, End& e, std::error_code& ec) noexcept {
+        if (n != sizeof(T)) {
+            ec = make_error_code(errc::bad_message);
+            return nullptr;
+        }
+        return reinterpret_cast<std::byte*>(self().loan(e));
+    }
+    template <class End>
+    void commit_message(std::size_t, End& e) noexcept {
+        self().commit(e);
+    }
+    template <class End>
+    std::optional<std::span<const std::byte>> front_message(End& e, std::error_code&) noexcept {
+        const T* p = self().front(e);
+        if (!p) return std::nullopt;
+        return std::span<const std::byte>(reinterpret_cast<const std::byte*>(p), sizeof(T));
+    }
+
     // Messages waiting; exact only when every side is idle.
     std::uint64_t size() const noexcept {
         return queued(st_->ctl.head.load(std::memory_order_acquire), st_->ctl.tail.load(std::memory_order_acquire), capacity_);
@@ -358,8 +460,10 @@ inline bool is_formatted(std::span<const std::byte> mem) noexcept {
     return h->state.load(std::memory_order_acquire) == formatted_state;
 }
 
+// The name of a kind number as a header records it (untrusted: any number).
 inline const char* kind_name(std::uint64_t k) noexcept {
-    return k == 1 ? "spsc" : k == 2 ? "mpmc" : k == 3 ? "bytes" : "unknown";
+    constexpr const char* names[] = {"unknown", "spsc", "mpmc", "bytes", "broadcast"};
+    return k < std::size(names) ? names[k] : "unknown";
 }
 
 // errc::limit_exceeded, explained: why required_size<Ring>(capacity) is 0.
@@ -412,7 +516,7 @@ Ring format(std::span<std::byte> mem, std::uint64_t capacity, std::error_code& e
         }
     std::byte* data = mem.data() + data_offset<Ring>;
     Ring::init_data(data, capacity);
-    if constexpr (requires { Ring::init_control(st->ctl); }) Ring::init_control(st->ctl);
+    Ring::init_control(st->ctl);
     h.state.store(formatted_state, std::memory_order_release);
     return Ring(st, data, capacity);
 }
@@ -458,9 +562,7 @@ Ring attach(std::span<std::byte> mem, std::error_code& ec) noexcept {
     }
     if (h.slot_size != Ring::slot_size) return mismatch("slot size", h.slot_size, Ring::slot_size);
     // What the ring keeps in its control beyond the indices (mpmc: the delivery guarantee).
-    if constexpr (requires { Ring::check_control(st->ctl, ec); }) {
-        if (!Ring::check_control(st->ctl, ec)) return {};
-    }
+    if (!Ring::check_control(st->ctl, ec)) return {};
     if (h.data_offset != data_offset<Ring>) return mismatch("data offset", h.data_offset, data_offset<Ring>);
     const std::uint64_t need = required_size<Ring>(h.capacity);
     if (need == 0 || h.total_size != need || mem.size() < need) {
