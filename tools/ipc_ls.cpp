@@ -72,7 +72,7 @@ void inspect(const std::byte* p, std::size_t mapped, std::size_t size, entry& e)
         e.verdict = "layout version " + std::to_string(h.version);
         return;
     }
-    if (std::string_view(ipc::ring::kind_name(h.kind)) == "unknown") {
+    if (!ipc::ring::known::knows(h.kind)) {
         e.verdict = "unknown ring kind";
         return;
     }

@@ -17,6 +17,9 @@ namespace ipc::ring {
 
 template <class... Kinds>
 struct kind_list {
+    // Whether a listed kind has this number (a header's, untrusted).
+    static constexpr bool knows(std::uint64_t k) noexcept { return ((k == static_cast<std::uint64_t>(Kinds::ring_kind)) || ...); }
+
     // Calls Kind::describe for the kind whose number the header records.
     // False if no listed kind has that number, or the region cannot hold its
     // control. (describe() depends on the kind, never on its element type.)

@@ -7,8 +7,6 @@
 // another T, layout or a truncated region with a clear error.
 #pragma once
 
-#include <semaphore.h>
-
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -90,35 +88,49 @@ struct type_name {
 template <class T>
 inline constexpr std::uint64_t type_tag = detail::fnv1a(type_name<T>::value);
 
-// One waitable word per direction, each on its own line: [send] is where a
-// sender waits for room, [recv] where a receiver waits for data. The counters
-// let a notifier skip the system call when nobody is parked.
+// ---- the sync area ---------------------------------------------------------
+//
+// What sync policies share through the region. The region knows no policy:
+// each policy that waits through the region (sync::futex, posix_sem,
+// sysv_sem, eventfd, spin) declares what it keeps here (ring::shares_region,
+// below: a `shared` struct for the region and a `shared_direction` struct
+// per direction), and the first end that uses the region with it sets that
+// up and names the policy in the area's tag. An end with another policy is
+// refused, naming both (errc::layout_mismatch at its channel's first
+// operation): a sleeper of one policy is never woken by a notifier of another.
+
+// A direction's line: where a sender waits for room ([send]) or a receiver
+// for data ([recv]). The waiter count is common because every policy that
+// sleeps uses it (detail/parking.hpp: announce, re-check, sleep), and the
+// region reads it to skip all work when an end leaves with nobody asleep.
+// The policy's own per-direction words share its line, so a notifier that
+// found a sleeper holds the line it then works on (sync::futex: its futex
+// word, armed flag and parked event loops).
 struct alignas(ipc::detail::cache_line) wait_slot {
-    static constexpr std::size_t parked_words = (max_peers + 63) / 64;
-    std::atomic<std::uint32_t> word;
+    static constexpr std::size_t policy_size = ipc::detail::cache_line - 8;
     std::atomic<std::uint32_t> waiters;
-    std::atomic<std::uint32_t> armed;  // sync::futex: a sleeper wants a wake-up system call
-    // Event loops parked in this direction (detail/doorbell.hpp), a bit per
-    // peer-table slot: on the waiters' line, which a notifier has read anyway.
-    std::atomic<std::uint64_t> parked[parked_words];
+    alignas(8) std::byte policy[policy_size];  // P::shared_direction
 };
 static_assert(sizeof(wait_slot) == ipc::detail::cache_line, "a direction's waiting state fits one cache line");
 
-// The doorbells of event loops parked on the ring (ipc::poller, Asio over
-// sync::futex; see detail/doorbell.hpp): per peer-table slot, the abstract
-// socket name its end listens on. Written when it changes, read by a
-// notifier that found the slot's parked bit (which it takes: one datagram).
-struct alignas(ipc::detail::cache_line) doorbell_table {
-    std::atomic<std::uint32_t> name[max_peers];  // 0: none; else detail::doorbell's published form (untrusted)
+// The policy's region-wide state, and who set it up.
+struct alignas(ipc::detail::cache_line) policy_block {
+    static constexpr std::size_t size = 1024;
+    static constexpr std::size_t name_size = 24;
+    std::atomic<std::uint64_t> tag;  // 0: none yet; busy_sync_tag while being set up; else the policy's tag
+    char name[name_size];            // the policy's name, for the error that names both (untrusted)
+    // A System V semaphore set made for this region (id + 1; 0: none), by
+    // whichever policy needs one (sync::sysv_sem): its life is the region's,
+    // so the region frees it with its last mapping and in remove(), which
+    // know no policy (a set is not freed by the kernel when its users exit).
+    std::atomic<std::int64_t> sysv_sem_set;
+    alignas(ipc::detail::cache_line) std::byte bytes[size];  // P::shared
 };
 
-// Everything the sync policies share through the region.
 struct sync_area {
     wait_slot dir[2];
-    doorbell_table bells;
-    alignas(ipc::detail::cache_line) sem_t sem[2];  // sync::posix_sem, process-shared
-    std::atomic<std::int64_t> sysv_id;              // sync::sysv_sem: semaphore set id + 1, 0 = none yet
-    std::atomic<std::uint32_t> attached;            // mappings open on the region (the last one frees sysv_id)
+    policy_block policy;
+    std::atomic<std::uint32_t> attached;  // mappings open on the region (the last one frees sysv_sem_set)
 };
 
 // Who is using the ring, per direction: attached count * 2, plus 1 once the
@@ -509,11 +521,6 @@ Ring format(std::span<std::byte> mem, std::uint64_t capacity, std::error_code& e
     const auto me = ipc::detail::self_identity();
     h.creator_pid = me.pid;
     h.creator_start_time = me.start_time;
-    for (auto& s : st->sync.sem)
-        if (::sem_init(&s, 1, 0) != 0) {
-            ec = std::error_code(errno, std::system_category());
-            return {};
-        }
     std::byte* data = mem.data() + data_offset<Ring>;
     Ring::init_data(data, capacity);
     Ring::init_control(st->ctl);

@@ -18,8 +18,6 @@
 #include "../codec.hpp"
 #include "../concepts.hpp"
 #include "../detail/chrono.hpp"
-#include "../detail/doorbell.hpp"
-#include "../detail/futex.hpp"
 #include "../detail/name.hpp"
 #include "../detail/region.hpp"
 #include "../detail/sleep.hpp"
@@ -30,12 +28,14 @@
 #include "../ring/layout.hpp"
 #include "../ring/mpmc.hpp"
 #include "../ring/spsc.hpp"
+#include "../ring/sync_shared.hpp"
+#include "../sync/region_policies.hpp"
 
 namespace ipc::detail {
-// A System V semaphore set a sync::sysv_sem made for this region, freed with
-// the region's last mapping (or by remove()).
+// The System V semaphore set a policy made for this region (sync::sysv_sem),
+// freed with the region's last mapping (or by remove()).
 inline void free_sysv_sem(ring::sync_area& s) noexcept {
-    if (std::int64_t id = s.sysv_id.exchange(0); id > 0) ::semctl(static_cast<int>(id - 1), 0, IPC_RMID);
+    if (std::int64_t id = s.policy.sysv_sem_set.exchange(0); id > 0) ::semctl(static_cast<int>(id - 1), 0, IPC_RMID);
 }
 }  // namespace ipc::detail
 
@@ -65,7 +65,7 @@ public:
     ring_region(ring_region&& o) noexcept
         : map_(std::move(o.map_)), ring_(std::exchange(o.ring_, Ring{})), roles_(std::exchange(o.roles_, 0u)),
           send_closed_(o.send_closed_), end_{o.end_[0], o.end_[1]}, peer_slot_{o.peer_slot_[0], o.peer_slot_[1]},
-          check_interval_(o.check_interval_), epoch_(o.epoch_), eos_(o.eos_) {}
+          check_interval_(o.check_interval_), epoch_(o.epoch_), eos_(o.eos_), sync_(o.sync_) {}
     ring_region& operator=(ring_region&& o) noexcept {
         if (this != &o) {
             close();
@@ -80,6 +80,7 @@ public:
             check_interval_ = o.check_interval_;
             epoch_ = o.epoch_;
             eos_ = o.eos_;
+            sync_ = o.sync_;
         }
         return *this;
     }
@@ -100,6 +101,28 @@ public:
         if (ring_.sync().attached.fetch_sub(1, std::memory_order_acq_rel) == 1) ipc::detail::free_sysv_sem(ring_.sync());
         ring_ = Ring{};
         map_.reset();
+    }
+
+    // The sync policy this end waits with (ipc::channel tells its transport):
+    // attaching binds the region to it (ring/sync_shared.hpp: the first end
+    // sets its shared state up, an end of another policy is refused with
+    // errc::layout_mismatch), and an end that leaves or is reaped wakes the
+    // other side's sleepers through it.
+    template <class P>
+    void use_sync() noexcept {
+        if constexpr (ring::shares_region<P>) {
+            sync_ = &ring::binding_of<P>;
+            // An end that attached before it had a policy binds now, before
+            // it waits or notifies. If the region waits with another policy
+            // it leaves (waking through the region's own policy, found by its
+            // tag), and its next operation attaches again and says why.
+            std::error_code ec;
+            if (roles_ && ring_.valid() && !ring::bind_sync(ring_.sync(), *sync_, ec)) {
+                sync_ = nullptr;
+                leave();
+                sync_ = &ring::binding_of<P>;
+            }
+        }
     }
 
     // ---- membership ----------------------------------------------------
@@ -127,6 +150,7 @@ public:
         }
         adopt_after_fork();
         if (roles_ & role_bit(d)) return true;
+        if (sync_ && !ring::bind_sync(ring_.sync(), *sync_, ec)) return false;
         roles_ |= role_bit(d);
         const auto i = ring::detail::index(d);
         auto& side = ring_.members().side[i];
@@ -219,9 +243,7 @@ public:
         if (d == direction::send) return ring_.can_push(end_[send_i]) || gone(direction::recv);
         return ring_.can_pop(end_[recv_i]) || senders_ended();
     }
-    std::atomic<std::uint32_t>& wait_word(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].word; }
     std::atomic<std::uint32_t>& waiters(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].waiters; }
-    std::atomic<std::uint32_t>& armed(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].armed; }
     ring::sync_area& sync_area() noexcept { return ring_.sync(); }
 
     // For event loops (sync::futex's pollable half): this end's peer-table
@@ -360,6 +382,9 @@ public:
     // delivery::at_least_once): it may have been acted on already, and it may
     // come after later messages of its producer.
     bool redelivered() const noexcept { return ring_.redelivered(end_[recv_i]); }
+    // The ring kind's state of this end in direction d (ring/kind.hpp), for
+    // what only that kind reports (a receiver's cursor, how many it missed).
+    const end_state& end(direction d) const noexcept { return end_[ring::detail::index(d)]; }
     void release() noexcept { ring_.release(end_[recv_i]); }
 
     // ---- batches ----------------------------------------------------------
@@ -388,7 +413,7 @@ private:
         const auto i = ring::detail::index(d);
         if (joined) ring_.leave(d, end_[i]);
         end_[i] = end_state{};
-        ipc::detail::forget_bell(ring_.sync(), d, peer_slot_[i]);
+        if (auto* b = binding()) b->forget_end(ring_.sync(), d, peer_slot_[i]);
         if (peer_slot_[i] >= 0) ring_.peers().leave(peer_slot_[i]);
         else ring_.members().untracked.fetch_sub(1, std::memory_order_acq_rel);
         peer_slot_[i] = -1;
@@ -411,11 +436,12 @@ private:
         for (std::size_t i = 0; i < ring::max_peers; ++i) {
             std::uint64_t s = t.slots[i].state.load(std::memory_order_acquire);
             if (s == 0 || t.slots[i].role.load(std::memory_order_relaxed) != role || t.owner_alive(i)) continue;
-            // Its bell first (it could name a socket reused since): once the
-            // slot is free, a newcomer may publish its own there. (A race
-            // with a second reaper costs a newcomer one wake-up, until its
-            // peer check looks at the ring.)
-            ipc::detail::forget_bell(ring_.sync(), d, static_cast<int>(i));
+            // What the policy kept for it first (sync::futex: its doorbell,
+            // which could name a socket reused since): once the slot is free,
+            // a newcomer may publish its own there. (A race with a second
+            // reaper costs a newcomer one wake-up, until its peer check looks
+            // at the ring.)
+            if (auto* b = binding()) b->forget_end(ring_.sync(), d, static_cast<int>(i));
             if (t.slots[i].state.compare_exchange_strong(s, 0, std::memory_order_acq_rel)) drop(d);
         }
     }
@@ -467,26 +493,20 @@ private:
         ec = make_error_code(send_closed_ ? errc::peer_closed : errc::would_block);
         return false;
     }
-    // Wakes whoever sleeps in direction d on something the region holds: the
-    // futex word, the POSIX semaphore, the System V set (their waiters pass
-    // the wake-up on) and the doorbells of parked event loops. Only an
-    // eventfd, held outside the region, needs the channel's own notify (see
-    // ipc::channel's destructor).
+    // Wakes whoever sleeps in direction d, through the policy this end was
+    // given (use_sync: the futex word and parked event loops, the POSIX
+    // semaphore, the System V set; their waiters pass the wake-up on). An
+    // eventfd, held outside the region, is woken by the channel's own notify
+    // when this end leaves (see ipc::channel's destructor).
     void wake_sleepers(direction d) noexcept {
         if (waiters(d).fetch_add(0, std::memory_order_seq_cst) == 0) return;  // see detail::parking
-        ipc::detail::unique_fd sender;  // made only if an event loop is parked (an end leaving is rare)
-        ipc::detail::ring_parked(ring_.sync(), d, [&] {
-            if (!sender) sender.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-            return sender.get();
-        });
-        wait_word(d).fetch_add(1, std::memory_order_seq_cst);
-        ipc::detail::futex_wake_all(wait_word(d));
-        const auto i = ring::detail::index(d);
-        ::sem_post(&ring_.sync().sem[i]);
-        if (const std::int64_t id = ring_.sync().sysv_id.load(std::memory_order_acquire); id > 0) {
-            ::sembuf op{static_cast<unsigned short>(i), 1, 0};
-            ::semop(static_cast<int>(id - 1), &op, 1);
-        }
+        if (auto* b = binding()) b->wake_all(ring_.sync(), d);
+    }
+    // The policy this end was given or, for a bare transport, the one the
+    // region is bound to (sync/region_policies.hpp); nullptr if none yet.
+    const ring::sync_binding* binding() noexcept {
+        if (!sync_) sync_ = ipc::sync::region_policies::find(ring_.sync().policy.tag.load(std::memory_order_acquire));
+        return sync_;
     }
 
     ipc::detail::mapping map_;
@@ -498,6 +518,7 @@ private:
     std::chrono::nanoseconds check_interval_ = std::chrono::milliseconds(100);
     std::uint32_t epoch_ = ipc::detail::fork_epoch();  // see adopt_after_fork()
     eos eos_ = Ring::default_eos;
+    const ring::sync_binding* sync_ = nullptr;  // see use_sync()
 };
 
 // A ring in a named object. Backing provides, for a name it has checked:
