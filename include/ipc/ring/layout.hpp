@@ -115,7 +115,7 @@ static_assert(sizeof(wait_slot) == ipc::detail::cache_line, "a direction's waiti
 
 // The policy's region-wide state, and who set it up.
 struct alignas(ipc::detail::cache_line) policy_block {
-    static constexpr std::size_t size = 1024;
+    static constexpr std::size_t size = 512;  // sync::futex needs most: a doorbell name per peer-table slot
     static constexpr std::size_t name_size = 24;
     std::atomic<std::uint64_t> tag;  // 0: none yet; busy_sync_tag while being set up; else the policy's tag
     char name[name_size];            // the policy's name, for the error that names both (untrusted)

@@ -83,8 +83,8 @@ public:
     // Per end: who it is (recorded in the slots it claims) and the slot it
     // loaned or peeked last.
     struct end_state {
-        std::uint32_t owner = 0;
         std::uint64_t index = 0;
+        std::uint32_t owner = 0;
         bool redelivered = false;
     };
 
@@ -94,7 +94,7 @@ public:
 
     // A restarted process finds the ring usable: what dead ones held is repaired.
     bool join(direction, end_state& e, const end_id& id, std::error_code&) noexcept {
-        e = {id.owner, 0, false};
+        e = {0, id.owner, false};
         repair();
         return true;
     }

@@ -63,9 +63,9 @@ public:
         if (ring_.valid()) ring_.sync().attached.fetch_add(1, std::memory_order_acq_rel);
     }
     ring_region(ring_region&& o) noexcept
-        : map_(std::move(o.map_)), ring_(std::exchange(o.ring_, Ring{})), roles_(std::exchange(o.roles_, 0u)),
-          send_closed_(o.send_closed_), end_{o.end_[0], o.end_[1]}, peer_slot_{o.peer_slot_[0], o.peer_slot_[1]},
-          check_interval_(o.check_interval_), epoch_(o.epoch_), eos_(o.eos_), sync_(o.sync_) {}
+        : map_(std::move(o.map_)), ring_(std::exchange(o.ring_, Ring{})), roles_(std::exchange(o.roles_, 0u)), epoch_(o.epoch_),
+          send_closed_(o.send_closed_), eos_(o.eos_), end_{o.end_[0], o.end_[1]}, peer_slot_{o.peer_slot_[0], o.peer_slot_[1]},
+          check_interval_(o.check_interval_), sync_(o.sync_) {}
     ring_region& operator=(ring_region&& o) noexcept {
         if (this != &o) {
             close();
@@ -509,15 +509,16 @@ private:
         return sync_;
     }
 
+    // What every operation reads comes first, on as few lines as may be.
     ipc::detail::mapping map_;
     Ring ring_{};
     unsigned roles_ = 0;
+    std::uint32_t epoch_ = ipc::detail::fork_epoch();  // see adopt_after_fork()
     bool send_closed_ = false;
+    eos eos_ = Ring::default_eos;
     end_state end_[2]{};           // the kind's state of this end, per direction
     int peer_slot_[2] = {-1, -1};  // this end's peer-table slot per direction
     std::chrono::nanoseconds check_interval_ = std::chrono::milliseconds(100);
-    std::uint32_t epoch_ = ipc::detail::fork_epoch();  // see adopt_after_fork()
-    eos eos_ = Ring::default_eos;
     const ring::sync_binding* sync_ = nullptr;  // see use_sync()
 };
 
