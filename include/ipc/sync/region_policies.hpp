@@ -23,7 +23,7 @@ struct policy_list {
     // The binding of the listed policy whose tag this is; nullptr if none (0: not bound yet).
     static const ring::sync_binding* find(std::uint64_t tag) noexcept {
         const ring::sync_binding* found = nullptr;
-        ((tag == ring::sync_tag<Policies> ? (found = &ring::binding_of<Policies>, true) : false) || ...);
+        (void)((tag == ring::sync_tag<Policies> && (found = &ring::binding_of<Policies>) != nullptr) || ...);
         return found;
     }
 };
