@@ -247,11 +247,6 @@ public:
         const auto me = ipc::detail::self_identity();
         h.creator_pid = me.pid;
         h.creator_start_time = me.start_time;
-        for (auto& s : st->sync.sem)
-            if (::sem_init(&s, 1, 0) != 0) {
-                ec = std::error_code(errno, std::system_category());
-                return {};
-            }
         broadcast_control& c = st->ctl;
         c.max_subscribers = o.max_subscribers;
         c.slow = static_cast<std::uint32_t>(o.slow);
