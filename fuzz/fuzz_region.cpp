@@ -1,10 +1,17 @@
 // libFuzzer: arbitrary bytes as a shared ring region, as a hostile or broken
-// peer could leave it. Every ring kind attaches to it (or refuses it); one
-// that attaches is driven a bounded number of times. Nothing may read or
+// peer could leave it (layout version 6). Every ring kind attaches to it (or
+// refuses it); one that attaches is driven a bounded number of times, through
+// its own calls and through the kind interface ring_region uses
+// (ring/kind.hpp: join, loan/commit, front/release, repair, leave). ipc-ls's
+// reader (ring::describe) reads it, and the sync area is bound to a policy
+// (ring/sync_shared.hpp: its tag and name are untrusted). Nothing may read or
 // write outside the region, crash or loop forever.
 #include <ipc/ring/bytes.hpp>
+#include <ipc/ring/kinds.hpp>
 #include <ipc/ring/mpmc.hpp>
 #include <ipc/ring/spsc.hpp>
+#include <ipc/ring/sync_shared.hpp>
+#include <ipc/sync/futex.hpp>
 
 #include <array>
 #include <cstdint>
@@ -45,7 +52,7 @@ void drive_fixed(std::span<std::byte> mem) {
         (void)r.pop_n(batch);
         (void)r.push_n(batch);
     }
-    if constexpr (Ring::ring_kind == ipc::ring::kind::mpmc) {
+    if constexpr (requires { r.inspect(0); }) {  // mpmc's own calls
         auto dead = [](std::uint32_t) { return false; };
         for (int i = 0; i < rounds; ++i) {
             (void)r.repair(dead);
@@ -54,15 +61,42 @@ void drive_fixed(std::span<std::byte> mem) {
             if (auto c = r.front(1)) r.release(c);
             if (auto c = r.loan(1)) r.commit(c);
         }
-    } else {
-        for (int i = 0; i < rounds; ++i) {
-            if (r.front()) r.release();
-            if (T* p = r.loan()) {
-                *p = v;
-                r.commit();
-            }
-        }
     }
+    // As ring_region drives any fixed kind: one end per direction.
+    typename Ring::end_state ends[2]{};
+    for (ipc::direction d : {ipc::direction::send, ipc::direction::recv}) {
+        ec.clear();
+        if (!r.join(d, ends[ipc::ring::detail::index(d)], {0, ipc::ring::owner_word(r.peers(), 0)}, ec)) return;
+    }
+    auto& tx = ends[0];
+    auto& rx = ends[1];
+    std::array<T, 3> batch{};
+    for (int i = 0; i < rounds; ++i) {
+        (void)r.can_push(tx);
+        (void)r.can_pop(rx);
+        if (const T* p = r.front(rx)) {
+            std::memcpy(static_cast<void*>(&v), p, sizeof(T));
+            (void)r.redelivered(rx);
+            r.release(rx);
+        }
+        if (T* p = r.loan(tx)) {
+            std::memcpy(static_cast<void*>(p), &v, sizeof(T));
+            if (i % 3 == 0) r.cancel(tx);
+            else r.commit(tx);
+        }
+        ec.clear();
+        if (auto m = r.front_message(rx, ec)) r.release(rx);
+        ec.clear();
+        if (std::byte* p = r.loan_message(sizeof(T), tx, ec)) {
+            std::memset(p, i, sizeof(T));
+            r.commit_message(sizeof(T), tx);
+        }
+        (void)r.pop_n(batch, rx);
+        (void)r.push_n(batch, tx);
+        (void)r.repair();
+    }
+    r.leave(ipc::direction::send, tx);
+    r.leave(ipc::direction::recv, rx);
 }
 
 void drive_bytes(std::span<std::byte> mem) {
@@ -82,6 +116,47 @@ void drive_bytes(std::span<std::byte> mem) {
         ec.clear();
         (void)r.can_push();
     }
+    // As ring_region drives a variable-size kind.
+    ipc::ring::bytes::end_state tx{}, rx{};
+    if (!r.join(ipc::direction::send, tx, {}, ec) || !r.join(ipc::direction::recv, rx, {}, ec)) return;
+    for (int i = 0; i < rounds; ++i) {
+        ec.clear();
+        if (auto m = r.front(rx, ec)) r.release(rx);
+        ec.clear();
+        if (std::byte* p = r.loan(static_cast<std::size_t>(i) * 5 % 200, tx, ec)) {
+            std::memset(p, i, static_cast<std::size_t>(i) * 5 % 200);
+            r.commit(static_cast<std::size_t>(i) % 7, tx);
+        }
+        ec.clear();
+        if (auto m = r.front_message(rx, ec)) r.release(rx);
+        (void)r.can_pop(rx);
+        (void)r.repair();
+    }
+}
+
+// What ipc-ls reads: the header of any kind, then the kind's own fields.
+void describe(std::span<std::byte> mem) {
+    if (!ipc::ring::is_formatted(mem)) return;
+    ipc::ring::description d;
+    if (!ipc::ring::describe(mem, d)) return;
+    for (std::size_t i = 0; i < d.field_count && i < std::size(d.fields); ++i) (void)d.fields[i].name.size();
+}
+
+// A sync area as a peer left it: a policy binds to it (or is refused, its
+// error naming the untrusted name found there), then forgets every end.
+template <class Policy>
+void bind_policy(std::span<std::byte> mem) {
+    if (mem.size() < sizeof(ipc::ring::shared_state<ipc::ring::two_indices>)) return;
+    auto& area = ipc::ring::state_of<ipc::ring::spsc<char>>(mem)->sync;
+    // "Being set up" makes a binder wait 2 s for the setter: a valid state, too slow to fuzz.
+    if (area.policy.tag.load() == ipc::ring::busy_sync_tag) return;
+    std::error_code ec;
+    if (!ipc::ring::bind_sync(area, ipc::ring::binding_of<Policy>, ec)) {
+        (void)ipc::last_error_detail(ec);
+        return;
+    }
+    for (int slot = -1; slot <= static_cast<int>(ipc::ring::max_peers); ++slot)
+        for (ipc::direction d : {ipc::direction::send, ipc::direction::recv}) Policy::forget_end(area, d, slot);
 }
 
 }  // namespace
@@ -150,5 +225,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     { image im(data, size); drive_fixed<ipc::ring::mpmc<odd>>(im.bytes()); }
     { image im(data, size); drive_fixed<ipc::ring::mpmc<std::uint64_t, ipc::ring::delivery::at_least_once>>(im.bytes()); }
     { image im(data, size); drive_bytes(im.bytes()); }
+    { image im(data, size); describe(im.bytes()); }
+    { image im(data, size); bind_policy<ipc::sync::futex>(im.bytes()); }
     return 0;
 }

@@ -229,6 +229,29 @@ std::string sysv_name(const std::string& name) {
 
 }  // namespace
 
+TEST_CASE("ipc-ls: a ring's kind describes it: what is queued and the kind's own fields (mpmc: delivery, redelivered)") {
+    using queue = ipc::transport::posix_shm<ipc::ring::mpmc<std::uint64_t, ipc::ring::delivery::at_least_once>>;
+    remover<queue> q{unique_name("lsmpmc")};
+    remover<transport> s{unique_name("lsspsc")};
+    child maker([&] {  // made and filled by another process, which has left
+        auto m = queue::create(q.name, 16);
+        std::error_code ec;
+        for (std::uint64_t i = 0; i < 5; ++i)
+            if (!m.try_send_value(i, ec)) return 1;
+        auto t = transport::create(s.name, 8);
+        return t.try_send_value(7, ec) ? 0 : 2;
+    });
+    REQUIRE(maker.wait() == child_ok);
+    const std::string m = listing("", q.name);
+    CHECK(has(m, "\"ring\":\"mpmc\",\"capacity\":16,"));
+    CHECK(has(m, "\"queued\":5,"));
+    CHECK(has(m, "\"details\":{\"delivery\":\"at least once\",\"redelivered\":0}}"));
+    const std::string l = listing("", s.name);
+    CHECK(has(l, "\"ring\":\"spsc\""));
+    CHECK(has(l, "\"queued\":1,"));
+    CHECK(has(l, "\"details\":{}}"));
+}
+
 TEST_CASE("ipc-ls: a region nobody has used yet is kept for the grace period, then it is stale") {
     remover<transport> fresh{unique_name("lsfresh")};
     transport::create(fresh.name, 8);  // made and closed: no user, no mapping

@@ -42,7 +42,7 @@ ready wait_for_key(ipc::poller& p, std::uint64_t key, std::chrono::milliseconds 
 
 // Nobody is left marked parked on the ring in direction d.
 bool no_bell_parked(region& t, ipc::direction d) {
-    for (auto& w : t.sync_area().dir[d == ipc::direction::send ? 0 : 1].parked)
+    for (auto& w : ipc::ring::shared_of<ipc::sync::futex>(t.sync_area(), d).parked.word)
         if (w.load() != 0) return false;
     return true;
 }
@@ -273,7 +273,7 @@ TEST_CASE("poller + futex ring: a stranger's datagram to the doorbell is one spu
     REQUIRE(slot >= 0);
     // Park once so the name is published, then read it as a stranger would.
     CHECK(p.wait_for(1ms).empty());
-    const std::uint32_t bell = rx.transport().sync_area().bells.name[slot].load();
+    const std::uint32_t bell = ipc::ring::shared_of<ipc::sync::futex>(rx.transport().sync_area()).bells.name[slot].load();
     REQUIRE(ipc::detail::valid_bell(bell));
     child stranger([&] {
         std::this_thread::sleep_for(50ms);
@@ -424,18 +424,23 @@ TEST_CASE("poller + futex ring: a region whose doorbell table is garbage costs t
     (void)region::create(name.name, 8);
     auto rx = ring_channel::open(name.name);
     auto tx = ring_channel::open(name.name);
+    tx.transport().attach(ipc::direction::send);  // binds the region to sync::futex, which sets its state up
     auto& area = tx.transport().sync_area();
+    auto& shared = ipc::ring::shared_of<ipc::sync::futex>(area);
+    auto& send_side = ipc::ring::shared_of<ipc::sync::futex>(area, ipc::direction::send);
+    auto& recv_side = ipc::ring::shared_of<ipc::sync::futex>(area, ipc::direction::recv);
     // Every slot "parked" with a name no autobind ever makes; a waiter counted so the notifier looks.
-    for (auto& dir : area.dir)
-        for (auto& w : dir.parked) w.store(~std::uint64_t{0});
-    for (auto& n : area.bells.name) n.store(0x7fff0000u);
+    for (auto* side : {&send_side, &recv_side})
+        for (auto& w : side->parked.word) w.store(~std::uint64_t{0});
+    for (auto& n : shared.bells.name) n.store(0x7fff0000u);
     tx.transport().waiters(ipc::direction::recv).fetch_add(1);
     CHECK(tx.try_send(1L) == ipc::status::ok);
     CHECK(tx.try_send(2L) == ipc::status::ok);
     tx.transport().waiters(ipc::direction::recv).fetch_sub(1);
     // The receiver's marks were taken (each notifier takes what it rings); the sender's direction is untouched.
-    for (auto& w : area.dir[1].parked) CHECK(w.load() == 0);
-    for (auto& w : area.dir[0].parked) w.store(0);
+    for (auto& w : recv_side.parked.word) CHECK(w.load() == 0);
+    for (auto& w : send_side.parked.word) CHECK(w.load() == ~std::uint64_t{0});
+    for (auto& w : send_side.parked.word) w.store(0);
     long v = 0;
     CHECK(rx.try_recv(v) == ipc::status::ok);
     CHECK(v == 1);

@@ -246,12 +246,62 @@ TEST_CASE("shm sync: the System V semaphore set goes with the region's last mapp
         auto rx = channel::create(region.name, 4);
         int v = 0;
         CHECK(rx.recv_for(v, 5ms) == ipc::status::timed_out);  // parks: makes the set
-        const auto slot = rx.transport().sync_area().sysv_id.load();
+        const auto slot = rx.transport().sync_area().policy.sysv_sem_set.load();
         REQUIRE(slot > 0);
         id = static_cast<int>(slot - 1);
         CHECK(::semctl(id, 0, GETVAL) == 0);
     }
     CHECK(::semctl(id, 0, GETVAL) == -1);
+}
+
+TEST_CASE("shm sync: the first end's policy sets the region's sync area up; an end of another policy is refused, naming both") {
+    using transport = shm<ipc::ring::spsc<int>>;
+    using futex_channel = ipc::channel<int, transport, ipc::sync::futex>;
+    using sem_channel = ipc::channel<int, transport, ipc::sync::posix_sem>;
+    using spin_channel = ipc::channel<int, transport, ipc::sync::spin>;
+    remover<transport> region{unique_name("mixed")};
+    auto tx = futex_channel::create(region.name, 4);
+    {
+        auto bare = transport::open(region.name);  // no policy yet: the area is not bound by opening
+        CHECK(bare.sync_area().policy.tag.load() == 0);
+    }
+    REQUIRE(tx.try_send(1) == ipc::status::ok);  // attaches: binds the area to sync::futex
+    CHECK(tx.transport().sync_area().policy.tag.load() == ipc::ring::sync_tag<ipc::sync::futex>);
+    child other([&] {
+        auto rx = sem_channel::open(region.name);
+        int v = 0;
+        std::error_code ec;
+        if (rx.try_recv(v, ec) != ipc::status::failed || ec != ipc::errc::layout_mismatch) return 1;
+        const std::string words(ipc::last_error_detail(ec));
+        if (words.find("sync::futex") == std::string::npos || words.find("sync::posix_sem") == std::string::npos) return 2;
+        auto spinning = spin_channel::open(region.name);
+        if (spinning.try_recv(v, ec) != ipc::status::failed || ec != ipc::errc::layout_mismatch) return 3;
+        // The same policy as the region's works, and receives what was sent.
+        auto rx2 = futex_channel::open(region.name);
+        if (rx2.recv_for(v, 5s) != ipc::status::ok || v != 1) return 4;
+        return 0;
+    });
+    CHECK(other.wait() == child_ok);
+}
+
+TEST_CASE("shm sync: a POSIX-semaphore region sets its semaphores up at first use, and a sleeper is woken across processes") {
+    using transport = shm<ipc::ring::spsc<int>>;
+    using channel = ipc::channel<int, transport, ipc::sync::posix_sem>;
+    remover<transport> region{unique_name("semfirst")};
+    auto rx = channel::create(region.name, 4);
+    child sender([&] {
+        auto tx = channel::open(region.name);
+        std::this_thread::sleep_for(50ms);  // the parent sleeps on the semaphore by now
+        return tx.send_for(42, 5s) == ipc::status::ok ? 0 : 1;
+    });
+    rx.transport().peer_check_interval(60s);  // the wake-up must come from the semaphore
+    int v = 0;
+    const auto t0 = std::chrono::steady_clock::now();
+    CHECK(rx.recv_for(v, 10s) == ipc::status::ok);
+    CHECK(v == 42);
+    CHECK(ms_since(t0) < 5000);
+    CHECK(rx.transport().sync_area().policy.tag.load() == ipc::ring::sync_tag<ipc::sync::posix_sem>);
+    CHECK(sender.wait() == child_ok);
 }
 
 // Last in this file (doctest runs a file's cases in order): everything above cleaned up.

@@ -7,6 +7,7 @@
 //
 // Regions are read-only mapped and treated as untrusted bytes: every field is
 // checked before use, and a region that fails a check is listed as such.
+#include <ipc/ring/kinds.hpp>
 #include <ipc/ring/layout.hpp>
 #include <ipc/sem/robust_mutex.hpp>
 
@@ -37,6 +38,9 @@ using namespace ipc_ls;
 
 using state = ipc::ring::shared_state<ipc::ring::two_indices>;
 constexpr std::size_t state_size = sizeof(state);
+// Bytes of a region mapped to read it: its shared state and a kind's
+// control, whatever the kind (ring::describe checks that its control fits).
+constexpr std::size_t described_size = std::size_t{1} << 20;
 
 struct options {
     double min_age = 60;
@@ -44,8 +48,8 @@ struct options {
 };
 
 // Reads what a region's header says, checking everything against `size`
-// (the object's size; `p` maps min(size, state_size) bytes of it).
-void inspect(const std::byte* p, std::size_t size, entry& e) {
+// (the object's size; `p` maps `mapped` bytes of it, at most size).
+void inspect(const std::byte* p, std::size_t mapped, std::size_t size, entry& e) {
     const auto* st = reinterpret_cast<const state*>(p);
     const auto& h = st->hdr;
     e.ipc_magic = size >= state_size && h.magic == ipc::ring::region_magic;
@@ -68,22 +72,29 @@ void inspect(const std::byte* p, std::size_t size, entry& e) {
         e.verdict = "layout version " + std::to_string(h.version);
         return;
     }
-    switch (h.kind) {
-    case 1: e.kind = "spsc"; break;
-    case 2: e.kind = "mpmc"; break;
-    case 3: e.kind = "bytes"; break;
-    default: e.verdict = "unknown ring kind"; return;
+    if (!ipc::ring::known::knows(h.kind)) {
+        e.verdict = "unknown ring kind";
+        return;
     }
     if (!ipc::ring::detail::is_pow2(h.capacity) || h.total_size > size || h.data_offset < state_size ||
         h.data_offset > h.total_size) {
         e.verdict = "corrupt header";
         return;
     }
+    // What is queued and the kind's own fields: the kind says (ring/kinds.hpp).
+    ipc::ring::description d;
+    if (!ipc::ring::describe({p, mapped}, d)) {
+        e.verdict = "corrupt header";
+        return;
+    }
     e.ring = true;
+    e.kind = std::string(d.kind);
     e.capacity = h.capacity;
-    const std::uint64_t head = st->ctl.head.load(std::memory_order_acquire);
-    const std::uint64_t tail = st->ctl.tail.load(std::memory_order_acquire);
-    e.fill = ipc::ring::queued(head, tail, h.capacity);
+    e.fill = d.queued;
+    for (std::size_t i = 0; i < d.field_count; ++i) {
+        const auto& f = d.fields[i];
+        e.details.push_back({std::string(f.name), f.text.empty() ? std::to_string(f.number) : std::string(f.text), f.text.empty()});
+    }
     e.creator = h.creator_pid;
     e.creator_alive = h.creator_pid > 0 && h.creator_pid <= INT32_MAX &&
                       ipc::detail::is_alive({static_cast<std::int32_t>(h.creator_pid), h.creator_start_time});
@@ -134,13 +145,13 @@ bool inspect_posix(int dirfd, const std::string& file, entry& e) {
     take_stat(sb, e);
     const auto size = static_cast<unsigned long long>(sb.st_size);
     e.size = size;
-    const std::size_t len = size < state_size ? static_cast<std::size_t>(size) : state_size;
+    const std::size_t len = size < described_size ? static_cast<std::size_t>(size) : described_size;
     if (len == 0) {
         e.unformatted = !mutex;  // a creator between shm_open and ftruncate (a mutex is never removed)
         e.verdict = "empty";
     } else if (void* m = ::mmap(nullptr, len, PROT_READ, MAP_SHARED, fd.get(), 0); m != MAP_FAILED) {
         if (mutex) inspect_mutex(static_cast<const std::byte*>(m), len, e);
-        else inspect(static_cast<const std::byte*>(m), static_cast<std::size_t>(size), e);
+        else inspect(static_cast<const std::byte*>(m), len, static_cast<std::size_t>(size), e);
         ::munmap(m, len);
     } else {
         e.verdict = std::string("unreadable: ") + std::strerror(errno);
@@ -191,7 +202,7 @@ bool inspect_sysv(int id, entry& e) {
     if (::shmctl(id, IPC_STAT, &ds) != 0) return false;
     const std::size_t size = ds.shm_segsz;
     if (void* m = ::shmat(id, nullptr, SHM_RDONLY); m != reinterpret_cast<void*>(-1)) {
-        inspect(static_cast<const std::byte*>(m), size, e);
+        inspect(static_cast<const std::byte*>(m), size, size, e);
         ::shmdt(m);
         const bool ours = e.ring || e.ipc_magic;  // another layout version is still ipc's
         e.from = ours ? origin::ipc : origin::foreign;

@@ -133,7 +133,10 @@ public:
     channel() = default;
     explicit channel(Transport t, Framing f = {}, Sync s = {}) noexcept(std::is_nothrow_move_constructible_v<Framing> &&
                                                                          std::is_nothrow_move_constructible_v<Sync>)
-        : transport_(std::move(t)), sync_(std::move(s)), framing_(std::move(f)) {}
+        : transport_(std::move(t)), sync_(std::move(s)), framing_(std::move(f)) {
+        // A shared-memory ring binds its region to this policy when this end attaches.
+        if constexpr (requires { transport_.template use_sync<Sync>(); }) transport_.template use_sync<Sync>();
+    }
     channel(channel&&) = default;
     channel& operator=(channel&&) = default;
     ~channel() { leave(); }

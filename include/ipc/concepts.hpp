@@ -73,19 +73,17 @@ concept pollable = requires(const T& t) {
 };
 
 // Memory transports: a ring in shared memory. The sync policies (futex,
-// eventfd, semaphores) wait on the region's shared words: ready(d) says an
-// operation in direction d would not block (or would report closed);
-// wait_word(d) is bumped by a notifier when waiters(d) says someone is parked.
-// A waiter announces itself (waiters += 1), reads the word, re-checks ready(d),
-// and only then sleeps on the word, so no wake-up is lost. armed(d) lets a
-// policy that wakes every sleeper at once skip repeated wake-up calls while
-// its sleepers have not yet run.
+// eventfd, semaphores) wait through the region: ready(d) says an operation in
+// direction d would not block (or would report closed); waiters(d) counts
+// who is parked in d. A waiter announces itself (waiters += 1), re-checks
+// ready(d), and only then sleeps, so no wake-up is lost; a notifier does
+// nothing while the count is 0. What a policy sleeps on (a futex word, a
+// semaphore) is its own, in the region's sync_area() (ring/sync_shared.hpp).
 template <class T>
 concept memory_transport = requires(T& t, const T& ct, direction d) {
     { ct.ready(d) } -> std::same_as<bool>;
-    { t.wait_word(d) } -> std::same_as<std::atomic<std::uint32_t>&>;
     { t.waiters(d) } -> std::same_as<std::atomic<std::uint32_t>&>;
-    { t.armed(d) } -> std::same_as<std::atomic<std::uint32_t>&>;
+    t.sync_area();
 };
 
 // A transport that moves a V itself (a typed ring: one fixed-size copy into

@@ -44,6 +44,12 @@ struct entry {
     std::optional<long long> key;     // System V
     std::vector<long long> values;    // semaphores: each one's value
     std::string kind = "-";  // the RING column: spsc, mpmc, bytes
+    // Rings: fields only their kind has (ring::description), e.g. mpmc's delivery.
+    struct detail_field {
+        std::string name, value;
+        bool number;
+    };
+    std::vector<detail_field> details;
     unsigned senders_alive = 0, senders_dead = 0, receivers_alive = 0, receivers_dead = 0, untracked = 0;
     bool ring = false;
     bool unformatted = false;  // empty, or header not formatted yet: a creator at work, or one that died at it

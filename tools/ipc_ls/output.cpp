@@ -170,7 +170,9 @@ seconds), size, ring, capacity (a POSIX queue: mq_maxmsg), message_size (a
 POSIX queue: mq_msgsize), queued, senders_alive, senders_dead,
 receivers_alive, receivers_dead, untracked (ring ends the peer table had no
 room for), procs, creator_pid, creator_alive, key and id (System V), values
-(semaphores: [value, ...]), stale, removed, state.
+(semaphores: [value, ...]), stale, removed, state, details (rings: what only
+their kind has, e.g. an mpmc ring's {"delivery":"at most once",
+"redelivered":0}).
 
 An object is stale, and --remove-stale removes it, only if:
   ring (posix_shm, sysv_shm): nobody uses it, i.e. no live process is in its
@@ -245,12 +247,20 @@ void print_json(const entry& e, const std::string& state, bool removed) {
         for (std::size_t i = 0; i < e.values.size(); ++i) values += (i ? "," : "") + std::to_string(e.values[i]);
         values += "]";
     }
+    std::string details = "null";
+    if (e.ring) {
+        details = "{";
+        for (std::size_t i = 0; i < e.details.size(); ++i)
+            details += (i ? "," : "") + json_string(e.details[i].name) + ":" +
+                       (e.details[i].number ? e.details[i].value : json_string(e.details[i].value));
+        details += "}";
+    }
     const bool has_creator = e.creator > 0;
     std::printf("{\"name\":%s,\"kind\":\"%s\",\"origin\":\"%s\",\"uid\":%u,\"mode\":\"%04o\",\"age\":%lld,\"size\":%s,"
                 "\"ring\":%s,\"capacity\":%s,\"message_size\":%s,\"queued\":%s,\"senders_alive\":%s,"
                 "\"senders_dead\":%s,\"receivers_alive\":%s,\"receivers_dead\":%s,\"untracked\":%s,\"procs\":%s,"
                 "\"creator_pid\":%s,\"creator_alive\":%s,\"key\":%s,\"id\":%s,\"values\":%s,\"stale\":%s,"
-                "\"removed\":%s,\"state\":%s}\n",
+                "\"removed\":%s,\"state\":%s,\"details\":%s}\n",
                 json_string(e.name).c_str(), e.where.c_str(), origin_text(e.from), e.uid, e.mode,
                 e.age > 0 ? static_cast<long long>(e.age) : 0LL, json_or_null(e.size).c_str(),
                 e.ring ? json_string(e.kind).c_str() : "null", json_or_null(e.capacity).c_str(),
@@ -260,7 +270,7 @@ void print_json(const entry& e, const std::string& state, bool removed) {
                 has_creator ? std::to_string(e.creator).c_str() : "null",
                 has_creator ? (e.creator_alive ? "true" : "false") : "null", json_or_null(e.key).c_str(),
                 e.sysv_id >= 0 ? std::to_string(e.sysv_id).c_str() : "null", values.c_str(),
-                e.stale ? "true" : "false", removed ? "true" : "false", json_string(state).c_str());
+                e.stale ? "true" : "false", removed ? "true" : "false", json_string(state).c_str(), details.c_str());
 }
 
 }  // namespace ipc_ls

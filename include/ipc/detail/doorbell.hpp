@@ -5,7 +5,7 @@
 // what the region can hold. Each parked end owns an AF_UNIX datagram socket
 // bound with autobind (bind() with only the family: the kernel picks a unique
 // abstract name, "\0" and five hex digits). The end publishes that name in
-// the region's doorbell_table under its peer-table slot, sets its parked bit
+// the region (sync::futex's shared state) under its peer-table slot, sets its parked bit
 // (beside the direction's waiter count), re-checks the ring, then waits in
 // epoll. A notifier that finds the bit takes it (one exchange, so one
 // datagram per park however busy the sender) and sends one byte to the
@@ -136,46 +136,60 @@ concept doorbell_transport = transport::memory_transport<Tr> && requires(Tr& t, 
     { t.doorbell_slot(d, ec) } -> std::same_as<int>;
 };
 
-// ---- the shared half, over the region's sync area ------------------------------
+// ---- the shared half: what sync::futex keeps in the region for them ----------
 
-inline std::atomic<std::uint64_t>& parked_word(ring::sync_area& t, direction d, int slot) noexcept {
-    return t.dir[ring::detail::index(d)].parked[static_cast<std::size_t>(slot) / 64];
+// Per direction, the event loops parked there, a bit per peer-table slot (in
+// sync::futex's per-direction state, on the waiters' line, which a notifier
+// has read anyway).
+inline constexpr std::size_t parked_words = (ring::max_peers + 63) / 64;
+struct parked_bits {
+    std::atomic<std::uint64_t> word[parked_words];
+};
+// Per peer-table slot, the abstract socket name its end listens on. Written
+// when it changes, read by a notifier that found the slot's parked bit
+// (which it takes: one datagram).
+struct bell_names {
+    std::atomic<std::uint32_t> name[ring::max_peers];  // 0: none; else detail::doorbell's published form (untrusted)
+};
+
+inline std::atomic<std::uint64_t>& parked_word(parked_bits& p, int slot) noexcept {
+    return p.word[static_cast<std::size_t>(slot) / 64];
 }
 constexpr std::uint64_t parked_bit(int slot) noexcept { return std::uint64_t{1} << (static_cast<unsigned>(slot) % 64); }
 
-// Publishes the name of peer-table slot `slot`, then marks it parked in
-// direction d (the caller then announces itself as a waiter and re-checks:
-// see detail::parking; the bit is set first so that a notifier which sees
-// the waiter sees the bit too).
-inline void park_bell(ring::sync_area& t, direction d, int slot, std::uint32_t name) noexcept {
-    auto& published = t.bells.name[slot];
+// Publishes the name of peer-table slot `slot`, then marks it parked (the
+// caller then announces itself as a waiter and re-checks: see
+// detail::parking; the bit is set first so that a notifier which sees the
+// waiter sees the bit too).
+inline void park_bell(bell_names& b, parked_bits& p, int slot, std::uint32_t name) noexcept {
+    auto& published = b.name[slot];
     if (published.load(std::memory_order_relaxed) != name) published.store(name, std::memory_order_release);
-    parked_word(t, d, slot).fetch_or(parked_bit(slot), std::memory_order_seq_cst);
+    parked_word(p, slot).fetch_or(parked_bit(slot), std::memory_order_seq_cst);
 }
 // Unmarks it; false if a notifier took the bit (a datagram is on its way).
-inline bool unpark_bell(ring::sync_area& t, direction d, int slot) noexcept {
-    return (parked_word(t, d, slot).fetch_and(~parked_bit(slot), std::memory_order_seq_cst) & parked_bit(slot)) != 0;
+inline bool unpark_bell(parked_bits& p, int slot) noexcept {
+    return (parked_word(p, slot).fetch_and(~parked_bit(slot), std::memory_order_seq_cst) & parked_bit(slot)) != 0;
 }
 // The slot's end left or died: no name, no bit.
-inline void forget_bell(ring::sync_area& t, direction d, int slot) noexcept {
+inline void forget_bell(bell_names& b, parked_bits& p, int slot) noexcept {
     if (slot < 0 || static_cast<std::size_t>(slot) >= ring::max_peers) return;
-    (void)unpark_bell(t, d, slot);
-    t.bells.name[slot].store(0, std::memory_order_release);
+    (void)unpark_bell(p, slot);
+    b.name[slot].store(0, std::memory_order_release);
 }
 
-// The notifier's half, after it found waiters in direction d: rings every
-// loop parked there, each once. sender() gives a socket to send from (made
-// only if a bit is found). Costs a load per word when nobody is parked, on
-// the line of the waiter count the notifier has just read.
+// The notifier's half, after it found waiters in a direction whose parked
+// bits are p: rings every loop parked there, each once. sender() gives a
+// socket to send from (made only if a bit is found). Costs a load per word
+// when nobody is parked.
 template <class Sender>
-void ring_parked(ring::sync_area& t, direction d, Sender&& sender) noexcept {
-    for (std::size_t w = 0; w < ring::wait_slot::parked_words; ++w) {
-        auto& word = t.dir[ring::detail::index(d)].parked[w];
+void ring_parked(bell_names& b, parked_bits& p, Sender&& sender) noexcept {
+    for (std::size_t w = 0; w < parked_words; ++w) {
+        auto& word = p.word[w];
         if (word.load(std::memory_order_acquire) == 0) continue;
         for (std::uint64_t bits = word.exchange(0, std::memory_order_acq_rel); bits != 0; bits &= bits - 1) {
             const std::size_t slot = w * 64 + static_cast<std::size_t>(std::countr_zero(bits));
             if (slot >= ring::max_peers) break;
-            ring_bell(sender(), t.bells.name[slot].load(std::memory_order_acquire));
+            ring_bell(sender(), b.name[slot].load(std::memory_order_acquire));
         }
     }
 }

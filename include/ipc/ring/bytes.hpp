@@ -4,7 +4,7 @@
 #include <cstring>
 #include <optional>
 
-#include "layout.hpp"
+#include "kind.hpp"
 
 namespace ipc::ring {
 
@@ -39,6 +39,9 @@ public:
     static constexpr std::uint64_t value_size = 1;
     static constexpr std::uint64_t value_align = 1;
     static constexpr std::uint64_t tag = detail::fnv1a("ipc::ring::bytes");
+    static constexpr bool fixed_size = false;  // records of any size: the codec path
+    using end_state = no_end_state;           // both indices live in the view
+    static constexpr std::size_t max_ends(direction) noexcept { return 1; }
 
     static void init_data(std::byte*, std::uint64_t) noexcept {}
 
@@ -49,6 +52,22 @@ public:
 
     // Takes this view's copies of both indices from the region.
     void adopt_indices() noexcept { ix_.adopt(st_->ctl); }
+    // A restarted end carries on where the last one stopped.
+    bool join(direction, end_state&, const end_id&, std::error_code&) noexcept {
+        adopt_indices();
+        return true;
+    }
+
+    // ---- the kind interface (ring/kind.hpp): no per-end state -------------
+    std::byte* loan(std::size_t n, end_state&, std::error_code& ec) noexcept { return loan(n, ec); }
+    void commit(std::size_t n, end_state&) noexcept { commit(n); }
+    std::optional<std::span<const std::byte>> front(end_state&, std::error_code& ec) noexcept { return front(ec); }
+    void release(end_state&) noexcept { release(); }
+    std::byte* loan_message(std::size_t n, end_state&, std::error_code& ec) noexcept { return loan(n, ec); }
+    void commit_message(std::size_t n, end_state&) noexcept { commit(n); }
+    std::optional<std::span<const std::byte>> front_message(end_state&, std::error_code& ec) noexcept { return front(ec); }
+    bool can_push(const end_state&) const noexcept { return can_push(); }
+    bool can_pop(const end_state&) const noexcept { return can_pop(); }
 
     // The largest payload a record can carry.
     std::size_t max_record() const noexcept {
@@ -182,5 +201,7 @@ private:
     std::uint64_t taken_ = 0;        // tail after the record front() returned
     std::uint64_t want_ = 0;         // bytes the last failed loan needed
 };
+
+static_assert(variable_kind<bytes>);
 
 }  // namespace ipc::ring

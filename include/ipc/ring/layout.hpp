@@ -7,12 +7,11 @@
 // another T, layout or a truncated region with a clear error.
 #pragma once
 
-#include <semaphore.h>
-
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <new>
+#include <optional>
 #include <span>
 #include <string_view>
 #include <utility>
@@ -23,6 +22,7 @@
 #include "../detail/cpu.hpp"
 #include "../detail/peer_table.hpp"
 #include "../detail/type_name.hpp"
+#include "../eos.hpp"
 #include "../error.hpp"
 #include "../fwd.hpp"
 
@@ -39,13 +39,18 @@ inline constexpr std::uint64_t region_magic = 0x31474e4952435049ULL;  // "IPCRIN
 // index has a line pair of its own; mpmc control records the delivery
 // guarantee and counts redeliveries; the sync area holds the parked bits and
 // doorbell names of event loops (detail/doorbell.hpp).
-inline constexpr std::uint32_t layout_version = 5;
+// 6: ring kinds are plug-ins (ring/kind.hpp); the sync area is generic: the
+// wait words every waiting policy shares, then a tagged block whose contents
+// the policy that first used the region declares (its `shared` struct).
+inline constexpr std::uint32_t layout_version = 6;
 
 // Processes (channel ends) the peer table tracks; more still work, they are
 // counted as `untracked` and then no peer of theirs is ever declared dead.
 inline constexpr std::size_t max_peers = 128;
 using peer_table = ipc::detail::peer_table<max_peers>;
 
+// The kind number a region's header records (ring/kind.hpp says how a kind
+// plugs in). A new kind takes the next number and a name in kind_name().
 enum class kind : std::uint32_t { spsc = 1, mpmc = 2, bytes = 3, broadcast = 4 };
 
 namespace detail {
@@ -83,35 +88,49 @@ struct type_name {
 template <class T>
 inline constexpr std::uint64_t type_tag = detail::fnv1a(type_name<T>::value);
 
-// One waitable word per direction, each on its own line: [send] is where a
-// sender waits for room, [recv] where a receiver waits for data. The counters
-// let a notifier skip the system call when nobody is parked.
+// ---- the sync area ---------------------------------------------------------
+//
+// What sync policies share through the region. The region knows no policy:
+// each policy that waits through the region (sync::futex, posix_sem,
+// sysv_sem, eventfd, spin) declares what it keeps here (ring::shares_region,
+// below: a `shared` struct for the region and a `shared_direction` struct
+// per direction), and the first end that uses the region with it sets that
+// up and names the policy in the area's tag. An end with another policy is
+// refused, naming both (errc::layout_mismatch at its channel's first
+// operation): a sleeper of one policy is never woken by a notifier of another.
+
+// A direction's line: where a sender waits for room ([send]) or a receiver
+// for data ([recv]). The waiter count is common because every policy that
+// sleeps uses it (detail/parking.hpp: announce, re-check, sleep), and the
+// region reads it to skip all work when an end leaves with nobody asleep.
+// The policy's own per-direction words share its line, so a notifier that
+// found a sleeper holds the line it then works on (sync::futex: its futex
+// word, armed flag and parked event loops).
 struct alignas(ipc::detail::cache_line) wait_slot {
-    static constexpr std::size_t parked_words = (max_peers + 63) / 64;
-    std::atomic<std::uint32_t> word;
+    static constexpr std::size_t policy_size = ipc::detail::cache_line - 8;
     std::atomic<std::uint32_t> waiters;
-    std::atomic<std::uint32_t> armed;  // sync::futex: a sleeper wants a wake-up system call
-    // Event loops parked in this direction (detail/doorbell.hpp), a bit per
-    // peer-table slot: on the waiters' line, which a notifier has read anyway.
-    std::atomic<std::uint64_t> parked[parked_words];
+    alignas(8) std::byte policy[policy_size];  // P::shared_direction
 };
 static_assert(sizeof(wait_slot) == ipc::detail::cache_line, "a direction's waiting state fits one cache line");
 
-// The doorbells of event loops parked on the ring (ipc::poller, Asio over
-// sync::futex; see detail/doorbell.hpp): per peer-table slot, the abstract
-// socket name its end listens on. Written when it changes, read by a
-// notifier that found the slot's parked bit (which it takes: one datagram).
-struct alignas(ipc::detail::cache_line) doorbell_table {
-    std::atomic<std::uint32_t> name[max_peers];  // 0: none; else detail::doorbell's published form (untrusted)
+// The policy's region-wide state, and who set it up.
+struct alignas(ipc::detail::cache_line) policy_block {
+    static constexpr std::size_t size = 512;  // sync::futex needs most: a doorbell name per peer-table slot
+    static constexpr std::size_t name_size = 24;
+    std::atomic<std::uint64_t> tag;  // 0: none yet; busy_sync_tag while being set up; else the policy's tag
+    char name[name_size];            // the policy's name, for the error that names both (untrusted)
+    // A System V semaphore set made for this region (id + 1; 0: none), by
+    // whichever policy needs one (sync::sysv_sem): its life is the region's,
+    // so the region frees it with its last mapping and in remove(), which
+    // know no policy (a set is not freed by the kernel when its users exit).
+    std::atomic<std::int64_t> sysv_sem_set;
+    alignas(ipc::detail::cache_line) std::byte bytes[size];  // P::shared
 };
 
-// Everything the sync policies share through the region.
 struct sync_area {
     wait_slot dir[2];
-    doorbell_table bells;
-    alignas(ipc::detail::cache_line) sem_t sem[2];  // sync::posix_sem, process-shared
-    std::atomic<std::int64_t> sysv_id;              // sync::sysv_sem: semaphore set id + 1, 0 = none yet
-    std::atomic<std::uint32_t> attached;            // mappings open on the region (the last one frees sysv_id)
+    policy_block policy;
+    std::atomic<std::uint32_t> attached;  // mappings open on the region (the last one frees sysv_sem_set)
 };
 
 // Who is using the ring, per direction: attached count * 2, plus 1 once the
@@ -206,12 +225,93 @@ inline bool owner_alive(const peer_table& t, std::uint32_t owner) noexcept {
     return t.alive_for(i, s);
 }
 
+// Messages between two indices read at different moments (or from an
+// untrusted region), clamped to 0..capacity. An mpmc index may lag its slots
+// for a moment, so head can trail tail: that is 0.
+constexpr std::uint64_t queued(std::uint64_t head, std::uint64_t tail, std::uint64_t capacity) noexcept {
+    if (static_cast<std::int64_t>(head - tail) < 0) return 0;
+    return head - tail <= capacity ? head - tail : capacity;
+}
+
+// What a ring kind is told when this process becomes one of its ends (see
+// ring/kind.hpp, join()): its peer-table slot (-1: the table was full) and
+// the owner word that names this process for good (0: unknown).
+struct end_id {
+    int peer_slot = -1;
+    std::uint32_t owner = 0;
+};
+
+// The per-end state of a kind that keeps none beyond its view (spsc, bytes).
+struct no_end_state {};
+
+// Ends per direction a kind allows (ring/kind.hpp, max_ends()): any number.
+inline constexpr std::size_t unlimited_ends = static_cast<std::size_t>(-1);
+
+// What ipc-ls shows of a ring, filled by its kind's describe() from a region
+// mapped read-only (untrusted): the kind's name, what is queued, and fields
+// only this kind has (mpmc: delivery, redelivered), shown as name=value.
+struct description {
+    struct field {
+        std::string_view name;
+        std::string_view text;  // shown when not empty, else number
+        std::uint64_t number = 0;
+    };
+    std::string_view kind;
+    std::uint64_t queued = 0;  // messages waiting (ring::bytes: bytes), at most the capacity
+    field fields[8];
+    std::size_t field_count = 0;
+
+    void add(std::string_view name, std::uint64_t number) noexcept {
+        if (field_count < std::size(fields)) fields[field_count++] = {name, {}, number};
+    }
+    void add(std::string_view name, std::string_view text) noexcept {
+        if (field_count < std::size(fields)) fields[field_count++] = {name, text, 0};
+    }
+};
+
+// The control block of a region (untrusted bytes), or nullptr if the region
+// is too small to hold it.
+template <class Control>
+const Control* control_in(std::span<const std::byte> region) noexcept {
+    if (region.size() < sizeof(shared_state<Control>)) return nullptr;
+    return &std::launder(reinterpret_cast<const shared_state<Control>*>(region.data()))->ctl;
+}
+
 // What every ring view holds: where the shared state and the data are in this
 // process's mapping. Copyable and trivially cheap; owns nothing.
+//
+// It also gives the defaults of the kind interface (ring/kind.hpp): a kind
+// declares only what it does differently.
 template <class Control>
 class view_base {
 public:
     using control = Control;
+    // A receiver's end of stream when it chooses none (see ipc/eos.hpp).
+    static constexpr eos default_eos = eos::when_all_senders_left;
+
+    static void init_control(Control&) noexcept {}
+    static bool check_control(const Control&, std::error_code&) noexcept { return true; }
+    // This process became (stopped being) an end in direction d.
+    template <class End>
+    bool join(direction, End&, const end_id&, std::error_code&) noexcept {
+        return true;
+    }
+    template <class End>
+    void leave(direction, End&) noexcept {}
+    // Hands back what dead processes left behind; how many things it repaired.
+    std::size_t repair() noexcept { return 0; }
+    // Whether the message peeked or received last through e had been taken by a consumer that died.
+    template <class End>
+    bool redelivered(const End&) const noexcept {
+        return false;
+    }
+    // For ipc-ls; a control with a head and a tail (others declare their own).
+    static bool describe(std::span<const std::byte> region, const header& h, description& out) noexcept {
+        const Control* c = control_in<Control>(region);
+        if (!c) return false;
+        out.queued = queued(c->head.load(std::memory_order_acquire), c->tail.load(std::memory_order_acquire), h.capacity);
+        return true;
+    }
 
     view_base() noexcept = default;
     view_base(shared_state<Control>* st, std::byte* data, std::uint64_t capacity) noexcept
@@ -266,14 +366,6 @@ struct alignas(ipc::detail::cache_line) mpmc_control : two_indices {
     std::atomic<std::uint64_t> redelivered;
 };
 
-// Messages between two indices read at different moments (or from an
-// untrusted region), clamped to 0..capacity. An mpmc index may lag its slots
-// for a moment, so head can trail tail: that is 0.
-constexpr std::uint64_t queued(std::uint64_t head, std::uint64_t tail, std::uint64_t capacity) noexcept {
-    if (static_cast<std::int64_t>(head - tail) < 0) return 0;
-    return head - tail <= capacity ? head - tail : capacity;
-}
-
 // What the fixed-slot rings (spsc, mpmc) share: their description in the
 // header, slot initialisation, readiness checks and batches. Derived is the
 // ring (CRTP), for try_push/try_pop.
@@ -291,6 +383,7 @@ public:
     static constexpr std::uint64_t value_size = sizeof(T);
     static constexpr std::uint64_t value_align = alignof(T);
     static constexpr std::uint64_t tag = type_tag<T>;
+    static constexpr bool fixed_size = true;  // typed slots: a message is one T
 
     // An mpmc slot starts free for the producer at its index: a state of 0
     // (lap 0, free, no owner). An spsc slot needs nothing: the indices say.
@@ -315,6 +408,27 @@ public:
         while (n < out.size() && self().try_pop(out[n], who)) ++n;
         return n;
     }
+    // The message path (ring_region's send_message / recv_message): a
+    // message is one T, any other size is errc::bad_message.
+    template <class End>
+    std::byte* loan_message(std::size_t n, End& e, std::error_code& ec) noexcept {
+        if (n != sizeof(T)) {
+            ec = make_error_code(errc::bad_message);
+            return nullptr;
+        }
+        return reinterpret_cast<std::byte*>(self().loan(e));
+    }
+    template <class End>
+    void commit_message(std::size_t, End& e) noexcept {
+        self().commit(e);
+    }
+    template <class End>
+    std::optional<std::span<const std::byte>> front_message(End& e, std::error_code&) noexcept {
+        const T* p = self().front(e);
+        if (!p) return std::nullopt;
+        return std::span<const std::byte>(reinterpret_cast<const std::byte*>(p), sizeof(T));
+    }
+
     // Messages waiting; exact only when every side is idle.
     std::uint64_t size() const noexcept {
         return queued(st_->ctl.head.load(std::memory_order_acquire), st_->ctl.tail.load(std::memory_order_acquire), capacity_);
@@ -358,8 +472,10 @@ inline bool is_formatted(std::span<const std::byte> mem) noexcept {
     return h->state.load(std::memory_order_acquire) == formatted_state;
 }
 
+// The name of a kind number as a header records it (untrusted: any number).
 inline const char* kind_name(std::uint64_t k) noexcept {
-    return k == 1 ? "spsc" : k == 2 ? "mpmc" : k == 3 ? "bytes" : k == 4 ? "broadcast" : "unknown";
+    constexpr const char* names[] = {"unknown", "spsc", "mpmc", "bytes", "broadcast"};
+    return k < std::size(names) ? names[k] : "unknown";
 }
 
 // errc::limit_exceeded, explained: why required_size<Ring>(capacity) is 0.
@@ -405,14 +521,9 @@ Ring format(std::span<std::byte> mem, std::uint64_t capacity, std::error_code& e
     const auto me = ipc::detail::self_identity();
     h.creator_pid = me.pid;
     h.creator_start_time = me.start_time;
-    for (auto& s : st->sync.sem)
-        if (::sem_init(&s, 1, 0) != 0) {
-            ec = std::error_code(errno, std::system_category());
-            return {};
-        }
     std::byte* data = mem.data() + data_offset<Ring>;
     Ring::init_data(data, capacity);
-    if constexpr (requires { Ring::init_control(st->ctl); }) Ring::init_control(st->ctl);
+    Ring::init_control(st->ctl);
     h.state.store(formatted_state, std::memory_order_release);
     return Ring(st, data, capacity);
 }
@@ -458,9 +569,7 @@ Ring attach(std::span<std::byte> mem, std::error_code& ec) noexcept {
     }
     if (h.slot_size != Ring::slot_size) return mismatch("slot size", h.slot_size, Ring::slot_size);
     // What the ring keeps in its control beyond the indices (mpmc: the delivery guarantee).
-    if constexpr (requires { Ring::check_control(st->ctl, ec); }) {
-        if (!Ring::check_control(st->ctl, ec)) return {};
-    }
+    if (!Ring::check_control(st->ctl, ec)) return {};
     if (h.data_offset != data_offset<Ring>) return mismatch("data offset", h.data_offset, data_offset<Ring>);
     const std::uint64_t need = required_size<Ring>(h.capacity);
     if (need == 0 || h.total_size != need || mem.size() < need) {

@@ -4,7 +4,7 @@
 #include <bit>
 #include <cstring>
 
-#include "layout.hpp"
+#include "kind.hpp"
 
 namespace ipc::ring {
 
@@ -76,7 +76,58 @@ public:
     template <class P>
     using claim = mpmc_claim<P>;
 
+    // Producers and consumers come and go: a count that drops to zero says
+    // nothing of the next one (see ipc/eos.hpp).
+    static constexpr eos default_eos = eos::never;
+    static constexpr std::size_t max_ends(direction) noexcept { return unlimited_ends; }
+    // Per end: who it is (recorded in the slots it claims) and the slot it
+    // loaned or peeked last.
+    struct end_state {
+        std::uint64_t index = 0;
+        std::uint32_t owner = 0;
+        bool redelivered = false;
+    };
+
     using base::base;
+    using base::push_n;
+    using base::pop_n;
+
+    // A restarted process finds the ring usable: what dead ones held is repaired.
+    bool join(direction, end_state& e, const end_id& id, std::error_code&) noexcept {
+        e = {0, id.owner, false};
+        repair();
+        return true;
+    }
+    void leave(direction, end_state& e) noexcept { e = {}; }
+    bool redelivered(const end_state& e) const noexcept { return e.redelivered; }
+
+    // ---- the kind interface (ring/kind.hpp), over the end's claim ---------
+    T* loan(end_state& e) noexcept {
+        auto c = loan(e.owner);
+        e.index = c.index;
+        return c.ptr;
+    }
+    void commit(end_state& e) noexcept { commit(claim<T>{nullptr, e.index}); }
+    void cancel(end_state& e) noexcept { cancel(claim<T>{nullptr, e.index}); }
+    const T* front(end_state& e) noexcept {
+        auto c = front(e.owner);
+        e.index = c.index;
+        e.redelivered = c.redelivered;
+        return c.ptr;
+    }
+    void release(end_state& e) noexcept { release(claim<const T>{nullptr, e.index}); }
+    std::size_t push_n(std::span<const T> vs, end_state& e) noexcept { return base::push_n(vs, e.owner); }
+    std::size_t pop_n(std::span<T> out, end_state& e) noexcept { return base::pop_n(out, e.owner); }
+    bool can_push(const end_state&) const noexcept { return can_push(); }
+    bool can_pop(const end_state&) const noexcept { return can_pop(); }
+    // For ipc-ls: the delivery guarantee and how many were redelivered.
+    static bool describe(std::span<const std::byte> region, const header& h, description& out) noexcept {
+        if (!base::describe(region, h, out)) return false;
+        const mpmc_control* c = control_in<mpmc_control>(region);
+        out.add("delivery", delivery_name(c->delivery.load(std::memory_order_relaxed)));
+        out.add("redelivered", c->redelivered.load(std::memory_order_relaxed));
+        return true;
+    }
 
     static void init_control(mpmc_control& c) noexcept {
         c.delivery.store(static_cast<std::uint32_t>(D), std::memory_order_relaxed);
@@ -199,6 +250,11 @@ public:
 
     // ---- repair (see the class comment) ----------------------------------
 
+    // Repairs what processes the peer table knows dead left behind.
+    std::size_t repair() noexcept {
+        return repair([&](std::uint32_t who) { return owner_alive(this->peers(), who); });
+    }
+
     // Repairs every slot claimed by a process that is dead (alive(owner) is
     // false); returns how many. Scans the whole ring: it runs only after a
     // waiter saw no progress for a check interval.
@@ -260,5 +316,7 @@ private:
         return false;
     }
 };
+
+static_assert(fixed_kind<mpmc<int, delivery::at_most_once>>);
 
 }  // namespace ipc::ring

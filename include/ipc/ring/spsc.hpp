@@ -3,7 +3,7 @@
 
 #include <cstring>
 
-#include "layout.hpp"
+#include "kind.hpp"
 
 namespace ipc::ring {
 
@@ -34,6 +34,9 @@ class spsc : public fixed_slots<spsc<T>, T, kind::spsc> {
     using base::st_;
 
 public:
+    using end_state = no_end_state;  // both indices live in the view
+    static constexpr std::size_t max_ends(direction) noexcept { return 1; }
+
     spsc() noexcept = default;
     spsc(shared_state<two_indices>* st, std::byte* data, std::uint64_t capacity) noexcept : base(st, data, capacity) {
         adopt_indices();
@@ -41,6 +44,22 @@ public:
 
     // Takes this view's copies of both indices from the region.
     void adopt_indices() noexcept { ix_.adopt(st_->ctl); }
+    // A restarted end carries on where the last one stopped.
+    bool join(direction, end_state&, const end_id&, std::error_code&) noexcept {
+        adopt_indices();
+        return true;
+    }
+
+    // ---- the kind interface (ring/kind.hpp): no per-end state -------------
+    T* loan(end_state&) noexcept { return loan(); }
+    void commit(end_state&) noexcept { commit(); }
+    void cancel(end_state&) noexcept {}
+    const T* front(end_state&) noexcept { return front(); }
+    void release(end_state&) noexcept { release(); }
+    std::size_t push_n(std::span<const T> vs, end_state&) noexcept { return push_n(vs); }
+    std::size_t pop_n(std::span<T> out, end_state&) noexcept { return pop_n(out); }
+    bool can_push(const end_state&) const noexcept { return can_push(); }
+    bool can_pop(const end_state&) const noexcept { return can_pop(); }
 
     // ---- producer ------------------------------------------------------
 
@@ -125,5 +144,7 @@ private:
 
     local_indices ix_;
 };
+
+static_assert(fixed_kind<spsc<int>>);
 
 }  // namespace ipc::ring

@@ -9,6 +9,7 @@
 #include "../concepts.hpp"
 #include "../detail/fd.hpp"
 #include "../detail/parking.hpp"
+#include "no_shared_state.hpp"
 
 namespace ipc::sync {
 
@@ -24,10 +25,18 @@ namespace ipc::sync {
 // receivers a token is never swallowed by a waiter that did not need it.
 // A notifier writes only while someone is parked; an event loop parks by
 // arm() before polling and disarm() after.
-class eventfd {
+class eventfd : public no_shared_state {
 public:
     static constexpr bool kernel_blocking = false;
     static constexpr bool can_block = true;
+
+    // A ring is named as waiting with eventfds (ring/sync_shared.hpp), though
+    // only the waiter counts every policy shares are used: an end of another
+    // policy, whose notify would never write these eventfds, is refused. The
+    // descriptors are not in the region, so an end that leaves wakes sleepers
+    // through its channel's notify, and those of an end that died find out
+    // at their next peer check.
+    static constexpr std::string_view shared_name = "eventfd";
 
     eventfd() noexcept = default;
     // Adopts descriptors: `room` wakes senders, `data` wakes receivers.

@@ -8,6 +8,7 @@
 #include "../detail/doorbell.hpp"
 #include "../detail/futex.hpp"
 #include "../detail/parking.hpp"
+#include "../ring/sync_shared.hpp"
 
 namespace ipc::sync {
 
@@ -29,6 +30,32 @@ namespace ipc::sync {
 struct futex {
     static constexpr bool kernel_blocking = false;
     static constexpr bool can_block = true;
+
+    // ---- what it keeps in the region (ring/sync_shared.hpp) --------------------
+    static constexpr std::string_view shared_name = "futex";
+    struct shared_direction {
+        std::atomic<std::uint32_t> word;   // sleepers FUTEX_WAIT on it; a wake-up bumps it
+        std::atomic<std::uint32_t> armed;  // a sleeper wants a wake-up system call
+        detail::parked_bits parked;        // event loops parked in this direction
+    };
+    struct shared {
+        detail::bell_names bells;  // their doorbells, per peer-table slot
+    };
+    static bool init_shared(ring::sync_area&, std::error_code&) noexcept { return true; }  // zero: nobody parked
+    // An end left or died: every sleeper in d looks at the ring again.
+    static void wake_all(ring::sync_area& a, direction d) noexcept {
+        auto& sd = ring::shared_of<futex>(a, d);
+        detail::unique_fd sender;  // made only if an event loop is parked (an end leaving is rare)
+        detail::ring_parked(ring::shared_of<futex>(a).bells, sd.parked, [&] {
+            if (!sender) sender.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+            return sender.get();
+        });
+        sd.word.fetch_add(1, std::memory_order_seq_cst);
+        detail::futex_wake_all(sd.word);
+    }
+    static void forget_end(ring::sync_area& a, direction d, int slot) noexcept {
+        detail::forget_bell(ring::shared_of<futex>(a).bells, ring::shared_of<futex>(a, d).parked, slot);
+    }
 
     // How long a waiter polls before it parks. It must outlast the peer's
     // wake-up latency: if it is shorter, two sides of a ping-pong fall into
@@ -58,11 +85,12 @@ struct futex {
         }
         if (dl.expired()) return detail::deadline_passed(dl, ec);
         detail::parking<Tr> parked(t, d);
-        t.armed(d).exchange(1, std::memory_order_seq_cst);
-        const std::uint32_t seen = t.wait_word(d).load(std::memory_order_seq_cst);
+        auto& sd = ring::shared_of<futex>(t.sync_area(), d);
+        sd.armed.exchange(1, std::memory_order_seq_cst);
+        const std::uint32_t seen = sd.word.load(std::memory_order_seq_cst);
         if (t.ready(d)) return true;
         const timespec abs = detail::monotonic_timespec(dl);
-        const int r = detail::futex_wait(t.wait_word(d), seen, dl.is_never() ? nullptr : &abs);
+        const int r = detail::futex_wait(sd.word, seen, dl.is_never() ? nullptr : &abs);
         // Woken, the word moved on, or a signal: the channel retries. A
         // timeout is believed only once the clock agrees: never early.
         if (r == ETIMEDOUT && dl.expired()) return detail::deadline_passed(dl, ec);
@@ -76,16 +104,15 @@ struct futex {
     template <transport::memory_transport Tr>
     void notify(Tr& t, direction done) noexcept {
         if (!detail::peer_parked(t, done)) return;
-        if constexpr (detail::doorbell_transport<Tr>)
-            detail::ring_parked(t.sync_area(), detail::opposite(done), [this] { return sender(); });
+        auto& sd = ring::shared_of<futex>(t.sync_area(), detail::opposite(done));
+        detail::ring_parked(ring::shared_of<futex>(t.sync_area()).bells, sd.parked, [this] { return sender(); });
         // Sleepers are woken all at once; until one of them sleeps again (and
         // re-arms), further wake-up calls would find nobody new to wake.
         // (A sleeper arming after this exchange reads our 0 with an RMW, so
         // it sees what we published and does not sleep.)
-        if (t.armed(detail::opposite(done)).exchange(0, std::memory_order_seq_cst) == 0) return;
-        auto& word = t.wait_word(detail::opposite(done));
-        word.fetch_add(1, std::memory_order_seq_cst);
-        detail::futex_wake_all(word);
+        if (sd.armed.exchange(0, std::memory_order_seq_cst) == 0) return;
+        sd.word.fetch_add(1, std::memory_order_seq_cst);
+        detail::futex_wake_all(sd.word);
     }
 
     // ---- for event loops (sync::pollable) ------------------------------------
@@ -112,18 +139,20 @@ struct futex {
         std::error_code ec;
         const int slot = t.doorbell_slot(d, ec);
         if (slot < 0 || !bell_.open(ec)) return false;
-        detail::park_bell(t.sync_area(), d, slot, bell_.name());
+        auto& parked = ring::shared_of<futex>(t.sync_area(), d).parked;
+        detail::park_bell(ring::shared_of<futex>(t.sync_area()).bells, parked, slot, bell_.name());
         detail::announce_sleeper(t, d);
         if (!t.ready(d)) return true;
         t.waiters(d).fetch_sub(1, std::memory_order_seq_cst);
-        (void)detail::unpark_bell(t.sync_area(), d, slot);  // a datagram already sent is drained by the next disarm
+        (void)detail::unpark_bell(parked, slot);  // a datagram already sent is drained by the next disarm
         return false;
     }
     template <detail::doorbell_transport Tr>
     void disarm(Tr& t, direction d) noexcept {
         t.waiters(d).fetch_sub(1, std::memory_order_seq_cst);
         std::error_code ec;
-        if (const int slot = t.doorbell_slot(d, ec); slot >= 0) (void)detail::unpark_bell(t.sync_area(), d, slot);
+        if (const int slot = t.doorbell_slot(d, ec); slot >= 0)
+            (void)detail::unpark_bell(ring::shared_of<futex>(t.sync_area(), d).parked, slot);
         bell_.drain();
     }
 

@@ -5,12 +5,12 @@
 
 #include "../concepts.hpp"
 #include "../detail/parking.hpp"
-#include "../ring/layout.hpp"
+#include "../ring/sync_shared.hpp"
 
 namespace ipc::sync {
 
-// One sem_t per direction lives in the region's sync area (initialised when
-// the region is formatted). A waiter announces itself, re-checks, then
+// One sem_t per direction lives in the region's sync area (set up by the
+// first end that uses the region with this policy). A waiter announces itself, re-checks, then
 // sem_clockwait()s on CLOCK_MONOTONIC, so a clock change cannot stretch or
 // cut a timed wait; a notifier posts only while someone is parked. A post
 // that finds its waiter already gone leaves a token: the next wait returns
@@ -19,13 +19,30 @@ struct posix_sem {
     static constexpr bool kernel_blocking = false;
     static constexpr bool can_block = true;
 
+    // ---- what it keeps in the region (ring/sync_shared.hpp) --------------------
+    static constexpr std::string_view shared_name = "posix_sem";
+    struct shared {};
+    struct shared_direction {
+        sem_t sem;  // process-shared
+    };
+    static bool init_shared(ring::sync_area& a, std::error_code& ec) noexcept {
+        for (direction d : {direction::send, direction::recv})
+            if (::sem_init(&ring::shared_of<posix_sem>(a, d).sem, 1, 0) != 0) {
+                ec = detail::explain(detail::last_error(), "sem_init of the region's POSIX semaphore failed");
+                return false;
+            }
+        return true;
+    }
+    // An end left or died: one token, which each woken sleeper passes on.
+    static void wake_all(ring::sync_area& a, direction d) noexcept { ::sem_post(&ring::shared_of<posix_sem>(a, d).sem); }
+    static void forget_end(ring::sync_area&, direction, int) noexcept {}
+
     template <transport::memory_transport Tr>
-        requires requires(Tr& t) { { t.sync_area() } -> std::same_as<ring::sync_area&>; }
     bool wait(Tr& t, direction d, const deadline& dl, std::error_code& ec) noexcept {
         if (dl.is_immediate()) return detail::deadline_passed(dl, ec);
         detail::parking<Tr> parked(t, d);
         if (t.ready(d)) return true;
-        sem_t* s = &t.sync_area().sem[ring::detail::index(d)];
+        sem_t* s = &ring::shared_of<posix_sem>(t.sync_area(), d).sem;
         int r;
         if (dl.is_never()) {
             r = ::sem_wait(s);
@@ -45,7 +62,7 @@ struct posix_sem {
 
     template <transport::memory_transport Tr>
     void notify(Tr& t, direction done) noexcept {
-        if (detail::peer_parked(t, done)) ::sem_post(&t.sync_area().sem[ring::detail::index(detail::opposite(done))]);
+        if (detail::peer_parked(t, done)) ::sem_post(&ring::shared_of<posix_sem>(t.sync_area(), detail::opposite(done)).sem);
     }
 };
 

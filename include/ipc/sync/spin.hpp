@@ -6,6 +6,7 @@
 #include "../concepts.hpp"
 #include "../detail/cpu.hpp"
 #include "../error.hpp"
+#include "no_shared_state.hpp"
 
 namespace ipc::sync {
 
@@ -13,9 +14,14 @@ namespace ipc::sync {
 // transport: the channel retries the nonblocking operation between waits.
 // After spin_limit pauses a waiter yields the CPU on every round, so a
 // spinning process on a busy machine does not starve its own peer.
-struct spin {
+struct spin : public no_shared_state {
     static constexpr bool kernel_blocking = false;
     static constexpr bool can_block = true;
+
+    // A ring is named as spinning (ring/sync_shared.hpp), though nothing is
+    // kept for it: its notify wakes nobody, so a peer of another policy would
+    // sleep through its messages.
+    static constexpr std::string_view shared_name = "spin";
 
     unsigned spin_limit = 4096;
 

@@ -6,12 +6,13 @@
 
 #include "../concepts.hpp"
 #include "../detail/parking.hpp"
-#include "../ring/layout.hpp"
+#include "../ring/sync_shared.hpp"
+#include "no_shared_state.hpp"
 
 namespace ipc::sync {
 
 // A set of two semaphores (one per direction), made by the first waiter and
-// published in the region's sync area; the region's last mapping (or the
+// handed to the region (sync_area's sysv_sem_set), whose last mapping (or the
 // transport's remove()) deletes it, so nothing is left in `ipcs`.
 //
 // Semaphores here count wake-ups, not ownership, so SEM_UNDO is not used: it
@@ -19,9 +20,20 @@ namespace ipc::sync {
 // sleep through the last message), and hand a waiter's taken tokens back as
 // a burst of spurious wake-ups. A dead waiter simply leaves; a dead poster's
 // wake-ups stay delivered.
-struct sysv_sem {
+struct sysv_sem : public no_shared_state {
     static constexpr bool kernel_blocking = false;
     static constexpr bool can_block = true;
+
+    // ---- what it keeps in the region (ring/sync_shared.hpp) --------------------
+    // Nothing of its own: the set's id is where the region frees it from.
+    static constexpr std::string_view shared_name = "sysv_sem";
+    // An end left or died: one token, which each woken sleeper passes on.
+    static void wake_all(ring::sync_area& a, direction d) noexcept {
+        if (const std::int64_t id = a.policy.sysv_sem_set.load(std::memory_order_acquire); id > 0) {
+            ::sembuf op{static_cast<unsigned short>(ring::detail::index(d)), 1, 0};
+            ::semop(static_cast<int>(id - 1), &op, 1);
+        }
+    }
 
     template <transport::memory_transport Tr>
     bool wait(Tr& t, direction d, const deadline& dl, std::error_code& ec) noexcept {
@@ -54,17 +66,15 @@ struct sysv_sem {
     template <transport::memory_transport Tr>
     void notify(Tr& t, direction done) noexcept {
         if (!detail::peer_parked(t, done)) return;
-        // A parked waiter made the set before announcing itself, so it is there.
-        const std::int64_t v = t.sync_area().sysv_id.load(std::memory_order_acquire);
-        if (v <= 0) return;
-        ::sembuf op{static_cast<unsigned short>(ring::detail::index(detail::opposite(done))), 1, 0};
-        ::semop(static_cast<int>(v - 1), &op, 1);  // ERANGE (SEMVMX tokens pending) loses nothing
+        // A parked waiter made the set before announcing itself, so it is
+        // there. (ERANGE, SEMVMX tokens pending, loses nothing.)
+        wake_all(t.sync_area(), detail::opposite(done));
     }
 
 private:
     template <class Tr>
     static int set_of(Tr& t, std::error_code& ec) noexcept {
-        auto& slot = t.sync_area().sysv_id;
+        auto& slot = t.sync_area().policy.sysv_sem_set;
         std::int64_t v = slot.load(std::memory_order_acquire);
         if (v > 0) return static_cast<int>(v - 1);
         const int id = ::semget(IPC_PRIVATE, 2, IPC_CREAT | 0600);

@@ -18,42 +18,43 @@
 #include "../codec.hpp"
 #include "../concepts.hpp"
 #include "../detail/chrono.hpp"
-#include "../detail/doorbell.hpp"
-#include "../detail/futex.hpp"
 #include "../detail/name.hpp"
 #include "../detail/region.hpp"
 #include "../detail/sleep.hpp"
 #include "../eos.hpp"
 #include "../open_mode.hpp"
 #include "../ring/bytes.hpp"
+#include "../ring/kind.hpp"
 #include "../ring/layout.hpp"
 #include "../ring/mpmc.hpp"
 #include "../ring/spsc.hpp"
+#include "../ring/sync_shared.hpp"
+#include "../sync/region_policies.hpp"
 
 namespace ipc::detail {
-template <class Ring>
-inline constexpr bool is_bytes_ring = Ring::ring_kind == ring::kind::bytes;
-template <class Ring>
-inline constexpr bool is_mpmc_ring = Ring::ring_kind == ring::kind::mpmc;
-
-// A System V semaphore set a sync::sysv_sem made for this region, freed with
-// the region's last mapping (or by remove()).
+// The System V semaphore set a policy made for this region (sync::sysv_sem),
+// freed with the region's last mapping (or by remove()).
 inline void free_sysv_sem(ring::sync_area& s) noexcept {
-    if (std::int64_t id = s.sysv_id.exchange(0); id > 0) ::semctl(static_cast<int>(id - 1), 0, IPC_RMID);
+    if (std::int64_t id = s.policy.sysv_sem_set.exchange(0); id > 0) ::semctl(static_cast<int>(id - 1), 0, IPC_RMID);
 }
 }  // namespace ipc::detail
 
 namespace ipc::transport {
 
+// Ring is any ring kind (ring/kind.hpp): everything here goes through that
+// interface, so a new kind needs no change in this file.
 template <class Ring>
 class ring_region {
+    static_assert(ring::any_kind<Ring>, "ring_region<Ring>: Ring must be a ring kind (see ipc/ring/kind.hpp)");
     static constexpr unsigned role_bit(direction d) noexcept { return d == direction::send ? 1u : 2u; }
     static constexpr direction other(direction d) noexcept { return d == direction::send ? direction::recv : direction::send; }
+    using end_state = typename Ring::end_state;
+    static constexpr std::size_t send_i = 0, recv_i = 1;  // ring::detail::index(direction)
 
 public:
     using ring_type = Ring;
     using value_type = typename Ring::value_type;
-    static constexpr bool fixed_size = !ipc::detail::is_bytes_ring<Ring>;
+    static constexpr bool fixed_size = Ring::fixed_size;
 
     ring_region() noexcept = default;
     // Adopts a mapping holding a checked ring (see ring::format / ring::attach).
@@ -62,9 +63,9 @@ public:
         if (ring_.valid()) ring_.sync().attached.fetch_add(1, std::memory_order_acq_rel);
     }
     ring_region(ring_region&& o) noexcept
-        : map_(std::move(o.map_)), ring_(std::exchange(o.ring_, Ring{})), roles_(std::exchange(o.roles_, 0u)),
-          send_closed_(o.send_closed_), claim_(o.claim_), peer_slot_{o.peer_slot_[0], o.peer_slot_[1]},
-          owner_{o.owner_[0], o.owner_[1]}, check_interval_(o.check_interval_), epoch_(o.epoch_), eos_(o.eos_) {}
+        : map_(std::move(o.map_)), ring_(std::exchange(o.ring_, Ring{})), roles_(std::exchange(o.roles_, 0u)), epoch_(o.epoch_),
+          send_closed_(o.send_closed_), eos_(o.eos_), end_{o.end_[0], o.end_[1]}, peer_slot_{o.peer_slot_[0], o.peer_slot_[1]},
+          check_interval_(o.check_interval_), sync_(o.sync_) {}
     ring_region& operator=(ring_region&& o) noexcept {
         if (this != &o) {
             close();
@@ -72,14 +73,14 @@ public:
             ring_ = std::exchange(o.ring_, Ring{});
             roles_ = std::exchange(o.roles_, 0u);
             send_closed_ = o.send_closed_;
-            claim_ = o.claim_;
             for (std::size_t i = 0; i < 2; ++i) {
+                end_[i] = o.end_[i];
                 peer_slot_[i] = o.peer_slot_[i];
-                owner_[i] = o.owner_[i];
             }
             check_interval_ = o.check_interval_;
             epoch_ = o.epoch_;
             eos_ = o.eos_;
+            sync_ = o.sync_;
         }
         return *this;
     }
@@ -102,6 +103,28 @@ public:
         map_.reset();
     }
 
+    // The sync policy this end waits with (ipc::channel tells its transport):
+    // attaching binds the region to it (ring/sync_shared.hpp: the first end
+    // sets its shared state up, an end of another policy is refused with
+    // errc::layout_mismatch), and an end that leaves or is reaped wakes the
+    // other side's sleepers through it.
+    template <class P>
+    void use_sync() noexcept {
+        if constexpr (ring::shares_region<P>) {
+            sync_ = &ring::binding_of<P>;
+            // An end that attached before it had a policy binds now, before
+            // it waits or notifies. If the region waits with another policy
+            // it leaves (waking through the region's own policy, found by its
+            // tag), and its next operation attaches again and says why.
+            std::error_code ec;
+            if (roles_ && ring_.valid() && !ring::bind_sync(ring_.sync(), *sync_, ec)) {
+                sync_ = nullptr;
+                leave();
+                sync_ = &ring::binding_of<P>;
+            }
+        }
+    }
+
     // ---- membership ----------------------------------------------------
 
     // Counts this process as a sender or receiver. The first send or receive
@@ -112,11 +135,14 @@ public:
     // tell if this process dies) and reaps the slots of dead processes in the
     // same role: a restarted process replaces the dead one, which then counts
     // as having left. (Dead peers of the other role stay, so this process
-    // learns of them as status::peer_dead, not as closed.)
+    // learns of them as status::peer_dead, not as closed.) Then the ring kind
+    // takes this end in (Ring::join: an mpmc ring repairs what the dead held,
+    // an spsc ring carries on from the region's indices).
     //
-    // An spsc or byte ring has one sender and one receiver: a second live
-    // one would corrupt it, so it is refused with errc::in_use (a dead one is
-    // replaced). Two that attach at the same instant may both be refused.
+    // A kind that allows one end per direction (spsc, bytes; Ring::max_ends)
+    // refuses a second live one with errc::in_use (a dead one is replaced):
+    // it would corrupt the ring. Two that attach at the same instant may both
+    // be refused.
     bool attach(direction d, std::error_code& ec) noexcept {
         if (!ring_.valid()) {  // closed, moved from or never opened
             ec = make_error_code(errc::not_connected);
@@ -124,6 +150,7 @@ public:
         }
         adopt_after_fork();
         if (roles_ & role_bit(d)) return true;
+        if (sync_ && !ring::bind_sync(ring_.sync(), *sync_, ec)) return false;
         roles_ |= role_bit(d);
         const auto i = ring::detail::index(d);
         auto& side = ring_.members().side[i];
@@ -136,16 +163,19 @@ public:
         const auto role = role_of(d);
         peer_slot_[i] = ring_.peers().join(role, false);
         if (peer_slot_[i] < 0) ring_.members().untracked.fetch_add(1, std::memory_order_acq_rel);
-        if constexpr (!ipc::detail::is_mpmc_ring<Ring>) {
-            if (peer_slot_[i] >= 0 && ring_.peers().count(role).alive > 1) {
-                leave_side(d);
-                ec = make_error_code(errc::in_use);
-                return false;
-            }
+        const std::size_t most = Ring::max_ends(d);
+        if (peer_slot_[i] >= 0 && most != ring::unlimited_ends && ring_.peers().count(role).alive > most) {
+            leave_side(d);
+            ec = ipc::detail::explain(make_error_code(errc::in_use), "the %s ring allows %zu live %s%s, and has that many already",
+                                      ring::kind_name(static_cast<std::uint64_t>(Ring::ring_kind)), most,
+                                      d == direction::send ? "sender" : "receiver", most == 1 ? "" : "s");
+            return false;
         }
-        owner_[i] = ring::owner_word(ring_.peers(), peer_slot_[i]);
-        if constexpr (ipc::detail::is_mpmc_ring<Ring>) repair();  // a restarted process finds the ring usable
-        if constexpr (requires { ring_.adopt_indices(); }) ring_.adopt_indices();  // carry on where the last end stopped
+        end_[i] = end_state{};
+        if (!ring_.join(d, end_[i], ring::end_id{peer_slot_[i], ring::owner_word(ring_.peers(), peer_slot_[i])}, ec)) {
+            leave_side(d, false);
+            return false;
+        }
         return true;
     }
     void attach(direction d) {
@@ -168,8 +198,9 @@ public:
     // ---- end of stream ------------------------------------------------------
 
     // What this end, as a receiver, takes as the end of the stream (see
-    // ipc/eos.hpp): when_all_senders_left (the default of spsc and byte rings)
-    // or never (the default of mpmc rings, whose producers come and go).
+    // ipc/eos.hpp); the default is the kind's (Ring::default_eos):
+    // when_all_senders_left for spsc and byte rings, never for mpmc rings,
+    // whose producers come and go.
     void end_of_stream(eos e) noexcept { eos_ = e; }
     eos end_of_stream() const noexcept { return eos_; }
 
@@ -177,8 +208,8 @@ public:
     //
     // A process killed without leaving never wakes anyone. So a waiting
     // channel wakes every peer_check_interval() on its own and calls
-    // check_peers(): it repairs what dead processes left in an mpmc ring,
-    // and reports errc::peer_dead when the operation can never complete
+    // check_peers(): it repairs what dead processes left in the ring
+    // (Ring::repair), and reports errc::peer_dead when the operation can never complete
     // because every peer on the other side is dead (not merely stopped: a
     // SIGSTOPped process is alive). Nothing of this runs on the hot path.
 
@@ -188,7 +219,7 @@ public:
     // errc::peer_dead, or no error (then retry: the ring may have become ready).
     // A receiver under eos::never is never told: another sender may come.
     std::error_code check_peers(direction d) noexcept {
-        if constexpr (ipc::detail::is_mpmc_ring<Ring>) repair();
+        ring_.repair();
         if (ready(d) || !all_dead(other(d))) return {};
         if (d == direction::recv && eos_ == eos::never) return {};
         return make_error_code(errc::peer_dead);
@@ -209,12 +240,10 @@ public:
 
     // An operation in direction d would not block (or would report closed).
     bool ready(direction d) const noexcept {
-        if (d == direction::send) return ring_.can_push() || gone(direction::recv);
-        return ring_.can_pop() || senders_ended();
+        if (d == direction::send) return ring_.can_push(end_[send_i]) || gone(direction::recv);
+        return ring_.can_pop(end_[recv_i]) || senders_ended();
     }
-    std::atomic<std::uint32_t>& wait_word(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].word; }
     std::atomic<std::uint32_t>& waiters(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].waiters; }
-    std::atomic<std::uint32_t>& armed(direction d) noexcept { return ring_.sync().dir[ring::detail::index(d)].armed; }
     ring::sync_area& sync_area() noexcept { return ring_.sync(); }
 
     // For event loops (sync::futex's pollable half): this end's peer-table
@@ -237,41 +266,27 @@ public:
     bool send_message(std::span<const std::byte> msg, io_mode, std::error_code& ec) noexcept {
         if (!enter(direction::send, ec)) return {};
         if (send_closed(ec)) return {};
-        if constexpr (fixed_size) {
-            if (msg.size() != sizeof(value_type)) {
-                ec = make_error_code(errc::bad_message);
-                return false;
-            }
-        }
-        if constexpr (ipc::detail::is_bytes_ring<Ring>) {
-            if (ring_.try_push(msg, ec)) return true;
-            if (ec) return false;
-        } else if (auto* p = loan_slot()) {
-            std::memcpy(static_cast<void*>(p), msg.data(), msg.size());
-            commit();
-            return true;
-        }
-        return full(ec);
+        std::byte* p = ring_.loan_message(msg.size(), end_[send_i], ec);
+        if (!p) return ec ? false : full(ec);
+        if (!msg.empty()) std::memcpy(p, msg.data(), msg.size());
+        ring_.commit_message(msg.size(), end_[send_i]);
+        return true;
     }
 
+    // A message larger than buf is dropped and reported as errc::message_too_large.
     std::size_t recv_message(std::span<std::byte> buf, io_mode, std::error_code& ec) noexcept {
         if (!enter(direction::recv, ec)) return {};
-        if constexpr (ipc::detail::is_bytes_ring<Ring>) {
-            if (auto n = ring_.try_pop(buf, ec)) return *n;
+        auto m = ring_.front_message(end_[recv_i], ec);
+        if (!m) {
             if (!ec) empty(ec);
             return 0;
-        } else {
-            const value_type* p = peek_slot();
-            if (!p) {
-                empty(ec);
-                return 0;
-            }
-            const bool fits = buf.size() >= sizeof(value_type);
-            if (fits) std::memcpy(buf.data(), static_cast<const void*>(p), sizeof(value_type));
-            release();
-            if (!fits) ec = make_error_code(errc::message_too_large);
-            return fits ? sizeof(value_type) : 0;
         }
+        const std::size_t n = m->size();
+        const bool fits = n <= buf.size();
+        if (fits && n) std::memcpy(buf.data(), m->data(), n);
+        ring_.release(end_[recv_i]);
+        if (!fits) ec = make_error_code(errc::message_too_large);
+        return fits ? n : 0;
     }
 
     // ---- typed fast path (ipc::transport::value_writer / value_reader) --
@@ -280,46 +295,46 @@ public:
     bool try_send_value(const value_type& v, std::error_code& ec) noexcept requires fixed_size {
         if (!enter(direction::send, ec)) return {};
         if (send_closed(ec)) return {};
-        if (value_type* p = loan_slot()) {
+        if (value_type* p = ring_.loan(end_[send_i])) {
             std::memcpy(static_cast<void*>(p), &v, sizeof(value_type));
-            commit();
+            ring_.commit(end_[send_i]);
             return true;
         }
         return full(ec);
     }
     bool try_recv_value(value_type& out, std::error_code& ec) noexcept requires fixed_size {
         if (!enter(direction::recv, ec)) return {};
-        if (const value_type* p = peek_slot()) {
+        if (const value_type* p = ring_.front(end_[recv_i])) {
             std::memcpy(static_cast<void*>(&out), p, sizeof(value_type));
-            release();
+            ring_.release(end_[recv_i]);
             return true;
         }
         return empty(ec);
     }
-    // The byte ring: any codec type is encoded straight into the record and
+    // Record rings: any codec type is encoded straight into the record and
     // decoded straight out of it (no staging buffer).
     template <class V>
     bool try_send_value(const V& v, std::error_code& ec) requires(!fixed_size && encodable<V>) {
         if (!enter(direction::send, ec)) return {};
         if (send_closed(ec)) return {};
         const std::size_t n = encoded_size(v);
-        std::byte* p = ring_.loan(n, ec);
+        std::byte* p = ring_.loan(n, end_[send_i], ec);
         if (!p) return ec ? false : full(ec);
         if constexpr (contiguous_codec<V>) {
             if (n) std::memcpy(p, codec<V>::bytes(v).data(), n);
         } else {
             codec<V>::encode(v, std::span<std::byte>(p, n));
         }
-        ring_.commit(n);
+        ring_.commit(n, end_[send_i]);
         return true;
     }
     template <class V>
     bool try_recv_value(V& out, std::error_code& ec) requires(!fixed_size && decodable<V>) {
         if (!enter(direction::recv, ec)) return {};
-        auto m = ring_.front(ec);
+        auto m = ring_.front(end_[recv_i], ec);
         if (!m) return ec ? false : empty(ec);
         const bool ok = codec<V>::decode(*m, out);
-        ring_.release();
+        ring_.release(end_[recv_i]);
         if (!ok) ec = make_error_code(errc::bad_message);
         return ok;
     }
@@ -331,40 +346,34 @@ public:
     value_type* try_loan(std::error_code& ec) noexcept requires fixed_size {
         if (!enter(direction::send, ec)) return {};
         if (send_closed(ec)) return {};
-        if (value_type* p = loan_slot()) return p;
+        if (value_type* p = ring_.loan(end_[send_i])) return p;
         full(ec);
         return nullptr;
     }
-    // Room for an n-byte record (byte ring); commit(used) sends its first `used` bytes.
+    // Room for an n-byte record (record rings); commit(used) sends its first `used` bytes.
     std::byte* try_loan(std::size_t n, std::error_code& ec) noexcept requires(!fixed_size) {
         if (!enter(direction::send, ec)) return {};
         if (send_closed(ec)) return {};
-        if (std::byte* p = ring_.loan(n, ec)) return p;
+        if (std::byte* p = ring_.loan(n, end_[send_i], ec)) return p;
         if (!ec) full(ec);
         return nullptr;
     }
-    void commit() noexcept requires fixed_size {
-        if constexpr (ipc::detail::is_mpmc_ring<Ring>) ring_.commit(claim_);
-        else ring_.commit();
-    }
-    void commit(std::size_t used) noexcept requires(!fixed_size) { ring_.commit(used); }
+    void commit() noexcept requires fixed_size { ring_.commit(end_[send_i]); }
+    void commit(std::size_t used) noexcept requires(!fixed_size) { ring_.commit(used, end_[send_i]); }
     // Drops the loaned slot unsent (mpmc: a hole the next consumer frees, see ring::mpmc::cancel).
-    void cancel_loan() noexcept requires fixed_size {
-        if constexpr (ipc::detail::is_mpmc_ring<Ring>) ring_.cancel(claim_);
-        else ring_.cancel();
-    }
+    void cancel_loan() noexcept requires fixed_size { ring_.cancel(end_[send_i]); }
 
     // The oldest message in place (nullptr: would_block or closed, see ec);
     // it stays in the ring until release().
     const value_type* try_peek(std::error_code& ec) noexcept requires fixed_size {
         if (!enter(direction::recv, ec)) return {};
-        if (const value_type* p = peek_slot()) return p;
+        if (const value_type* p = ring_.front(end_[recv_i])) return p;
         empty(ec);
         return nullptr;
     }
     std::optional<std::span<const std::byte>> try_peek(std::error_code& ec) noexcept requires(!fixed_size) {
         if (!enter(direction::recv, ec)) return {};
-        auto m = ring_.front(ec);
+        auto m = ring_.front(end_[recv_i], ec);
         if (!m && !ec) empty(ec);
         return m;
     }
@@ -372,14 +381,11 @@ public:
     // claimed before by a consumer that died (an mpmc ring with
     // delivery::at_least_once): it may have been acted on already, and it may
     // come after later messages of its producer.
-    bool redelivered() const noexcept {
-        if constexpr (ipc::detail::is_mpmc_ring<Ring>) return claim_.redelivered;
-        else return false;
-    }
-    void release() noexcept {
-        if constexpr (ipc::detail::is_mpmc_ring<Ring>) ring_.release(typename Ring::template claim<const value_type>{nullptr, claim_.index});
-        else ring_.release();
-    }
+    bool redelivered() const noexcept { return ring_.redelivered(end_[recv_i]); }
+    // The ring kind's state of this end in direction d (ring/kind.hpp), for
+    // what only that kind reports (a receiver's cursor, how many it missed).
+    const end_state& end(direction d) const noexcept { return end_[ring::detail::index(d)]; }
+    void release() noexcept { ring_.release(end_[recv_i]); }
 
     // ---- batches ----------------------------------------------------------
 
@@ -387,13 +393,13 @@ public:
     std::size_t try_send_n(std::span<const value_type> vs, std::error_code& ec) noexcept requires fixed_size {
         if (!enter(direction::send, ec)) return {};
         if (send_closed(ec)) return {};
-        std::size_t n = ring_.push_n(vs, owner_[0]);
+        std::size_t n = ring_.push_n(vs, end_[send_i]);
         if (n == 0 && !vs.empty()) full(ec);
         return n;
     }
     std::size_t try_recv_n(std::span<value_type> out, std::error_code& ec) noexcept requires fixed_size {
         if (!enter(direction::recv, ec)) return {};
-        std::size_t n = ring_.pop_n(out, owner_[1]);
+        std::size_t n = ring_.pop_n(out, end_[recv_i]);
         if (n == 0 && !out.empty()) empty(ec);
         return n;
     }
@@ -402,13 +408,15 @@ private:
     static ipc::detail::peer_role role_of(direction d) noexcept {
         return d == direction::send ? ipc::detail::peer_role::sender : ipc::detail::peer_role::receiver;
     }
-    void leave_side(direction d) noexcept {
+    // joined: the kind took this end in (Ring::join succeeded), so it is told it leaves.
+    void leave_side(direction d, bool joined = true) noexcept {
         const auto i = ring::detail::index(d);
-        ipc::detail::forget_bell(ring_.sync(), d, peer_slot_[i]);
+        if (joined) ring_.leave(d, end_[i]);
+        end_[i] = end_state{};
+        if (auto* b = binding()) b->forget_end(ring_.sync(), d, peer_slot_[i]);
         if (peer_slot_[i] >= 0) ring_.peers().leave(peer_slot_[i]);
         else ring_.members().untracked.fetch_sub(1, std::memory_order_acq_rel);
         peer_slot_[i] = -1;
-        owner_[i] = 0;
         roles_ &= ~role_bit(d);
         drop(d);
     }
@@ -428,11 +436,12 @@ private:
         for (std::size_t i = 0; i < ring::max_peers; ++i) {
             std::uint64_t s = t.slots[i].state.load(std::memory_order_acquire);
             if (s == 0 || t.slots[i].role.load(std::memory_order_relaxed) != role || t.owner_alive(i)) continue;
-            // Its bell first (it could name a socket reused since): once the
-            // slot is free, a newcomer may publish its own there. (A race
-            // with a second reaper costs a newcomer one wake-up, until its
-            // peer check looks at the ring.)
-            ipc::detail::forget_bell(ring_.sync(), d, static_cast<int>(i));
+            // What the policy kept for it first (sync::futex: its doorbell,
+            // which could name a socket reused since): once the slot is free,
+            // a newcomer may publish its own there. (A race with a second
+            // reaper costs a newcomer one wake-up, until its peer check looks
+            // at the ring.)
+            if (auto* b = binding()) b->forget_end(ring_.sync(), d, static_cast<int>(i));
             if (t.slots[i].state.compare_exchange_strong(s, 0, std::memory_order_acq_rel)) drop(d);
         }
     }
@@ -455,7 +464,7 @@ private:
         roles_ = 0;
         send_closed_ = false;
         peer_slot_[0] = peer_slot_[1] = -1;
-        owner_[0] = owner_[1] = 0;
+        end_[0] = end_[1] = end_state{};
     }
     // Once a send has seen every receiver gone, later sends say so too (even
     // a smaller record that would fit), until a receiver attaches again.
@@ -469,84 +478,48 @@ private:
     // Every sender left, and this receiver takes that as the end (eos_).
     bool senders_ended() const noexcept { return eos_ == eos::when_all_senders_left && gone(direction::send); }
     // Nothing to receive: closed if the senders ended and the ring is still
-    // empty. (An mpmc ring may hide messages behind the slot of a producer
-    // that died claiming it: with every sender gone, that slot is repaired.)
+    // empty. (A ring may hide messages behind what a dead process left, as an
+    // mpmc producer that died claiming a slot: with every sender gone, that
+    // is repaired first.)
     bool empty(std::error_code& ec) noexcept {
-        bool closed = senders_ended() && !ring_.can_pop();
-        if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
-            if (closed && repair() != 0) closed = false;
-        }
+        bool closed = senders_ended() && !ring_.can_pop(end_[recv_i]);
+        if (closed && ring_.repair() != 0) closed = false;
         ec = make_error_code(closed ? errc::peer_closed : errc::would_block);
         return false;
     }
     // No room: closed if every receiver left (nobody will ever make room).
     bool full(std::error_code& ec) noexcept {
-        send_closed_ = gone(direction::recv) && !ring_.can_push();
+        send_closed_ = gone(direction::recv) && !ring_.can_push(end_[send_i]);
         ec = make_error_code(send_closed_ ? errc::peer_closed : errc::would_block);
         return false;
     }
-    // Wakes whoever sleeps in direction d on something the region holds: the
-    // futex word, the POSIX semaphore, the System V set (their waiters pass
-    // the wake-up on) and the doorbells of parked event loops. Only an
-    // eventfd, held outside the region, needs the channel's own notify (see
-    // ipc::channel's destructor).
+    // Wakes whoever sleeps in direction d, through the policy this end was
+    // given (use_sync: the futex word and parked event loops, the POSIX
+    // semaphore, the System V set; their waiters pass the wake-up on). An
+    // eventfd, held outside the region, is woken by the channel's own notify
+    // when this end leaves (see ipc::channel's destructor).
     void wake_sleepers(direction d) noexcept {
         if (waiters(d).fetch_add(0, std::memory_order_seq_cst) == 0) return;  // see detail::parking
-        ipc::detail::unique_fd sender;  // made only if an event loop is parked (an end leaving is rare)
-        ipc::detail::ring_parked(ring_.sync(), d, [&] {
-            if (!sender) sender.reset(::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-            return sender.get();
-        });
-        wait_word(d).fetch_add(1, std::memory_order_seq_cst);
-        ipc::detail::futex_wake_all(wait_word(d));
-        const auto i = ring::detail::index(d);
-        ::sem_post(&ring_.sync().sem[i]);
-        if (const std::int64_t id = ring_.sync().sysv_id.load(std::memory_order_acquire); id > 0) {
-            ::sembuf op{static_cast<unsigned short>(i), 1, 0};
-            ::semop(static_cast<int>(id - 1), &op, 1);
-        }
+        if (auto* b = binding()) b->wake_all(ring_.sync(), d);
+    }
+    // The policy this end was given or, for a bare transport, the one the
+    // region is bound to (sync/region_policies.hpp); nullptr if none yet.
+    const ring::sync_binding* binding() noexcept {
+        if (!sync_) sync_ = ipc::sync::region_policies::find(ring_.sync().policy.tag.load(std::memory_order_acquire));
+        return sync_;
     }
 
-    // mpmc: hands back what dead processes hold (ring::mpmc::repair).
-    std::size_t repair() noexcept {
-        return ring_.repair([&](std::uint32_t who) { return ring::owner_alive(ring_.peers(), who); });
-    }
-
-    value_type* loan_slot() noexcept requires fixed_size {
-        if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
-            auto c = ring_.loan(owner_[0]);
-            claim_.index = c.index;
-            return c.ptr;
-        } else {
-            return ring_.loan();
-        }
-    }
-    const value_type* peek_slot() noexcept requires fixed_size {
-        if constexpr (ipc::detail::is_mpmc_ring<Ring>) {
-            auto c = ring_.front(owner_[1]);
-            claim_.index = c.index;
-            claim_.redelivered = c.redelivered;
-            return c.ptr;
-        } else {
-            return ring_.front();
-        }
-    }
-
-    struct no_claim {
-        std::uint64_t index = 0;
-    };
-    using claim_type = std::conditional_t<ipc::detail::is_mpmc_ring<Ring>, ring::mpmc_claim<value_type>, no_claim>;
-
+    // What every operation reads comes first, on as few lines as may be.
     ipc::detail::mapping map_;
     Ring ring_{};
     unsigned roles_ = 0;
-    bool send_closed_ = false;
-    claim_type claim_{};  // mpmc: the slot loaned or peeked last
-    int peer_slot_[2] = {-1, -1};          // this end's peer-table slot per direction
-    std::uint32_t owner_[2] = {0, 0};      // ring::owner_word per direction
-    std::chrono::nanoseconds check_interval_ = std::chrono::milliseconds(100);
     std::uint32_t epoch_ = ipc::detail::fork_epoch();  // see adopt_after_fork()
-    eos eos_ = ipc::detail::is_mpmc_ring<Ring> ? eos::never : eos::when_all_senders_left;
+    bool send_closed_ = false;
+    eos eos_ = Ring::default_eos;
+    end_state end_[2]{};           // the kind's state of this end, per direction
+    int peer_slot_[2] = {-1, -1};  // this end's peer-table slot per direction
+    std::chrono::nanoseconds check_interval_ = std::chrono::milliseconds(100);
+    const ring::sync_binding* sync_ = nullptr;  // see use_sync()
 };
 
 // A ring in a named object. Backing provides, for a name it has checked:
