@@ -8,34 +8,20 @@
 #include <ipc/channel.hpp>
 
 #include <csignal>
+#include <memory>
 #include <optional>
 #include <vector>
 
+#include "broadcast_tick.hpp"
+#include "peer_program.hpp"
 #include "ring_support.hpp"
 
 namespace {
 
 using namespace ipc_test;
 using ipc::ring::slow_policy;
-
-// 32 bytes: a torn copy (words of two messages) fails check().
-struct tick {
-    std::uint64_t seq;
-    std::uint64_t word[3];
-
-    static tick make(std::uint64_t seq) {
-        tick t{seq, {}};
-        for (std::uint64_t i = 0; i < 3; ++i) t.word[i] = (seq + 1) * 0x9e3779b97f4a7c15ULL ^ (i << 56);
-        return t;
-    }
-    bool check() const {
-        for (std::uint64_t i = 0; i < 3; ++i)
-            if (word[i] != ((seq + 1) * 0x9e3779b97f4a7c15ULL ^ (i << 56))) return false;
-        return true;
-    }
-};
-using channel = ipc::shm_broadcast<tick>;
-using transport = ipc::transport::posix_shm<ipc::ring::broadcast<tick>>;
+using channel = broadcast_channel;
+using transport = broadcast_transport;
 
 // Subscribers holding entries in the region, as the publisher sees them.
 unsigned subscribers(channel& ch) {
@@ -50,41 +36,24 @@ bool wait_subscribers(channel& ch, unsigned n, std::chrono::milliseconds limit =
     return true;
 }
 
-// Exit codes of a checking subscriber.
-constexpr int bad_order = 10, torn = 11, wrong_status = 12, wrong_count = 13, not_told = 14;
-
-// Receives until `last` (inclusive). Every message must be intact, and its
-// sequence number must follow the previous one exactly, unless the
-// subscriber was told it missed messages (missed() grew by the gap) or was
-// dropped (then the gap is free). Returns an exit code.
-int check_stream(channel& rx, std::uint64_t first, std::uint64_t last, bool may_miss, bool may_drop, std::uint64_t* dropped = nullptr) {
-    std::uint64_t expect = first;
-    std::uint64_t missed_before = rx.transport().missed();
+// Receives until `last` (inclusive), checking every message (stream_check);
+// a drop is allowed only if may_drop. Returns an exit code.
+int check_stream(channel& rx, std::uint64_t first, std::uint64_t last, bool may_drop, std::uint64_t* dropped = nullptr) {
+    stream_check check{first, rx.transport().missed()};
     for (;;) {
         tick t{};
         const ipc::status s = rx.recv_for(t, 10s);
-        if (s == ipc::status::dropped) {
-            if (!may_drop) return wrong_status;
+        if (s == ipc::status::dropped && may_drop) {
             if (dropped) ++*dropped;
-            missed_before = rx.transport().missed();
-            expect = UINT64_MAX;  // anything newer
+            check.on_dropped(rx.transport().missed());
             continue;
         }
         if (s != ipc::status::ok) {
-            std::fprintf(stderr, "subscriber: recv_for: %s at %llu\n", s.name(), static_cast<unsigned long long>(expect));
+            std::fprintf(stderr, "subscriber: recv_for: %s at %llu\n", s.name(), static_cast<unsigned long long>(check.expect));
             return wrong_status;
         }
-        if (!t.check()) return torn;
-        if (expect == UINT64_MAX) {
-            expect = t.seq;
-        } else if (t.seq != expect) {
-            if (t.seq < expect || !may_miss) return bad_order;
-            const std::uint64_t missed = rx.transport().missed();
-            if (missed - missed_before < t.seq - expect) return not_told;
-        }
-        missed_before = rx.transport().missed();
+        if (int bad = check.on_message(t, rx.transport().missed())) return bad;
         if (t.seq == last) return child_ok;
-        expect = t.seq + 1;
     }
 }
 
@@ -148,7 +117,7 @@ TEST_CASE("shm broadcast: every subscriber process sees every message once and i
         procs.emplace_back([&] {
             auto rx = channel::open(region.name);
             rx.transport().attach(ipc::direction::recv);
-            const int r = check_stream(rx, 0, n - 1, false, false);
+            const int r = check_stream(rx, 0, n - 1, false);
             return r == child_ok && rx.transport().missed() != 0 ? wrong_count : r;
         });
     REQUIRE(wait_subscribers(pub, subs));
@@ -166,7 +135,7 @@ TEST_CASE("shm broadcast: a lapped subscriber is told how many it missed (overwr
         rx.transport().attach(ipc::direction::recv);
         // Sleep before reading: the publisher laps this subscriber many times.
         std::this_thread::sleep_for(300ms);
-        const int r = check_stream(rx, 0, n - 1, true, false);
+        const int r = check_stream(rx, 0, n - 1, false);
         if (r != child_ok) return r;
         return rx.transport().missed() > 0 ? child_ok : not_told;
     });
@@ -185,7 +154,7 @@ TEST_CASE("shm broadcast: the slowest subscriber is dropped and told so (drop_sl
         rx.transport().attach(ipc::direction::recv);
         std::this_thread::sleep_for(300ms);
         std::uint64_t dropped = 0;
-        const int r = check_stream(rx, 0, n - 1, false, true, &dropped);
+        const int r = check_stream(rx, 0, n - 1, true, &dropped);
         if (r != child_ok) return r;
         return dropped > 0 ? child_ok : not_told;
     });
@@ -266,6 +235,87 @@ TEST_CASE("shm broadcast: a publisher that leaves ends the stream only for a sub
         REQUIRE(tx.send_for(tick::make(7), 5s) == ipc::status::ok);
     }
     CHECK(sub.wait() == child_ok);
+}
+
+namespace {
+
+// A subscriber or publisher program (tests/broadcast_peer.cpp).
+struct peer : peer_program {
+    explicit peer(std::vector<std::string> args) : peer_program(IPC_BROADCAST_PEER, std::move(args)) {}
+};
+
+// A publisher program and 16 subscriber programs started independently,
+// under one policy: 10 read the whole stream (one of them waiting in an
+// ipc::poller), 2 leave mid-stream, 2 are SIGKILLed mid-stream and 2 join
+// late. Each checks its own stream (tests/broadcast_peer.cpp) and exits 0 if
+// it saw every message once and in order except what it was told it lost.
+void run_sixteen(slow_policy policy) {
+    CAPTURE(ipc::ring::slow_policy_name(static_cast<std::uint64_t>(policy)));
+    constexpr std::uint64_t last = 29999;
+    const std::string last_s = std::to_string(last);
+    remover<transport> region{unique_name("bc-16")};
+    auto made = channel::create(region.name, {.capacity = 64, .max_subscribers = 32, .slow = policy});
+    std::vector<std::unique_ptr<peer>> whole, leavers, victims, late;
+    for (int i = 0; i < 10; ++i) {
+        std::vector<std::string> a{"sub", region.name, last_s, "0"};
+        if (i == 0) a.push_back("poll");
+        whole.push_back(std::make_unique<peer>(a));
+    }
+    for (int i = 0; i < 2; ++i) leavers.push_back(std::make_unique<peer>(std::vector<std::string>{"sub", region.name, last_s, "0", "leave=3000"}));
+    for (int i = 0; i < 2; ++i) victims.push_back(std::make_unique<peer>(std::vector<std::string>{"sub", region.name, last_s, "0"}));
+    REQUIRE(wait_subscribers(made, 14));
+    peer pub({"pub", region.name, last_s, "2000"});
+    // Mid-stream: kill two, and two more join (they start at the newest).
+    const auto t0 = std::chrono::steady_clock::now();
+    while (made.transport().ring().head() < last / 4 && std::chrono::steady_clock::now() - t0 < 20s) std::this_thread::sleep_for(1ms);
+    for (auto& v : victims) ::kill(v->pid(), SIGKILL);
+    for (int i = 0; i < 2; ++i) late.push_back(std::make_unique<peer>(std::vector<std::string>{"sub", region.name, last_s, "any"}));
+    CHECK(made.transport().ring().head() < last);  // it really was mid-stream
+    // Under block, the dead must not hold the publisher: it finishes.
+    CHECK(pub.wait(60s) == 0);
+    for (auto& p : whole) CHECK(p->wait(30s) == 0);
+    for (auto& p : leavers) CHECK(p->wait(30s) == 0);
+    for (auto& p : late) CHECK(p->wait(30s) == 0);
+    for (auto& v : victims) CHECK(v->wait(5s) == -SIGKILL);
+}
+
+}  // namespace
+
+TEST_CASE("shm broadcast: a publisher and 16 subscriber programs, coming, going and killed (block)") {
+    run_sixteen(slow_policy::block);
+}
+TEST_CASE("shm broadcast: a publisher and 16 subscriber programs, coming, going and killed (overwrite)") {
+    run_sixteen(slow_policy::overwrite);
+}
+TEST_CASE("shm broadcast: a publisher and 16 subscriber programs, coming, going and killed (drop_slowest)") {
+    run_sixteen(slow_policy::drop_slowest);
+}
+
+TEST_CASE("shm broadcast: a killed publisher program is peer_dead to subscriber programs; a restarted one carries on") {
+    constexpr std::uint64_t last = 9999;
+    const std::string last_s = std::to_string(last);
+    remover<transport> region{unique_name("bc-restart")};
+    auto made = channel::create(region.name, {.capacity = 64, .max_subscribers = 8});
+    std::vector<std::unique_ptr<peer>> subs;
+    for (int i = 0; i < 4; ++i) {
+        std::vector<std::string> a{"sub", region.name, last_s, "0", "dead"};
+        if (i == 0) a.push_back("poll");
+        subs.push_back(std::make_unique<peer>(a));
+    }
+    REQUIRE(wait_subscribers(made, 4));
+    {
+        peer first({"pub", region.name, last_s, "3000"});
+        const auto t0 = std::chrono::steady_clock::now();
+        while (made.transport().ring().head() < last / 3 && std::chrono::steady_clock::now() - t0 < 20s) std::this_thread::sleep_for(1ms);
+        ::kill(first.pid(), SIGKILL);
+        CHECK(first.wait() == -SIGKILL);
+    }
+    CHECK(made.transport().ring().head() < last);
+    CHECK(made.transport().ring().publisher_status() == ipc::ring::broadcast<tick>::publisher_state::dead);
+    std::this_thread::sleep_for(300ms);  // subscribers are told peer_dead
+    peer second({"pub", region.name, last_s});
+    CHECK(second.wait(30s) == 0);
+    for (auto& p : subs) CHECK(p->wait(30s) == 0);
 }
 
 TEST_CASE("shm broadcast: nothing left in /dev/shm") { CHECK(leftovers_in_dev_shm().empty()); }

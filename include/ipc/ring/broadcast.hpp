@@ -103,7 +103,12 @@ struct alignas(ipc::detail::cache_line) broadcast_control {
     std::uint32_t slow;
     std::uint64_t history;
     std::uint64_t table_offset;  // from the start of the ring data
+    // The line after the publisher's, unused, so the pair is its own (and
+    // the control is as large as two_indices: ipc-ls takes no kind's shared
+    // state to be smaller).
+    alignas(ipc::detail::cache_line) std::byte tail_gap[ipc::detail::cache_line];
 };
+static_assert(sizeof(broadcast_control) >= sizeof(two_indices));
 
 // One publisher process, any number of subscriber processes (up to the
 // region's max_subscribers), slots of a trivially copyable T. Each
