@@ -6,6 +6,7 @@
 // drop_slowest); a killed publisher is peer_dead to subscribers, a restarted
 // one carries on.
 #include <ipc/channel.hpp>
+#include <ipc/poller.hpp>
 
 #include <csignal>
 #include <memory>
@@ -235,6 +236,36 @@ TEST_CASE("shm broadcast: a publisher that leaves ends the stream only for a sub
         REQUIRE(tx.send_for(tick::make(7), 5s) == ipc::status::ok);
     }
     CHECK(sub.wait() == child_ok);
+}
+
+TEST_CASE("shm broadcast: subscribers beyond the peer table's 128 ends work; such a one is not pollable, and says so") {
+    constexpr unsigned subs = ipc::ring::max_peers + 4;
+    remover<transport> region{unique_name("bc-many")};
+    auto pub = channel::create(region.name, {.capacity = 16, .max_subscribers = subs});
+    std::vector<channel> rx;
+    for (unsigned i = 0; i < subs; ++i) {
+        rx.push_back(channel::open(region.name));
+        rx.back().transport().attach(ipc::direction::recv);
+    }
+    CHECK(subscribers(pub) == subs);
+    child sender([&] {
+        auto tx = channel::open(region.name);
+        return tx.send_for(tick::make(0), 5s) == ipc::status::ok ? child_ok : wrong_status;
+    });
+    REQUIRE(sender.wait() == child_ok);
+    for (auto& r : rx) {
+        tick t{};
+        REQUIRE(r.recv_for(t, 5s) == ipc::status::ok);
+        CHECK(t.seq == 0);
+    }
+    // The first subscriber has a peer-table slot for its doorbell; the last cannot have one.
+    ipc::poller p;
+    std::error_code ec;
+    auto ok = p.add(rx.front(), ipc::ready::readable, 1, ec);
+    CHECK_FALSE(ec);
+    auto refused = p.add(rx.back(), ipc::ready::readable, 2, ec);
+    CHECK(ec == ipc::errc::limit_exceeded);
+    CHECK(std::string(ipc::last_error_detail(ec)).find("peer table") != std::string::npos);
 }
 
 namespace {
