@@ -7,6 +7,10 @@
 //   ring.broadcast.fanoutN    one publisher, N subscriber processes (block
 //                             policy: each gets every message); msgs/s is
 //                             messages delivered to each subscriber per second
+//   ipc.shm_broadcast.fanoutN the same through ipc::shm_broadcast channels
+//                             (named region, sync::futex: subscribers park
+//                             when they find nothing, each commit wakes them),
+//                             against ring.broadcast.fanoutN
 #pragma once
 
 #include <sched.h>
@@ -14,7 +18,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstring>
 #include <memory>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include <ipc/ring/broadcast.hpp>
@@ -79,43 +86,20 @@ struct board {
     std::atomic<std::uint64_t> last{UINT64_MAX};  // the last message's number, once sent
 };
 
-// One publisher (the parent, pinned to side a) and N subscriber processes
-// (pinned to side b's CPU: with two CPUs, the subscribers share one), each
-// reading every message; timed from the first message until every
-// subscriber has read the last.
-template <class T, std::uint32_t N>
-result run_fanout_sized(std::size_t size, const plan& p) {
-    const auto opts = options_for(size, N);
-    const std::size_t bytes = ring<T>::required_size(opts);
-    floors::shared_region region(bytes), page(sizeof(board));
-    board& b = *new (page.data()) board;
-    std::error_code ec;
-    ring<T> r = ring<T>::format(std::span<std::byte>(region.data(), bytes), opts, ec);
-    if (ec) return result::fail(ipc::detail::describe(ec, "ring::broadcast::format"));
+// Forks n subscriber processes, each running sub() (which subscribes, bumps
+// b.ready and reads until b.last), pins the publisher (the parent) to side
+// a, and once every subscriber is in, times send(seq) from the first message
+// until every subscriber has read the last; then reaps them.
+template <class Sub, class Send>
+result fan_out(std::uint32_t n, std::size_t size, const plan& p, board& b, Sub sub, Send send) {
     std::fflush(nullptr);
     std::vector<pid_t> kids;
-    for (std::uint32_t i = 0; i < N; ++i) {
+    for (std::uint32_t i = 0; i < n; ++i) {
         const pid_t pid = ::fork();
         if (pid < 0) break;
         if (pid == 0) {
             child_main("subscriber", [&] {
-                typename ring<T>::subscriber s;
-                std::error_code e;
-                if (!r.subscribe(s, e)) ipc::detail::throw_error(e, "subscribe");
-                b.ready.fetch_add(1);
-                auto rx = std::make_unique<T>();
-                for (std::uint64_t got = 0;; ++got) {
-                    // Alone on its CPU a subscriber spins a while; sharing it
-                    // (they all run on side b's), it yields at once when it
-                    // finds nothing, so the others read meanwhile.
-                    typename ring<T>::template read_result<T> rd;
-                    for (unsigned polls = 1; !(rd = r.try_pop(s, *rx)); ++polls) {
-                        if (N > 1 || polls % 256 == 0) ::sched_yield();
-                        else ipc::detail::cpu_relax();
-                    }
-                    if (rd.seq != got) throw std::runtime_error("a subscriber missed a message");
-                    if (rd.seq == b.last.load(std::memory_order_acquire)) break;
-                }
+                sub();
                 b.finished.fetch_add(1);
             });
         }
@@ -123,24 +107,16 @@ result run_fanout_sized(std::size_t size, const plan& p) {
     }
     result res;
     try {
-        if (kids.size() != N) throw std::runtime_error("fork failed");
+        if (kids.size() != n) throw std::runtime_error("fork failed");
         pin(side::a);
-        floors::spin_until([&] { return b.ready.load() == N; });
-        typename ring<T>::publisher pub;
-        if (!r.open_publisher(pub, ec)) ipc::detail::throw_error(ec, "open_publisher");
-        auto tx = std::make_unique<T>();
-        tx->fill(std::byte{'x'});
+        floors::spin_until([&] { return b.ready.load() == n; });
         const std::size_t max_msgs = std::max<std::size_t>(2, p.messages(size));
         const std::int64_t t0 = now_ns();
         std::uint64_t sent = 0;
-        while (sent + 1 < max_msgs && (sent % 16 != 0 || now_ns() - t0 < p.oneway_budget_ns)) {
-            if (!r.try_push(pub, *tx)) floors::spin_until([&] { return r.try_push(pub, *tx); });
-            ++sent;
-        }
+        while (sent + 1 < max_msgs && (sent % 16 != 0 || now_ns() - t0 < p.oneway_budget_ns)) send(sent++);
         b.last.store(sent, std::memory_order_release);
-        floors::spin_until([&] { return r.try_push(pub, *tx); });
-        ++sent;
-        floors::spin_until([&] { return b.finished.load() == N; });
+        send(sent++);
+        floors::spin_until([&] { return b.finished.load() == n; });
         const double secs = static_cast<double>(now_ns() - t0) * 1e-9;
         res.msgs_per_s = static_cast<double>(sent) / secs;
         res.mb_per_s = res.msgs_per_s * static_cast<double>(size) * 1e-6;
@@ -154,6 +130,101 @@ result run_fanout_sized(std::size_t size, const plan& p) {
         if (res.error.empty() && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) res = result::fail("a subscriber process failed");
     }
     return res;
+}
+
+// ring.broadcast.fanoutN: the ring in an anonymous mapping, spinning (with
+// two CPUs the subscribers share side b's).
+template <class T, std::uint32_t N>
+result run_fanout_sized(std::size_t size, const plan& p) {
+    const auto opts = options_for(size, N);
+    const std::size_t bytes = ring<T>::required_size(opts);
+    floors::shared_region region(bytes), page(sizeof(board));
+    board& b = *new (page.data()) board;
+    std::error_code ec;
+    ring<T> r = ring<T>::format(std::span<std::byte>(region.data(), bytes), opts, ec);
+    if (ec) return result::fail(ipc::detail::describe(ec, "ring::broadcast::format"));
+    typename ring<T>::publisher pub;
+    if (!r.open_publisher(pub, ec)) return result::fail(ipc::detail::describe(ec, "ring::broadcast::open_publisher"));
+    auto tx = std::make_unique<T>();
+    tx->fill(std::byte{'x'});
+    const auto sub = [&] {
+        typename ring<T>::subscriber s;
+        std::error_code e;
+        if (!r.subscribe(s, e)) ipc::detail::throw_error(e, "subscribe");
+        b.ready.fetch_add(1);
+        auto rx = std::make_unique<T>();
+        for (std::uint64_t got = 0;; ++got) {
+            // Alone on its CPU a subscriber spins a while; sharing it (they
+            // all run on side b's), it yields at once when it finds nothing,
+            // so the others read meanwhile.
+            typename ring<T>::template read_result<T> rd;
+            for (unsigned polls = 1; !(rd = r.try_pop(s, *rx)); ++polls) {
+                if (N > 1 || polls % 256 == 0) ::sched_yield();
+                else ipc::detail::cpu_relax();
+            }
+            if (rd.seq != got) throw std::runtime_error("a subscriber missed a message");
+            if (rd.seq == b.last.load(std::memory_order_acquire)) break;
+        }
+    };
+    return fan_out(N, size, p, b, sub, [&](std::uint64_t) {
+        if (!r.try_push(pub, *tx)) floors::spin_until([&] { return r.try_push(pub, *tx); });
+    });
+}
+
+// ipc.shm_broadcast.fanoutN: the publisher and N subscriber processes each
+// open the region by name (the subscribers before the first message), and
+// move messages with send_for / recv_for (sync::futex). Each message carries
+// its number in its first 8 bytes, which a subscriber checks.
+template <class T, std::uint32_t N>
+result run_channel_fanout_sized(std::size_t size, const plan& p) {
+    using channel = ipc::shm_broadcast<T>;
+    const std::string name = shm::region_name();
+    floors::shared_region page(sizeof(board));
+    board& b = *new (page.data()) board;
+    std::optional<channel> pub;
+    try {
+        pub.emplace(channel::create(name, options_for(size, N)));
+    } catch (const std::exception& e) {
+        return result::fail(e.what());
+    }
+    struct remove_region {
+        const std::string& name;
+        ~remove_region() {
+            std::error_code ec;
+            (void)channel::remove(name, ec);
+        }
+    } remover{name};
+    auto tx = std::make_unique<T>();
+    tx->fill(std::byte{'x'});
+    const auto sub = [&] {
+        pub.reset();  // the parent's end, inherited: not this process's
+        auto rx = channel::open(name);
+        rx.transport().attach(ipc::direction::recv);
+        b.ready.fetch_add(1);
+        auto msg = std::make_unique<T>();
+        for (std::uint64_t got = 0;; ++got) {
+            shm::expect(rx.recv_for(*msg, std::chrono::seconds(measurement_timeout_s)), "recv_for");
+            std::uint64_t seq = 0;
+            std::memcpy(&seq, msg->data(), sizeof seq);
+            if (seq != got) throw std::runtime_error("a subscriber missed a message");
+            if (seq == b.last.load(std::memory_order_acquire)) break;
+        }
+    };
+    return fan_out(N, size, p, b, sub, [&](std::uint64_t seq) {
+        std::memcpy(tx->data(), &seq, sizeof seq);
+        shm::expect(pub->send_for(*tx, std::chrono::seconds(measurement_timeout_s)), "send_for");
+    });
+}
+
+template <std::uint32_t N, std::size_t... I>
+result run_channel_fanout(std::size_t size, const plan& p, std::index_sequence<I...>) {
+    result r = result::skip("ipc.shm_broadcast cases are compiled for 8, 64, 4096 and 65536 bytes only");
+    ((size == shm::sizes[I] ? (r = run_channel_fanout_sized<shm::message<shm::sizes[I]>, N>(size, p), 0) : 0), ...);
+    return r;
+}
+template <std::uint32_t N>
+result run_channel_fanout(std::size_t size, const plan& p) {
+    return run_channel_fanout<N>(size, p, std::make_index_sequence<std::size(shm::sizes)>{});
 }
 
 template <std::uint32_t N, std::size_t... I>

@@ -111,6 +111,13 @@ const case_entry table[] = {
     {"ring.broadcast.fanout1", ring, broadcast::run_fanout<1>},
     {"ring.broadcast.fanout4", "ring.broadcast.fanout1", broadcast::run_fanout<4>},
     {"ring.broadcast.fanout16", "ring.broadcast.fanout1", broadcast::run_fanout<16>},
+    // The same as channels (ipc::shm_broadcast<T>): round trips against the
+    // floors, fanout1 against the ring's, fanout4 and 16 against fanout1.
+    {"ipc.shm_broadcast.spin", spin_floor, shm::run<ipc::ring::broadcast, sy::spin, mode::copy>, ring, mem},
+    {"ipc.shm_broadcast.futex", sleep_floor, shm::run<ipc::ring::broadcast, sy::futex, mode::copy>, ring, mem},
+    {"ipc.shm_broadcast.fanout1", "ring.broadcast.fanout1", broadcast::run_channel_fanout<1>},
+    {"ipc.shm_broadcast.fanout4", "ipc.shm_broadcast.fanout1", broadcast::run_channel_fanout<4>},
+    {"ipc.shm_broadcast.fanout16", "ipc.shm_broadcast.fanout1", broadcast::run_channel_fanout<16>},
     {"ipc.shm.spin", spin_floor, shm::run<spsc, sy::spin, mode::copy>, ring, mem},
     {"ipc.shm.spin.loan", spin_floor, shm::run<spsc, sy::spin, mode::loan>, ring},
     {"ipc.shm.spin.batch", spin_floor, shm::run<spsc, sy::spin, mode::batch>, ring, mem},

@@ -101,7 +101,12 @@ public:
         const std::uint64_t capacity = fixed ? slots_for(size) : byte_capacity_for(size);
         for (int i = 0; i < 2; ++i) {
             names_[i] = region_name();
-            ring_[i] = transport::create(names_[i], capacity);
+            if constexpr (requires { typename Ring::creation_options; })
+                // A broadcast ring: the receiver subscribes after fork, maybe
+                // after the first message; with history it starts with it.
+                ring_[i] = transport::create(names_[i], {.capacity = capacity, .max_subscribers = 1, .history = capacity / 2});
+            else
+                ring_[i] = transport::create(names_[i], capacity);
             sync_[i] = make_sync<Sync>();
         }
     }

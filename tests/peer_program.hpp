@@ -1,4 +1,4 @@
-// tests/peer_program.hpp: an unrelated program (tests/poller_peer.cpp) started
+// tests/peer_program.hpp: an unrelated program (tests/poller_peer.cpp, broadcast_peer.cpp) started
 // with posix_spawn, sharing nothing with the test but the names it is given.
 #pragma once
 
@@ -21,8 +21,12 @@ namespace ipc_test {
 
 class peer_program {
 public:
-    explicit peer_program(std::vector<std::string> args) {
-        args.insert(args.begin(), IPC_POLLER_PEER);
+#ifdef IPC_POLLER_PEER
+    explicit peer_program(std::vector<std::string> args) : peer_program(IPC_POLLER_PEER, std::move(args)) {}
+#endif
+    // Another program (tests/broadcast_peer.cpp).
+    peer_program(const char* program, std::vector<std::string> args) {
+        args.insert(args.begin(), program);
         std::vector<char*> argv;
         for (auto& a : args) argv.push_back(a.data());
         argv.push_back(nullptr);

@@ -30,6 +30,14 @@
 //    and after later ones of its producer: a delivery beyond the first is a
 //    duplicate only if no redelivered copy of that message accounts for it,
 //    and only messages not redelivered are checked for order.
+//  - a broadcast ring's subscriber (shm_broadcast, slow_policy::block) reads
+//    every message published while it is subscribed; one killed and started
+//    again subscribes anew at the newest message, so what was published while
+//    it was away is not owed to it: a restarted subscriber marks the messages
+//    between the last it counted and the first it then reads (or, with none
+//    read yet, the producer's progress when it subscribed) as "not owed", and
+//    anything else it lacks is a loss. The ring has one publisher, so the case
+//    runs one producer whatever --producers says.
 //
 // Adding a transport is one adapter struct (see the "adapters" section): how
 // the supervisor sets it up, how a producer and a consumer open it, and what
@@ -81,7 +89,7 @@ constexpr std::uint64_t seconds_mode_cap = std::uint64_t{1} << 21;
                  "ipc_torture: %s\n"
                  "usage: ipc_torture [--transport NAME|all] [--producers N] [--consumers M]\n"
                  "                   [--messages K | --seconds S] [--crash [--kill-all]] [--kill-every-ms X] [--seed N]\n"
-                 "transports: posix_mq sysv_mq file unix_dgram pipe fifo shm_mpmc shm_mpmc_alo\n",
+                 "transports: posix_mq sysv_mq file unix_dgram pipe fifo shm_mpmc shm_mpmc_alo shm_broadcast\n",
                  why);
     std::exit(2);
 }
@@ -191,11 +199,12 @@ struct shared_state {
 // the state, one delivery counter per (layer, producer, seq), one "uncertain"
 // flag per (producer, seq) and one count of redelivered receipts per
 // (producer, seq). A broadcast transport (every consumer reads everything)
-// has a counter layer per consumer.
+// has a counter layer per consumer, and a "not owed" flag layer per consumer
+// (messages published while a rejoining subscriber was away).
 class shared_log {
 public:
     shared_log(unsigned producers, unsigned layers, std::uint64_t cap) : producers_(producers), layers_(layers), cap_(cap) {
-        bytes_ = sizeof(shared_state) + (std::size_t{layers} + 2) * producers * cap;
+        bytes_ = sizeof(shared_state) + (2 * std::size_t{layers} + 2) * producers * cap;
         void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
         if (p == MAP_FAILED) throw std::system_error(errno, std::system_category(), "mmap");
         base_ = static_cast<char*>(p);
@@ -217,6 +226,13 @@ public:
     }
     std::atomic<std::uint8_t>& redelivered(std::uint64_t p, std::uint64_t seq) const noexcept {
         return counters_[((std::size_t{layers_} + 1) * producers_ + p) * cap_ + seq];
+    }
+    std::atomic<std::uint8_t>& not_owed(unsigned layer, std::uint64_t p, std::uint64_t seq) const noexcept {
+        return counters_[((std::size_t{layers_} + 2 + layer) * producers_ + p) * cap_ + seq];
+    }
+    // Marks [from, to) of producer p not owed to layer's consumer.
+    void excuse(unsigned layer, std::uint64_t p, std::uint64_t from, std::uint64_t to) const noexcept {
+        for (std::uint64_t s = from; s < to && s < cap_; ++s) not_owed(layer, p, s).store(1, std::memory_order_relaxed);
     }
 
 private:
@@ -434,8 +450,49 @@ struct shm_mpmc_alo_case : shm_mpmc_adapter<ipc::ring::delivery::at_least_once> 
     std::uint64_t redelivered_by_ring() { return owner.transport().ring().redelivered(); }
 };
 
+// The broadcast ring (one publisher, every subscriber reads every message),
+// slow_policy::block: the publisher waits for the slowest live subscriber,
+// and a killed one is reaped (every check interval) so it holds no one.
+// A consumer subscribes as it opens; a restarted one starts at the newest
+// message (see "rejoins" at the top).
+struct shm_broadcast_case : record_io<ipc::shm_broadcast<record>, ipc::shm_broadcast<record>> {
+    using channel_type = ipc::shm_broadcast<record>;
+    using transport = channel_type::transport_type;
+    static constexpr const char* name = "shm_broadcast";
+    static constexpr bool broadcast = true, resumable = false, producer_killable = true, consumer_killable = true;
+    static constexpr bool rejoins = true, one_producer = true;
+    static constexpr std::chrono::milliseconds check_interval{20};
+    std::string region = object_name("torture-bcast");
+    // The supervisor holds the region but is no end of it (a subscriber
+    // that never reads would hold the publisher).
+    channel_type owner = channel_type::create(region, {.capacity = 64, .max_subscribers = 64, .slow = ipc::ring::slow_policy::block});
+
+    shm_broadcast_case(const options&) {}
+    ~shm_broadcast_case() { transport::remove(region); }
+    auto producer() {
+        auto ch = channel_type::open(region);
+        ch.transport().peer_check_interval(check_interval);
+        return ch;
+    }
+    auto consumer(std::uint64_t) {
+        auto ch = producer();
+        ch.transport().attach(ipc::direction::recv);
+        return ch;
+    }
+    // A killed publisher is peer_dead until the supervisor starts another:
+    // wait on, as for a full transport.
+    static ipc::status recv(channel_type& rx, std::string& m, std::chrono::milliseconds t) {
+        const ipc::status s = record_io::recv(rx, m, t);
+        return s == ipc::status::peer_dead ? ipc::status::timed_out : s;
+    }
+    // Under block a subscriber is never lapped: one told it missed messages is a failure.
+    static bool lost_any(const channel_type& rx) { return rx.transport().missed() != 0; }
+};
+
 template <class Case>
 inline constexpr bool redelivers = requires { requires Case::redelivers; };
+template <class Case>
+inline constexpr bool rejoins = requires { requires Case::rejoins; };
 
 // ---- the processes -----------------------------------------------------------
 
@@ -478,6 +535,14 @@ int run_consumer(Case& c, const shared_log& log, unsigned k) {
     if (Case::resumable && slot.phase.load() == in_hand) replay = slot.hand.load();
     slot.phase.store(idle);
     auto rx = c.consumer(slot.position.load());
+    // A rejoining subscriber is owed nothing published before it subscribed:
+    // what its producer had finished by now (read after subscribing), and,
+    // at its first message, everything before that.
+    bool first = true;
+    if constexpr (rejoins<Case>)
+        for (unsigned p = 0; p < max_producers; ++p)
+            if (const std::uint64_t next = st.producer[p].next.load(); next > slot.last_seen[p].load())
+                log.excuse(layer, p, slot.last_seen[p].load(), next);
     std::string msg;
     for (;;) {
         const bool draining = st.drain.load();
@@ -507,6 +572,10 @@ int run_consumer(Case& c, const shared_log& log, unsigned k) {
             continue;
         }
         const std::uint64_t p = h->producer, seq = h->seq;
+        if constexpr (rejoins<Case>) {
+            if (std::exchange(first, false)) log.excuse(layer, p, slot.last_seen[p].load(), seq);
+            if (Case::lost_any(rx)) st.order_violations.fetch_add(1);
+        }
         slot.hand.store(hand_of(p, seq));
         slot.phase.store(in_hand);
         if (seq >= log.cap() || seq >= st.producer[p].next.load() + 1) {
@@ -555,6 +624,7 @@ struct report {
     std::uint64_t producer_kills = 0, consumer_kills = 0;
     std::uint64_t losses = 0, duplicates = 0, order_violations = 0, corrupt = 0, phantoms = 0;
     std::uint64_t redelivered = 0, redelivered_by_ring = 0;  // receipts flagged redelivered; what the transport counted
+    std::uint64_t not_owed = 0;  // (message, reader) pairs a rejoining subscriber was away for
     bool hung = false, child_failed = false;
     double seconds = 0;
 
@@ -611,6 +681,10 @@ report run_case(const options& o) {
         auto& s = st.consumer[k];
         const int phase = s.phase.load();
         if (Case::resumable) return;  // the restarted reader sorts out its own hand (see run_consumer)
+        if (rejoins<Case>) {  // the restarted subscriber is owed nothing from its absence (see run_consumer)
+            s.phase.store(idle);
+            return;
+        }
         if (redelivers<Case>) {  // what it held goes to another consumer: nothing is excused
             s.phase.store(idle);
             return;
@@ -712,7 +786,10 @@ report run_case(const options& o) {
                 const unsigned again = log.redelivered(p, seq).load();
                 r.redelivered += again;
                 if (n > 1) r.duplicates += n - 1 - std::min(n - 1, again);  // a redelivered copy accounts for one
-                if (n == 0 && !uncertain) ++missing;
+                if (n == 0 && !uncertain) {
+                    if (log.not_owed(layer, p, seq).load()) ++r.not_owed;
+                    else ++missing;
+                }
             }
         }
     }
@@ -726,11 +803,11 @@ report run_case(const options& o) {
     return r;
 }
 
-void print(const char* name, const report& r, unsigned consumers, bool broadcast, bool spared, bool redelivering) {
+void print(const char* name, const report& r, unsigned consumers, bool broadcast, bool spared, bool redelivering, bool rejoining) {
     std::printf("%-10s %s  %.1fs  committed %" PRIu64 "  delivered %" PRIu64 "%s  uncertain %" PRIu64
                 "  kills %" PRIu64 "/%" PRIu64 " (producers/consumers)  lost-with-killed-consumer %" PRIu64 "/%" PRIu64
                 "  losses %" PRIu64 "  duplicates %" PRIu64 "  order-violations %" PRIu64 "  corrupt %" PRIu64
-                "  phantoms %" PRIu64 "%s%s%s%s\n",
+                "  phantoms %" PRIu64 "%s%s%s%s%s\n",
                 name, r.ok() ? "PASS" : "FAIL", r.seconds, r.committed, r.delivered,
                 broadcast ? (" (x" + std::to_string(consumers) + " readers)").c_str() : "", r.uncertain, r.producer_kills,
                 r.consumer_kills, r.lost_with_blind, r.blind_kills, r.losses, r.duplicates, r.order_violations, r.corrupt,
@@ -739,6 +816,7 @@ void print(const char* name, const report& r, unsigned consumers, bool broadcast
                                 std::to_string(r.redelivered_by_ring) + ")")
                                    .c_str()
                              : "",
+                rejoining ? ("  not-owed-to-rejoined " + std::to_string(r.not_owed)).c_str() : "",
                 r.hung ? "  HUNG" : "", r.child_failed ? "  CHILD-FAILED" : "",
                 spared ? "  (some processes spared: see the adapter)" : "");
     std::fflush(stdout);
@@ -747,9 +825,11 @@ void print(const char* name, const report& r, unsigned consumers, bool broadcast
 template <class Case>
 bool run_one(const options& o) {
     try {
-        report r = run_case<Case>(o);
+        options mine = o;
+        if constexpr (requires { requires Case::one_producer; }) mine.producers = 1;  // one publisher
+        report r = run_case<Case>(mine);
         const bool spared = !(Case::producer_killable && Case::consumer_killable) && !o.kill_all;
-        print(Case::name, r, o.consumers, Case::broadcast, o.crash && spared, redelivers<Case>);
+        print(Case::name, r, o.consumers, Case::broadcast, o.crash && spared, redelivers<Case>, rejoins<Case>);
         return r.ok();
     } catch (const std::exception& e) {
         std::printf("%-10s FAIL  setup: %s\n", Case::name, e.what());
@@ -766,6 +846,7 @@ constexpr entry cases[] = {
     {file_case::name, run_one<file_case>},         {unix_dgram_case::name, run_one<unix_dgram_case>},
     {pipe_case::name, run_one<pipe_case>},         {fifo_case::name, run_one<fifo_case>},
     {shm_mpmc_case::name, run_one<shm_mpmc_case>},     {shm_mpmc_alo_case::name, run_one<shm_mpmc_alo_case>},
+    {shm_broadcast_case::name, run_one<shm_broadcast_case>},
 };
 
 }  // namespace

@@ -252,6 +252,25 @@ TEST_CASE("ipc-ls: a ring's kind describes it: what is queued and the kind's own
     CHECK(has(l, "\"details\":{}}"));
 }
 
+TEST_CASE("ipc-ls: a broadcast ring shows its policy, publisher, subscribers, the slowest one's lag, missed and dropped") {
+    using bcast = ipc::shm_broadcast<std::uint64_t>;
+    remover<bcast> b{unique_name("lsbcast")};
+    auto pub = bcast::create(b.name, {.capacity = 16, .max_subscribers = 4, .slow = ipc::ring::slow_policy::overwrite});
+    auto fast = bcast::open(b.name);
+    auto slow = bcast::open(b.name);
+    fast.transport().attach(ipc::direction::recv);
+    slow.transport().attach(ipc::direction::recv);
+    for (std::uint64_t i = 0; i < 10; ++i) REQUIRE(pub.try_send(i) == ipc::status::ok);
+    std::uint64_t v = 0;
+    for (int i = 0; i < 6; ++i) REQUIRE(fast.try_recv(v) == ipc::status::ok);
+    REQUIRE(slow.try_recv(v) == ipc::status::ok);
+    const std::string l = listing("", b.name);
+    CHECK(has(l, "\"ring\":\"broadcast\",\"capacity\":16,"));
+    CHECK(has(l, "\"queued\":9,"));  // the slowest subscriber's lag
+    CHECK(has(l, "\"details\":{\"policy\":\"overwrite\",\"publisher\":\"live\",\"subscribers\":2,\"max_subscribers\":4,"
+                 "\"max_lag\":9,\"missed\":0,\"dropped\":0}}"));
+}
+
 TEST_CASE("ipc-ls: a region nobody has used yet is kept for the grace period, then it is stale") {
     remover<transport> fresh{unique_name("lsfresh")};
     transport::create(fresh.name, 8);  // made and closed: no user, no mapping

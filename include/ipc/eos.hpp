@@ -11,6 +11,9 @@ namespace ipc {
 //                          leaving is the end (a restarted one is a new stream)
 //     mpmc                 default never: producers come and go, and a count
 //                          that drops to zero says nothing of the next one
+//     broadcast            default never: a feed outlives its publisher (a
+//                          restarted one carries on); a dead publisher is
+//                          still peer_dead to a subscriber with nothing to read
 //   FIFO readers           rx.transport().end_of_stream(eos::never)
 //                          default when_all_senders_left: closed once a writer
 //                          came and every writer left; never waits for the next

@@ -31,6 +31,7 @@ enum class errc : int {
     not_connected,      // an operation that needs a peer before one is there
     unsupported,        // the transport cannot do this (e.g. blocking under sync::none)
     in_use,             // a single-producer (single-consumer) end another live process holds
+    dropped,            // a broadcast subscriber fell a whole ring behind and was dropped (slow_policy::drop_slowest)
 };
 
 namespace detail {
@@ -55,6 +56,7 @@ public:
         case errc::not_connected: return "not connected";
         case errc::unsupported: return "operation not supported by this transport or policy";
         case errc::in_use: return "another live process holds this single-sender or single-receiver end";
+        case errc::dropped: return "the publisher dropped this subscriber for falling a whole ring behind";
         }
         return "unknown ipc error";
     }

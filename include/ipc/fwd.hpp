@@ -54,6 +54,8 @@ class spsc;
 template <class T, delivery D = delivery::at_most_once>
 class mpmc;
 class bytes;
+template <class T>
+class broadcast;
 }  // namespace ring
 
 namespace detail {
@@ -118,6 +120,10 @@ using shm_mpmc_channel = channel<T, transport::posix_shm<ring::mpmc<T>>, Sync, f
 // A work queue that loses no task to a killed worker: see ring::delivery.
 template <class T, class Sync = sync::futex>
 using shm_work_queue = channel<T, transport::posix_shm<ring::mpmc<T, ring::delivery::at_least_once>>, Sync, framing::fixed>;
+// One publisher, any number of subscribers, each seeing every message
+// (ring::broadcast: made with ring::broadcast_options, slow-subscriber policy).
+template <class T, class Sync = sync::futex>
+using shm_broadcast = channel<T, transport::posix_shm<ring::broadcast<T>>, Sync, framing::fixed>;
 template <class T = std::string, class Sync = sync::futex>
 using shm_message_channel = channel<T, transport::posix_shm<ring::bytes>, Sync, framing::length_prefixed>;
 

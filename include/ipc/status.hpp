@@ -20,6 +20,7 @@ public:
         closed,       // the peer closed: end of stream on receive, EPIPE on send
         failed,       // only from error_code twins: see the error_code
         peer_dead,    // shared memory: every peer died without closing (SIGKILL, crash)
+        dropped,      // a broadcast subscriber was dropped for being too slow; it reads on from the newest message
     };
     constexpr status(value_type v) noexcept : v_(v) {}
     constexpr explicit operator bool() const noexcept { return v_ == ok; }
@@ -35,6 +36,7 @@ public:
         case closed: return "closed";
         case failed: return "failed";
         case peer_dead: return "peer_dead";
+        case dropped: return "dropped";
         }
         return "?";
     }

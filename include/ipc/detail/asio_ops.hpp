@@ -111,6 +111,7 @@ inline std::error_code status_code(status st, std::error_code ec) noexcept {
     case status::timed_out: return make_error_code(errc::timed_out);
     case status::closed: return make_error_code(errc::peer_closed);
     case status::peer_dead: return make_error_code(errc::peer_dead);
+    case status::dropped: return make_error_code(errc::dropped);
     case status::failed: break;
     }
     return ec;

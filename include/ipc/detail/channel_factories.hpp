@@ -20,6 +20,24 @@ struct channel_factories {
     [[nodiscard]] static Channel create(Args&&... args) {
         return Channel(Transport::create(std::forward<Args>(args)...));
     }
+    // A transport whose region is made with options (ring::broadcast_options):
+    // spelled out, since a braced list cannot go through the forwarding pack,
+    // so that create("ticks", {.capacity = 1024, .history = 8}) reads as it should.
+    template <class Tr = Transport>
+        requires Tr::has_options
+    [[nodiscard]] static Channel create(std::string_view name, const typename Tr::options& o) {
+        return Channel(Tr::create(name, o));
+    }
+    template <class Tr = Transport>
+        requires Tr::has_options
+    [[nodiscard]] static Channel create(std::string_view name, const typename Tr::options& o, std::error_code& ec) {
+        return Channel(Tr::create(name, o, ec));
+    }
+    template <class Tr = Transport>
+        requires Tr::has_options
+    [[nodiscard]] static Channel open_or_create(std::string_view name, const typename Tr::options& o) {
+        return Channel(Tr::open_or_create(name, o));
+    }
     template <class... Args>
         requires requires(Args&&... a) { Transport::open(std::forward<Args>(a)...); }
     [[nodiscard]] static Channel open(Args&&... args) {

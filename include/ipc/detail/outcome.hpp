@@ -18,6 +18,7 @@ inline std::optional<status> expected_status(std::error_code ec) noexcept {
     case errc::timed_out: return status::timed_out;
     case errc::peer_closed: return status::closed;
     case errc::peer_dead: return status::peer_dead;
+    case errc::dropped: return status::dropped;
     default: return std::nullopt;
     }
 }

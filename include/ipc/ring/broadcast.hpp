@@ -4,7 +4,7 @@
 #include <chrono>
 #include <cstring>
 
-#include "layout.hpp"
+#include "kind.hpp"
 
 namespace ipc::ring {
 
@@ -103,7 +103,12 @@ struct alignas(ipc::detail::cache_line) broadcast_control {
     std::uint32_t slow;
     std::uint64_t history;
     std::uint64_t table_offset;  // from the start of the ring data
+    // The line after the publisher's, unused, so the pair is its own (and
+    // the control is as large as two_indices: ipc-ls takes no kind's shared
+    // state to be smaller).
+    alignas(ipc::detail::cache_line) std::byte tail_gap[ipc::detail::cache_line];
 };
+static_assert(sizeof(broadcast_control) >= sizeof(two_indices));
 
 // One publisher process, any number of subscriber processes (up to the
 // region's max_subscribers), slots of a trivially copyable T. Each
@@ -205,6 +210,9 @@ public:
     broadcast() noexcept = default;
 
     // ---- the region --------------------------------------------------------
+
+    // Why required_size(o) is 0, explained (errc::limit_exceeded).
+    static std::error_code options_error_of(const broadcast_options& o) noexcept { return options_error(o); }
 
     // Bytes a region with these options needs; 0 if they are invalid or too large.
     static constexpr std::uint64_t required_size(const broadcast_options& o) noexcept {
@@ -315,6 +323,152 @@ public:
 
     // The options the region was made with (as this view checked them).
     const broadcast_options& options() const noexcept { return opts_; }
+
+    // ---- the ring kind (ring/kind.hpp): what ring_region and ipc-ls use -----
+    //
+    // A channel's sending end is the publisher (one live one: max_ends), each
+    // receiving end a subscriber (any number, up to the region's
+    // max_subscribers). Subscribers' liveness is the ring's own table, not
+    // the region's peer table: a subscriber that found the peer table full
+    // still works (it is only not pollable: it has nowhere to publish a
+    // doorbell), and a dead one is reaped by repair().
+    //
+    // End of stream: a publisher that leaves does not end the stream by
+    // default (eos::never): a restarted or second publisher carries it on,
+    // as with a live feed. A subscriber that wants "publisher left" as the
+    // end sets eos::when_all_senders_left (then it reads closed once it has
+    // read everything). A publisher that died is another matter: with
+    // nothing left to read the subscriber is told peer_dead (whatever its
+    // eos: no live publisher is there to tell it otherwise), and reads on
+    // once a restarted publisher commits again.
+    using creation_options = broadcast_options;
+    static constexpr bool fixed_size = true;
+    static constexpr eos default_eos = eos::never;
+    static constexpr std::size_t max_ends(direction d) noexcept { return d == direction::send ? 1 : unlimited_ends; }
+    struct end_state {
+        publisher pub;
+        subscriber sub;
+        // (publisher's chrono initialisers are not declared noexcept; they cannot throw)
+        end_state() noexcept {}
+    };
+
+    // A view made by the generic ring::format / ring::attach, which know no
+    // options: it has no subscriber table (a broadcast region is made and
+    // checked by broadcast::format / broadcast::attach, which ring_region uses).
+    broadcast(shared_state<broadcast_control>* st, std::byte* data, std::uint64_t capacity) noexcept
+        : base(st, data, capacity), opts_{capacity, 0, slow_policy::block, 0} {}
+    static void init_data(std::byte* data, std::uint64_t capacity) noexcept {
+        auto* slots = reinterpret_cast<slot_type*>(data);
+        for (std::uint64_t i = 0; i < capacity; ++i) new (&slots[i].version) std::atomic<std::uint64_t>(0);
+    }
+
+    bool join(direction d, end_state& e, const end_id&, std::error_code& ec) noexcept {
+        return d == direction::send ? open_publisher(e.pub, ec) : subscribe(e.sub, ec);
+    }
+    void leave(direction d, end_state& e) noexcept {
+        if (d == direction::send) close_publisher(e.pub);
+        else unsubscribe(e.sub);
+    }
+    std::size_t repair() noexcept { return reap(); }
+    // Every end on the other side is gone for good (ring_region::check_peers):
+    // to a subscriber, the publisher died. A publisher is never held by a
+    // dead subscriber (reaped), so never told.
+    bool others_dead(direction d) const noexcept { return d == direction::recv && publisher_status() == publisher_state::dead; }
+    // What a subscriber must hear when it finds nothing to read: its entry was
+    // taken from it (drop_slowest, or reaped). Said once: it subscribes again
+    // at once, from the newest message (and the region's history).
+    std::error_code news(end_state& e) noexcept {
+        subscriber& s = e.sub;
+        if (!s.is_subscribed() || (s.entry < opts_.max_subscribers && table_[s.entry].state.load(std::memory_order_acquire) == s.me))
+            return {};
+        const std::uint64_t missed = s.missed;
+        std::error_code ec;
+        if (!subscribe(s, ec)) return ec;
+        s.missed = missed;
+        return ipc::detail::explain(make_error_code(errc::dropped),
+                                    "the subscriber fell %llu messages behind (the whole ring) under slow_policy::drop_slowest and "
+                                    "was dropped; it starts again at the newest message",
+                                    static_cast<unsigned long long>(capacity_));
+    }
+    // Messages this subscriber missed since it subscribed (lapped under
+    // overwrite, torn reads, and what it lost when dropped).
+    static std::uint64_t missed(const end_state& e) noexcept { return e.sub.missed; }
+
+    bool can_push(const end_state& e) const noexcept {
+        const publisher& p = e.pub;
+        if (!p.is_open()) return false;
+        if (opts_.slow != slow_policy::block || p.head - p.cached_min < capacity_) return true;
+        return p.head - min_tail(p.head) < capacity_;
+    }
+    bool can_pop(const end_state& e) const noexcept { return can_pop(e.sub); }
+
+    T* loan(end_state& e) noexcept { return loan(e.pub); }
+    void commit(end_state& e) noexcept { commit(e.pub); }
+    void cancel(end_state& e) noexcept { cancel(e.pub); }
+    const T* front(end_state& e) noexcept { return front(e.sub).ptr; }
+    void release(end_state& e) noexcept { (void)release(e.sub); }
+    std::size_t push_n(std::span<const T> vs, end_state& e) noexcept {
+        std::size_t n = 0;
+        while (n < vs.size() && try_push(e.pub, vs[n])) ++n;
+        return n;
+    }
+    std::size_t pop_n(std::span<T> out, end_state& e) noexcept {
+        std::size_t n = 0;
+        while (n < out.size() && try_pop(e.sub, out[n])) ++n;
+        return n;
+    }
+    // The message path: a message is one T.
+    std::byte* loan_message(std::size_t n, end_state& e, std::error_code& ec) noexcept {
+        if (n != sizeof(T)) {
+            ec = make_error_code(errc::bad_message);
+            return nullptr;
+        }
+        return reinterpret_cast<std::byte*>(loan(e.pub));
+    }
+    void commit_message(std::size_t, end_state& e) noexcept { commit(e.pub); }
+    std::optional<std::span<const std::byte>> front_message(end_state& e, std::error_code&) noexcept {
+        const T* p = front(e);
+        if (!p) return std::nullopt;
+        return std::span<const std::byte>(reinterpret_cast<const std::byte*>(p), sizeof(T));
+    }
+
+    // For ipc-ls (from untrusted bytes): the policy, the publisher, how many
+    // subscribers hold entries, the slowest one's lag, what they missed in
+    // all, and how many were dropped. The table is read only as far as the
+    // region given holds it.
+    static bool describe(std::span<const std::byte> region, const header& h, description& out) noexcept {
+        const broadcast_control* c = control_in<broadcast_control>(region);
+        if (!c || !detail::is_pow2(h.capacity)) return false;
+        const std::uint64_t head = c->head.load(std::memory_order_acquire);
+        out.add("policy", std::string_view(slow_policy_name(c->slow)));
+        const std::uint64_t pw = c->publisher.load(std::memory_order_acquire);
+        const bool live = (pw & 0xff) == publisher_live &&
+                          ipc::detail::is_alive({pid_of(pw), c->publisher_start_time.load(std::memory_order_relaxed)});
+        out.add("publisher", std::string_view((pw & 0xff) == publisher_left ? "left" : (pw & 0xff) != publisher_live ? "none" : live ? "live" : "dead"));
+        std::uint64_t subs = 0, max_lag = 0, missed = 0;
+        const std::uint64_t base_off = ring::data_offset<broadcast>;
+        if (c->table_offset <= region.size() && base_off <= region.size() - c->table_offset) {
+            const std::uint64_t room = (region.size() - base_off - c->table_offset) / sizeof(subscriber_entry);
+            std::uint64_t n = c->used.load(std::memory_order_relaxed);
+            if (n > c->max_subscribers) n = c->max_subscribers;
+            if (n > room) n = room;
+            const auto* table = reinterpret_cast<const subscriber_entry*>(region.data() + base_off + c->table_offset);
+            for (std::uint64_t i = 0; i < n; ++i) {
+                if ((table[i].state.load(std::memory_order_acquire) & 0xff) == phase_free) continue;
+                ++subs;
+                const std::uint64_t lag = queued(head, table[i].tail.load(std::memory_order_relaxed), h.capacity);
+                if (lag > max_lag) max_lag = lag;
+                missed += table[i].missed.load(std::memory_order_relaxed);
+            }
+        }
+        out.queued = max_lag;
+        out.add("subscribers", subs);
+        out.add("max_subscribers", c->max_subscribers);
+        out.add("max_lag", max_lag);
+        out.add("missed", missed);
+        out.add("dropped", c->dropped.load(std::memory_order_relaxed));
+        return true;
+    }
 
     // ---- publisher ---------------------------------------------------------
 
@@ -613,6 +767,12 @@ private:
         // Head again (the value it has), seq_cst, then the table seq_cst: a
         // joiner this scan misses reads this head (see the class comment).
         st_->ctl.head.store(h, std::memory_order_seq_cst);
+        return min_tail(h, which);
+    }
+
+    // The table scan of slowest(), which alone stores nothing (readiness
+    // checks of waiters and pollers use it as it is).
+    std::uint64_t min_tail(std::uint64_t h, std::uint32_t* which = nullptr) const noexcept {
         std::uint64_t min = h;
         std::uint32_t who = UINT32_MAX;
         const std::uint32_t end = scan_end(std::memory_order_seq_cst);
@@ -697,5 +857,7 @@ private:
     subscriber_entry* table_ = nullptr;
     broadcast_options opts_{};
 };
+
+static_assert(fixed_kind<broadcast<int>>);
 
 }  // namespace ipc::ring

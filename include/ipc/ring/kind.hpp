@@ -41,6 +41,15 @@
 // ipc-ls:
 //   describe(region, header, description&): from untrusted bytes, what is
 //   queued and the kind's own fields; false if the region cannot hold it.
+// Optional (ring_region uses them where a kind has them; ring::broadcast does):
+//   creation_options: what a region is made with beyond a capacity; then
+//     required_size(o), options_error_of(o), format(mem, o, ec) and
+//     attach(mem, ec) replace ring::format / ring::attach, and named_region
+//     gains create(name, options) (create(name, capacity) fills in the rest);
+//   others_dead(d): the kind's own verdict on "every end on the other side
+//     is dead" (peer_dead), instead of the peer table's;
+//   news(end_state&): an error a receiver must hear when it finds nothing
+//     (errc::dropped); missed(const end_state&): messages it was told it missed.
 #pragma once
 
 #include <concepts>

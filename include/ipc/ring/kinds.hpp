@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <span>
 
+#include "broadcast.hpp"
 #include "bytes.hpp"
 #include "kind.hpp"
 #include "layout.hpp"
@@ -36,7 +37,7 @@ private:
     }
 };
 
-using known = kind_list<spsc<std::byte>, mpmc<std::byte, delivery::at_most_once>, bytes>;
+using known = kind_list<spsc<std::byte>, mpmc<std::byte, delivery::at_most_once>, bytes, broadcast<std::byte>>;
 
 // What ipc-ls shows of a formatted region whose header (version, capacity,
 // sizes) the caller has checked; region is all of it that is mapped.

@@ -23,6 +23,7 @@
 #include "../detail/sleep.hpp"
 #include "../eos.hpp"
 #include "../open_mode.hpp"
+#include "../ring/broadcast.hpp"
 #include "../ring/bytes.hpp"
 #include "../ring/kind.hpp"
 #include "../ring/layout.hpp"
@@ -218,9 +219,15 @@ public:
 
     // errc::peer_dead, or no error (then retry: the ring may have become ready).
     // A receiver under eos::never is never told: another sender may come.
+    // A kind that tracks its ends itself (ring::broadcast: the publisher's
+    // identity in its control) says whether the other side is dead
+    // (Ring::others_dead), whatever the eos and the peer table.
     std::error_code check_peers(direction d) noexcept {
         ring_.repair();
-        if (ready(d) || !all_dead(other(d))) return {};
+        if (ready(d)) return {};
+        if constexpr (requires { ring_.others_dead(d); })
+            return ring_.others_dead(d) ? make_error_code(errc::peer_dead) : std::error_code{};
+        if (!all_dead(other(d))) return {};
         if (d == direction::recv && eos_ == eos::never) return {};
         return make_error_code(errc::peer_dead);
     }
@@ -385,6 +392,11 @@ public:
     // The ring kind's state of this end in direction d (ring/kind.hpp), for
     // what only that kind reports (a receiver's cursor, how many it missed).
     const end_state& end(direction d) const noexcept { return end_[ring::detail::index(d)]; }
+    // Messages this receiver missed (ring::broadcast: lapped under
+    // slow_policy::overwrite, or lost when it was dropped).
+    std::uint64_t missed() const noexcept requires requires(const end_state& e) { Ring::missed(e); } {
+        return Ring::missed(end_[recv_i]);
+    }
     void release() noexcept { ring_.release(end_[recv_i]); }
 
     // ---- batches ----------------------------------------------------------
@@ -482,6 +494,13 @@ private:
     // mpmc producer that died claiming a slot: with every sender gone, that
     // is repaired first.)
     bool empty(std::error_code& ec) noexcept {
+        // What the kind has to tell this receiver first (ring::broadcast: it was dropped).
+        if constexpr (requires { ring_.news(end_[recv_i]); }) {
+            if (auto news = ring_.news(end_[recv_i])) {
+                ec = news;
+                return false;
+            }
+        }
         bool closed = senders_ended() && !ring_.can_pop(end_[recv_i]);
         if (closed && ring_.repair() != 0) closed = false;
         ec = make_error_code(closed ? errc::peer_closed : errc::would_block);
@@ -537,9 +556,46 @@ private:
 template <class Ring, class Backing>
 class named_region : public ring_region<Ring> {
     using base = ring_region<Ring>;
+    struct no_options {
+        using creation_options = no_options;
+    };
 
 public:
+    // A kind made with more than a capacity declares its options
+    // (Ring::creation_options; ring::broadcast: ring::broadcast_options); the region records them and
+    // open() takes them from it. create(name, capacity) makes such a kind
+    // with that capacity and the options' defaults.
+    static constexpr bool has_options = requires { typename Ring::creation_options; };
+    using options = typename std::conditional_t<has_options, Ring, no_options>::creation_options;
+
     named_region() noexcept = default;
+
+    static named_region create(std::string_view name, const options& o, permissions p = {}) requires has_options {
+        std::error_code ec;
+        named_region r = create(name, o, p, ec);
+        if (ec) throw_named(ec, "create");
+        return r;
+    }
+    static named_region create(std::string_view name, const options& o, std::error_code& ec) noexcept requires has_options {
+        return create(name, o, permissions{}, ec);
+    }
+    static named_region create(std::string_view name, const options& o, permissions p, std::error_code& ec) noexcept requires has_options {
+        named_region r;
+        ec.clear();
+        if (r.make(name, o, p.mode, ec)) return r;
+        ipc::detail::with_name(ec, name);
+        return {};
+    }
+    static named_region open_or_create(std::string_view name, const options& o, permissions p = {}) requires has_options {
+        std::error_code ec;
+        named_region r = open_or_create(name, o, p, ec);
+        if (ec) throw_named(ec, "open_or_create");
+        return r;
+    }
+    static named_region open_or_create(std::string_view name, const options& o, permissions p, std::error_code& ec) noexcept
+        requires has_options {
+        return open_or_create_with(name, o, p, ec);
+    }
 
     // A new region with `capacity` slots (bytes for ring::bytes), a power of
     // two; errc::already_exists if the name is taken.
@@ -589,6 +645,12 @@ public:
     }
     static named_region open_or_create(std::string_view name, std::uint64_t capacity, permissions p,
                                                      std::error_code& ec) noexcept {
+        return open_or_create_with(name, capacity, p, ec);
+    }
+
+private:
+    template <class Made>
+    static named_region open_or_create_with(std::string_view name, const Made& capacity, permissions p, std::error_code& ec) noexcept {
         named_region r;
         for (int attempt = 0; attempt < 100; ++attempt) {
             ec.clear();
@@ -602,6 +664,7 @@ public:
         return {};
     }
 
+public:
     // Deletes the named region (and a semaphore set sync::sysv_sem made for
     // it); processes that have it mapped keep using it until they close.
     // True if it was removed, false if there was none (not an error).
@@ -635,15 +698,33 @@ private:
     }
 
     bool make(std::string_view name, std::uint64_t capacity, ::mode_t mode, std::error_code& ec) noexcept {
+        if constexpr (has_options) {
+            options o{};
+            o.capacity = capacity;
+            return make(name, o, mode, ec);
+        } else {
+            return make_region(name, capacity, mode, ec);
+        }
+    }
+    bool make(std::string_view name, const options& o, ::mode_t mode, std::error_code& ec) noexcept requires has_options {
+        return make_region(name, o, mode, ec);
+    }
+    template <class Made>
+    bool make_region(std::string_view name, const Made& made, ::mode_t mode, std::error_code& ec) noexcept {
         if (!Backing::check_name(name, ec)) return false;
-        const std::uint64_t size = ring::required_size<Ring>(capacity);
+        std::uint64_t size = 0;
+        if constexpr (has_options) size = Ring::required_size(made);
+        else size = ring::required_size<Ring>(made);
         if (size == 0) {
-            ec = ring::capacity_error<Ring>(capacity);
+            if constexpr (has_options) ec = Ring::options_error_of(made);
+            else ec = ring::capacity_error<Ring>(made);
             return false;
         }
         auto m = Backing::create(name, size, mode, ec);
         if (ec) return false;
-        Ring r = ring::format<Ring>(m.bytes(), capacity, ec);
+        Ring r;
+        if constexpr (has_options) r = Ring::format(m.bytes(), made, ec);
+        else r = ring::format<Ring>(m.bytes(), made, ec);
         if (ec) {
             std::error_code ignore;
             Backing::unlink(name, ignore);
@@ -668,7 +749,9 @@ private:
             }
             ipc::detail::sleep_for(std::chrono::milliseconds(1));
         }
-        Ring r = ring::attach<Ring>(m.bytes(), ec);
+        Ring r;
+        if constexpr (has_options) r = Ring::attach(m.bytes(), ec);  // it checks the options the region records
+        else r = ring::attach<Ring>(m.bytes(), ec);
         if (ec) return false;
         base::operator=(base(std::move(m), r));
         return true;
