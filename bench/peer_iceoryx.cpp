@@ -5,7 +5,7 @@
 //
 // peer.iceoryx.fanout4: one publisher and 4 subscriber processes on one topic,
 // each subscriber getting every message (the producer waits for a full queue),
-// as ring.broadcast.fanout4 measures ipc's broadcast ring: messages delivered
+// as ipc.shm_broadcast.fanout4 measures ipc's broadcast channel: messages delivered
 // to each subscriber per second.
 //
 // iceoryx needs its daemon, RouDi. Each measurement starts its own iox-roudi
@@ -387,6 +387,6 @@ bench::result run_fanout(std::size_t size, const bench::plan& p) {
     return res;
 }
 
-const bench::register_peer reg_fanout{{"peer.iceoryx.fanout4", "ring.broadcast.fanout4", bench::isolated<run_fanout<4>>}};
+const bench::register_peer reg_fanout{{"peer.iceoryx.fanout4", "ipc.shm_broadcast.fanout4", bench::isolated<run_fanout<4>>}};
 
 }  // namespace
