@@ -575,7 +575,13 @@ public:
                 e.state.store(gen | pid_bits | phase_live, std::memory_order_seq_cst);
                 // Start from the head read now: nothing from it on can be
                 // written over before the publisher sees this entry.
-                const std::uint64_t h = c.head.load(std::memory_order_seq_cst);
+                std::uint64_t h = c.head.load(std::memory_order_seq_cst);
+                // A publisher killed between committing slot h and storing
+                // head left message h readable (others may have read it): it
+                // was published before this join, so it is not the joiner's
+                // first. (A live publisher between the two stores is
+                // concurrent with the join: either order is right.)
+                if (at(h).version.load(std::memory_order_acquire) == whole(h)) ++h;
                 const std::uint64_t start = h > history ? h - history : 0;
                 e.tail.store(start, std::memory_order_release);
                 s = subscriber{i, gen | pid_bits | phase_live, start, 0, 0};
