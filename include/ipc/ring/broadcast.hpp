@@ -75,9 +75,11 @@ struct versioned_slot {
 };
 
 // One subscriber's entry in the region's table: two cache lines, so that an
-// adjacent-line prefetcher never pairs one subscriber's line with another's.
+// adjacent-line prefetcher never pairs one subscriber's line with another's
+// (the table starts on a line pair of the region, see table_offset). Aligned
+// to one line only: a region is promised no more than that.
 // Only its subscriber writes it, except the state word (reap, drop).
-struct alignas(2 * ipc::detail::cache_line) subscriber_entry {
+struct alignas(ipc::detail::cache_line) subscriber_entry {
     // [generation: 24][pid: 32][phase: 8]. The generation counts the entry's
     // owners, so one word names an owner for good: a subscriber that finds
     // anything but its own word was reaped, dropped or replaced.
@@ -85,6 +87,7 @@ struct alignas(2 * ipc::detail::cache_line) subscriber_entry {
     std::atomic<std::uint64_t> start_time;  // with the pid: the owner's identity (detail/process.hpp)
     std::atomic<std::uint64_t> tail;        // the next message it reads
     std::atomic<std::uint64_t> missed;      // messages it was told it missed (for listings)
+    std::byte pad[2 * ipc::detail::cache_line - 4 * sizeof(std::uint64_t)];
 };
 static_assert(sizeof(subscriber_entry) == 2 * ipc::detail::cache_line);
 
@@ -735,8 +738,9 @@ private:
     broadcast(shared_state<broadcast_control>* st, std::byte* data, const broadcast_options& o) noexcept
         : base(st, data, o.capacity), table_(reinterpret_cast<subscriber_entry*>(data + table_offset(o.capacity))), opts_(o) {}
 
+    // From the ring data; the table starts on a line pair of the region.
     static constexpr std::uint64_t table_offset(std::uint64_t capacity) noexcept {
-        return detail::round_up(capacity * slot_size, 2 * ipc::detail::cache_line);
+        return detail::round_up(data_offset + capacity * slot_size, 2 * ipc::detail::cache_line) - data_offset;
     }
     static constexpr std::int32_t pid_of(std::uint64_t w) noexcept { return static_cast<std::int32_t>(static_cast<std::uint32_t>(w >> 8)); }
     static constexpr std::uint64_t whole(std::uint64_t seq) noexcept { return 2 * seq + 2; }
