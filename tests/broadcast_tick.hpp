@@ -3,6 +3,7 @@
 #pragma once
 
 #include <ipc/channel.hpp>
+#include <ipc/ring/broadcast.hpp>
 
 #include <cstdint>
 

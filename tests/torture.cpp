@@ -46,6 +46,7 @@
 #include "support.hpp"
 
 #include <ipc/channel.hpp>
+#include <ipc/ring/broadcast.hpp>
 
 #include <sys/mman.h>
 #include <sys/prctl.h>

@@ -5,6 +5,7 @@
 // and semaphores (POSIX and System V) and, with --all, other programs' shared
 // memory, and never removes those.
 #include <ipc/channel.hpp>
+#include <ipc/ring/broadcast.hpp>
 
 #include <fcntl.h>
 #include <grp.h>

@@ -121,7 +121,8 @@ using shm_mpmc_channel = channel<T, transport::posix_shm<ring::mpmc<T>>, Sync, f
 template <class T, class Sync = sync::futex>
 using shm_work_queue = channel<T, transport::posix_shm<ring::mpmc<T, ring::delivery::at_least_once>>, Sync, framing::fixed>;
 // One publisher, any number of subscribers, each seeing every message
-// (ring::broadcast: made with ring::broadcast_options, slow-subscriber policy).
+// (ring::broadcast: made with ring::broadcast_options, slow-subscriber policy;
+// include <ipc/ring/broadcast.hpp>, which channel.hpp leaves out to keep its cost).
 template <class T, class Sync = sync::futex>
 using shm_broadcast = channel<T, transport::posix_shm<ring::broadcast<T>>, Sync, framing::fixed>;
 template <class T = std::string, class Sync = sync::futex>

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "channel.hpp"
+#include "ring/broadcast.hpp"
 #include "duplex.hpp"
 #include "eos.hpp"
 #include "fd_passing.hpp"

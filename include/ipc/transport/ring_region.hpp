@@ -23,7 +23,6 @@
 #include "../detail/sleep.hpp"
 #include "../eos.hpp"
 #include "../open_mode.hpp"
-#include "../ring/broadcast.hpp"
 #include "../ring/bytes.hpp"
 #include "../ring/kind.hpp"
 #include "../ring/layout.hpp"
