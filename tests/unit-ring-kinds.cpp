@@ -105,7 +105,10 @@ public:
     void commit(end_state&) noexcept { st_->ctl.head.fetch_add(1, std::memory_order_release); }
     void cancel(end_state&) noexcept {}
     const T* front(end_state& e) noexcept { return can_pop(e) ? at(e.cursor) : nullptr; }
-    void release(end_state& e) noexcept { st_->ctl.table[e.entry].cursor.store(++e.cursor, std::memory_order_release); }
+    bool release(end_state& e) noexcept {
+        st_->ctl.table[e.entry].cursor.store(++e.cursor, std::memory_order_release);
+        return true;
+    }
     std::size_t push_n(std::span<const T> vs, end_state& e) noexcept {
         std::size_t n = 0;
         for (; n < vs.size(); ++n) {

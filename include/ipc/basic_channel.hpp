@@ -469,10 +469,14 @@ public:
         const T* operator->() const noexcept { return msg_; }
         const T* get() const noexcept { return msg_; }
 
-        // Consumes the message; the guard is empty afterwards.
-        void release() noexcept {
-            if (msg_) std::exchange(ch_, nullptr)->end_peek();
+        // Consumes the message; the guard is empty afterwards. False if the
+        // message was written over while it was read (only a broadcast
+        // subscriber under slow_policy::overwrite, or one being dropped): what
+        // was read must be discarded; it counts in missed().
+        bool release() noexcept {
+            const bool intact = !msg_ || std::exchange(ch_, nullptr)->end_peek();
             msg_ = nullptr;
+            return intact;
         }
 
     private:
@@ -537,10 +541,13 @@ private:
         else transport_.cancel_loan();
         sync_.notify(transport_, direction::send);  // cancelled (mpmc): a hole the receivers must pass
     }
-    void end_peek() noexcept {
+    bool end_peek() noexcept {
         held_ = false;
-        transport_.release();
+        bool intact = true;
+        if constexpr (std::is_same_v<decltype(transport_.release()), bool>) intact = transport_.release();
+        else transport_.release();
         sync_.notify(transport_, direction::recv);
+        return intact;
     }
 
     static bool is(const std::error_code& ec, errc e) noexcept { return ec == make_error_code(e); }

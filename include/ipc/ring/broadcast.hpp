@@ -409,7 +409,7 @@ public:
     void commit(end_state& e) noexcept { commit(e.pub); }
     void cancel(end_state& e) noexcept { cancel(e.pub); }
     const T* front(end_state& e) noexcept { return front(e.sub).ptr; }
-    void release(end_state& e) noexcept { (void)release(e.sub); }
+    bool release(end_state& e) noexcept { return release(e.sub); }
     std::size_t push_n(std::span<const T> vs, end_state& e) noexcept {
         std::size_t n = 0;
         while (n < vs.size() && try_push(e.pub, vs[n])) ++n;
@@ -842,11 +842,16 @@ private:
             const std::uint64_t v = at(s.next).version.load(std::memory_order_acquire);
             if (v == whole(s.next)) return read_status::ok;
             if (v < whole(s.next)) return read_status::empty;  // an older message, or s.next being written
-            // Lapped: the publisher has written over s.next. Start again half
-            // a ring behind head (room to catch up before the next lap).
+            // Written over. Under overwrite, the subscriber was lapped: start
+            // again half a ring behind head (room to catch up before the next
+            // lap). Under block and drop_slowest the publisher waits for (or
+            // drops) a live subscriber, so only history written over while it
+            // joined is gone (see subscribe()): skip that one message at a
+            // time, never past a message the publisher kept for it.
             const std::uint64_t h = st_->ctl.head.load(std::memory_order_acquire);
             // A head less than a ring ahead (or behind us: corrupt) moves one at a time, still bounded.
-            const std::uint64_t to = h > s.next && h - s.next >= capacity_ ? h - capacity_ / 2 : s.next + 1;
+            const bool jump = opts_.slow == slow_policy::overwrite && h > s.next && h - s.next >= capacity_;
+            const std::uint64_t to = jump ? h - capacity_ / 2 : s.next + 1;
             missed += to - s.next;
             count_missed(s, to - s.next);
             advance(s, to);

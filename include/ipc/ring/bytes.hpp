@@ -62,7 +62,10 @@ public:
     std::byte* loan(std::size_t n, end_state&, std::error_code& ec) noexcept { return loan(n, ec); }
     void commit(std::size_t n, end_state&) noexcept { commit(n); }
     std::optional<std::span<const std::byte>> front(end_state&, std::error_code& ec) noexcept { return front(ec); }
-    void release(end_state&) noexcept { release(); }
+    bool release(end_state&) noexcept {
+        release();
+        return true;
+    }
     std::byte* loan_message(std::size_t n, end_state&, std::error_code& ec) noexcept { return loan(n, ec); }
     void commit_message(std::size_t n, end_state&) noexcept { commit(n); }
     std::optional<std::span<const std::byte>> front_message(end_state&, std::error_code& ec) noexcept { return front(ec); }

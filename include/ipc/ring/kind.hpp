@@ -35,6 +35,10 @@
 //   front/release, push_n/pop_n over value_type) or variable-size records
 //   (loan(n)/commit(n), front/release over bytes, the codec path);
 //   loan_message / commit_message / front_message: a message as bytes;
+//   release(end_state&) says whether the message was intact throughout the
+//   read (false only where a writer may write over a message being read:
+//   ring::broadcast; the kind then counts it as missed, and a copy is
+//   discarded and the next message read);
 //   can_push / can_pop(end_state): readiness, for waiters and pollers;
 //   redelivered(end_state): the message received last had been taken by a
 //   consumer that died.
@@ -102,7 +106,7 @@ concept kind_plugin =
         { r.loan_message(n, e, ec) } -> std::same_as<std::byte*>;
         r.commit_message(n, e);
         { r.front_message(e, ec) } -> std::same_as<std::optional<std::span<const std::byte>>>;
-        r.release(e);
+        { r.release(e) } -> std::same_as<bool>;
         { cr.redelivered(ce) } -> std::same_as<bool>;
 
         { R::describe(region, h, out) } -> std::same_as<bool>;

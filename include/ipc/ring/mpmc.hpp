@@ -115,7 +115,10 @@ public:
         e.redelivered = c.redelivered;
         return c.ptr;
     }
-    void release(end_state& e) noexcept { release(claim<const T>{nullptr, e.index}); }
+    bool release(end_state& e) noexcept {
+        release(claim<const T>{nullptr, e.index});
+        return true;
+    }
     std::size_t push_n(std::span<const T> vs, end_state& e) noexcept { return base::push_n(vs, e.owner); }
     std::size_t pop_n(std::span<T> out, end_state& e) noexcept { return base::pop_n(out, e.owner); }
     bool can_push(const end_state&) const noexcept { return can_push(); }

@@ -55,7 +55,10 @@ public:
     void commit(end_state&) noexcept { commit(); }
     void cancel(end_state&) noexcept {}
     const T* front(end_state&) noexcept { return front(); }
-    void release(end_state&) noexcept { release(); }
+    bool release(end_state&) noexcept {
+        release();
+        return true;
+    }
     std::size_t push_n(std::span<const T> vs, end_state&) noexcept { return push_n(vs); }
     std::size_t pop_n(std::span<T> out, end_state&) noexcept { return pop_n(out); }
     bool can_push(const end_state&) const noexcept { return can_push(); }

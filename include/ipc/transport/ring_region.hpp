@@ -280,19 +280,22 @@ public:
     }
 
     // A message larger than buf is dropped and reported as errc::message_too_large.
+    // (Copies of a message written over while they were made are discarded
+    // here and below: the kind counted them as missed; see ring/kind.hpp.)
     std::size_t recv_message(std::span<std::byte> buf, io_mode, std::error_code& ec) noexcept {
         if (!enter(direction::recv, ec)) return {};
-        auto m = ring_.front_message(end_[recv_i], ec);
-        if (!m) {
-            if (!ec) empty(ec);
-            return 0;
+        for (std::uint64_t tries = 0; tries < ring_.capacity(); ++tries) {
+            auto m = ring_.front_message(end_[recv_i], ec);
+            if (!m) break;
+            const std::size_t n = m->size();
+            const bool fits = n <= buf.size();
+            if (fits && n) std::memcpy(buf.data(), m->data(), n);
+            if (!ring_.release(end_[recv_i])) continue;
+            if (!fits) ec = make_error_code(errc::message_too_large);
+            return fits ? n : 0;
         }
-        const std::size_t n = m->size();
-        const bool fits = n <= buf.size();
-        if (fits && n) std::memcpy(buf.data(), m->data(), n);
-        ring_.release(end_[recv_i]);
-        if (!fits) ec = make_error_code(errc::message_too_large);
-        return fits ? n : 0;
+        if (!ec) empty(ec);
+        return 0;
     }
 
     // ---- typed fast path (ipc::transport::value_writer / value_reader) --
@@ -310,10 +313,12 @@ public:
     }
     bool try_recv_value(value_type& out, std::error_code& ec) noexcept requires fixed_size {
         if (!enter(direction::recv, ec)) return {};
-        if (const value_type* p = ring_.front(end_[recv_i])) {
+        for (std::uint64_t tries = 0; tries < ring_.capacity(); ++tries) {
+            const value_type* p = ring_.front(end_[recv_i]);
+            if (!p) break;
             std::memcpy(static_cast<void*>(&out), p, sizeof(value_type));
-            ring_.release(end_[recv_i]);
-            return true;
+            if (ring_.release(end_[recv_i])) [[likely]]
+                return true;
         }
         return empty(ec);
     }
@@ -337,12 +342,15 @@ public:
     template <class V>
     bool try_recv_value(V& out, std::error_code& ec) requires(!fixed_size && decodable<V>) {
         if (!enter(direction::recv, ec)) return {};
-        auto m = ring_.front(end_[recv_i], ec);
-        if (!m) return ec ? false : empty(ec);
-        const bool ok = codec<V>::decode(*m, out);
-        ring_.release(end_[recv_i]);
-        if (!ok) ec = make_error_code(errc::bad_message);
-        return ok;
+        for (std::uint64_t tries = 0; tries < ring_.capacity(); ++tries) {
+            auto m = ring_.front(end_[recv_i], ec);
+            if (!m) break;
+            const bool ok = codec<V>::decode(*m, out);
+            if (!ring_.release(end_[recv_i])) continue;
+            if (!ok) ec = make_error_code(errc::bad_message);
+            return ok;
+        }
+        return ec ? false : empty(ec);
     }
 
     // ---- zero copy: loan/commit, peek/release ---------------------------
@@ -396,7 +404,10 @@ public:
     std::uint64_t missed() const noexcept requires requires(const end_state& e) { Ring::missed(e); } {
         return Ring::missed(end_[recv_i]);
     }
-    void release() noexcept { ring_.release(end_[recv_i]); }
+    // Ends an in-place read: false if the message was written over while it
+    // was read (ring::broadcast under overwrite, or once dropped): what was
+    // read must be discarded (it counts as missed).
+    bool release() noexcept { return ring_.release(end_[recv_i]); }
 
     // ---- batches ----------------------------------------------------------
 
