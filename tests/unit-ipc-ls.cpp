@@ -775,8 +775,8 @@ struct steps {
         return ::poll(&p, 1, 10000) == 1 && ::read(fd, &c, 1) == 1 ? c : 0;
     }
     bool tell(char c) { return post(down[1], c); }  // test -> child
-    char heard() { return take(up[0]); }             // child -> test
-    bool say(char c) { return post(up[1], c); }      // in the child
+    char heard() { return take(up[0]); }            // child -> test
+    bool say(char c) { return post(up[1], c); }     // in the child
     char order() { return take(down[0]); }
 };
 
