@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <mqueue.h>
+#include <poll.h>
 #include <pwd.h>
 #include <semaphore.h>
 #include <signal.h>
@@ -29,6 +30,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <optional>
 #include <sstream>
 
 #include "ring_support.hpp"
@@ -246,11 +248,11 @@ TEST_CASE("ipc-ls: a ring's kind describes it: what is queued and the kind's own
     const std::string m = listing("", q.name);
     CHECK(has(m, "\"ring\":\"mpmc\",\"capacity\":16,"));
     CHECK(has(m, "\"queued\":5,"));
-    CHECK(has(m, "\"details\":{\"delivery\":\"at least once\",\"redelivered\":0}}"));
+    CHECK(has(m, "\"details\":{\"delivery\":\"at least once\",\"redelivered\":0},\"rows\":[]}"));
     const std::string l = listing("", s.name);
     CHECK(has(l, "\"ring\":\"spsc\""));
     CHECK(has(l, "\"queued\":1,"));
-    CHECK(has(l, "\"details\":{}}"));
+    CHECK(has(l, "\"details\":{},\"rows\":[]}"));
 }
 
 TEST_CASE("ipc-ls: a broadcast ring shows its policy, publisher, subscribers, the slowest one's lag, missed and dropped") {
@@ -269,7 +271,7 @@ TEST_CASE("ipc-ls: a broadcast ring shows its policy, publisher, subscribers, th
     CHECK(has(l, "\"ring\":\"broadcast\",\"capacity\":16,"));
     CHECK(has(l, "\"queued\":9,"));  // the slowest subscriber's lag
     CHECK(has(l, "\"details\":{\"policy\":\"overwrite\",\"publisher\":\"live\",\"subscribers\":2,\"max_subscribers\":4,"
-                 "\"max_lag\":9,\"missed\":0,\"dropped\":0}}"));
+                 "\"max_lag\":9,\"missed\":0,\"dropped\":0},"));
 }
 
 TEST_CASE("ipc-ls: a region nobody has used yet is kept for the grace period, then it is stale") {
@@ -753,5 +755,104 @@ TEST_CASE("ipc-ls --dir: a FIFO and a socket show - in the columns that mean not
                  "\"senders_alive\":null"));
 }
 #endif
+
+namespace {
+
+// One-byte steps between the test and a child, over a pipe each way; every
+// wait is bounded.
+struct steps {
+    int down[2] = {-1, -1}, up[2] = {-1, -1};
+    steps() { REQUIRE((::pipe(down) == 0 && ::pipe(up) == 0)); }
+    ~steps() {
+        for (int fd : {down[0], down[1], up[0], up[1]}) ::close(fd);
+    }
+    steps(const steps&) = delete;
+    steps& operator=(const steps&) = delete;
+    static bool post(int fd, char c) { return ::write(fd, &c, 1) == 1; }
+    static char take(int fd) {
+        pollfd p{fd, POLLIN, 0};
+        char c = 0;
+        return ::poll(&p, 1, 10000) == 1 && ::read(fd, &c, 1) == 1 ? c : 0;
+    }
+    bool tell(char c) { return post(down[1], c); }  // test -> child
+    char heard() { return take(up[0]); }            // child -> test
+    bool say(char c) { return post(up[1], c); }     // in the child
+    char order() { return take(down[0]); }
+};
+
+}  // namespace
+
+TEST_CASE("ipc-ls: a broadcast ring lists each subscriber: entry, pid, state, whether its process lives, tail, lag, missed") {
+    using bcast = ipc::shm_broadcast<std::uint64_t>;
+    remover<bcast> b{unique_name("lssubs")};
+    // overwrite: the publisher never waits, so never reaps the killed subscriber's entry before ipc-ls looks.
+    auto owner = bcast::create(b.name, {.capacity = 16, .max_subscribers = 8, .slow = ipc::ring::slow_policy::overwrite});
+    constexpr std::uint64_t published = 10;
+    const std::uint64_t reads[3] = {2, 5, 9};  // so lags 8, 5 and 1
+    std::optional<steps> talk[4];
+    std::vector<child> subs;
+    for (int k = 0; k < 3; ++k) {
+        talk[k].emplace();
+        subs.emplace_back([&, k] {
+            auto rx = bcast::open(b.name);
+            rx.transport().attach(ipc::direction::recv);  // subscribes at the head: message 0
+            if (!talk[k]->say('j') || talk[k]->order() != 'r') return 1;
+            std::uint64_t v = 0;
+            for (std::uint64_t i = 0; i < reads[k]; ++i)
+                if (rx.try_recv(v) != ipc::status::ok || v != i) return 2;
+            if (!talk[k]->say('r')) return 3;
+            return talk[k]->order() == 'x' ? 0 : 4;  // waits on the pipe, not in the ring: no peer check reaps anyone
+        });
+        REQUIRE(talk[k]->heard() == 'j');  // one at a time: entries 0, 1, 2
+    }
+    talk[3].emplace();
+    child publisher([&] {
+        auto tx = bcast::open(b.name);
+        for (std::uint64_t i = 0; i < published; ++i)
+            if (tx.try_send(i) != ipc::status::ok) return 1;
+        if (!talk[3]->say('p')) return 2;
+        return talk[3]->order() == 'x' ? 0 : 3;
+    });
+    REQUIRE(talk[3]->heard() == 'p');
+    for (int k = 0; k < 3; ++k) {
+        REQUIRE(talk[k]->tell('r'));
+        REQUIRE(talk[k]->heard() == 'r');
+    }
+    const pid_t pids[3] = {subs[0].pid(), subs[1].pid(), subs[2].pid()};
+    ::kill(pids[2], SIGKILL);
+    CHECK(subs[2].wait() == -SIGKILL);
+
+    auto expected_row = [&](int k, const char* process) {
+        return "{\"row\":\"subscriber\",\"entry\":" + std::to_string(k) + ",\"pid\":" + std::to_string(pids[k]) +
+               ",\"state\":\"live\",\"process\":\"" + process + "\",\"tail\":" + std::to_string(reads[k]) +
+               ",\"lag\":" + std::to_string(published - reads[k]) + ",\"missed\":0}";
+    };
+    const std::string l = listing("", b.name);
+    CHECK(has(l, "\"queued\":8,"));  // the slowest subscriber's lag
+    CHECK(has(l, "\"publisher\":\"live\",\"subscribers\":3,\"max_subscribers\":8,\"max_lag\":8,"));
+    CHECK(has(l, "\"rows\":[" + expected_row(0, "alive") + "," + expected_row(1, "alive") + "," + expected_row(2, "dead") + "]}"));
+
+    // The table: one indented line per subscriber under the ring's line.
+    const std::string table = run_ls(run_tag());
+    const std::size_t at = table.find(b.name);
+    REQUIRE(at != std::string::npos);
+    for (int k = 0; k < 3; ++k) {
+        const std::string line = "\n  subscriber entry=" + std::to_string(k) + " pid=" + std::to_string(pids[k]) +
+                                 " state=live process=" + (k == 2 ? "dead" : "alive") + " tail=" + std::to_string(reads[k]) +
+                                 " lag=" + std::to_string(published - reads[k]) + " missed=0\n";
+        CHECK(table.find(line, at) != std::string::npos);
+    }
+
+    for (int k = 0; k < 2; ++k) {
+        REQUIRE(talk[k]->tell('x'));
+        CHECK(subs[k].wait() == child_ok);
+    }
+    REQUIRE(talk[3]->tell('x'));
+    CHECK(publisher.wait() == child_ok);
+    // Those that left freed their entries; the killed one's stays until a peer check reaps it.
+    const std::string after = listing("", b.name);
+    CHECK(has(after, "\"publisher\":\"left\",\"subscribers\":1,"));
+    CHECK(has(after, "\"rows\":[" + expected_row(2, "dead") + "]}"));
+}
 
 TEST_CASE("ipc-ls: nothing of this run is left in /dev/shm") { CHECK(ipc_test::leftovers_in_dev_shm().empty()); }

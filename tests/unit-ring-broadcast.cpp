@@ -636,6 +636,50 @@ TEST_CASE("broadcast: a corrupted control or table is refused, or bounded") {
         ec.clear();
         (void)r.ring.subscribe(t, ec);  // no crash, whatever it finds
     }
+    SUBCASE("ipc-ls's description reads only the table entries inside the region given, whatever the control says") {
+        ring_t::subscriber s1, s2;
+        REQUIRE(r.ring.subscribe(s1, ec));
+        REQUIRE(r.ring.subscribe(s2, ec));
+        struct rows_seen {
+            std::uint64_t entry[8];
+            std::size_t n = 0;
+        } seen;
+        auto describe = [&](std::size_t bytes) {
+            seen.n = 0;
+            ipc::ring::description d;
+            d.row_context = &seen;
+            d.on_row = [](void* context, const ipc::ring::description::row& row) noexcept {
+                auto& s = *static_cast<rows_seen*>(context);
+                if (s.n < std::size(s.entry)) s.entry[s.n++] = row.fields[0].number;
+            };
+            REQUIRE(ring_t::describe({r.mem, bytes}, ipc::ring::state_of<ring_t>(r.span())->hdr, d));
+            for (std::size_t i = 0; i < d.field_count; ++i)
+                if (d.fields[i].name == "entries_not_shown") return d.fields[i].number;
+            return std::uint64_t{0};
+        };
+        const std::uint64_t table_at = ring_t::data_offset + c.table_offset;
+        CHECK(describe(r.size) == 0);
+        CHECK(seen.n == 2);
+        CHECK((seen.entry[0] == 0 && seen.entry[1] == 1));
+        // The region cut inside the second entry: the first is read, the second is not.
+        CHECK(describe(table_at + sizeof(ipc::ring::subscriber_entry) + 8) == 1);
+        CHECK((seen.n == 1 && seen.entry[0] == 0));
+        // A table far larger than the region: only what it holds is read (all free but the two).
+        c.used.store(UINT32_MAX);
+        c.max_subscribers = UINT32_MAX;
+        CHECK(describe(r.size) == UINT32_MAX - (r.size - table_at) / sizeof(ipc::ring::subscriber_entry));
+        CHECK(seen.n == 2);
+        c.used.store(2);
+        c.max_subscribers = 4;
+        // A table offset past the region, or not on an entry's alignment: nothing is read.
+        for (std::uint64_t lie : {std::uint64_t{1} << 40, UINT64_MAX, c.table_offset + 8}) {
+            const std::uint64_t off = c.table_offset;
+            c.table_offset = lie;
+            CHECK(describe(r.size) == 2);
+            CHECK(seen.n == 0);
+            c.table_offset = off;
+        }
+    }
 }
 
 TEST_CASE("broadcast overwrite, in one process: release() reports a message written over while it was read; a lapped reader is told the exact count") {

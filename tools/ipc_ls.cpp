@@ -47,6 +47,10 @@ struct options {
     bool remove_fifos = false;
 };
 
+entry::detail_field detail_field_of(const ipc::ring::described_fields::field& f) {
+    return {std::string(f.name), f.text.empty() ? std::to_string(f.number) : std::string(f.text), f.text.empty()};
+}
+
 // Reads what a region's header says, checking everything against `size`
 // (the object's size; `p` maps `mapped` bytes of it, at most size).
 void inspect(const std::byte* p, std::size_t mapped, std::size_t size, entry& e) {
@@ -81,8 +85,17 @@ void inspect(const std::byte* p, std::size_t mapped, std::size_t size, entry& e)
         e.verdict = "corrupt header";
         return;
     }
-    // What is queued and the kind's own fields: the kind says (ring/kinds.hpp).
+    // What is queued, the kind's own fields and rows: the kind says (ring/kinds.hpp).
     ipc::ring::description d;
+    d.row_context = &e;
+    d.on_row = [](void* context, const ipc::ring::description::row& r) noexcept {
+        try {
+            auto& rows = static_cast<entry*>(context)->rows;
+            rows.push_back({std::string(r.what), {}});
+            for (std::size_t i = 0; i < r.field_count; ++i) rows.back().fields.push_back(detail_field_of(r.fields[i]));
+        } catch (...) {  // out of memory: the listing goes on without the rest
+        }
+    };
     if (!ipc::ring::describe({p, mapped}, d)) {
         e.verdict = "corrupt header";
         return;
@@ -91,10 +104,7 @@ void inspect(const std::byte* p, std::size_t mapped, std::size_t size, entry& e)
     e.kind = std::string(d.kind);
     e.capacity = h.capacity;
     e.fill = d.queued;
-    for (std::size_t i = 0; i < d.field_count; ++i) {
-        const auto& f = d.fields[i];
-        e.details.push_back({std::string(f.name), f.text.empty() ? std::to_string(f.number) : std::string(f.text), f.text.empty()});
-    }
+    for (std::size_t i = 0; i < d.field_count; ++i) e.details.push_back(detail_field_of(d.fields[i]));
     e.creator = h.creator_pid;
     e.creator_alive = h.creator_pid > 0 && h.creator_pid <= INT32_MAX &&
                       ipc::detail::is_alive({static_cast<std::int32_t>(h.creator_pid), h.creator_start_time});
@@ -425,7 +435,10 @@ int main(int argc, char** argv) {
             break;
         }
         if (json) print_json(e, state, done[i] == outcome::removed);
-        else print_row(e, state);
+        else {
+            print_row(e, state);
+            print_detail_rows(e);
+        }
     }
     if (hidden && !json)
         std::fprintf(stderr, "ipc-ls: %zu object%s made by other programs not shown (--all lists them)\n", hidden,

@@ -50,6 +50,13 @@ struct entry {
         bool number;
     };
     std::vector<detail_field> details;
+    // Rings: rows of a table only their kind has, e.g. a broadcast ring's
+    // subscribers (what = "subscriber"), each with its own fields.
+    struct detail_row {
+        std::string what;
+        std::vector<detail_field> fields;
+    };
+    std::vector<detail_row> rows;
     unsigned senders_alive = 0, senders_dead = 0, receivers_alive = 0, receivers_dead = 0, untracked = 0;
     bool ring = false;
     bool unformatted = false;  // empty, or header not formatted yet: a creator at work, or one that died at it
@@ -110,6 +117,7 @@ extern const char* const usage_text;
 std::string help_text();
 void print_header();
 void print_row(const entry& e, const std::string& state);
+void print_detail_rows(const entry& e);
 void print_json(const entry& e, const std::string& state, bool removed);
 
 }  // namespace ipc_ls

@@ -31,7 +31,7 @@ constexpr column columns[] = {
     {"SIZE", 10, false,
      "bytes: a region's size (shared memory, mutex, POSIX semaphore file); a message queue: the bytes of the "
      "messages in it"},
-    {"RING", 5, true, "the ring in a region: spsc, mpmc or bytes"},
+    {"RING", 5, true, "the ring in a region: spsc, mpmc, bytes or broadcast"},
     {"CAPACITY", 12, false,
      "a ring's slots (a byte ring: its bytes); a POSIX queue's messages x bytes per message (mq_maxmsg x "
      "mq_msgsize); a System V queue's bytes (msg_qbytes)"},
@@ -172,7 +172,16 @@ receivers_alive, receivers_dead, untracked (ring ends the peer table had no
 room for), procs, creator_pid, creator_alive, key and id (System V), values
 (semaphores: [value, ...]), stale, removed, state, details (rings: what only
 their kind has, e.g. an mpmc ring's {"delivery":"at most once",
-"redelivered":0}).
+"redelivered":0}), rows (rings: a table only their kind has, one object per
+row, e.g. a broadcast ring's [{"row":"subscriber","entry":0,"pid":4242,
+"state":"live","process":"alive","tail":1000,"lag":3,"missed":0}]).
+
+Rows in the table: under a broadcast ring's line, one indented line per
+subscriber entry held: entry (its index in the ring's table), pid, state
+(live; claiming: joining; dropped: by slow_policy::drop_slowest, not yet
+back), process (alive, or dead: its entry is freed at the next peer check),
+tail (the next message it reads), lag (messages published it has not read,
+at most the capacity) and missed (messages it was told it missed).
 
 An object is stale, and --remove-stale removes it, only if:
   ring (posix_shm, sysv_shm): nobody uses it, i.e. no live process is in its
@@ -239,6 +248,16 @@ void print_row(const entry& e, const std::string& state) {
                  state.empty() ? "-" : state});
 }
 
+// Under a ring's line, one indented line per row its kind lists (a
+// broadcast ring: each subscriber), as name=value.
+void print_detail_rows(const entry& e) {
+    for (const auto& r : e.rows) {
+        std::string line = "  " + r.what;
+        for (const auto& f : r.fields) line += " " + f.name + "=" + f.value;
+        std::printf("%s\n", line.c_str());
+    }
+}
+
 void print_json(const entry& e, const std::string& state, bool removed) {
     const auto ring_count = [&](unsigned n) { return e.ring ? std::to_string(n) : std::string("null"); };
     std::string values = "null";
@@ -247,20 +266,23 @@ void print_json(const entry& e, const std::string& state, bool removed) {
         for (std::size_t i = 0; i < e.values.size(); ++i) values += (i ? "," : "") + std::to_string(e.values[i]);
         values += "]";
     }
-    std::string details = "null";
+    const auto object = [](const std::vector<entry::detail_field>& fields, std::string first) {
+        for (const auto& f : fields) first += (first.back() == '{' ? "" : ",") + json_string(f.name) + ":" + (f.number ? f.value : json_string(f.value));
+        return first + "}";
+    };
+    std::string details = "null", rows = "null";
     if (e.ring) {
-        details = "{";
-        for (std::size_t i = 0; i < e.details.size(); ++i)
-            details += (i ? "," : "") + json_string(e.details[i].name) + ":" +
-                       (e.details[i].number ? e.details[i].value : json_string(e.details[i].value));
-        details += "}";
+        details = object(e.details, "{");
+        rows = "[";
+        for (std::size_t i = 0; i < e.rows.size(); ++i) rows += (i ? "," : "") + object(e.rows[i].fields, "{\"row\":" + json_string(e.rows[i].what));
+        rows += "]";
     }
     const bool has_creator = e.creator > 0;
     std::printf("{\"name\":%s,\"kind\":\"%s\",\"origin\":\"%s\",\"uid\":%u,\"mode\":\"%04o\",\"age\":%lld,\"size\":%s,"
                 "\"ring\":%s,\"capacity\":%s,\"message_size\":%s,\"queued\":%s,\"senders_alive\":%s,"
                 "\"senders_dead\":%s,\"receivers_alive\":%s,\"receivers_dead\":%s,\"untracked\":%s,\"procs\":%s,"
                 "\"creator_pid\":%s,\"creator_alive\":%s,\"key\":%s,\"id\":%s,\"values\":%s,\"stale\":%s,"
-                "\"removed\":%s,\"state\":%s,\"details\":%s}\n",
+                "\"removed\":%s,\"state\":%s,\"details\":%s,\"rows\":%s}\n",
                 json_string(e.name).c_str(), e.where.c_str(), origin_text(e.from), e.uid, e.mode,
                 e.age > 0 ? static_cast<long long>(e.age) : 0LL, json_or_null(e.size).c_str(),
                 e.ring ? json_string(e.kind).c_str() : "null", json_or_null(e.capacity).c_str(),
@@ -270,7 +292,7 @@ void print_json(const entry& e, const std::string& state, bool removed) {
                 has_creator ? std::to_string(e.creator).c_str() : "null",
                 has_creator ? (e.creator_alive ? "true" : "false") : "null", json_or_null(e.key).c_str(),
                 e.sysv_id >= 0 ? std::to_string(e.sysv_id).c_str() : "null", values.c_str(),
-                e.stale ? "true" : "false", removed ? "true" : "false", json_string(state).c_str(), details.c_str());
+                e.stale ? "true" : "false", removed ? "true" : "false", json_string(state).c_str(), details.c_str(), rows.c_str());
 }
 
 }  // namespace ipc_ls

@@ -296,6 +296,11 @@ inline segment_look open_segment(std::string_view name, const std::string& path,
                 }
                 const process_identity creator{static_cast<std::int32_t>(h->creator_pid), h->creator_start_time};
                 if (!is_alive(creator)) {
+                    // It may have finished after we looked and exited since
+                    // (a zombie counts as dead): only a state still
+                    // "initialising" now, which nobody can change any more,
+                    // means it died constructing. Otherwise look again.
+                    if (h->state.load(std::memory_order_acquire) != segment_initialising) continue;
                     ec = explain(make_error_code(errc::corrupt),
                                  "segment '%.*s' was never initialised: its creator (pid %lld) died while constructing it; remove it and create it again",
                                  nl, name.data(), static_cast<long long>(h->creator_pid));

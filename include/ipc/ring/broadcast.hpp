@@ -437,8 +437,7 @@ public:
 
     // For ipc-ls (from untrusted bytes): the policy, the publisher, how many
     // subscribers hold entries, the slowest one's lag, what they missed in
-    // all, and how many were dropped. The table is read only as far as the
-    // region given holds it.
+    // all, how many were dropped, and a row per subscriber (describe_table).
     static bool describe(std::span<const std::byte> region, const header& h, description& out) noexcept {
         const broadcast_control* c = control_in<broadcast_control>(region);
         if (!c || !detail::is_pow2(h.capacity)) return false;
@@ -448,29 +447,74 @@ public:
         const bool live = (pw & 0xff) == publisher_live &&
                           ipc::detail::is_alive({pid_of(pw), c->publisher_start_time.load(std::memory_order_relaxed)});
         out.add("publisher", std::string_view((pw & 0xff) == publisher_left ? "left" : (pw & 0xff) != publisher_live ? "none" : live ? "live" : "dead"));
-        std::uint64_t subs = 0, max_lag = 0, missed = 0;
-        const std::uint64_t base_off = ring::data_offset<broadcast>;
-        if (c->table_offset <= region.size() && base_off <= region.size() - c->table_offset) {
-            const std::uint64_t room = (region.size() - base_off - c->table_offset) / sizeof(subscriber_entry);
-            std::uint64_t n = c->used.load(std::memory_order_relaxed);
-            if (n > c->max_subscribers) n = c->max_subscribers;
-            if (n > room) n = room;
-            const auto* table = reinterpret_cast<const subscriber_entry*>(region.data() + base_off + c->table_offset);
-            for (std::uint64_t i = 0; i < n; ++i) {
-                if ((table[i].state.load(std::memory_order_acquire) & 0xff) == phase_free) continue;
-                ++subs;
-                const std::uint64_t lag = queued(head, table[i].tail.load(std::memory_order_relaxed), h.capacity);
-                if (lag > max_lag) max_lag = lag;
-                missed += table[i].missed.load(std::memory_order_relaxed);
-            }
-        }
-        out.queued = max_lag;
-        out.add("subscribers", subs);
+        std::uint64_t n = c->used.load(std::memory_order_relaxed);
+        if (n > c->max_subscribers) n = c->max_subscribers;
+        // The table's offset is untrusted: one past the region reads nothing.
+        const std::uint64_t table_at =
+            region.size() >= data_offset && c->table_offset <= region.size() - data_offset ? data_offset + c->table_offset : region.size();
+        const table_totals t = describe_table(region, table_at, n, head, h.capacity, out);
+        out.queued = t.max_lag;
+        out.add("subscribers", t.subscribers);
         out.add("max_subscribers", c->max_subscribers);
-        out.add("max_lag", max_lag);
-        out.add("missed", missed);
+        out.add("max_lag", t.max_lag);
+        out.add("missed", t.missed);
         out.add("dropped", c->dropped.load(std::memory_order_relaxed));
+        if (t.not_shown) out.add("entries_not_shown", t.not_shown);
         return true;
+    }
+
+    // What a listing sums over a subscriber table.
+    struct table_totals {
+        std::uint64_t subscribers = 0;  // entries held (live, joining or dropped; a dead process's until reaped)
+        std::uint64_t max_lag = 0, missed = 0;
+        std::uint64_t not_shown = 0;  // entries the region given does not hold (or misplaced: none read)
+    };
+    // Hands out a description row per held entry of a subscriber table
+    // (subscriber_entry, the state word above) at byte table_at of region,
+    // at most `entries` (both untrusted: only entries wholly inside the
+    // region are read): entry, pid, state (live, claiming, dropped), process
+    // (alive, dead), tail, lag (messages behind head, at most capacity) and
+    // missed. A kind that keeps the same table describes it with this.
+    static table_totals describe_table(std::span<const std::byte> region, std::uint64_t table_at, std::uint64_t entries,
+                                       std::uint64_t head, std::uint64_t capacity, description& out) noexcept {
+        table_totals t;
+        const bool placed = table_at <= region.size() &&
+                            reinterpret_cast<std::uintptr_t>(region.data() + table_at) % alignof(subscriber_entry) == 0;
+        const std::uint64_t room = placed ? (region.size() - table_at) / sizeof(subscriber_entry) : 0;
+        if (entries > room) {
+            t.not_shown = entries - room;
+            entries = room;
+        }
+        const auto* table = entries ? reinterpret_cast<const subscriber_entry*>(region.data() + table_at) : nullptr;
+        for (std::uint64_t i = 0; i < entries; ++i) {
+            const subscriber_entry& e = table[i];
+            const std::uint64_t w = e.state.load(std::memory_order_acquire);
+            const std::uint64_t ph = w & 0xff;
+            if (ph == phase_free) continue;
+            const std::int32_t pid = pid_of(w);
+            // As reap() judges: a claiming entry's start time may be its previous owner's.
+            const bool alive = ph == phase_claiming ? pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH)
+                                                    : ipc::detail::is_alive({pid, e.start_time.load(std::memory_order_relaxed)});
+            const std::uint64_t tail = e.tail.load(std::memory_order_relaxed);
+            const std::uint64_t lag = queued(head, tail, capacity), missed = e.missed.load(std::memory_order_relaxed);
+            ++t.subscribers;
+            if (lag > t.max_lag) t.max_lag = lag;
+            t.missed += missed;
+            description::row r;
+            r.what = "subscriber";
+            r.add("entry", i);
+            r.add("pid", static_cast<std::uint32_t>(pid));
+            r.add("state", std::string_view(ph == phase_live       ? "live"
+                                            : ph == phase_claiming ? "claiming"
+                                            : ph == phase_dropped  ? "dropped"
+                                                                   : "unknown"));
+            r.add("process", std::string_view(alive ? "alive" : "dead"));
+            r.add("tail", tail);
+            r.add("lag", lag);
+            r.add("missed", missed);
+            out.emit(r);
+        }
+        return t;
     }
 
     // ---- publisher ---------------------------------------------------------

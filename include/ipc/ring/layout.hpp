@@ -247,17 +247,13 @@ struct no_end_state {};
 // Ends per direction a kind allows (ring/kind.hpp, max_ends()): any number.
 inline constexpr std::size_t unlimited_ends = static_cast<std::size_t>(-1);
 
-// What ipc-ls shows of a ring, filled by its kind's describe() from a region
-// mapped read-only (untrusted): the kind's name, what is queued, and fields
-// only this kind has (mpmc: delivery, redelivered), shown as name=value.
-struct description {
+// Name = value pairs ipc-ls shows as they are (a kind's own fields, a row's).
+struct described_fields {
     struct field {
         std::string_view name;
         std::string_view text;  // shown when not empty, else number
         std::uint64_t number = 0;
     };
-    std::string_view kind;
-    std::uint64_t queued = 0;  // messages waiting (ring::bytes: bytes), at most the capacity
     field fields[8];
     std::size_t field_count = 0;
 
@@ -266,6 +262,32 @@ struct description {
     }
     void add(std::string_view name, std::string_view text) noexcept {
         if (field_count < std::size(fields)) fields[field_count++] = {name, text, 0};
+    }
+};
+
+// What ipc-ls shows of a ring, filled by its kind's describe() from a region
+// mapped read-only (untrusted): the kind's name, what is queued, fields only
+// this kind has (mpmc: delivery, redelivered), shown as name=value, and rows
+// of a table only this kind has (a broadcast ring: one per subscriber).
+// Rows are handed to the caller's on_row as they are read, one at a time, so
+// describing allocates nothing and has no cap on rows; with no on_row they
+// are only counted.
+struct description : described_fields {
+    // One row: what it is ("subscriber") and its fields.
+    struct row : described_fields {
+        std::string_view what;
+    };
+    using row_sink = void (*)(void* context, const row&) noexcept;
+
+    std::string_view kind;
+    std::uint64_t queued = 0;  // messages waiting (ring::bytes: bytes), at most the capacity
+    row_sink on_row = nullptr;
+    void* row_context = nullptr;
+    std::uint64_t rows = 0;  // rows handed out
+
+    void emit(const row& r) noexcept {
+        ++rows;
+        if (on_row) on_row(row_context, r);
     }
 };
 

@@ -33,13 +33,21 @@ namespace ipc::ring {
 // and by nobody on the hot path: writing(dead) becomes a hole, which
 // consumers pass over, so a half-written message is never delivered;
 // reading(dead) is handed back to producers (the message went with the
-// process that took it) under delivery::at_most_once, or, under
-// delivery::at_least_once, becomes redelivered(lap + 1): the same message,
-// now serving the index one lap on, which consumers take as they take a full
-// slot and producers pass as they pass a taken one (nobody waits for it: the
-// index it serves is one no producer has reached, since the slot held it up).
+// process that took it) under delivery::at_most_once; under
+// delivery::at_least_once the message is queued again, flagged redelivered,
+// where consumers will reach it:
+//  - producers have claimed every index up to the one the slot serves next
+//    (the head waits at it: the slot held them up): the slot becomes
+//    redelivered(lap + 1), the same message serving that index, which
+//    consumers take as they take a full slot and producers pass;
+//  - otherwise that index may never be reached (producers gone quiet, the
+//    ring drained), so the repairer takes the claim over, copies the message
+//    into a slot it loans at the head, commits that as redelivered and frees
+//    the old slot. A repairer killed in between leaves claims of its own,
+//    repaired in turn (at worst the message arrives twice, both flagged);
+//    with the ring full it leaves the claim to a later repair.
 // So a redelivered message comes after up to capacity - 1 later ones; every
-// other message keeps its producer's order. Each repair is one
+// other message keeps its producer's order. Each repair step is one
 // compare-and-swap of the whole word, so it cannot undo a live claim made
 // since it looked.
 //
@@ -93,12 +101,16 @@ public:
     using base::pop_n;
 
     // A restarted process finds the ring usable: what dead ones held is repaired.
-    bool join(direction, end_state& e, const end_id& id, std::error_code&) noexcept {
+    bool join(direction d, end_state& e, const end_id& id, std::error_code&) noexcept {
         e = {0, id.owner, false};
+        repairer_[d == direction::recv] = id.owner;
         repair();
         return true;
     }
-    void leave(direction, end_state& e) noexcept { e = {}; }
+    void leave(direction d, end_state& e) noexcept {
+        e = {};
+        repairer_[d == direction::recv] = 0;
+    }
     bool redelivered(const end_state& e) const noexcept { return e.redelivered; }
 
     // ---- the kind interface (ring/kind.hpp), over the end's claim ---------
@@ -253,16 +265,19 @@ public:
 
     // ---- repair (see the class comment) ----------------------------------
 
-    // Repairs what processes the peer table knows dead left behind.
+    // Repairs what processes the peer table knows dead left behind, as this
+    // process's end (the owner a copied redelivery is claimed under).
     std::size_t repair() noexcept {
-        return repair([&](std::uint32_t who) { return owner_alive(this->peers(), who); });
+        return repair([&](std::uint32_t who) { return owner_alive(this->peers(), who); }, repairer_[0] ? repairer_[0] : repairer_[1]);
     }
 
     // Repairs every slot claimed by a process that is dead (alive(owner) is
-    // false); returns how many. Scans the whole ring: it runs only after a
-    // waiter saw no progress for a check interval.
+    // false); returns how many. `me` is the caller's owner_word, under which
+    // it claims what it copies (0: it copies nothing, and a redelivery that
+    // needs a copy waits for a repairer that has one). Scans the whole ring:
+    // it runs only after a waiter saw no progress for a check interval.
     template <class Alive>
-    std::size_t repair(Alive alive) noexcept {
+    std::size_t repair(Alive alive, std::uint32_t me = 0) noexcept {
         std::size_t n = 0;
         for (std::uint64_t i = 0; i < capacity_; ++i) {
             auto& s = at(i);
@@ -272,14 +287,12 @@ public:
             const auto who = static_cast<std::uint32_t>(w);
             if (who == 0 || alive(who)) continue;
             const std::uint64_t lap = w >> lap_shift;
-            const bool redeliver = ph == phase::reading && D == ring::delivery::at_least_once;
-            const std::uint64_t to = ph == phase::writing ? word(lap, phase::hole, 0)
-                                     : redeliver          ? word(lap + 1, phase::redelivered, 0)
-                                                          : word(lap + 1, phase::free, 0);
-            if (s.state.compare_exchange_strong(w, to, std::memory_order_acq_rel, std::memory_order_relaxed)) {
-                ++n;
-                if (redeliver) st_->ctl.redelivered.fetch_add(1, std::memory_order_relaxed);
+            if (ph == phase::reading && D == ring::delivery::at_least_once) {
+                n += redeliver(i, w, me) ? 1 : 0;
+                continue;
             }
+            const std::uint64_t to = ph == phase::writing ? word(lap, phase::hole, 0) : word(lap + 1, phase::free, 0);
+            if (s.state.compare_exchange_strong(w, to, std::memory_order_acq_rel, std::memory_order_relaxed)) ++n;
         }
         return n;
     }
@@ -296,6 +309,48 @@ public:
     }
 
 private:
+    // This process's owner word as a producer [0] and as a consumer [1] (0:
+    // not that end): a repair claims its copies under one.
+    std::uint32_t repairer_[2] = {0, 0};
+
+    // Queues again the message of slot i, claimed (word w) by a dead
+    // consumer (see the class comment); true once it is queued.
+    bool redeliver(std::uint64_t i, std::uint64_t w, std::uint32_t me) noexcept {
+        auto& s = at(i);
+        const std::uint64_t lap = w >> lap_shift;
+        // The index the slot serves next, as the head names it: there, every
+        // index before it has been claimed, and consumers will reach it.
+        auto head_waits_here = [&] {
+            const std::uint64_t h = st_->ctl.head.load(std::memory_order_acquire);
+            return (h & (capacity_ - 1)) == i && lap_diff(word(lap + 1, phase::free, 0), h) == 0;
+        };
+        auto in_place = [&](std::uint64_t from) {
+            if (!s.state.compare_exchange_strong(from, word(lap + 1, phase::redelivered, 0), std::memory_order_acq_rel,
+                                                 std::memory_order_relaxed))
+                return false;
+            st_->ctl.redelivered.fetch_add(1, std::memory_order_relaxed);
+            return true;
+        };
+        if (head_waits_here()) return in_place(w);
+        if (me == 0) return false;
+        // Take the claim over first: no other repairer copies it too.
+        const std::uint64_t mine = word(lap, phase::reading, me);
+        if (!s.state.compare_exchange_strong(w, mine, std::memory_order_acq_rel, std::memory_order_relaxed)) return false;
+        auto c = loan(me);
+        if (!c) {
+            // Full: the head may have reached the slot meanwhile; if not,
+            // the claim goes back as it was, for a later repair.
+            if (head_waits_here()) return in_place(mine);
+            s.state.store(w, std::memory_order_release);
+            return false;
+        }
+        std::memcpy(static_cast<void*>(c.ptr), static_cast<const void*>(s.get()), sizeof(T));
+        at(c.index).state.store(word(lap_of(c.index), phase::redelivered, 0), std::memory_order_release);
+        st_->ctl.redelivered.fetch_add(1, std::memory_order_relaxed);
+        s.state.store(word(lap + 1, phase::free, 0), std::memory_order_release);
+        return true;
+    }
+
     static constexpr unsigned lap_shift = 35;  // [lap: 29 bits][phase: 3 bits][owner: 32 bits]
     static_assert(static_cast<std::uint64_t>(phase::redelivered) < 8);
 
