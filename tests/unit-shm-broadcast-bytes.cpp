@@ -109,7 +109,7 @@ TEST_CASE("shm broadcast_bytes: a subscriber in an ipc::poller is woken by a rec
         std::this_thread::sleep_for(50ms);  // the parent waits first
         auto tx = channel::open(region.name);
         return tx.send_for(make_text(0), 5s) == ipc::status::ok && tx.send_for(make_text(1), 5s) == ipc::status::ok ? child_ok
-                                                                                                                       : wrong_status;
+                                                                                                                    : wrong_status;
     });
     bool woken = false;
     for (const auto until = std::chrono::steady_clock::now() + 10s; !woken && std::chrono::steady_clock::now() < until;)

@@ -11,8 +11,8 @@ namespace ipc::ring {
 // only when an end comes or goes.
 struct alignas(ipc::detail::cache_line) broadcast_bytes_control {
     alignas(ipc::detail::cache_line) std::atomic<std::uint64_t> head;  // byte position after the newest record
-    std::atomic<std::uint64_t> oldest;  // byte position of the oldest whole record: bytes before it may be written over
-    std::atomic<std::uint64_t> count;   // records published: the next record's sequence number
+    std::atomic<std::uint64_t> oldest;                                 // byte position of the oldest whole record: bytes before it may be written over
+    std::atomic<std::uint64_t> count;                                  // records published: the next record's sequence number
     alignas(ipc::detail::cache_line) std::byte head_gap[ipc::detail::cache_line];
     // The publisher: [pid: 32][phase: 8] (phase: 0 never, 1 left cleanly, 2 live) and its start time.
     alignas(ipc::detail::cache_line) std::atomic<std::uint64_t> publisher;
@@ -336,7 +336,9 @@ public:
         out.add("policy", std::string_view(slow_policy_name(c->slow)));
         const std::uint64_t pw = c->publisher.load(std::memory_order_acquire);
         const bool live = (pw & 0xff) == publisher_live && ipc::detail::is_alive({pid_of(pw), c->publisher_start_time.load(std::memory_order_relaxed)});
-        out.add("publisher", std::string_view((pw & 0xff) == publisher_left ? "left" : (pw & 0xff) != publisher_live ? "none" : live ? "live" : "dead"));
+        out.add("publisher", std::string_view((pw & 0xff) == publisher_left ? "left" : (pw & 0xff) != publisher_live ? "none"
+                                                                                   : live                            ? "live"
+                                                                                                                     : "dead"));
         out.add("records", c->count.load(std::memory_order_relaxed));
         std::uint64_t subs = 0, max_lag = 0, missed = 0;
         if (c->table_offset <= region.size() && data_offset <= region.size() - c->table_offset) {
@@ -439,9 +441,9 @@ public:
         while (end - o > capacity_) {
             record_header r;
             std::memcpy(&r, data_ + (o & mask_), sizeof r);
-            const std::uint64_t size = r.flags == padding_flag                  ? capacity_ - (o & mask_)
+            const std::uint64_t size = r.flags == padding_flag                 ? capacity_ - (o & mask_)
                                        : r.flags == 0 && r.len <= max_record() ? record_size(r.len)
-                                                                                : 0;
+                                                                               : 0;
             if (size == 0 || size > h - o) {
                 o = h;
                 break;
@@ -569,10 +571,10 @@ public:
         for (std::uint64_t tries = 0; tries < capacity_; ++tries) {
             const read_result r = front(s);
             if (!r) {
-                ec = make_error_code(r.status == read_status::empty           ? errc::would_block
-                                     : r.status == read_status::dropped       ? errc::dropped
-                                     : r.status == read_status::corrupt       ? errc::corrupt
-                                                                               : errc::not_connected);
+                ec = make_error_code(r.status == read_status::empty     ? errc::would_block
+                                     : r.status == read_status::dropped ? errc::dropped
+                                     : r.status == read_status::corrupt ? errc::corrupt
+                                                                        : errc::not_connected);
                 return std::nullopt;
             }
             const bool fits = r.data.size() <= buf.size();
@@ -772,7 +774,8 @@ private:
             record_header r;
             std::memcpy(&r, data_ + off, sizeof r);
             const bool pad = r.flags == padding_flag;
-            const std::uint64_t size = pad ? capacity_ - off : r.flags == 0 && r.len <= max_record() ? record_size(r.len) : 0;
+            const std::uint64_t size = pad ? capacity_ - off : r.flags == 0 && r.len <= max_record() ? record_size(r.len)
+                                                                                                     : 0;
             // What the header says counts only if it was not written over while read.
             if (detail::version_after_read(c.oldest) > s.next) continue;
             if (size == 0 || size > avail || off + size > capacity_) return read_status::corrupt;
