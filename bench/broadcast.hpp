@@ -11,6 +11,10 @@
 //                             (named region, sync::futex: subscribers park
 //                             when they find nothing, each commit wakes them),
 //                             against ring.broadcast.fanoutN
+//   ipc.shm_broadcast_bytes.spin    ipc::shm_broadcast_bytes (records of any
+//                             size, ring::broadcast_bytes) 1 -> 1 round trip and
+//                             throughput, against ipc.shm_broadcast.spin
+//   ipc.shm_broadcast_bytes.fanout4 its fan-out to 4, against ipc.shm_broadcast.fanout4
 #pragma once
 
 #include <sched.h>
@@ -18,6 +22,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <bit>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -25,6 +30,7 @@
 #include <vector>
 
 #include <ipc/ring/broadcast.hpp>
+#include <ipc/ring/broadcast_bytes.hpp>
 
 #include "floors.hpp"
 #include "harness.hpp"
@@ -243,5 +249,104 @@ using link_of = link<shm::message<N>>;
 inline result run_pingpong(std::size_t size, const plan& p) {
     return shm::run_sized<link_of>(size, p, std::make_index_sequence<std::size(shm::sizes)>{});
 }
+
+// ---- ipc::shm_broadcast_bytes: the variable-size broadcast ring ------------
+
+namespace bytes {
+
+using message = std::vector<std::byte>;
+template <class Sync>
+using channel = ipc::shm_broadcast_bytes<message, Sync>;
+
+// As many records as the fixed rings have slots, each a 16-byte header and
+// the payload padded to 16.
+inline ipc::ring::broadcast_options options_for(std::size_t size, std::uint32_t subscribers, std::uint64_t history) {
+    const std::uint64_t capacity = std::bit_ceil(shm::slots_for(size) * (floors::round_up(size, 16) + 16));
+    return {capacity, subscribers, ipc::ring::slow_policy::block, history};
+}
+
+// Removes a named region when the case ends (in the parent: children _exit).
+template <class Channel>
+struct region_remover {
+    std::string name;
+    ~region_remover() {
+        std::error_code ec;
+        if (!name.empty()) (void)Channel::remove(name, ec);
+    }
+};
+
+// Two regions, one per direction; each side subscribes to the one it reads
+// in open(). A side may send its first record before the other subscribed:
+// history 1 hands it that record (a ping-pong has one in flight).
+template <class Sync>
+class link {
+    using ch = channel<Sync>;
+
+public:
+    explicit link(std::size_t size) : tx_(size, std::byte{'x'}) {
+        for (auto& r : regions_) {
+            r.name = shm::region_name();
+            (void)ch::create(r.name, options_for(size, 1, 1));
+        }
+    }
+    void open(side s) {
+        const int o = s == side::a ? 0 : 1;
+        out_.emplace(ch::open(regions_[o].name));
+        in_.emplace(ch::open(regions_[1 - o].name));
+        in_->transport().attach(ipc::direction::recv);
+    }
+    void send() { shm::expect(out_->send(tx_), "send"); }
+    void recv() { shm::expect(in_->recv(rx_), "recv"); }
+
+private:
+    region_remover<ch> regions_[2];
+    std::optional<ch> out_, in_;
+    message tx_, rx_;
+};
+
+template <class Sync>
+result run(std::size_t size, const plan& p) {
+    if (size < 1) return result::skip("ipc.shm_broadcast_bytes: records of at least 1 byte");
+    return run_link<link<Sync>>(size, p);
+}
+
+// ipc.shm_broadcast_bytes.fanoutN: as run_channel_fanout_sized, through
+// shm_broadcast_bytes (sync::futex); each record carries its number.
+template <std::uint32_t N>
+result run_fanout(std::size_t size, const plan& p) {
+    using ch = channel<ipc::sync::futex>;
+    if (size < sizeof(std::uint64_t)) return result::skip("ipc.shm_broadcast_bytes.fanout: records of at least 8 bytes");
+    region_remover<ch> region{shm::region_name()};
+    floors::shared_region page(sizeof(board));
+    board& b = *new (page.data()) board;
+    std::optional<ch> pub;
+    try {
+        pub.emplace(ch::create(region.name, options_for(size, N, 0)));
+    } catch (const std::exception& e) {
+        return result::fail(e.what());
+    }
+    message tx(size, std::byte{'x'});
+    const auto sub = [&] {
+        pub.reset();  // the parent's end, inherited: not this process's
+        auto rx = ch::open(region.name);
+        rx.transport().attach(ipc::direction::recv);
+        b.ready.fetch_add(1);
+        message msg;
+        for (std::uint64_t got = 0;; ++got) {
+            shm::expect(rx.recv_for(msg, std::chrono::seconds(measurement_timeout_s)), "recv_for");
+            std::uint64_t seq = 0;
+            if (msg.size() != size) throw std::runtime_error("a subscriber got a record of another size");
+            std::memcpy(&seq, msg.data(), sizeof seq);
+            if (seq != got) throw std::runtime_error("a subscriber missed a record");
+            if (seq == b.last.load(std::memory_order_acquire)) break;
+        }
+    };
+    return fan_out(N, size, p, b, sub, [&](std::uint64_t seq) {
+        std::memcpy(tx.data(), &seq, sizeof seq);
+        shm::expect(pub->send_for(tx, std::chrono::seconds(measurement_timeout_s)), "send_for");
+    });
+}
+
+}  // namespace bytes
 
 }  // namespace bench::broadcast

@@ -1,9 +1,11 @@
 // libFuzzer: arbitrary bytes as a broadcast ring region (header, control,
-// slots and subscriber table), as a hostile or broken peer could leave it.
-// attach() refuses it or the ring is driven as publisher and subscribers a
-// bounded number of times: nothing may read or write outside the region,
-// crash or loop forever.
+// slots and subscriber table), as a hostile or broken peer could leave it,
+// and as a broadcast_bytes region (records, history words: no lying length
+// or position may be followed). attach() refuses it or the ring is driven as
+// publisher and subscribers a bounded number of times: nothing may read or
+// write outside the region, crash or loop forever.
 #include <ipc/ring/broadcast.hpp>
+#include <ipc/ring/broadcast_bytes.hpp>
 
 #include <array>
 #include <cstdint>
@@ -20,6 +22,7 @@ namespace {
 using ipc_fuzz::image;
 
 using ring_t = ipc::ring::broadcast<std::uint64_t>;
+using bytes_t = ipc::ring::broadcast_bytes;
 constexpr int rounds = 64;
 
 // Whatever the region says, nobody is alive: every entry is reapable.
@@ -60,6 +63,50 @@ void drive(std::span<std::byte> mem) {
     r.close_publisher(p);
 }
 
+void drive_bytes(std::span<std::byte> mem) {
+    std::error_code ec;
+    bytes_t r = bytes_t::attach(mem, ec);
+    if (ec) return;
+    (void)r.head();
+    (void)r.oldest();
+    (void)r.records();
+    (void)r.subscribers();
+    (void)r.publisher_status();
+    bytes_t::publisher p;
+    bytes_t::subscriber a, b;
+    (void)r.open_publisher(p, ec);
+    (void)r.subscribe(a, ec);
+    (void)r.subscribe(b, 2, ec);
+    std::byte buf[256];
+    for (int i = 0; i < rounds; ++i) {
+        const std::size_t n = static_cast<std::size_t>(i * 37) % (r.max_record() + 2);
+        if (std::byte* at = r.loan(p, n, ec)) {
+            std::memset(at, i, n);
+            if (i % 5 == 0) r.cancel(p);
+            else r.commit(p, n - n / 3);
+        }
+        (void)r.try_pop(a, buf, ec);
+        if (auto f = r.front(b)) {
+            unsigned sum = 0;
+            for (std::byte c : f.data) sum += static_cast<unsigned>(c);  // every byte lent must be in the region (ASan says)
+            asm volatile("" : : "r"(sum));
+            (void)r.release(b);
+        }
+        (void)r.can_pop(a);
+        if (i % 16 == 0) (void)r.reap(nobody);
+    }
+    r.unsubscribe(a);
+    r.unsubscribe(b);
+    r.close_publisher(p);
+}
+
+void save(const std::string& dir, const char* name, image& im) {
+    if (std::FILE* f = std::fopen((dir + "/" + name).c_str(), "wb")) {
+        std::fwrite(im.bytes().data(), 1, im.bytes().size(), f);
+        std::fclose(f);
+    }
+}
+
 // A well-formed region with traffic and subscribers in it, so the fuzzer
 // starts past the header checks (a 64-bit type tag is not guessed).
 void write_seed(const std::string& dir, const char* name, const ipc::ring::broadcast_options& o) {
@@ -77,10 +124,26 @@ void write_seed(const std::string& dir, const char* name, const ipc::ring::broad
     (void)r.subscribe(b, ec);
     std::uint64_t v;
     (void)r.try_pop(a, v);
-    if (std::FILE* f = std::fopen((dir + "/" + name).c_str(), "wb")) {
-        std::fwrite(im.bytes().data(), 1, need, f);
-        std::fclose(f);
-    }
+    save(dir, name, im);
+}
+
+void write_bytes_seed(const std::string& dir, const char* name, const ipc::ring::broadcast_options& o) {
+    const std::uint64_t need = bytes_t::required_size(o);
+    image im(nullptr, need);
+    std::memset(im.bytes().data(), 0, need);
+    std::error_code ec;
+    bytes_t r = bytes_t::format(im.bytes(), o, ec);
+    if (ec) return;
+    bytes_t::publisher p;
+    bytes_t::subscriber a, b;
+    (void)r.subscribe(a, ec);
+    (void)r.open_publisher(p, ec);
+    std::byte msg[100] = {};
+    for (std::size_t i = 0; i < 9; ++i) (void)r.try_push(p, std::span<const std::byte>(msg, i * 11), ec);
+    (void)r.subscribe(b, ec);
+    std::byte buf[100];
+    (void)r.try_pop(a, buf, ec);
+    save(dir, name, im);
 }
 
 }  // namespace
@@ -93,6 +156,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
     write_seed(dir, "seed-block", {8, 3, ipc::ring::slow_policy::block, 2});
     write_seed(dir, "seed-overwrite", {4, 2, ipc::ring::slow_policy::overwrite, 0});
     write_seed(dir, "seed-drop", {4, 4, ipc::ring::slow_policy::drop_slowest, 3});
+    write_bytes_seed(dir, "seed-bytes-block", {256, 3, ipc::ring::slow_policy::block, 2});
+    write_bytes_seed(dir, "seed-bytes-overwrite", {128, 2, ipc::ring::slow_policy::overwrite, 0});
+    write_bytes_seed(dir, "seed-bytes-drop", {256, 4, ipc::ring::slow_policy::drop_slowest, 3});
     return 0;
 }
 
@@ -100,5 +166,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (size > (1u << 20)) return 0;
     image im(data, size);
     drive(im.bytes());
+    drive_bytes(im.bytes());  // (attach refuses a region of the other kind)
     return 0;
 }

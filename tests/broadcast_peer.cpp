@@ -10,6 +10,9 @@
 //     every message (tests/broadcast_tick.hpp); `poll` waits in an
 //     ipc::poller; leave=K leaves after K messages; `dead` requires having
 //     been told peer_dead once (a killed publisher).
+//   ipc_broadcast_peer bytes-pub ... | bytes-sub ...
+//     The same over ipc::shm_broadcast_bytes<std::string>, with the records
+//     of tests/broadcast_text.hpp (numbered by the region's record count).
 // Exit: 0 fine, else a code of broadcast_tick.hpp (printed).
 #include <ipc/poller.hpp>
 
@@ -19,6 +22,7 @@
 #include <string_view>
 #include <thread>
 
+#include "broadcast_text.hpp"
 #include "broadcast_tick.hpp"
 
 using namespace ipc_test;
@@ -31,16 +35,43 @@ int fail(int code, const char* what, std::uint64_t at) {
     return code;
 }
 
-int publish(const char* name, std::uint64_t last, long pace_us) {
-    auto tx = broadcast_channel::open(name);
-    tx.transport().attach(ipc::direction::send);
-    for (std::uint64_t n = 0;; ++n) {
-        const std::uint64_t at = tx.transport().end(ipc::direction::send).pub.head;
-        if (at > last) return 0;
+// What the two modes differ in: the channel, where the publisher is in the
+// stream, how a message is sent, and the sequence number of one received.
+struct fixed_mode {
+    using channel = broadcast_channel;
+    using message = tick;
+    static std::uint64_t position(channel& tx) { return tx.transport().end(ipc::direction::send).pub.head; }
+    static ipc::status send(channel& tx, std::uint64_t at) {
         auto slot = tx.loan_for(std::chrono::seconds(20));
-        if (!slot) return fail(wrong_status, slot.status().name(), at);
+        if (!slot) return slot.status();
         *slot = tick::make(at);
         slot.commit();
+        return ipc::status::ok;
+    }
+    static tick as_tick(const tick& t) { return t; }
+};
+struct bytes_mode {
+    using channel = bytes_broadcast_channel;
+    using message = std::string;
+    static std::uint64_t position(channel& tx) { return tx.transport().end(ipc::direction::send).pub.count; }
+    static ipc::status send(channel& tx, std::uint64_t at) { return tx.send_for(make_text(at), std::chrono::seconds(20)); }
+    // A torn or wrong record becomes a tick that fails check().
+    static tick as_tick(const std::string& m) {
+        const std::uint64_t seq = text_seq(m);
+        tick t = tick::make(seq);
+        if (seq == UINT64_MAX) t.word[0] = ~t.word[0];
+        return t;
+    }
+};
+
+template <class Mode>
+int publish(const char* name, std::uint64_t last, long pace_us) {
+    auto tx = Mode::channel::open(name);
+    tx.transport().attach(ipc::direction::send);
+    for (std::uint64_t n = 0;; ++n) {
+        const std::uint64_t at = Mode::position(tx);
+        if (at > last) return 0;
+        if (const ipc::status s = Mode::send(tx, at); s != ipc::status::ok) return fail(wrong_status, s.name(), at);
         if (pace_us > 0 && n % 64 == 63) std::this_thread::sleep_for(std::chrono::microseconds(pace_us));
     }
 }
@@ -50,8 +81,9 @@ struct sub_args {
     bool poll = false, expect_dead = false;
 };
 
+template <class Mode>
 int subscribe(const char* name, const sub_args& a) {
-    auto rx = broadcast_channel::open(name);
+    auto rx = Mode::channel::open(name);
     rx.transport().end_of_stream(ipc::eos::when_all_senders_left);
     rx.transport().peer_check_interval(std::chrono::milliseconds(20));
     rx.transport().attach(ipc::direction::recv);
@@ -73,9 +105,10 @@ int subscribe(const char* name, const sub_args& a) {
                     told_dead = true;
                     std::this_thread::sleep_for(std::chrono::milliseconds(1));  // it says so until a publisher is back
                 }
-        tick t{};
-        const ipc::status s = p ? rx.try_recv(t) : rx.recv_for(t, std::chrono::milliseconds(200));
+        typename Mode::message m{};
+        const ipc::status s = p ? rx.try_recv(m) : rx.recv_for(m, std::chrono::milliseconds(200));
         if (s == ipc::status::ok) {
+            const tick t = Mode::as_tick(m);
             if (int bad = check.on_message(t, rx.transport().missed())) return fail(bad, "message check", t.seq);
             if (check.missed_before) told_lost = true;
             if (t.seq == a.last) return told_dead || !a.expect_dead ? 0 : fail(not_told, "no peer_dead", t.seq);
@@ -101,8 +134,14 @@ int subscribe(const char* name, const sub_args& a) {
 
 int main(int argc, char** argv) {
     try {
-        const std::string_view mode = argc > 1 ? argv[1] : "";
-        if (mode == "pub" && argc >= 4) return publish(argv[2], std::strtoull(argv[3], nullptr, 10), argc > 4 ? std::atol(argv[4]) : 0);
+        std::string_view mode = argc > 1 ? argv[1] : "";
+        const bool bytes = mode.substr(0, 6) == "bytes-";
+        if (bytes) mode.remove_prefix(6);
+        if (mode == "pub" && argc >= 4) {
+            const std::uint64_t last = std::strtoull(argv[3], nullptr, 10);
+            const long pace = argc > 4 ? std::atol(argv[4]) : 0;
+            return bytes ? publish<bytes_mode>(argv[2], last, pace) : publish<fixed_mode>(argv[2], last, pace);
+        }
         if (mode == "sub" && argc >= 5) {
             sub_args a;
             a.last = std::strtoull(argv[3], nullptr, 10);
@@ -113,9 +152,9 @@ int main(int argc, char** argv) {
                 else if (v == "dead") a.expect_dead = true;
                 else if (v.substr(0, 6) == "leave=") a.leave_after = std::strtoull(argv[i] + 6, nullptr, 10);
             }
-            return subscribe(argv[2], a);
+            return bytes ? subscribe<bytes_mode>(argv[2], a) : subscribe<fixed_mode>(argv[2], a);
         }
-        std::fprintf(stderr, "usage: %s pub NAME LAST [PACE_US] | sub NAME LAST FIRST|any [poll] [leave=K] [dead]\n", argv[0]);
+        std::fprintf(stderr, "usage: %s [bytes-]pub NAME LAST [PACE_US] | [bytes-]sub NAME LAST FIRST|any [poll] [leave=K] [dead]\n", argv[0]);
         return 4;
     } catch (const std::exception& e) {
         std::fprintf(stderr, "broadcast_peer: %s\n", e.what());

@@ -6,6 +6,7 @@
 // memory, and never removes those.
 #include <ipc/channel.hpp>
 #include <ipc/ring/broadcast.hpp>
+#include <ipc/ring/broadcast_bytes.hpp>
 
 #include <fcntl.h>
 #include <grp.h>
@@ -272,6 +273,25 @@ TEST_CASE("ipc-ls: a broadcast ring shows its policy, publisher, subscribers, th
     CHECK(has(l, "\"queued\":9,"));  // the slowest subscriber's lag
     CHECK(has(l, "\"details\":{\"policy\":\"overwrite\",\"publisher\":\"live\",\"subscribers\":2,\"max_subscribers\":4,"
                  "\"max_lag\":9,\"missed\":0,\"dropped\":0},"));
+}
+
+TEST_CASE("ipc-ls: a broadcast_bytes ring shows its policy, publisher, records, subscribers, the slowest one's lag in bytes") {
+    using bcast = ipc::shm_broadcast_bytes<std::string>;
+    remover<bcast> b{unique_name("lsbbytes")};
+    auto pub = bcast::create(b.name, {.capacity = 1024, .max_subscribers = 4, .slow = ipc::ring::slow_policy::drop_slowest});
+    auto fast = bcast::open(b.name);
+    auto slow = bcast::open(b.name);
+    fast.transport().attach(ipc::direction::recv);
+    slow.transport().attach(ipc::direction::recv);
+    for (int i = 0; i < 3; ++i) REQUIRE(pub.try_send(std::string(40, 'x')) == ipc::status::ok);  // 16 + 48 bytes each
+    std::string v;
+    for (int i = 0; i < 3; ++i) REQUIRE(fast.try_recv(v) == ipc::status::ok);
+    REQUIRE(slow.try_recv(v) == ipc::status::ok);
+    const std::string l = listing("", b.name);
+    CHECK(has(l, "\"ring\":\"broadcast_bytes\",\"capacity\":1024,"));
+    CHECK(has(l, "\"queued\":128,"));  // the slowest subscriber's lag: two records
+    CHECK(has(l, "\"details\":{\"policy\":\"drop_slowest\",\"publisher\":\"live\",\"records\":3,\"subscribers\":2,"
+                 "\"max_subscribers\":4,\"max_lag_bytes\":128,\"missed\":0,\"dropped\":0}}"));
 }
 
 TEST_CASE("ipc-ls: a region nobody has used yet is kept for the grace period, then it is stale") {

@@ -56,6 +56,7 @@ class mpmc;
 class bytes;
 template <class T>
 class broadcast;
+class broadcast_bytes;
 }  // namespace ring
 
 namespace detail {
@@ -125,6 +126,10 @@ using shm_work_queue = channel<T, transport::posix_shm<ring::mpmc<T, ring::deliv
 // include <ipc/ring/broadcast.hpp>, which channel.hpp leaves out to keep its cost).
 template <class T, class Sync = sync::futex>
 using shm_broadcast = channel<T, transport::posix_shm<ring::broadcast<T>>, Sync, framing::fixed>;
+// The same with records of any size (any ipc::codec type; ring::broadcast_bytes,
+// include <ipc/ring/broadcast_bytes.hpp>).
+template <class T = std::string, class Sync = sync::futex>
+using shm_broadcast_bytes = channel<T, transport::posix_shm<ring::broadcast_bytes>, Sync, framing::length_prefixed>;
 template <class T = std::string, class Sync = sync::futex>
 using shm_message_channel = channel<T, transport::posix_shm<ring::bytes>, Sync, framing::length_prefixed>;
 

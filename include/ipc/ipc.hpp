@@ -10,6 +10,7 @@
 
 #include "channel.hpp"
 #include "ring/broadcast.hpp"
+#include "ring/broadcast_bytes.hpp"
 #include "duplex.hpp"
 #include "eos.hpp"
 #include "fd_passing.hpp"

@@ -8,6 +8,7 @@
 #include <span>
 
 #include "broadcast.hpp"
+#include "broadcast_bytes.hpp"
 #include "bytes.hpp"
 #include "kind.hpp"
 #include "layout.hpp"
@@ -37,7 +38,7 @@ private:
     }
 };
 
-using known = kind_list<spsc<std::byte>, mpmc<std::byte, delivery::at_most_once>, bytes, broadcast<std::byte>>;
+using known = kind_list<spsc<std::byte>, mpmc<std::byte, delivery::at_most_once>, bytes, broadcast<std::byte>, broadcast_bytes>;
 
 // What ipc-ls shows of a formatted region whose header (version, capacity,
 // sizes) the caller has checked; region is all of it that is mapped.

@@ -51,7 +51,7 @@ using peer_table = ipc::detail::peer_table<max_peers>;
 
 // The kind number a region's header records (ring/kind.hpp says how a kind
 // plugs in). A new kind takes the next number and a name in kind_name().
-enum class kind : std::uint32_t { spsc = 1, mpmc = 2, bytes = 3, broadcast = 4 };
+enum class kind : std::uint32_t { spsc = 1, mpmc = 2, bytes = 3, broadcast = 4, broadcast_bytes = 5 };
 
 namespace detail {
 
@@ -496,7 +496,7 @@ inline bool is_formatted(std::span<const std::byte> mem) noexcept {
 
 // The name of a kind number as a header records it (untrusted: any number).
 inline const char* kind_name(std::uint64_t k) noexcept {
-    constexpr const char* names[] = {"unknown", "spsc", "mpmc", "bytes", "broadcast"};
+    constexpr const char* names[] = {"unknown", "spsc", "mpmc", "bytes", "broadcast", "broadcast_bytes"};
     return k < std::size(names) ? names[k] : "unknown";
 }
 

@@ -1,0 +1,475 @@
+// The variable-size broadcast ring (ring/broadcast_bytes.hpp) across real
+// processes: a publisher and forked subscribers on one anonymous shared
+// mapping, under each slow-subscriber policy, with records of 1 byte to
+// several KiB. Every record carries its sequence number, its length follows
+// from it and every byte from both, so a subscriber checks order, exactly-once
+// and intactness by itself and reports through its exit code.
+#include <ipc/ring/broadcast_bytes.hpp>
+#include <ipc/ring/bytes.hpp>
+
+#include <sys/mman.h>
+
+#include <csignal>
+#include <vector>
+
+#include "support.hpp"
+
+using namespace ipc_test;
+using ipc::ring::broadcast_options;
+using ipc::ring::slow_policy;
+
+namespace {
+
+using ring_t = ipc::ring::broadcast_bytes;
+using status = ring_t::read_status;
+using clock_type = std::chrono::steady_clock;
+
+// Record seq: 8 bytes of seq, then filler; its length is 1 .. max bytes
+// (records under 8 bytes carry the seq's low bytes only).
+std::size_t length_of(std::uint64_t seq, std::size_t max) { return 1 + (seq * 2654435761u) % max; }
+std::byte filler(std::uint64_t seq, std::size_t i) { return static_cast<std::byte>((seq * 131 + i * 7) & 0xff); }
+void fill(std::byte* p, std::uint64_t seq, std::size_t n) {
+    std::byte s[8];
+    std::memcpy(s, &seq, 8);
+    for (std::size_t i = 0; i < n; ++i) p[i] = i < 8 ? s[i] : filler(seq, i);
+}
+// Whether r is record `seq` exactly.
+bool is_record(std::span<const std::byte> r, std::uint64_t seq, std::size_t max) {
+    if (r.size() != length_of(seq, max)) return false;
+    std::byte s[8];
+    std::memcpy(s, &seq, 8);
+    for (std::size_t i = 0; i < r.size(); ++i)
+        if (r[i] != (i < 8 ? s[i] : filler(seq, i))) return false;
+    return true;
+}
+
+struct shared_mem {
+    explicit shared_mem(std::size_t n) : size(n) {
+        void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        REQUIRE(p != MAP_FAILED);
+        mem = static_cast<std::byte*>(p);
+    }
+    ~shared_mem() { ::munmap(mem, size); }
+    shared_mem(const shared_mem&) = delete;
+    shared_mem& operator=(const shared_mem&) = delete;
+    std::span<std::byte> span() { return {mem, size}; }
+    std::size_t size;
+    std::byte* mem;
+};
+
+struct shared_ring : shared_mem {
+    explicit shared_ring(const broadcast_options& o) : shared_mem(ring_t::required_size(o)) {
+        REQUIRE(size > 0);
+        std::error_code ec;
+        ring = ring_t::format(span(), o, ec);
+        REQUIRE_FALSE(ec);
+    }
+    ipc::ring::broadcast_bytes_control& ctl() { return ipc::ring::state_of<ring_t>(span())->ctl; }
+    ring_t ring;
+};
+
+struct board {
+    std::atomic<std::uint32_t> ready;
+    std::atomic<std::uint32_t> done;
+    std::atomic<std::uint64_t> total;  // records published, once done
+    std::atomic<std::uint64_t> delivered[32];
+    std::atomic<std::uint64_t> missed[32];
+};
+struct shared_board : shared_mem {
+    shared_board() : shared_mem(sizeof(board)) { b = new (mem) board{}; }
+    board* b;
+};
+
+std::string words(std::error_code ec) { return ipc::detail::describe(ec, "said"); }
+
+constexpr int out_of_order = 11, torn = 12, wrong_missed = 13, timed_out_reading = 14, subscribe_failed = 15, was_dropped = 16,
+              corrupt_seen = 17, not_dropped = 18;
+
+// Reads (in place) until the publisher's last record. Each record must be
+// intact and be the next in sequence, or exactly the missed() it was told of
+// after the previous one (which the policy must allow). Exit code.
+int read_all(ring_t r, ring_t::subscriber& s, board& b, int me, slow_policy allowed, std::size_t max, std::chrono::microseconds pause = {}) {
+    std::uint64_t delivered = 0, reported = s.missed;
+    std::uint64_t expect = s.expect;
+    const auto give_up = clock_type::now() + 20s;
+    for (std::uint64_t n = 0;; ++n) {
+        auto rd = r.front(s);
+        if (rd.status == status::dropped) return allowed == slow_policy::drop_slowest ? 0 : was_dropped;
+        if (rd.status == status::corrupt) return corrupt_seen;
+        if (rd) {
+            const std::uint64_t seq = rd.seq;
+            const bool whole = is_record(rd.data, seq, max);
+            if (!r.release(s)) continue;  // written over while read: discarded, counted with the next one
+            if (!whole) return torn;
+            const std::uint64_t gap = seq - expect;
+            if (seq < expect || s.missed - reported != gap) return out_of_order;
+            if (gap && allowed == slow_policy::block) return wrong_missed;
+            reported = s.missed;
+            expect = seq + 1;
+            b.delivered[me].store(++delivered, std::memory_order_relaxed);
+            b.missed[me].store(s.missed, std::memory_order_relaxed);
+            if (pause.count() && n % 64 == 0) std::this_thread::sleep_for(pause);
+            continue;
+        }
+        if (b.done.load(std::memory_order_acquire) && expect == b.total.load()) return 0;
+        if (clock_type::now() > give_up) return timed_out_reading;
+        std::this_thread::yield();
+    }
+}
+
+// Publishes n records from the calling process, waiting (bounded) for room.
+void publish(ring_t& r, ring_t::publisher& p, std::uint64_t n, board& b, std::size_t max) {
+    const auto give_up = clock_type::now() + 20s;
+    for (std::uint64_t i = 0; i < n;) {
+        const std::size_t len = length_of(p.count, max);
+        std::error_code ec;
+        std::byte* at = r.loan(p, len, ec);
+        REQUIRE_FALSE(ec);
+        if (!at) {
+            if (clock_type::now() >= give_up) FAIL("no progress in time");
+            std::this_thread::yield();
+            continue;
+        }
+        fill(at, p.count, len);
+        r.commit(p, len);
+        ++i;
+    }
+    b.total.store(p.count);
+    b.done.store(1, std::memory_order_release);
+}
+
+void wait_ready(board& b, std::uint32_t n) {
+    const auto give_up = clock_type::now() + 20s;
+    while (b.ready.load() < n) {
+        if (clock_type::now() >= give_up) FAIL("no progress in time");
+        std::this_thread::sleep_for(100us);
+    }
+}
+
+ring_t::publisher open_pub(ring_t& r) {
+    ring_t::publisher p;
+    std::error_code ec;
+    REQUIRE(r.open_publisher(p, ec));
+    p.check_interval = 1ms;
+    return p;
+}
+
+template <class Body>
+child subscriber_process(ring_t& r, board& b, Body body) {
+    return child([&r, &b, body] {
+        ring_t::subscriber s;
+        std::error_code ec;
+        if (!r.subscribe(s, ec)) return subscribe_failed;
+        b.ready.fetch_add(1);
+        return body(s);
+    });
+}
+
+}  // namespace
+
+TEST_CASE("broadcast_bytes region: options are recorded and checked; a record over the limit is refused naming both") {
+    const broadcast_options o{4096, 100, slow_policy::overwrite, 5};
+    shared_ring r(o);
+    std::error_code ec;
+    auto a = ring_t::attach(r.span(), ec);
+    REQUIRE_FALSE(ec);
+    CHECK(a.options().capacity == 4096);
+    CHECK(a.options().max_subscribers == 100);
+    CHECK(a.options().slow == slow_policy::overwrite);
+    CHECK(a.options().history == 5);
+    CHECK(std::string(ipc::ring::kind_name(a.hdr().kind)) == "broadcast_bytes");
+    CHECK(ring_t::required_size({4096, 200, slow_policy::block, 0}) > ring_t::required_size(o));
+    CHECK(a.max_record() == 4096 / 2 - 16);
+
+    auto p = open_pub(a);
+    CHECK(a.loan(p, a.max_record() + 1, ec) == nullptr);
+    CHECK(ec == ipc::errc::message_too_large);
+    const std::string said = words(ec);  // (read once: reading clears them)
+    CHECK(said.find(std::to_string(a.max_record() + 1) + " bytes") != std::string::npos);
+    CHECK(said.find("limit of " + std::to_string(a.max_record())) != std::string::npos);
+    ec.clear();
+    CHECK(a.loan(p, a.max_record(), ec) != nullptr);
+    CHECK_FALSE(ec);
+
+    SUBCASE("another ring kind is refused, both ways") {
+        auto b = ipc::ring::broadcast<std::uint64_t>::attach(r.span(), ec);
+        CHECK(ec == ipc::errc::layout_mismatch);
+        CHECK_FALSE(b.valid());
+        ec.clear();
+        auto m = ipc::ring::attach<ipc::ring::bytes>(r.span(), ec);
+        CHECK(ec == ipc::errc::layout_mismatch);
+        CHECK(words(ec).find("broadcast_bytes") != std::string::npos);
+        CHECK_FALSE(m.valid());
+    }
+    SUBCASE("invalid options are refused with the value and the limit") {
+        shared_mem m(1 << 16);
+        (void)ring_t::format(m.span(), {100, 4, slow_policy::block, 0}, ec);
+        CHECK(ec == ipc::errc::limit_exceeded);
+        CHECK(words(ec).find("100") != std::string::npos);
+        ec.clear();
+        (void)ring_t::format(m.span(), {1024, 4, slow_policy::block, 64}, ec);
+        CHECK(ec == ipc::errc::limit_exceeded);
+        CHECK(words(ec).find("history 64") != std::string::npos);
+        ec.clear();
+        (void)ring_t::format(m.span(), {1024, 0, slow_policy::block, 0}, ec);
+        CHECK(ec == ipc::errc::limit_exceeded);
+        ec.clear();
+        (void)ring_t::format(m.span(), {1024, 4, static_cast<slow_policy>(7), 0}, ec);
+        CHECK(ec == ipc::errc::limit_exceeded);
+        ec.clear();
+        (void)ring_t::format(m.span().first(100), {1024, 4, slow_policy::block, 0}, ec);
+        CHECK(ec == ipc::errc::corrupt);
+    }
+}
+
+TEST_CASE("broadcast_bytes: records of every size in place, across the wrap; late joiners start at the newest or with history") {
+    shared_ring r({1024, 8, slow_policy::block, 3});
+    auto p = open_pub(r.ring);
+    ring_t::subscriber a, b, c;
+    std::error_code ec;
+    REQUIRE(r.ring.subscribe(a, 0, ec));
+    const std::size_t max = 300;
+    for (std::uint64_t i = 0; i < 5; ++i) {
+        std::vector<std::byte> v(length_of(i, max));
+        fill(v.data(), i, v.size());
+        REQUIRE(r.ring.try_push(p, v, ec));
+    }
+    REQUIRE(r.ring.subscribe(b, ec));  // the region's history: the last 3
+    REQUIRE(r.ring.subscribe(c, 0, ec));
+    for (std::uint64_t i = 0; i < 5; ++i) {
+        auto rd = r.ring.front(a);
+        REQUIRE(rd);
+        CHECK(rd.seq == i);
+        CHECK(is_record(rd.data, i, max));
+        CHECK(r.ring.release(a));
+    }
+    CHECK(r.ring.front(a).status == status::empty);
+    std::vector<std::byte> buf(max);
+    for (std::uint64_t i = 2; i < 5; ++i) {
+        auto n = r.ring.try_pop(b, buf, ec);
+        REQUIRE(n);
+        CHECK(is_record(std::span<const std::byte>(buf).first(*n), i, max));
+    }
+    CHECK(b.missed == 0);
+    CHECK_FALSE(r.ring.can_pop(c));
+    // Many laps of the ring, every size from 1 byte to 300: a and c read all.
+    for (std::uint64_t i = 5; i < 2000; ++i) {
+        std::vector<std::byte> v(length_of(i, max));
+        fill(v.data(), i, v.size());
+        REQUIRE(r.ring.try_push(p, v, ec));
+        for (auto* s : {&a, &b, &c}) {
+            auto rd = r.ring.front(*s);
+            REQUIRE(rd);
+            CHECK(rd.seq == i);
+            CHECK(is_record(rd.data, i, max));
+            CHECK(r.ring.release(*s));
+        }
+    }
+    CHECK(a.missed + b.missed + c.missed == 0);
+    CHECK(r.ring.subscribers() == 3);
+    r.ring.unsubscribe(b);
+    CHECK(r.ring.front(b).status == status::not_subscribed);
+    CHECK(r.ring.subscribers() == 2);
+    // Block: a full ring refuses a loan until the slowest subscriber reads.
+    std::uint64_t sent = 0;
+    for (std::vector<std::byte> v(100); r.ring.try_push(p, v, ec); ++sent) {
+    }
+    CHECK_FALSE(ec);
+    CHECK(sent > 0);
+    CHECK(sent <= 1024 / 112);
+    ring_t::end_state e;
+    e.pub = p;
+    CHECK_FALSE(r.ring.can_push(e));
+    REQUIRE(r.ring.front(a));
+    CHECK(r.ring.release(a));
+    CHECK_FALSE(r.ring.can_push(e));  // c still holds it
+
+    SUBCASE("a second live publisher is refused; one that left is replaced and carries the count on") {
+        ring_t::publisher q;
+        CHECK_FALSE(r.ring.open_publisher(q, ec));
+        CHECK(ec == ipc::errc::in_use);
+        r.ring.close_publisher(p);
+        CHECK(r.ring.publisher_status() == ring_t::publisher_state::left);
+        ec.clear();
+        REQUIRE(r.ring.open_publisher(q, ec));
+        CHECK(q.count == 2000 + sent);
+    }
+}
+
+TEST_CASE("broadcast_bytes block: 4 subscriber processes each see every record exactly once, in order") {
+    const std::uint32_t n = 4;
+    const std::size_t max = 3000;
+    shared_ring r({32768, n, slow_policy::block, 0});
+    shared_board sb;
+    std::vector<child> subs;
+    for (std::uint32_t i = 0; i < n; ++i)
+        subs.push_back(subscriber_process(r.ring, *sb.b, [&, i](ring_t::subscriber& s) {
+            return read_all(r.ring, s, *sb.b, static_cast<int>(i), slow_policy::block, max, i % 2 ? 200us : 0us);
+        }));
+    wait_ready(*sb.b, n);
+    auto p = open_pub(r.ring);
+    const std::uint64_t total = 10000;
+    publish(r.ring, p, total, *sb.b, max);
+    for (std::uint32_t i = 0; i < n; ++i) {
+        CHECK(subs[i].wait() == 0);
+        CHECK(sb.b->delivered[i].load() == total);
+    }
+}
+
+TEST_CASE("broadcast_bytes overwrite: a lagging subscriber is told exactly how many it missed and never reads a torn record") {
+    const std::uint32_t n = 4;
+    const std::size_t max = 2000;
+    shared_ring r({4096, n, slow_policy::overwrite, 0});
+    shared_board sb;
+    std::vector<child> subs;
+    for (std::uint32_t i = 0; i < n; ++i)
+        subs.push_back(subscriber_process(r.ring, *sb.b, [&, i](ring_t::subscriber& s) {
+            return read_all(r.ring, s, *sb.b, static_cast<int>(i), slow_policy::overwrite, max, i == 0 ? 0us : 500us);
+        }));
+    wait_ready(*sb.b, n);
+    auto p = open_pub(r.ring);
+    const std::uint64_t total = 50000;
+    publish(r.ring, p, total, *sb.b, max);
+    std::uint64_t missed = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+        CHECK(subs[i].wait() == 0);
+        CHECK(sb.b->delivered[i].load() + sb.b->missed[i].load() == total);
+        missed += sb.b->missed[i].load();
+    }
+    CHECK(missed > 0);  // the pausing ones were lapped (the publisher never waits)
+}
+
+TEST_CASE("broadcast_bytes drop_slowest: a stalled subscriber is dropped and told; the others see everything") {
+    const std::size_t max = 200;
+    shared_ring r({4096, 4, slow_policy::drop_slowest, 0});
+    shared_board sb;
+    std::vector<child> subs;
+    for (int i = 0; i < 2; ++i)
+        subs.push_back(subscriber_process(r.ring, *sb.b, [&, i](ring_t::subscriber& s) {
+            return read_all(r.ring, s, *sb.b, i, slow_policy::block, max);
+        }));
+    // Stalls until the publisher is done, then must hear it was dropped.
+    subs.push_back(subscriber_process(r.ring, *sb.b, [&](ring_t::subscriber& s) {
+        const auto give_up = clock_type::now() + 20s;
+        while (!sb.b->done.load())
+            if (clock_type::now() > give_up) return timed_out_reading;
+            else std::this_thread::sleep_for(1ms);
+        auto rd = r.ring.front(s);
+        return rd.status == status::dropped ? 0 : not_dropped;
+    }));
+    wait_ready(*sb.b, 3);
+    auto p = open_pub(r.ring);
+    // Paced by the two readers (never more than a quarter ring ahead of
+    // them), so only the stalled one can be the slowest a ring behind.
+    const auto give_up = clock_type::now() + 20s;
+    const std::uint64_t total = 20000, ahead = 4096 / 4 / (max + 16);
+    for (std::uint64_t i = 0; i < total;) {
+        if (clock_type::now() >= give_up) FAIL("no progress in time");
+        if (p.count - sb.b->delivered[0].load() > ahead || p.count - sb.b->delivered[1].load() > ahead) {
+            std::this_thread::yield();
+            continue;
+        }
+        std::error_code ec;
+        const std::size_t len = length_of(p.count, max);
+        std::byte* at = r.ring.loan(p, len, ec);
+        REQUIRE(at);
+        fill(at, p.count, len);
+        r.ring.commit(p, len);
+        ++i;
+    }
+    sb.b->total.store(p.count);
+    sb.b->done.store(1, std::memory_order_release);
+    for (auto& c : subs) CHECK(c.wait() == 0);
+    CHECK(r.ring.dropped() >= 1);
+}
+
+TEST_CASE("broadcast_bytes: a SIGKILLed subscriber is reaped under block; a killed publisher is dead and a restarted one carries on") {
+    const std::size_t max = 500;
+    shared_ring r({2048, 4, slow_policy::block, 0});
+    shared_board sb;
+    child stalled = subscriber_process(r.ring, *sb.b, [](ring_t::subscriber&) {
+        for (;;) std::this_thread::sleep_for(1ms);
+        return 0;
+    });
+    child reader = subscriber_process(r.ring, *sb.b, [&](ring_t::subscriber& s) {
+        return read_all(r.ring, s, *sb.b, 0, slow_policy::overwrite, max);  // the publisher's death loses the record it was writing at most
+    });
+    wait_ready(*sb.b, 2);
+    // A publisher process that is killed mid-stream: the stalled subscriber holds it.
+    child first([&] {
+        auto p = open_pub(r.ring);
+        for (std::uint64_t i = 0;; ++i) {
+            std::error_code ec;
+            std::byte* at = r.ring.loan(p, length_of(p.count, max), ec);
+            if (!at) {
+                std::this_thread::yield();
+                continue;
+            }
+            fill(at, p.count, length_of(p.count, max));
+            r.ring.commit(p, length_of(p.count, max));
+        }
+        return 0;
+    });
+    const auto until = clock_type::now() + 10s;
+    while (r.ring.records() < 3 && clock_type::now() < until) std::this_thread::sleep_for(1ms);
+    REQUIRE(r.ring.records() >= 3);
+    std::this_thread::sleep_for(20ms);
+    const std::uint64_t before = r.ring.records();
+    CHECK(before < 3 + 2048 / 16);  // held by the stalled subscriber
+    ::kill(first.pid(), SIGKILL);
+    CHECK(first.wait() == -SIGKILL);
+    CHECK(r.ring.publisher_status() == ring_t::publisher_state::dead);
+    ::kill(stalled.pid(), SIGKILL);
+    CHECK(stalled.wait() == -SIGKILL);
+    auto p = open_pub(r.ring);  // takes the dead one's place
+    CHECK(p.count >= before);
+    publish(r.ring, p, 3000, *sb.b, max);  // reaps the killed subscriber to make room
+    CHECK(reader.wait() == 0);
+    CHECK(sb.b->delivered[0].load() + sb.b->missed[0].load() == sb.b->total.load());
+    CHECK(sb.b->missed[0].load() <= 1);
+    CHECK(r.ring.reap() == 1);  // the reader, gone without unsubscribing (the stalled one was reaped by the publisher)
+    CHECK(r.ring.subscribers() == 0);
+}
+
+TEST_CASE("broadcast_bytes: lying lengths and positions in a corrupted region are refused, never followed") {
+    shared_ring r({1024, 2, slow_policy::overwrite, 0});
+    auto p = open_pub(r.ring);
+    ring_t::subscriber s;
+    std::error_code ec;
+    REQUIRE(r.ring.subscribe(s, 0, ec));
+    std::vector<std::byte> v(40);
+    REQUIRE(r.ring.try_push(p, v, ec));
+    std::byte* rec = r.span().data() + ring_t::data_offset;  // the first record's header
+    const auto set_len = [&](std::uint32_t len) { std::memcpy(rec + 8, &len, 4); };
+
+    SUBCASE("a length past what is committed") {
+        set_len(900);
+        CHECK(r.ring.front(s).status == status::corrupt);
+        auto got = r.ring.try_pop(s, v, ec);
+        CHECK_FALSE(got);
+        CHECK(ec == ipc::errc::corrupt);
+    }
+    SUBCASE("a length past the ring") {
+        set_len(0xfffffff0u);
+        CHECK(r.ring.front(s).status == status::corrupt);
+    }
+    SUBCASE("a head past the ring and an oldest bound that cannot be") {
+        r.ctl().head.store(1u << 20);
+        CHECK(r.ring.front(s).status == status::corrupt);
+        r.ctl().head.store(56);
+        r.ctl().oldest.store(40);  // no record boundary: the subscriber must not jump to it
+        CHECK(r.ring.front(s).status == status::corrupt);
+    }
+    SUBCASE("a restarted publisher refuses a head that is no record boundary") {
+        r.ring.close_publisher(p);
+        r.ctl().head.store(57);
+        ring_t::publisher q;
+        CHECK_FALSE(r.ring.open_publisher(q, ec));
+        CHECK(ec == ipc::errc::corrupt);
+    }
+    SUBCASE("a lying attach is refused") {
+        r.ctl().table_offset += 128;
+        (void)ring_t::attach(r.span(), ec);
+        CHECK(ec == ipc::errc::corrupt);
+    }
+}
