@@ -291,7 +291,11 @@ TEST_CASE("ipc-ls: a broadcast_bytes ring shows its policy, publisher, records, 
     CHECK(has(l, "\"ring\":\"broadcast_bytes\",\"capacity\":1024,"));
     CHECK(has(l, "\"queued\":128,"));  // the slowest subscriber's lag: two records
     CHECK(has(l, "\"details\":{\"policy\":\"drop_slowest\",\"publisher\":\"live\",\"records\":3,\"subscribers\":2,"
-                 "\"max_subscribers\":4,\"max_lag_bytes\":128,\"missed\":0,\"dropped\":0}}"));
+                 "\"max_subscribers\":4,\"max_lag_bytes\":128,\"missed\":0,\"dropped\":0}"));
+    // A row per subscriber, lags in bytes: the slow one is two records behind.
+    CHECK(has(l, "\"row\":\"subscriber\""));
+    CHECK(has(l, "\"lag\":128,"));
+    CHECK(has(l, "\"lag\":0,"));
 }
 
 TEST_CASE("ipc-ls: a region nobody has used yet is kept for the grace period, then it is stale") {

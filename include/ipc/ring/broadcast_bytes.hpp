@@ -340,27 +340,20 @@ public:
                                                                                    : live                            ? "live"
                                                                                                                      : "dead"));
         out.add("records", c->count.load(std::memory_order_relaxed));
-        std::uint64_t subs = 0, max_lag = 0, missed = 0;
-        if (c->table_offset <= region.size() && data_offset <= region.size() - c->table_offset) {
-            const std::uint64_t room = (region.size() - data_offset - c->table_offset) / sizeof(subscriber_entry);
-            std::uint64_t n = c->used.load(std::memory_order_relaxed);
-            if (n > c->max_subscribers) n = c->max_subscribers;
-            if (n > room) n = room;
-            const auto* table = reinterpret_cast<const subscriber_entry*>(region.data() + data_offset + c->table_offset);
-            for (std::uint64_t i = 0; i < n; ++i) {
-                if ((table[i].state.load(std::memory_order_acquire) & 0xff) == phase_free) continue;
-                ++subs;
-                const std::uint64_t lag = queued(head, table[i].tail.load(std::memory_order_relaxed), h.capacity);
-                if (lag > max_lag) max_lag = lag;
-                missed += table[i].missed.load(std::memory_order_relaxed);
-            }
-        }
-        out.queued = max_lag;
-        out.add("subscribers", subs);
+        std::uint64_t n = c->used.load(std::memory_order_relaxed);
+        if (n > c->max_subscribers) n = c->max_subscribers;
+        // The same subscriber table as ring::broadcast: its rows (lags in bytes here).
+        // The table's offset is untrusted: one past the region reads nothing.
+        const std::uint64_t table_at =
+            region.size() >= data_offset && c->table_offset <= region.size() - data_offset ? data_offset + c->table_offset : region.size();
+        const auto t = broadcast<std::byte>::describe_table(region, table_at, n, head, h.capacity, out);
+        out.queued = t.max_lag;
+        out.add("subscribers", t.subscribers);
         out.add("max_subscribers", c->max_subscribers);
-        out.add("max_lag_bytes", max_lag);
-        out.add("missed", missed);
+        out.add("max_lag_bytes", t.max_lag);
+        out.add("missed", t.missed);
         out.add("dropped", c->dropped.load(std::memory_order_relaxed));
+        if (t.not_shown) out.add("entries_not_shown", t.not_shown);
         return true;
     }
 

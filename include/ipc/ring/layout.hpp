@@ -254,7 +254,7 @@ struct described_fields {
         std::string_view text;  // shown when not empty, else number
         std::uint64_t number = 0;
     };
-    field fields[8];
+    field fields[12];
     std::size_t field_count = 0;
 
     void add(std::string_view name, std::uint64_t number) noexcept {
