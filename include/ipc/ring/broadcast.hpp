@@ -124,9 +124,23 @@ static_assert(sizeof(broadcast_control) >= sizeof(two_indices));
 // Hot paths. The publisher stores a slot's version twice and its head once
 // per message; it reads subscribers' tails only when its cached minimum says
 // the ring is full (block, drop_slowest; never under overwrite). A
-// subscriber reads the slot's version (it finds messages from the slots, not
-// from the head), copies, checks the version again, and stores its own tail
-// and reads its own state word, both on its own entry.
+// subscriber reads its own state word and the slot's version (it finds
+// messages from the slots, not from the head), copies, checks the version
+// again, and reads the next slot's version (the line it reads next).
+//
+// Tails are published lazily (block, overwrite): a subscriber stores its
+// tail every capacity/64 messages (rings of 64 slots or more) and whenever
+// it has read everything published (the next slot is not yet whole), not
+// after every message. A publisher waiting for room scans the tails over and
+// over; a tail stored every message is a line it takes from the subscriber
+// each time, and in a channel the subscriber's next notify waits for that
+// store. Block stays safe: a published tail is always one the subscriber
+// had reached (it only grows, and never passes a message still being read),
+// so every tail the publisher sees is at most the subscriber's real one, and
+// the minimum it overwrites below was read by everyone; the publisher only
+// sees room up to capacity/64 - 1 messages late, from a subscriber that
+// stopped reading before it caught up. Under drop_slowest, whose drops must
+// be exact, the tail is stored after every message.
 //
 // Crashes: every step is one store or compare-and-swap on a word that says
 // all there is to know, so a process killed between any two instructions
@@ -736,7 +750,10 @@ public:
 
 private:
     broadcast(shared_state<broadcast_control>* st, std::byte* data, const broadcast_options& o) noexcept
-        : base(st, data, o.capacity), table_(reinterpret_cast<subscriber_entry*>(data + table_offset(o.capacity))), opts_(o) {}
+        : base(st, data, o.capacity),
+          table_(reinterpret_cast<subscriber_entry*>(data + table_offset(o.capacity))),
+          opts_(o),
+          lazy_mask_(o.slow == slow_policy::drop_slowest || o.capacity < 64 ? 0 : o.capacity / 64 - 1) {}
 
     // From the ring data; the table starts on a line pair of the region.
     static constexpr std::uint64_t table_offset(std::uint64_t capacity) noexcept {
@@ -864,13 +881,17 @@ private:
         s.missed += n;
         if (s.entry < opts_.max_subscribers) table_[s.entry].missed.store(s.missed, std::memory_order_relaxed);
     }
+    // The tail is stored on a lazy_mask_ boundary or once the subscriber has
+    // caught up (see "Tails are published lazily" in the class comment).
     void advance(subscriber& s, std::uint64_t to) noexcept {
         s.next = to;
+        if ((to & lazy_mask_) != 0 && at(to).version.load(std::memory_order_relaxed) == whole(to)) return;
         if (s.entry < opts_.max_subscribers) table_[s.entry].tail.store(to, std::memory_order_release);
     }
 
     subscriber_entry* table_ = nullptr;
     broadcast_options opts_{};
+    std::uint64_t lazy_mask_ = 0;  // a tail is stored at least every lazy_mask_ + 1 messages
 };
 
 static_assert(fixed_kind<broadcast<int>>);
