@@ -281,7 +281,8 @@ TEST_CASE("broadcast: every subscriber reads every message in place or by copy; 
 
 TEST_CASE("broadcast block: 4 and 16 subscriber processes each see every message exactly once, in order") {
     // 64 slots: every tail stored; 1024: tails stored every 16 messages (and on catching up).
-    for (const auto& [n, capacity] : {std::pair{4u, 64u}, std::pair{16u, 64u}, std::pair{4u, 1024u}}) {
+    for (const auto& shape : {std::pair{4u, 64u}, std::pair{16u, 64u}, std::pair{4u, 1024u}}) {
+        const std::uint32_t n = shape.first, capacity = shape.second;
         INFO("subscribers: " << n << ", capacity: " << capacity);
         shared_ring r({capacity, n, slow_policy::block, 0});
         shared_board sb;
