@@ -728,7 +728,9 @@ public:
         std::uint32_t entry;
         ipc::detail::process_identity id;
         bool live;     // false: dropped, or still joining
-        std::uint64_t lag;     // messages published it has not read (clamped to capacity)
+        // Messages published it has not read (clamped to capacity); tails are
+        // published lazily, so it may be up to capacity/64 - 1 over.
+        std::uint64_t lag;
         std::uint64_t missed;  // messages it was told it missed
     };
     // Calls fn(subscriber_info) for each held entry; returns how many.
