@@ -303,7 +303,7 @@ TEST_CASE("broadcast block: 4 and 16 subscriber processes each see every message
     }
 }
 
-TEST_CASE("broadcast block, tails published lazily: the publisher sees a reader's progress every capacity/64 messages and at once when it caught up, and never overwrites an unread message") {
+TEST_CASE("broadcast block, tails published lazily: the publisher sees a reader's progress every capacity/64 messages and once it finds nothing new, and never overwrites an unread message") {
     // 256 slots: a tail is stored every 4 messages. Two subscribers; b keeps
     // up, a reads in steps, so the room the publisher sees is a's.
     shared_ring r({256, 2, slow_policy::block, 0});
@@ -343,7 +343,6 @@ TEST_CASE("broadcast block, tails published lazily: the publisher sees a reader'
     read_a(6);  // tail 10: 8 published
     CHECK(push_all() == 4);
     drain_b();
-    // Caught up: everything it read is published, on a boundary or not.
     read_a(256 - 10 + 4 + 4);
     CHECK(r.ring.try_pop(a, m).status == status::empty);
     CHECK(push_all() == 256);
@@ -361,6 +360,25 @@ TEST_CASE("broadcast block, tails published lazily: the publisher sees a reader'
     CHECK(push_all() == 0);  // tail expect, not on a boundary: not published
     read_a(3);
     CHECK(push_all() == 4);
+
+    // A read that finds nothing new publishes all it read, on a boundary or not.
+    shared_ring q({256, 1, slow_policy::block, 0});
+    auto qp = open_pub(q.ring);
+    ring_t::subscriber c;
+    REQUIRE(q.ring.subscribe(c, 0, ec));
+    for (std::uint64_t i = 0; i < 6; ++i) REQUIRE(q.ring.try_push(qp, msg::make(i)));
+    for (std::uint64_t i = 0; i < 6; ++i) REQUIRE(q.ring.try_pop(c, m));
+    const auto listed_lag = [&] {
+        std::uint64_t lag = ~std::uint64_t{0};
+        (void)q.ring.for_each_subscriber([&](const ring_t::subscriber_info& i) { lag = i.lag; });
+        return lag;
+    };
+    CHECK(listed_lag() == 2);  // 6 read, 4 published
+    CHECK(q.ring.try_pop(c, m).status == status::empty);
+    CHECK(listed_lag() == 0);
+    std::uint64_t room = 0;
+    while (q.ring.try_push(qp, msg::make(qp.head))) ++room;
+    CHECK(room == 256);
 }
 
 TEST_CASE("broadcast: subscribers join, leave and are SIGKILLed mid-stream under each policy; dead ones never hold the publisher") {

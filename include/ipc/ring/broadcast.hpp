@@ -126,21 +126,24 @@ static_assert(sizeof(broadcast_control) >= sizeof(two_indices));
 // the ring is full (block, drop_slowest; never under overwrite). A
 // subscriber reads its own state word and the slot's version (it finds
 // messages from the slots, not from the head), copies, checks the version
-// again, and reads the next slot's version (the line it reads next).
+// again; its tail is stored on its own entry now and then (below).
 //
 // Tails are published lazily (block, overwrite): a subscriber stores its
-// tail every capacity/64 messages (rings of 64 slots or more) and whenever
-// it has read everything published (the next slot is not yet whole), not
-// after every message. A publisher waiting for room scans the tails over and
-// over; a tail stored every message is a line it takes from the subscriber
-// each time, and in a channel the subscriber's next notify waits for that
-// store. Block stays safe: a published tail is always one the subscriber
-// had reached (it only grows, and never passes a message still being read),
-// so every tail the publisher sees is at most the subscriber's real one, and
-// the minimum it overwrites below was read by everyone; the publisher only
-// sees room up to capacity/64 - 1 messages late, from a subscriber that
-// stopped reading before it caught up. Under drop_slowest, whose drops must
-// be exact, the tail is stored after every message.
+// tail every capacity/64 messages (rings of 64 slots or more) and when a
+// read finds nothing new, not after every message. A publisher waiting for
+// room scans the tails over and over; a tail stored every message is a line
+// it takes from the subscriber each time, and in a channel the subscriber's
+// next notify waits for that store. Block stays safe: a published tail is
+// always one the subscriber had reached (it only grows, and never passes a
+// message still being read), so every tail the publisher sees is at most the
+// subscriber's real one, and the minimum it overwrites below was read by
+// everyone; the publisher only sees room up to capacity/64 - 1 messages
+// late, from a subscriber that stopped reading before it found nothing new.
+// No wake-up is lost in a channel: a publisher held by a subscriber's stale
+// tail leaves it more than capacity - capacity/64 unread, so the subscriber
+// passes a boundary (and the notify after that read) before it catches up.
+// Under drop_slowest, whose drops must be exact, the tail is stored after
+// every message.
 //
 // Crashes: every step is one store or compare-and-swap on a word that says
 // all there is to know, so a process killed between any two instructions
@@ -202,6 +205,7 @@ public:
         std::uint64_t next = 0;      // the next message to read
         std::uint64_t missed = 0;    // messages it missed since subscribing (overwrite, drop_slowest)
         std::uint64_t reading = 0;   // front(): the version of the message lent, 0: none
+        std::uint64_t shown = 0;     // the tail last stored in its entry
         bool is_subscribed() const noexcept { return me != 0; }
     };
 
@@ -601,7 +605,7 @@ public:
                 if (at(h).version.load(std::memory_order_acquire) == whole(h)) ++h;
                 const std::uint64_t start = h > history ? h - history : 0;
                 e.tail.store(start, std::memory_order_release);
-                s = subscriber{i, gen | pid_bits | phase_live, start, 0, 0};
+                s = subscriber{i, gen | pid_bits | phase_live, start, 0, 0, start};
                 return true;
             }
             if (pass == 0 && reap() == 0) break;
@@ -860,7 +864,10 @@ private:
         for (std::uint64_t tries = 0; tries <= capacity_; ++tries) {
             const std::uint64_t v = at(s.next).version.load(std::memory_order_acquire);
             if (v == whole(s.next)) return read_status::ok;
-            if (v < whole(s.next)) return read_status::empty;  // an older message, or s.next being written
+            if (v < whole(s.next)) {  // an older message, or s.next being written
+                if (s.shown != s.next) show_tail(s);
+                return read_status::empty;
+            }
             // Written over. Under overwrite, the subscriber was lapped: start
             // again half a ring behind head (room to catch up before the next
             // lap). Under block and drop_slowest the publisher waits for (or
@@ -883,12 +890,15 @@ private:
         s.missed += n;
         if (s.entry < opts_.max_subscribers) table_[s.entry].missed.store(s.missed, std::memory_order_relaxed);
     }
-    // The tail is stored on a lazy_mask_ boundary or once the subscriber has
-    // caught up (see "Tails are published lazily" in the class comment).
+    // The tail is stored on a lazy_mask_ boundary here, and by a read that
+    // finds nothing new (see "Tails are published lazily" in the class comment).
     void advance(subscriber& s, std::uint64_t to) noexcept {
         s.next = to;
-        if ((to & lazy_mask_) != 0 && at(to).version.load(std::memory_order_relaxed) == whole(to)) return;
-        if (s.entry < opts_.max_subscribers) table_[s.entry].tail.store(to, std::memory_order_release);
+        if ((to & lazy_mask_) == 0) show_tail(s);
+    }
+    void show_tail(subscriber& s) noexcept {
+        s.shown = s.next;
+        if (s.entry < opts_.max_subscribers) table_[s.entry].tail.store(s.next, std::memory_order_release);
     }
 
     subscriber_entry* table_ = nullptr;
