@@ -280,9 +280,11 @@ TEST_CASE("broadcast: every subscriber reads every message in place or by copy; 
 }
 
 TEST_CASE("broadcast block: 4 and 16 subscriber processes each see every message exactly once, in order") {
-    for (std::uint32_t n : {4u, 16u}) {
-        INFO("subscribers: " << n);
-        shared_ring r({64, n, slow_policy::block, 0});
+    // 64 slots: every tail stored; 1024: tails stored every 16 messages (and on catching up).
+    for (const auto& shape : {std::pair{4u, 64u}, std::pair{16u, 64u}, std::pair{4u, 1024u}}) {
+        const std::uint32_t n = shape.first, capacity = shape.second;
+        INFO("subscribers: " << n << ", capacity: " << capacity);
+        shared_ring r({capacity, n, slow_policy::block, 0});
         shared_board sb;
         std::vector<child> subs;
         for (std::uint32_t i = 0; i < n; ++i)
@@ -299,6 +301,84 @@ TEST_CASE("broadcast block: 4 and 16 subscriber processes each see every message
             CHECK(sb.b->delivered[i].load() == total);
         }
     }
+}
+
+TEST_CASE("broadcast block, tails published lazily: the publisher sees a reader's progress every capacity/64 messages and once it finds nothing new, and never overwrites an unread message") {
+    // 256 slots: a tail is stored every 4 messages. Two subscribers; b keeps
+    // up, a reads in steps, so the room the publisher sees is a's.
+    shared_ring r({256, 2, slow_policy::block, 0});
+    auto p = open_pub(r.ring);
+    ring_t::subscriber a, b;
+    std::error_code ec;
+    REQUIRE(r.ring.subscribe(a, 0, ec));
+    REQUIRE(r.ring.subscribe(b, 0, ec));
+    msg m;
+    const auto push_all = [&] {
+        std::uint64_t n = 0;
+        while (r.ring.try_push(p, msg::make(p.head))) ++n;
+        return n;
+    };
+    const auto drain_b = [&] {
+        while (r.ring.try_pop(b, m)) {}
+    };
+    CHECK(push_all() == 256);
+    drain_b();
+    std::uint64_t expect = 0;
+    const auto read_a = [&](std::uint64_t n) {
+        for (std::uint64_t i = 0; i < n; ++i) {
+            auto rd = r.ring.try_pop(a, m);
+            REQUIRE(rd);
+            REQUIRE(m.check());
+            REQUIRE(m.seq == expect);
+            REQUIRE(rd.missed == 0);
+            ++expect;
+        }
+    };
+    read_a(3);  // not yet on a boundary, more to read: not published
+    CHECK_FALSE(r.ring.can_push(p));
+    CHECK(push_all() == 0);
+    read_a(1);  // tail 4: published
+    CHECK(push_all() == 4);
+    drain_b();
+    read_a(6);  // tail 10: 8 published
+    CHECK(push_all() == 4);
+    drain_b();
+    read_a(256 - 10 + 4 + 4);
+    CHECK(r.ring.try_pop(a, m).status == status::empty);
+    CHECK(push_all() == 256);
+    drain_b();
+    read_a(256);
+    // In place too: the tail is published once the in-place read is released.
+    CHECK(push_all() == 256);
+    drain_b();
+    auto f = r.ring.front(a);
+    REQUIRE(f);
+    CHECK(f.ptr->seq == expect);
+    CHECK(push_all() == 0);  // the message being read is never written over
+    CHECK(r.ring.release(a));
+    ++expect;
+    CHECK(push_all() == 0);  // tail expect, not on a boundary: not published
+    read_a(3);
+    CHECK(push_all() == 4);
+
+    // A read that finds nothing new publishes all it read, on a boundary or not.
+    shared_ring q({256, 1, slow_policy::block, 0});
+    auto qp = open_pub(q.ring);
+    ring_t::subscriber c;
+    REQUIRE(q.ring.subscribe(c, 0, ec));
+    for (std::uint64_t i = 0; i < 6; ++i) REQUIRE(q.ring.try_push(qp, msg::make(i)));
+    for (std::uint64_t i = 0; i < 6; ++i) REQUIRE(q.ring.try_pop(c, m));
+    const auto listed_lag = [&] {
+        std::uint64_t lag = ~std::uint64_t{0};
+        (void)q.ring.for_each_subscriber([&](const ring_t::subscriber_info& i) { lag = i.lag; });
+        return lag;
+    };
+    CHECK(listed_lag() == 2);  // 6 read, 4 published
+    CHECK(q.ring.try_pop(c, m).status == status::empty);
+    CHECK(listed_lag() == 0);
+    std::uint64_t room = 0;
+    while (q.ring.try_push(qp, msg::make(qp.head))) ++room;
+    CHECK(room == 256);
 }
 
 TEST_CASE("broadcast: subscribers join, leave and are SIGKILLed mid-stream under each policy; dead ones never hold the publisher") {

@@ -124,9 +124,26 @@ static_assert(sizeof(broadcast_control) >= sizeof(two_indices));
 // Hot paths. The publisher stores a slot's version twice and its head once
 // per message; it reads subscribers' tails only when its cached minimum says
 // the ring is full (block, drop_slowest; never under overwrite). A
-// subscriber reads the slot's version (it finds messages from the slots, not
-// from the head), copies, checks the version again, and stores its own tail
-// and reads its own state word, both on its own entry.
+// subscriber reads its own state word and the slot's version (it finds
+// messages from the slots, not from the head), copies, checks the version
+// again; its tail is stored on its own entry now and then (below).
+//
+// Tails are published lazily (block, overwrite): a subscriber stores its
+// tail every capacity/64 messages (rings of 64 slots or more) and when a
+// read finds nothing new, not after every message. A publisher waiting for
+// room scans the tails over and over; a tail stored every message is a line
+// it takes from the subscriber each time, and in a channel the subscriber's
+// next notify waits for that store. Block stays safe: a published tail is
+// always one the subscriber had reached (it only grows, and never passes a
+// message still being read), so every tail the publisher sees is at most the
+// subscriber's real one, and the minimum it overwrites below was read by
+// everyone; the publisher only sees room up to capacity/64 - 1 messages
+// late, from a subscriber that stopped reading before it found nothing new.
+// No wake-up is lost in a channel: a publisher held by a subscriber's stale
+// tail leaves it more than capacity - capacity/64 unread, so the subscriber
+// passes a boundary (and the notify after that read) before it catches up.
+// Under drop_slowest, whose drops must be exact, the tail is stored after
+// every message.
 //
 // Crashes: every step is one store or compare-and-swap on a word that says
 // all there is to know, so a process killed between any two instructions
@@ -188,6 +205,7 @@ public:
         std::uint64_t next = 0;      // the next message to read
         std::uint64_t missed = 0;    // messages it missed since subscribing (overwrite, drop_slowest)
         std::uint64_t reading = 0;   // front(): the version of the message lent, 0: none
+        std::uint64_t shown = 0;     // the tail last stored in its entry
         bool is_subscribed() const noexcept { return me != 0; }
     };
 
@@ -631,7 +649,7 @@ public:
                 if (at(h).version.load(std::memory_order_acquire) == whole(h)) ++h;
                 const std::uint64_t start = h > history ? h - history : 0;
                 e.tail.store(start, std::memory_order_release);
-                s = subscriber{i, gen | pid_bits | phase_live, start, 0, 0};
+                s = subscriber{i, gen | pid_bits | phase_live, start, 0, 0, start};
                 return true;
             }
             if (pass == 0 && reap() == 0) break;
@@ -758,7 +776,9 @@ public:
         std::uint32_t entry;
         ipc::detail::process_identity id;
         bool live;     // false: dropped, or still joining
-        std::uint64_t lag;     // messages published it has not read (clamped to capacity)
+        // Messages published it has not read (clamped to capacity); tails are
+        // published lazily, so it may be up to capacity/64 - 1 over.
+        std::uint64_t lag;
         std::uint64_t missed;  // messages it was told it missed
     };
     // Calls fn(subscriber_info) for each held entry; returns how many.
@@ -780,7 +800,10 @@ public:
 
 private:
     broadcast(shared_state<broadcast_control>* st, std::byte* data, const broadcast_options& o) noexcept
-        : base(st, data, o.capacity), table_(reinterpret_cast<subscriber_entry*>(data + table_offset(o.capacity))), opts_(o) {}
+        : base(st, data, o.capacity),
+          table_(reinterpret_cast<subscriber_entry*>(data + table_offset(o.capacity))),
+          opts_(o),
+          lazy_mask_(o.slow == slow_policy::drop_slowest || o.capacity < 64 ? 0 : o.capacity / 64 - 1) {}
 
     // From the ring data; the table starts on a line pair of the region.
     static constexpr std::uint64_t table_offset(std::uint64_t capacity) noexcept {
@@ -885,7 +908,10 @@ private:
         for (std::uint64_t tries = 0; tries <= capacity_; ++tries) {
             const std::uint64_t v = at(s.next).version.load(std::memory_order_acquire);
             if (v == whole(s.next)) return read_status::ok;
-            if (v < whole(s.next)) return read_status::empty;  // an older message, or s.next being written
+            if (v < whole(s.next)) {  // an older message, or s.next being written
+                if (s.shown != s.next) show_tail(s);
+                return read_status::empty;
+            }
             // Written over. Under overwrite, the subscriber was lapped: start
             // again half a ring behind head (room to catch up before the next
             // lap). Under block and drop_slowest the publisher waits for (or
@@ -908,13 +934,20 @@ private:
         s.missed += n;
         if (s.entry < opts_.max_subscribers) table_[s.entry].missed.store(s.missed, std::memory_order_relaxed);
     }
+    // The tail is stored on a lazy_mask_ boundary here, and by a read that
+    // finds nothing new (see "Tails are published lazily" in the class comment).
     void advance(subscriber& s, std::uint64_t to) noexcept {
         s.next = to;
-        if (s.entry < opts_.max_subscribers) table_[s.entry].tail.store(to, std::memory_order_release);
+        if ((to & lazy_mask_) == 0) show_tail(s);
+    }
+    void show_tail(subscriber& s) noexcept {
+        s.shown = s.next;
+        if (s.entry < opts_.max_subscribers) table_[s.entry].tail.store(s.next, std::memory_order_release);
     }
 
     subscriber_entry* table_ = nullptr;
     broadcast_options opts_{};
+    std::uint64_t lazy_mask_ = 0;  // a tail is stored at least every lazy_mask_ + 1 messages
 };
 
 static_assert(fixed_kind<broadcast<int>>);
