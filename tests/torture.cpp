@@ -467,7 +467,8 @@ struct shm_broadcast_case : record_io<ipc::shm_broadcast<record>, ipc::shm_broad
     std::string region = object_name("torture-bcast");
     // The supervisor holds the region but is no end of it (a subscriber
     // that never reads would hold the publisher).
-    channel_type owner = channel_type::create(region, {.capacity = 64, .max_subscribers = 64, .slow = ipc::ring::slow_policy::block});
+    // 256 slots: subscribers publish their tails lazily (every 4 messages, see ring/broadcast.hpp).
+    channel_type owner = channel_type::create(region, {.capacity = 256, .max_subscribers = 64, .slow = ipc::ring::slow_policy::block});
 
     shm_broadcast_case(const options&) {}
     ~shm_broadcast_case() { transport::remove(region); }
