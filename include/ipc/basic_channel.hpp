@@ -543,9 +543,7 @@ private:
     }
     bool end_peek() noexcept {
         held_ = false;
-        bool intact = true;
-        if constexpr (std::is_same_v<decltype(transport_.release()), bool>) intact = transport_.release();
-        else transport_.release();
+        const bool intact = transport_.release();
         sync_.notify(transport_, direction::recv);
         return intact;
     }
