@@ -525,12 +525,28 @@ private:
 
     template <class How>
     loan_guard lend(deadline dl, How&& how) {
+        if constexpr (requires { transport_.try_loan_quick(); }) {
+            if (!held_) {
+                if (T* slot = transport_.try_loan_quick()) [[likely]] {
+                    held_ = true;
+                    return loan_guard(this, slot, ok(how));
+                }
+            }
+        }
         T* slot = nullptr;
         const status st = done(loan_core(slot, dl), std::forward<How>(how));
         return loan_guard(slot ? this : nullptr, slot, st);
     }
     template <class How>
     peek_guard look(deadline dl, How&& how) {
+        if constexpr (requires { transport_.try_peek_quick(); }) {
+            if (!held_) {
+                if (const T* msg = transport_.try_peek_quick()) [[likely]] {
+                    held_ = true;
+                    return peek_guard(this, msg, ok(how));
+                }
+            }
+        }
         const T* msg = nullptr;
         const status st = done(peek_core(msg, dl), std::forward<How>(how));
         return peek_guard(msg ? this : nullptr, msg, st);

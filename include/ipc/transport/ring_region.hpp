@@ -325,6 +325,13 @@ public:
         std::memcpy(static_cast<void*>(&out), p, sizeof(value_type));
         return ring_.release(end_[recv_i]);
     }
+    // The same for zero copy: a slot to fill, or the oldest message in place.
+    value_type* try_loan_quick() noexcept requires fixed_size {
+        return entered(direction::send) && !send_closed_ ? ring_.loan(end_[send_i]) : nullptr;
+    }
+    const value_type* try_peek_quick() noexcept requires fixed_size {
+        return entered(direction::recv) ? ring_.front(end_[recv_i]) : nullptr;
+    }
     bool try_send_value(const value_type& v, std::error_code& ec) noexcept requires fixed_size {
         if (!enter(direction::send, ec)) return {};
         if (send_closed(ec)) return {};
