@@ -115,12 +115,15 @@ private:
     std::vector<std::byte> tx_, rx_;
 };
 
-// The ring's shared indices, each on its own line; slots follow.
+// The ring's shared indices, each on its own pair of lines, as a careful
+// hand-written ring lays them out (and ipc's rings do): an adjacent-line
+// prefetcher fetches lines in 128-byte pairs, and on one pair the two
+// indices would move together. Slots follow.
 struct ring_indices {
-    alignas(cache_line) std::atomic<std::uint64_t> head{0};  // next slot the producer fills
-    alignas(cache_line) std::atomic<std::uint64_t> tail{0};  // next slot the consumer empties
+    alignas(2 * cache_line) std::atomic<std::uint64_t> head{0};  // next slot the producer fills
+    alignas(2 * cache_line) std::atomic<std::uint64_t> tail{0};  // next slot the consumer empties
 };
-static_assert(sizeof(ring_indices) == 2 * cache_line && alignof(ring_indices) == cache_line);
+static_assert(sizeof(ring_indices) == 4 * cache_line && alignof(ring_indices) == 2 * cache_line);
 
 // Two single-producer single-consumer rings (a->b, b->a). Each side keeps a
 // private copy of the other side's index and rereads the shared one only when

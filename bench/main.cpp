@@ -104,7 +104,9 @@ const case_entry table[] = {
     // Shared memory: RTT against the ping-pong floor that waits the same way
     // (spinning, or sleeping in the kernel), throughput against the
     // hand-written ring, MB/s against one core's memcpy.
-    {"ring.spsc.raw", ring, shm::run_raw_ring, nullptr, mem},
+    {"ring.spsc.raw", ring, shm::run_raw_ring<ipc::ring::kind::spsc>, nullptr, mem},
+    {"ring.mpmc.raw", ring, shm::run_raw_ring<ipc::ring::kind::mpmc>, nullptr, mem},
+    {"ring.bytes.raw", ring, shm::run_raw_ring<ipc::ring::kind::bytes>, nullptr, mem},
     // The broadcast ring alone: 1 -> 1 round trips against the spinning
     // floor; fan-out to 4 and 16 subscriber processes against fan-out to 1.
     {"ring.broadcast.pingpong", spin_floor, broadcast::run_pingpong, ring, mem},

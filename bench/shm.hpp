@@ -1,5 +1,6 @@
 // bench/shm.hpp: shared-memory channels as bench links, and the library's own
-// ring driven directly (ring.spsc.raw), to tell the ring's cost from the channel's.
+// rings driven directly (ring.spsc.raw, ring.mpmc.raw, ring.bytes.raw), to tell
+// a ring's cost from its channel's.
 //
 // Each link is two rings in POSIX shared memory, one per direction, created in
 // the parent before fork (both processes use the inherited mappings) and
@@ -220,42 +221,72 @@ private:
     ipc::poller::registration reg_;
 };
 
-// ipc::ring::spsc<T> with nothing around it: try_push / try_pop spinning on
-// the two rings, in an anonymous shared mapping (no names, no membership, no
-// sync policy). What the channel adds is the difference to ipc.shm.spin.
-template <class T>
+// A ring kind with nothing around it: try_push / try_pop spinning on the two
+// rings, in an anonymous shared mapping (no names, no membership, no sync
+// policy). What the channel adds is the difference to ipc.shm.spin (spsc),
+// ipc.shm_mpmc.spin (mpmc) and ipc.shm_bytes.spin (bytes); what the ring's
+// layout costs is the difference to floor.spsc_handwritten.
+template <class Ring, class T>
 class raw_ring {
-    using ring = ipc::ring::spsc<T>;
+    static constexpr bool fixed = Ring::fixed_size;
 
 public:
     explicit raw_ring(std::size_t size)
-        : bytes_(ipc::ring::required_size<ring>(slots_for(size))),
-          region_(2 * bytes_),
-          tx_(std::make_unique<T>()),
-          rx_(std::make_unique<T>()) {
-        if (sizeof(T) != size) throw not_applicable("ring.spsc.raw is compiled for 8, 64, 4096 and 65536 bytes");
-        tx_->fill(std::byte{'x'});
+        : capacity_(fixed ? slots_for(size) : byte_capacity_for(size)),
+          bytes_(ipc::ring::required_size<Ring>(capacity_)),
+          region_(2 * bytes_) {
+        if constexpr (fixed) {
+            if (sizeof(T) != size) throw not_applicable("ring.spsc.raw and ring.mpmc.raw are compiled for 8, 64, 4096 and 65536 bytes");
+            tx_.resize(1);
+            rx_.resize(1);
+            tx_[0].fill(std::byte{'x'});
+        } else {
+            tx_.assign(size, std::byte{'x'});
+            rx_.resize(size);
+        }
         for (int i = 0; i < 2; ++i) {
             std::error_code ec;
-            ring_[i] = ipc::ring::format<ring>(std::span<std::byte>(region_.data() + static_cast<std::size_t>(i) * bytes_, bytes_),
-                                               slots_for(size), ec);
+            ring_[i] = ipc::ring::format<Ring>(std::span<std::byte>(region_.data() + static_cast<std::size_t>(i) * bytes_, bytes_),
+                                               capacity_, ec);
             ipc::detail::throw_if(ec, "ring::format");
         }
     }
     void open(side s) { out_ = s == side::a ? 0 : 1; }
     void send() {
-        if (!ring_[out_].try_push(*tx_)) floors::spin_until([&] { return ring_[out_].try_push(*tx_); });
+        if (!push()) floors::spin_until([&] { return push(); });
     }
     void recv() {
-        if (!ring_[1 - out_].try_pop(*rx_)) floors::spin_until([&] { return ring_[1 - out_].try_pop(*rx_); });
+        if (!pop()) floors::spin_until([&] { return pop(); });
     }
 
 private:
+    bool push() {
+        if constexpr (fixed) {
+            return ring_[out_].try_push(tx_[0]);
+        } else {
+            std::error_code ec;
+            const bool ok = ring_[out_].try_push(tx_, ec);
+            if (ec) throw std::system_error(ec, "ring::bytes::try_push");
+            return ok;
+        }
+    }
+    bool pop() {
+        if constexpr (fixed) {
+            return ring_[1 - out_].try_pop(rx_[0]);
+        } else {
+            std::error_code ec;
+            const auto n = ring_[1 - out_].try_pop(rx_, ec);
+            if (ec) throw std::system_error(ec, "ring::bytes::try_pop");
+            return n.has_value();
+        }
+    }
+
+    std::uint64_t capacity_;
     std::size_t bytes_;
     floors::shared_region region_;
-    ring ring_[2];
+    Ring ring_[2];
     int out_ = 0;
-    std::unique_ptr<T> tx_, rx_;
+    std::vector<T> tx_, rx_;  // one message (fixed kinds) or its bytes (ring::bytes), on the heap
 };
 
 // ---- case-table entry points ------------------------------------------------
@@ -273,7 +304,9 @@ struct fixed_link {
     using type = link<RingOf<message<N>>, Sync, M, message<N>>;
 };
 template <std::size_t N>
-using raw_ring_of = raw_ring<message<N>>;
+using raw_spsc_of = raw_ring<ipc::ring::spsc<message<N>>, message<N>>;
+template <std::size_t N>
+using raw_mpmc_of = raw_ring<ipc::ring::mpmc<message<N>>, message<N>>;
 
 // ipc.shm.<sync>[.loan|.batch] (Ring = ring::spsc) and ipc.shm_mpmc.<sync> (ring::mpmc).
 template <template <class> class RingOf, class Sync, mode M>
@@ -284,8 +317,15 @@ result run(std::size_t size, const plan& p) {
         return run_sized<fixed_link<RingOf, Sync, M>::template type>(size, p, std::make_index_sequence<std::size(sizes)>{});
 }
 
-inline result run_raw_ring(std::size_t size, const plan& p) {
-    return run_sized<raw_ring_of>(size, p, std::make_index_sequence<std::size(sizes)>{});
+// ring.spsc.raw, ring.mpmc.raw, ring.bytes.raw.
+template <ipc::ring::kind K>
+result run_raw_ring(std::size_t size, const plan& p) {
+    if constexpr (K == ipc::ring::kind::bytes)
+        return run_link<raw_ring<ipc::ring::bytes, std::byte>>(size, p);
+    else if constexpr (K == ipc::ring::kind::mpmc)
+        return run_sized<raw_mpmc_of>(size, p, std::make_index_sequence<std::size(sizes)>{});
+    else
+        return run_sized<raw_spsc_of>(size, p, std::make_index_sequence<std::size(sizes)>{});
 }
 
 }  // namespace bench::shm

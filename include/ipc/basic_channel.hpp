@@ -159,25 +159,25 @@ public:
 
     // ---- sending ----
 
-    status send(const T& v) requires can_send && blocks { return done(send_core(v, nullptr, deadline::never()), "send"); }
-    status send(const T& v, std::error_code& ec) requires can_send && blocks { return done(send_core(v, nullptr, deadline::never()), ec); }
-    status try_send(const T& v) requires can_send { return done(send_core(v, nullptr, deadline::immediate()), "try_send"); }
-    status try_send(const T& v, std::error_code& ec) requires can_send { return done(send_core(v, nullptr, deadline::immediate()), ec); }
+    status send(const T& v) requires can_send && blocks { return quick_send(v) ? ok("send") : done(send_core(v, nullptr, deadline::never()), "send"); }
+    status send(const T& v, std::error_code& ec) requires can_send && blocks { return quick_send(v) ? ok(ec) : done(send_core(v, nullptr, deadline::never()), ec); }
+    status try_send(const T& v) requires can_send { return quick_send(v) ? ok("try_send") : done(send_core(v, nullptr, deadline::immediate()), "try_send"); }
+    status try_send(const T& v, std::error_code& ec) requires can_send { return quick_send(v) ? ok(ec) : done(send_core(v, nullptr, deadline::immediate()), ec); }
     template <class Rep, class Period>
     status send_for(const T& v, std::chrono::duration<Rep, Period> d) requires can_send && blocks {
-        return done(send_core(v, nullptr, deadline::lazy_after(d)), "send_for");
+        return quick_send(v) ? ok("send_for") : done(send_core(v, nullptr, deadline::lazy_after(d)), "send_for");
     }
     template <class Rep, class Period>
     status send_for(const T& v, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_send && blocks {
-        return done(send_core(v, nullptr, deadline::lazy_after(d)), ec);
+        return quick_send(v) ? ok(ec) : done(send_core(v, nullptr, deadline::lazy_after(d)), ec);
     }
     template <class Clock, class Dur>
     status send_until(const T& v, std::chrono::time_point<Clock, Dur> tp) requires can_send && blocks {
-        return done(send_core(v, nullptr, deadline::until(tp)), "send_until");
+        return quick_send(v) ? ok("send_until") : done(send_core(v, nullptr, deadline::until(tp)), "send_until");
     }
     template <class Clock, class Dur>
     status send_until(const T& v, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_send && blocks {
-        return done(send_core(v, nullptr, deadline::until(tp)), ec);
+        return quick_send(v) ? ok(ec) : done(send_core(v, nullptr, deadline::until(tp)), ec);
     }
 
     // With per-message options (Transport::send_options: a POSIX queue's
@@ -212,31 +212,31 @@ public:
     // ---- receiving ----
 
     // Blocks for the next message: ok, or closed at end of stream.
-    status recv(T& out) requires can_recv && blocks { return done(recv_core(out, nullptr, deadline::never()), "recv"); }
-    status recv(T& out, std::error_code& ec) requires can_recv && blocks { return done(recv_core(out, nullptr, deadline::never()), ec); }
+    status recv(T& out) requires can_recv && blocks { return quick_recv(out) ? ok("recv") : done(recv_core(out, nullptr, deadline::never()), "recv"); }
+    status recv(T& out, std::error_code& ec) requires can_recv && blocks { return quick_recv(out) ? ok(ec) : done(recv_core(out, nullptr, deadline::never()), ec); }
     // The next message, or nullopt at end of stream.
     std::optional<T> recv() requires can_recv && blocks && std::is_default_constructible_v<T> {
         std::optional<T> out(std::in_place);
         if (!recv(*out)) out.reset();
         return out;
     }
-    status try_recv(T& out) requires can_recv { return done(recv_core(out, nullptr, deadline::immediate()), "try_recv"); }
-    status try_recv(T& out, std::error_code& ec) requires can_recv { return done(recv_core(out, nullptr, deadline::immediate()), ec); }
+    status try_recv(T& out) requires can_recv { return quick_recv(out) ? ok("try_recv") : done(recv_core(out, nullptr, deadline::immediate()), "try_recv"); }
+    status try_recv(T& out, std::error_code& ec) requires can_recv { return quick_recv(out) ? ok(ec) : done(recv_core(out, nullptr, deadline::immediate()), ec); }
     template <class Rep, class Period>
     status recv_for(T& out, std::chrono::duration<Rep, Period> d) requires can_recv && blocks {
-        return done(recv_core(out, nullptr, deadline::lazy_after(d)), "recv_for");
+        return quick_recv(out) ? ok("recv_for") : done(recv_core(out, nullptr, deadline::lazy_after(d)), "recv_for");
     }
     template <class Rep, class Period>
     status recv_for(T& out, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_recv && blocks {
-        return done(recv_core(out, nullptr, deadline::lazy_after(d)), ec);
+        return quick_recv(out) ? ok(ec) : done(recv_core(out, nullptr, deadline::lazy_after(d)), ec);
     }
     template <class Clock, class Dur>
     status recv_until(T& out, std::chrono::time_point<Clock, Dur> tp) requires can_recv && blocks {
-        return done(recv_core(out, nullptr, deadline::until(tp)), "recv_until");
+        return quick_recv(out) ? ok("recv_until") : done(recv_core(out, nullptr, deadline::until(tp)), "recv_until");
     }
     template <class Clock, class Dur>
     status recv_until(T& out, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_recv && blocks {
-        return done(recv_core(out, nullptr, deadline::until(tp)), ec);
+        return quick_recv(out) ? ok(ec) : done(recv_core(out, nullptr, deadline::until(tp)), ec);
     }
 
     // With what the transport tells about the message (Transport::recv_info:
@@ -525,12 +525,28 @@ private:
 
     template <class How>
     loan_guard lend(deadline dl, How&& how) {
+        if constexpr (requires { transport_.try_loan_quick(); }) {
+            if (!held_) {
+                if (T* slot = transport_.try_loan_quick()) [[likely]] {
+                    held_ = true;
+                    return loan_guard(this, slot, ok(how));
+                }
+            }
+        }
         T* slot = nullptr;
         const status st = done(loan_core(slot, dl), std::forward<How>(how));
         return loan_guard(slot ? this : nullptr, slot, st);
     }
     template <class How>
     peek_guard look(deadline dl, How&& how) {
+        if constexpr (requires { transport_.try_peek_quick(); }) {
+            if (!held_) {
+                if (const T* msg = transport_.try_peek_quick()) [[likely]] {
+                    held_ = true;
+                    return peek_guard(this, msg, ok(how));
+                }
+            }
+        }
         const T* msg = nullptr;
         const status st = done(peek_core(msg, dl), std::forward<How>(how));
         return peek_guard(msg ? this : nullptr, msg, st);
@@ -543,9 +559,7 @@ private:
     }
     bool end_peek() noexcept {
         held_ = false;
-        bool intact = true;
-        if constexpr (std::is_same_v<decltype(transport_.release()), bool>) intact = transport_.release();
-        else transport_.release();
+        const bool intact = transport_.release();
         sync_.notify(transport_, direction::recv);
         return intact;
     }
@@ -612,6 +626,33 @@ private:
             ec.clear();
             if (!sync_wait(d, dl, ec)) return ec;
         }
+    }
+
+    // A send or receive a ring can do at once, storing nothing but the
+    // message and the ring's index (see ring_region::try_send_quick); false:
+    // the core runs, which waits or says why.
+    bool quick_send(const T& v) noexcept {
+        if constexpr (requires { transport_.try_send_quick(v); }) {
+            if (transport_.try_send_quick(v)) [[likely]] {
+                sync_.notify(transport_, direction::send);
+                return true;
+            }
+        }
+        return false;
+    }
+    bool quick_recv(T& out) noexcept {
+        if constexpr (requires { transport_.try_recv_quick(out); }) {
+            if (transport_.try_recv_quick(out)) [[likely]] {
+                sync_.notify(transport_, direction::recv);
+                return true;
+            }
+        }
+        return false;
+    }
+    static status ok(const char*) noexcept { return status::ok; }
+    static status ok(std::error_code& ec) noexcept {
+        ec.clear();
+        return status::ok;
     }
 
     // ---- the cores: one per operation ------------------------------------

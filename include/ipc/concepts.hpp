@@ -101,13 +101,15 @@ concept value_reader = requires(Tr& t, V& v, std::error_code& ec) {
 // Zero copy: a slot is loaned, constructed in place and committed (or
 // cancelled: nothing is sent and the slot serves a later message); a message
 // is peeked in place and released. Nonblocking, nullptr with ec as above.
+// release() says whether the message stayed intact while it was held (false:
+// a broadcast publisher wrote over it; see ring/kind.hpp).
 template <class Tr, class V>
 concept loaning = requires(Tr& t, std::error_code& ec) {
     { t.try_loan(ec) } -> std::same_as<V*>;
     t.commit();
     t.cancel_loan();
     { t.try_peek(ec) } -> std::same_as<const V*>;
-    t.release();
+    { t.release() } -> std::same_as<bool>;
 };
 
 // Per-message options, passed with each call rather than kept as transport
