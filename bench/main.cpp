@@ -126,6 +126,8 @@ const case_entry table[] = {
     {"ipc.shm.spin.batch", spin_floor, shm::run<spsc, sy::spin, mode::batch>, ring, mem},
     {"ipc.shm_mpmc.spin", spin_floor, shm::run<mpmc, sy::spin, mode::copy>, ring, mem},
     {"ipc.shm_bytes.spin", spin_floor, shm::run<spsc, sy::spin, mode::bytes>, ring, mem},
+    // Zero copy of records against the copying twin above, in the same run.
+    {"ipc.shm_bytes.spin.loan", "ipc.shm_bytes.spin", shm::run<spsc, sy::spin, mode::bytes_loan>},
     {"ipc.shm.futex", sleep_floor, shm::run<spsc, sy::futex, mode::copy>, ring, mem},
     {"ipc.shm.futex.loan", sleep_floor, shm::run<spsc, sy::futex, mode::loan>, ring},
     {"ipc.shm.futex.batch", sleep_floor, shm::run<spsc, sy::futex, mode::batch>, ring, mem},

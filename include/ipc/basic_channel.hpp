@@ -553,6 +553,7 @@ public:
         ipc::status st_;
     };
 
+private:
     // What a bytes guard holds: the channel to hand the record back to, the
     // bytes it lends, and how getting them went. Moving hands them on; Self
     // ends a held one (end()) before taking another's.
@@ -591,6 +592,7 @@ public:
         ipc::status st_;
     };
 
+public:
     // Room for one record of up to size() bytes in the ring, written through
     // bytes(); commit(used) sends the first `used` bytes as one record.
     // Dropped (or cancel()led) without commit, it sends nothing.
