@@ -317,7 +317,7 @@ TEST_CASE("shm_broadcast_bytes: a peeked record the publisher laps while it is h
     lapped_while_held(slow_policy::drop_slowest);
 }
 
-// The README's example, as written there (but for the name).
+// The README's example, as written there (but for the name, and CHECKs for its exit code).
 TEST_CASE("shm_message_channel: the README's loan_bytes / peek_bytes example") {
     using namespace std::chrono_literals;
     const std::string name = unique_name("readme-records");
@@ -327,14 +327,15 @@ TEST_CASE("shm_message_channel: the README's loan_bytes / peek_bytes example") {
         auto room = tx.loan_bytes_for(100, 1s);  // 100 bytes in the ring, or empty with room.status()
         if (!room) ::_exit(1);
         const int n = std::snprintf(reinterpret_cast<char*>(room.data()), room.size(), "frame %d", 7);
-        room.commit(static_cast<std::size_t>(n));  // sends the first n bytes; without this, nothing
+        room.commit(static_cast<std::size_t>(n));  // sends the first n bytes; without commit, nothing
         ::_exit(0);
     }
-    std::string seen;
-    if (auto rec = rx.peek_bytes_for(1s)) seen.assign(reinterpret_cast<const char*>(rec.data()), rec.size());  // in place
+    bool seen = false;
+    if (auto rec = rx.peek_bytes_for(1s))  // the record in place; released at the end of this statement
+        seen = std::string_view(reinterpret_cast<const char*>(rec.data()), rec.size()) == "frame 7";
     int st = -1;
     ::wait(&st);
     ipc::shm_message_channel<>::remove(name);
-    CHECK(seen == "frame 7");
+    CHECK(seen);
     CHECK(st == 0);
 }

@@ -326,7 +326,8 @@ public:
     // loan_bytes(n) lends exactly n bytes in the ring (n over
     // transport().max_record() is refused: errc::message_too_large naming
     // both), commit() sends all n, commit(used) the first `used`, and a guard
-    // dropped without commit sends nothing. peek_bytes() shows the oldest
+    // dropped without commit sends nothing (though under overwrite, the old
+    // records its room reached are gone already). peek_bytes() shows the oldest
     // record in place; release() (or the destructor) consumes it and returns
     // false if a broadcast publisher wrote over it while it was held (discard
     // what was read; it counts in transport().missed()). A record is what
