@@ -122,12 +122,15 @@ const case_entry table[] = {
     {"ipc.shm_broadcast.fanout16", "ipc.shm_broadcast.fanout1", broadcast::run_channel_fanout<16>},
     // Records of any size (ipc::shm_broadcast_bytes): against the fixed-size broadcast.
     {"ipc.shm_broadcast_bytes.spin", "ipc.shm_broadcast.spin", broadcast::bytes::run<sy::spin>, ring, mem},
+    {"ipc.shm_broadcast_bytes.spin.loan", "ipc.shm_broadcast_bytes.spin", broadcast::bytes::run<sy::spin, true>},
     {"ipc.shm_broadcast_bytes.fanout4", "ipc.shm_broadcast.fanout4", broadcast::bytes::run_fanout<4>},
     {"ipc.shm.spin", spin_floor, shm::run<spsc, sy::spin, mode::copy>, ring, mem},
     {"ipc.shm.spin.loan", spin_floor, shm::run<spsc, sy::spin, mode::loan>, ring},
     {"ipc.shm.spin.batch", spin_floor, shm::run<spsc, sy::spin, mode::batch>, ring, mem},
     {"ipc.shm_mpmc.spin", spin_floor, shm::run<mpmc, sy::spin, mode::copy>, ring, mem},
     {"ipc.shm_bytes.spin", spin_floor, shm::run<spsc, sy::spin, mode::bytes>, ring, mem},
+    // Zero copy of records against the copying twin above, in the same run.
+    {"ipc.shm_bytes.spin.loan", "ipc.shm_bytes.spin", shm::run<spsc, sy::spin, mode::bytes_loan>},
     {"ipc.shm.futex", sleep_floor, shm::run<spsc, sy::futex, mode::copy>, ring, mem},
     {"ipc.shm.futex.loan", sleep_floor, shm::run<spsc, sy::futex, mode::loan>, ring},
     {"ipc.shm.futex.batch", sleep_floor, shm::run<spsc, sy::futex, mode::batch>, ring, mem},

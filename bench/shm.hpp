@@ -44,12 +44,15 @@ using channels::expect;
 //          message is whatever the application builds there, so nothing is copied
 //   batch  send_n/recv_n of `batch_of(size)` messages per call: throughput
 //   bytes  a variable-size record (std::vector<std::byte>) in ring::bytes
+//   bytes_loan  the same ring, zero copy: loan_bytes(size)/commit, peek_bytes/
+//          release; the sender writes the record's first 8-byte word in place and
+//          the receiver reads it in place, as in loan
 //   polled copy, received as an event loop does: try_recv, then ipc::poller::wait()
 //   named  copy as two unrelated programs do it: each process opens both rings
 //          by name (nothing inherited) and waits in its ipc::poller, to
 //          receive and, when a ring is full, to send; parking at once
 //   named_spin  the same with the poller's default spin_time (it spins first)
-enum class mode { copy, loan, batch, bytes, polled, named, named_spin };
+enum class mode { copy, loan, batch, bytes, bytes_loan, polled, named, named_spin };
 
 // The message sizes the fixed-size cases are compiled for.
 inline constexpr std::size_t sizes[] = {8, 64, 4096, 65536};
@@ -85,8 +88,8 @@ Sync make_sync() {
 template <class Ring, class Sync, mode M, class T>
 class link {
     using transport = ipc::transport::posix_shm<Ring>;
-    using channel = ipc::channel<T, transport, Sync, std::conditional_t<M == mode::bytes, ipc::framing::length_prefixed, ipc::framing::fixed>>;
-    static constexpr bool fixed = M != mode::bytes;
+    static constexpr bool fixed = M != mode::bytes && M != mode::bytes_loan;
+    using channel = ipc::channel<T, transport, Sync, std::conditional_t<fixed, ipc::framing::fixed, ipc::framing::length_prefixed>>;
 
 public:
     explicit link(std::size_t size) : size_(size), batch_(M == mode::batch ? batch_of(size) : 1) {
@@ -150,6 +153,12 @@ public:
             ++seq_;
             std::memcpy(slot->data(), &seq_, sizeof seq_);
             slot.commit();
+        } else if constexpr (M == mode::bytes_loan) {
+            auto room = out_->loan_bytes(size_);
+            expect(room.status(), "loan_bytes");
+            ++seq_;
+            std::memcpy(room.data(), &seq_, std::min(sizeof seq_, size_));
+            room.commit();
         } else if constexpr (M == mode::batch) {
             std::span<const T> rest(tx_);
             while (!rest.empty()) {
@@ -178,6 +187,13 @@ public:
             std::memcpy(&got, m->data(), sizeof got);
             asm volatile("" : : "r"(got));  // the word is read, not optimised away
             m.release();
+        } else if constexpr (M == mode::bytes_loan) {
+            auto rec = in_->peek_bytes();
+            expect(rec.status(), "peek_bytes");
+            std::uint64_t got = 0;
+            std::memcpy(&got, rec.data(), std::min(sizeof got, rec.size()));
+            asm volatile("" : : "r"(got));
+            (void)rec.release();
         } else if constexpr (M == mode::batch) {
             for (std::span<T> rest(rx_); !rest.empty();) {
                 std::size_t got = 0;
@@ -308,10 +324,11 @@ using raw_spsc_of = raw_ring<ipc::ring::spsc<message<N>>, message<N>>;
 template <std::size_t N>
 using raw_mpmc_of = raw_ring<ipc::ring::mpmc<message<N>>, message<N>>;
 
-// ipc.shm.<sync>[.loan|.batch] (Ring = ring::spsc) and ipc.shm_mpmc.<sync> (ring::mpmc).
+// ipc.shm.<sync>[.loan|.batch] (Ring = ring::spsc), ipc.shm_mpmc.<sync> (ring::mpmc)
+// and ipc.shm_bytes.<sync>[.loan] (ring::bytes, whatever RingOf says).
 template <template <class> class RingOf, class Sync, mode M>
 result run(std::size_t size, const plan& p) {
-    if constexpr (M == mode::bytes)
+    if constexpr (M == mode::bytes || M == mode::bytes_loan)
         return run_link<link<ipc::ring::bytes, Sync, M, std::vector<std::byte>>>(size, p);
     else
         return run_sized<fixed_link<RingOf, Sync, M>::template type>(size, p, std::make_index_sequence<std::size(sizes)>{});

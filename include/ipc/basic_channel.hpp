@@ -118,6 +118,7 @@ public:
     static constexpr bool can_send = transport::writable<Transport>;
     static constexpr bool can_recv = transport::readable<Transport>;
     static constexpr bool can_loan = transport::loaning<Transport, T>;
+    static constexpr bool can_loan_bytes = transport::loaning_bytes<Transport>;
     static constexpr bool can_batch = transport::batching<Transport, T>;
     static constexpr bool with_options = transport::sends_with_options<Transport>;
     static constexpr bool with_info = transport::receives_with_info<Transport>;
@@ -129,6 +130,8 @@ public:
 
     class loan_guard;
     class peek_guard;
+    class bytes_loan_guard;
+    class bytes_peek_guard;
 
     channel() = default;
     explicit channel(Transport t, Framing f = {}, Sync s = {}) noexcept(std::is_nothrow_move_constructible_v<Framing> &&
@@ -314,6 +317,70 @@ public:
         return look(deadline::until(tp), ec);
     }
 
+    // ---- zero copy of variable-size records (ring::bytes, ring::broadcast_bytes) ----
+    //
+    //   auto l = tx.loan_bytes(n);  auto used = fill(l.bytes());  l.commit(used);  // one record of `used` <= n bytes
+    //   auto r = rx.peek_bytes();   use(r.bytes());  bool intact = r.release();
+    //
+    // The same guards and rules as loan()/peek(), over raw record bytes:
+    // loan_bytes(n) lends exactly n bytes in the ring (n over
+    // transport().max_record() is refused: errc::message_too_large naming
+    // both), commit() sends all n, commit(used) the first `used`, and a guard
+    // dropped without commit sends nothing (though under overwrite, the old
+    // records its room reached are gone already). peek_bytes() shows the oldest
+    // record in place; release() (or the destructor) consumes it and returns
+    // false if a broadcast publisher wrote over it while it was held (discard
+    // what was read; it counts in transport().missed()). A record is what
+    // T's codec reads: a peer may recv() a T from committed bytes, and
+    // peek_bytes() shows what a send(T) wrote.
+
+    bytes_loan_guard loan_bytes(std::size_t n) requires can_loan_bytes && blocks { return lend_bytes(n, deadline::never(), "loan_bytes"); }
+    bytes_loan_guard loan_bytes(std::size_t n, std::error_code& ec) requires can_loan_bytes && blocks {
+        return lend_bytes(n, deadline::never(), ec);
+    }
+    bytes_loan_guard try_loan_bytes(std::size_t n) requires can_loan_bytes { return lend_bytes(n, deadline::immediate(), "try_loan_bytes"); }
+    bytes_loan_guard try_loan_bytes(std::size_t n, std::error_code& ec) requires can_loan_bytes {
+        return lend_bytes(n, deadline::immediate(), ec);
+    }
+    template <class Rep, class Period>
+    bytes_loan_guard loan_bytes_for(std::size_t n, std::chrono::duration<Rep, Period> d) requires can_loan_bytes && blocks {
+        return lend_bytes(n, deadline::lazy_after(d), "loan_bytes_for");
+    }
+    template <class Rep, class Period>
+    bytes_loan_guard loan_bytes_for(std::size_t n, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_loan_bytes && blocks {
+        return lend_bytes(n, deadline::lazy_after(d), ec);
+    }
+    template <class Clock, class Dur>
+    bytes_loan_guard loan_bytes_until(std::size_t n, std::chrono::time_point<Clock, Dur> tp) requires can_loan_bytes && blocks {
+        return lend_bytes(n, deadline::until(tp), "loan_bytes_until");
+    }
+    template <class Clock, class Dur>
+    bytes_loan_guard loan_bytes_until(std::size_t n, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec)
+        requires can_loan_bytes && blocks {
+        return lend_bytes(n, deadline::until(tp), ec);
+    }
+
+    bytes_peek_guard peek_bytes() requires can_loan_bytes && blocks { return look_bytes(deadline::never(), "peek_bytes"); }
+    bytes_peek_guard peek_bytes(std::error_code& ec) requires can_loan_bytes && blocks { return look_bytes(deadline::never(), ec); }
+    bytes_peek_guard try_peek_bytes() requires can_loan_bytes { return look_bytes(deadline::immediate(), "try_peek_bytes"); }
+    bytes_peek_guard try_peek_bytes(std::error_code& ec) requires can_loan_bytes { return look_bytes(deadline::immediate(), ec); }
+    template <class Rep, class Period>
+    bytes_peek_guard peek_bytes_for(std::chrono::duration<Rep, Period> d) requires can_loan_bytes && blocks {
+        return look_bytes(deadline::lazy_after(d), "peek_bytes_for");
+    }
+    template <class Rep, class Period>
+    bytes_peek_guard peek_bytes_for(std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_loan_bytes && blocks {
+        return look_bytes(deadline::lazy_after(d), ec);
+    }
+    template <class Clock, class Dur>
+    bytes_peek_guard peek_bytes_until(std::chrono::time_point<Clock, Dur> tp) requires can_loan_bytes && blocks {
+        return look_bytes(deadline::until(tp), "peek_bytes_until");
+    }
+    template <class Clock, class Dur>
+    bytes_peek_guard peek_bytes_until(std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_loan_bytes && blocks {
+        return look_bytes(deadline::until(tp), ec);
+    }
+
     // ---- batches (memory transports) ----
     //
     // Moves as many of the messages as fit, at least one unless the status
@@ -488,6 +555,110 @@ public:
     };
 
 private:
+    // What a bytes guard holds: the channel to hand the record back to, the
+    // bytes it lends, and how getting them went. Moving hands them on; Self
+    // ends a held one (end()) before taking another's.
+    template <class Self, class Bytes>
+    class bytes_guard {
+    public:
+        bytes_guard(bytes_guard&& o) noexcept : ch_(std::exchange(o.ch_, nullptr)), bytes_(std::exchange(o.bytes_, {})), st_(o.st_) {}
+        bytes_guard& operator=(bytes_guard&& o) noexcept {
+            if (this != &o) {
+                static_cast<Self*>(this)->end();
+                ch_ = std::exchange(o.ch_, nullptr);
+                bytes_ = std::exchange(o.bytes_, {});
+                st_ = o.st_;
+            }
+            return *this;
+        }
+
+        // Holds its record (not yet ended); one of 0 bytes counts.
+        explicit operator bool() const noexcept { return ch_ != nullptr; }
+        // How getting it went: ok, or why the guard is empty.
+        ipc::status status() const noexcept { return st_; }
+        Bytes bytes() const noexcept { return bytes_; }
+        auto* data() const noexcept { return bytes_.data(); }
+        std::size_t size() const noexcept { return bytes_.size(); }
+
+    protected:
+        bytes_guard(channel* ch, Bytes b, ipc::status st) noexcept : ch_(ch), bytes_(b), st_(st) {}
+        ~bytes_guard() = default;
+        // The channel, once: the guard is empty afterwards.
+        channel* take() noexcept {
+            bytes_ = {};
+            return std::exchange(ch_, nullptr);
+        }
+        channel* ch_;
+        Bytes bytes_;
+        ipc::status st_;
+    };
+
+public:
+    // Room for one record of up to size() bytes in the ring, written through
+    // bytes(); commit(used) sends the first `used` bytes as one record.
+    // Dropped (or cancel()led) without commit, it sends nothing.
+    class [[nodiscard]] bytes_loan_guard : public bytes_guard<bytes_loan_guard, std::span<std::byte>> {
+        using base = bytes_guard<bytes_loan_guard, std::span<std::byte>>;
+
+    public:
+        bytes_loan_guard(bytes_loan_guard&&) noexcept = default;
+        bytes_loan_guard& operator=(bytes_loan_guard&&) noexcept = default;
+        ~bytes_loan_guard() { cancel(); }
+
+        // Sends all size() bytes; the guard is empty afterwards.
+        void commit() noexcept { finish(true, this->size()); }
+        // Sends the first `used` bytes. More than were loaned is refused
+        // (errc::message_too_large, naming both) and the loan stays held.
+        void commit(std::size_t used) {
+            std::error_code ec;
+            commit(used, ec);
+            detail::throw_if(ec, "commit");
+        }
+        void commit(std::size_t used, std::error_code& ec) noexcept {
+            ec.clear();
+            if (used > this->size() && *this) {
+                ec = detail::explain(errc::message_too_large, "a commit of %zu bytes is over its loan of %zu bytes (loan_bytes(n) lends n)",
+                                     used, this->size());
+                return;
+            }
+            finish(true, used);
+        }
+        // Gives the room back unsent.
+        void cancel() noexcept { finish(false, 0); }
+
+    private:
+        friend class channel;
+        friend base;
+        using base::base;
+        void end() noexcept { cancel(); }
+        void finish(bool send, std::size_t used) noexcept {
+            if (*this) this->take()->end_bytes_loan(send, used);
+        }
+    };
+
+    // The oldest record in place, read through bytes(); release() (or the
+    // destructor) consumes it.
+    class [[nodiscard]] bytes_peek_guard : public bytes_guard<bytes_peek_guard, std::span<const std::byte>> {
+        using base = bytes_guard<bytes_peek_guard, std::span<const std::byte>>;
+
+    public:
+        bytes_peek_guard(bytes_peek_guard&&) noexcept = default;
+        bytes_peek_guard& operator=(bytes_peek_guard&&) noexcept = default;
+        ~bytes_peek_guard() { (void)release(); }
+
+        // Consumes the record; the guard is empty afterwards. False if it was
+        // written over while held (a broadcast subscriber under
+        // slow_policy::overwrite, or one being dropped): discard what was read.
+        bool release() noexcept { return !*this || this->take()->end_peek(); }
+
+    private:
+        friend class channel;
+        friend base;
+        using base::base;
+        void end() noexcept { (void)release(); }
+    };
+
+private:
     // A transport that counts its ends (shared memory) is told this end left,
     // and the peer's waiters are woken through this channel's Sync, so a
     // parked receiver sees status::closed.
@@ -550,6 +721,27 @@ private:
         const T* msg = nullptr;
         const status st = done(peek_core(msg, dl), std::forward<How>(how));
         return peek_guard(msg ? this : nullptr, msg, st);
+    }
+    template <class How>
+    bytes_loan_guard lend_bytes(std::size_t n, deadline dl, How&& how) {
+        std::byte* at = nullptr;
+        const status st = done(loan_bytes_core(n, at, dl), std::forward<How>(how));
+        return at ? bytes_loan_guard(this, std::span<std::byte>(at, n), st) : bytes_loan_guard(nullptr, {}, st);
+    }
+    template <class How>
+    bytes_peek_guard look_bytes(deadline dl, How&& how) {
+        std::optional<std::span<const std::byte>> rec;
+        const status st = done(peek_bytes_core(rec, dl), std::forward<How>(how));
+        return rec ? bytes_peek_guard(this, *rec, st) : bytes_peek_guard(nullptr, {}, st);
+    }
+    void end_bytes_loan(bool send, std::size_t used) noexcept {
+        held_ = false;
+        if (send) {
+            transport_.commit(used);
+            sync_.notify(transport_, direction::send);
+        } else {
+            transport_.cancel_loan();  // nothing of it was visible: no one to wake
+        }
     }
     void end_loan(bool send) noexcept {
         held_ = false;
@@ -676,6 +868,18 @@ private:
     std::error_code peek_core(const T*& msg, deadline dl) {
         if (held_) return in_use();
         auto ec = retry(direction::recv, dl, [&](std::error_code& e) { return (msg = transport_.try_peek(e)) != nullptr; });
+        held_ = !ec;
+        return ec;
+    }
+    std::error_code loan_bytes_core(std::size_t n, std::byte*& at, deadline dl) {
+        if (held_) return in_use();
+        auto ec = retry(direction::send, dl, [&](std::error_code& e) { return (at = transport_.try_loan(n, e)) != nullptr; });
+        held_ = !ec;
+        return ec;
+    }
+    std::error_code peek_bytes_core(std::optional<std::span<const std::byte>>& rec, deadline dl) {
+        if (held_) return in_use();
+        auto ec = retry(direction::recv, dl, [&](std::error_code& e) { return (rec = transport_.try_peek(e)).has_value(); });
         held_ = !ec;
         return ec;
     }

@@ -16,6 +16,7 @@
 #include <concepts>
 #include <cstdint>
 #include <cstddef>
+#include <optional>
 #include <span>
 #include <system_error>
 #include <type_traits>
@@ -110,6 +111,21 @@ concept loaning = requires(Tr& t, std::error_code& ec) {
     t.cancel_loan();
     { t.try_peek(ec) } -> std::same_as<const V*>;
     { t.release() } -> std::same_as<bool>;
+};
+
+// Zero copy of variable-size records (ring::bytes, ring::broadcast_bytes):
+// room for n bytes is loaned, written in place and committed with the length
+// used (or cancelled: nothing is sent); a record is peeked in place as bytes
+// and released, which says whether it was intact throughout (false: a
+// broadcast publisher wrote over it). Nonblocking, as loaning.
+template <class Tr>
+concept loaning_bytes = requires(Tr& t, const Tr& ct, std::size_t n, std::error_code& ec) {
+    { t.try_loan(n, ec) } -> std::same_as<std::byte*>;
+    t.commit(n);
+    t.cancel_loan();
+    { t.try_peek(ec) } -> std::same_as<std::optional<std::span<const std::byte>>>;
+    { t.release() } -> std::same_as<bool>;
+    { ct.max_record() } -> std::convertible_to<std::size_t>;
 };
 
 // Per-message options, passed with each call rather than kept as transport

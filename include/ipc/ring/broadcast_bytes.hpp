@@ -315,6 +315,7 @@ public:
 
     std::byte* loan(std::size_t n, end_state& e, std::error_code& ec) noexcept { return loan(e.pub, n, ec); }
     void commit(std::size_t n, end_state& e) noexcept { commit(e.pub, n); }
+    void cancel(end_state& e) noexcept { cancel(e.pub); }
     std::optional<std::span<const std::byte>> front(end_state& e, std::error_code& ec) noexcept {
         const read_result r = front(e.sub);
         if (r.status == read_status::corrupt) ec = make_error_code(errc::corrupt);

@@ -33,7 +33,9 @@
 // Messages:
 //   default_eos (ipc/eos.hpp), fixed_size: typed slots (loan/commit/cancel,
 //   front/release, push_n/pop_n over value_type) or variable-size records
-//   (loan(n)/commit(n), front/release over bytes, the codec path);
+//   (loan(n)/commit(n), front/release over bytes, the codec path; loan(n)
+//   refuses n over max_record() with errc::message_too_large, and an
+//   optional cancel(end_state&) forgets a loan that will not be committed);
 //   loan_message / commit_message / front_message: a message as bytes;
 //   release(end_state&) says whether the message was intact throughout the
 //   read (false only where a writer may write over a message being read:
@@ -132,6 +134,7 @@ concept variable_kind = kind_plugin<R> && (!R::fixed_size) &&
                             { r.loan(n, e, ec) } -> std::same_as<std::byte*>;
                             r.commit(n, e);
                             { r.front(e, ec) } -> std::same_as<std::optional<std::span<const std::byte>>>;
+                            { std::as_const(r).max_record() } -> std::same_as<std::size_t>;
                         };
 
 // Every kind is one or the other.

@@ -395,18 +395,30 @@ public:
         full(ec);
         return nullptr;
     }
-    // Room for an n-byte record (record rings); commit(used) sends its first `used` bytes.
+    // Room for an n-byte record (record rings); commit(used) sends its first
+    // `used` bytes. n over max_record() is errc::message_too_large, in words
+    // naming both (explained here for every record kind alike).
     std::byte* try_loan(std::size_t n, std::error_code& ec) noexcept requires(!fixed_size) {
         if (!enter(direction::send, ec)) return {};
         if (send_closed(ec)) return {};
         if (std::byte* p = ring_.loan(n, end_[send_i], ec)) return p;
         if (!ec) full(ec);
+        else if (ec == errc::message_too_large)
+            ec = ipc::detail::explain(ec, "a record of %zu bytes is over the %s ring's limit of %zu bytes (for a capacity of %llu bytes)", n, ring::kind_name(static_cast<std::uint64_t>(Ring::ring_kind)), max_record(),
+                                      static_cast<unsigned long long>(ring_.capacity()));
         return nullptr;
     }
     void commit() noexcept requires fixed_size { ring_.commit(end_[send_i]); }
     void commit(std::size_t used) noexcept requires(!fixed_size) { ring_.commit(used, end_[send_i]); }
     // Drops the loaned slot unsent (mpmc: a hole the next consumer frees, see ring::mpmc::cancel).
     void cancel_loan() noexcept requires fixed_size { ring_.cancel(end_[send_i]); }
+    // Drops a loaned record unsent: nothing of it is visible (a record ring
+    // publishes only on commit); a kind that keeps loan state forgets it.
+    void cancel_loan() noexcept requires(!fixed_size) {
+        if constexpr (requires { ring_.cancel(end_[send_i]); }) ring_.cancel(end_[send_i]);
+    }
+    // The largest record a loan may ask for (record rings).
+    std::size_t max_record() const noexcept requires(!fixed_size) { return ring_.max_record(); }
 
     // The oldest message in place (nullptr: would_block or closed, see ec);
     // it stays in the ring until release().
