@@ -672,27 +672,27 @@ TEST_CASE("broadcast: a corrupted control or table is refused, or bounded") {
     auto& c = r.ctl();
     SUBCASE("lying counts and offsets are refused on attach") {
         for (int lie = 0; lie < 5; ++lie) {
-            const auto max = c.max_subscribers;
+            const auto max = c.ends.max_subscribers;
             const auto off = c.table_offset;
-            const auto hist = c.history;
-            const auto slow = c.slow;
+            const auto hist = c.ends.history;
+            const auto slow = c.ends.slow;
             auto& h = ipc::ring::state_of<ring_t>(r.span())->hdr;
             const auto cap = h.capacity;
             switch (lie) {
-            case 0: c.max_subscribers = 1u << 30; break;  // a table far outside the region
+            case 0: c.ends.max_subscribers = 1u << 30; break;  // a table far outside the region
             case 1: c.table_offset = 1u << 20; break;
-            case 2: c.history = 16; break;
-            case 3: c.slow = 0; break;
+            case 2: c.ends.history = 16; break;
+            case 3: c.ends.slow = 0; break;
             case 4: h.capacity = 1u << 20; break;
             }
             ec.clear();
             auto a = ring_t::attach(r.span(), ec);
             CHECK_MESSAGE(ec == ipc::errc::corrupt, lie);
             CHECK_FALSE(a.valid());
-            c.max_subscribers = max;
+            c.ends.max_subscribers = max;
             c.table_offset = off;
-            c.history = hist;
-            c.slow = slow;
+            c.ends.history = hist;
+            c.ends.slow = slow;
             h.capacity = cap;
         }
         ec.clear();
@@ -702,7 +702,7 @@ TEST_CASE("broadcast: a corrupted control or table is refused, or bounded") {
         auto p = open_pub(r.ring);
         ring_t::subscriber s;
         REQUIRE(r.ring.subscribe(s, ec));
-        c.used.store(UINT32_MAX);  // scans stop at the table this view checked
+        c.ends.used.store(UINT32_MAX);  // scans stop at the table this view checked
         c.head.store(UINT64_MAX - 3);
         auto* slots = reinterpret_cast<ipc::ring::versioned_slot<msg>*>(r.mem + ring_t::data_offset);
         for (int i = 0; i < 16; ++i) slots[i].version.store(UINT64_MAX - static_cast<std::uint64_t>(i));  // every slot "lapped"
@@ -745,12 +745,12 @@ TEST_CASE("broadcast: a corrupted control or table is refused, or bounded") {
         CHECK(describe(table_at + sizeof(ipc::ring::subscriber_entry) + 8) == 1);
         CHECK((seen.n == 1 && seen.entry[0] == 0));
         // A table far larger than the region: only what it holds is read (all free but the two).
-        c.used.store(UINT32_MAX);
-        c.max_subscribers = UINT32_MAX;
+        c.ends.used.store(UINT32_MAX);
+        c.ends.max_subscribers = UINT32_MAX;
         CHECK(describe(r.size) == UINT32_MAX - (r.size - table_at) / sizeof(ipc::ring::subscriber_entry));
         CHECK(seen.n == 2);
-        c.used.store(2);
-        c.max_subscribers = 4;
+        c.ends.used.store(2);
+        c.ends.max_subscribers = 4;
         // A table offset past the region, or not on an entry's alignment: nothing is read.
         for (std::uint64_t lie : {std::uint64_t{1} << 40, UINT64_MAX, c.table_offset + 8}) {
             const std::uint64_t off = c.table_offset;
