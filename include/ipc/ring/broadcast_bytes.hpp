@@ -67,8 +67,9 @@ static_assert(offsetof(broadcast_bytes_control, ends) == 2 * ipc::detail::cache_
 //
 // Crashes: a record is visible only once head passes it, so a publisher
 // killed while writing leaves nothing half written visible; a restarted one
-// writes from head again. Killed between storing count and head, the record
-// it wrote is lost and counted as missed by subscribers. Subscribers: as
+// writes from head again. Killed between storing count and head, it leaves
+// count one ahead: a restarted one finds that record's number at head and
+// reuses it (open_publisher), so subscribers are told of no loss. Subscribers: as
 // ring::broadcast (tail stored after use; a dead one is reaped).
 class broadcast_bytes : public broadcast_table<broadcast_bytes, broadcast_bytes_control> {
     using table = broadcast_table<broadcast_bytes, broadcast_bytes_control>;
@@ -224,6 +225,15 @@ public:
         p.head = h;
         p.oldest = o;
         p.count = c.count.load(std::memory_order_acquire);
+        // Killed between storing count and head, a publisher left count one
+        // past the last record anyone could read, and that record's header
+        // (or the padding before it: the same number) unannounced at head.
+        // Take the number back: the next record carries it, and no
+        // subscriber is told it missed a record nobody could read.
+        record_header r;
+        std::memcpy(&r, data_ + (h & mask_), sizeof r);
+        if (p.count != 0 && r.seq == p.count - 1 && (r.flags == 0 || r.flags == padding_flag))
+            c.count.store(--p.count, std::memory_order_relaxed);
         p.cached_min = h - capacity_;  // rescan before the first write
         p.me = mine;
         return true;
