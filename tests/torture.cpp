@@ -38,7 +38,9 @@
 //    read yet, the producer's progress when it subscribed and the message it
 //    was sending then, which the join may have come after) as "not owed", and
 //    anything else it lacks is a loss. The ring has one publisher, so the case
-//    runs one producer whatever --producers says.
+//    runs one producer whatever --producers says. shm_broadcast_bytes is the
+//    same over the variable-size ring (records of every length up to its
+//    max_payload, each whole in the ring, with its checksum).
 //
 // Adding a transport is one adapter struct (see the "adapters" section): how
 // the supervisor sets it up, how a producer and a consumer open it, and what
@@ -48,6 +50,7 @@
 
 #include <ipc/channel.hpp>
 #include <ipc/ring/broadcast.hpp>
+#include <ipc/ring/broadcast_bytes.hpp>
 
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -91,7 +94,7 @@ constexpr std::uint64_t seconds_mode_cap = std::uint64_t{1} << 21;
                  "ipc_torture: %s\n"
                  "usage: ipc_torture [--transport NAME|all] [--producers N] [--consumers M]\n"
                  "                   [--messages K | --seconds S] [--crash [--kill-all]] [--kill-every-ms X] [--seed N]\n"
-                 "transports: posix_mq sysv_mq file unix_dgram pipe fifo shm_mpmc shm_mpmc_alo shm_broadcast\n",
+                 "transports: posix_mq sysv_mq file unix_dgram pipe fifo shm_mpmc shm_mpmc_alo shm_broadcast shm_broadcast_bytes\n",
                  why);
     std::exit(2);
 }
@@ -457,21 +460,21 @@ struct shm_mpmc_alo_case : shm_mpmc_adapter<ipc::ring::delivery::at_least_once> 
 // and a killed one is reaped (every check interval) so it holds no one.
 // A consumer subscribes as it opens; a restarted one starts at the newest
 // message (see "rejoins" at the top).
-struct shm_broadcast_case : record_io<ipc::shm_broadcast<record>, ipc::shm_broadcast<record>> {
-    using channel_type = ipc::shm_broadcast<record>;
-    using transport = channel_type::transport_type;
-    static constexpr const char* name = "shm_broadcast";
+// The supervisor holds the region but is no end of it (a subscriber that
+// never reads would hold the publisher). Channel: the broadcast channel type,
+// IO its send/recv; the case gives its name, region tag and capacity.
+template <class Channel, class IO, class Case>
+struct shm_broadcast_adapter : IO {
+    using channel_type = Channel;
+    using transport = typename channel_type::transport_type;
     static constexpr bool broadcast = true, resumable = false, producer_killable = true, consumer_killable = true;
     static constexpr bool rejoins = true, one_producer = true;
     static constexpr std::chrono::milliseconds check_interval{20};
-    std::string region = object_name("torture-bcast");
-    // The supervisor holds the region but is no end of it (a subscriber
-    // that never reads would hold the publisher).
-    // 256 slots: subscribers publish their tails lazily (every 4 messages, see ring/broadcast.hpp).
-    channel_type owner = channel_type::create(region, {.capacity = 256, .max_subscribers = 64, .slow = ipc::ring::slow_policy::block});
+    std::string region = object_name(Case::tag);
+    channel_type owner = channel_type::create(region, {.capacity = Case::capacity, .max_subscribers = 64, .slow = ipc::ring::slow_policy::block});
 
-    shm_broadcast_case(const options&) {}
-    ~shm_broadcast_case() { transport::remove(region); }
+    shm_broadcast_adapter(const options&) {}
+    ~shm_broadcast_adapter() { transport::remove(region); }
     auto producer() {
         auto ch = channel_type::open(region);
         ch.transport().peer_check_interval(check_interval);
@@ -485,11 +488,33 @@ struct shm_broadcast_case : record_io<ipc::shm_broadcast<record>, ipc::shm_broad
     // A killed publisher is peer_dead until the supervisor starts another:
     // wait on, as for a full transport.
     static ipc::status recv(channel_type& rx, std::string& m, std::chrono::milliseconds t) {
-        const ipc::status s = record_io::recv(rx, m, t);
+        const ipc::status s = IO::recv(rx, m, t);
         return s == ipc::status::peer_dead ? ipc::status::timed_out : s;
     }
     // Under block a subscriber is never lapped: one told it missed messages is a failure.
     static bool lost_any(const channel_type& rx) { return rx.transport().missed() != 0; }
+};
+
+struct shm_broadcast_case : shm_broadcast_adapter<ipc::shm_broadcast<record>, record_io<ipc::shm_broadcast<record>, ipc::shm_broadcast<record>>,
+                                                  shm_broadcast_case> {
+    static constexpr const char* name = "shm_broadcast";
+    static constexpr const char* tag = "torture-bcast";
+    // 256 slots: subscribers publish their tails lazily (every 4 messages, see ring/broadcast.hpp).
+    static constexpr std::uint64_t capacity = 256;
+    using shm_broadcast_adapter::shm_broadcast_adapter;
+};
+
+// The variable-size broadcast ring: each message one record of its own
+// length (0 to max_payload bytes after the header), so records of every
+// size wrap around the ring's end (padding records) and lap its oldest bound.
+using bytes_broadcast = ipc::shm_broadcast_bytes<std::string>;
+struct shm_broadcast_bytes_case : shm_broadcast_adapter<bytes_broadcast, string_io<bytes_broadcast, bytes_broadcast>, shm_broadcast_bytes_case> {
+    static constexpr const char* name = "shm_broadcast_bytes";
+    static constexpr const char* tag = "torture-bcastb";
+    // 16 KiB: about 16 records of the mean size (max_payload / 2) fit.
+    static constexpr std::uint64_t capacity = 1 << 14;
+    static std::size_t max_payload() { return 2000; }
+    using shm_broadcast_adapter::shm_broadcast_adapter;
 };
 
 template <class Case>
@@ -862,7 +887,7 @@ constexpr entry cases[] = {
     {file_case::name, run_one<file_case>},         {unix_dgram_case::name, run_one<unix_dgram_case>},
     {pipe_case::name, run_one<pipe_case>},         {fifo_case::name, run_one<fifo_case>},
     {shm_mpmc_case::name, run_one<shm_mpmc_case>},     {shm_mpmc_alo_case::name, run_one<shm_mpmc_alo_case>},
-    {shm_broadcast_case::name, run_one<shm_broadcast_case>},
+    {shm_broadcast_case::name, run_one<shm_broadcast_case>}, {shm_broadcast_bytes_case::name, run_one<shm_broadcast_bytes_case>},
 };
 
 }  // namespace

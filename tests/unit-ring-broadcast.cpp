@@ -7,14 +7,13 @@
 #include <ipc/ring/broadcast.hpp>
 #include <ipc/ring/mpmc.hpp>
 
-#include <sys/mman.h>
-
 #include <random>
 #include <vector>
 
-#include "support.hpp"
+#include "broadcast_ring_support.hpp"
 
 using namespace ipc_test;
+using namespace ipc_test::broadcast_ring;
 using ipc::ring::broadcast_options;
 using ipc::ring::slow_policy;
 
@@ -39,54 +38,10 @@ struct msg {
 using ring_t = ipc::ring::broadcast<msg>;
 using status = ring_t::read_status;
 
-// An anonymous shared mapping, inherited by forked children.
-struct shared_mem {
-    explicit shared_mem(std::size_t n) : size(n) {
-        void* p = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        REQUIRE(p != MAP_FAILED);
-        mem = static_cast<std::byte*>(p);
-    }
-    ~shared_mem() { ::munmap(mem, size); }
-    shared_mem(const shared_mem&) = delete;
-    shared_mem& operator=(const shared_mem&) = delete;
-    std::span<std::byte> span() { return {mem, size}; }
-    std::size_t size;
-    std::byte* mem;
-};
+using shared_ring = shared_ring_of<ring_t>;
 
-struct shared_ring : shared_mem {
-    explicit shared_ring(const broadcast_options& o) : shared_mem(ring_t::required_size(o)) {
-        REQUIRE(size > 0);
-        std::error_code ec;
-        ring = ring_t::format(span(), o, ec);
-        REQUIRE_FALSE(ec);
-    }
-    ipc::ring::broadcast_control& ctl() { return ipc::ring::state_of<ring_t>(span())->ctl; }
-    ring_t ring;
-};
-
-// Flags and counters the test's processes share, beside the ring.
-struct board {
-    std::atomic<std::uint32_t> ready;  // subscribers that have subscribed
-    std::atomic<std::uint32_t> done;   // the publisher has published everything
-    std::atomic<std::uint64_t> total;  // messages published, once done
-    std::atomic<std::uint64_t> delivered[64];
-    std::atomic<std::uint64_t> missed[64];
-    std::atomic<std::uint32_t> dropped_seen[64];
-};
-struct shared_board : shared_mem {
-    shared_board() : shared_mem(sizeof(board)) { b = new (mem) board{}; }
-    board* b;
-};
-
-using clock_type = std::chrono::steady_clock;
-
-// The words recorded where ec was found (ipc::detail::explain).
-std::string words(std::error_code ec) { return ipc::detail::describe(ec, "said"); }
-
-// Child exit codes: what a subscriber found wrong.
-constexpr int out_of_order = 11, torn = 12, wrong_missed = 13, timed_out_reading = 14, subscribe_failed = 15, was_dropped = 16,
-              not_all = 17;
+// Child exit codes: what a subscriber found wrong (and broadcast_ring_support.hpp's).
+constexpr int not_all = 17;
 
 // A subscriber process's loop: reads until it has the publisher's last
 // message, checking each is intact and either the next in sequence or
@@ -129,49 +84,14 @@ int read_all(ring_t r, ring_t::subscriber& s, board& b, int me, slow_policy allo
 // The publisher's loop in the calling process: n messages numbered by the
 // ring's head, waiting (bounded) for room.
 void publish(ring_t& r, ring_t::publisher& p, std::uint64_t n, board& b) {
-    const auto give_up = clock_type::now() + 20s;
-    for (std::uint64_t i = 0; i < n;) {
+    publish_n(n, [&] {
         msg* slot = r.loan(p);
-        if (!slot) {
-            if (clock_type::now() >= give_up) FAIL("no progress in time");
-            std::this_thread::yield();
-            continue;
-        }
+        if (!slot) return false;
         *slot = msg::make(p.head);
         r.commit(p);
-        ++i;
-    }
-    b.total.store(p.head);
-    b.done.store(1, std::memory_order_release);
-}
-
-void wait_ready(board& b, std::uint32_t n) {
-    const auto give_up = clock_type::now() + 20s;
-    while (b.ready.load() < n) {
-        if (clock_type::now() >= give_up) FAIL("no progress in time");
-        std::this_thread::sleep_for(100us);
-    }
-}
-
-ring_t::publisher open_pub(ring_t& r) {
-    ring_t::publisher p;
-    std::error_code ec;
-    REQUIRE(r.open_publisher(p, ec));
-    p.check_interval = 1ms;
-    return p;
-}
-
-// A child that subscribes, says so on the board, then runs body(s); an
-// exit code either way.
-template <class Body>
-child subscriber_process(ring_t& r, board& b, Body body) {
-    return child([&r, &b, body] {
-        ring_t::subscriber s;
-        std::error_code ec;
-        if (!r.subscribe(s, ec)) return subscribe_failed;
-        b.ready.fetch_add(1);
-        return body(s);
+        return true;
     });
+    b.finish(p.head);
 }
 
 }  // namespace
@@ -286,12 +206,10 @@ TEST_CASE("broadcast block: 4 and 16 subscriber processes each see every message
         INFO("subscribers: " << n << ", capacity: " << capacity);
         shared_ring r({capacity, n, slow_policy::block, 0});
         shared_board sb;
-        std::vector<child> subs;
-        for (std::uint32_t i = 0; i < n; ++i)
-            subs.push_back(subscriber_process(r.ring, *sb.b, [&, i](ring_t::subscriber& s) {
-                // Some subscribers pause now and then: the publisher must wait for them.
-                return read_all(r.ring, s, *sb.b, static_cast<int>(i), slow_policy::block, i % 3 == 0 ? 200us : 0us);
-            }));
+        auto subs = subscriber_processes(r.ring, *sb.b, n, [&](ring_t::subscriber& s, std::uint32_t i) {
+            // Some subscribers pause now and then: the publisher must wait for them.
+            return read_all(r.ring, s, *sb.b, static_cast<int>(i), slow_policy::block, i % 3 == 0 ? 200us : 0us);
+        });
         wait_ready(*sb.b, n);
         auto p = open_pub(r.ring);
         const std::uint64_t total = 20000;
@@ -455,35 +373,33 @@ TEST_CASE("broadcast overwrite: the publisher never waits; lapped subscribers ar
     const std::uint32_t n = 4;
     shared_ring r({16, n, slow_policy::overwrite, 0});
     shared_board sb;
-    std::vector<child> subs;
-    for (std::uint32_t i = 0; i < n; ++i)
-        subs.push_back(subscriber_process(r.ring, *sb.b, [&, i](ring_t::subscriber& s) {
-            if (i == 0) {
-                // In place: release() says whether what was read was intact.
-                std::uint64_t expect = 0, delivered = 0, missed = 0;
-                const auto give_up = clock_type::now() + 20s;
-                while (!(sb.b->done.load() && expect == sb.b->total.load())) {
-                    if (clock_type::now() > give_up) return timed_out_reading;
-                    auto f = r.ring.front(s);
-                    if (!f) continue;
-                    const msg copy = *f.ptr;
-                    if (f.seq != expect + f.missed) return out_of_order;
-                    missed += f.missed;
-                    expect = f.seq + 1;
-                    if (r.ring.release(s)) {
-                        if (!copy.check() || copy.seq != f.seq) return torn;
-                        ++delivered;
-                    } else {
-                        ++missed;  // counted by the ring too
-                    }
+    auto subs = subscriber_processes(r.ring, *sb.b, n, [&](ring_t::subscriber& s, std::uint32_t i) {
+        if (i == 0) {
+            // In place: release() says whether what was read was intact.
+            std::uint64_t expect = 0, delivered = 0, missed = 0;
+            const auto give_up = clock_type::now() + 20s;
+            while (!(sb.b->done.load() && expect == sb.b->total.load())) {
+                if (clock_type::now() > give_up) return timed_out_reading;
+                auto f = r.ring.front(s);
+                if (!f) continue;
+                const msg copy = *f.ptr;
+                if (f.seq != expect + f.missed) return out_of_order;
+                missed += f.missed;
+                expect = f.seq + 1;
+                if (r.ring.release(s)) {
+                    if (!copy.check() || copy.seq != f.seq) return torn;
+                    ++delivered;
+                } else {
+                    ++missed;  // counted by the ring too
                 }
-                if (s.missed != missed) return wrong_missed;
-                sb.b->delivered[i].store(delivered);
-                sb.b->missed[i].store(missed);
-                return 0;
             }
-            return read_all(r.ring, s, *sb.b, static_cast<int>(i), slow_policy::overwrite, i == 1 ? 300us : 0us);
-        }));
+            if (s.missed != missed) return wrong_missed;
+            sb.b->delivered[i].store(delivered);
+            sb.b->missed[i].store(missed);
+            return 0;
+        }
+        return read_all(r.ring, s, *sb.b, static_cast<int>(i), slow_policy::overwrite, i == 1 ? 300us : 0us);
+    });
     wait_ready(*sb.b, n);
     auto p = open_pub(r.ring);
     const std::uint64_t total = 100000;
@@ -506,29 +422,27 @@ TEST_CASE("broadcast drop_slowest: a stalled subscriber is dropped and told so; 
     const std::uint32_t n = 4;
     shared_ring r({32, n, slow_policy::drop_slowest, 0});
     shared_board sb;
-    std::vector<child> subs;
-    for (std::uint32_t i = 0; i < n; ++i)
-        subs.push_back(subscriber_process(r.ring, *sb.b, [&, i](ring_t::subscriber& s) {
-            if (i == 0) {
-                // Reads one message (unless dropped already: a slow start
-                // under a sanitizer), then stalls until the publisher is done.
-                msg m;
-                const auto give_up = clock_type::now() + 20s;
-                status st;
-                while ((st = r.ring.try_pop(s, m).status) == status::empty)
-                    if (clock_type::now() > give_up) return timed_out_reading;
-                while (!sb.b->done.load())
-                    if (clock_type::now() > give_up) return timed_out_reading;
-                    else std::this_thread::sleep_for(1ms);
-                if (st != status::dropped) st = r.ring.try_pop(s, m).status;
-                if (st != status::dropped) return not_all;
-                r.ring.unsubscribe(s);
-                std::error_code ec;
-                if (!r.ring.subscribe(s, 0, ec)) return subscribe_failed;  // and may come back
-                return 0;
-            }
-            return read_all(r.ring, s, *sb.b, static_cast<int>(i), slow_policy::block);  // paced: never dropped
-        }));
+    auto subs = subscriber_processes(r.ring, *sb.b, n, [&](ring_t::subscriber& s, std::uint32_t i) {
+        if (i == 0) {
+            // Reads one message (unless dropped already: a slow start
+            // under a sanitizer), then stalls until the publisher is done.
+            msg m;
+            const auto give_up = clock_type::now() + 20s;
+            status st;
+            while ((st = r.ring.try_pop(s, m).status) == status::empty)
+                if (clock_type::now() > give_up) return timed_out_reading;
+            while (!sb.b->done.load())
+                if (clock_type::now() > give_up) return timed_out_reading;
+                else std::this_thread::sleep_for(1ms);
+            if (st != status::dropped) st = r.ring.try_pop(s, m).status;
+            if (st != status::dropped) return not_all;
+            r.ring.unsubscribe(s);
+            std::error_code ec;
+            if (!r.ring.subscribe(s, 0, ec)) return subscribe_failed;  // and may come back
+            return 0;
+        }
+        return read_all(r.ring, s, *sb.b, static_cast<int>(i), slow_policy::block);  // paced: never dropped
+    });
     wait_ready(*sb.b, n);
     auto p = open_pub(r.ring);
     // Paced so that the others never fall half a ring behind (a subscriber
@@ -672,27 +586,27 @@ TEST_CASE("broadcast: a corrupted control or table is refused, or bounded") {
     auto& c = r.ctl();
     SUBCASE("lying counts and offsets are refused on attach") {
         for (int lie = 0; lie < 5; ++lie) {
-            const auto max = c.max_subscribers;
+            const auto max = c.ends.max_subscribers;
             const auto off = c.table_offset;
-            const auto hist = c.history;
-            const auto slow = c.slow;
+            const auto hist = c.ends.history;
+            const auto slow = c.ends.slow;
             auto& h = ipc::ring::state_of<ring_t>(r.span())->hdr;
             const auto cap = h.capacity;
             switch (lie) {
-            case 0: c.max_subscribers = 1u << 30; break;  // a table far outside the region
+            case 0: c.ends.max_subscribers = 1u << 30; break;  // a table far outside the region
             case 1: c.table_offset = 1u << 20; break;
-            case 2: c.history = 16; break;
-            case 3: c.slow = 0; break;
+            case 2: c.ends.history = 16; break;
+            case 3: c.ends.slow = 0; break;
             case 4: h.capacity = 1u << 20; break;
             }
             ec.clear();
             auto a = ring_t::attach(r.span(), ec);
             CHECK_MESSAGE(ec == ipc::errc::corrupt, lie);
             CHECK_FALSE(a.valid());
-            c.max_subscribers = max;
+            c.ends.max_subscribers = max;
             c.table_offset = off;
-            c.history = hist;
-            c.slow = slow;
+            c.ends.history = hist;
+            c.ends.slow = slow;
             h.capacity = cap;
         }
         ec.clear();
@@ -702,7 +616,7 @@ TEST_CASE("broadcast: a corrupted control or table is refused, or bounded") {
         auto p = open_pub(r.ring);
         ring_t::subscriber s;
         REQUIRE(r.ring.subscribe(s, ec));
-        c.used.store(UINT32_MAX);  // scans stop at the table this view checked
+        c.ends.used.store(UINT32_MAX);  // scans stop at the table this view checked
         c.head.store(UINT64_MAX - 3);
         auto* slots = reinterpret_cast<ipc::ring::versioned_slot<msg>*>(r.mem + ring_t::data_offset);
         for (int i = 0; i < 16; ++i) slots[i].version.store(UINT64_MAX - static_cast<std::uint64_t>(i));  // every slot "lapped"
@@ -745,12 +659,12 @@ TEST_CASE("broadcast: a corrupted control or table is refused, or bounded") {
         CHECK(describe(table_at + sizeof(ipc::ring::subscriber_entry) + 8) == 1);
         CHECK((seen.n == 1 && seen.entry[0] == 0));
         // A table far larger than the region: only what it holds is read (all free but the two).
-        c.used.store(UINT32_MAX);
-        c.max_subscribers = UINT32_MAX;
+        c.ends.used.store(UINT32_MAX);
+        c.ends.max_subscribers = UINT32_MAX;
         CHECK(describe(r.size) == UINT32_MAX - (r.size - table_at) / sizeof(ipc::ring::subscriber_entry));
         CHECK(seen.n == 2);
-        c.used.store(2);
-        c.max_subscribers = 4;
+        c.ends.used.store(2);
+        c.ends.max_subscribers = 4;
         // A table offset past the region, or not on an entry's alignment: nothing is read.
         for (std::uint64_t lie : {std::uint64_t{1} << 40, UINT64_MAX, c.table_offset + 8}) {
             const std::uint64_t off = c.table_offset;

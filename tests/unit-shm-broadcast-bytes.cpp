@@ -10,9 +10,9 @@
 #include <memory>
 #include <vector>
 
+#include "broadcast_programs.hpp"
 #include "broadcast_text.hpp"
 #include "broadcast_tick.hpp"
-#include "peer_program.hpp"
 #include "ring_support.hpp"
 
 namespace {
@@ -22,17 +22,7 @@ using ipc::ring::slow_policy;
 using channel = bytes_broadcast_channel;
 using transport = bytes_broadcast_transport;
 
-bool wait_subscribers(channel& ch, unsigned n, std::chrono::milliseconds limit = 10s) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (ch.transport().ring().subscribers() < n)
-        if (std::chrono::steady_clock::now() >= until) return false;
-        else std::this_thread::sleep_for(1ms);
-    return true;
-}
-
-struct peer : peer_program {
-    explicit peer(std::vector<std::string> args) : peer_program(IPC_BROADCAST_PEER, std::move(args)) {}
-};
+using peer = broadcast_peer;
 
 // A publisher program and subscriber programs (one waiting in an
 // ipc::poller) started independently; each subscriber exits 0 if it saw
@@ -154,30 +144,9 @@ TEST_CASE("shm broadcast_bytes: a publisher program and 4 subscriber programs, t
 }
 
 TEST_CASE("shm broadcast_bytes: a killed publisher program is peer_dead to subscriber programs; a restarted one carries on") {
-    constexpr std::uint64_t last = 5999;
-    const std::string last_s = std::to_string(last);
     remover<transport> region{unique_name("bcb-restart")};
     auto made = channel::create(region.name, {.capacity = 1 << 14, .max_subscribers = 8});
-    std::vector<std::unique_ptr<peer>> subs;
-    for (int i = 0; i < 3; ++i) {
-        std::vector<std::string> a{"bytes-sub", region.name, last_s, "0", "dead"};
-        if (i == 0) a.push_back("poll");
-        subs.push_back(std::make_unique<peer>(a));
-    }
-    REQUIRE(wait_subscribers(made, 3));
-    {
-        peer first({"bytes-pub", region.name, last_s, "3000"});
-        const auto t0 = std::chrono::steady_clock::now();
-        while (made.transport().ring().records() < last / 3 && std::chrono::steady_clock::now() - t0 < 20s) std::this_thread::sleep_for(1ms);
-        ::kill(first.pid(), SIGKILL);
-        CHECK(first.wait() == -SIGKILL);
-    }
-    CHECK(made.transport().ring().records() < last);
-    CHECK(made.transport().ring().publisher_status() == ipc::ring::broadcast_bytes::publisher_state::dead);
-    std::this_thread::sleep_for(300ms);  // subscribers are told peer_dead
-    peer second({"bytes-pub", region.name, last_s});
-    CHECK(second.wait(30s) == 0);
-    for (auto& p : subs) CHECK(p->wait(30s) == 0);
+    kill_and_restart_publisher(made, region.name, "bytes-", 3, 5999, [](const auto& ring) { return ring.records(); });
 }
 
 TEST_CASE("shm broadcast_bytes: nothing left in /dev/shm") { CHECK(leftovers_in_dev_shm().empty()); }

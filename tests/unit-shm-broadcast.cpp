@@ -13,8 +13,8 @@
 #include <optional>
 #include <vector>
 
+#include "broadcast_programs.hpp"
 #include "broadcast_tick.hpp"
-#include "peer_program.hpp"
 #include "ring_support.hpp"
 
 namespace {
@@ -23,19 +23,6 @@ using namespace ipc_test;
 using ipc::ring::slow_policy;
 using channel = broadcast_channel;
 using transport = broadcast_transport;
-
-// Subscribers holding entries in the region, as the publisher sees them.
-unsigned subscribers(channel& ch) {
-    return ch.transport().ring().for_each_subscriber([](const auto&) {});
-}
-// Waits (bounded) until n subscribers are in.
-bool wait_subscribers(channel& ch, unsigned n, std::chrono::milliseconds limit = 10s) {
-    const auto until = std::chrono::steady_clock::now() + limit;
-    while (subscribers(ch) < n)
-        if (std::chrono::steady_clock::now() >= until) return false;
-        else std::this_thread::sleep_for(1ms);
-    return true;
-}
 
 // Receives until `last` (inclusive), checking every message (stream_check);
 // a drop is allowed only if may_drop. Returns an exit code.
@@ -328,7 +315,7 @@ TEST_CASE("shm broadcast: subscribers beyond the peer table's 128 ends work; suc
         rx.push_back(channel::open(region.name));
         rx.back().transport().attach(ipc::direction::recv);
     }
-    CHECK(subscribers(pub) == subs);
+    CHECK(pub.transport().ring().subscribers() == subs);
     child sender([&] {
         auto tx = channel::open(region.name);
         return tx.send_for(tick::make(0), 5s) == ipc::status::ok ? child_ok : wrong_status;
@@ -352,9 +339,7 @@ TEST_CASE("shm broadcast: subscribers beyond the peer table's 128 ends work; suc
 namespace {
 
 // A subscriber or publisher program (tests/broadcast_peer.cpp).
-struct peer : peer_program {
-    explicit peer(std::vector<std::string> args) : peer_program(IPC_BROADCAST_PEER, std::move(args)) {}
-};
+using peer = broadcast_peer;
 
 // A publisher program and 16 subscriber programs started independently,
 // under one policy: 10 read the whole stream (one of them waiting in an
@@ -404,30 +389,9 @@ TEST_CASE("shm broadcast: a publisher and 16 subscriber programs, coming, going 
 }
 
 TEST_CASE("shm broadcast: a killed publisher program is peer_dead to subscriber programs; a restarted one carries on") {
-    constexpr std::uint64_t last = 9999;
-    const std::string last_s = std::to_string(last);
     remover<transport> region{unique_name("bc-restart")};
     auto made = channel::create(region.name, {.capacity = 64, .max_subscribers = 8});
-    std::vector<std::unique_ptr<peer>> subs;
-    for (int i = 0; i < 4; ++i) {
-        std::vector<std::string> a{"sub", region.name, last_s, "0", "dead"};
-        if (i == 0) a.push_back("poll");
-        subs.push_back(std::make_unique<peer>(a));
-    }
-    REQUIRE(wait_subscribers(made, 4));
-    {
-        peer first({"pub", region.name, last_s, "3000"});
-        const auto t0 = std::chrono::steady_clock::now();
-        while (made.transport().ring().head() < last / 3 && std::chrono::steady_clock::now() - t0 < 20s) std::this_thread::sleep_for(1ms);
-        ::kill(first.pid(), SIGKILL);
-        CHECK(first.wait() == -SIGKILL);
-    }
-    CHECK(made.transport().ring().head() < last);
-    CHECK(made.transport().ring().publisher_status() == ipc::ring::broadcast<tick>::publisher_state::dead);
-    std::this_thread::sleep_for(300ms);  // subscribers are told peer_dead
-    peer second({"pub", region.name, last_s});
-    CHECK(second.wait(30s) == 0);
-    for (auto& p : subs) CHECK(p->wait(30s) == 0);
+    kill_and_restart_publisher(made, region.name, "", 4, 9999, [](const auto& ring) { return ring.head(); });
 }
 
 TEST_CASE("shm broadcast: nothing left in /dev/shm") { CHECK(leftovers_in_dev_shm().empty()); }

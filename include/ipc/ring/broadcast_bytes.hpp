@@ -14,27 +14,22 @@ struct alignas(ipc::detail::cache_line) broadcast_bytes_control {
     std::atomic<std::uint64_t> oldest;                                 // byte position of the oldest whole record: bytes before it may be written over
     std::atomic<std::uint64_t> count;                                  // records published: the next record's sequence number
     alignas(ipc::detail::cache_line) std::byte head_gap[ipc::detail::cache_line];
-    // The publisher: [pid: 32][phase: 8] (phase: 0 never, 1 left cleanly, 2 live) and its start time.
-    alignas(ipc::detail::cache_line) std::atomic<std::uint64_t> publisher;
-    std::atomic<std::uint64_t> publisher_start_time;
-    std::atomic<std::uint64_t> dropped;  // subscribers dropped by slow_policy::drop_slowest
-    std::atomic<std::uint32_t> used;     // entries below this index have been claimed (a scan bound; untrusted)
-    std::uint32_t max_subscribers;
-    std::uint32_t slow;
-    std::uint64_t history;         // records
+    alignas(ipc::detail::cache_line) broadcast_ends ends;  // broadcast_table's: the publisher and the table
     std::uint64_t history_offset;  // from the start of the ring data: where the last `history` records start
     std::uint64_t table_offset;    // from the start of the ring data
     alignas(ipc::detail::cache_line) std::byte tail_gap[ipc::detail::cache_line];
 };
 static_assert(sizeof(broadcast_bytes_control) >= sizeof(two_indices));
+static_assert(offsetof(broadcast_bytes_control, ends) == 2 * ipc::detail::cache_line &&
+              offsetof(broadcast_bytes_control, table_offset) == offsetof(broadcast_bytes_control, ends) + sizeof(broadcast_ends) + sizeof(std::uint64_t));
 
 // One publisher process, any number of subscriber processes (up to the
 // region's max_subscribers), records of any size up to max_record() (half
 // the ring, less a header). The publisher loans room for n bytes, writes in
 // place and commits what it used; each subscriber reads every record in
 // order, in place, and release() says whether it was intact throughout.
-// Options, policies, the subscriber table, reaping, history (in records),
-// publisher restart, news() and missed() are ring::broadcast's.
+// Options, policies, the subscriber table, reaping, publisher restart,
+// news() and missed() are broadcast_table's (history counts records).
 //
 // Why a byte ring with one "oldest" bound, not a version word per record: a
 // record's header can sit where an older record's payload was, so nothing
@@ -72,11 +67,13 @@ static_assert(sizeof(broadcast_bytes_control) >= sizeof(two_indices));
 //
 // Crashes: a record is visible only once head passes it, so a publisher
 // killed while writing leaves nothing half written visible; a restarted one
-// writes from head again. Killed between storing count and head, the record
-// it wrote is lost and counted as missed by subscribers. Subscribers: as
+// writes from head again. Killed between storing count and head, it leaves
+// count one ahead: a restarted one finds that record's number at head and
+// reuses it (open_publisher), so subscribers are told of no loss. Subscribers: as
 // ring::broadcast (tail stored after use; a dead one is reaped).
-class broadcast_bytes : public view_base<broadcast_bytes_control> {
-    using base = view_base<broadcast_bytes_control>;
+class broadcast_bytes : public broadcast_table<broadcast_bytes, broadcast_bytes_control> {
+    using table = broadcast_table<broadcast_bytes, broadcast_bytes_control>;
+    friend table;
     struct record_header {
         std::uint64_t seq;
         std::uint32_t len;
@@ -85,9 +82,6 @@ class broadcast_bytes : public view_base<broadcast_bytes_control> {
     static constexpr std::uint32_t padding_flag = 1;
     static constexpr std::uint64_t align = sizeof(record_header);  // a header never straddles the wrap
     static constexpr std::uint64_t record_size(std::uint64_t n) noexcept { return sizeof(record_header) + detail::round_up(n, align); }
-    static constexpr std::uint64_t phase_free = 0, phase_claiming = 1, phase_live = 2, phase_dropped = 3;
-    static constexpr std::uint64_t publisher_left = 1, publisher_live = 2;
-    static constexpr unsigned gen_shift = 40;
 
 public:
     using value_type = std::byte;
@@ -99,34 +93,23 @@ public:
     static constexpr std::uint64_t tag = detail::fnv1a("ipc::ring::broadcast_bytes");
     static constexpr std::uint64_t data_offset = ring::data_offset<broadcast_bytes>;
 
-    // The publisher's own state; the caller keeps it.
-    struct publisher {
-        std::uint64_t head = 0;        // where the next record goes
-        std::uint64_t oldest = 0;      // as last stored in the control
-        std::uint64_t count = 0;       // the next record's sequence number
-        std::uint64_t cached_min = 0;  // slowest live subscriber's tail, as of the last scan
-        std::uint64_t me = 0;          // this publisher's word in the control, 0: not open
-        std::uint64_t loan_at = 0;     // where the loaned record starts
-        std::uint64_t loan_len = 0;    // and how long it may be
-        std::uint64_t want = 0;        // bytes the last failed loan needed
-        bool loaned = false;
-        std::chrono::nanoseconds check_interval = std::chrono::milliseconds(100);
-        std::chrono::steady_clock::time_point next_check{};
-        bool is_open() const noexcept { return me != 0; }
+    // The publisher's own state; the caller keeps it. head: where the next record goes.
+    struct publisher : table::publisher_base {
+        std::uint64_t oldest = 0;    // as last stored in the control
+        std::uint64_t count = 0;     // the next record's sequence number
+        std::uint64_t loan_at = 0;   // where the loaned record starts
+        std::uint64_t loan_len = 0;  // and how long it may be
+        std::uint64_t want = 0;      // bytes the last failed loan needed
     };
 
     // One subscription's state; the caller keeps it.
-    struct subscriber {
-        std::uint32_t entry = 0;        // its index in the subscriber table
-        std::uint64_t me = 0;           // the entry's state word while it is ours; 0: not subscribed
+    struct subscriber : table::subscriber_base {
         std::uint64_t next = 0;         // byte position of the next record
         std::uint64_t expect = 0;       // its sequence number, if none was missed
-        std::uint64_t missed = 0;       // records it missed since subscribing
         std::uint64_t cached_head = 0;  // the publisher's head as last read
         std::uint64_t reading = 0;      // front(): the lent record's size in the ring, 0: none
         std::uint64_t reading_seq = 0;  // and its sequence number
         std::uint32_t reading_len = 0;  // and its payload's length
-        bool is_subscribed() const noexcept { return me != 0; }
     };
 
     enum class read_status : std::uint8_t {
@@ -145,88 +128,17 @@ public:
         explicit operator bool() const noexcept { return status == read_status::ok; }
     };
 
-    enum class publisher_state : std::uint8_t { none, live, left, dead };
-
     broadcast_bytes() noexcept = default;
 
-    // ---- the region --------------------------------------------------------
-
-    // Why required_size(o) is 0, explained (errc::limit_exceeded).
-    static std::error_code options_error_of(const broadcast_options& o) noexcept { return options_error(o); }
-
-    // Bytes a region with these options needs (capacity in bytes, history in
-    // records, below capacity / 16); 0 if they are invalid or too large.
-    static constexpr std::uint64_t required_size(const broadcast_options& o) noexcept {
-        if (!detail::is_pow2(o.capacity) || o.capacity < min_capacity || o.max_subscribers == 0 || o.history >= o.capacity / align) return 0;
-        if (o.slow != slow_policy::block && o.slow != slow_policy::overwrite && o.slow != slow_policy::drop_slowest) return 0;
-        constexpr std::uint64_t limit = std::uint64_t{1} << 62;
-        if (o.capacity > limit / 4) return 0;
-        const std::uint64_t table = table_offset(o.capacity, o.history);
-        if (o.max_subscribers > (limit - data_offset - table) / sizeof(subscriber_entry)) return 0;
-        return data_offset + table + o.max_subscribers * sizeof(subscriber_entry);
-    }
-
-    // Builds an empty ring in mem (cache-line aligned, at least
-    // required_size(o) bytes). attach() refuses it until it is complete.
-    static broadcast_bytes format(std::span<std::byte> mem, const broadcast_options& o, std::error_code& ec) noexcept {
-        using ull = unsigned long long;
-        const std::uint64_t need = required_size(o);
-        if (need == 0) {
-            ec = options_error(o);
-            return {};
-        }
-        if (mem.size() < need || reinterpret_cast<std::uintptr_t>(mem.data()) % ipc::detail::cache_line != 0) {
-            ec = ipc::detail::explain(make_error_code(errc::corrupt),
-                                      "a broadcast_bytes region of %llu bytes does not fit %llu bytes at %p (or is not cache-line aligned)",
-                                      static_cast<ull>(need), static_cast<ull>(mem.size()), static_cast<void*>(mem.data()));
-            return {};
-        }
-        auto* st = new (mem.data()) shared_state<broadcast_bytes_control>{};
-        header& h = st->hdr;
-        h.magic = region_magic;
-        h.version = layout_version;
-        h.kind = static_cast<std::uint32_t>(ring_kind);
-        h.capacity = o.capacity;
-        h.slot_size = slot_size;
-        h.value_size = value_size;
-        h.value_align = value_align;
-        h.type_tag = tag;
-        h.total_size = need;
-        h.data_offset = data_offset;
-        const auto me = ipc::detail::self_identity();
-        h.creator_pid = me.pid;
-        h.creator_start_time = me.start_time;
-        broadcast_bytes_control& c = st->ctl;
-        c.max_subscribers = o.max_subscribers;
-        c.slow = static_cast<std::uint32_t>(o.slow);
-        c.history = o.history;
-        c.history_offset = history_offset(o.capacity);
-        c.table_offset = table_offset(o.capacity, o.history);
-        std::byte* data = mem.data() + data_offset;
-        auto* hist = reinterpret_cast<std::atomic<std::uint64_t>*>(data + c.history_offset);
-        for (std::uint64_t i = 0; i < o.history; ++i) new (&hist[i]) std::atomic<std::uint64_t>(0);
-        auto* table = reinterpret_cast<subscriber_entry*>(data + c.table_offset);
-        for (std::uint32_t i = 0; i < o.max_subscribers; ++i) new (&table[i]) subscriber_entry{};
-        h.state.store(formatted_state, std::memory_order_release);
-        return broadcast_bytes(st, data, o);
-    }
-
-    // Checks a formatted region and returns a view of it: every size, count
-    // and offset is compared with what this program computes from them and
-    // with mem.size() before anything is used.
+    // ---- the region: options_error_of, required_size, format and options
+    // are broadcast_table's (capacity in bytes, history in records, below
+    // capacity / 16). attach() checks every size, count and offset against
+    // what this program computes from them and mem.size() before any use.
     static broadcast_bytes attach(std::span<std::byte> mem, std::error_code& ec) noexcept {
         using ull = unsigned long long;
-        const std::error_code corrupt = make_error_code(errc::corrupt);
-        if (!is_formatted(mem) || mem.size() < data_offset) {
-            ec = ipc::detail::explain(corrupt, "the region (%llu bytes) holds no formatted ring header", static_cast<ull>(mem.size()));
-            return {};
-        }
-        auto* st = std::launder(reinterpret_cast<shared_state<broadcast_bytes_control>*>(mem.data()));
+        auto* st = table::formatted_state_in(mem, ec);
+        if (!st) return {};
         const header& h = st->hdr;
-        if (h.magic != region_magic) {
-            ec = ipc::detail::explain(corrupt, "the region does not start with ipc's ring magic number (found %#llx)", static_cast<ull>(h.magic));
-            return {};
-        }
         const std::uint64_t found[] = {h.version, h.kind, h.type_tag, h.slot_size, h.value_size, h.data_offset};
         const std::uint64_t expected[] = {layout_version, static_cast<std::uint64_t>(ring_kind), tag, slot_size, value_size, data_offset};
         const char* fields[] = {"layout version", "ring kind", "type tag", "slot size", "value size", "data offset"};
@@ -238,21 +150,19 @@ public:
                 return {};
             }
         const broadcast_bytes_control& c = st->ctl;
-        const broadcast_options o{h.capacity, c.max_subscribers, static_cast<slow_policy>(c.slow), c.history};
+        const broadcast_options o = table::recorded_options(*st);
         const std::uint64_t need = required_size(o);
-        if (need == 0 || c.table_offset != table_offset(h.capacity, c.history) || c.history_offset != history_offset(h.capacity) ||
-            h.total_size != need || mem.size() < need) {
-            ec = ipc::detail::explain(corrupt,
+        if (need == 0 || c.table_offset != table_offset_of(o) || c.history_offset != history_offset(h.capacity) || h.total_size != need ||
+            mem.size() < need) {
+            ec = ipc::detail::explain(make_error_code(errc::corrupt),
                                       "the broadcast_bytes header (capacity %llu, %llu subscribers, slow policy %llu, history %llu, size %llu) "
                                       "does not describe a ring that fits the region's %llu bytes",
-                                      static_cast<ull>(h.capacity), static_cast<ull>(c.max_subscribers), static_cast<ull>(c.slow),
-                                      static_cast<ull>(c.history), static_cast<ull>(h.total_size), static_cast<ull>(mem.size()));
+                                      static_cast<ull>(h.capacity), static_cast<ull>(c.ends.max_subscribers), static_cast<ull>(c.ends.slow),
+                                      static_cast<ull>(c.ends.history), static_cast<ull>(h.total_size), static_cast<ull>(mem.size()));
             return {};
         }
         return broadcast_bytes(st, mem.data() + data_offset, o);
     }
-
-    const broadcast_options& options() const noexcept { return opts_; }
 
     // The largest payload a record can carry: half the ring less a header,
     // so that a record always fits wherever the head is.
@@ -263,53 +173,16 @@ public:
 
     // ---- the ring kind (ring/kind.hpp) -------------------------------------
     //
-    // Ends, end of stream, news() and missed() as ring::broadcast (see there).
-    using creation_options = broadcast_options;
+    // (ends, end of stream, join, leave, repair, news, missed and describe
+    // are broadcast_table's.)
     static constexpr bool fixed_size = false;
-    static constexpr eos default_eos = eos::never;
-    static constexpr std::size_t max_ends(direction d) noexcept { return d == direction::send ? 1 : unlimited_ends; }
-    struct end_state {
-        publisher pub;
-        subscriber sub;
-        end_state() noexcept {}
-    };
-
     // A view made by the generic ring::format / ring::attach (no options: no
     // subscriber table); ring_region uses format / attach above.
-    broadcast_bytes(shared_state<broadcast_bytes_control>* st, std::byte* data, std::uint64_t capacity) noexcept
-        : base(st, data, capacity), opts_{capacity, 0, slow_policy::block, 0} {}
+    broadcast_bytes(shared_state<broadcast_bytes_control>* st, std::byte* data, std::uint64_t capacity) noexcept : table(st, data, capacity) {}
     static void init_data(std::byte*, std::uint64_t) noexcept {}  // head says what is written
 
-    bool join(direction d, end_state& e, const end_id&, std::error_code& ec) noexcept {
-        return d == direction::send ? open_publisher(e.pub, ec) : subscribe(e.sub, ec);
-    }
-    void leave(direction d, end_state& e) noexcept {
-        if (d == direction::send) close_publisher(e.pub);
-        else unsubscribe(e.sub);
-    }
-    std::size_t repair() noexcept { return reap(); }
-    bool others_dead(direction d) const noexcept { return d == direction::recv && publisher_status() == publisher_state::dead; }
-    std::error_code news(end_state& e) noexcept {
-        subscriber& s = e.sub;
-        if (!s.is_subscribed() || (s.entry < opts_.max_subscribers && table_[s.entry].state.load(std::memory_order_acquire) == s.me))
-            return {};
-        const std::uint64_t missed = s.missed;
-        std::error_code ec;
-        if (!subscribe(s, ec)) return ec;
-        s.missed = missed;
-        return ipc::detail::explain(make_error_code(errc::dropped),
-                                    "the subscriber fell the whole ring (%llu bytes) behind under slow_policy::drop_slowest and was "
-                                    "dropped; it starts again at the newest record",
-                                    static_cast<unsigned long long>(capacity_));
-    }
-    static std::uint64_t missed(const end_state& e) noexcept { return e.sub.missed; }
-
     bool can_push(const end_state& e) const noexcept {
-        const publisher& p = e.pub;
-        if (!p.is_open()) return false;
-        const std::uint64_t end = p.head + (p.want ? p.want : sizeof(record_header));
-        if (opts_.slow != slow_policy::block || end - p.cached_min <= capacity_) return true;
-        return end - min_tail(p.head) <= capacity_;
+        return e.pub.is_open() && room_for(e.pub, e.pub.head + (e.pub.want ? e.pub.want : sizeof(record_header)));
     }
     bool can_pop(const end_state& e) const noexcept { return can_pop(e.sub); }
 
@@ -327,57 +200,15 @@ public:
     void commit_message(std::size_t n, end_state& e) noexcept { commit(e.pub, n); }
     std::optional<std::span<const std::byte>> front_message(end_state& e, std::error_code& ec) noexcept { return front(e, ec); }
 
-    // For ipc-ls (from untrusted bytes): the policy, the publisher, records
-    // published, subscribers, the slowest one's lag in bytes, what they
-    // missed in all, and how many were dropped.
-    static bool describe(std::span<const std::byte> region, const header& h, description& out) noexcept {
-        const broadcast_bytes_control* c = control_in<broadcast_bytes_control>(region);
-        if (!c || !detail::is_pow2(h.capacity)) return false;
-        const std::uint64_t head = c->head.load(std::memory_order_acquire);
-        out.add("policy", std::string_view(slow_policy_name(c->slow)));
-        const std::uint64_t pw = c->publisher.load(std::memory_order_acquire);
-        const bool live = (pw & 0xff) == publisher_live && ipc::detail::is_alive({pid_of(pw), c->publisher_start_time.load(std::memory_order_relaxed)});
-        out.add("publisher", std::string_view((pw & 0xff) == publisher_left ? "left" : (pw & 0xff) != publisher_live ? "none"
-                                                                                   : live                            ? "live"
-                                                                                                                     : "dead"));
-        out.add("records", c->count.load(std::memory_order_relaxed));
-        std::uint64_t n = c->used.load(std::memory_order_relaxed);
-        if (n > c->max_subscribers) n = c->max_subscribers;
-        // The same subscriber table as ring::broadcast: its rows (lags in bytes here).
-        // The table's offset is untrusted: one past the region reads nothing.
-        const std::uint64_t table_at =
-            region.size() >= data_offset && c->table_offset <= region.size() - data_offset ? data_offset + c->table_offset : region.size();
-        const auto t = broadcast<std::byte>::describe_table(region, table_at, n, head, h.capacity, out);
-        out.queued = t.max_lag;
-        out.add("subscribers", t.subscribers);
-        out.add("max_subscribers", c->max_subscribers);
-        out.add("max_lag_bytes", t.max_lag);
-        out.add("missed", t.missed);
-        out.add("dropped", c->dropped.load(std::memory_order_relaxed));
-        if (t.not_shown) out.add("entries_not_shown", t.not_shown);
-        return true;
-    }
-
     // ---- publisher ---------------------------------------------------------
 
     // Makes this process the publisher: errc::in_use while another live one
     // is. A dead publisher's place is taken and its stream carried on from
     // the region's head (a record it had not made visible is rewritten).
     bool open_publisher(publisher& p, std::error_code& ec) noexcept {
-        const auto id = ipc::detail::self_identity();
-        const std::uint64_t mine = static_cast<std::uint64_t>(static_cast<std::uint32_t>(id.pid)) << 8 | publisher_live;
+        const std::uint64_t mine = claim_publisher(ec);
+        if (mine == 0) return false;
         auto& c = st_->ctl;
-        std::uint64_t cur = c.publisher.load(std::memory_order_acquire);
-        for (;;) {
-            if ((cur & 0xff) == publisher_live && ipc::detail::is_alive({pid_of(cur), c.publisher_start_time.load(std::memory_order_relaxed)})) {
-                ec = ipc::detail::explain(make_error_code(errc::in_use), "the broadcast_bytes ring's publisher (pid %d) is alive",
-                                          static_cast<int>(pid_of(cur)));
-                return false;
-            }
-            c.publisher_start_time.store(id.start_time, std::memory_order_relaxed);
-            if (c.publisher.compare_exchange_weak(cur, mine, std::memory_order_acq_rel)) break;
-        }
-        c.publisher_start_time.store(id.start_time, std::memory_order_relaxed);
         const std::uint64_t h = c.head.load(std::memory_order_acquire);
         std::uint64_t o = c.oldest.load(std::memory_order_acquire);
         if (h % align != 0) {
@@ -395,15 +226,18 @@ public:
         p.head = h;
         p.oldest = o;
         p.count = c.count.load(std::memory_order_acquire);
+        // Killed between storing count and head, a publisher left count one
+        // past the last record anyone could read, and that record's header
+        // (or the padding before it: the same number) unannounced at head.
+        // Take the number back: the next record carries it, and no
+        // subscriber is told it missed a record nobody could read.
+        record_header r;
+        std::memcpy(&r, data_ + (h & mask_), sizeof r);
+        if (p.count != 0 && r.seq == p.count - 1 && (r.flags == 0 || r.flags == padding_flag))
+            c.count.store(--p.count, std::memory_order_relaxed);
         p.cached_min = h - capacity_;  // rescan before the first write
         p.me = mine;
         return true;
-    }
-    void close_publisher(publisher& p) noexcept {
-        if (!p.is_open()) return;
-        std::uint64_t cur = p.me;
-        st_->ctl.publisher.compare_exchange_strong(cur, (p.me & ~std::uint64_t{0xff}) | publisher_left, std::memory_order_acq_rel);
-        p.me = 0;
     }
 
     // Room for an n-byte record to write in place, or nullptr: no room
@@ -482,55 +316,19 @@ public:
     // when every entry is held by a live process.
     bool subscribe(subscriber& s, std::error_code& ec) noexcept { return subscribe(s, opts_.history, ec); }
     bool subscribe(subscriber& s, std::uint64_t history, std::error_code& ec) noexcept {
-        if (s.is_subscribed()) unsubscribe(s);
         if (history > opts_.history) history = opts_.history;
-        const auto id = ipc::detail::self_identity();
-        const std::uint64_t pid_bits = static_cast<std::uint64_t>(static_cast<std::uint32_t>(id.pid)) << 8;
         auto& c = st_->ctl;
-        for (int pass = 0; pass < 2; ++pass) {
-            for (std::uint32_t i = 0; i < opts_.max_subscribers; ++i) {
-                subscriber_entry& e = table_[i];
-                std::uint64_t w = e.state.load(std::memory_order_relaxed);
-                if ((w & 0xff) != phase_free) continue;
-                const std::uint64_t gen = ((w >> gen_shift) + 1) << gen_shift;
-                if (!e.state.compare_exchange_strong(w, gen | pid_bits | phase_claiming, std::memory_order_acq_rel)) continue;
-                // Claimed: hold everything still whole, go live, read head
-                // (seq_cst, against the publisher's rescan: see ring::broadcast).
-                e.start_time.store(id.start_time, std::memory_order_relaxed);
-                e.missed.store(0, std::memory_order_relaxed);
-                e.tail.store(c.oldest.load(std::memory_order_acquire), std::memory_order_relaxed);
-                for (std::uint32_t u = c.used.load(std::memory_order_relaxed); u <= i;)
-                    if (c.used.compare_exchange_weak(u, i + 1, std::memory_order_relaxed)) break;
-                e.state.store(gen | pid_bits | phase_live, std::memory_order_seq_cst);
-                const std::uint64_t h = c.head.load(std::memory_order_seq_cst);
-                const std::uint64_t n = c.count.load(std::memory_order_acquire);
-                s = subscriber{};
-                s.entry = i;
-                s.me = gen | pid_bits | phase_live;
-                s.next = s.cached_head = h;
-                s.expect = n > history ? n - history : 0;
-                if (history != 0) s.next = history_start(h, s.expect);
-                e.tail.store(s.next, std::memory_order_release);
-                return true;
-            }
-            if (pass == 0 && reap() == 0) break;
-        }
-        ec = ipc::detail::explain(make_error_code(errc::limit_exceeded),
-                                  "all %u subscriber entries of the broadcast_bytes ring are held by live processes",
-                                  static_cast<unsigned>(opts_.max_subscribers));
-        return false;
-    }
-
-    void unsubscribe(subscriber& s) noexcept {
-        if (!s.is_subscribed()) return;
-        if (s.entry < opts_.max_subscribers) {
-            subscriber_entry& e = table_[s.entry];
-            std::uint64_t w = e.state.load(std::memory_order_acquire);
-            if ((w & ~std::uint64_t{0xff}) == (s.me & ~std::uint64_t{0xff}) && (w & 0xff) != phase_free)
-                e.state.compare_exchange_strong(w, s.me >> gen_shift << gen_shift | phase_free, std::memory_order_acq_rel);
-        }
-        s.me = 0;
-        s.reading = 0;
+        // Held while it joins: everything still whole.
+        const auto hold = [&] { return c.oldest.load(std::memory_order_acquire); };
+        const auto start = [&] {
+            const std::uint64_t h = c.head.load(std::memory_order_seq_cst);
+            const std::uint64_t n = c.count.load(std::memory_order_acquire);
+            s.next = s.cached_head = h;
+            s.expect = n > history ? n - history : 0;
+            if (history != 0) s.next = history_start(h, s.expect);
+            return s.next;
+        };
+        return claim_entry(s, hold, start, ec);
     }
 
     // The next record, in place; release() must follow an ok read and says
@@ -585,85 +383,43 @@ public:
     // Whether a read would find a record (or news: dropped) now.
     bool can_pop(const subscriber& s) const noexcept {
         if (!s.is_subscribed()) return false;
-        if (s.entry >= opts_.max_subscribers || table_[s.entry].state.load(std::memory_order_acquire) != s.me) return true;
+        if (!holds(s)) return true;
         return st_->ctl.head.load(std::memory_order_acquire) != s.next;
-    }
-
-    // ---- peers -------------------------------------------------------------
-
-    // Frees the entries of subscribers whose process is gone; how many.
-    template <class Alive>
-    unsigned reap(Alive alive) noexcept {
-        unsigned n = 0;
-        const std::uint32_t end = scan_end();
-        for (std::uint32_t i = 0; i < end; ++i) {
-            subscriber_entry& e = table_[i];
-            std::uint64_t w = e.state.load(std::memory_order_acquire);
-            const std::uint64_t ph = w & 0xff;
-            if (ph == phase_free) continue;
-            const std::int32_t pid = pid_of(w);
-            const bool gone = ph == phase_claiming ? pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH)
-                                                   : !alive(ipc::detail::process_identity{pid, e.start_time.load(std::memory_order_relaxed)});
-            if (gone && e.state.compare_exchange_strong(w, w >> gen_shift << gen_shift | phase_free, std::memory_order_acq_rel)) ++n;
-        }
-        return n;
-    }
-    unsigned reap() noexcept {
-        return reap([](const ipc::detail::process_identity& id) { return ipc::detail::is_alive(id); });
-    }
-
-    publisher_state publisher_status() const noexcept {
-        const std::uint64_t w = st_->ctl.publisher.load(std::memory_order_acquire);
-        if ((w & 0xff) == publisher_left) return publisher_state::left;
-        if ((w & 0xff) != publisher_live) return publisher_state::none;
-        return ipc::detail::is_alive({pid_of(w), st_->ctl.publisher_start_time.load(std::memory_order_relaxed)}) ? publisher_state::live
-                                                                                                                 : publisher_state::dead;
     }
 
     // ---- listings (ipc-ls, tests) ------------------------------------------
 
-    std::uint64_t head() const noexcept { return st_->ctl.head.load(std::memory_order_acquire); }
     std::uint64_t oldest() const noexcept { return st_->ctl.oldest.load(std::memory_order_acquire); }
     std::uint64_t records() const noexcept { return st_->ctl.count.load(std::memory_order_acquire); }
-    std::uint64_t dropped() const noexcept { return st_->ctl.dropped.load(std::memory_order_relaxed); }
-    // Subscribers holding entries (live, dropped or joining).
-    unsigned subscribers() const noexcept {
-        unsigned n = 0;
-        const std::uint32_t end = scan_end();
-        for (std::uint32_t i = 0; i < end; ++i) n += (table_[i].state.load(std::memory_order_acquire) & 0xff) != phase_free;
-        return n;
-    }
+    // (head, dropped, reap, publisher_status, for_each_subscriber and
+    // subscribers are broadcast_table's; lags are in bytes.)
 
 private:
     broadcast_bytes(shared_state<broadcast_bytes_control>* st, std::byte* data, const broadcast_options& o) noexcept
-        : base(st, data, o.capacity), table_(reinterpret_cast<subscriber_entry*>(data + table_offset(o.capacity, o.history))),
-          hist_(reinterpret_cast<std::atomic<std::uint64_t>*>(data + history_offset(o.capacity))), opts_(o) {}
+        : table(st, data, o), hist_(reinterpret_cast<std::atomic<std::uint64_t>*>(data + history_offset(o.capacity))) {}
+
+    static constexpr const char* capacity_unit = "bytes";
+    static constexpr const char* lag_field = "max_lag_bytes";
+    static constexpr std::uint64_t max_capacity = (std::uint64_t{1} << 62) / 4;
+    static constexpr std::uint64_t history_limit(std::uint64_t capacity) noexcept { return capacity / align; }
+    // format(): the history words.
+    static void init_region(broadcast_bytes_control& c, std::byte* data, const broadcast_options& o) noexcept {
+        c.history_offset = history_offset(o.capacity);
+        auto* hist = reinterpret_cast<std::atomic<std::uint64_t>*>(data + c.history_offset);
+        for (std::uint64_t i = 0; i < o.history; ++i) new (&hist[i]) std::atomic<std::uint64_t>(0);
+    }
+    // ipc-ls: records published, after the publisher.
+    static void describe_counts(const broadcast_bytes_control& c, description& out) noexcept {
+        out.add("records", c.count.load(std::memory_order_relaxed));
+    }
 
     // From the ring data: the history words, then the table, each on a line pair of the region.
     static constexpr std::uint64_t history_offset(std::uint64_t capacity) noexcept {
         return detail::round_up(data_offset + capacity, 2 * ipc::detail::cache_line) - data_offset;
     }
-    static constexpr std::uint64_t table_offset(std::uint64_t capacity, std::uint64_t history) noexcept {
-        return detail::round_up(data_offset + history_offset(capacity) + history * sizeof(std::uint64_t), 2 * ipc::detail::cache_line) -
+    static constexpr std::uint64_t table_offset_of(const broadcast_options& o) noexcept {
+        return detail::round_up(data_offset + history_offset(o.capacity) + o.history * sizeof(std::uint64_t), 2 * ipc::detail::cache_line) -
                data_offset;
-    }
-    static constexpr std::int32_t pid_of(std::uint64_t w) noexcept { return static_cast<std::int32_t>(static_cast<std::uint32_t>(w >> 8)); }
-
-    static std::error_code options_error(const broadcast_options& o) noexcept {
-        using ull = unsigned long long;
-        const std::error_code ec = make_error_code(errc::limit_exceeded);
-        if (!detail::is_pow2(o.capacity) || o.capacity < min_capacity)
-            return ipc::detail::explain(ec, "broadcast_bytes capacity must be a power of two of at least %llu bytes (%llu given)",
-                                        static_cast<ull>(min_capacity), static_cast<ull>(o.capacity));
-        if (o.max_subscribers == 0) return ipc::detail::explain(ec, "a broadcast_bytes ring needs max_subscribers of at least 1 (0 given)");
-        if (o.history >= o.capacity / align)
-            return ipc::detail::explain(ec, "broadcast_bytes history %llu must be below %llu records (capacity %llu bytes / %llu)",
-                                        static_cast<ull>(o.history), static_cast<ull>(o.capacity / align), static_cast<ull>(o.capacity),
-                                        static_cast<ull>(align));
-        if (o.slow != slow_policy::block && o.slow != slow_policy::overwrite && o.slow != slow_policy::drop_slowest)
-            return ipc::detail::explain(ec, "unknown broadcast_bytes slow_policy %llu", static_cast<ull>(o.slow));
-        return ipc::detail::explain(ec, "a broadcast_bytes ring of %llu bytes and %llu subscribers would need a region of 2^62 bytes or more",
-                                    static_cast<ull>(o.capacity), static_cast<ull>(o.max_subscribers));
     }
 
     void put_header(std::uint64_t off, record_header r) noexcept { std::memcpy(data_ + off, &r, sizeof r); }
@@ -680,68 +436,12 @@ private:
         return at;
     }
 
-    std::uint32_t scan_end(std::memory_order order = std::memory_order_acquire) const noexcept {
-        const std::uint32_t u = st_->ctl.used.load(order);
-        return u < opts_.max_subscribers ? u : opts_.max_subscribers;
-    }
-
-    // The slowest live subscriber's tail (a byte position), clamped to a ring
-    // behind head; head when there is none. Head is stored again first,
-    // seq_cst, as in ring::broadcast: a joiner this scan misses reads it.
-    std::uint64_t slowest(std::uint64_t h, std::uint32_t* which = nullptr) noexcept {
-        st_->ctl.head.store(h, std::memory_order_seq_cst);
-        return min_tail(h, which);
-    }
-    std::uint64_t min_tail(std::uint64_t h, std::uint32_t* which = nullptr) const noexcept {
-        std::uint64_t min = h;
-        std::uint32_t who = UINT32_MAX;
-        const std::uint32_t end = scan_end(std::memory_order_seq_cst);
-        for (std::uint32_t i = 0; i < end; ++i) {
-            const subscriber_entry& e = table_[i];
-            if ((e.state.load(std::memory_order_seq_cst) & 0xff) != phase_live) continue;
-            std::uint64_t t = e.tail.load(std::memory_order_acquire);
-            if (h - t > capacity_) t = t > h ? h : h - capacity_;  // ahead of head (corrupt): no constraint
-            if (who == UINT32_MAX ? t <= min : t < min) {
-                min = t;
-                who = i;
-            }
-        }
-        if (which) *which = who;
-        return min;
-    }
-
-    // The cache said no room for bytes up to `end`: rescan, and per policy
-    // reap the dead (block, when a check is due) or drop the slowest.
-    bool make_room(publisher& p, std::uint64_t end) noexcept {
-        p.cached_min = slowest(p.head);
-        if (end - p.cached_min <= capacity_) return true;
-        if (opts_.slow == slow_policy::block) {
-            const auto now = std::chrono::steady_clock::now();
-            if (now < p.next_check) return false;
-            p.next_check = now + p.check_interval;
-            if (reap() == 0) return false;
-            p.cached_min = slowest(p.head);
-            return end - p.cached_min <= capacity_;
-        }
-        for (std::uint32_t rounds = 0; rounds < opts_.max_subscribers; ++rounds) {
-            std::uint32_t who = UINT32_MAX;
-            p.cached_min = slowest(p.head, &who);
-            if (end - p.cached_min <= capacity_ || who == UINT32_MAX) return true;
-            subscriber_entry& e = table_[who];
-            std::uint64_t w = e.state.load(std::memory_order_acquire);
-            if ((w & 0xff) == phase_live && e.state.compare_exchange_strong(w, (w & ~std::uint64_t{0xff}) | phase_dropped, std::memory_order_acq_rel))
-                st_->ctl.dropped.fetch_add(1, std::memory_order_relaxed);
-        }
-        p.cached_min = slowest(p.head);
-        return end - p.cached_min <= capacity_;
-    }
-
     // Finds the next record for s: ok with its header checked and s.reading
     // set; skips padding and jumps past what was written over.
     read_status next_ready(subscriber& s) noexcept {
         if (!s.is_subscribed()) return read_status::not_subscribed;
         s.reading = 0;
-        if (s.entry >= opts_.max_subscribers || table_[s.entry].state.load(std::memory_order_acquire) != s.me) return read_status::dropped;
+        if (!holds(s)) return read_status::dropped;
         auto& c = st_->ctl;
         for (std::uint64_t tries = 0; tries < 64; ++tries) {
             if (s.next == s.cached_head) {
@@ -785,19 +485,12 @@ private:
         return read_status::empty;  // lapped again and again: the caller tries later
     }
 
-    void count_missed(subscriber& s, std::uint64_t n) noexcept {
-        if (n == 0) return;
-        s.missed += n;
-        if (s.entry < opts_.max_subscribers) table_[s.entry].missed.store(s.missed, std::memory_order_relaxed);
-    }
     void advance(subscriber& s, std::uint64_t to) noexcept {
         s.next = to;
-        if (s.entry < opts_.max_subscribers) table_[s.entry].tail.store(to, std::memory_order_release);
+        store_tail(s, to);
     }
 
-    subscriber_entry* table_ = nullptr;
     std::atomic<std::uint64_t>* hist_ = nullptr;
-    broadcast_options opts_{};
 };
 
 static_assert(variable_kind<broadcast_bytes>);
