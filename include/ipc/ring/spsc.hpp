@@ -26,6 +26,11 @@ namespace ipc::ring {
 // store happened. The view's copies are taken from the region when it is
 // attached and again by adopt_indices(), which ring_region calls whenever
 // this process becomes an end (a restarted end carries on from the region).
+//
+// The per-message calls are always inlined: g++ -O2 left try_push, loan and
+// front out of line, and a call's return address is one more store for the
+// producer's store buffer, where stores wait behind the ring's line transfers
+// (measured, two processes at 8 B: 1.15-1.3x the messages per second inlined).
 template <class T>
 class spsc : public fixed_slots<spsc<T>, T, kind::spsc> {
     using base = fixed_slots<spsc<T>, T, kind::spsc>;
@@ -51,11 +56,11 @@ public:
     }
 
     // ---- the kind interface (ring/kind.hpp): no per-end state -------------
-    T* loan(end_state&) noexcept { return loan(); }
-    void commit(end_state&) noexcept { commit(); }
+    [[gnu::always_inline]] T* loan(end_state&) noexcept { return loan(); }
+    [[gnu::always_inline]] void commit(end_state&) noexcept { commit(); }
     void cancel(end_state&) noexcept {}
-    const T* front(end_state&) noexcept { return front(); }
-    bool release(end_state&) noexcept {
+    [[gnu::always_inline]] const T* front(end_state&) noexcept { return front(); }
+    [[gnu::always_inline]] bool release(end_state&) noexcept {
         release();
         return true;
     }
@@ -68,13 +73,13 @@ public:
 
     // The next free slot to construct a T in, or nullptr when full. The
     // message is not visible until commit().
-    [[nodiscard]] T* loan() noexcept { return room(1) ? at(ix_.head).get() : nullptr; }
+    [[gnu::always_inline]] [[nodiscard]] T* loan() noexcept { return room(1) ? at(ix_.head).get() : nullptr; }
     // Publishes the slot loan() returned.
-    void commit() noexcept { st_->ctl.head.store(++ix_.head, std::memory_order_release); }
+    [[gnu::always_inline]] void commit() noexcept { st_->ctl.head.store(++ix_.head, std::memory_order_release); }
     // Gives the slot loan() returned back unsent: nothing to undo, since only
     // commit() moves the head (the next loan() returns the same slot).
     void cancel() noexcept {}
-    [[nodiscard]] bool try_push(const T& v, std::uint32_t = 0) noexcept {
+    [[gnu::always_inline]] [[nodiscard]] bool try_push(const T& v, std::uint32_t = 0) noexcept {
         T* p = loan();
         if (!p) return false;
         std::memcpy(static_cast<void*>(p), &v, sizeof(T));
@@ -99,9 +104,9 @@ public:
     // ---- consumer ------------------------------------------------------
 
     // The oldest message, in place, or nullptr when empty; release() frees it.
-    [[nodiscard]] const T* front() noexcept { return available() ? at(ix_.tail).get() : nullptr; }
-    void release() noexcept { st_->ctl.tail.store(++ix_.tail, std::memory_order_release); }
-    [[nodiscard]] bool try_pop(T& out, std::uint32_t = 0) noexcept {
+    [[gnu::always_inline]] [[nodiscard]] const T* front() noexcept { return available() ? at(ix_.tail).get() : nullptr; }
+    [[gnu::always_inline]] void release() noexcept { st_->ctl.tail.store(++ix_.tail, std::memory_order_release); }
+    [[gnu::always_inline]] [[nodiscard]] bool try_pop(T& out, std::uint32_t = 0) noexcept {
         const T* p = front();
         if (!p) return false;
         std::memcpy(static_cast<void*>(&out), p, sizeof(T));
@@ -133,13 +138,13 @@ public:
 private:
     // Room for n (<= capacity) messages. Unsigned differences: a tail ahead
     // of the head or more than a ring behind it (corrupt) is never room.
-    bool room(std::uint64_t n) noexcept {
+    [[gnu::always_inline]] bool room(std::uint64_t n) noexcept {
         if (ix_.head - ix_.cached_tail <= capacity_ - n) return true;
         ix_.cached_tail = st_->ctl.tail.load(std::memory_order_acquire);
         return ix_.head - ix_.cached_tail <= capacity_ - n;
     }
     // At least one message: head - tail in 1..capacity.
-    bool available() noexcept {
+    [[gnu::always_inline]] bool available() noexcept {
         if (ix_.cached_head - ix_.tail - 1 < capacity_) return true;
         ix_.cached_head = st_->ctl.head.load(std::memory_order_acquire);
         return ix_.cached_head - ix_.tail - 1 < capacity_;
