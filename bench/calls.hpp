@@ -27,7 +27,7 @@
 // failed line). Building the request: calls::stamp(buffer, size, n) writes the
 // call number n into the request; the server answers calls::answer(request,
 // size); the client checks the reply with calls::check(n, size, reply).
-// Each case is one line in main.cpp's table (or a register_peer in its own file):
+// Each case is one line in a cases_*.cpp table (or a register_peer in its own file):
 //
 //   {"raw.unix_stream.call", "raw.unix_stream", calls::run<calls::raw_link<raw::unix_stream>>},
 #pragma once

@@ -4,7 +4,7 @@
 // a message type T and a framing F; each endpoint has send(const T&) and
 // recv(T&) returning ipc::status: a pair of one-way channels (split_endpoint)
 // or one duplex channel. A new transport needs one maker here and one line per
-// framing in the case table (main.cpp).
+// framing in the case table (cases_channels.cpp, cases_sockets.cpp).
 #pragma once
 
 #include <array>

@@ -23,163 +23,13 @@
 
 #include <ipc/version.hpp>
 
-#include "broadcast.hpp"
 #include "calls.hpp"
-#include "channels.hpp"
-#include "floors.hpp"
+#include "cases.hpp"
 #include "harness.hpp"
-#include "loops.hpp"
-#include "queues.hpp"
-#include "raw.hpp"
-#include "shm.hpp"
 
 namespace {
 
 using namespace bench;
-namespace fr = ipc::framing;
-namespace ch = bench::channels;
-namespace sy = ipc::sync;
-// One template parameter, as shm::run's RingOf wants (clang 14 does not match a defaulted second one).
-template <class T>
-using mpmc = ipc::ring::mpmc<T>;
-using ipc::ring::spsc;
-using shm::mode;
-
-// The references of shared-memory cases.
-constexpr const char* spin_floor = "floor.atomic_pingpong";  // RTT of spinning waits
-constexpr const char* sleep_floor = "floor.futex_pingpong";  // RTT of waits that sleep in the kernel
-constexpr const char* ring = "floor.spsc_handwritten";       // throughput
-constexpr const char* mem = "floor.memcpy";                  // bandwidth
-
-// The cases, baselines before what is compared with them. Adding an ipc
-// channel is one line: {name, its raw baseline, ch::run<maker, framing>}.
-const case_entry table[] = {
-    {"raw.pipe", nullptr, run_link<raw::link<raw::pipes, raw::exact>>},
-    {"raw.pipe.length_prefixed", nullptr, run_link<raw::link<raw::pipes, raw::prefixed>>},
-    {"raw.pipe.delimited", nullptr, run_link<raw::link<raw::pipes, raw::delimited>>},
-    {"raw.fifo", nullptr, run_link<raw::link<raw::fifos, raw::exact>>},
-    {"raw.fifo.length_prefixed", nullptr, run_link<raw::link<raw::fifos, raw::prefixed>>},
-    {"raw.fifo.delimited", nullptr, run_link<raw::link<raw::fifos, raw::delimited>>},
-    {"raw.unix_stream", nullptr, run_link<raw::link<raw::unix_stream, raw::exact>>},
-    {"raw.unix_stream.length_prefixed", nullptr, run_link<raw::link<raw::unix_stream, raw::prefixed>>},
-    {"raw.unix_stream.delimited", nullptr, run_link<raw::link<raw::unix_stream, raw::delimited>>},
-    {"raw.unix_seqpacket", nullptr, run_link<raw::link<raw::unix_seqpacket, raw::datagram>>},
-    {"raw.unix_dgram", nullptr, run_link<raw::link<raw::unix_dgram, raw::datagram>>},
-    {"raw.tcp", nullptr, run_link<raw::link<raw::tcp_loopback, raw::exact>>},
-    {"raw.tcp.length_prefixed", nullptr, run_link<raw::link<raw::tcp_loopback, raw::prefixed>>},
-    {"raw.tcp.delimited", nullptr, run_link<raw::link<raw::tcp_loopback, raw::delimited>>},
-    {"raw.udp", nullptr, run_link<raw::link<raw::udp_loopback, raw::datagram>>},
-    // Request/reply calls (calls.hpp): a hand-written client and server, RTT
-    // against the ping-pong of the same socket; the twins of RPC cases.
-    {"raw.unix_stream.call", "raw.unix_stream", calls::run<calls::raw_link<raw::unix_stream>>},
-    {"raw.tcp.call", "raw.tcp", calls::run<calls::raw_link<raw::tcp_loopback>>},
-
-    {"ipc.pipe.fixed", "raw.pipe", ch::run<ch::pipe_maker, fr::fixed>},
-    {"ipc.pipe.length_prefixed", "raw.pipe.length_prefixed", ch::run<ch::pipe_maker, fr::length_prefixed>},
-    {"ipc.pipe.delimited", "raw.pipe.delimited", ch::run<ch::pipe_maker, fr::delimited>},
-    {"ipc.fifo.fixed", "raw.fifo", ch::run<ch::fifo_maker, fr::fixed>},
-    {"ipc.fifo.length_prefixed", "raw.fifo.length_prefixed", ch::run<ch::fifo_maker, fr::length_prefixed>},
-    {"ipc.fifo.delimited", "raw.fifo.delimited", ch::run<ch::fifo_maker, fr::delimited>},
-    {"ipc.unix_stream.fixed", "raw.unix_stream", ch::run<ch::socketpair_maker<ipc::transport::unix_stream>, fr::fixed>},
-    {"ipc.unix_stream.length_prefixed", "raw.unix_stream.length_prefixed",
-     ch::run<ch::socketpair_maker<ipc::transport::unix_stream>, fr::length_prefixed>},
-    {"ipc.unix_stream.delimited", "raw.unix_stream.delimited", ch::run<ch::socketpair_maker<ipc::transport::unix_stream>, fr::delimited>},
-    // Message transports keep boundaries: every framing sends the bare body.
-    {"ipc.unix_seqpacket.fixed", "raw.unix_seqpacket", ch::run<ch::socketpair_maker<ipc::transport::unix_seqpacket>, fr::fixed>},
-    {"ipc.unix_seqpacket.length_prefixed", "raw.unix_seqpacket",
-     ch::run<ch::socketpair_maker<ipc::transport::unix_seqpacket>, fr::length_prefixed>},
-    {"ipc.unix_dgram.fixed", "raw.unix_dgram", ch::run<ch::socketpair_maker<ipc::transport::unix_dgram>, fr::fixed>},
-    {"ipc.unix_dgram.length_prefixed", "raw.unix_dgram", ch::run<ch::socketpair_maker<ipc::transport::unix_dgram>, fr::length_prefixed>},
-    {"ipc.tcp.fixed", "raw.tcp", ch::run<ch::tcp_maker, fr::fixed>},
-    {"ipc.tcp.length_prefixed", "raw.tcp.length_prefixed", ch::run<ch::tcp_maker, fr::length_prefixed>},
-    {"ipc.tcp.delimited", "raw.tcp.delimited", ch::run<ch::tcp_maker, fr::delimited>},
-    {"ipc.udp.fixed", "raw.udp", ch::run<ch::udp_maker, fr::fixed>},
-    {"ipc.udp.length_prefixed", "raw.udp", ch::run<ch::udp_maker, fr::length_prefixed>},
-
-    {"floor.atomic_pingpong", nullptr, run_link<floors::pingpong<floors::spin>>},
-    {"floor.futex_pingpong", nullptr, run_link<floors::pingpong<floors::futex>>},
-    {"floor.spsc_handwritten", nullptr, run_link<floors::spsc>},
-    {"floor.memcpy", nullptr, floors::run_memcpy},
-
-    // Shared memory: RTT against the ping-pong floor that waits the same way
-    // (spinning, or sleeping in the kernel), throughput against the
-    // hand-written ring, MB/s against one core's memcpy.
-    {"ring.spsc.raw", ring, shm::run_raw_ring<ipc::ring::kind::spsc>, nullptr, mem},
-    {"ring.mpmc.raw", ring, shm::run_raw_ring<ipc::ring::kind::mpmc>, nullptr, mem},
-    {"ring.bytes.raw", ring, shm::run_raw_ring<ipc::ring::kind::bytes>, nullptr, mem},
-    // The broadcast ring alone: 1 -> 1 round trips against the spinning
-    // floor; fan-out to 4 and 16 subscriber processes against fan-out to 1.
-    {"ring.broadcast.pingpong", spin_floor, broadcast::run_pingpong, ring, mem},
-    {"ring.broadcast.fanout1", ring, broadcast::run_fanout<1>},
-    {"ring.broadcast.fanout4", "ring.broadcast.fanout1", broadcast::run_fanout<4>},
-    {"ring.broadcast.fanout16", "ring.broadcast.fanout1", broadcast::run_fanout<16>},
-    // The same as channels (ipc::shm_broadcast<T>): round trips against the
-    // floors, fanout1 against the ring's, fanout4 and 16 against fanout1.
-    {"ipc.shm_broadcast.spin", spin_floor, shm::run<ipc::ring::broadcast, sy::spin, mode::copy>, ring, mem},
-    {"ipc.shm_broadcast.futex", sleep_floor, shm::run<ipc::ring::broadcast, sy::futex, mode::copy>, ring, mem},
-    {"ipc.shm_broadcast.fanout1", "ring.broadcast.fanout1", broadcast::run_channel_fanout<1>},
-    {"ipc.shm_broadcast.fanout4", "ipc.shm_broadcast.fanout1", broadcast::run_channel_fanout<4>},
-    {"ipc.shm_broadcast.fanout16", "ipc.shm_broadcast.fanout1", broadcast::run_channel_fanout<16>},
-    // Records of any size (ipc::shm_broadcast_bytes): against the fixed-size broadcast.
-    {"ipc.shm_broadcast_bytes.spin", "ipc.shm_broadcast.spin", broadcast::bytes::run<sy::spin>, ring, mem},
-    {"ipc.shm_broadcast_bytes.spin.loan", "ipc.shm_broadcast_bytes.spin", broadcast::bytes::run<sy::spin, true>},
-    {"ipc.shm_broadcast_bytes.fanout4", "ipc.shm_broadcast.fanout4", broadcast::bytes::run_fanout<4>},
-    {"ipc.shm.spin", spin_floor, shm::run<spsc, sy::spin, mode::copy>, ring, mem},
-    {"ipc.shm.spin.loan", spin_floor, shm::run<spsc, sy::spin, mode::loan>, ring},
-    {"ipc.shm.spin.batch", spin_floor, shm::run<spsc, sy::spin, mode::batch>, ring, mem},
-    {"ipc.shm_mpmc.spin", spin_floor, shm::run<mpmc, sy::spin, mode::copy>, ring, mem},
-    {"ipc.shm_bytes.spin", spin_floor, shm::run<spsc, sy::spin, mode::bytes>, ring, mem},
-    // Zero copy of records against the copying twin above, in the same run.
-    {"ipc.shm_bytes.spin.loan", "ipc.shm_bytes.spin", shm::run<spsc, sy::spin, mode::bytes_loan>},
-    {"ipc.shm.futex", sleep_floor, shm::run<spsc, sy::futex, mode::copy>, ring, mem},
-    {"ipc.shm.futex.loan", sleep_floor, shm::run<spsc, sy::futex, mode::loan>, ring},
-    {"ipc.shm.futex.batch", sleep_floor, shm::run<spsc, sy::futex, mode::batch>, ring, mem},
-    {"ipc.shm_mpmc.futex", sleep_floor, shm::run<mpmc, sy::futex, mode::copy>, ring, mem},
-    {"ipc.shm_bytes.futex", sleep_floor, shm::run<spsc, sy::futex, mode::bytes>, ring, mem},
-    {"ipc.shm.eventfd", sleep_floor, shm::run<spsc, sy::eventfd, mode::copy>, ring, mem},
-    {"ipc.shm.eventfd.loan", sleep_floor, shm::run<spsc, sy::eventfd, mode::loan>, ring},
-    {"ipc.shm.eventfd.batch", sleep_floor, shm::run<spsc, sy::eventfd, mode::batch>, ring, mem},
-    {"ipc.shm_mpmc.eventfd", sleep_floor, shm::run<mpmc, sy::eventfd, mode::copy>, ring, mem},
-    {"ipc.shm_bytes.eventfd", sleep_floor, shm::run<spsc, sy::eventfd, mode::bytes>, ring, mem},
-    {"ipc.shm.posix_sem", sleep_floor, shm::run<spsc, sy::posix_sem, mode::copy>, ring, mem},
-    {"ipc.shm.posix_sem.loan", sleep_floor, shm::run<spsc, sy::posix_sem, mode::loan>, ring},
-    {"ipc.shm.posix_sem.batch", sleep_floor, shm::run<spsc, sy::posix_sem, mode::batch>, ring, mem},
-    {"ipc.shm_mpmc.posix_sem", sleep_floor, shm::run<mpmc, sy::posix_sem, mode::copy>, ring, mem},
-    {"ipc.shm_bytes.posix_sem", sleep_floor, shm::run<spsc, sy::posix_sem, mode::bytes>, ring, mem},
-    {"ipc.shm.sysv_sem", sleep_floor, shm::run<spsc, sy::sysv_sem, mode::copy>, ring, mem},
-    {"ipc.shm.sysv_sem.loan", sleep_floor, shm::run<spsc, sy::sysv_sem, mode::loan>, ring},
-    {"ipc.shm.sysv_sem.batch", sleep_floor, shm::run<spsc, sy::sysv_sem, mode::batch>, ring, mem},
-    {"ipc.shm_mpmc.sysv_sem", sleep_floor, shm::run<mpmc, sy::sysv_sem, mode::copy>, ring, mem},
-    {"ipc.shm_bytes.sysv_sem", sleep_floor, shm::run<spsc, sy::sysv_sem, mode::bytes>, ring, mem},
-
-    // Kernel queues, the eventfd counter.
-    {"raw.posix_mq", nullptr, run_link<queues::raw_posix_mq>},
-    {"raw.sysv_mq", nullptr, run_link<queues::raw_sysv_mq>},
-    {"raw.eventfd", nullptr, run_link<queues::raw_eventfd>},
-    {"ipc.posix_mq.fixed", "raw.posix_mq", ch::run<queues::posix_mq_maker, fr::fixed>},
-    {"ipc.posix_mq.length_prefixed", "raw.posix_mq", ch::run<queues::posix_mq_maker, fr::length_prefixed>},
-    {"ipc.sysv_mq.fixed", "raw.sysv_mq", ch::run<queues::sysv_mq_maker, fr::fixed>},
-    {"ipc.sysv_mq.length_prefixed", "raw.sysv_mq", ch::run<queues::sysv_mq_maker, fr::length_prefixed>},
-    {"ipc.eventfd", "raw.eventfd", run_link<queues::ipc_eventfd>},
-    {"raw.sigqueue", nullptr, run_link<queues::raw_sigqueue>},
-    {"ipc.signal", "raw.sigqueue", run_link<queues::ipc_signal>},
-
-    // Event loops: epoll over eventfd doorbells and a shared ring (the floor of
-    // a loop over shared memory) and ipc::poller over an shm channel on
-    // sync::eventfd (spinning first: the poller's default); ipc::poller over
-    // a Unix stream channel against the same loop written by hand
-    // (raw.epoll.unix_stream), which is against raw.unix_stream's blocking read.
-    {"raw.epoll.eventfd", nullptr, run_link<loops::epoll_eventfd>},
-    {"ipc.poller.shm.eventfd", "raw.epoll.eventfd", shm::run<spsc, sy::eventfd, mode::polled>},
-    // A shm_channel (sync::futex) opened by name on both sides, each side in
-    // its own ipc::poller: parking at once (the doorbell path) against the
-    // floor, and spinning first against the futex channel that does the same.
-    {"ipc.poller.shm", "raw.epoll.eventfd", shm::run<spsc, sy::futex, mode::named>},
-    {"ipc.poller.shm.spin", "ipc.shm.futex", shm::run<spsc, sy::futex, mode::named_spin>},
-    {"raw.epoll.unix_stream", "raw.unix_stream", run_link<raw::link<raw::unix_stream, loops::epoll_exact>>},
-    {"ipc.poller.unix_stream", "raw.epoll.unix_stream", ch::run<loops::polled_socketpair_maker<ipc::transport::unix_stream>, fr::fixed>},
-};
-
 constexpr std::int64_t ms = 1'000'000;
 //                      warmup  rounds  rtt time  messages   bytes           one-way time  memcpy bytes
 constexpr plan full_plan{200,    20000,  250 * ms, 1'000'000, std::size_t{1} << 30, 250 * ms, std::size_t{1} << 30};
@@ -370,8 +220,13 @@ int main(int argc, char** argv) {
     // its SIGPIPE guard (two rt_sigprocmask calls per write otherwise); raw and
     // ipc cases run under the same disposition. --sigpipe-default measures the guard.
     if (!o.sigpipe_default) std::signal(SIGPIPE, SIG_IGN);
-    std::vector<case_entry> cases(std::begin(table), std::end(table));
-    cases.insert(cases.end(), peer_cases().begin(), peer_cases().end());
+    // The table (cases.hpp), then the peers' cases.
+    std::vector<case_entry> cases;
+    namespace parts = bench::cases;
+    for (const auto part : {parts::raw_cases(), parts::channel_cases(), parts::socket_channel_cases(), parts::floor_cases(),
+                            parts::shm_cases(), parts::shm_kernel_cases(), parts::queue_cases(), parts::loop_cases(),
+                            std::span<const case_entry>(peer_cases())})
+        cases.insert(cases.end(), part.begin(), part.end());
 
     if (o.list) {
         for (auto& c : cases) std::printf("%s%s%s\n", c.name, c.baseline ? "  vs " : "", c.baseline ? c.baseline : "");
