@@ -451,10 +451,16 @@ private:
             const std::uint64_t o = c.oldest.load(std::memory_order_acquire);
             if (s.next < o) {
                 // Lapped (overwrite, or history written over while joining):
-                // start again at the oldest whole record.
+                // start again at the oldest whole record. The three words
+                // are not read at one instant, and the publisher may run
+                // on between them: a sound ring still has oldest <= a
+                // head read after it, and oldest (read after head h1) no
+                // more than a ring behind h1. Only a breach of those is corrupt.
+                const std::uint64_t h1 = c.head.load(std::memory_order_acquire);
+                const std::uint64_t lo = c.oldest.load(std::memory_order_acquire);
                 s.cached_head = c.head.load(std::memory_order_acquire);
-                if (o % align != 0 || o > s.cached_head || s.cached_head - o > capacity_) return read_status::corrupt;
-                advance(s, o);
+                if (lo % align != 0 || lo > s.cached_head || (h1 > lo && h1 - lo > capacity_)) return read_status::corrupt;
+                advance(s, lo);
                 continue;
             }
             if (s.next > s.cached_head || s.cached_head - s.next > capacity_) {
