@@ -8,9 +8,11 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include <functional>
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "peer_program.hpp"
@@ -179,6 +181,57 @@ TEST_CASE("poller + futex mpmc ring: two receivers parked in their pollers are e
     CHECK(clk::now() - t0 < 5s);
     CHECK(received->load() == 500);
     CHECK(sum->load() == 500 * 501 / 2);
+}
+
+namespace {
+// sync::futex whose arm(), when it declines because the ring is ready, first
+// runs a hook: it lets a test take the message from under the poller at the
+// one instant that matters (what a second receiver does now and then).
+struct declining_futex : ipc::sync::futex {
+    std::function<void()> on_declined;
+    template <class Tr>
+    bool arm(Tr& t, ipc::direction d) noexcept {
+        const bool parked = futex::arm(t, d);
+        if (!parked && on_declined) std::exchange(on_declined, nullptr)();
+        return parked;
+    }
+};
+}  // namespace
+
+TEST_CASE("poller + futex mpmc ring: a message another receiver takes while the poller arms does not leave the poller unparked") {
+    using mpmc_region = ipc::transport::posix_shm<ipc::ring::mpmc<long>>;
+    using racing_channel = ipc::channel<long, mpmc_region, declining_futex, ipc::framing::fixed>;
+    remover<mpmc_region> name{unique_name("taken")};
+    (void)mpmc_region::create(name.name, 8);
+    shared<std::atomic<int>> stolen;
+    auto rx = racing_channel::open(name.name);
+    auto thief = ipc::shm_mpmc_channel<long>::open(name.name);
+    rx.transport().peer_check_interval(60s);  // the second message must come by the doorbell
+    ipc::poller p;
+    p.spin_time(0ns);
+    auto reg = p.add(rx, ready::readable, 1);
+    child sender([&] {
+        auto tx = ipc::shm_mpmc_channel<long>::open(name.name);
+        if (tx.send_for(1L, 5s) != ipc::status::ok) return 1;
+        for (auto t0 = clk::now(); stolen->load() == 0 && clk::now() - t0 < 5s;) std::this_thread::sleep_for(1ms);
+        std::this_thread::sleep_for(50ms);  // the poller is in epoll by now
+        return tx.send_for(2L, 5s) == ipc::status::ok ? 0 : 2;
+    });
+    for (auto t0 = clk::now(); !rx.transport().ready(ipc::direction::recv) && clk::now() - t0 < 5s;)
+        std::this_thread::sleep_for(1ms);
+    rx.sync_policy().on_declined = [&] {
+        long v = 0;
+        if (thief.try_recv(v) == ipc::status::ok && v == 1) stolen->store(1);
+    };
+    const auto t0 = clk::now();
+    const ready got = wait_for_key(p, 1, 5s);
+    CHECK(stolen->load() == 1);
+    CHECK(any(got & ready::readable));
+    CHECK(clk::now() - t0 < 3s);  // rung by the second message, not woken by the deadline
+    long v = 0;
+    CHECK(rx.try_recv(v) == ipc::status::ok);
+    CHECK(v == 2);
+    CHECK(sender.wait() == child_ok);
 }
 
 TEST_CASE("poller + futex ring: a message sent before the ring was added is reported at once") {

@@ -597,11 +597,23 @@ private:
 
     // Shared-memory rings: parked (arm) while the poller sleeps, so a peer's
     // notify rings the policy's descriptor; then what the ring says.
+    //
+    // arm() declines when the ring is ready, but by the time the poller
+    // looks again another end may have taken what made it ready (a second
+    // MPMC receiver took the message): then neither parked nor ready, and
+    // sleeping would wait through every later ring (a close included). So
+    // it arms again; after a few tries (a ring taken from under it that
+    // often) it reports the direction ready, which the drain rule allows:
+    // the caller's try_ call says would_block and the next wait parks.
     template <class Ch>
     static ready ring_before(slot& s) noexcept {
         auto& ch = *static_cast<Ch*>(s.src);
-        s.armed = ch.sync_policy().arm(ch.transport(), ring_dir(s));
-        return s.armed ? ready::none : ring_state<Ch>(s);
+        for (int tries = 0; tries < 4; ++tries) {
+            s.armed = ch.sync_policy().arm(ch.transport(), ring_dir(s));
+            if (s.armed) return ready::none;
+            if (const ready r = ring_state<Ch>(s); any(r)) return r;
+        }
+        return ring_dir(s) == direction::recv ? ready::readable : ready::writable;
     }
     template <class Ch>
     static ready ring_after(slot& s, ready from_fd) noexcept {
