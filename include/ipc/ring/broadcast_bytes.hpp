@@ -272,9 +272,7 @@ public:
         while (end - o > capacity_) {
             record_header r;
             std::memcpy(&r, data_ + (o & mask_), sizeof r);
-            const std::uint64_t size = r.flags == padding_flag                 ? capacity_ - (o & mask_)
-                                       : r.flags == 0 && r.len <= max_record() ? record_size(r.len)
-                                                                               : 0;
+            const std::uint64_t size = size_of(r, o & mask_);
             if (size == 0 || size > h - o) {
                 o = h;
                 break;
@@ -426,6 +424,11 @@ private:
     }
 
     void put_header(std::uint64_t off, record_header r) noexcept { std::memcpy(data_ + off, &r, sizeof r); }
+    // What a header found at ring offset off says its record takes (padding:
+    // the rest of the ring), or 0 if it cannot be a header.
+    std::uint64_t size_of(const record_header& r, std::uint64_t off) const noexcept {
+        return r.flags == padding_flag ? capacity_ - off : r.flags == 0 && r.len <= max_record() ? record_size(r.len) : 0;
+    }
 
     // The sequence number of the newest record in [o, h) (o a record
     // boundary, h - o at most a ring): walks the headers, checked; false if
@@ -436,10 +439,9 @@ private:
         while (o != h) {
             record_header r;
             std::memcpy(&r, data_ + (o & mask_), sizeof r);
-            const bool pad = r.flags == padding_flag;
-            const std::uint64_t size = pad ? capacity_ - (o & mask_) : r.flags == 0 && r.len <= max_record() ? record_size(r.len) : 0;
+            const std::uint64_t size = size_of(r, o & mask_);
             if (size == 0 || size > h - o) return false;
-            if (!pad) {
+            if (r.flags != padding_flag) {
                 seq = r.seq;
                 found = true;
             }
@@ -498,8 +500,7 @@ private:
             record_header r;
             std::memcpy(&r, data_ + off, sizeof r);
             const bool pad = r.flags == padding_flag;
-            const std::uint64_t size = pad ? capacity_ - off : r.flags == 0 && r.len <= max_record() ? record_size(r.len)
-                                                                                                     : 0;
+            const std::uint64_t size = size_of(r, off);
             // What the header says counts only if it was not written over while read.
             if (detail::version_after_read(c.oldest) > s.next) continue;
             if (size == 0 || size > avail || off + size > capacity_) return read_status::corrupt;
