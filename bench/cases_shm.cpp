@@ -1,20 +1,12 @@
 // ipc_bench's cases (cases.hpp): the rings, the broadcast channels, and the shm
 // channels that spin or wait on a futex.
-#include "cases.hpp"
+#include "cases_shm.hpp"
 
 #include "broadcast.hpp"
-#include "shm.hpp"
 
 namespace bench::cases {
 
 namespace {
-
-namespace sy = ipc::sync;
-// One template parameter, as shm::run's RingOf wants (clang 14 does not match a defaulted second one).
-template <class T>
-using mpmc = ipc::ring::mpmc<T>;
-using ipc::ring::spsc;
-using shm::mode;
 
 const case_entry shm_table[] = {
     // Shared memory: RTT against the ping-pong floor that waits the same way

@@ -1,18 +1,9 @@
 // ipc_bench's cases (cases.hpp): shm channels that wait on an eventfd or a semaphore.
-#include "cases.hpp"
-
-#include "shm.hpp"
+#include "cases_shm.hpp"
 
 namespace bench::cases {
 
 namespace {
-
-namespace sy = ipc::sync;
-// One template parameter, as shm::run's RingOf wants (clang 14 does not match a defaulted second one).
-template <class T>
-using mpmc = ipc::ring::mpmc<T>;
-using ipc::ring::spsc;
-using shm::mode;
 
 const case_entry shm_kernel_table[] = {
     {"ipc.shm.eventfd", sleep_floor, shm::run<spsc, sy::eventfd, mode::copy>, ring, mem},

@@ -37,8 +37,12 @@
 //    between the last it counted and the first it then reads (or, with none
 //    read yet, the producer's progress when it subscribed and the message it
 //    was sending then, which the join may have come after) as "not owed", and
-//    anything else it lacks is a loss. The ring has one publisher, so the case
-//    runs one producer whatever --producers says. shm_broadcast_bytes is the
+//    anything else it lacks is a loss. Its order check accounts for the
+//    numbers between its last message and this one: each must be a miss the
+//    ring told it of (under block none, and what one skipped is still a loss)
+//    or a send never made (uncertain); a message for which they do not is one
+//    order violation. The ring has one publisher, so the case runs one
+//    producer whatever --producers says. shm_broadcast_bytes is the
 //    same over the variable-size ring (records of every length up to its
 //    max_payload, each whole in the ring, with its checksum).
 //
@@ -491,8 +495,9 @@ struct shm_broadcast_adapter : IO {
         const ipc::status s = IO::recv(rx, m, t);
         return s == ipc::status::peer_dead ? ipc::status::timed_out : s;
     }
-    // Under block a subscriber is never lapped: one told it missed messages is a failure.
-    static bool lost_any(const channel_type& rx) { return rx.transport().missed() != 0; }
+    // Messages the ring told this subscriber it missed since it subscribed
+    // (under block never any: what one skips is owed, so counted as lost).
+    static std::uint64_t missed(const channel_type& rx) { return rx.transport().missed(); }
 };
 
 struct shm_broadcast_case : shm_broadcast_adapter<ipc::shm_broadcast<record>, record_io<ipc::shm_broadcast<record>, ipc::shm_broadcast<record>>,
@@ -576,6 +581,12 @@ int run_consumer(Case& c, const shared_log& log, unsigned k) {
             joined_at[p] = st.producer[p].next.load();
             if (joined_at[p] > slot.last_seen[p].load()) log.excuse(layer, p, slot.last_seen[p].load(), joined_at[p]);
         }
+    // A rejoining subscriber checks order against what the ring tells it:
+    // the misses it was told of as of its last message, and the number each
+    // producer's next message must then carry (0: none read since joining).
+    std::uint64_t told_before = 0;
+    std::uint64_t expect[max_producers]{};
+    if constexpr (rejoins<Case>) told_before = Case::missed(rx);
     std::string msg;
     for (;;) {
         const bool draining = st.drain.load();
@@ -609,10 +620,8 @@ int run_consumer(Case& c, const shared_log& log, unsigned k) {
             continue;
         }
         const std::uint64_t p = h->producer, seq = h->seq;
-        if constexpr (rejoins<Case>) {
+        if constexpr (rejoins<Case>)
             if (std::exchange(first, false)) log.excuse(layer, p, slot.last_seen[p].load(), seq);
-            if (Case::lost_any(rx)) st.order_violations.fetch_add(1);
-        }
         slot.hand.store(hand_of(p, seq));
         slot.phase.store(in_hand);
         if (seq >= log.cap() || seq >= st.producer[p].next.load() + 1) {
@@ -624,7 +633,25 @@ int run_consumer(Case& c, const shared_log& log, unsigned k) {
             log.delivered(layer, p, seq).fetch_add(1);
         }
         std::uint64_t before = slot.last_seen[p].load();
-        if (!redelivered && seq + 1 <= before && !(Case::resumable && seq + 1 == before)) st.order_violations.fetch_add(1);
+        bool out_of_order = !redelivered && seq + 1 <= before && !(Case::resumable && seq + 1 == before);
+        if constexpr (rejoins<Case>) {
+            // One violation per message that is not the next one once the
+            // gap before it is accounted for: each number skipped was either
+            // a miss the ring told of since the last message (its ring has
+            // one publisher: they are this producer's) or a send a killed
+            // producer never made (uncertain). What a told miss skipped is
+            // still owed, so a miss that did happen is a loss, and one that
+            // did not (the next number after all) is out of order here.
+            const std::uint64_t told = Case::missed(rx) - told_before;
+            told_before += told;
+            if (expect[p] != 0) {
+                std::uint64_t certain = 0;
+                for (std::uint64_t g = expect[p]; g < seq && g < log.cap(); ++g) certain += log.uncertain(p, g).load() == 0;
+                out_of_order = seq < expect[p] || told > seq - expect[p] || certain > told;
+            }
+            expect[p] = seq + 1;
+        }
+        if (out_of_order) st.order_violations.fetch_add(1);
         slot.last_seen[p].store(std::max(before, seq + 1));
         if constexpr (Case::resumable) slot.position.store(Case::position(rx));
         if constexpr (redelivers<Case>) held.release();  // done with it: only now may the ring forget it

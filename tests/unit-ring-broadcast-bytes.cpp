@@ -43,6 +43,15 @@ bool is_record(std::span<const std::byte> r, std::uint64_t seq, std::size_t max)
 
 using shared_ring = shared_ring_of<ring_t>;
 
+// The next record's number and length (it must be there, and intact).
+std::pair<std::uint64_t, std::size_t> read_one(ring_t& r, ring_t::subscriber& s) {
+    const auto rd = r.front(s);
+    REQUIRE(rd);
+    const std::pair<std::uint64_t, std::size_t> got{rd.seq, rd.data.size()};
+    REQUIRE(r.release(s));
+    return got;
+}
+
 // Child exit codes beyond broadcast_ring_support.hpp's.
 constexpr int corrupt_seen = 17, not_dropped = 18;
 
@@ -364,18 +373,13 @@ TEST_CASE("broadcast_bytes: a publisher killed between counting a record and ann
         std::vector<std::byte> v(len, std::byte{static_cast<unsigned char>(q.count)});
         REQUIRE(r.ring.try_push(q, v, ec));
     };
-    const auto read = [&] {
-        const auto rd = r.ring.front(s);
-        REQUIRE(rd);
-        const std::pair<std::uint64_t, std::size_t> got{rd.seq, rd.data.size()};
-        REQUIRE(r.ring.release(s));
-        return got;
-    };
+    const auto read = [&] { return read_one(r.ring, s); };
     // The records before it; the one cut short starts right after them, or
     // (padding) at the wrap: 1024 - 2 * 496 bytes are left, and it needs 128.
     std::vector<std::size_t> before{40};
     SUBCASE("right after the last record") {}
     SUBCASE("after padding, at the wrap") { before = {480, 480}; }
+    SUBCASE("the very first record") { before = {}; }
     for (std::size_t len : before) push(p, len);
     for (std::size_t i = 0; i < before.size(); ++i) CHECK(read() == std::pair<std::uint64_t, std::size_t>{i, before[i]});
     const std::uint64_t announced = r.ring.head();
@@ -390,6 +394,143 @@ TEST_CASE("broadcast_bytes: a publisher killed between counting a record and ann
     push(q, 10);
     CHECK(read() == std::pair<std::uint64_t, std::size_t>{before.size(), 10});
     CHECK(s.missed == 0);
+}
+
+// Two publisher deaths at the wrap. The first is killed between counting
+// record N and announcing it, and that record went after padding at the wrap;
+// the next publisher takes N back and writes a shorter record N that exactly
+// fills the room before the wrap, then dies (anywhere: even a clean close
+// would do). The first one's record N still sits at the wrap, right at head,
+// and once read as "a record counted and not announced": a third publisher
+// took N back again and subscribers saw N twice. Likewise a shorter record N
+// written where a longer one was leaves its payload at head, whose bytes may
+// read as record N's header.
+TEST_CASE("broadcast_bytes: two publisher deaths never number a record twice, at the wrap or over a longer record's payload") {
+    shared_ring r({1024, 2, slow_policy::block, 0});
+    auto p = open_pub(r.ring);
+    auto s = subscribed(r.ring);
+    std::error_code ec;
+    const auto push = [&](ring_t::publisher& q, std::vector<std::byte> v) { REQUIRE(r.ring.try_push(q, v, ec)); };
+    const auto bytes = [](std::size_t len, std::uint64_t seq) {
+        std::vector<std::byte> v(len);
+        fill(v.data(), seq, len);
+        return v;
+    };
+    const auto read = [&] { return read_one(r.ring, s); };
+    // The first death's record, and the second publisher's shorter one.
+    std::vector<std::byte> cut_short, shorter;
+    std::vector<std::size_t> before;
+    SUBCASE("the first record after padding at the wrap, the second exactly filling the room before it") {
+        before = {480, 480};                         // 2 * 496 bytes: 32 left before the wrap
+        cut_short = bytes(100, before.size());       // 128 bytes: padding, then the record at the wrap
+        shorter = bytes(16, before.size());          // 32 bytes: ends exactly at the wrap
+    }
+    SUBCASE("the second record shorter, its end inside the first one's payload, which reads as that record's header") {
+        before = {40};
+        // The payload's first 16 bytes look like the header of record 1 of 0 bytes.
+        const std::uint64_t seq = before.size();
+        cut_short = std::vector<std::byte>(100);
+        std::memcpy(cut_short.data(), &seq, 8);
+        shorter = {};  // a 16-byte record: its end is where cut_short's payload starts
+    }
+    for (std::size_t i = 0; i < before.size(); ++i) push(p, bytes(before[i], i));
+    for (std::size_t i = 0; i < before.size(); ++i) CHECK(read() == std::pair<std::uint64_t, std::size_t>{i, before[i]});
+    const std::uint64_t announced = r.ring.head();
+    push(p, cut_short);
+    r.ctl().head.store(announced);  // killed before this store
+    r.ring.close_publisher(p);
+
+    auto q = open_pub(r.ring);
+    CHECK(q.count == before.size());  // taken back: no one could read it
+    push(q, shorter);
+    r.ring.close_publisher(q);  // (a death here leaves the same)
+
+    auto third = open_pub(r.ring);
+    CHECK(third.count == before.size() + 1);  // the shorter record was announced: its number stays taken
+    CHECK(r.ring.records() == before.size() + 1);
+    push(third, bytes(30, third.count));
+    CHECK(read() == std::pair<std::uint64_t, std::size_t>{before.size(), shorter.size()});
+    CHECK(read() == std::pair<std::uint64_t, std::size_t>{before.size() + 1, 30});
+    CHECK(s.missed == 0);
+    CHECK(r.ring.front(s).status == status::empty);
+}
+
+// The same two deaths with real processes: each publisher is a process that
+// SIGKILLs itself (the first after putting head back where it was before its
+// last record, as a death between the two stores leaves it), and a subscriber
+// process reads the stream once they are gone: every number once, no miss.
+TEST_CASE("broadcast_bytes: SIGKILLed publishers at the wrap, one after the other: a subscriber process sees each record once") {
+    shared_ring r({1024, 2, slow_policy::block, 0});
+    shared_board sb;
+    std::error_code ec;
+    // Records 0 and 1 (2 * 496 bytes: 32 left before the wrap), before anyone subscribes.
+    {
+        auto p = open_pub(r.ring);
+        for (std::uint64_t i = 0; i < 2; ++i) {
+            std::vector<std::byte> v(480);
+            fill(v.data(), i, v.size());
+            REQUIRE(r.ring.try_push(p, v, ec));
+        }
+        r.ring.close_publisher(p);
+    }
+    // Starts at record 2 and reads once the publishers are done (its reads
+    // must not meet the first one's manufactured head).
+    child reader = subscriber_process(r.ring, *sb.b, [&](ring_t::subscriber& s) {
+        const auto give_up = clock_type::now() + 20s;
+        while (!sb.b->done.load(std::memory_order_acquire)) {
+            if (clock_type::now() > give_up) return timed_out_reading;
+            std::this_thread::yield();
+        }
+        std::uint64_t expect = 2;
+        while (expect != sb.b->total.load()) {
+            const auto rd = r.ring.front(s);
+            if (rd.status == status::corrupt) return corrupt_seen;
+            if (!rd) {
+                if (clock_type::now() > give_up) return timed_out_reading;
+                std::this_thread::yield();
+                continue;
+            }
+            std::vector<std::byte> want(rd.data.size());
+            fill(want.data(), rd.seq, want.size());
+            const bool same = std::equal(want.begin(), want.end(), rd.data.begin());
+            if (!r.ring.release(s)) return torn;  // nothing writes while it reads
+            if (rd.seq != expect || s.missed != 0) return out_of_order;
+            if (!same) return torn;
+            sb.b->delivered[0].store(++expect - 2);
+        }
+        return r.ring.front(s).status == status::empty ? 0 : out_of_order;
+    });
+    wait_ready(*sb.b, 1);
+    const auto publisher = [&](std::size_t len, bool unannounce) {
+        return child([&r, len, unannounce] {
+            ring_t::publisher p;
+            std::error_code e;
+            if (!r.ring.open_publisher(p, e) || p.count != 2) return 1;
+            const std::uint64_t announced = r.ring.head();
+            std::byte* at = r.ring.loan(p, len, e);
+            if (!at) return 2;
+            fill(at, p.count, len);
+            r.ring.commit(p, len);
+            if (unannounce) r.ctl().head.store(announced);
+            ::raise(SIGKILL);
+            return 3;
+        });
+    };
+    child first = publisher(100, true);  // padding, then record 2 at the wrap, unannounced
+    CHECK(first.wait() == -SIGKILL);
+    child second = publisher(16, false);  // record 2 again, exactly filling the room before the wrap
+    CHECK(second.wait() == -SIGKILL);
+    CHECK(r.ring.publisher_status() == ring_t::publisher_state::dead);
+    auto p = open_pub(r.ring);
+    CHECK(p.count == 3);
+    for (std::uint64_t i = 0; i < 5; ++i) {
+        std::vector<std::byte> v(40 + i);
+        fill(v.data(), p.count, v.size());
+        REQUIRE(r.ring.try_push(p, v, ec));
+    }
+    sb.b->finish(p.count);
+    CHECK(reader.wait() == 0);
+    CHECK(sb.b->delivered[0].load() == 6);
 }
 
 TEST_CASE("broadcast_bytes: lying lengths and positions in a corrupted region are refused, never followed") {

@@ -471,126 +471,110 @@ public:
 
     // ---- zero-copy guards ------------------------------------------------
 
-    // A loaned slot: construct the message through * or ->, then commit().
-    // Dropped (or cancel()led) without commit, it sends nothing.
-    class [[nodiscard]] loan_guard {
+private:
+    // What a zero-copy guard holds: the channel to hand its slot or record
+    // back to, what it lends (Held: a pointer, or a span of bytes), and how
+    // getting it went. Moving hands them on; Self ends a held one (end())
+    // before taking another's.
+    template <class Self, class Held>
+    class guard_base {
     public:
-        loan_guard(loan_guard&& o) noexcept : ch_(std::exchange(o.ch_, nullptr)), slot_(std::exchange(o.slot_, nullptr)), st_(o.st_) {}
-        loan_guard& operator=(loan_guard&& o) noexcept {
+        guard_base(guard_base&& o) noexcept : ch_(std::exchange(o.ch_, nullptr)), held_(std::exchange(o.held_, {})), st_(o.st_) {}
+        guard_base& operator=(guard_base&& o) noexcept {
             if (this != &o) {
-                cancel();
+                static_cast<Self*>(this)->end();
                 ch_ = std::exchange(o.ch_, nullptr);
-                slot_ = std::exchange(o.slot_, nullptr);
+                held_ = std::exchange(o.held_, {});
                 st_ = o.st_;
             }
             return *this;
         }
+
+        // Holds its slot or record (not yet ended); a record of 0 bytes counts.
+        explicit operator bool() const noexcept { return ch_ != nullptr; }
+        // How getting it went: ok, or why the guard is empty.
+        ipc::status status() const noexcept { return st_; }
+
+    protected:
+        guard_base(channel* ch, Held h, ipc::status st) noexcept : ch_(ch), held_(h), st_(st) {}
+        ~guard_base() = default;
+        // The channel, once: the guard is empty afterwards.
+        channel* take() noexcept {
+            held_ = {};
+            return std::exchange(ch_, nullptr);
+        }
+        channel* ch_;
+        Held held_;
+        ipc::status st_;
+    };
+    // A bytes guard's view of what it lends.
+    template <class Self, class Bytes>
+    class bytes_guard : public guard_base<Self, Bytes> {
+    public:
+        Bytes bytes() const noexcept { return this->held_; }
+        auto* data() const noexcept { return this->held_.data(); }
+        std::size_t size() const noexcept { return this->held_.size(); }
+
+    protected:
+        using guard_base<Self, Bytes>::guard_base;
+    };
+
+public:
+    // A loaned slot: construct the message through * or ->, then commit().
+    // Dropped (or cancel()led) without commit, it sends nothing.
+    class [[nodiscard]] loan_guard : public guard_base<loan_guard, T*> {
+        using base = guard_base<loan_guard, T*>;
+
+    public:
+        loan_guard(loan_guard&&) noexcept = default;
+        loan_guard& operator=(loan_guard&&) noexcept = default;
         ~loan_guard() { cancel(); }
 
-        // Holds a slot (not yet committed or cancelled).
-        explicit operator bool() const noexcept { return slot_ != nullptr; }
-        // How the loan went: ok, or why the guard is empty.
-        ipc::status status() const noexcept { return st_; }
-        T& operator*() const noexcept { return *slot_; }
-        T* operator->() const noexcept { return slot_; }
-        T* get() const noexcept { return slot_; }
+        T& operator*() const noexcept { return *this->held_; }
+        T* operator->() const noexcept { return this->held_; }
+        T* get() const noexcept { return this->held_; }
 
         // Sends the message; the guard is empty afterwards.
         void commit() noexcept {
-            if (slot_) std::exchange(ch_, nullptr)->end_loan(true);
-            slot_ = nullptr;
+            if (*this) this->take()->end_loan(true);
         }
         // Gives the slot back unsent.
         void cancel() noexcept {
-            if (slot_) std::exchange(ch_, nullptr)->end_loan(false);
-            slot_ = nullptr;
+            if (*this) this->take()->end_loan(false);
         }
 
     private:
         friend class channel;
-        loan_guard(channel* ch, T* slot, ipc::status st) noexcept : ch_(ch), slot_(slot), st_(st) {}
-        channel* ch_;
-        T* slot_;
-        ipc::status st_;
+        friend base;
+        using base::base;
+        void end() noexcept { cancel(); }
     };
 
     // The oldest message in place, read through * or ->; release() (or the
     // destructor) consumes it and frees its slot.
-    class [[nodiscard]] peek_guard {
-    public:
-        peek_guard(peek_guard&& o) noexcept : ch_(std::exchange(o.ch_, nullptr)), msg_(std::exchange(o.msg_, nullptr)), st_(o.st_) {}
-        peek_guard& operator=(peek_guard&& o) noexcept {
-            if (this != &o) {
-                release();
-                ch_ = std::exchange(o.ch_, nullptr);
-                msg_ = std::exchange(o.msg_, nullptr);
-                st_ = o.st_;
-            }
-            return *this;
-        }
-        ~peek_guard() { release(); }
+    class [[nodiscard]] peek_guard : public guard_base<peek_guard, const T*> {
+        using base = guard_base<peek_guard, const T*>;
 
-        explicit operator bool() const noexcept { return msg_ != nullptr; }
-        ipc::status status() const noexcept { return st_; }
-        const T& operator*() const noexcept { return *msg_; }
-        const T* operator->() const noexcept { return msg_; }
-        const T* get() const noexcept { return msg_; }
+    public:
+        peek_guard(peek_guard&&) noexcept = default;
+        peek_guard& operator=(peek_guard&&) noexcept = default;
+        ~peek_guard() { (void)release(); }
+
+        const T& operator*() const noexcept { return *this->held_; }
+        const T* operator->() const noexcept { return this->held_; }
+        const T* get() const noexcept { return this->held_; }
 
         // Consumes the message; the guard is empty afterwards. False if the
         // message was written over while it was read (only a broadcast
         // subscriber under slow_policy::overwrite, or one being dropped): what
         // was read must be discarded; it counts in missed().
-        bool release() noexcept {
-            const bool intact = !msg_ || std::exchange(ch_, nullptr)->end_peek();
-            msg_ = nullptr;
-            return intact;
-        }
+        bool release() noexcept { return !*this || this->take()->end_peek(); }
 
     private:
         friend class channel;
-        peek_guard(channel* ch, const T* msg, ipc::status st) noexcept : ch_(ch), msg_(msg), st_(st) {}
-        channel* ch_;
-        const T* msg_;
-        ipc::status st_;
-    };
-
-private:
-    // What a bytes guard holds: the channel to hand the record back to, the
-    // bytes it lends, and how getting them went. Moving hands them on; Self
-    // ends a held one (end()) before taking another's.
-    template <class Self, class Bytes>
-    class bytes_guard {
-    public:
-        bytes_guard(bytes_guard&& o) noexcept : ch_(std::exchange(o.ch_, nullptr)), bytes_(std::exchange(o.bytes_, {})), st_(o.st_) {}
-        bytes_guard& operator=(bytes_guard&& o) noexcept {
-            if (this != &o) {
-                static_cast<Self*>(this)->end();
-                ch_ = std::exchange(o.ch_, nullptr);
-                bytes_ = std::exchange(o.bytes_, {});
-                st_ = o.st_;
-            }
-            return *this;
-        }
-
-        // Holds its record (not yet ended); one of 0 bytes counts.
-        explicit operator bool() const noexcept { return ch_ != nullptr; }
-        // How getting it went: ok, or why the guard is empty.
-        ipc::status status() const noexcept { return st_; }
-        Bytes bytes() const noexcept { return bytes_; }
-        auto* data() const noexcept { return bytes_.data(); }
-        std::size_t size() const noexcept { return bytes_.size(); }
-
-    protected:
-        bytes_guard(channel* ch, Bytes b, ipc::status st) noexcept : ch_(ch), bytes_(b), st_(st) {}
-        ~bytes_guard() = default;
-        // The channel, once: the guard is empty afterwards.
-        channel* take() noexcept {
-            bytes_ = {};
-            return std::exchange(ch_, nullptr);
-        }
-        channel* ch_;
-        Bytes bytes_;
-        ipc::status st_;
+        friend base;
+        using base::base;
+        void end() noexcept { (void)release(); }
     };
 
 public:

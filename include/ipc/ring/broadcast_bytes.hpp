@@ -68,8 +68,9 @@ static_assert(offsetof(broadcast_bytes_control, ends) == 2 * ipc::detail::cache_
 // Crashes: a record is visible only once head passes it, so a publisher
 // killed while writing leaves nothing half written visible; a restarted one
 // writes from head again. Killed between storing count and head, it leaves
-// count one ahead: a restarted one finds that record's number at head and
-// reuses it (open_publisher), so subscribers are told of no loss. Subscribers: as
+// count one ahead: a restarted one compares count with the newest record's
+// number and takes the unannounced one back (open_publisher), so subscribers
+// are told of no loss and never see a number twice. Subscribers: as
 // ring::broadcast (tail stored after use; a dead one is reaped).
 class broadcast_bytes : public broadcast_table<broadcast_bytes, broadcast_bytes_control> {
     using table = broadcast_table<broadcast_bytes, broadcast_bytes_control>;
@@ -227,13 +228,15 @@ public:
         p.oldest = o;
         p.count = c.count.load(std::memory_order_acquire);
         // Killed between storing count and head, a publisher left count one
-        // past the last record anyone could read, and that record's header
-        // (or the padding before it: the same number) unannounced at head.
-        // Take the number back: the next record carries it, and no
-        // subscriber is told it missed a record nobody could read.
-        record_header r;
-        std::memcpy(&r, data_ + (h & mask_), sizeof r);
-        if (p.count != 0 && r.seq == p.count - 1 && (r.flags == 0 || r.flags == padding_flag))
+        // past the newest record anyone could read. Take the number back:
+        // the next record carries it, and no subscriber is told it missed a
+        // record nobody could read. The newest record's number is found by
+        // walking the headers from oldest to head, never from what lies at
+        // head: that may be a dead publisher's record whose number a later
+        // one took back and used (the shorter record it wrote instead can
+        // end at the wrap, or inside the old one's payload).
+        std::uint64_t newest = 0;
+        if (newest_before(o, h, newest) ? p.count == newest + 2 : h == 0 && p.count == 1)
             c.count.store(--p.count, std::memory_order_relaxed);
         p.cached_min = h - capacity_;  // rescan before the first write
         p.me = mine;
@@ -269,9 +272,7 @@ public:
         while (end - o > capacity_) {
             record_header r;
             std::memcpy(&r, data_ + (o & mask_), sizeof r);
-            const std::uint64_t size = r.flags == padding_flag                 ? capacity_ - (o & mask_)
-                                       : r.flags == 0 && r.len <= max_record() ? record_size(r.len)
-                                                                               : 0;
+            const std::uint64_t size = size_of(r, o & mask_);
             if (size == 0 || size > h - o) {
                 o = h;
                 break;
@@ -423,6 +424,31 @@ private:
     }
 
     void put_header(std::uint64_t off, record_header r) noexcept { std::memcpy(data_ + off, &r, sizeof r); }
+    // What a header found at ring offset off says its record takes (padding:
+    // the rest of the ring), or 0 if it cannot be a header.
+    std::uint64_t size_of(const record_header& r, std::uint64_t off) const noexcept {
+        return r.flags == padding_flag ? capacity_ - off : r.flags == 0 && r.len <= max_record() ? record_size(r.len) : 0;
+    }
+
+    // The sequence number of the newest record in [o, h) (o a record
+    // boundary, h - o at most a ring): walks the headers, checked; false if
+    // there is none or a header does not lead to h exactly. Only the
+    // publisher calls it, with no other publisher live: nothing moves.
+    bool newest_before(std::uint64_t o, std::uint64_t h, std::uint64_t& seq) const noexcept {
+        bool found = false;
+        while (o != h) {
+            record_header r;
+            std::memcpy(&r, data_ + (o & mask_), sizeof r);
+            const std::uint64_t size = size_of(r, o & mask_);
+            if (size == 0 || size > h - o) return false;
+            if (r.flags != padding_flag) {
+                seq = r.seq;
+                found = true;
+            }
+            o += size;
+        }
+        return found;
+    }
 
     // Where record `want` starts, from the history words, if it is still
     // whole and the words say true; else h (the joiner is told it missed them).
@@ -474,8 +500,7 @@ private:
             record_header r;
             std::memcpy(&r, data_ + off, sizeof r);
             const bool pad = r.flags == padding_flag;
-            const std::uint64_t size = pad ? capacity_ - off : r.flags == 0 && r.len <= max_record() ? record_size(r.len)
-                                                                                                     : 0;
+            const std::uint64_t size = size_of(r, off);
             // What the header says counts only if it was not written over while read.
             if (detail::version_after_read(c.oldest) > s.next) continue;
             if (size == 0 || size > avail || off + size > capacity_) return read_status::corrupt;
