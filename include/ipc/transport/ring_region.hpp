@@ -300,7 +300,6 @@ public:
 
     // ---- typed fast path (ipc::transport::value_writer / value_reader) --
 
-    // Fixed rings: one compile-time-sized copy straight into the slot.
     // The common case of try_send_value / try_recv_value, for the channel to
     // inline ahead of them: false means "not now" (full, empty, closed, a
     // first use, a torn copy) and the channel takes the full path, which
@@ -332,6 +331,7 @@ public:
     const value_type* try_peek_quick() noexcept requires fixed_size {
         return entered(direction::recv) ? ring_.front(end_[recv_i]) : nullptr;
     }
+    // Fixed rings: one compile-time-sized copy straight into the slot.
     bool try_send_value(const value_type& v, std::error_code& ec) noexcept requires fixed_size {
         if (!enter(direction::send, ec)) return {};
         if (send_closed(ec)) return {};
