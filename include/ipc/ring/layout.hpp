@@ -42,9 +42,7 @@ inline constexpr std::uint64_t region_magic = 0x31474e4952435049ULL;  // "IPCRIN
 // 6: ring kinds are plug-ins (ring/kind.hpp); the sync area is generic: the
 // wait words every waiting policy shares, then a tagged block whose contents
 // the policy that first used the region declares (its `shared` struct).
-// 7: ring::bytes records longer than a cache line start on a line and fill
-// whole lines; a padding record is the rest of the buffer or a gap before one.
-inline constexpr std::uint32_t layout_version = 7;
+inline constexpr std::uint32_t layout_version = 6;
 
 // Processes (channel ends) the peer table tracks; more still work, they are
 // counted as `untracked` and then no peer of theirs is ever declared dead.
