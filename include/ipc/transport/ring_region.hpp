@@ -331,6 +331,16 @@ public:
     const value_type* try_peek_quick() noexcept requires fixed_size {
         return entered(direction::recv) ? ring_.front(end_[recv_i]) : nullptr;
     }
+    // Record rings whose kind copies a whole message inlined (ring::bytes): a
+    // contiguous codec's bytes straight into a record, the same contract.
+    template <class V>
+    bool try_send_quick(const V& v) noexcept
+        requires(!fixed_size && contiguous_codec<V> && noexcept(codec<V>::bytes(v)) &&
+                 requires(Ring& r, std::span<const std::byte> m, end_state& e, std::error_code& ec) { r.try_push(m, e, ec); }) {
+        if (!entered(direction::send) || send_closed_) return false;
+        std::error_code ignored;  // a failure is told again by the full path
+        return ring_.try_push(codec<V>::bytes(v), end_[send_i], ignored);
+    }
     // Fixed rings: one compile-time-sized copy straight into the slot.
     bool try_send_value(const value_type& v, std::error_code& ec) noexcept requires fixed_size {
         if (!enter(direction::send, ec)) return {};

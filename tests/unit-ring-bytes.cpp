@@ -1,0 +1,221 @@
+// ring::bytes' inlined paths: try_push / try_pop copy every size whole and
+// write nothing beside it, a lying header is errc::corrupt, the largest record
+// wraps from any head position, and records of every size cross between two
+// processes, through the ring and through shm_message_channel's quick send.
+#include <ipc/channel.hpp>
+#include <ipc/ring/bytes.hpp>
+
+#include <doctest/doctest.h>
+
+#include <sys/mman.h>
+
+#include <array>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "ring_support.hpp"
+#include "support.hpp"
+
+namespace {
+
+using namespace ipc_test;
+using ipc::detail::cache_line;
+using bytes_region = ipc::transport::posix_shm<ipc::ring::bytes>;
+// The channel's send tries the ring's inlined whole-record copy first.
+static_assert(requires(bytes_region& t, const std::vector<std::byte>& v) { t.try_send_quick(v); });
+
+// Cache-line aligned scratch memory standing in for a shared mapping.
+struct arena {
+    explicit arena(std::size_t n) : size(n), mem(static_cast<std::byte*>(std::aligned_alloc(cache_line, (n + cache_line - 1) / cache_line * cache_line))) {
+        std::memset(mem.get(), 0, n);
+    }
+    std::span<std::byte> bytes() { return {mem.get(), size}; }
+    std::byte* data() { return mem.get() + ipc::ring::data_offset<ipc::ring::bytes>; }
+    std::size_t size;
+    std::unique_ptr<std::byte, decltype([](std::byte* p) { std::free(p); })> mem;
+};
+
+// A fresh ring of `capacity` bytes in a; its data starts on a line.
+ipc::ring::bytes make_ring(arena& a, std::uint64_t capacity) {
+    std::error_code ec;
+    auto r = ipc::ring::format<ipc::ring::bytes>(a.bytes(), capacity, ec);
+    REQUIRE_FALSE(ec);
+    REQUIRE(reinterpret_cast<std::uintptr_t>(a.data()) % cache_line == 0);
+    return r;
+}
+
+// A fresh ring of `capacity` bytes in an arena of its own.
+struct ring_in_arena {
+    explicit ring_in_arena(std::uint64_t capacity) : a(ipc::ring::required_size<ipc::ring::bytes>(capacity)), r(make_ring(a, capacity)) {}
+    arena a;
+    ipc::ring::bytes r;
+};
+
+std::byte pattern(std::uint64_t i, std::size_t k) { return static_cast<std::byte>((i * 131 + k * 7 + 1) & 0xff); }
+
+// A size sequence through every copy class, either side of a line and the wrap.
+std::size_t size_at(std::uint64_t i, std::size_t max) {
+    static constexpr std::size_t cycle[] = {0, 1, 2, 3, 5, 8, 13, 16, 31, 32, 55, 56, 57, 63, 64, 65, 72, 100, 127, 128, 129, 300, 7, 64, 64};
+    const std::size_t n = cycle[i % std::size(cycle)] + (i / std::size(cycle)) % 3;
+    return n < max ? n : max;
+}
+
+}  // namespace
+
+TEST_CASE("ring bytes: every size is copied whole, and nothing beside it is written") {
+    ring_in_arena f(4096);
+    auto& r = f.r;
+    std::error_code ec;
+    constexpr std::size_t guard = 16;
+    const auto mark = std::byte{0xa5};
+    for (std::size_t n = 0; n <= 3 * cache_line; ++n) {
+        CAPTURE(n);
+        std::vector<std::byte> in(n), out(n + 2 * guard, mark);
+        for (std::size_t k = 0; k < n; ++k) in[k] = pattern(n, k);
+        REQUIRE(r.try_push(in, ec));
+        auto got = r.try_pop(std::span(out).subspan(guard, n), ec);
+        REQUIRE(got);
+        CHECK(*got == n);
+        bool whole = true, untouched = true;
+        for (std::size_t k = 0; k < n; ++k) whole = whole && out[guard + k] == in[k];
+        for (std::size_t k = 0; k < guard; ++k) untouched = untouched && out[k] == mark && out[guard + n + k] == mark;
+        CHECK(whole);
+        CHECK(untouched);
+    }
+    CHECK_FALSE(ec);
+}
+
+TEST_CASE("ring bytes: a lying header is errc::corrupt, never a read outside the buffer") {
+    constexpr std::uint64_t capacity = 1024;
+    // A short record (read), then one of 65 bytes at offset 16, whose header
+    // then says (len, flags) instead.
+    auto read_after_lie = [&](std::uint32_t len, std::uint32_t flags) {
+        ring_in_arena f(capacity);
+        auto& [a, r] = f;
+        std::error_code ec;
+        const std::byte msg[65] = {};
+        REQUIRE(r.try_push(std::span(msg).first(8), ec));
+        REQUIRE(r.try_push(msg, ec));
+        REQUIRE(r.front(ec));
+        r.release();
+        std::memcpy(a.data() + 16, &len, sizeof len);
+        std::memcpy(a.data() + 16 + sizeof len, &flags, sizeof flags);
+        const auto m = r.front(ec);
+        CHECK(m.has_value() == !ec);  // a record, or the error
+        return ec;
+    };
+    CHECK(read_after_lie(0, 1) == ipc::errc::corrupt);   // padding to the end, before the producer got there
+    CHECK(read_after_lie(65, 2) == ipc::errc::corrupt);  // flags no record has
+    CHECK(read_after_lie(73, 0) == ipc::errc::corrupt);  // longer than what was published
+    CHECK(read_after_lie(1u << 31, 0) == ipc::errc::corrupt);
+    CHECK_FALSE(read_after_lie(65, 0));  // the truth
+}
+
+TEST_CASE("ring bytes: the largest record fits an empty ring wherever its head is") {
+    constexpr std::uint64_t capacity = 512;
+    ring_in_arena f(capacity);
+    auto& [a, r] = f;
+    std::error_code ec;
+    const std::size_t max = r.max_record();
+    std::vector<std::byte> in(max), out(max);
+    for (std::uint64_t i = 0; i < 4 * capacity / 8; ++i) {
+        CAPTURE(i);
+        // Step the head by one record of 8 bytes, then send the largest record
+        // into the ring, emptied each time: it always fits.
+        REQUIRE(r.try_push(std::span(in).first(0), ec));
+        for (std::size_t k = 0; k < max; ++k) in[k] = pattern(i, k);
+        REQUIRE(r.try_push(in, ec));
+        auto n = r.try_pop(out, ec);
+        REQUIRE(n);
+        CHECK(*n == 0);
+        n = r.try_pop(out, ec);
+        REQUIRE(n);
+        CHECK(*n == max);
+        CHECK(out == in);
+        CHECK(r.size() == 0);
+    }
+    CHECK_FALSE(ec);
+}
+
+TEST_CASE("ring bytes: records of every size cross between two processes whole and in order") {
+    constexpr std::uint64_t capacity = 2048;
+    constexpr std::uint64_t count = 20000;
+    const std::size_t bytes = ipc::ring::required_size<ipc::ring::bytes>(capacity);
+    void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    REQUIRE(mem != MAP_FAILED);
+    struct unmap {
+        void* p;
+        std::size_t n;
+        ~unmap() { ::munmap(p, n); }
+    } unmap_mem{mem, bytes};
+    std::error_code ec;
+    auto ring = ipc::ring::format<ipc::ring::bytes>(std::span(static_cast<std::byte*>(mem), bytes), capacity, ec);
+    REQUIRE_FALSE(ec);
+    const std::size_t max = ring.max_record();
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+
+    child producer([&] {
+        std::vector<std::byte> buf(max);
+        std::error_code e;
+        for (std::uint64_t i = 0; i < count;) {
+            const std::size_t n = size_at(i, max);
+            for (std::size_t k = 0; k < n; ++k) buf[k] = pattern(i, k);
+            if (ring.try_push(std::span(buf).first(n), e)) {
+                ++i;
+            } else if (e) {
+                return 1;
+            } else if (std::chrono::steady_clock::now() > deadline) {
+                return 2;
+            }
+        }
+        return child_ok;
+    });
+    std::vector<std::byte> buf(max);
+    std::uint64_t bad = 0, i = 0;
+    while (i < count && !ec && std::chrono::steady_clock::now() < deadline) {
+        auto n = ring.try_pop(buf, ec);
+        if (!n) continue;
+        bool whole = *n == size_at(i, max);
+        for (std::size_t k = 0; whole && k < *n; ++k) whole = buf[k] == pattern(i, k);
+        bad += !whole;
+        ++i;
+    }
+    CHECK(producer.wait() == child_ok);
+    CHECK_FALSE(ec);
+    CHECK(i == count);
+    CHECK(bad == 0);
+}
+
+TEST_CASE("ring bytes: shm_message_channel sends records of every size from one process to another (the inlined send)") {
+    remover<bytes_region> r{unique_name("bytes-sizes")};
+    const std::size_t max = bytes_region::create(r.name, 4096).max_record();
+    constexpr std::uint64_t count = 5000;
+    child sender([&] {
+        auto tx = ipc::shm_message_channel<std::vector<std::byte>, ipc::sync::spin>::open(r.name);
+        std::vector<std::byte> v;
+        for (std::uint64_t i = 0; i < count; ++i) {
+            v.resize(size_at(i, max));
+            for (std::size_t k = 0; k < v.size(); ++k) v[k] = pattern(i, k);
+            if (tx.send_for(v, 10s) != ipc::status::ok) return 1;
+        }
+        // Over the limit: the quick path declines it and the full one says why.
+        std::error_code ec;
+        v.resize(max + 1);
+        if (tx.try_send(v, ec) != ipc::status::failed || ec != ipc::errc::message_too_large) return 2;
+        return child_ok;
+    });
+    auto rx = ipc::shm_message_channel<std::vector<std::byte>, ipc::sync::spin>::open(r.name);
+    std::vector<std::byte> v;
+    std::uint64_t bad = 0;
+    for (std::uint64_t i = 0; i < count; ++i) {
+        REQUIRE(rx.recv_for(v, 10s) == ipc::status::ok);
+        bool whole = v.size() == size_at(i, max);
+        for (std::size_t k = 0; whole && k < v.size(); ++k) whole = v[k] == pattern(i, k);
+        bad += !whole;
+    }
+    CHECK(bad == 0);
+    CHECK(sender.wait() == child_ok);
+}
