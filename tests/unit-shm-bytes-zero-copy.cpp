@@ -66,6 +66,9 @@ TEST_CASE("shm_message_channel: records of 0, 1, 4 KiB and the limit, loaned in 
         // A record is what T's codec reads, both ways.
         auto hello = tx.loan_bytes_for(5, 5s);
         if (!hello) return 4;
+        // No send past an outstanding loan: it would write the loaned room.
+        std::error_code ec;
+        if (tx.try_send(std::string("never"), ec) != ipc::status::failed || ec != ipc::errc::in_use) return 6;
         std::memcpy(hello.data(), "hello", 5);
         hello.commit();
         return tx.send_for(std::string("world"), 5s) == ipc::status::ok ? child_ok : 5;
@@ -91,6 +94,9 @@ TEST_CASE("shm_message_channel: records of 0, 1, 4 KiB and the limit, loaned in 
         CHECK(second.status() == ipc::status::failed);
         CHECK(ec == ipc::errc::in_use);
         CHECK_THROWS_AS((void)rx.try_peek_bytes(), ipc::error);
+        std::string taken;  // nor a receive past it: it would take the peeked record
+        CHECK(rx.try_recv(taken, ec) == ipc::status::failed);
+        CHECK(ec == ipc::errc::in_use);
     }  // released here
     std::string text;
     REQUIRE(rx.recv_for(text, 5s) == ipc::status::ok);

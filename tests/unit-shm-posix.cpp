@@ -229,7 +229,7 @@ TEST_CASE("posix_shm: zero copy (loan/commit, peek/release) and batches across p
     CHECK(got == 0);
 }
 
-TEST_CASE("posix_shm: a loan dropped without commit sends nothing; guards say why they are empty; one at a time") {
+TEST_CASE("posix_shm: a loan dropped without commit sends nothing; guards say why they are empty; one at a time, and no send or receive past one") {
     using tr = shm<ipc::ring::spsc<std::uint64_t>>;
     using channel = ipc::shm_channel<std::uint64_t>;
     remover<tr> r{unique_name("guard")};
@@ -251,6 +251,9 @@ TEST_CASE("posix_shm: a loan dropped without commit sends nothing; guards say wh
         std::error_code ec;
         auto second = tx.try_loan(ec);
         if (second || second.status() != ipc::status::failed || ec != ipc::errc::in_use) return 4;
+        // Nor a send past it: it would write the loaned slot (99 never arrives).
+        if (tx.try_send(std::uint64_t{99}, ec) != ipc::status::failed || ec != ipc::errc::in_use) return 10;
+        if (tx.send_for(std::uint64_t{99}, 1s, ec) != ipc::status::failed || ec != ipc::errc::in_use) return 11;
         *held = 1;
         auto moved = std::move(held);  // the guard moves, the slot goes with it
         if (held || !moved) return 5;
@@ -272,6 +275,11 @@ TEST_CASE("posix_shm: a loan dropped without commit sends nothing; guards say wh
         REQUIRE(m);
         CHECK(*m == 1);
         CHECK_THROWS_AS((void)rx.try_peek(), ipc::error);  // one guard at a time
+        std::uint64_t taken = 0;  // nor a receive past it: it would take the peeked message
+        std::error_code ec;
+        CHECK(rx.try_recv(taken, ec) == ipc::status::failed);
+        CHECK(ec == ipc::errc::in_use);
+        CHECK_THROWS_AS((void)rx.recv_for(taken, 1s), ipc::error);
     }  // released here
     std::error_code ec;
     auto m = rx.peek(ec);

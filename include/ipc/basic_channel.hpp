@@ -681,9 +681,9 @@ private:
     template <class How>
     loan_guard lend(deadline dl, How&& how) {
         if constexpr (requires { transport_.try_loan_quick(); }) {
-            if (!held_) {
+            if (!loaned_) {
                 if (T* slot = transport_.try_loan_quick()) [[likely]] {
-                    held_ = true;
+                    loaned_ = true;
                     return loan_guard(this, slot, ok(how));
                 }
             }
@@ -695,9 +695,9 @@ private:
     template <class How>
     peek_guard look(deadline dl, How&& how) {
         if constexpr (requires { transport_.try_peek_quick(); }) {
-            if (!held_) {
+            if (!peeked_) {
                 if (const T* msg = transport_.try_peek_quick()) [[likely]] {
-                    held_ = true;
+                    peeked_ = true;
                     return peek_guard(this, msg, ok(how));
                 }
             }
@@ -719,7 +719,7 @@ private:
         return rec ? bytes_peek_guard(this, *rec, st) : bytes_peek_guard(nullptr, {}, st);
     }
     void end_bytes_loan(bool send, std::size_t used) noexcept {
-        held_ = false;
+        loaned_ = false;
         if (send) {
             transport_.commit(used);
             sync_.notify(transport_, direction::send);
@@ -728,13 +728,13 @@ private:
         }
     }
     void end_loan(bool send) noexcept {
-        held_ = false;
+        loaned_ = false;
         if (send) transport_.commit();
         else transport_.cancel_loan();
         sync_.notify(transport_, direction::send);  // cancelled (mpmc): a hole the receivers must pass
     }
     bool end_peek() noexcept {
-        held_ = false;
+        peeked_ = false;
         const bool intact = transport_.release();
         sync_.notify(transport_, direction::recv);
         return intact;
@@ -809,7 +809,7 @@ private:
     // the core runs, which waits or says why.
     bool quick_send(const T& v) noexcept {
         if constexpr (requires { transport_.try_send_quick(v); }) {
-            if (transport_.try_send_quick(v)) [[likely]] {
+            if (!loaned_ && transport_.try_send_quick(v)) [[likely]] {
                 sync_.notify(transport_, direction::send);
                 return true;
             }
@@ -818,7 +818,7 @@ private:
     }
     bool quick_recv(T& out) noexcept {
         if constexpr (requires { transport_.try_recv_quick(out); }) {
-            if (transport_.try_recv_quick(out)) [[likely]] {
+            if (!peeked_ && transport_.try_recv_quick(out)) [[likely]] {
                 sync_.notify(transport_, direction::recv);
                 return true;
             }
@@ -834,45 +834,53 @@ private:
     // ---- the cores: one per operation ------------------------------------
 
     std::error_code send_core(const T& v, const send_options* o, deadline dl) {
+        if (loaned_) return loan_held();  // the slot it would write is the loan's
         if constexpr (transport::value_writer<Transport, T>) return send_value(v, dl);
         else if constexpr (is_stream_out) return send_stream(v, dl);
         else return send_message(v, o, dl);
     }
     std::error_code recv_core(T& out, recv_info* i, deadline dl) {
+        if (peeked_) return peek_held();  // the message it would take is the peek's
         if constexpr (transport::value_reader<Transport, T>) return recv_value(out, dl);
         else if constexpr (is_stream_in) return recv_stream(out, dl);
         else return recv_message(out, i, dl);
     }
     std::error_code loan_core(T*& slot, deadline dl) {
-        if (held_) return in_use();
+        if (loaned_) return loan_held();
         auto ec = retry(direction::send, dl, [&](std::error_code& e) { return (slot = transport_.try_loan(e)) != nullptr; });
-        held_ = !ec;
+        loaned_ = !ec;
         return ec;
     }
     std::error_code peek_core(const T*& msg, deadline dl) {
-        if (held_) return in_use();
+        if (peeked_) return peek_held();
         auto ec = retry(direction::recv, dl, [&](std::error_code& e) { return (msg = transport_.try_peek(e)) != nullptr; });
-        held_ = !ec;
+        peeked_ = !ec;
         return ec;
     }
     std::error_code loan_bytes_core(std::size_t n, std::byte*& at, deadline dl) {
-        if (held_) return in_use();
+        if (loaned_) return loan_held();
         auto ec = retry(direction::send, dl, [&](std::error_code& e) { return (at = transport_.try_loan(n, e)) != nullptr; });
-        held_ = !ec;
+        loaned_ = !ec;
         return ec;
     }
     std::error_code peek_bytes_core(std::optional<std::span<const std::byte>>& rec, deadline dl) {
-        if (held_) return in_use();
+        if (peeked_) return peek_held();
         auto ec = retry(direction::recv, dl, [&](std::error_code& e) { return (rec = transport_.try_peek(e)).has_value(); });
-        held_ = !ec;
+        peeked_ = !ec;
         return ec;
     }
-    static std::error_code in_use() noexcept {
-        return detail::explain(errc::in_use, "channel: a loan or peek is still held; commit, cancel or release it first");
+    // One guard per direction at a time, and no send (receive) past an
+    // outstanding loan (peek): it would write (take) the slot the guard holds.
+    static std::error_code loan_held() noexcept {
+        return detail::explain(errc::in_use, "channel: a loan is still held; commit or cancel it before sending or loaning again");
+    }
+    static std::error_code peek_held() noexcept {
+        return detail::explain(errc::in_use, "channel: a peek is still held; release it before receiving or peeking again");
     }
     std::error_code send_n_core(std::span<const T> vs, std::size_t& sent, deadline dl) {
         sent = 0;
         if (vs.empty()) return {};
+        if (loaned_) return loan_held();
         auto ec = retry(direction::send, dl, [&](std::error_code& e) { return (sent = transport_.try_send_n(vs, e)) > 0; });
         if (!ec) sync_.notify(transport_, direction::send);
         return ec;
@@ -880,6 +888,7 @@ private:
     std::error_code recv_n_core(std::span<T> out, std::size_t& got, deadline dl) {
         got = 0;
         if (out.empty()) return {};
+        if (peeked_) return peek_held();
         auto ec = retry(direction::recv, dl, [&](std::error_code& e) { return (got = transport_.try_recv_n(out, e)) > 0; });
         if (!ec) sync_.notify(transport_, direction::recv);
         return ec;
@@ -1135,7 +1144,8 @@ private:
     std::size_t scanned_ = 0;  // how far a delimiter search has looked
     bool broken_ = false;      // the stream lost its framing
     deadline::clock::time_point check_at_{};  // watches_peers: when waiting next checks the peers
-    bool held_ = false;        // a loan or peek guard is out
+    bool loaned_ = false;      // a loan guard is out: sends wait for it (loan_held)
+    bool peeked_ = false;      // a peek guard is out: receives wait for it (peek_held)
 };
 
 }  // namespace ipc
