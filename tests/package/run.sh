@@ -69,7 +69,20 @@ for cxx in g++ clang++; do
 done
 
 step "the README's examples, from the installed headers"
-python3 "$src/tools/readme-examples" -I "$prefix/include" --readme "$src/README.md"
+# Two at a time: each is a compile (one core) and often a short run; their outputs are printed in README order.
+readme=(python3 "$src/tools/readme-examples" -I "$prefix/include" --readme "$src/README.md")
+mapfile -t examples < <("${readme[@]}" --list)
+((${#examples[@]})) || { echo "no README examples listed"; exit 1; }
+mkdir "$work/readme"
+printf '%s\n' "${examples[@]}" | xargs -P 2 -I{} sh -c 'd=$1; shift; "$@" --only "$0" >"$d/$0.log" 2>&1; echo $? >"$d/$0.rc"' \
+    {} "$work/readme" "${readme[@]}"
+failed=()
+for name in "${examples[@]}"; do
+    grep -v '^readme: ' "$work/readme/$name.log" || true
+    [[ $(cat "$work/readme/$name.rc" 2>/dev/null) == 0 ]] || failed+=("$name")
+done
+echo "readme: $((${#examples[@]} - ${#failed[@]})) of ${#examples[@]} examples passed${failed:+; failed: ${failed[*]}}"
+((${#failed[@]} == 0))
 
 # The meson consumer gets the source tree as a subproject next to it.
 mkdir -p "$work/meson-consumer/meson/subprojects"
