@@ -1,7 +1,10 @@
 // ring::bytes' inlined paths: try_push / try_pop copy every size whole and
-// write nothing beside it, a lying header is errc::corrupt, the largest record
-// wraps from any head position, and records of every size cross between two
-// processes, through the ring and through shm_message_channel's quick send.
+// write nothing beside it, a lying header is errc::corrupt, what older laps
+// left is never read as a record (headers say when a record is ready), a
+// producer that died between a header and its index is taken over cleanly, a
+// region of the layout before is refused, the largest record wraps from any
+// head position, and records of every size cross between two processes,
+// through the ring and through shm_message_channel's quick send.
 #include <ipc/channel.hpp>
 #include <ipc/ring/bytes.hpp>
 
@@ -14,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "ring_support.hpp"
@@ -90,28 +94,136 @@ TEST_CASE("ring bytes: every size is copied whole, and nothing beside it is writ
 
 TEST_CASE("ring bytes: a lying header is errc::corrupt, never a read outside the buffer") {
     constexpr std::uint64_t capacity = 1024;
-    // A short record (read), then one of 65 bytes at offset 16, whose header
-    // then says (len, flags) instead.
-    auto read_after_lie = [&](std::uint32_t len, std::uint32_t flags) {
+    // A short record (read), then one of 65 bytes at offset `at` (after
+    // enough 0-byte records to put it there), whose header then says (len,
+    // flags) instead. Flags: 1 a record, 2 padding to the end of the buffer,
+    // 0 nothing published yet (then the whole word is 0).
+    auto read_after_lie = [&](std::uint64_t at, std::uint32_t len, std::uint32_t flags) {
         ring_in_arena f(capacity);
         auto& [a, r] = f;
         std::error_code ec;
         const std::byte msg[65] = {};
         REQUIRE(r.try_push(std::span(msg).first(8), ec));
-        REQUIRE(r.try_push(msg, ec));
         REQUIRE(r.front(ec));
         r.release();
-        std::memcpy(a.data() + 16, &len, sizeof len);
-        std::memcpy(a.data() + 16 + sizeof len, &flags, sizeof flags);
+        for (std::uint64_t i = 16; i < at; i += 8) {
+            REQUIRE(r.try_push(std::span(msg).first(0), ec));
+            REQUIRE(r.front(ec));
+            r.release();
+        }
+        REQUIRE(r.try_push(msg, ec));
+        std::memcpy(a.data() + at, &len, sizeof len);
+        std::memcpy(a.data() + at + sizeof len, &flags, sizeof flags);
         const auto m = r.front(ec);
         CHECK(m.has_value() == !ec);  // a record, or the error
         return ec;
     };
-    CHECK(read_after_lie(0, 1) == ipc::errc::corrupt);   // padding to the end, before the producer got there
-    CHECK(read_after_lie(65, 2) == ipc::errc::corrupt);  // flags no record has
-    CHECK(read_after_lie(73, 0) == ipc::errc::corrupt);  // longer than what was published
-    CHECK(read_after_lie(1u << 31, 0) == ipc::errc::corrupt);
-    CHECK_FALSE(read_after_lie(65, 0));  // the truth
+    const std::uint32_t max = 1024 / 2 - 8;
+    CHECK(read_after_lie(16, 65, 3) == ipc::errc::corrupt);  // flags no record has
+    CHECK(read_after_lie(16, 65, 1u << 16) == ipc::errc::corrupt);
+    CHECK(read_after_lie(16, 65, 0) == ipc::errc::corrupt);  // a length in a word not published
+    CHECK(read_after_lie(16, 1u << 31, 1) == ipc::errc::corrupt);
+    CHECK(read_after_lie(16, max + 1, 1) == ipc::errc::corrupt);
+    CHECK(read_after_lie(600, 1024 - 600 - 8 + 1, 1) == ipc::errc::corrupt);  // past the end of the buffer
+    CHECK_FALSE(read_after_lie(600, 1024 - 600 - 8, 1));                      // up to the end
+    CHECK_FALSE(read_after_lie(16, max, 1));
+    CHECK_FALSE(read_after_lie(16, 65, 1));  // the truth
+    {
+        // Padding filling a whole lap (at offset 0) is never written.
+        ring_in_arena f(capacity);
+        auto& [a, r] = f;
+        std::error_code ec;
+        const std::uint32_t padding[2] = {0, 2};
+        std::memcpy(a.data(), padding, sizeof padding);
+        CHECK_FALSE(r.front(ec));
+        CHECK(ec == ipc::errc::corrupt);
+    }
+}
+
+TEST_CASE("ring bytes: what older laps left in the buffer never reads as a record") {
+    // Every payload is made of words that would be the published header of
+    // an 8-byte record. The consumer looks at the header word at its tail,
+    // not at the producer's index: were that word not cleared before the
+    // producer's index reached it, an emptied ring would show bytes of an
+    // older lap as a record.
+    constexpr std::uint64_t capacity = 1024;
+    ring_in_arena f(capacity);
+    auto& r = f.r;
+    std::error_code ec;
+    const std::uint32_t fake[2] = {8, 1};
+    std::vector<std::byte> in(200), out(200);  // two and the padding before one fit
+    for (std::size_t k = 0; k + sizeof fake <= in.size(); k += sizeof fake) std::memcpy(in.data() + k, fake, sizeof fake);
+    std::uint64_t ghosts = 0, left = 0, popped = 0;
+    constexpr std::uint64_t count = 3002;  // the last one is read
+    for (std::uint64_t i = 0; i < count; ++i) {
+        REQUIRE(r.try_push(std::span(in).first(size_at(i, in.size())), ec));
+        if (i % 3 == 0) continue;  // two in flight at times, so that records end everywhere
+        for (int k = 0; k < 2 && r.can_pop(); ++k) popped += r.try_pop(out, ec).has_value();
+        ghosts += r.can_pop() || r.try_pop(out, ec).has_value();
+        left += r.size() != 0;
+    }
+    CHECK(popped == count);
+    CHECK(ghosts == 0);
+    CHECK(left == 0);
+    CHECK_FALSE(ec);
+}
+
+TEST_CASE("ring bytes: a producer that died between publishing a record and storing its index") {
+    // It published the header (a consumer may have read the record) but its
+    // index does not count the record: the producer that takes over counts
+    // it in, so the record is neither read twice nor written over unread.
+    constexpr std::uint64_t capacity = 512;
+    for (const bool read_first : {false, true}) {
+        for (std::uint64_t skip = 0; skip < capacity; skip += 24) {
+            CAPTURE(read_first);
+            CAPTURE(skip);
+            ring_in_arena f(capacity);
+            auto& [a, r] = f;
+            std::error_code ec;
+            std::array<std::byte, 100> msg{}, out{};
+            // The head `skip` bytes in: a 100-byte record then often wraps, after padding.
+            for (std::uint64_t i = 0; i < skip; i += 8) {
+                REQUIRE(r.try_push(std::span(msg).first(0), ec));
+                REQUIRE(r.try_pop(out, ec));
+            }
+            auto* st = ipc::ring::state_of<ipc::ring::bytes>(a.bytes());
+            const std::uint64_t before = st->ctl.head.load();
+            msg.fill(std::byte{1});
+            REQUIRE(r.try_push(msg, ec));
+            st->ctl.head.store(before);  // the store it died before
+            if (read_first) {
+                auto n = r.try_pop(out, ec);
+                REQUIRE(n);
+                CHECK(out[0] == std::byte{1});
+            }
+            auto after = ipc::ring::attach<ipc::ring::bytes>(a.bytes(), ec);  // the producer that takes over
+            REQUIRE_FALSE(ec);
+            msg.fill(std::byte{2});
+            REQUIRE(after.try_push(msg, ec));
+            if (!read_first) {
+                auto n = r.try_pop(out, ec);
+                REQUIRE(n);
+                CHECK(out[0] == std::byte{1});
+            }
+            auto n = r.try_pop(out, ec);
+            REQUIRE(n);
+            CHECK(out[0] == std::byte{2});
+            CHECK_FALSE(r.try_pop(out, ec));
+            CHECK(after.size() == 0);
+            CHECK_FALSE(ec);
+        }
+    }
+}
+
+TEST_CASE("ring bytes: a region of the layout before headers said when a record is ready is refused in words") {
+    ring_in_arena f(1024);
+    reinterpret_cast<ipc::ring::header*>(f.a.mem.get())->version = 6;
+    std::error_code ec;
+    auto r = ipc::ring::attach<ipc::ring::bytes>(f.a.bytes(), ec);
+    CHECK_FALSE(r.valid());
+    CHECK(ec == ipc::errc::layout_mismatch);
+    const std::string words(ipc::last_error_detail(ec));
+    CHECK_MESSAGE(words.find("layout version differs: the region has 6, this program expects 7") != std::string::npos, words);
 }
 
 TEST_CASE("ring bytes: the largest record fits an empty ring wherever its head is") {
@@ -124,13 +236,13 @@ TEST_CASE("ring bytes: the largest record fits an empty ring wherever its head i
     for (std::uint64_t i = 0; i < 4 * capacity / 8; ++i) {
         CAPTURE(i);
         // Step the head by one record of 8 bytes, then send the largest record
-        // into the ring, emptied each time: it always fits.
+        // into the emptied ring: it always fits.
         REQUIRE(r.try_push(std::span(in).first(0), ec));
-        for (std::size_t k = 0; k < max; ++k) in[k] = pattern(i, k);
-        REQUIRE(r.try_push(in, ec));
         auto n = r.try_pop(out, ec);
         REQUIRE(n);
         CHECK(*n == 0);
+        for (std::size_t k = 0; k < max; ++k) in[k] = pattern(i, k);
+        REQUIRE(r.try_push(in, ec));
         n = r.try_pop(out, ec);
         REQUIRE(n);
         CHECK(*n == max);

@@ -110,6 +110,42 @@ TEST_CASE("shm_message_channel: records of 0, 1, 4 KiB and the limit, loaned in 
     CHECK(rx.try_peek_bytes().status() == ipc::status::closed);  // every record read, the sender gone
 }
 
+TEST_CASE("shm_message_channel: loans committed shorter than loaned, lap after lap, read whole and 8-aligned in another process") {
+    // The record ends where the commit says, not where the loan did: the
+    // next record starts there, and a receiver that caught up finds nothing
+    // past it (not the rest of an older lap). The wrap comes often.
+    constexpr std::uint64_t small = 1 << 12;
+    constexpr std::uint64_t count = 4000;
+    remover<bytes_region> r{unique_name("zc-shrink")};
+    (void)bytes_region::create(r.name, small);
+    const auto loaned = [](std::uint64_t i) { return static_cast<std::size_t>(i * 37 % 700); };
+    const auto used = [&](std::uint64_t i) { return loaned(i) * (i % 4) / 3; };  // 0, a third, two thirds, all of it
+    child sender([&] {
+        auto tx = bytes_channel::open(r.name);
+        for (std::uint64_t i = 0; i < count; ++i) {
+            auto room = tx.loan_bytes_for(loaned(i), 5s);
+            if (!room) return 1;
+            fill(room.bytes(), i + 1);  // all of it: the tail of the loan holds bytes the receiver must not see
+            fill(room.bytes().first(used(i)), i);
+            room.commit(used(i));
+        }
+        return child_ok;
+    });
+    auto rx = bytes_channel::open(r.name);
+    std::uint64_t wrong = 0, misaligned = 0;
+    for (std::uint64_t i = 0; i < count; ++i) {
+        auto rec = rx.peek_bytes_for(5s);
+        REQUIRE(rec.status() == ipc::status::ok);
+        wrong += !is_record(rec.bytes(), i, used(i));
+        misaligned += reinterpret_cast<std::uintptr_t>(rec.data()) % 8 != 0;
+        CHECK(rec.release());
+    }
+    CHECK(wrong == 0);
+    CHECK(misaligned == 0);
+    CHECK(sender.wait() == child_ok);
+    CHECK(rx.try_peek_bytes().status() == ipc::status::closed);
+}
+
 TEST_CASE("shm_message_channel: a loan over the limit and a commit over the loan are refused in words; dropped loans send nothing") {
     remover<bytes_region> r{unique_name("zc-refuse")};
     (void)bytes_region::create(r.name, capacity);

@@ -1,6 +1,7 @@
 // ipc/ring/bytes.hpp: single-producer single-consumer ring of variable-size records.
 #pragma once
 
+#include <atomic>
 #include <bit>
 #include <cstring>
 #include <optional>
@@ -54,32 +55,44 @@ template <std::size_t N>
 // buffer is preceded by a padding record filling the rest, and starts at
 // offset 0. A record may take up to half the buffer (max_record()), which
 // guarantees an empty ring always has room for one wherever its head is.
-// Packed is what measured fastest between two processes, where the rate
-// follows the cache lines a message takes: at 8 B a 16-byte record moves about
-// half the messages of an 8-byte slot (ring.spsc.raw), and records over a line
-// given lines of their own (a 64-byte payload then takes two lines, not
-// 1.125) moved about 0.8x the packed layout's messages, although no line then
-// held parts of two records.
+// Payloads start 8-byte aligned (the data starts on a cache line).
 //
-// Each side keeps its own index and a cached copy of the other side's in this
-// view and re-reads the shared one only when the cache says full or empty; it
-// stores its own index but never loads it back (the other side reads that
-// line: see ring/spsc.hpp). The copies are taken from the region when the view
-// is made and by adopt_indices(), which ring_region calls whenever this
-// process becomes an end. Everything read from the region (lengths, flags,
-// indices) is checked before use: a corrupt record is errc::corrupt, never an
-// access outside the buffer.
+// The header says when its record is ready, as a fixed ring's turn word
+// would: the consumer waits on the header word at its tail, not on the
+// producer's index, so the line holding that index never moves to the
+// consumer and the producer's store to it stays in its own cache. A header
+// word is 0 until its record is published, and the producer keeps it so: it
+// writes 0 where the next record's header will go (the terminator) before it
+// publishes a record, so a consumer that caught up finds 0, never the bytes
+// of an older lap. The producer still stores its index after each record,
+// for size(), ipc-ls, can_push and an end that takes over; a producer that
+// died between the header and that store left one record the index does not
+// count, and adopt_indices() steps over it.
+// Packed is what measured fastest between two processes, where the rate
+// follows the cache lines a message takes: records over a line given lines
+// of their own (a 64-byte payload then takes two lines, not 1.125) moved
+// about 0.8x the packed layout's messages, although no line then held parts
+// of two records.
+//
+// Each side keeps its own index and a cached copy of the consumer's index
+// (the producer's, re-read only when the cache says full) in this view; it
+// stores its own index but never loads it back. The copies are taken from the
+// region when the view is made and by adopt_indices(), which ring_region calls
+// whenever this process becomes an end. Everything read from the region
+// (lengths, flags, indices) is checked before use: a corrupt record is
+// errc::corrupt, never an access outside the buffer (a length that lies
+// within the buffer reads bytes the producer did not write as that record).
 //
 // try_push / try_pop (and the channel's copies) are inlined and keep the
-// record's position in registers: per message the producer stores the
-// payload, one header word and its index, as a hand-written ring does.
+// record's position in registers.
 class bytes : public view_base<two_indices> {
     struct record_header {
         std::uint32_t len;
-        std::uint32_t flags;
+        std::uint32_t flags;  // 0: not published yet (the terminator)
     };
     static_assert(sizeof(record_header) == 8);
-    static constexpr std::uint32_t padding_flag = 1;  // the rest of the buffer
+    static constexpr std::uint32_t record_flag = 1;
+    static constexpr std::uint32_t padding_flag = 2;  // the rest of the buffer
     static constexpr std::uint64_t align = 8;
     static constexpr std::uint64_t header_size = sizeof(record_header);
     static constexpr std::uint64_t record_size(std::uint64_t n) noexcept { return header_size + detail::round_up(n, align); }
@@ -96,7 +109,8 @@ public:
     using end_state = no_end_state;           // both indices live in the view
     static constexpr std::size_t max_ends(direction) noexcept { return 1; }
 
-    static void init_data(std::byte*, std::uint64_t) noexcept {}
+    // The first header is the terminator: nothing published.
+    static void init_data(std::byte* data, std::uint64_t) noexcept { word_at(data, 0).store(0, std::memory_order_relaxed); }
 
     bytes() noexcept = default;
     bytes(shared_state<two_indices>* st, std::byte* data, std::uint64_t capacity) noexcept : view_base(st, data, capacity) {
@@ -105,8 +119,25 @@ public:
         adopt_indices();
     }
 
-    // Takes this view's copies of both indices from the region.
-    void adopt_indices() noexcept { ix_.adopt(st_->ctl); }
+    // Takes this view's copies of both indices from the region. A record
+    // published past the producer's index (its producer died before storing
+    // the index) is counted in: a consumer may have read it already.
+    void adopt_indices() noexcept {
+        ix_.adopt(st_->ctl);
+        const std::uint64_t h = ix_.head;
+        if (h % align != 0) return;  // corrupt: the operations say so
+        const std::uint64_t off = h & mask_;
+        record_header r = get_header(off);
+        std::uint64_t next = h;
+        if (r.flags == padding_flag && off != 0) {
+            next += capacity_ - off;
+            r = get_header(0);
+        }
+        if (r.flags != record_flag || r.len > max_record_) return;
+        next += record_size(r.len);
+        if (next - ix_.tail > capacity_) return;  // (the tail may be past h: that record was read)
+        ix_.head = ix_.cached_head = next;
+    }
     // A restarted end carries on where the last one stopped.
     bool join(direction, end_state&, const end_id&, std::error_code&) noexcept {
         adopt_indices();
@@ -194,8 +225,10 @@ public:
         release_to(next);
         return n;
     }
+    // A record (or something corrupt, which the next pop reports) waits at the consumer's index.
     bool can_pop() const noexcept {
-        return st_->ctl.head.load(std::memory_order_acquire) != st_->ctl.tail.load(std::memory_order_acquire);
+        const std::uint64_t t = st_->ctl.tail.load(std::memory_order_acquire);
+        return get_header(t & mask_ & ~(align - 1)).flags != 0 || t % align != 0;
     }
 
     // Bytes in use; exact only when both sides are idle.
@@ -204,8 +237,9 @@ public:
     }
 
 private:
-    // Room for an n-byte record, and `at`, the index it starts at (after
-    // any padding, which is written here): see loan().
+    // Room for an n-byte record and the terminator after it, and `at`, the
+    // index the record starts at (after padding to the end, if it would not
+    // fit there): see loan().
     [[gnu::always_inline]] std::byte* reserve(std::size_t n, std::uint64_t& at, std::error_code& ec) noexcept {
         if (n > max_record_) [[unlikely]] {
             ec = make_error_code(errc::message_too_large);
@@ -219,48 +253,49 @@ private:
         const std::uint64_t off = h & mask_;
         const std::uint64_t need = record_size(n);
         const std::uint64_t pad = capacity_ - off < need ? capacity_ - off : 0;
-        if (!room_for(h, pad + need)) {
-            want_ = pad + need;
+        if (!room_for(h, pad + need + header_size)) {
+            want_ = pad + need + header_size;
             return nullptr;
         }
-        if (pad) [[unlikely]]
-            put_header(off, {0, padding_flag});
         at = h + pad;
         return data_ + (at & mask_) + header_size;
     }
-    // Writes the header of the record at index `at` and publishes it.
+    // Publishes the record at index `at`: the terminator after it, its header
+    // and, if it starts a lap early, the padding before it (last: a consumer
+    // that reads the padding then finds the record's header written).
     [[gnu::always_inline]] void publish(std::uint64_t at, std::size_t n) noexcept {
-        put_header(at & mask_, {static_cast<std::uint32_t>(n), 0});
-        ix_.head = at + record_size(n);
-        st_->ctl.head.store(ix_.head, std::memory_order_release);
+        const std::uint64_t end = at + record_size(n);
+        word_at(data_, end & mask_).store(0, std::memory_order_relaxed);
+        put_header(at & mask_, {static_cast<std::uint32_t>(n), record_flag});
+        if (at != ix_.head) [[unlikely]]
+            put_header(ix_.head & mask_, {0, padding_flag});
+        ix_.head = end;
+        st_->ctl.head.store(end, std::memory_order_release);
     }
     // The oldest record, and in `next` the tail after it.
     [[gnu::always_inline]] std::optional<std::span<const std::byte>> oldest(std::uint64_t& next, std::error_code& ec) noexcept {
         std::uint64_t t = ix_.tail;
-        for (;;) {
-            if (t % align != 0) [[unlikely]]
-                return corrupt(ec);
-            if (t == ix_.cached_head || ix_.cached_head - t > capacity_) {
-                ix_.cached_head = st_->ctl.head.load(std::memory_order_acquire);
-                if (t == ix_.cached_head) return std::nullopt;
-            }
-            const std::uint64_t avail = ix_.cached_head - t;
-            const std::uint64_t off = t & mask_;
-            if (avail > capacity_ || avail < header_size) [[unlikely]]
-                return corrupt(ec);
-            const record_header r = get_header(off);
-            if (r.flags == padding_flag) [[unlikely]] {  // skipped and freed on the way
-                if (capacity_ - off > avail) return corrupt(ec);
-                t += capacity_ - off;
-                release_to(t);
-                continue;
-            }
-            const std::uint64_t size = record_size(r.len);
-            if (r.flags != 0 || r.len > max_record_ || size > avail || off + size > capacity_) [[unlikely]]
-                return corrupt(ec);
-            next = t + size;
-            return std::span<const std::byte>(data_ + off + header_size, r.len);
+        if (t % align != 0) [[unlikely]]
+            return corrupt(ec);
+        std::uint64_t off = t & mask_;
+        record_header r = get_header(off);
+        if (r.flags == padding_flag) [[unlikely]] {  // skipped and freed on the way
+            if (off == 0) return corrupt(ec);          // a padding record never fills a whole lap
+            t += capacity_ - off;
+            off = 0;
+            release_to(t);
+            r = get_header(0);
         }
+        if (r.flags == 0) {
+            if (r.len != 0) [[unlikely]]
+                return corrupt(ec);
+            return std::nullopt;
+        }
+        const std::uint64_t size = record_size(r.len);
+        if (r.flags != record_flag || r.len > max_record_ || off + size > capacity_) [[unlikely]]
+            return corrupt(ec);
+        next = t + size;
+        return std::span<const std::byte>(data_ + off + header_size, r.len);
     }
     [[gnu::always_inline]] void release_to(std::uint64_t t) noexcept {
         ix_.tail = t;
@@ -272,15 +307,19 @@ private:
         ix_.cached_tail = st_->ctl.tail.load(std::memory_order_acquire);
         return h - ix_.cached_tail <= capacity_ && capacity_ - (h - ix_.cached_tail) >= total;
     }
-    // One 8-byte store (a record_header's two words would be two).
-    [[gnu::always_inline]] void put_header(std::uint64_t off, record_header r) noexcept {
-        const auto word = std::bit_cast<std::uint64_t>(r);
-        std::memcpy(data_ + off, &word, sizeof word);
+    // A header as one 8-byte word (the data starts on a line and headers are
+    // 8-aligned), read and written atomically: the consumer reads it while
+    // the producer may be writing it.
+    [[gnu::always_inline]] static std::atomic_ref<std::uint64_t> word_at(std::byte* data, std::uint64_t off) noexcept {
+        return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(data + off));
     }
+    // Release: the payload (and the terminator) are written before it.
+    [[gnu::always_inline]] void put_header(std::uint64_t off, record_header r) noexcept {
+        word_at(data_, off).store(std::bit_cast<std::uint64_t>(r), std::memory_order_release);
+    }
+    // Acquire: the payload it announces is read after it.
     [[gnu::always_inline]] record_header get_header(std::uint64_t off) const noexcept {
-        std::uint64_t word;
-        std::memcpy(&word, data_ + off, sizeof word);
-        return std::bit_cast<record_header>(word);
+        return std::bit_cast<record_header>(word_at(data_, off).load(std::memory_order_acquire));
     }
     static std::nullopt_t corrupt(std::error_code& ec) noexcept {
         ec = make_error_code(errc::corrupt);

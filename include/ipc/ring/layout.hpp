@@ -42,7 +42,10 @@ inline constexpr std::uint64_t region_magic = 0x31474e4952435049ULL;  // "IPCRIN
 // 6: ring kinds are plug-ins (ring/kind.hpp); the sync area is generic: the
 // wait words every waiting policy shares, then a tagged block whose contents
 // the policy that first used the region declares (its `shared` struct).
-inline constexpr std::uint32_t layout_version = 6;
+// 7: a ring::bytes record header says whether the record is published (the
+// consumer no longer needs the producer's index to tell), and the word after
+// the newest record is kept 0.
+inline constexpr std::uint32_t layout_version = 7;
 
 // Processes (channel ends) the peer table tracks; more still work, they are
 // counted as `untracked` and then no peer of theirs is ever declared dead.
