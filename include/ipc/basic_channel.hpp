@@ -162,25 +162,25 @@ public:
 
     // ---- sending ----
 
-    status send(const T& v) requires can_send && blocks { return quick_send(v) ? ok("send") : done(send_core(v, nullptr, deadline::never()), "send"); }
-    status send(const T& v, std::error_code& ec) requires can_send && blocks { return quick_send(v) ? ok(ec) : done(send_core(v, nullptr, deadline::never()), ec); }
-    status try_send(const T& v) requires can_send { return quick_send(v) ? ok("try_send") : done(send_core(v, nullptr, deadline::immediate()), "try_send"); }
-    status try_send(const T& v, std::error_code& ec) requires can_send { return quick_send(v) ? ok(ec) : done(send_core(v, nullptr, deadline::immediate()), ec); }
+    status send(const T& v) requires can_send && blocks { return quick_send(v) ? ok("send") : send_slow(v, deadline::never(), "send"); }
+    status send(const T& v, std::error_code& ec) requires can_send && blocks { return quick_send(v) ? ok(ec) : send_slow(v, deadline::never(), ec); }
+    status try_send(const T& v) requires can_send { return quick_send(v) ? ok("try_send") : send_slow(v, deadline::immediate(), "try_send"); }
+    status try_send(const T& v, std::error_code& ec) requires can_send { return quick_send(v) ? ok(ec) : send_slow(v, deadline::immediate(), ec); }
     template <class Rep, class Period>
     status send_for(const T& v, std::chrono::duration<Rep, Period> d) requires can_send && blocks {
-        return quick_send(v) ? ok("send_for") : done(send_core(v, nullptr, deadline::lazy_after(d)), "send_for");
+        return quick_send(v) ? ok("send_for") : send_slow(v, deadline::lazy_after(d), "send_for");
     }
     template <class Rep, class Period>
     status send_for(const T& v, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_send && blocks {
-        return quick_send(v) ? ok(ec) : done(send_core(v, nullptr, deadline::lazy_after(d)), ec);
+        return quick_send(v) ? ok(ec) : send_slow(v, deadline::lazy_after(d), ec);
     }
     template <class Clock, class Dur>
     status send_until(const T& v, std::chrono::time_point<Clock, Dur> tp) requires can_send && blocks {
-        return quick_send(v) ? ok("send_until") : done(send_core(v, nullptr, deadline::until(tp)), "send_until");
+        return quick_send(v) ? ok("send_until") : send_slow(v, deadline::until(tp), "send_until");
     }
     template <class Clock, class Dur>
     status send_until(const T& v, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_send && blocks {
-        return quick_send(v) ? ok(ec) : done(send_core(v, nullptr, deadline::until(tp)), ec);
+        return quick_send(v) ? ok(ec) : send_slow(v, deadline::until(tp), ec);
     }
 
     // With per-message options (Transport::send_options: a POSIX queue's
@@ -215,31 +215,31 @@ public:
     // ---- receiving ----
 
     // Blocks for the next message: ok, or closed at end of stream.
-    status recv(T& out) requires can_recv && blocks { return quick_recv(out) ? ok("recv") : done(recv_core(out, nullptr, deadline::never()), "recv"); }
-    status recv(T& out, std::error_code& ec) requires can_recv && blocks { return quick_recv(out) ? ok(ec) : done(recv_core(out, nullptr, deadline::never()), ec); }
+    status recv(T& out) requires can_recv && blocks { return quick_recv(out) ? ok("recv") : recv_slow(out, deadline::never(), "recv"); }
+    status recv(T& out, std::error_code& ec) requires can_recv && blocks { return quick_recv(out) ? ok(ec) : recv_slow(out, deadline::never(), ec); }
     // The next message, or nullopt at end of stream.
     std::optional<T> recv() requires can_recv && blocks && std::is_default_constructible_v<T> {
         std::optional<T> out(std::in_place);
         if (!recv(*out)) out.reset();
         return out;
     }
-    status try_recv(T& out) requires can_recv { return quick_recv(out) ? ok("try_recv") : done(recv_core(out, nullptr, deadline::immediate()), "try_recv"); }
-    status try_recv(T& out, std::error_code& ec) requires can_recv { return quick_recv(out) ? ok(ec) : done(recv_core(out, nullptr, deadline::immediate()), ec); }
+    status try_recv(T& out) requires can_recv { return quick_recv(out) ? ok("try_recv") : recv_slow(out, deadline::immediate(), "try_recv"); }
+    status try_recv(T& out, std::error_code& ec) requires can_recv { return quick_recv(out) ? ok(ec) : recv_slow(out, deadline::immediate(), ec); }
     template <class Rep, class Period>
     status recv_for(T& out, std::chrono::duration<Rep, Period> d) requires can_recv && blocks {
-        return quick_recv(out) ? ok("recv_for") : done(recv_core(out, nullptr, deadline::lazy_after(d)), "recv_for");
+        return quick_recv(out) ? ok("recv_for") : recv_slow(out, deadline::lazy_after(d), "recv_for");
     }
     template <class Rep, class Period>
     status recv_for(T& out, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_recv && blocks {
-        return quick_recv(out) ? ok(ec) : done(recv_core(out, nullptr, deadline::lazy_after(d)), ec);
+        return quick_recv(out) ? ok(ec) : recv_slow(out, deadline::lazy_after(d), ec);
     }
     template <class Clock, class Dur>
     status recv_until(T& out, std::chrono::time_point<Clock, Dur> tp) requires can_recv && blocks {
-        return quick_recv(out) ? ok("recv_until") : done(recv_core(out, nullptr, deadline::until(tp)), "recv_until");
+        return quick_recv(out) ? ok("recv_until") : recv_slow(out, deadline::until(tp), "recv_until");
     }
     template <class Clock, class Dur>
     status recv_until(T& out, std::chrono::time_point<Clock, Dur> tp, std::error_code& ec) requires can_recv && blocks {
-        return quick_recv(out) ? ok(ec) : done(recv_core(out, nullptr, deadline::until(tp)), ec);
+        return quick_recv(out) ? ok(ec) : recv_slow(out, deadline::until(tp), ec);
     }
 
     // With what the transport tells about the message (Transport::recv_info:
@@ -688,9 +688,24 @@ private:
                 }
             }
         }
+        const auto [slot, st] = lend_slow(dl, std::forward<How>(how));
+        return loan_guard(slot ? this : nullptr, slot, st);
+    }
+    // The full paths, out of line (here and below): inlined, their calls
+    // made the caller save registers on entry, stores a producer pays for on
+    // every message (see quick_send). They return what the guard is made of,
+    // in registers (a guard has a destructor, so it would be returned
+    // through memory, and the quick path's guard with it).
+    template <class P>
+    struct lent {
+        P at;
+        status st;
+    };
+    template <class How>
+    [[gnu::noinline]] lent<T*> lend_slow(deadline dl, How&& how) {
         T* slot = nullptr;
         const status st = done(loan_core(slot, dl), std::forward<How>(how));
-        return loan_guard(slot ? this : nullptr, slot, st);
+        return {slot, st};
     }
     template <class How>
     peek_guard look(deadline dl, How&& how) {
@@ -702,9 +717,14 @@ private:
                 }
             }
         }
+        const auto [msg, st] = look_slow(dl, std::forward<How>(how));
+        return peek_guard(msg ? this : nullptr, msg, st);
+    }
+    template <class How>
+    [[gnu::noinline]] lent<const T*> look_slow(deadline dl, How&& how) {
         const T* msg = nullptr;
         const status st = done(peek_core(msg, dl), std::forward<How>(how));
-        return peek_guard(msg ? this : nullptr, msg, st);
+        return {msg, st};
     }
     template <class How>
     bytes_loan_guard lend_bytes(std::size_t n, deadline dl, How&& how) {
@@ -807,7 +827,7 @@ private:
     // A send or receive a ring can do at once, storing nothing but the
     // message and the ring's index (see ring_region::try_send_quick); false:
     // the core runs, which waits or says why.
-    bool quick_send(const T& v) noexcept {
+    [[gnu::always_inline]] bool quick_send(const T& v) noexcept {
         if constexpr (requires { transport_.try_send_quick(v); }) {
             if (!loaned_ && transport_.try_send_quick(v)) [[likely]] {
                 sync_.notify(transport_, direction::send);
@@ -816,7 +836,7 @@ private:
         }
         return false;
     }
-    bool quick_recv(T& out) noexcept {
+    [[gnu::always_inline]] bool quick_recv(T& out) noexcept {
         if constexpr (requires { transport_.try_recv_quick(out); }) {
             if (!peeked_ && transport_.try_recv_quick(out)) [[likely]] {
                 sync_.notify(transport_, direction::recv);
@@ -824,6 +844,15 @@ private:
             }
         }
         return false;
+    }
+    // The cores behind them, out of line: see lend_slow.
+    template <class How>
+    [[gnu::noinline]] status send_slow(const T& v, deadline dl, How&& how) {
+        return done(send_core(v, nullptr, dl), std::forward<How>(how));
+    }
+    template <class How>
+    [[gnu::noinline]] status recv_slow(T& out, deadline dl, How&& how) {
+        return done(recv_core(out, nullptr, dl), std::forward<How>(how));
     }
     static status ok(const char*) noexcept { return status::ok; }
     static status ok(std::error_code& ec) noexcept {

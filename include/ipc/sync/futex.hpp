@@ -103,7 +103,16 @@ struct futex {
 
     template <transport::memory_transport Tr>
     void notify(Tr& t, direction done) noexcept {
-        if (!detail::peer_parked(t, done)) return;
+        if (!detail::peer_parked(t, done)) [[likely]]
+            return;
+        wake(t, done);
+    }
+
+private:
+    // Out of line: inlined, its calls made every sender save registers on
+    // entry, stores that wait behind the ring's line transfers.
+    template <transport::memory_transport Tr>
+    [[gnu::noinline]] void wake(Tr& t, direction done) noexcept {
         auto& sd = ring::shared_of<futex>(t.sync_area(), detail::opposite(done));
         detail::ring_parked(ring::shared_of<futex>(t.sync_area()).bells, sd.parked, [this] { return sender(); });
         // Sleepers are woken all at once; until one of them sleeps again (and
@@ -115,6 +124,7 @@ struct futex {
         detail::futex_wake_all(sd.word);
     }
 
+public:
     // ---- for event loops (sync::pollable) ------------------------------------
 
     // Makes the doorbell and registers this end (attaching it in direction d),

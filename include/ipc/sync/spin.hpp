@@ -40,9 +40,14 @@ struct spin : public no_shared_state {
         }
         return true;
     }
-    // A successful operation ends the current wait; the next one spins afresh.
+    // A successful operation ends the current wait; the next one spins
+    // afresh. Stored only if it waited: an operation that never waits stores
+    // nothing here (a store per message holds up a producer's ring stores).
     template <class Tr>
-    void notify(Tr&, direction) noexcept { spins_ = 0; }
+    void notify(Tr&, direction) noexcept {
+        if (spins_ != 0) [[unlikely]]
+            spins_ = 0;
+    }
 
 private:
     unsigned spins_ = 0;
