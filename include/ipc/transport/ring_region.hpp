@@ -341,6 +341,22 @@ public:
         std::error_code ignored;  // a failure is told again by the full path
         return ring_.try_push(codec<V>::bytes(v), end_[send_i], ignored);
     }
+    // And the whole record decoded straight out of the ring. Anything but "a
+    // record is there and decodes" (empty, corrupt, decode says no, a copy
+    // written over while read) leaves the record where it is and declines:
+    // the full path finds it again and says why. A decode that throws (a
+    // container that grows) leaves it too, and the exception goes out as
+    // from the full path.
+    template <class V>
+    bool try_recv_quick(V& out) noexcept(noexcept(codec<V>::decode(std::span<const std::byte>{}, out)))
+        requires(!fixed_size && contiguous_codec<V> && decodable<V> &&
+                 requires(Ring& r, end_state& e, std::error_code& ec) { r.front(e, ec); r.release(e); }) {
+        if (!entered(direction::recv)) return false;
+        std::error_code ignored;  // told again by the full path
+        const auto m = ring_.front(end_[recv_i], ignored);
+        if (!m || !codec<V>::decode(*m, out)) return false;
+        return ring_.release(end_[recv_i]);
+    }
     // Fixed rings: one compile-time-sized copy straight into the slot.
     bool try_send_value(const value_type& v, std::error_code& ec) noexcept requires fixed_size {
         if (!enter(direction::send, ec)) return {};
