@@ -4,7 +4,9 @@
 // producer that died between a header and its index is taken over cleanly, a
 // region of the layout before is refused, the largest record wraps from any
 // head position, and records of every size cross between two processes,
-// through the ring and through shm_message_channel's quick send.
+// through the ring and through shm_message_channel's quick send and receive
+// (whose receive refuses a held peek, leaves a record it cannot decode to
+// the full path, and lets a codec's exception out).
 #include <ipc/channel.hpp>
 #include <ipc/ring/bytes.hpp>
 
@@ -17,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -28,8 +31,28 @@ namespace {
 using namespace ipc_test;
 using ipc::detail::cache_line;
 using bytes_region = ipc::transport::posix_shm<ipc::ring::bytes>;
-// The channel's send tries the ring's inlined whole-record copy first.
+// The channel's send tries the ring's inlined whole-record copy first, and
+// its receive the inlined decode out of the record (noexcept as the codec's
+// decode is: a vector's may throw growing, and that goes out as from the full path).
 static_assert(requires(bytes_region& t, const std::vector<std::byte>& v) { t.try_send_quick(v); });
+static_assert(requires(bytes_region& t, std::vector<std::byte>& v) { t.try_recv_quick(v); });
+static_assert(!noexcept(std::declval<bytes_region&>().try_recv_quick(std::declval<std::vector<std::byte>&>())));
+
+// A trivially copyable message: its decode is noexcept and says no to any other size.
+struct stamp {
+    std::uint32_t seq;
+    std::uint32_t check;
+};
+static_assert(noexcept(std::declval<bytes_region&>().try_recv_quick(std::declval<stamp&>())));
+constexpr std::uint32_t check_of(std::uint32_t seq) { return seq * 2654435761u ^ 0x5a5a5a5au; }
+
+// A message whose decode throws on 13 bytes (a user's codec may).
+struct picky {
+    std::vector<std::byte> v;
+};
+struct picky_error : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
 
 // Cache-line aligned scratch memory standing in for a shared mapping.
 struct arena {
@@ -68,6 +91,16 @@ std::size_t size_at(std::uint64_t i, std::size_t max) {
 }
 
 }  // namespace
+
+template <>
+struct ipc::codec<picky> {
+    static std::span<const std::byte> bytes(const picky& p) noexcept { return p.v; }
+    static bool decode(std::span<const std::byte> in, picky& out) {
+        if (in.size() == 13) throw picky_error("picky: 13 bytes");
+        out.v.assign(in.begin(), in.end());
+        return true;
+    }
+};
 
 TEST_CASE("ring bytes: every size is copied whole, and nothing beside it is written") {
     ring_in_arena f(4096);
@@ -330,4 +363,119 @@ TEST_CASE("ring bytes: shm_message_channel sends records of every size from one 
     }
     CHECK(bad == 0);
     CHECK(sender.wait() == child_ok);
+}
+
+TEST_CASE("ring bytes: the channel's inlined receive decodes whole records from another process; those that do not decode are errc::bad_message") {
+    remover<bytes_region> r{unique_name("bytes-stamps")};
+    const std::size_t max = bytes_region::create(r.name, 1024).max_record();
+    constexpr std::uint32_t count = 6000;
+    // Record i is a stamp when i % 5 != 0; else some other size (0, 7, 9, 16,
+    // the limit), cut from the same bytes: a short or long record must never
+    // decode as a stamp.
+    auto size_of = [&](std::uint32_t i) -> std::size_t {
+        if (i % 5 != 0) return sizeof(stamp);
+        constexpr std::size_t other[] = {0, 7, 9, 16};
+        return i % 25 == 0 ? max : other[(i / 5) % 4];
+    };
+    child sender([&] {
+        auto tx = ipc::shm_message_channel<std::vector<std::byte>, ipc::sync::spin>::open(r.name);
+        std::vector<std::byte> v;
+        for (std::uint32_t i = 0; i < count; ++i) {
+            v.assign(size_of(i), std::byte{0xee});
+            const stamp s{i, check_of(i)};
+            if (!v.empty()) std::memcpy(v.data(), &s, v.size() < sizeof s ? v.size() : sizeof s);
+            if (tx.send_for(v, 10s) != ipc::status::ok) return 1;
+        }
+        return child_ok;
+    });
+    auto rx = ipc::shm_message_channel<stamp, ipc::sync::spin>::open(r.name);
+    std::uint32_t wrong = 0, refused = 0;
+    for (std::uint32_t i = 0; i < count; ++i) {
+        stamp s{~0u, ~0u};
+        std::error_code ec;
+        const auto st = rx.recv_for(s, 10s, ec);
+        if (i % 5 != 0) {
+            REQUIRE(st == ipc::status::ok);
+            wrong += s.seq != i || s.check != check_of(i);
+        } else {
+            // Refused, and only that record: the next one is i + 1's.
+            REQUIRE(st == ipc::status::failed);
+            refused += ec == ipc::errc::bad_message && s.seq == ~0u && s.check == ~0u;
+        }
+    }
+    CHECK(wrong == 0);
+    CHECK(refused == count / 5);
+    CHECK(sender.wait() == child_ok);
+    stamp s{};
+    CHECK(rx.try_recv(s) == ipc::status::closed);  // nothing more: each refused record was dropped once
+}
+
+TEST_CASE("ring bytes: the channel's inlined receive refuses a held peek, leaves a record whose decode throws, and reports a lying length") {
+    remover<bytes_region> r{unique_name("bytes-quick-refusals")};
+    const std::size_t max = bytes_region::create(r.name, 1024).max_record();
+    auto rec = [](std::size_t n, std::uint64_t i) {
+        picky p;
+        for (std::size_t k = 0; k < n; ++k) p.v.push_back(pattern(i, k));
+        return p;
+    };
+    auto is_rec = [](std::span<const std::byte> b, std::size_t n, std::uint64_t i) {
+        bool whole = b.size() == n;
+        for (std::size_t k = 0; whole && k < n; ++k) whole = b[k] == pattern(i, k);
+        return whole;
+    };
+    // Records 0-3, sent from another process; record 2 does not decode.
+    constexpr std::size_t sizes[] = {12, 14, 13, 15};
+    child sender([&] {
+        auto tx = ipc::shm_message_channel<picky, ipc::sync::spin>::open(r.name);
+        for (std::uint64_t i = 0; i < std::size(sizes); ++i)
+            if (tx.send_for(rec(sizes[i], i), 10s) != ipc::status::ok) return 1;
+        return child_ok;
+    });
+    CHECK(sender.wait() == child_ok);
+    auto rx = ipc::shm_message_channel<picky, ipc::sync::spin>::open(r.name);
+    picky got;
+    REQUIRE(rx.recv_for(got, 5s) == ipc::status::ok);
+    CHECK(is_rec(got.v, 12, 0));
+    {
+        // A held peek: no receive takes the record under it.
+        auto held = rx.peek_bytes_for(5s);
+        REQUIRE(held);
+        CHECK(is_rec(held.bytes(), 14, 1));
+        std::error_code ec;
+        got.v.clear();
+        CHECK(rx.try_recv(got, ec) == ipc::status::failed);
+        CHECK(ec == ipc::errc::in_use);
+        CHECK(got.v.empty());
+        CHECK_THROWS_AS((void)rx.try_recv(got), ipc::error);
+        CHECK(is_rec(held.bytes(), 14, 1));
+    }  // released: record 1 is read
+    // A decode that throws goes out of recv, every time, and leaves its record.
+    CHECK_THROWS_AS((void)rx.try_recv(got), picky_error);
+    std::error_code ec;
+    CHECK_THROWS_AS((void)rx.try_recv(got, ec), picky_error);
+    {
+        auto held = rx.peek_bytes_for(5s);
+        REQUIRE(held);
+        CHECK(is_rec(held.bytes(), 13, 2));
+        CHECK(held.release());  // dropped unread
+    }
+    REQUIRE(rx.recv_for(got, 5s) == ipc::status::ok);
+    CHECK(is_rec(got.v, 15, 3));
+    // A record whose header lies about its length (over the limit): errc::corrupt, nothing decoded.
+    auto tx = ipc::shm_message_channel<picky, ipc::sync::spin>::open(r.name);
+    REQUIRE(tx.send_for(rec(16, 4), 5s) == ipc::status::ok);
+    std::byte* header = nullptr;
+    {
+        auto held = rx.peek_bytes_for(5s);
+        REQUIRE(held);
+        REQUIRE(is_rec(held.bytes(), 16, 4));
+        header = const_cast<std::byte*>(held.bytes().data()) + 16;  // where the next record's header goes
+    }
+    REQUIRE(tx.send_for(rec(40, 5), 5s) == ipc::status::ok);
+    const std::uint32_t lie = static_cast<std::uint32_t>(max + 1);
+    std::memcpy(header, &lie, sizeof lie);  // its length word (flags still say a record)
+    got.v.clear();
+    CHECK(rx.try_recv(got, ec) == ipc::status::failed);
+    CHECK(ec == ipc::errc::corrupt);
+    CHECK(got.v.empty());
 }

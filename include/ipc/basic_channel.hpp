@@ -836,7 +836,8 @@ private:
         }
         return false;
     }
-    [[gnu::always_inline]] bool quick_recv(T& out) noexcept {
+    // (Not noexcept: a record ring's decode may throw, as from the full path.)
+    [[gnu::always_inline]] bool quick_recv(T& out) {
         if constexpr (requires { transport_.try_recv_quick(out); }) {
             if (!peeked_ && transport_.try_recv_quick(out)) [[likely]] {
                 sync_.notify(transport_, direction::recv);
