@@ -53,6 +53,22 @@ struct picky {
 struct picky_error : std::runtime_error {
     using std::runtime_error::runtime_error;
 };
+}  // namespace
+template <>
+struct ipc::codec<picky> {
+    static std::span<const std::byte> bytes(const picky& p) noexcept { return p.v; }
+    static bool decode(std::span<const std::byte> in, picky& out) {
+        if (in.size() == 13) throw picky_error("picky: 13 bytes");
+        out.v.assign(in.begin(), in.end());
+        return true;
+    }
+};
+namespace {
+// It may throw on what it reads, so it never decodes in the ring (a torn
+// broadcast record must not throw): the full path decodes a checked copy.
+template <class V>
+concept decoded_in_ring = requires(bytes_region& t, V& v) { t.try_recv_quick(v); };
+static_assert(!decoded_in_ring<picky>);
 
 // Cache-line aligned scratch memory standing in for a shared mapping.
 struct arena {
@@ -91,16 +107,6 @@ std::size_t size_at(std::uint64_t i, std::size_t max) {
 }
 
 }  // namespace
-
-template <>
-struct ipc::codec<picky> {
-    static std::span<const std::byte> bytes(const picky& p) noexcept { return p.v; }
-    static bool decode(std::span<const std::byte> in, picky& out) {
-        if (in.size() == 13) throw picky_error("picky: 13 bytes");
-        out.v.assign(in.begin(), in.end());
-        return true;
-    }
-};
 
 TEST_CASE("ring bytes: every size is copied whole, and nothing beside it is written") {
     ring_in_arena f(4096);

@@ -344,14 +344,18 @@ public:
     // And the whole record decoded straight out of the ring. Anything but "a
     // record is there and decodes" (empty, corrupt, decode says no, a copy
     // written over while read) leaves the record where it is and declines:
-    // the full path finds it again and says why. A decode that throws (a
-    // container that grows) leaves it too, and the exception goes out as
-    // from the full path. Both are inlined whole: a call here cost the
-    // record channel about a quarter of its rate (its saved registers and
-    // return address are stores behind the ring's line transfers).
+    // the full path finds it again and says why. Only codecs that cannot
+    // throw on what they read decode here (noexcept, or a byte container
+    // filled through writable, which can only fail to allocate): a broadcast
+    // record may be written over while it is read, and a codec throwing on
+    // those torn bytes would report a message the ring counts as missed; the
+    // full path decodes a copy it has checked. Both are inlined whole: a call
+    // here cost the record channel about a quarter of its rate (its saved
+    // registers and return address are stores behind the line transfers).
     template <class V>
     [[gnu::always_inline]] bool try_recv_quick(V& out) noexcept(noexcept(decode_quick(std::span<const std::byte>{}, out)))
         requires(!fixed_size && contiguous_codec<V> && decodable<V> &&
+                 (writable_codec<V> || noexcept(codec<V>::decode(std::span<const std::byte>{}, out))) &&
                  requires(Ring& r, end_state& e, std::error_code& ec) { r.front(e, ec); r.release(e); }) {
         if (!entered(direction::recv)) return false;
         std::error_code ignored;  // told again by the full path
