@@ -57,9 +57,9 @@ namespace ipc::ring {
 //    other message keeps its producer's order.
 // Repair runs off the hot path: when an end joins, and when a waiter went a
 // whole check interval without progress (ring_region::check_peers). A
-// process that recorded no owner (the peer table was full, or a raw caller
-// passed `who` = 0) writes no intent, so its live claims look dead: the
-// region's repair() does nothing while such an end is attached.
+// claimant with no owner word writes no intent, so its live claims would look
+// dead: a channel end the peer table has no slot for is refused, and a raw
+// caller that passes `who` = 0 must not share the ring with a repair.
 //
 // Indices are 60 bits (a slot word's top bits are its flags): at 10^9
 // messages a second they last 36 years.
@@ -115,15 +115,20 @@ public:
     using base::push_n;
     using base::pop_n;
 
-    // A restarted process finds the ring usable: what dead ones held is repaired.
-    bool join(direction d, end_state& e, const end_id& id, std::error_code&) noexcept {
-        e = {0, id.owner, false};
-        if (id.owner != 0) {
-            claim_intent& l = line(id.owner);
-            l.claim.store(0, std::memory_order_relaxed);
-            l.repair.store(0, std::memory_order_relaxed);
-            l.owner.store(id.owner, std::memory_order_release);
+    // A restarted process finds the ring usable: what dead ones held is
+    // repaired. An end the peer table has no slot for is refused: with no
+    // claim line, its live claims would look dead to every repair.
+    bool join(direction d, end_state& e, const end_id& id, std::error_code& ec) noexcept {
+        if (id.owner == 0) {
+            ec = ipc::detail::explain(make_error_code(errc::limit_exceeded),
+                                      "the mpmc ring has a claim line for each of %zu ends, and that many live ends hold them", max_peers);
+            return false;
         }
+        e = {0, id.owner, false};
+        claim_intent& l = line(id.owner);
+        l.claim.store(0, std::memory_order_relaxed);
+        l.repair.store(0, std::memory_order_relaxed);
+        l.owner.store(id.owner, std::memory_order_release);
         repairer_[d == direction::recv] = id.owner;
         repair();
         return true;
@@ -282,10 +287,8 @@ public:
     // ---- repair (see the class comment) ----------------------------------
 
     // Repairs what dead processes left, as this process's end (the owner a
-    // copied redelivery is claimed under). Does nothing while an end that
-    // recorded no owner is attached: its claims would look dead.
+    // copied redelivery is claimed under).
     std::size_t repair() noexcept {
-        if (this->members().untracked.load(std::memory_order_acquire) != 0) return 0;
         return repair([&](std::uint32_t who) { return owner_alive(this->peers(), who); }, repairer_[0] ? repairer_[0] : repairer_[1]);
     }
 
