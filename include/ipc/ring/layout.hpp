@@ -230,8 +230,8 @@ inline bool owner_alive(const peer_table& t, std::uint32_t owner) noexcept {
 }
 
 // Messages between two indices read at different moments (or from an
-// untrusted region), clamped to 0..capacity. An mpmc index may lag its slots
-// for a moment, so head can trail tail: that is 0.
+// untrusted region), clamped to 0..capacity: head read before a busy tail can
+// trail it, which is 0.
 constexpr std::uint64_t queued(std::uint64_t head, std::uint64_t tail, std::uint64_t capacity) noexcept {
     if (static_cast<std::int64_t>(head - tail) < 0) return 0;
     return head - tail <= capacity ? head - tail : capacity;
