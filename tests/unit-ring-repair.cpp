@@ -51,6 +51,16 @@ auto all_but(std::uint32_t dead) {
     return [dead](std::uint32_t who) { return who != dead; };
 }
 
+// The next message a consumer takes is v, flagged as taken before by a consumer that died.
+template <class Ring>
+void next_is_redelivered(Ring& ring, int v) {
+    auto c = ring.front(carol);
+    REQUIRE(c);
+    CHECK(*c.ptr == v);
+    CHECK(c.redelivered);
+    ring.release(c);
+}
+
 }  // namespace
 
 TEST_CASE("mpmc repair: a producer killed between its claim and its commit") {
@@ -173,11 +183,7 @@ TEST_CASE("mpmc repair: a consumer killed holding a message (at least once: it i
         CHECK(r.ring.repair(all_but(bob)) == 1);  // no copy needed: `me` may be 0
         CHECK(r.ring.redelivered() == 1);
         REQUIRE(r.ring.try_push(3, alice));
-        auto c = r.ring.front(carol);
-        REQUIRE(c);
-        CHECK(*c.ptr == 1);
-        CHECK(c.redelivered);
-        r.ring.release(c);
+        next_is_redelivered(r.ring, 1);
         REQUIRE(r.ring.try_pop(v, carol));
         CHECK(v == 3);
         CHECK_FALSE(r.ring.try_pop(v, carol));
@@ -195,11 +201,7 @@ TEST_CASE("mpmc repair: a consumer killed holding a message (at least once: it i
         int v = 0;
         REQUIRE(r.ring.try_pop(v, carol));
         CHECK(v == 2);
-        auto c = r.ring.front(carol);
-        REQUIRE(c);
-        CHECK(*c.ptr == 1);
-        CHECK(c.redelivered);
-        r.ring.release(c);
+        next_is_redelivered(r.ring, 1);
         for (int i = 0; i < 12; ++i) {  // every slot usable again
             REQUIRE(r.ring.try_push(i, alice));
             REQUIRE(r.ring.try_pop(v, carol));
@@ -223,11 +225,7 @@ TEST_CASE("mpmc repair: a consumer killed holding a message (at least once: it i
         int v = 0;
         REQUIRE(r.ring.try_pop(v, carol));
         CHECK(v == 2);
-        auto c = r.ring.front(carol);
-        REQUIRE(c);
-        CHECK(*c.ptr == 1);
-        CHECK(c.redelivered);
-        r.ring.release(c);
+        next_is_redelivered(r.ring, 1);
         CHECK_FALSE(r.ring.try_pop(v, carol));
     }
     SUBCASE("a repair killed between claiming the next index and filling it: the next one finishes") {
@@ -244,11 +242,7 @@ TEST_CASE("mpmc repair: a consumer killed holding a message (at least once: it i
         r.control().head.store(3);
         CHECK(r.ring.repair(all_but(bob)) == 1);
         REQUIRE(r.ring.try_push(3, alice));
-        auto c = r.ring.front(carol);
-        REQUIRE(c);
-        CHECK(*c.ptr == 1);
-        CHECK(c.redelivered);
-        r.ring.release(c);
+        next_is_redelivered(r.ring, 1);
         REQUIRE(r.ring.try_pop(v, carol));
         CHECK(v == 3);
     }
