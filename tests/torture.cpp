@@ -400,9 +400,9 @@ struct fifo_case : record_io<ipc::fifo_sender<record>, ipc::fifo_receiver<record
     auto consumer(std::uint64_t) { return ipc::fifo_receiver<record>(ipc::transport::fifo_reader::open(path)); }
 };
 
-// The lock-free MPMC ring in POSIX shared memory. Every step a process takes
-// on a slot is one atomic operation on the slot's state word, which names the
-// claimant (ring/mpmc.hpp), so a process killed anywhere leaves slots that a
+// The lock-free MPMC ring in POSIX shared memory. A claimant says which index
+// it claims in a line of its own before its one atomic claim (ring/mpmc.hpp),
+// so a process killed anywhere leaves claims no live end names, which a
 // waiting peer repairs when it checks the peer table, every
 // peer_check_interval (20 ms here), or that a restarted process repairs when
 // it opens the ring.

@@ -315,5 +315,37 @@ TEST_CASE("shm mpmc: at least once, a killed consumer's task reaches another con
     CHECK(tx.transport().ring().redelivered() == 1u);
 }
 
+// Each MPMC end has a claim line (one per peer-table slot); a repair tells a
+// live claim from a dead one by them, so an end with no line is refused
+// rather than left unrepairable. A slot freed by an end that leaves is taken
+// by the next.
+TEST_CASE("shm mpmc: the ring takes as many live ends as it has claim lines, and refuses the next with words") {
+    using channel = ipc::channel<std::uint64_t, ipc::transport::posix_shm<ipc::ring::mpmc<std::uint64_t>>, ipc::sync::spin>;
+    using tr = channel::transport_type;
+    remover<tr> region{unique_name("mpmc-ends")};
+    auto tx = channel::create(region.name, 8);
+    REQUIRE(tx.send_for(1, 1s) == ipc::status::ok);  // tx is an end: 127 lines left
+    std::vector<channel> rxs;
+    std::error_code ec;
+    for (std::size_t i = 1; i < ipc::ring::max_peers; ++i) {
+        rxs.push_back(channel::open(region.name));
+        REQUIRE(rxs.back().transport().attach(ipc::direction::recv, ec));  // what its first receive does
+    }
+    auto one_more = channel::open(region.name);
+    CHECK_FALSE(one_more.transport().attach(ipc::direction::recv, ec));
+    CHECK(ec == ipc::errc::limit_exceeded);
+    CHECK(ipc::last_error_detail(ec).find("128 ends") != std::string_view::npos);
+    std::uint64_t v = 0;
+    CHECK_THROWS_AS((void)one_more.try_recv(v), ipc::error);
+    rxs.pop_back();
+    ec.clear();
+    auto now = channel::open(region.name);
+    CHECK(now.try_recv(v) == ipc::status::ok);
+    CHECK(v == 1);
+    CHECK(tx.send_for(7, 1s) == ipc::status::ok);
+    CHECK(now.recv_for(v, 1s) == ipc::status::ok);
+    CHECK(v == 7);
+}
+
 // Last in this file (doctest runs a file's cases in order): everything above cleaned up.
 TEST_CASE("shm: nothing of this run is left in /dev/shm") { CHECK(leftovers_in_dev_shm().empty()); }

@@ -45,7 +45,10 @@ inline constexpr std::uint64_t region_magic = 0x31474e4952435049ULL;  // "IPCRIN
 // 7: a ring::bytes record header says whether the record is published (the
 // consumer no longer needs the producer's index to tell), and the word after
 // the newest record is kept 0.
-inline constexpr std::uint32_t layout_version = 7;
+// 8: an mpmc slot's word is the index it serves next (claims move the shared
+// index, as in Vyukov's queue) and the mpmc control holds a line per end
+// saying which index it is claiming.
+inline constexpr std::uint32_t layout_version = 8;
 
 // Processes (channel ends) the peer table tracks; more still work, they are
 // counted as `untracked` and then no peer of theirs is ever declared dead.
@@ -183,13 +186,11 @@ struct slot {
     T* get() noexcept { return std::launder(reinterpret_cast<T*>(value)); }
 };
 
-// An mpmc slot: one word says which lap of the ring the slot serves, where it
-// is in that lap and who holds it (see ring/mpmc.hpp), so that every step a
-// process takes on a slot is one atomic operation on that word and a process
-// killed between any two instructions leaves a slot others can repair. The
-// word sits beside the payload (a small message and its word travel in one
-// line), and slots are not padded to a line: measured, a line per 8-byte
-// slot cost more in line transfers than neighbours sharing one saved.
+// An mpmc slot: one word says which index the slot serves and whether it is
+// free for it or holds its message (see ring/mpmc.hpp), beside the payload (a
+// small message and its word travel in one line). Slots are not padded to a
+// line: measured, a line per 8-byte slot cost more in line transfers than
+// neighbours sharing one saved.
 template <class T>
 struct claimed_slot {
     std::atomic<std::uint64_t> state;
@@ -198,10 +199,10 @@ struct claimed_slot {
     T* get() noexcept { return std::launder(reinterpret_cast<T*>(value)); }
 };
 
-// A claimant as a slot records it: its peer-table slot and that slot's
+// A claimant as the region records it: its peer-table slot and that slot's
 // generation, which names one process for good (a reused pid or table slot
 // gets a new generation). Never 0, which means "not recorded" (a process that
-// found the table full): such a claim is never repaired on a guess.
+// found the table full).
 inline constexpr unsigned owner_slot_bits = 7;
 static_assert(max_peers <= (1u << owner_slot_bits));
 constexpr std::uint32_t owner_word(int peer_slot, std::uint32_t generation) noexcept {
@@ -229,8 +230,8 @@ inline bool owner_alive(const peer_table& t, std::uint32_t owner) noexcept {
 }
 
 // Messages between two indices read at different moments (or from an
-// untrusted region), clamped to 0..capacity. An mpmc index may lag its slots
-// for a moment, so head can trail tail: that is 0.
+// untrusted region), clamped to 0..capacity: head read before a busy tail can
+// trail it, which is 0.
 constexpr std::uint64_t queued(std::uint64_t head, std::uint64_t tail, std::uint64_t capacity) noexcept {
     if (static_cast<std::int64_t>(head - tail) < 0) return 0;
     return head - tail <= capacity ? head - tail : capacity;
@@ -383,12 +384,23 @@ struct local_indices {
     }
 };
 
+// What an mpmc end is claiming, on a line of its own that only it writes
+// (ring/mpmc.hpp): the index it is about to take, stored before it moves the
+// shared index, so a repair can tell a claim a live end holds from one a dead
+// end left. One per peer-table slot: an end's owner word names its line.
+struct alignas(ipc::detail::cache_line) claim_intent {
+    std::atomic<std::uint64_t> claim;   // (index + 1) << 1 | side (1: consumer); 0: none
+    std::atomic<std::uint64_t> repair;  // index + 1 of a message a repair is copying; 0: none
+    std::atomic<std::uint32_t> owner;   // owner_word of the end writing this line
+};
+
 // The mpmc ring's control: the indices, then (on a line of its own, written
 // only by repairs) the delivery guarantee the region was made with and how
-// many messages were redelivered.
+// many messages were redelivered, then each end's claim line.
 struct alignas(ipc::detail::cache_line) mpmc_control : two_indices {
     alignas(ipc::detail::cache_line) std::atomic<std::uint32_t> delivery;
     std::atomic<std::uint64_t> redelivered;
+    claim_intent intents[max_peers];
 };
 
 // What the fixed-slot rings (spsc, mpmc) share: their description in the
@@ -410,12 +422,12 @@ public:
     static constexpr std::uint64_t tag = type_tag<T>;
     static constexpr bool fixed_size = true;  // typed slots: a message is one T
 
-    // An mpmc slot starts free for the producer at its index: a state of 0
-    // (lap 0, free, no owner). An spsc slot needs nothing: the indices say.
+    // An mpmc slot starts free for its index i: a word of i. An spsc slot
+    // needs nothing: the indices say.
     static void init_data(std::byte* data, std::uint64_t capacity) noexcept {
         if constexpr (K == kind::mpmc) {
             auto* s = reinterpret_cast<slot_type*>(data);
-            for (std::uint64_t i = 0; i < capacity; ++i) new (&s[i].state) std::atomic<std::uint64_t>(0);
+            for (std::uint64_t i = 0; i < capacity; ++i) new (&s[i].state) std::atomic<std::uint64_t>(i);
         }
     }
 
@@ -561,7 +573,7 @@ template <class Ring>
 Ring attach(std::span<std::byte> mem, std::error_code& ec) noexcept {
     using ull = unsigned long long;
     const std::error_code corrupt = make_error_code(errc::corrupt);
-    if (!is_formatted(mem) || mem.size() < data_offset<Ring>) {
+    if (!is_formatted(mem)) {
         ec = ipc::detail::explain(corrupt, "the region (%llu bytes) holds no formatted ring header", static_cast<ull>(mem.size()));
         return {};
     }
@@ -593,6 +605,12 @@ Ring attach(std::span<std::byte> mem, std::error_code& ec) noexcept {
         return {};
     }
     if (h.slot_size != Ring::slot_size) return mismatch("slot size", h.slot_size, Ring::slot_size);
+    // The header said which ring this is; only now may the kind's control be read.
+    if (mem.size() < data_offset<Ring>) {
+        ec = ipc::detail::explain(corrupt, "the region (%llu bytes) is shorter than a %s ring's control (%llu bytes)",
+                                  static_cast<ull>(mem.size()), kind_name(h.kind), static_cast<ull>(data_offset<Ring>));
+        return {};
+    }
     // What the ring keeps in its control beyond the indices (mpmc: the delivery guarantee).
     if (!Ring::check_control(st->ctl, ec)) return {};
     if (h.data_offset != data_offset<Ring>) return mismatch("data offset", h.data_offset, data_offset<Ring>);
