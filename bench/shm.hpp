@@ -276,8 +276,13 @@ public:
     }
 
 private:
+    // An mpmc claimant says who it is (its claim line), as a channel end does.
+    static constexpr std::uint32_t producer = ipc::ring::owner_word(1, 1), consumer = ipc::ring::owner_word(2, 1);
+
     bool push() {
-        if constexpr (fixed) {
+        if constexpr (Ring::ring_kind == ipc::ring::kind::mpmc) {
+            return ring_[out_].try_push(tx_[0], producer);
+        } else if constexpr (fixed) {
             return ring_[out_].try_push(tx_[0]);
         } else {
             std::error_code ec;
@@ -287,7 +292,9 @@ private:
         }
     }
     bool pop() {
-        if constexpr (fixed) {
+        if constexpr (Ring::ring_kind == ipc::ring::kind::mpmc) {
+            return ring_[1 - out_].try_pop(rx_[0], consumer);
+        } else if constexpr (fixed) {
             return ring_[1 - out_].try_pop(rx_[0]);
         } else {
             std::error_code ec;
