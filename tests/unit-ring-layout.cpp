@@ -76,8 +76,9 @@ TEST_CASE("ring layout: spsc slots are the bare payload, an mpmc slot its word a
     CHECK(ipc::ring::spsc<std::uint64_t>::slot_size == 8);
     CHECK(ipc::ring::mpmc<std::uint64_t>::slot_size == 16);  // the state word beside the payload: four per line
     CHECK(ipc::ring::mpmc<std::array<char, 56>>::slot_size == 64);
-    // head, gap, tail, gap, delivery and redeliveries (padded to two lines), then two lines per claim line
-    CHECK(sizeof(ipc::ring::mpmc_control) == 6 * 64 + ipc::ring::max_peers * 128);
+    // head, gap, tail, gap, delivery and redeliveries, then a claim line and a gap per end
+    CHECK(sizeof(ipc::ring::mpmc_control) == 5 * 64 + ipc::ring::max_peers * 128);
+    CHECK(alignof(ipc::ring::mpmc_control) == 64);  // a region needs only line alignment
     CHECK(offsetof(ipc::ring::two_indices, tail) - offsetof(ipc::ring::two_indices, head) == 128);  // never one prefetch pair
     CHECK(sizeof(ipc::ring::two_indices) == 256);
     CHECK(alignof(ipc::ring::wait_slot) == 64);

@@ -391,10 +391,11 @@ struct local_indices {
 // Two lines each, as the indices have (two_indices): an adjacent-line
 // prefetcher fetching a neighbour's line would make the two ends of a busy
 // pair take each other's lines at every claim.
-struct alignas(2 * ipc::detail::cache_line) claim_intent {
+struct alignas(ipc::detail::cache_line) claim_intent {
     std::atomic<std::uint64_t> claim;   // (index + 1) << 1 | side (1: consumer); 0: none
     std::atomic<std::uint64_t> repair;  // index + 1 of a message a repair is copying; 0: none
     std::atomic<std::uint32_t> owner;   // owner_word of the end writing this line
+    alignas(ipc::detail::cache_line) std::byte gap[ipc::detail::cache_line];
 };
 
 // The mpmc ring's control: the indices, then (on a line of its own, written
