@@ -194,7 +194,11 @@ public:
     // ---- producers -----------------------------------------------------
 
     // Claims a free slot (empty claim when full); commit() must follow.
-    // `who` is the caller's owner_word (0: records no intent; see the class comment).
+    // `who` is the caller's owner_word (0: records no intent; see the class
+    // comment). A `who` holds one claim at a time, loaned or peeked: its line
+    // names one index, so a second claim made before the first is committed
+    // (released) would leave the first looking dead to a repair. (A channel
+    // end refuses a second loan or peek with errc::in_use.)
     [[nodiscard]] claim<T> loan(std::uint32_t who = 0) noexcept {
         std::uint64_t pos = st_->ctl.head.load(std::memory_order_relaxed);
         for (std::uint64_t tries = 0; tries < retry_limit(); ++tries) {
