@@ -1,5 +1,5 @@
 // libFuzzer: arbitrary bytes as a shared ring region, as a hostile or broken
-// peer could leave it (layout version 7). Every ring kind attaches to it (or
+// peer could leave it (of the current layout version). Every ring kind attaches to it (or
 // refuses it); one that attaches is driven a bounded number of times, through
 // its own calls and through the kind interface ring_region uses
 // (ring/kind.hpp: join, loan/commit, front/release, repair, leave). ipc-ls's
