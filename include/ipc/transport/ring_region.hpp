@@ -332,9 +332,9 @@ public:
         return entered(direction::recv) ? ring_.front(end_[recv_i]) : nullptr;
     }
     // Record rings whose kind copies a common message inlined (ring::bytes:
-    // a small record that fits): a contiguous codec's bytes straight into a
-    // record, the same contract. The kind declines the rest (a large record,
-    // a wrap, a full cache), which the full path sends or reports.
+    // a small record that fits by its cached tail, or a large one): a
+    // contiguous codec's bytes straight into a record, the same contract.
+    // The kind declines the rest, which the full path sends or reports.
     template <class V>
     [[gnu::always_inline]] bool try_send_quick(const V& v) noexcept
         requires(!fixed_size && contiguous_codec<V> && noexcept(codec<V>::bytes(v)) &&
