@@ -133,15 +133,15 @@ TEST_CASE("ring bytes: every size is copied whole, and nothing beside it is writ
 }
 
 TEST_CASE("ring bytes: the inlined push takes a small record that fits by the cached tail, and leaves the rest to the full push untouched") {
-    // try_push_quick is the whole of the channel's inlined send: anything it
+    // try_push_quick is the channel's inlined send of a small record: anything it
     // declines must leave the ring as it was, for the full path to send or
     // report. Each case below is one it declines; try_push then does it.
     constexpr std::uint64_t capacity = 1024;
     ring_in_arena f(capacity);
-    auto& [a, r] = f;
+    auto& r = f.r;  // (no structured binding: clang 14 cannot capture one)
     std::error_code ec;
     std::vector<std::byte> out(r.max_record());
-    const auto buffer = [&] { return std::vector<std::byte>(a.data(), a.data() + capacity); };
+    const auto buffer = [&] { return std::vector<std::byte>(f.a.data(), f.a.data() + capacity); };
     const auto declines = [&](std::span<const std::byte> msg) {
         const auto before = buffer();
         const std::uint64_t used = r.size();
