@@ -93,7 +93,9 @@ inline constexpr std::size_t small_payload = 64;
 // within the buffer reads bytes the producer did not write as that record).
 //
 // try_push / try_pop (and the channel's copies) are inlined and keep the
-// record's position in registers.
+// record's position in registers. try_push's common case (try_push_quick: a
+// record of up to 64 bytes that fits, by the cached tail, before the end)
+// calls nothing and saves no register; the rest is push_slow, out of line.
 class bytes : public view_base<two_indices> {
     struct record_header {
         std::uint32_t len;
