@@ -7,6 +7,10 @@
 //                          sender always calls FUTEX_WAKE: round trip only
 //   floor.spsc_handwritten a minimal ring with cached indices, one per
 //                          direction: one-way throughput, and round trips over both
+//   floor.spsc_handwritten.records
+//                          the same ring of variable-size records (8-byte length
+//                          header, payload padded to 8, wrap by padding): what
+//                          sizes read from the ring cost, before any library
 //   floor.memcpy           one core copying `size` bytes: the bandwidth bound
 #pragma once
 
@@ -16,6 +20,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <bit>
 #include <cstdint>
@@ -144,23 +149,34 @@ inline void copy_known_size(void* dst, const void* src, std::size_t n) noexcept 
     }
 }
 
+// Slots per direction in the hand-written rings: 1 MiB of payload, 16 to 4096.
+inline std::size_t ring_slots(std::size_t size) { return std::bit_floor(std::clamp<std::size_t>((std::size_t{1} << 20) / size, 16, 4096)); }
+
+// The ring a process sends on (out_) and the one it receives on: ring 0 carries a -> b.
+class two_rings {
+public:
+    void open(side s) {
+        out_ = s == side::a ? 0 : 1;
+        in_ = 1 - out_;
+    }
+
+protected:
+    int out_ = 0, in_ = 1;
+};
+
 // Two single-producer single-consumer rings (a->b, b->a). Each side keeps a
 // private copy of the other side's index and rereads the shared one only when
 // the copy says full (producer) or empty (consumer).
-class spsc {
+class spsc : public two_rings {
 public:
     explicit spsc(std::size_t size)
         : size_(size),
-          slots_(std::bit_floor(std::clamp<std::size_t>((std::size_t{1} << 20) / size, 16, 4096))),
+          slots_(ring_slots(size)),
           slot_bytes_(round_up(size, 8)),
           region_(2 * (sizeof(ring_indices) + slots_ * slot_bytes_)),
           tx_(size, std::byte{'x'}),
           rx_(size) {
         for (int i = 0; i < 2; ++i) new (ring(i)) ring_indices;
-    }
-    void open(side s) {
-        out_ = s == side::a ? 0 : 1;
-        in_ = 1 - out_;
     }
     void send() {
         ring_indices& r = *ring(out_);
@@ -186,7 +202,78 @@ private:
 
     std::size_t size_, slots_, slot_bytes_;
     shared_region region_;
-    int out_ = 0, in_ = 1;
+    std::uint64_t head_ = 0, tail_seen_ = 0;  // producer side of ring out_
+    std::uint64_t tail_ = 0, head_seen_ = 0;  // consumer side of ring in_
+    std::vector<std::byte> tx_, rx_;
+};
+
+// floor.spsc_handwritten with records of any size instead of slots, as a
+// careful programmer writes one: each record is an 8-byte header holding its
+// length and the payload padded to 8, always contiguous (one that would cross
+// the end of the buffer is preceded by a padding header and starts the next
+// lap), published by the producer's index as in spsc. The buffer holds as many
+// records of `size` bytes as spsc has slots (rounded up to a power of two, as
+// ring::bytes sizes it), so a record takes at most half of it. The receiver
+// copies the length its header says: the switch of copy_known_size is
+// predicted, as the size is the same on every message.
+class spsc_records : public two_rings {
+    static constexpr std::uint64_t header = 8;
+    static constexpr std::uint64_t padding = ~std::uint64_t{0};  // header of a padding record
+
+public:
+    explicit spsc_records(std::size_t size)
+        : size_(size),
+          capacity_(std::bit_ceil(ring_slots(size) * (header + round_up(size, 8)))),
+          region_(2 * (sizeof(ring_indices) + capacity_)),
+          tx_(size, std::byte{'x'}),
+          rx_(size) {
+        for (int i = 0; i < 2; ++i) new (ring(i)) ring_indices;
+    }
+    void send() {
+        ring_indices& r = *ring(out_);
+        const std::uint64_t need = header + round_up(size_, 8);
+        const std::uint64_t off = head_ & (capacity_ - 1);
+        const std::uint64_t pad = capacity_ - off < need ? capacity_ - off : 0;
+        if (capacity_ - (head_ - tail_seen_) < pad + need)
+            spin_until([&] { return capacity_ - (head_ - (tail_seen_ = r.tail.load(std::memory_order_acquire))) >= pad + need; });
+        std::byte* d = data(out_);
+        if (pad) {
+            std::memcpy(d + off, &padding, header);
+            head_ += pad;
+        }
+        std::byte* rec = d + (head_ & (capacity_ - 1));
+        const std::uint64_t len = size_;
+        std::memcpy(rec, &len, header);
+        copy_known_size(rec + header, tx_.data(), size_);
+        head_ += need;
+        r.head.store(head_, std::memory_order_release);
+    }
+    void recv() {
+        ring_indices& r = *ring(in_);
+        if (tail_ == head_seen_) spin_until([&] { return (head_seen_ = r.head.load(std::memory_order_acquire)) != tail_; });
+        const std::byte* d = data(in_);
+        std::uint64_t off = tail_ & (capacity_ - 1);
+        std::uint64_t len;
+        std::memcpy(&len, d + off, header);
+        if (len == padding) {  // the record is at the start of the next lap, published with it
+            tail_ += capacity_ - off;
+            off = 0;
+            std::memcpy(&len, d, header);
+        }
+        copy_known_size(rx_.data(), d + off + header, len);  // our own producer's length: at most size_
+        tail_ += header + round_up(len, 8);
+        r.tail.store(tail_, std::memory_order_release);
+    }
+
+private:
+    ring_indices* ring(int i) const noexcept {
+        return reinterpret_cast<ring_indices*>(region_.data() + static_cast<std::size_t>(i) * (sizeof(ring_indices) + capacity_));
+    }
+    std::byte* data(int i) const noexcept { return reinterpret_cast<std::byte*>(ring(i) + 1); }
+
+    std::size_t size_;
+    std::uint64_t capacity_;  // bytes of records per direction, a power of two
+    shared_region region_;
     std::uint64_t head_ = 0, tail_seen_ = 0;  // producer side of ring out_
     std::uint64_t tail_ = 0, head_seen_ = 0;  // consumer side of ring in_
     std::vector<std::byte> tx_, rx_;

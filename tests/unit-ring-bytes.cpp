@@ -1,5 +1,6 @@
 // ring::bytes' inlined paths: try_push / try_pop copy every size whole and
-// write nothing beside it, a lying header is errc::corrupt, what older laps
+// write nothing beside it, the inlined push (try_push_quick) declines what it
+// does not take with the ring untouched, a lying header is errc::corrupt, what older laps
 // left is never read as a record (headers say when a record is ready), a
 // producer that died between a header and its index is taken over cleanly, a
 // region of the layout before is refused, the largest record wraps from any
@@ -127,6 +128,81 @@ TEST_CASE("ring bytes: every size is copied whole, and nothing beside it is writ
         for (std::size_t k = 0; k < guard; ++k) untouched = untouched && out[k] == mark && out[guard + n + k] == mark;
         CHECK(whole);
         CHECK(untouched);
+    }
+    CHECK_FALSE(ec);
+}
+
+TEST_CASE("ring bytes: the inlined push takes a small record that fits by the cached tail, and leaves the rest to the full push untouched") {
+    // try_push_quick is the channel's inlined send of a small record: anything it
+    // declines must leave the ring as it was, for the full path to send or
+    // report. Each case below is one it declines; try_push then does it.
+    constexpr std::uint64_t capacity = 1024;
+    ring_in_arena f(capacity);
+    auto& r = f.r;  // (no structured binding: clang 14 cannot capture one)
+    std::error_code ec;
+    std::vector<std::byte> out(r.max_record());
+    const auto buffer = [&] { return std::vector<std::byte>(f.a.data(), f.a.data() + capacity); };
+    const auto declines = [&](std::span<const std::byte> msg) {
+        const auto before = buffer();
+        const std::uint64_t used = r.size();
+        const bool took = r.try_push_quick(msg);
+        return !took && buffer() == before && r.size() == used;
+    };
+    const auto pops = [&](std::span<const std::byte> msg) {
+        auto n = r.try_pop(out, ec);
+        return n && *n == msg.size() && std::equal(msg.begin(), msg.end(), out.begin());
+    };
+    std::vector<std::byte> small(8), edge(64), large(65);
+    for (std::size_t k = 0; k < large.size(); ++k) large[k] = pattern(3, k);
+    for (std::size_t k = 0; k < edge.size(); ++k) edge[k] = pattern(2, k);
+    for (std::size_t k = 0; k < small.size(); ++k) small[k] = pattern(1, k);
+
+    SUBCASE("up to 64 bytes it sends; a larger record is left to the full push") {
+        CHECK(r.try_push_quick(edge));
+        CHECK(pops(edge));
+        CHECK(declines(large));
+        REQUIRE(r.try_push(large, ec));
+        CHECK(pops(large));
+    }
+    SUBCASE("room that only reading the tail again shows") {
+        // 16-byte records fill the first lap to 1008 (the next one needs 16
+        // and 8 for the terminator); two read free 32 more, which the
+        // producer's cached tail does not know of yet.
+        std::uint64_t pushed = 0;
+        while (r.try_push(small, ec)) ++pushed;
+        CHECK(pushed == (capacity - 16) / 16);
+        CHECK(pops(small));
+        CHECK(pops(small));
+        CHECK(declines(small));
+        REQUIRE(r.try_push(small, ec));  // reads the tail
+        CHECK(r.try_push_quick(small));   // which the inlined push now knows: room for one more
+        CHECK(declines(small));           // and no more
+        std::uint64_t popped = 0;
+        while (pops(small)) ++popped;
+        CHECK(popped == pushed);
+    }
+    SUBCASE("a record that would cross the end of the buffer") {
+        // The head 16 bytes before the end: a 16-byte payload needs 24 there.
+        for (std::uint64_t i = 0; i < (capacity - 16) / 16; ++i) {
+            REQUIRE(r.try_push_quick(small));
+            REQUIRE(pops(small));
+        }
+        const std::vector<std::byte> sixteen(large.begin(), large.begin() + 16);
+        CHECK(declines(sixteen));
+        REQUIRE(r.try_push(sixteen, ec));  // pads the end, starts the lap
+        CHECK(pops(sixteen));
+        CHECK(r.try_push_quick(small));  // and the lap goes on inline
+        CHECK(pops(small));
+    }
+    SUBCASE("a ring whose records are smaller than 64 bytes") {
+        ring_in_arena tiny(ipc::ring::bytes::min_capacity);
+        REQUIRE(tiny.r.max_record() < 64);
+        const std::vector<std::byte> over(tiny.r.max_record() + 1);
+        CHECK_FALSE(tiny.r.try_push_quick(over));
+        CHECK(tiny.r.size() == 0);
+        CHECK_FALSE(tiny.r.try_push(over, ec));
+        CHECK(ec == ipc::errc::message_too_large);
+        ec.clear();
     }
     CHECK_FALSE(ec);
 }

@@ -18,17 +18,18 @@ template <std::size_t N>
     std::memcpy(dst, src, N);
 }
 
-// memcpy for a record's payload, without a call up to 64 bytes: two fixed-size
-// copies of the largest power of two <= n, overlapping in the middle (they
-// write the same bytes twice, never outside [0, n) of either side). A call to
-// libc's memcpy of a runtime size costs the producer a return address and the
+// The largest payload the inlined copies below move without a call.
+inline constexpr std::size_t small_payload = 64;
+
+// memcpy of n <= small_payload bytes without a call: two fixed-size copies of
+// the largest power of two <= n, overlapping in the middle (they write the
+// same bytes twice, never outside [0, n) of either side). A call to libc's
+// memcpy of a runtime size costs the producer a return address and the
 // registers it saves, stores that wait in its store buffer behind the ring's
 // line transfers (see spsc.hpp).
-[[gnu::always_inline]] inline void copy_payload(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
+[[gnu::always_inline]] inline void copy_small(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
     if (n >= 16) {
-        if (n > 64) [[unlikely]] {
-            std::memcpy(dst, src, n);
-        } else if (n >= 32) {
+        if (n >= 32) {
             move_fixed<32>(dst, src);
             move_fixed<32>(dst + n - 32, src + n - 32);
         } else {
@@ -46,6 +47,14 @@ template <std::size_t N>
         dst[n / 2] = src[n / 2];
         dst[n - 1] = src[n - 1];
     }
+}
+
+// memcpy for a record's payload: copy_small up to small_payload bytes.
+[[gnu::always_inline]] inline void copy_payload(std::byte* dst, const std::byte* src, std::size_t n) noexcept {
+    if (n > small_payload) [[unlikely]]
+        std::memcpy(dst, src, n);
+    else
+        copy_small(dst, src, n);
 }
 
 }  // namespace detail
@@ -84,7 +93,9 @@ template <std::size_t N>
 // within the buffer reads bytes the producer did not write as that record).
 //
 // try_push / try_pop (and the channel's copies) are inlined and keep the
-// record's position in registers.
+// record's position in registers. try_push's common case (try_push_quick: a
+// record of up to 64 bytes that fits, by the cached tail, before the end)
+// calls nothing and saves no register; the rest is push_slow, out of line.
 class bytes : public view_base<two_indices> {
     struct record_header {
         std::uint32_t len;
@@ -116,6 +127,7 @@ public:
     bytes(shared_state<two_indices>* st, std::byte* data, std::uint64_t capacity) noexcept : view_base(st, data, capacity) {
         const std::uint64_t m = capacity_ / 2 - header_size;
         max_record_ = m > UINT32_MAX ? UINT32_MAX : static_cast<std::size_t>(m);
+        quick_max_ = max_record_ < detail::small_payload ? max_record_ : detail::small_payload;
         adopt_indices();
     }
 
@@ -159,9 +171,15 @@ public:
     std::optional<std::span<const std::byte>> front_message(end_state&, std::error_code& ec) noexcept { return front(ec); }
     bool can_push(const end_state&) const noexcept { return can_push(); }
     bool can_pop(const end_state&) const noexcept { return can_pop(); }
-    // The whole copy of a message, for the channel's inlined path.
-    [[gnu::always_inline]] bool try_push(std::span<const std::byte> msg, end_state&, std::error_code& ec) noexcept {
-        return try_push(msg, ec);
+    // A message for the channel's inlined path: a small one inlined; a larger
+    // one by push_slow (its memcpy is a call anyway, and declining it to the
+    // channel's full path measured slower at 4 KiB); false for a small one
+    // that needs the tail read again or padding, no room, or an error, which
+    // the full path sends or reports.
+    [[gnu::always_inline]] bool try_push_quick(std::span<const std::byte> msg, end_state&) noexcept {
+        if (try_push_quick(msg)) [[likely]]
+            return true;
+        return msg.size() > detail::small_payload && push_slow(msg) == errc{};
     }
 
     // The largest payload a record can carry.
@@ -186,11 +204,35 @@ public:
     // The record in place, its position kept in registers (not in the view:
     // one store fewer per message than loan + commit).
     [[gnu::always_inline]] [[nodiscard]] bool try_push(std::span<const std::byte> msg, std::error_code& ec) noexcept {
-        std::uint64_t at;
-        std::byte* p = reserve(msg.size(), at, ec);
-        if (!p) return false;
-        detail::copy_payload(p, msg.data(), msg.size());
-        publish(at, msg.size());
+        if (try_push_quick(msg)) [[likely]]
+            return true;
+        const errc e = push_slow(msg);  // (ec is not passed: the caller's would be made before the quick path)
+        if (e == errc{}) return true;
+        if (e != errc::would_block) ec = make_error_code(e);
+        return false;
+    }
+    // try_push's common case: a record of at most small_payload bytes that
+    // fits before the end of the buffer, with room by the cached tail. It
+    // calls nothing, so it saves no registers and stores only the record and
+    // the index; false (nothing done) for anything else: a larger record (a
+    // call to memcpy), the tail to read again, padding to the end, an error.
+    [[gnu::always_inline]] [[nodiscard]] bool try_push_quick(std::span<const std::byte> msg) noexcept {
+        const std::size_t n = msg.size();
+        const std::uint64_t h = ix_.head;
+        const std::uint64_t need = record_size(n);
+        // n <= quick_max_ <= max_record_ makes left >= header_size.
+        const std::uint64_t left = capacity_ - need;
+        if (n > quick_max_ || h - ix_.cached_tail > left - header_size) [[unlikely]]
+            return false;
+        const std::uint64_t off = h & mask_;  // (its low bits are h's: capacity_ >= 64)
+        if (off % align != 0 || off > left) [[unlikely]]
+            return false;
+        std::byte* const rec = data_ + off;
+        word_at(data_, (h + need) & mask_).store(0, std::memory_order_relaxed);  // the terminator first: no register kept for it
+        detail::copy_small(rec + header_size, msg.data(), n);
+        put_header_at(rec, 0, {static_cast<std::uint32_t>(n), record_flag});
+        ix_.head = h + need;
+        st_->ctl.head.store(h + need, std::memory_order_release);
         return true;
     }
     // Room for the record the last failed loan() wanted (any record if none failed).
@@ -237,6 +279,17 @@ public:
     }
 
 private:
+    // try_push's other cases, out of line (see try_push_quick): errc{} when
+    // the record is sent, would_block when there is no room, or the error.
+    [[gnu::noinline]] errc push_slow(std::span<const std::byte> msg) noexcept {
+        std::error_code ec;
+        std::uint64_t at;
+        std::byte* p = reserve(msg.size(), at, ec);
+        if (!p) return ec ? static_cast<errc>(ec.value()) : errc::would_block;
+        detail::copy_payload(p, msg.data(), msg.size());
+        publish(at, msg.size());
+        return errc{};
+    }
     // Room for an n-byte record and the terminator after it, and `at`, the
     // index the record starts at (after padding to the end, if it would not
     // fit there): see loan().
@@ -314,9 +367,10 @@ private:
         return std::atomic_ref<std::uint64_t>(*reinterpret_cast<std::uint64_t*>(data + off));
     }
     // Release: the payload (and the terminator) are written before it.
-    [[gnu::always_inline]] void put_header(std::uint64_t off, record_header r) noexcept {
-        word_at(data_, off).store(std::bit_cast<std::uint64_t>(r), std::memory_order_release);
+    [[gnu::always_inline]] static void put_header_at(std::byte* data, std::uint64_t off, record_header r) noexcept {
+        word_at(data, off).store(std::bit_cast<std::uint64_t>(r), std::memory_order_release);
     }
+    [[gnu::always_inline]] void put_header(std::uint64_t off, record_header r) noexcept { put_header_at(data_, off, r); }
     // Acquire: the payload it announces is read after it.
     [[gnu::always_inline]] record_header get_header(std::uint64_t off) const noexcept {
         return std::bit_cast<record_header>(word_at(data_, off).load(std::memory_order_acquire));
@@ -328,6 +382,7 @@ private:
 
     local_indices ix_;
     std::size_t max_record_ = 0;     // capacity / 2 - header, at most 2^32 - 1
+    std::size_t quick_max_ = 0;      // the largest record try_push_quick takes
     std::uint64_t loan_at_ = 0;      // where the loaned record starts
     std::size_t loan_len_ = 0;       // and how long it may be
     std::uint64_t taken_ = 0;        // tail after the record front() returned

@@ -331,15 +331,16 @@ public:
     const value_type* try_peek_quick() noexcept requires fixed_size {
         return entered(direction::recv) ? ring_.front(end_[recv_i]) : nullptr;
     }
-    // Record rings whose kind copies a whole message inlined (ring::bytes): a
+    // Record rings whose kind copies a common message inlined (ring::bytes:
+    // a small record that fits by its cached tail, or a large one): a
     // contiguous codec's bytes straight into a record, the same contract.
+    // The kind declines the rest, which the full path sends or reports.
     template <class V>
     [[gnu::always_inline]] bool try_send_quick(const V& v) noexcept
         requires(!fixed_size && contiguous_codec<V> && noexcept(codec<V>::bytes(v)) &&
-                 requires(Ring& r, std::span<const std::byte> m, end_state& e, std::error_code& ec) { r.try_push(m, e, ec); }) {
+                 requires(Ring& r, std::span<const std::byte> m, end_state& e) { r.try_push_quick(m, e); }) {
         if (!entered(direction::send) || send_closed_) return false;
-        std::error_code ignored;  // a failure is told again by the full path
-        return ring_.try_push(codec<V>::bytes(v), end_[send_i], ignored);
+        return ring_.try_push_quick(codec<V>::bytes(v), end_[send_i]);
     }
     // And the whole record decoded straight out of the ring. Anything but "a
     // record is there and decodes" (empty, corrupt, decode says no, a copy
