@@ -318,7 +318,7 @@ public:
                 if (s.state.compare_exchange_strong(w, (v + 1) | hole_flag, std::memory_order_acq_rel, std::memory_order_relaxed)) ++n;
                 continue;
             }
-            if (((v - 1) & mask_) != i || (f & ~(hole_flag | redelivered_flag)) != 0) continue;  // not a word this slot can hold
+            if (((v - 1) & mask_) != i) continue;  // not a word this slot can hold
             const std::uint64_t idx = v - 1;  // holds index idx's message: stuck if a consumer claimed it
             if (!passed(st_->ctl.tail, idx) || named(idx, 1, alive)) continue;
             if (D == ring::delivery::at_least_once && (f & hole_flag) == 0) {
@@ -410,7 +410,7 @@ private:
     bool requeue(std::uint64_t i, std::uint64_t w, Alive& alive, std::uint32_t me) noexcept {
         auto& s = at(i);
         const std::uint64_t idx = (w & index_mask) - 1;
-        if (((idx & mask_) != i)) return false;  // not a word this slot can hold
+        if ((idx & mask_) != i) return false;  // not a word this slot can hold
         if ((w & copying_flag) != 0) {
             if (named(idx, 2, alive)) return false;  // a live repair is copying it
             const std::uint64_t back = (w & ~copying_flag) | pending_flag;
