@@ -60,10 +60,8 @@ inline constexpr std::size_t sizes[] = {8, 64, 4096, 65536};
 template <std::size_t N>
 using message = std::array<std::byte, N>;
 
-// Slots per ring, as in floors::spsc.
-inline std::uint64_t slots_for(std::size_t size) {
-    return std::bit_floor(std::clamp<std::size_t>((std::size_t{1} << 20) / size, 16, 4096));
-}
+// Slots per ring, as the hand-written floors have.
+inline std::uint64_t slots_for(std::size_t size) { return floors::ring_slots(size); }
 // ring::bytes: the same number of records, each an 8-byte header plus the
 // payload padded to 8 (a record may take at most half the ring).
 inline std::uint64_t byte_capacity_for(std::size_t size) {
