@@ -36,6 +36,7 @@ const case_entry floor_table[] = {
     {"floor.atomic_pingpong", nullptr, run_link<floors::pingpong<floors::spin>>},
     {"floor.futex_pingpong", nullptr, run_link<floors::pingpong<floors::futex>>},
     {"floor.spsc_handwritten", nullptr, run_link<floors::spsc>},
+    {"floor.spsc_handwritten.behind", "floor.spsc_handwritten", run_link<floors::spsc_behind>},
     {"floor.spsc_handwritten.records", "floor.spsc_handwritten", run_link<floors::spsc_records>},
     {"floor.memcpy", nullptr, floors::run_memcpy},
 };

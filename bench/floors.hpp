@@ -7,6 +7,12 @@
 //                          sender always calls FUTEX_WAKE: round trip only
 //   floor.spsc_handwritten a minimal ring with cached indices, one per
 //                          direction: one-way throughput, and round trips over both
+//   floor.spsc_handwritten.behind
+//                          the same ring, but while the sender keeps going the
+//                          receiver stays 2 KiB of messages behind it: what a
+//                          stream moves when the receiver never reads a line the
+//                          sender is about to write (its lag_p50 says how far
+//                          behind the plain floor's receiver was)
 //   floor.spsc_handwritten.records
 //                          the same ring of variable-size records (8-byte length
 //                          header, payload padded to 8, wrap by padding): what
@@ -167,12 +173,26 @@ protected:
 // Two single-producer single-consumer rings (a->b, b->a). Each side keeps a
 // private copy of the other side's index and rereads the shared one only when
 // the copy says full (producer) or empty (consumer).
-class spsc : public two_rings {
+//
+// Behind (floor.spsc_handwritten.behind): a receiver that comes within
+// `behind_` messages of the last head it saw looks again, and stays that far
+// back for as long as the head keeps moving; once two looks a pause apart see
+// the same head (the sender has stopped, as in a round trip), it takes what
+// is there. A receiver on the sender's heels reads each line as it is written,
+// and its looks at the head and its prefetches of the lines after it take
+// them from the sender, which slows the sender, which keeps the receiver on
+// its heels; 2 KiB back, neither touches the other's lines. A round trip pays
+// one pause and one look more per message. (bench/rounds.py, 12 rounds, the
+// project's 2-vCPU VM in its slow state, against the plain floor: 64 B
+// throughput 2.87x, lag 32 against 0; 8 B 1.18x; round trips 1.01-1.10x.)
+template <bool Behind>
+class basic_spsc : public two_rings {
 public:
-    explicit spsc(std::size_t size)
+    explicit basic_spsc(std::size_t size)
         : size_(size),
           slots_(ring_slots(size)),
           slot_bytes_(round_up(size, 8)),
+          behind_(Behind ? std::clamp<std::size_t>(2048 / slot_bytes_, 1, slots_ / 4) : 0),
           region_(2 * (sizeof(ring_indices) + slots_ * slot_bytes_)),
           tx_(size, std::byte{'x'}),
           rx_(size) {
@@ -187,7 +207,19 @@ public:
     }
     void recv() {
         ring_indices& r = *ring(in_);
-        if (tail_ == head_seen_) spin_until([&] { return (head_seen_ = r.head.load(std::memory_order_acquire)) != tail_; });
+        if constexpr (Behind) {
+            if (head_seen_ - tail_ <= behind_) {
+                std::uint64_t before = head_seen_;
+                spin_until([&] {
+                    head_seen_ = r.head.load(std::memory_order_acquire);
+                    if (head_seen_ - tail_ > behind_ || (head_seen_ != tail_ && head_seen_ == before)) return true;
+                    before = head_seen_;
+                    return false;
+                });
+            }
+        } else if (tail_ == head_seen_) {
+            spin_until([&] { return (head_seen_ = r.head.load(std::memory_order_acquire)) != tail_; });
+        }
         copy_known_size(rx_.data(), slot(in_, tail_), size_);
         r.tail.store(++tail_, std::memory_order_release);
     }
@@ -201,11 +233,15 @@ private:
     }
 
     std::size_t size_, slots_, slot_bytes_;
+    std::uint64_t behind_;  // messages the receiver stays behind a moving head
     shared_region region_;
     std::uint64_t head_ = 0, tail_seen_ = 0;  // producer side of ring out_
     std::uint64_t tail_ = 0, head_seen_ = 0;  // consumer side of ring in_
     std::vector<std::byte> tx_, rx_;
 };
+
+using spsc = basic_spsc<false>;
+using spsc_behind = basic_spsc<true>;
 
 // floor.spsc_handwritten with records of any size instead of slots, as a
 // careful programmer writes one: each record is an 8-byte header holding its

@@ -7,7 +7,8 @@
 //   round trips: the parent sends, the child echoes; each round trip is timed;
 //   one way:     the parent sends messages back to back, the child answers
 //                the last one (and every `window`-th, for lossy transports), and
-//                the whole transfer is timed.
+//                the whole transfer is timed. The child also samples how far
+//                behind the parent it is (lag_p50, below).
 // Each phase runs for a time budget or a count, whichever ends first.
 // At the end the parent sends a goodbye that the child waits for, so neither
 // side ever closes with a message still in flight (ZeroMQ and nng send from
@@ -70,6 +71,14 @@ struct result {
     // Call cases (calls.hpp): calls per second with one call in flight
     // (msgs_per_s is then calls per second with calls::in_flight in flight).
     double msgs_per_s_1 = none;
+    // One way: the median of the receiver's backlog, sampled every
+    // lag_every messages it takes: messages sent but not yet received. It
+    // says which regime a throughput figure comes from: a receiver that keeps
+    // up reads each line as it is written and polls the sender's index all
+    // the time (lag near 0), one that lags reads lines long finished, so the
+    // same code can move several times the messages per second (see
+    // bench/README.md, "Reading a throughput figure").
+    double lag_p50 = none;
     std::string error;       // set: failed, or skipped (then `skipped`)
     bool skipped = false;
 
@@ -201,7 +210,20 @@ std::size_t per_call(const L& link) {
 struct control {
     std::atomic<bool> rtt_done{false};
     std::atomic<std::uint64_t> last_message{0};
+    // One way: calls sent, stored by the parent every 16 (with its clock
+    // read, off the per-message path), on a line of its own; and the child's
+    // median lag in calls, read by the parent once the child is gone.
+    alignas(64) std::atomic<std::uint64_t> sent{0};
+    alignas(64) std::atomic<std::uint64_t> lag_p50{0};
 };
+// Calls between two lag samples: a sample reads the parent's line once.
+inline constexpr std::uint64_t lag_every = 1024;
+
+inline std::uint64_t median_lag(std::vector<std::uint64_t> v) {
+    if (v.empty()) return 0;
+    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
+    return v[v.size() / 2];
+}
 
 // Builds a link in the parent; a failure or a size it does not apply to is the result.
 template <class L>
@@ -264,9 +286,16 @@ result run_link(std::size_t size, const plan& p) {
                 link->send();
             }
             if constexpr (!rtt_only_link<L>) {
+                std::vector<std::uint64_t> lags;
+                lags.reserve(max_msgs / lag_every + 1);
                 for (std::uint64_t got = 1;; ++got) {
                     link->recv();
                     const bool last = got == ctl.last_message.load(std::memory_order_acquire);
+                    if (got % lag_every == 0) {
+                        const std::uint64_t sent = ctl.sent.load(std::memory_order_relaxed);  // at most 15 calls old
+                        lags.push_back(sent > got ? sent - got : 0);
+                    }
+                    if (last) ctl.lag_p50.store(median_lag(std::move(lags)), std::memory_order_relaxed);
                     if (last || got % window == 0) link->send();
                     if (last) break;
                 }
@@ -302,8 +331,13 @@ result run_link(std::size_t size, const plan& p) {
         if constexpr (!rtt_only_link<L>) {
             const std::int64_t t0 = now_ns();
             std::uint64_t sent = 0;
-            // Checking the clock every 16 messages keeps it off the fast cases' path.
-            while (sent + 1 < max_msgs && (sent % 16 != 0 || now_ns() - t0 < p.oneway_budget_ns)) {
+            // Checking the clock, and telling the child how many went, every 16
+            // messages keeps both off the fast cases' path.
+            while (sent + 1 < max_msgs) {
+                if (sent % 16 == 0) {
+                    ctl.sent.store(sent, std::memory_order_relaxed);
+                    if (now_ns() - t0 >= p.oneway_budget_ns) break;
+                }
                 link->send();
                 if (++sent % window == 0) link->recv();
             }
@@ -324,6 +358,8 @@ result run_link(std::size_t size, const plan& p) {
     ::alarm(0);
     hung_child = 0;
     if (r.error.empty() && !(WIFEXITED(st) && WEXITSTATUS(st) == 0)) r = result::fail("the child process failed");
+    // The child stored it before its last answer, and is gone now.
+    if (r.error.empty() && !std::isnan(r.msgs_per_s)) r.lag_p50 = static_cast<double>(ctl.lag_p50.load(std::memory_order_relaxed) * per);
     link.reset();  // only now: the child is gone, so named objects can be removed
     return r;
 }
@@ -356,7 +392,7 @@ result isolated(std::size_t size, const plan& p) {
     if (pid < 0) return result::fail("pipe2 or fork failed");
     if (pid == 0) {
         const result r = run(size, p);
-        const double nums[5] = {r.rtt_p50_ns, r.rtt_p99_ns, r.msgs_per_s, r.mb_per_s, r.msgs_per_s_1};
+        const double nums[6] = {r.rtt_p50_ns, r.rtt_p99_ns, r.msgs_per_s, r.mb_per_s, r.msgs_per_s_1, r.lag_p50};
         const char skipped = r.skipped ? 1 : 0;
         [[maybe_unused]] ssize_t n = ::write(fd, nums, sizeof nums);
         n = ::write(fd, &skipped, 1);
@@ -371,7 +407,7 @@ result isolated(std::size_t size, const plan& p) {
     }
     ::close(fd);
     while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
-    double nums[5];
+    double nums[6];
     if (got.size() < sizeof nums + 1) return result::fail("the measuring process died");
     std::memcpy(nums, got.data(), sizeof nums);
     result r;
@@ -380,6 +416,7 @@ result isolated(std::size_t size, const plan& p) {
     r.msgs_per_s = nums[2];
     r.mb_per_s = nums[3];
     r.msgs_per_s_1 = nums[4];
+    r.lag_p50 = nums[5];
     r.error = got.substr(sizeof nums + 1);
     r.skipped = got[sizeof nums] != 0;
     return r;
@@ -407,6 +444,7 @@ inline result median_of(const std::vector<result>& runs) {
     m.msgs_per_s = med(&result::msgs_per_s);
     m.mb_per_s = med(&result::mb_per_s);
     m.msgs_per_s_1 = med(&result::msgs_per_s_1);
+    m.lag_p50 = med(&result::lag_p50);
     return m;
 }
 

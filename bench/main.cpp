@@ -170,6 +170,7 @@ void print_json(const case_entry& c, std::size_t size, const result& r, const ba
     line += ",\"rtt_p50_ns\":" + json_number(r.rtt_p50_ns, 0) + ",\"rtt_p99_ns\":" + json_number(r.rtt_p99_ns, 0) +
             ",\"msgs_per_s\":" + json_number(r.msgs_per_s, 0) + ",\"mb_per_s\":" + json_number(r.mb_per_s, 1) +
             ",\"repeat\":" + std::to_string(repeat);
+    if (!std::isnan(r.lag_p50)) line += ",\"lag_p50\":" + json_number(r.lag_p50, 0);
     if (!std::isnan(r.msgs_per_s_1))
         line += ",\"msgs_per_s_1\":" + json_number(r.msgs_per_s_1, 0) + ",\"in_flight\":" + std::to_string(calls::in_flight);
     if (c.baseline) {

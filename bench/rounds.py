@@ -15,6 +15,10 @@ medians are given per state.
 Two binaries (before/after a change) alternate round by round, so both see the
 same states: --bench old=path/to/old --bench new=path/to/new. --jsonl FILE
 keeps every row (tagged with bin, round and state) for a later look.
+
+Throughput rows also give the median of the rounds' lag_p50: how many
+messages the receiver was behind (see bench/README.md, "Reading a throughput
+figure"); two figures with very different lags come from different regimes.
 """
 import argparse
 import json
@@ -68,6 +72,7 @@ def main():
     cases = with_baselines(benches[0][1], a.cases, a.sizes, a.timeout)
 
     medians = defaultdict(list)  # (case, size, quantity, state, bin) -> ratios
+    lags = defaultdict(list)     # (case, size, "tput", state, bin) -> lag_p50
     rounds = defaultdict(list)    # (bin, state) -> the floor's round trips
     keep = open(a.jsonl, "w") if a.jsonl else None
     for n in range(a.rounds):
@@ -80,6 +85,8 @@ def main():
                 for q in ("rtt", "tput"):
                     if row.get(f"ratio_{q}") is not None:
                         medians[(row["case"], row["size"], q, state, name)].append(row[f"ratio_{q}"])
+                if row.get("lag_p50") is not None:  # baselines too: their lag is half of a comparison
+                    lags[(row["case"], row["size"], "tput", state, name)].append(row["lag_p50"])
                 if keep:
                     keep.write(json.dumps({**row, "bin": name, "round": n, "state": state}) + "\n")
     if keep:
@@ -88,15 +95,22 @@ def main():
     names = [name for name, _ in benches]
     for (name, state), rtts in sorted(rounds.items()):
         print(f"{name}: {len(rtts)} {state} rounds (floor.spsc_handwritten 8 B round trip, median {statistics.median(rtts):.0f} ns)")
-    print(f"{'case':34} {'bytes':>6} {'ratio':5} {'state':5}  " + "  ".join(f"{n:>16}" for n in names))
-    for key in sorted({k[:4] for k in medians}, key=lambda k: (k[0], k[1], k[2], k[3])):
+    print(f"{'case':34} {'bytes':>6} {'ratio':5} {'state':5}  " + "  ".join(f"{n:>28}" for n in names))
+    for key in sorted({k[:4] for k in medians} | {k[:4] for k in lags}, key=lambda k: (k[0], k[1], k[2], k[3])):
         cells = []
         for n in names:
             v = medians.get(key + (n,))
-            cells.append(f"{statistics.median(v):8.2f} (n={len(v):>3})" if v else f"{'-':>16}")
+            lag = lags.get(key + (n,))
+            lag_text = f" lag {statistics.median(lag):>6.0f}" if lag else " " * 11
+            if v:
+                cells.append(f"{statistics.median(v):8.2f} (n={len(v):>3}){lag_text}")
+            elif lag:  # a baseline: no ratio of its own
+                cells.append(f"{'-':>8} (n={len(lag):>3}){lag_text}")
+            else:
+                cells.append(f"{'-':>28}")
         print(f"{key[0]:34} {key[1]:>6} {key[2]:5} {key[3]:5}  " + "  ".join(cells))
     print("ratio: rtt is the round trip over the case's baseline, tput its throughput over its throughput baseline "
-          "(as ipc_bench prints them); medians per state only")
+          "(as ipc_bench prints them); medians per state only; lag: the receiver's median backlog in messages (throughput rows)")
 
 
 if __name__ == "__main__":

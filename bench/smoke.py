@@ -2,7 +2,8 @@
 every case measured, each channel compared with its baseline: the pipe cases,
 the futex shared-memory cases at one size (with their floors), and the raw
 call cases and the ipc.rpc cases at one size (calls per second with 1 and
-with in_flight calls)."""
+with in_flight calls). A throughput measured by the harness's one-way phase
+says how far behind its receiver was (lag_p50)."""
 import json
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import sys
 bench = sys.argv[1]
 lines = []
 for args in (["--filter", "pipe"], ["--filter", "shm.futex", "--sizes", "64"], ["--filter", "call", "--sizes", "64"],
-             ["--filter", "rpc", "--sizes", "64"]):
+             ["--filter", "rpc", "--sizes", "64"], ["--cases", "floor.spsc_handwritten.behind", "--sizes", "64"]):
     run = subprocess.run([bench, "--quick", "--json", *args], capture_output=True, text=True, timeout=25)
     if run.returncode != 0:
         sys.exit(f"ipc_bench {' '.join(args)} exited with {run.returncode}: {run.stderr}")
@@ -47,11 +48,18 @@ for line in lines:
             sys.exit(f"a call case without msgs_per_s_1, in_flight or ratio_rtt: {line}")
         if call_vs_channel and "ratio_tput" in row:
             sys.exit(f"calls/s compared with one-way messages/s: {line}")
+    # The one-way phase's receiver lag: messages, never negative; every stream
+    # case here runs in that phase (call cases, which have in_flight, and
+    # floor.memcpy have loops of their own).
+    if tput and "in_flight" not in row and row["case"] != "floor.memcpy":
+        if not (row.get("lag_p50") is not None and row["lag_p50"] >= 0):
+            sys.exit(f"a one-way throughput without lag_p50: {line}")
     cases.add(row["case"])
 
 expected = {"raw.pipe", "ipc.pipe.fixed", "ipc.pipe.length_prefixed", "ipc.pipe.delimited",
             "floor.futex_pingpong", "floor.spsc_handwritten", "ipc.shm.futex", "ipc.shm.futex.loan", "ipc.shm.futex.batch",
-            "raw.unix_stream", "raw.unix_stream.call", "raw.tcp.call", "ipc.rpc.unix_stream", "ipc.rpc.tcp", "ipc.rpc.shm"}
+            "raw.unix_stream", "raw.unix_stream.call", "raw.tcp.call", "ipc.rpc.unix_stream", "ipc.rpc.tcp", "ipc.rpc.shm",
+            "floor.spsc_handwritten.behind"}
 if not expected <= cases:
     sys.exit(f"cases missing: {sorted(expected - cases)}")
 print(f"bench_smoke: {len(lines)} JSON lines, {len(cases)} cases")
