@@ -33,6 +33,7 @@ const case_entry shm_table[] = {
     {"ipc.shm_broadcast_bytes.spin.loan", "ipc.shm_broadcast_bytes.spin", broadcast::bytes::run<sy::spin, true>},
     {"ipc.shm_broadcast_bytes.fanout4", "ipc.shm_broadcast.fanout4", broadcast::bytes::run_fanout<4>},
     {"ipc.shm.spin", spin_floor, shm::run<spsc, sy::spin, mode::copy>, ring, mem},
+    {"ipc.shm.spin.behind", spin_floor, shm::run<spsc, shm::spin_behind, mode::copy>, ring, mem},
     {"ipc.shm.spin.loan", spin_floor, shm::run<spsc, sy::spin, mode::loan>, ring},
     {"ipc.shm.spin.batch", spin_floor, shm::run<spsc, sy::spin, mode::batch>, ring, mem},
     {"ipc.shm_mpmc.spin", spin_floor, shm::run<mpmc, sy::spin, mode::copy>, ring, mem},

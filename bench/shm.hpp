@@ -83,6 +83,12 @@ Sync make_sync() {
     else return Sync{};
 }
 
+// sync::spin whose blocking receives stay 2 KiB behind a sender that keeps
+// sending (ipc.shm.spin.behind; see sync::spin::behind).
+struct spin_behind : ipc::sync::spin {
+    spin_behind() noexcept { behind = 2048; }
+};
+
 template <class Ring, class Sync, mode M, class T>
 class link {
     using transport = ipc::transport::posix_shm<Ring>;

@@ -22,6 +22,14 @@ struct futex_setup : named_setup<shm, ipc::sync::futex> {
 struct spin_setup : named_setup<shm, ipc::sync::spin> {
     static constexpr const char* name = "shm+spin";
 };
+// Spinning, with blocking receives that stay 64 bytes (8 messages of 8
+// bytes) behind a sender that keeps sending: every conformance test again.
+struct spin_behind : ipc::sync::spin {
+    spin_behind() noexcept { behind = 64; }
+};
+struct spin_behind_setup : named_setup<shm, spin_behind> {
+    static constexpr const char* name = "shm+spin(behind)";
+};
 struct eventfd_setup : named_setup<shm, ipc::sync::eventfd> {
     static constexpr const char* name = "shm+eventfd";
 };
@@ -35,7 +43,7 @@ struct sysv_sem_setup : named_setup<shm, ipc::sync::sysv_sem> {
 }  // namespace
 
 IPC_CONFORMANCE(combo<futex_setup, fixed>, combo<futex_setup, length_prefixed>, combo<spin_setup, fixed>,
-                combo<spin_setup, length_prefixed>, combo<eventfd_setup, fixed>, combo<eventfd_setup, length_prefixed>,
+                combo<spin_setup, length_prefixed>, combo<spin_behind_setup, fixed>, combo<eventfd_setup, fixed>, combo<eventfd_setup, length_prefixed>,
                 combo<posix_sem_setup, fixed>, combo<posix_sem_setup, length_prefixed>, combo<sysv_sem_setup, fixed>,
                 combo<sysv_sem_setup, length_prefixed>);
 
@@ -305,4 +313,43 @@ TEST_CASE("shm sync: a POSIX-semaphore region sets its semaphores up at first us
 }
 
 // Last in this file (doctest runs a file's cases in order): everything above cleaned up.
+TEST_CASE("shm sync: a spinning receiver that stays behind a moving sender gets every message in order, and each burst's end at once") {
+    using transport = shm<ipc::ring::spsc<std::uint64_t>>;
+    using channel = ipc::channel<std::uint64_t, transport, ipc::sync::spin>;
+    remover<transport> data{unique_name("behind")}, acks{unique_name("behind-ack")};
+    transport::create(data.name, 1024);
+    transport::create(acks.name, 8);
+    constexpr std::uint64_t bursts = 20, per_burst = 3000;
+
+    // The sender waits for the receiver's word that it has a whole burst
+    // before it sends the next: a receiver that held the end of a burst back
+    // for more messages would never give it, and the sender's wait times out.
+    child sender([&] {
+        channel tx(transport::open(data.name), {}, ipc::sync::spin{});
+        channel ack(transport::open(acks.name), {}, ipc::sync::spin{});
+        std::uint64_t n = 0, got = 0;
+        for (std::uint64_t b = 0; b < bursts; ++b) {
+            for (std::uint64_t i = 0; i < per_burst; ++i)
+                if (tx.send_for(n++, 5s) != ipc::status::ok) return 1;
+            if (ack.recv_for(got, 5s) != ipc::status::ok || got != b) return 2;
+        }
+        return 0;
+    });
+    ipc::sync::spin held;
+    held.behind = 2048;  // 256 messages
+    channel rx(transport::open(data.name), {}, held);
+    channel ack(transport::open(acks.name), {}, ipc::sync::spin{});
+    std::uint64_t v = 0;
+    for (std::uint64_t b = 0; b < bursts; ++b) {
+        for (std::uint64_t i = 0; i < per_burst; ++i) {
+            REQUIRE(rx.recv_for(v, 5s) == ipc::status::ok);
+            REQUIRE(v == b * per_burst + i);
+        }
+        REQUIRE(ack.send_for(b, 5s) == ipc::status::ok);
+    }
+    CHECK(sender.wait() == 0);
+    // Holding back never outlives the sender: its leaving ends the stream.
+    CHECK(rx.recv_for(v, 5s) == ipc::status::closed);
+}
+
 TEST_CASE("shm: nothing of this run is left in /dev/shm") { CHECK(leftovers_in_dev_shm().empty()); }

@@ -215,8 +215,14 @@ public:
     // ---- receiving ----
 
     // Blocks for the next message: ok, or closed at end of stream.
-    status recv(T& out) requires can_recv && blocks { return quick_recv(out) ? ok("recv") : recv_slow(out, deadline::never(), "recv"); }
-    status recv(T& out, std::error_code& ec) requires can_recv && blocks { return quick_recv(out) ? ok(ec) : recv_slow(out, deadline::never(), ec); }
+    status recv(T& out) requires can_recv && blocks {
+        hold_back();
+        return quick_recv(out) ? ok("recv") : recv_slow(out, deadline::never(), "recv");
+    }
+    status recv(T& out, std::error_code& ec) requires can_recv && blocks {
+        hold_back();
+        return quick_recv(out) ? ok(ec) : recv_slow(out, deadline::never(), ec);
+    }
     // The next message, or nullopt at end of stream.
     std::optional<T> recv() requires can_recv && blocks && std::is_default_constructible_v<T> {
         std::optional<T> out(std::in_place);
@@ -227,10 +233,12 @@ public:
     status try_recv(T& out, std::error_code& ec) requires can_recv { return quick_recv(out) ? ok(ec) : recv_slow(out, deadline::immediate(), ec); }
     template <class Rep, class Period>
     status recv_for(T& out, std::chrono::duration<Rep, Period> d) requires can_recv && blocks {
+        hold_back();
         return quick_recv(out) ? ok("recv_for") : recv_slow(out, deadline::lazy_after(d), "recv_for");
     }
     template <class Rep, class Period>
     status recv_for(T& out, std::chrono::duration<Rep, Period> d, std::error_code& ec) requires can_recv && blocks {
+        hold_back();
         return quick_recv(out) ? ok(ec) : recv_slow(out, deadline::lazy_after(d), ec);
     }
     template <class Clock, class Dur>
@@ -835,6 +843,11 @@ private:
             }
         }
         return false;
+    }
+    // A blocking receive lets a policy that stays behind a moving sender
+    // (sync::spin's `behind`) wait before it takes; a no-op for the rest.
+    [[gnu::always_inline]] void hold_back() noexcept {
+        if constexpr (requires { sync_.hold_back(transport_); }) sync_.hold_back(transport_);
     }
     // (Not noexcept: a record ring's decode may throw, as from the full path.)
     [[gnu::always_inline]] bool quick_recv(T& out) {

@@ -68,6 +68,8 @@ public:
     std::size_t pop_n(std::span<T> out, end_state&) noexcept { return pop_n(out); }
     bool can_push(const end_state&) const noexcept { return can_push(); }
     bool can_pop(const end_state&) const noexcept { return can_pop(); }
+    std::uint64_t unread_known(const end_state&) const noexcept { return unread_known(); }
+    std::uint64_t unread_now(end_state&) noexcept { return unread_now(); }
 
     // ---- producer ------------------------------------------------------
 
@@ -122,6 +124,19 @@ public:
         ix_.tail += n;
         st_->ctl.tail.store(ix_.tail, std::memory_order_release);
         return static_cast<std::size_t>(n);
+    }
+
+    // Messages the consumer knows are there, from the head it last read, and
+    // the same after reading the head again (a head more than a ring ahead, or
+    // behind the tail, is corrupt: nothing). For a consumer that stays behind a
+    // moving producer (sync::spin's hold_back).
+    [[gnu::always_inline]] std::uint64_t unread_known() const noexcept {
+        const std::uint64_t n = ix_.cached_head - ix_.tail;
+        return n <= capacity_ ? n : 0;
+    }
+    std::uint64_t unread_now() noexcept {
+        ix_.cached_head = st_->ctl.head.load(std::memory_order_acquire);
+        return unread_known();
     }
 
     // Whether a push (pop) would succeed now (from the region's indices: for

@@ -324,6 +324,16 @@ public:
         std::memcpy(static_cast<void*>(&out), p, sizeof(value_type));
         return ring_.release(end_[recv_i]);
     }
+    // Bytes of messages this receiver knows are unread (look: after reading
+    // the sender's index again); the most there is if it is not attached as
+    // a receiver yet (nothing to hold back for). For sync::spin's hold_back.
+    [[gnu::always_inline]] std::uint64_t unread_bytes(bool look) noexcept
+        requires requires(Ring& r, end_state& e) { r.unread_now(e); r.unread_known(e); } {
+        if (!entered(direction::recv)) return UINT64_MAX;
+        const std::uint64_t n = look ? ring_.unread_now(end_[recv_i]) : ring_.unread_known(end_[recv_i]);
+        if constexpr (fixed_size) return n * sizeof(value_type);
+        else return n;
+    }
     // The same for zero copy: a slot to fill, or the oldest message in place.
     value_type* try_loan_quick() noexcept requires fixed_size {
         return entered(direction::send) && !send_closed_ ? ring_.loan(end_[send_i]) : nullptr;
