@@ -35,9 +35,9 @@ struct spin : public no_shared_state {
     // closer than that; once a few looks in a row find the sender standing
     // still (the end of a burst), it takes what is there. So it holds a
     // message back by at most settle_looks pauses after the sender stops, or
-    // until more than `behind` bytes wait unread. A receive that finds its ring empty
-    // waits as before and takes the next message at once, so a round trip
-    // pays next to nothing. try_recv never holds back. Rings that keep a
+    // until more than `behind` bytes wait unread. A receive that finds its
+    // ring empty waits as before and takes the next message at once, so a
+    // round trip pays next to nothing. try_recv never holds back. Rings that keep a
     // receiver's own copy of the sender's index (ring::spsc: shm_channel and
     // every other transport over that ring) honour it; elsewhere it is a no-op.
     std::size_t behind = 0;
