@@ -182,9 +182,8 @@ protected:
 // and its looks at the head and its prefetches of the lines after it take
 // them from the sender, which slows the sender, which keeps the receiver on
 // its heels; 2 KiB back, neither touches the other's lines. A round trip pays
-// one pause and one look more per message. (bench/rounds.py, 12 rounds, the
-// project's 2-vCPU VM in its slow state, against the plain floor: 64 B
-// throughput 2.87x, lag 32 against 0; 8 B 1.18x; round trips 1.01-1.10x.)
+// one pause and one look more per message. (Figures: bench/README.md,
+// "Reading a throughput figure".)
 template <bool Behind>
 class basic_spsc : public two_rings {
 public:

@@ -219,12 +219,6 @@ struct control {
 // Calls between two lag samples: a sample reads the parent's line once.
 inline constexpr std::uint64_t lag_every = 1024;
 
-inline std::uint64_t median_lag(std::vector<std::uint64_t> v) {
-    if (v.empty()) return 0;
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2), v.end());
-    return v[v.size() / 2];
-}
-
 // Builds a link in the parent; a failure or a size it does not apply to is the result.
 template <class L>
 std::optional<result> build_link(std::optional<L>& link, std::size_t size) {
@@ -286,16 +280,16 @@ result run_link(std::size_t size, const plan& p) {
                 link->send();
             }
             if constexpr (!rtt_only_link<L>) {
-                std::vector<std::uint64_t> lags;
+                std::vector<std::int64_t> lags;
                 lags.reserve(max_msgs / lag_every + 1);
                 for (std::uint64_t got = 1;; ++got) {
                     link->recv();
                     const bool last = got == ctl.last_message.load(std::memory_order_acquire);
                     if (got % lag_every == 0) {
                         const std::uint64_t sent = ctl.sent.load(std::memory_order_relaxed);  // at most 15 calls old
-                        lags.push_back(sent > got ? sent - got : 0);
+                        lags.push_back(sent > got ? static_cast<std::int64_t>(sent - got) : 0);
                     }
-                    if (last) ctl.lag_p50.store(median_lag(std::move(lags)), std::memory_order_relaxed);
+                    if (last) ctl.lag_p50.store(lags.empty() ? 0 : static_cast<std::uint64_t>(percentile(lags, 0.50)), std::memory_order_relaxed);
                     if (last || got % window == 0) link->send();
                     if (last) break;
                 }
